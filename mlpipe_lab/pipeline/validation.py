@@ -1,0 +1,310 @@
+"""Validation: every problem a person can fix, each located by pipeline, node, field and message.
+
+Pure apart from the optional ``files`` view (see files.py) used to check that files exist.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Collection, Iterable, Protocol
+
+from ..schemas import validator
+from . import document
+from .files import ABSOLUTE, MISSING, NOT_A_FILE, OK, OUTSIDE, lexical_status
+from .graph import Graph
+from .ids import is_valid_id, slugify
+from .model import GENERIC_OPS, Node, Pipeline, normalise_entries
+from .problems import ERROR, WARNING, PipelineError, Problem
+
+# Names that usually hold credentials; their values belong in a Kubernetes Secret.
+SECRET_NAME = re.compile(
+    r"(PASS(WORD|WD)?|SECRET|TOKEN|API_?KEY|ACCESS_?KEY|PRIVATE_?KEY|CREDENTIAL|AUTH)",
+    re.IGNORECASE,
+)
+
+
+class FileView(Protocol):
+    def check(self, relpath: str) -> str: ...
+    def glob(self, pattern: str) -> list[str]: ...
+
+
+def validate(
+    source_text_or_doc: str | dict[str, Any],
+    *,
+    source: str = "",
+    files: FileView | None = None,
+    images: Collection[str] | None = None,
+) -> list[Problem]:
+    """All problems of a pipeline. ``images``: known runtime image references (None = unchecked)."""
+    name_hint = source or "pipeline"
+    if isinstance(source_text_or_doc, str):
+        try:
+            doc = document.parse(source_text_or_doc, pipeline=name_hint)
+        except PipelineError as exc:
+            return exc.problems
+    else:
+        doc = source_text_or_doc
+    pipeline = Pipeline(doc, source)
+    return Validator(pipeline, files, images).run()
+
+
+class Validator:
+    def __init__(self, pipeline: Pipeline, files: FileView | None, images: Collection[str] | None):
+        self.p = pipeline
+        self.files = files
+        self.images = set(images) if images is not None else None
+        self.problems: list[Problem] = []
+        self.name = pipeline.name
+
+    def add(self, code: str, message: str, node: Node | None = None, path: str = "",
+            severity: str = ERROR, **extra: Any) -> None:
+        self.problems.append(
+            Problem(
+                code=code,
+                message=message,
+                severity=severity,
+                pipeline=self.name,
+                node_id=node.id if node else None,
+                node_label=node.label if node else None,
+                path=path,
+                extra=extra,
+            )
+        )
+
+    def run(self) -> list[Problem]:
+        if not self._envelope():
+            return self.problems
+        self._pipeline_properties()
+        self._links_and_cycles()
+        for node in self.p.nodes:
+            self._node(node)
+        self._task_ids()
+        return self.problems
+
+    # -- the file as a whole -------------------------------------------------------------
+
+    def _envelope(self) -> bool:
+        """Schema of the pipeline-flow envelope; False when too broken to look further."""
+        errors = sorted(validator("pipeline-file").iter_errors(self.p.doc), key=lambda e: list(e.path))
+        fatal = False
+        for err in errors:
+            parts = list(err.absolute_path)
+            node = self._node_at(parts)
+            if len(parts) <= 2:
+                fatal = True
+            self.add("schema", _plain(err), node=node, path=_pointer(parts))
+        if fatal:
+            return False
+        version = self.p.version
+        if version is None:
+            self.add("version", "The pipeline has no app_data.version; it is read as version 8.",
+                     path="app_data/version", severity=WARNING)
+        return True
+
+    def _node_at(self, parts: list) -> Node | None:
+        # pipelines/<i>/nodes/<j>/... -> the node, when it is in the primary pipeline
+        if len(parts) >= 4 and parts[0] == "pipelines" and parts[2] == "nodes":
+            pipelines = self.p.doc.get("pipelines") or []
+            if isinstance(parts[1], int) and parts[1] < len(pipelines) and pipelines[parts[1]] is self.p.primary:
+                idx = parts[3]
+                for n in self.p.nodes:
+                    if n.index == idx:
+                        return n
+        return None
+
+    def _pipeline_properties(self) -> None:
+        data = {k: self.p.app_data[k] for k in ("properties", "mlpipe") if k in self.p.app_data}
+        for err in validator("pipeline-properties").iter_errors(data):
+            self.add("schema", _plain(err), path=_pointer(list(err.absolute_path)))
+        self._secret_like_env(self.p.defaults.get("env_vars"), None, "properties/pipeline_defaults/env_vars")
+        params = self.p.parameters
+        seen: set[str] = set()
+        for i, param in enumerate(params):
+            path = f"mlpipe/parameters/{i}"
+            if param.name in seen:
+                self.add("parameter", f"Parameter '{param.name}' is defined twice.", path=path + "/name")
+            seen.add(param.name)
+            if param.default is not None and not _type_ok(param.type, param.default):
+                self.add("parameter",
+                         f"Parameter '{param.name}': default {param.default!r} is not of type {param.type}.",
+                         path=path + "/default")
+            if param.required and param.default is None:
+                self.add("parameter",
+                         f"Parameter '{param.name}' is required but has no default; scheduled runs would fail.",
+                         path=path + "/default", severity=WARNING)
+        dag_id = self.p.mlpipe.get("dag_id")
+        if not dag_id and not slugify(self.p.name, fallback=""):
+            self.add("dag-id", "The pipeline name gives no usable DAG id; set a DAG id.", path="mlpipe/dag_id")
+
+    # -- structure -----------------------------------------------------------------------
+
+    def _links_and_cycles(self) -> None:
+        ids: dict[str, Node] = {}
+        for node in self.p.nodes:
+            if node.id in ids:
+                self.add("duplicate-node-id", f"Node id '{node.id}' is used by two nodes.", node=node,
+                         path="id")
+            ids[node.id] = node
+        for node in self.p.nodes:
+            for link in node.input_links():
+                if link.source not in ids:
+                    self.add("missing-link-target",
+                             f"A link into this node comes from node '{link.source}', which does not exist.",
+                             node=node, path="inputs")
+                elif link.source == node.id:
+                    self.add("cycle", "The node is linked to itself.", node=node, path="inputs")
+        for cycle in Graph(self.p).cycles():
+            if len(cycle) == 1:
+                continue  # self links are reported above
+            labels = [self.p.node_by_id[n].label for n in cycle]
+            loop = " → ".join(labels + [labels[0]])
+            self.add("cycle", f"The links form a cycle: {loop}. Remove one link to break it.",
+                     node=self.p.node_by_id[cycle[0]], nodes=cycle)
+
+    def _task_ids(self) -> None:
+        owners: dict[str, Node] = {}
+        for node in self.p.nodes:
+            explicit = node.mlpipe.get("task_id")
+            task_id = explicit if isinstance(explicit, str) and explicit else slugify(node.label)
+            key = task_id.lower()
+            if key in owners:
+                other = owners[key]
+                if explicit:
+                    self.add("duplicate-task-id",
+                             f"Task id '{task_id}' is also used by node '{other.label}'; choose another.",
+                             node=node, path="mlpipe/task_id")
+                else:
+                    self.add("duplicate-task-id",
+                             f"Nodes '{other.label}' and '{node.label}' both become task id '{task_id}'; "
+                             f"this one will get a numbered suffix. Rename one to keep ids readable.",
+                             node=node, path="label", severity=WARNING)
+            else:
+                owners[key] = node
+
+    # -- one node ------------------------------------------------------------------------
+
+    def _node(self, node: Node) -> None:
+        if node.type == "super_node":
+            self.add("unsupported-node",
+                     "Supernodes are not supported; expand the supernode in the editor before compiling.",
+                     node=node)
+            return
+        if node.type != "execution_node":
+            return  # binding/model nodes carry nothing to run
+        if node.op not in GENERIC_OPS:
+            self.add("unsupported-node",
+                     f"Node type '{node.op or '(none)'}' is not supported; only notebook, Python and R "
+                     "script nodes can run.", node=node, path="op")
+            return
+        data = {"label": node.app_data.get("label", ""), "component_parameters": node.parameters}
+        if "mlpipe" in node.app_data:
+            data["mlpipe"] = node.app_data["mlpipe"]
+        if not isinstance(data["label"], str):
+            data["label"] = ""
+        for err in validator("node-properties", f"/$defs/{node.op}").iter_errors(data):
+            self.add("schema", _plain(err), node=node, path=_pointer(list(err.absolute_path)))
+        props = self.p.node_properties(node)
+        self._runtime_image(node, props)
+        self._files(node, props)
+        self._secret_like_env(node.parameters.get("env_vars"), node, "component_parameters/env_vars")
+        for i, name in enumerate(props.get("pipeline_parameters") or []):
+            if name not in {p.name for p in self.p.parameters}:
+                self.add("parameter", f"The node uses parameter '{name}', which the pipeline does not define.",
+                         node=node, path=f"component_parameters/pipeline_parameters/{i}")
+        for kind in ("kubernetes_secrets", "mounted_volumes"):
+            for i, entry in enumerate(normalise_entries(kind, props.get(kind))):
+                if kind == "kubernetes_secrets" and not (entry.get("name") and entry.get("key")):
+                    self.add("schema", f"Secret for '{entry.get('env_var', '')}' needs a secret name and key.",
+                             node=node, path=f"component_parameters/{kind}/{i}")
+                if kind == "mounted_volumes" and not entry.get("pvc_name"):
+                    self.add("schema", f"Volume at '{entry.get('path', '')}' needs a PVC name.",
+                             node=node, path=f"component_parameters/{kind}/{i}")
+
+    def _runtime_image(self, node: Node, props: dict[str, Any]) -> None:
+        image = props.get("runtime_image")
+        if not image:
+            self.add("runtime-image", "No runtime image: choose one for the node or as a pipeline default.",
+                     node=node, path="component_parameters/runtime_image")
+        elif self.images is not None and image not in self.images:
+            self.add("runtime-image",
+                     f"Runtime image '{image}' is not in the runtime image catalog, so no pull policy or "
+                     "pull secret applies; add it to the catalog.",
+                     node=node, path="component_parameters/runtime_image", severity=WARNING)
+
+    def _files(self, node: Node, props: dict[str, Any]) -> None:
+        filename = node.filename
+        if filename:
+            self._file(node, filename, "component_parameters/filename")
+        for i, pattern in enumerate(props.get("dependencies") or []):
+            if not isinstance(pattern, str) or not pattern:
+                continue
+            path = f"component_parameters/dependencies/{i}"
+            status = lexical_status(pattern)
+            if status != OK:
+                self._file_status(node, pattern, status, path)
+            elif self.files is not None and not self.files.glob(pattern):
+                self.add("file", f"Dependency '{pattern}' matches no file.", node=node, path=path,
+                         severity=WARNING)
+        for i, pattern in enumerate(props.get("outputs") or []):
+            if isinstance(pattern, str) and lexical_status(pattern) != OK:
+                self.add("file", f"Output '{pattern}' must be a path inside the pipeline's folder.",
+                         node=node, path=f"component_parameters/outputs/{i}")
+
+    def _file(self, node: Node, relpath: str, path: str) -> None:
+        status = lexical_status(relpath)
+        if status == OK and self.files is not None:
+            status = self.files.check(relpath)
+        self._file_status(node, relpath, status, path)
+
+    def _file_status(self, node: Node, relpath: str, status: str, path: str) -> None:
+        messages = {
+            MISSING: f"File '{relpath}' does not exist.",
+            ABSOLUTE: f"File '{relpath}' is an absolute path; use a path relative to the pipeline file.",
+            OUTSIDE: f"File '{relpath}' is outside the pipeline's folder; only files below it can be used.",
+            NOT_A_FILE: f"'{relpath}' is a folder, not a file.",
+        }
+        if status in messages:
+            self.add("file", messages[status], node=node, path=path)
+
+    def _secret_like_env(self, entries: Any, node: Node | None, base: str) -> None:
+        for i, entry in enumerate(normalise_entries("env_vars", entries)):
+            name = str(entry.get("env_var", ""))
+            if SECRET_NAME.search(name) and str(entry.get("value", "") or "").strip():
+                self.add("plain-secret",
+                         f"Environment variable '{name}' looks like a secret but has a plain value, which "
+                         "would be written into the DAG file; use a Kubernetes secret instead.",
+                         node=node, path=f"{base}/{i}/value", severity=WARNING)
+
+
+def _type_ok(kind: str, value: Any) -> bool:
+    if kind == "string":
+        return isinstance(value, str)
+    if kind == "boolean":
+        return isinstance(value, bool)
+    if kind == "integer":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if kind == "number":
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    return True
+
+
+def _pointer(parts: Iterable[Any]) -> str:
+    return "/".join(str(p) for p in parts)
+
+
+def _plain(err: Any) -> str:
+    """jsonschema's message, made readable for the common cases."""
+    field = err.absolute_path[-1] if err.absolute_path else None
+    if err.validator == "required":
+        missing = re.search(r"'([^']+)' is a required property", err.message)
+        return f"'{missing.group(1) if missing else ''}' is required."
+    if err.validator == "additionalProperties":
+        return f"Unknown setting: {err.message.split('(')[-1].rstrip(')')}."
+    if err.validator == "enum":
+        return f"{err.instance!r} is not one of {', '.join(map(repr, err.validator_value))}."
+    if err.validator == "pattern":
+        title = err.schema.get("title") or field or "value"
+        return f"{title}: {err.instance!r} has characters that are not allowed."
+    if err.validator == "oneOf" and field in ("cpu", "cpu_limit", "memory", "memory_limit"):
+        return f"{field}: {err.instance!r} is not a positive number or quantity (e.g. 0.5, 2, 512Mi)."
+    return err.message
