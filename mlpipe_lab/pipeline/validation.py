@@ -89,6 +89,8 @@ class Validator:
         fatal = False
         for err in errors:
             parts = list(err.absolute_path)
+            if len(parts) >= 4 and parts[2] == "app_data" and parts[3] in ("properties", "mlpipe"):
+                continue  # reported with pipeline-relative paths by _pipeline_properties
             node = self._node_at(parts)
             if len(parts) <= 2:
                 fatal = True

@@ -1,0 +1,43 @@
+"""Shared pytest set-up: the server extension for jp_fetch, and isolated data folders per test."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+pytest_plugins = ("pytest_jupyter.jupyter_server",)
+
+FIXTURES = Path(__file__).parent / "fixtures"
+ELYRA_FIXTURES = FIXTURES / "elyra"
+
+
+@pytest.fixture(autouse=True)
+def isolated_data(tmp_path_factory, monkeypatch):
+    """Catalogs and Jupyter data live in a fresh folder for every test: never the user's."""
+    data = tmp_path_factory.mktemp("data")
+    monkeypatch.setenv("MLPIPE_LAB_DATA_DIR", str(data / "mlpipe-lab"))
+    monkeypatch.setenv("JUPYTER_DATA_DIR", str(data / "jupyter"))
+    return data
+
+
+@pytest.fixture
+def jp_server_config(jp_server_config):
+    return {
+        "ServerApp": {
+            "jpserver_extensions": {"mlpipe_lab": True},
+            "allow_unauthenticated_access": False,
+        }
+    }
+
+
+@pytest.fixture
+def elyra_copy(tmp_path):
+    """A writable copy of the Elyra fixtures: {name: folder}."""
+    out = {}
+    for src in ELYRA_FIXTURES.iterdir():
+        dst = tmp_path / src.name
+        shutil.copytree(src, dst)
+        out[src.name] = dst
+    return out

@@ -1,0 +1,221 @@
+"""Validation: every kind of problem, located by pipeline, node, field, with a readable message."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from mlpipe_lab.pipeline import validate
+from mlpipe_lab.pipeline.files import LocalFiles
+
+from conftest import ELYRA_FIXTURES
+from pipeline_builder import node, pipeline
+
+
+def problems_of(doc, folder=None, images=None, source="p.pipeline"):
+    files = LocalFiles(folder) if folder is not None else None
+    text = doc if isinstance(doc, str) else json.dumps(doc)
+    return validate(text, source=source, files=files, images=images)
+
+
+def codes(problems):
+    return sorted({p.code for p in problems})
+
+
+def write(folder, *names):
+    for name in names:
+        path = folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("print(1)\n")
+
+
+@pytest.mark.parametrize("name", ["hello_world", "props_demo"])
+def test_elyra_fixtures_validate_clean_with_their_images_in_the_catalog(name):
+    folder = ELYRA_FIXTURES / name
+    images = {"amancevice/pandas:jupyter-2.3.2", "quay.io/example/private:1.0"}
+    problems = validate((folder / f"{name}.pipeline").read_text(), source=name,
+                        files=LocalFiles(folder), images=images)
+    assert problems == []
+
+
+def test_json_error_has_line_and_column():
+    (problem,) = problems_of('{\n  "doc_type": "pipeline",\n  "version": 3.0,,\n}')
+    assert problem.code == "json"
+    assert (problem.line, problem.column) == (3, 18)
+    assert "not valid JSON" in problem.message
+    assert "line 3, column 18" in problem.describe()
+
+
+def test_envelope_schema_errors_stop_early_with_the_field():
+    probs = problems_of({"doc_type": "pipeline", "version": "2.0", "primary_pipeline": "x", "pipelines": []})
+    assert {p.path for p in probs} == {"version", "pipelines"}
+    assert all(p.code == "schema" for p in probs)
+
+
+def test_node_schema_errors_name_node_and_field(tmp_path):
+    write(tmp_path, "a.py")
+    doc = pipeline("p", [node("n1", "a.py", label="Train", cpu=-2, memory="lots",
+                              env_vars=[{"env_var": "1BAD", "value": "x"}],
+                              mlpipe={"retries": -1, "bogus": True})])
+    probs = problems_of(doc, tmp_path)
+    by_path = {p.path: p for p in probs}
+    assert set(by_path) >= {
+        "component_parameters/cpu", "component_parameters/memory",
+        "component_parameters/env_vars/0/env_var", "mlpipe/retries", "mlpipe",
+    }
+    for p in probs:
+        assert p.node_id == "n1" and p.node_label == "Train" and p.pipeline == "p"
+    assert "positive number" in by_path["component_parameters/cpu"].message
+    assert "bogus" in by_path["mlpipe"].message
+
+
+def test_filename_must_match_node_type(tmp_path):
+    write(tmp_path, "a.py")
+    doc = pipeline("p", [node("n1", "a.py")])
+    doc["pipelines"][0]["nodes"][0]["op"] = "execute-notebook-node"
+    (p,) = problems_of(doc, tmp_path)
+    assert p.path == "component_parameters/filename"
+
+
+def test_cycle_names_the_nodes_in_order(tmp_path):
+    write(tmp_path, "a.py", "b.py", "c.py")
+    doc = pipeline("p", [node("a", "a.py", label="Load", parents=["c"]),
+                         node("b", "b.py", label="Train", parents=["a"]),
+                         node("c", "c.py", label="Score", parents=["b"])])
+    (p,) = problems_of(doc, tmp_path)
+    assert p.code == "cycle"
+    assert "Load → Train → Score → Load" in p.message
+    assert p.extra["nodes"] == ["a", "b", "c"]
+
+
+def test_self_link_is_a_cycle(tmp_path):
+    write(tmp_path, "a.py")
+    (p,) = problems_of(pipeline("p", [node("a", "a.py", parents=["a"])]), tmp_path)
+    assert p.code == "cycle" and p.node_id == "a"
+
+
+def test_link_to_missing_node(tmp_path):
+    write(tmp_path, "a.py")
+    (p,) = problems_of(pipeline("p", [node("a", "a.py", parents=["ghost"])]), tmp_path)
+    assert p.code == "missing-link-target"
+    assert "'ghost'" in p.message and p.node_id == "a"
+
+
+def test_missing_file(tmp_path):
+    (p,) = problems_of(pipeline("p", [node("a", "nope.py")]), tmp_path)
+    assert (p.code, p.path) == ("file", "component_parameters/filename")
+    assert "does not exist" in p.message
+
+
+@pytest.mark.parametrize("filename,words", [
+    ("../secret.py", "outside"),
+    ("sub/../../secret.py", "outside"),
+    ("/etc/passwd.py", "absolute"),
+    ("~/x.py", "absolute"),
+])
+def test_out_of_root_paths_are_refused(tmp_path, filename, words):
+    root = tmp_path / "root"
+    root.mkdir()
+    write(tmp_path, "secret.py")
+    probs = problems_of(pipeline("p", [node("a", filename)]), root)
+    assert [p.code for p in probs] == ["file"]
+    assert words in probs[0].message
+
+
+def test_symlink_escaping_the_root_is_refused_and_inside_is_fine(tmp_path):
+    root = tmp_path / "root"
+    root.mkdir()
+    write(tmp_path, "outside.py")
+    write(root, "inside.py")
+    os.symlink(tmp_path / "outside.py", root / "link.py")
+    os.symlink(root / "inside.py", root / "ok.py")
+    (p,) = problems_of(pipeline("p", [node("a", "link.py")]), root)
+    assert "outside" in p.message
+    assert problems_of(pipeline("p", [node("a", "ok.py")]), root) == []
+
+
+def test_dependencies_outside_or_matching_nothing(tmp_path):
+    write(tmp_path, "a.py", "data/x.csv")
+    doc = pipeline("p", [node("a", "a.py", dependencies=["data/*.csv", "../up/*", "none/*.txt"])])
+    probs = problems_of(doc, tmp_path)
+    assert [(p.path, p.severity) for p in probs] == [
+        ("component_parameters/dependencies/1", "error"),
+        ("component_parameters/dependencies/2", "warning"),
+    ]
+
+
+def test_runtime_image_missing_and_unknown(tmp_path):
+    write(tmp_path, "a.py", "b.py")
+    doc = pipeline("p", [node("a", "a.py", image=None), node("b", "b.py", image="private/img:1")])
+    probs = problems_of(doc, tmp_path, images={"python:3.11"})
+    assert [(p.node_id, p.code, p.severity) for p in probs] == [
+        ("a", "runtime-image", "error"), ("b", "runtime-image", "warning")]
+    assert "not in the runtime image catalog" in probs[1].message
+    # a pipeline default satisfies every node
+    doc["pipelines"][0]["app_data"]["properties"]["pipeline_defaults"] = {"runtime_image": "python:3.11"}
+    assert [p.node_id for p in problems_of(doc, tmp_path, images={"python:3.11"})] == ["b"]
+
+
+def test_duplicate_task_ids_after_sanitising(tmp_path):
+    write(tmp_path, "a.py", "b.py", "c.py")
+    doc = pipeline("p", [node("a", "a.py", label="Train model"), node("b", "b.py", label="train-model!"),
+                         node("c", "c.py", label="Train model")])
+    probs = problems_of(doc, tmp_path)
+    assert [(p.node_id, p.severity) for p in probs] == [("c", "warning")]
+    assert "'Train model' and 'Train model' both become task id 'Train_model'" in probs[0].message
+    doc["pipelines"][0]["nodes"][1]["app_data"]["mlpipe"] = {"task_id": "Train_model"}
+    probs = problems_of(doc, tmp_path)
+    assert ("b", "error", "mlpipe/task_id") in [(p.node_id, p.severity, p.path) for p in probs]
+
+
+def test_secret_looking_env_vars_warn(tmp_path):
+    write(tmp_path, "a.py")
+    doc = pipeline("p", [node("a", "a.py", env_vars=[
+        {"env_var": "DB_PASSWORD", "value": "hunter2"},
+        {"env_var": "GITHUB_TOKEN", "value": ""},
+        {"env_var": "STAGE", "value": "dev"},
+    ])], defaults={"env_vars": [{"env_var": "AWS_SECRET_ACCESS_KEY", "value": "abc"}]})
+    probs = problems_of(doc, tmp_path)
+    assert [(p.path, p.severity, p.node_id) for p in probs] == [
+        ("properties/pipeline_defaults/env_vars/0/value", "warning", None),
+        ("component_parameters/env_vars/0/value", "warning", "a"),
+    ]
+    assert "Kubernetes secret" in probs[1].message
+
+
+def test_unsupported_nodes(tmp_path):
+    doc = pipeline("p", [])
+    doc["pipelines"][0]["nodes"] = [
+        {"id": "s", "type": "super_node", "app_data": {"label": "Group"}},
+        {"id": "c", "type": "execution_node", "op": "local-file-catalog:abc:MyOp", "app_data": {}},
+    ]
+    probs = problems_of(doc, tmp_path)
+    assert [(p.node_id, p.code) for p in probs] == [("s", "unsupported-node"), ("c", "unsupported-node")]
+
+
+def test_parameters_typed_and_referenced(tmp_path):
+    write(tmp_path, "a.py")
+    doc = pipeline("p", [node("a", "a.py", pipeline_parameters=["rate", "ghost"])], mlpipe={
+        "parameters": [{"name": "rate", "type": "number", "default": "fast"},
+                       {"name": "rate", "type": "number", "default": 0.1}]})
+    msgs = [p.message for p in problems_of(doc, tmp_path)]
+    assert any("default 'fast' is not of type number" in m for m in msgs)
+    assert any("defined twice" in m for m in msgs)
+    assert any("parameter 'ghost'" in m for m in msgs)
+
+
+def test_pipeline_settings_schema(tmp_path):
+    write(tmp_path, "a.py")
+    doc = pipeline("p", [node("a", "a.py")], mlpipe={"dag_id": "has space", "max_active_runs": 0})
+    paths = sorted(p.path for p in problems_of(doc, tmp_path))
+    assert paths == ["mlpipe/dag_id", "mlpipe/max_active_runs"]
+
+
+def test_every_problem_serialises(tmp_path):
+    doc = pipeline("p", [node("a", "missing.py", parents=["ghost"])])
+    for p in problems_of(doc, tmp_path):
+        data = p.to_json()
+        assert {"code", "message", "severity", "pipeline"} <= set(data)
+        json.dumps(data)
