@@ -1,0 +1,327 @@
+"""The ``mlpipe`` command line. Every command takes ``--json`` for machine-readable output.
+
+Imports stay lazy so that start-up is quick: nothing from jupyter_server or tornado is loaded.
+Exit codes: 0 success, 1 the pipeline has errors / the operation failed, 2 bad usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import Any, Sequence
+
+from .errors import ServiceError
+
+
+def _print_json(data: Any) -> None:
+    json.dump(data, sys.stdout, indent=2, ensure_ascii=False)
+    sys.stdout.write("\n")
+
+
+def _services(args: argparse.Namespace, root: str | None = None):
+    from .services import Services
+
+    return Services(root or os.getcwd(), data_dir=args.data_dir)
+
+
+def _for_pipeline(args: argparse.Namespace, path: str):
+    """Services rooted at the pipeline's folder, and the pipeline's name in it.
+
+    On the command line the user may name any file they can read; the folder of the pipeline is
+    still the boundary for the files the pipeline itself refers to.
+    """
+    abspath = os.path.abspath(path)
+    return _services(args, os.path.dirname(abspath)), os.path.basename(abspath)
+
+
+# -- pipeline commands ----------------------------------------------------------------------
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    results, status = [], 0
+    for path in args.pipelines:
+        svc, name = _for_pipeline(args, path)
+        result = svc.validate(name)
+        result["path"] = path
+        results.append(result)
+        errors = [p for p in result["problems"] if p["severity"] == "error"]
+        warnings = [p for p in result["problems"] if p["severity"] == "warning"]
+        if errors or (args.strict and warnings):
+            status = 1
+        if not args.json:
+            from .pipeline.problems import Problem
+
+            for p in result["problems"]:
+                print(Problem(**p).describe())
+            verdict = "invalid" if errors else "valid"
+            print(f"{result['path']}: {verdict} ({len(errors)} errors, {len(warnings)} warnings)")
+    if args.json:
+        _print_json(results[0] if len(results) == 1 else results)
+    return status
+
+
+def cmd_describe(args: argparse.Namespace) -> int:
+    svc, name = _for_pipeline(args, args.pipeline)
+    info = svc.describe(name)
+    info["path"] = args.pipeline
+    if args.json:
+        _print_json(info)
+        return 0
+    print(f"Pipeline {info['name']} ({info['path']}), DAG id {info['dag_id']}, {len(info['nodes'])} nodes")
+    print("Nodes (in run order):")
+    for n in info["nodes"]:
+        after = f" after {', '.join(n['parents'])}" if n["parents"] else ""
+        print(f"  {n['task_id']}: {n['filename']} [{n['runtime_image'] or 'no image'}]{after}")
+    print("Files:")
+    for f in info["files"] or ["(none)"]:
+        print(f"  {f}")
+    print("Images:")
+    for i in info["images"] or [{"image": "(none)", "catalog_entry": "-"}]:
+        entry = i.get("catalog_entry") or "not in catalog"
+        print(f"  {i['image']} ({entry})")
+    print("Kubernetes secrets:")
+    for s in info["secrets"] or [{"node": "-", "env_var": "(none)", "secret": "", "key": ""}]:
+        print(f"  {s['env_var']} <- {s['secret']}:{s['key']} ({s['node']})")
+    print("Volumes:")
+    for v in info["volumes"] or [{"node": "-", "path": "(none)", "pvc_name": ""}]:
+        print(f"  {v['path']} <- {v['pvc_name']} ({v['node']})")
+    if info["parameters"]:
+        print("Parameters:")
+        for p in info["parameters"]:
+            print(f"  {p['name']}: {p['type']} = {p['default']!r}")
+    return 0
+
+
+# -- catalog commands -----------------------------------------------------------------------
+
+
+def _set_path(data: dict[str, Any], dotted: str, value: Any) -> None:
+    parts = dotted.split(".")
+    cur = data
+    for part in parts[:-1]:
+        cur = cur.setdefault(part, {})
+        if not isinstance(cur, dict):
+            raise ServiceError(f"'{dotted}': '{part}' is not a group of settings.", 400, field=dotted)
+    cur[parts[-1]] = value
+
+
+def _parse_value(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def _entry_from_args(args: argparse.Namespace) -> dict[str, Any]:
+    data: dict[str, Any] = {}
+    if args.from_file:
+        try:
+            with open(args.from_file, encoding="utf-8") as fh:
+                data = json.load(fh)
+        except (OSError, ValueError) as exc:
+            raise ServiceError(f"Cannot read {args.from_file}: {exc}", 400) from None
+        if not isinstance(data, dict):
+            raise ServiceError(f"{args.from_file} must hold a JSON object.", 400)
+    for key in ("name", "display_name", "image", "pull_policy", "pull_secret", "description", "type"):
+        value = getattr(args, key, None)
+        if value is not None:
+            data[key] = value
+    if getattr(args, "tag", None):
+        data["tags"] = args.tag
+    for item in args.set or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ServiceError(f"--set expects key=value, got '{item}'.", 400)
+        _set_path(data, key.strip(), _parse_value(value))
+    for item in args.secret_env or []:
+        key, sep, env = item.partition("=")
+        if not sep or env not in os.environ:
+            raise ServiceError(f"--secret-env {key}: environment variable '{env}' is not set.", 400,
+                               field=key)
+        _set_path(data, key.strip(), os.environ[env])
+    return data
+
+
+def cmd_catalog_list(args: argparse.Namespace) -> int:
+    svc = _services(args)
+    kinds = [args.kind] if args.kind else ["runtime-images", "runtime-configs"]
+    out = {}
+    for kind in kinds:
+        from .services import catalog_kind
+
+        out[catalog_kind(kind)] = svc.catalog_call(kind, "list")
+    if args.json:
+        _print_json(out if len(out) > 1 else next(iter(out.values())))
+        return 0
+    for kind, items in out.items():
+        print(f"{kind}:")
+        for e in items or []:
+            what = e.get("image") or e.get("type", "")
+            flags = [e.get("source", "user")] + (["read-only"] if e.get("read_only") else [])
+            print(f"  {e['name']:<24} {what:<40} {e.get('display_name', '')} ({', '.join(flags)})")
+        if not items:
+            print("  (empty)")
+    return 0
+
+
+def cmd_catalog_show(args: argparse.Namespace) -> int:
+    entry = _services(args).catalog_call(args.kind, "get", args.name)
+    _print_json(entry)
+    return 0
+
+
+def cmd_catalog_add(args: argparse.Namespace) -> int:
+    svc = _services(args)
+    data = _entry_from_args(args)
+    if args.update:
+        name = data.get("name") or args.name
+        entry = svc.catalog_call(args.kind, "update", name, data)
+    else:
+        entry = svc.catalog_call(args.kind, "create", data)
+    if args.json:
+        _print_json(entry)
+    else:
+        print(f"{'Updated' if args.update else 'Added'} {entry['name']} to {args.kind}.")
+    return 0
+
+
+def cmd_catalog_remove(args: argparse.Namespace) -> int:
+    _services(args).catalog_call(args.kind, "delete", args.name)
+    if args.json:
+        _print_json({"removed": args.name})
+    else:
+        print(f"Removed {args.name} from {args.kind}.")
+    return 0
+
+
+def cmd_catalog_import(args: argparse.Namespace) -> int:
+    svc = _services(args)
+    kinds = [args.kind] if args.kind else ["runtime-images", "runtime-configs"]
+    imported = []
+    for kind in kinds:
+        imported += svc.catalog_call(kind, "import_elyra", names=args.names or None,
+                                     overwrite=args.overwrite)
+    if args.json:
+        _print_json({"imported": imported})
+    else:
+        for e in imported:
+            print(f"Imported {e['name']}")
+        if not imported:
+            print("Nothing to import: no Elyra catalog entries found (or all already imported).")
+    return 0
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from .schemas import UnknownSchema, dereference, schema_names
+
+    if not args.name:
+        _print_json(schema_names()) if args.json else print("\n".join(schema_names()))
+        return 0
+    try:
+        pointer = f"/$defs/{args.op}" if args.op else ""
+        _print_json(dereference(args.name, pointer))
+    except (UnknownSchema, KeyError):
+        raise ServiceError(f"Unknown schema '{args.name}'.", 404) from None
+    return 0
+
+
+# -- parser ---------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--json", action="store_true", help="machine-readable output")
+    common.add_argument("--data-dir", default=None,
+                        help="catalog folder (default: $MLPIPE_LAB_DATA_DIR or <jupyter data dir>/mlpipe-lab)")
+
+    parser = argparse.ArgumentParser(
+        prog="mlpipe", description="Validate, describe, export and publish ML pipelines.",
+        parents=[common],
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser("validate", parents=[common], help="check pipelines and list their problems")
+    p.add_argument("pipelines", nargs="+", metavar="PIPELINE")
+    p.add_argument("--strict", action="store_true", help="fail on warnings too")
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("describe", parents=[common],
+                       help="files, images, secrets and volumes a pipeline uses")
+    p.add_argument("pipeline", metavar="PIPELINE")
+    p.set_defaults(func=cmd_describe)
+
+    p = sub.add_parser("schema", parents=[common], help="print a JSON Schema (or list them)")
+    p.add_argument("name", nargs="?")
+    p.add_argument("--op", help="node type, with node-properties")
+    p.set_defaults(func=cmd_schema)
+
+    cat = sub.add_parser("catalog", parents=[common], help="runtime images and runtime configurations")
+    csub = cat.add_subparsers(dest="catalog_command", metavar="ACTION", required=True)
+    kinds = "runtime-images (images) or runtime-configs (configs)"
+
+    p = csub.add_parser("list", parents=[common], help="list entries")
+    p.add_argument("kind", nargs="?", help=kinds)
+    p.set_defaults(func=cmd_catalog_list)
+
+    p = csub.add_parser("show", parents=[common], help="show one entry (secrets masked)")
+    p.add_argument("kind", help=kinds)
+    p.add_argument("name")
+    p.set_defaults(func=cmd_catalog_show)
+
+    p = csub.add_parser("add", parents=[common], help="add (or --update) an entry",
+                        description="Secrets are never given on the command line: use --secret-env "
+                        "FIELD=ENVVAR or a --from-file JSON file.")
+    p.add_argument("kind", help=kinds)
+    p.add_argument("--name")
+    p.add_argument("--display-name", dest="display_name")
+    p.add_argument("--description")
+    p.add_argument("--tag", action="append", help="repeatable")
+    p.add_argument("--image", help="runtime images: the container image")
+    p.add_argument("--pull-policy", dest="pull_policy", choices=["Always", "IfNotPresent", "Never"])
+    p.add_argument("--pull-secret", dest="pull_secret")
+    p.add_argument("--type", choices=["local", "airflow"], help="runtime configs: the type")
+    p.add_argument("--from-file", dest="from_file", help="JSON file with the entry")
+    p.add_argument("--set", action="append", metavar="FIELD=VALUE",
+                   help="set a field, dotted path (e.g. dag_repo.branch=main); repeatable")
+    p.add_argument("--secret-env", dest="secret_env", action="append", metavar="FIELD=ENVVAR",
+                   help="set a secret field from an environment variable; repeatable")
+    p.add_argument("--update", action="store_true", help="update an existing entry")
+    p.set_defaults(func=cmd_catalog_add)
+
+    p = csub.add_parser("remove", parents=[common], help="remove an entry")
+    p.add_argument("kind", help=kinds)
+    p.add_argument("name")
+    p.set_defaults(func=cmd_catalog_remove)
+
+    p = csub.add_parser("import-elyra", parents=[common], help="copy Elyra's catalog entries into ours")
+    p.add_argument("kind", nargs="?", help=kinds)
+    p.add_argument("--name", dest="names", action="append", help="only this entry; repeatable")
+    p.add_argument("--overwrite", action="store_true")
+    p.set_defaults(func=cmd_catalog_import)
+
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except ServiceError as exc:
+        if getattr(args, "json", False):
+            _print_json(exc.to_json())
+        else:
+            print(f"mlpipe: {exc.message}", file=sys.stderr)
+            from .pipeline.problems import Problem
+
+            for p in exc.problems:
+                print(p.describe() if isinstance(p, Problem) else p, file=sys.stderr)
+        return 2 if exc.status in (400, 404, 409) and not exc.problems else 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

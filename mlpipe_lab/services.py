@@ -1,0 +1,180 @@
+"""Plain services behind the REST handlers and the CLI: one code path for both.
+
+Paths given to a service are relative to its root (the Jupyter server's root folder, or the
+current folder for the CLI) and may not leave it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from .errors import ServiceError
+from .pipeline import Graph, PipelineError, has_errors, load, parse, validate
+from .pipeline.files import LocalFiles
+from .pipeline.ids import slugify, unique_ids
+from .pipeline.model import normalise_entries
+
+CATALOG_KINDS = ("runtime-images", "runtime-configs")
+KIND_ALIASES = {
+    "runtime-images": "runtime-images", "images": "runtime-images", "image": "runtime-images",
+    "runtime-image": "runtime-images", "runtime-configs": "runtime-configs",
+    "configs": "runtime-configs", "config": "runtime-configs", "runtime-config": "runtime-configs",
+    "runtimes": "runtime-configs",
+}
+
+
+def catalog_kind(kind: str) -> str:
+    try:
+        return KIND_ALIASES[kind]
+    except KeyError:
+        raise ServiceError(
+            f"Unknown catalog '{kind}'; use runtime-images or runtime-configs.", 404
+        ) from None
+
+
+class Services:
+    def __init__(self, root_dir: str | os.PathLike, data_dir: str | os.PathLike | None = None,
+                 elyra_data_dir: str | os.PathLike | None = None):
+        self.root = Path(root_dir).resolve()
+        self.data_dir = Path(data_dir) if data_dir else None
+        self.elyra_data_dir = Path(elyra_data_dir) if elyra_data_dir else None
+        self._catalogs: dict[str, Any] = {}
+
+    # -- catalogs --------------------------------------------------------------------------
+
+    def catalog(self, kind: str):
+        kind = catalog_kind(kind)
+        if kind not in self._catalogs:
+            from .catalog import open_catalog
+
+            self._catalogs[kind] = open_catalog(
+                kind, data_dir=self.data_dir, elyra_data_dir=self.elyra_data_dir
+            )
+        return self._catalogs[kind]
+
+    def catalog_call(self, kind: str, method: str, *args: Any, **kwargs: Any) -> Any:
+        from .catalog import CatalogError
+
+        try:
+            return getattr(self.catalog(kind), method)(*args, **kwargs)
+        except CatalogError as exc:
+            raise ServiceError(str(getattr(exc, "message", exc)), getattr(exc, "status", 400),
+                               field=getattr(exc, "field", None)) from None
+
+    def image_refs(self) -> set[str]:
+        return {e["image"] for e in self.catalog_call("runtime-images", "list") if e.get("image")}
+
+    # -- pipelines -------------------------------------------------------------------------
+
+    def resolve(self, path: str) -> Path:
+        """A pipeline path inside the root; refuses anything else with a plain message."""
+        if not isinstance(path, str) or not path.strip():
+            raise ServiceError("Give the path of a .pipeline file.", 400, field="path")
+        candidate = (self.root / path).resolve()
+        try:
+            candidate.relative_to(self.root)
+        except ValueError:
+            raise ServiceError(f"'{path}' is outside the server's root folder.", 403,
+                               field="path") from None
+        if not path.endswith(".pipeline"):
+            raise ServiceError(f"'{path}' is not a .pipeline file.", 400, field="path")
+        return candidate
+
+    def relative(self, path: Path) -> str:
+        return path.relative_to(self.root).as_posix()
+
+    def read(self, path: str, content: str | None = None) -> tuple[Path, str]:
+        file = self.resolve(path)
+        if content is not None:
+            return file, content
+        try:
+            return file, file.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise ServiceError(f"Pipeline '{path}' does not exist.", 404, field="path") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ServiceError(f"Pipeline '{path}' cannot be read: {exc}.", 400, field="path") from None
+
+    def validate(self, path: str, content: str | None = None) -> dict[str, Any]:
+        file, text = self.read(path, content)
+        problems = validate(text, source=self.relative(file), files=LocalFiles(file.parent),
+                            images=self.image_refs())
+        return {
+            "path": self.relative(file),
+            "valid": not has_errors(problems),
+            "problems": [p.to_json() for p in problems],
+        }
+
+    def load(self, path: str, content: str | None = None):
+        file, text = self.read(path, content)
+        try:
+            doc = parse(text, pipeline=self.relative(file))
+        except PipelineError as exc:
+            raise ServiceError(f"Pipeline '{path}' cannot be read.", 400,
+                               problems=exc.problems) from None
+        return file, load(doc, self.relative(file))
+
+    def describe(self, path: str) -> dict[str, Any]:
+        """What a pipeline uses: files, images, secrets, volumes, parameters, task ids."""
+        file, pipeline = self.load(path)
+        files = LocalFiles(file.parent)
+        catalog = {e["image"]: e for e in self.catalog_call("runtime-images", "list") if e.get("image")}
+        task_ids = unique_ids([
+            n.mlpipe.get("task_id") or slugify(n.label) for n in pipeline.nodes
+        ])
+        try:
+            order = Graph(pipeline).topological_order()
+        except ValueError:
+            order = [n.id for n in pipeline.nodes]
+        position = {nid: i for i, nid in enumerate(order)}
+        graph = Graph(pipeline)
+        nodes, images, secrets, volumes = [], {}, [], []
+        for node, task_id in zip(pipeline.nodes, task_ids):
+            props = pipeline.node_properties(node)
+            deps = []
+            for pattern in props.get("dependencies") or []:
+                if isinstance(pattern, str):
+                    deps.extend(files.glob(pattern))
+            image = props.get("runtime_image") or ""
+            if image:
+                entry = catalog.get(image)
+                images.setdefault(image, {
+                    "image": image,
+                    "catalog_entry": entry["name"] if entry else None,
+                    "pull_policy": entry.get("pull_policy") if entry else None,
+                    "pull_secret": entry.get("pull_secret") if entry else None,
+                    "nodes": [],
+                })["nodes"].append(node.label)
+            for s in normalise_entries("kubernetes_secrets", props.get("kubernetes_secrets")):
+                secrets.append({"node": node.label, "env_var": s.get("env_var"),
+                                "secret": s.get("name"), "key": s.get("key")})
+            for v in normalise_entries("mounted_volumes", props.get("mounted_volumes")):
+                volumes.append({"node": node.label, "path": v.get("path"), "pvc_name": v.get("pvc_name"),
+                                "sub_path": v.get("sub_path") or None, "read_only": bool(v.get("read_only"))})
+            nodes.append({
+                "id": node.id,
+                "label": node.label,
+                "op": node.op,
+                "task_id": task_id,
+                "filename": node.filename,
+                "file_status": files.check(node.filename) if node.filename else "missing",
+                "dependencies": sorted(set(deps)),
+                "outputs": list(props.get("outputs") or []),
+                "runtime_image": image,
+                "parents": graph.parents(node.id),
+                "order": position.get(node.id),
+            })
+        nodes.sort(key=lambda n: (n["order"] is None, n["order"] or 0))
+        return {
+            "path": self.relative(file),
+            "name": pipeline.name,
+            "dag_id": pipeline.mlpipe.get("dag_id") or slugify(pipeline.name, fallback="pipeline"),
+            "version": pipeline.version,
+            "nodes": nodes,
+            "files": sorted({n["filename"] for n in nodes if n["filename"]} | {d for n in nodes for d in n["dependencies"]}),
+            "images": sorted(images.values(), key=lambda i: i["image"]),
+            "secrets": secrets,
+            "volumes": volumes,
+            "parameters": [p.__dict__ | {"enum": list(p.enum) if p.enum else None} for p in pipeline.parameters],
+        }
