@@ -1,0 +1,42 @@
+# mlpipe-lab: `make lab` sets everything up and starts JupyterLab; `make test` runs every test tier.
+VENV ?= .venv
+PYTHON ?= python3.11
+export PATH := $(abspath $(VENV))/bin:$(PATH)
+
+.PHONY: lab test install build test-python test-js test-ui test-airflow lint bench clean
+
+$(VENV)/.installed: pyproject.toml package.json yarn.lock scripts/dev-setup.sh
+	PYTHON=$(PYTHON) VENV=$(VENV) scripts/dev-setup.sh
+	touch $@
+
+install: $(VENV)/.installed
+
+build: install
+	jlpm build:prod
+
+lab: install
+	scripts/start-lab.sh
+
+test: install
+	scripts/test-all.sh
+
+test-python: install
+	pytest -m "not airflow" -q
+
+test-airflow: install
+	MLPIPE_REQUIRE_AIRFLOW=1 pytest -m airflow -q
+
+test-js: install
+	jlpm test
+
+test-ui: install
+	scripts/test-ui.sh
+
+lint: install
+	jlpm lint:check
+
+bench: install
+	python benchmarks/compile.py
+
+clean:
+	rm -rf $(VENV) node_modules lib mlpipe_lab/labextension ui-tests/node_modules .mlpipe-dev

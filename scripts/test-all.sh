@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Every test tier, in order of speed: Python (model, catalogs, handlers, CLI, compiler, publisher
+# against real git and S3 servers), the real-Airflow tier (Airflow 3.3 and 2.10 venvs, built once
+# and cached), the frontend unit tests and lint, then galata in Chromium.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. .venv/bin/activate
+step() { printf '\n==> %s\n' "$*"; }
+
+step "auth check: every REST verb is authenticated"
+python scripts/check_auth.py
+step "pytest (all tiers, real Airflow included)"
+MLPIPE_REQUIRE_AIRFLOW=${MLPIPE_REQUIRE_AIRFLOW:-1} pytest -q -p no:cacheprovider
+step "jest"
+jlpm test
+step "lint"
+jlpm lint:check
+step "galata (Chromium)"
+scripts/test-ui.sh
