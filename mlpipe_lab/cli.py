@@ -23,7 +23,7 @@ def _print_json(data: Any) -> None:
 def _services(args: argparse.Namespace, root: str | None = None):
     from .services import Services
 
-    return Services(root or os.getcwd(), data_dir=args.data_dir)
+    return Services(root or os.getcwd(), data_dir=args.data_dir, confine_outputs=False)
 
 
 def _for_pipeline(args: argparse.Namespace, path: str):
@@ -91,6 +91,60 @@ def cmd_describe(args: argparse.Namespace) -> int:
         print("Parameters:")
         for p in info["parameters"]:
             print(f"  {p['name']}: {p['type']} = {p['default']!r}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    svc, name = _for_pipeline(args, args.pipeline)
+    output = os.path.abspath(args.output) if args.output else None
+    result = svc.export(name, args.runtime_config, output)
+    if args.json:
+        _print_json(result)
+        return 0
+    from .pipeline.problems import Problem
+
+    for p in result["problems"]:
+        print(Problem(**p).describe())
+    where = args.output or os.path.join(os.path.dirname(args.pipeline), result["dag_path"])
+    state = "written" if result["changed"] else "unchanged"
+    print(f"DAG {result['dag_id']}: {where} ({state}), {len(result['tasks'])} tasks, "
+          f"{len(result['bundles'])} node bundles")
+    return 0
+
+
+def _print_publish(result: dict[str, Any]) -> None:
+    for step in result.get("steps", []):
+        print(f"  {step['step']}: {step['message']}")
+    commit = result.get("commit") or "(none)"
+    state = "new commit" if result.get("changed") else "no change"
+    print(f"{result['action']} {result['dag_id']}: {commit} ({state}) on {result['branch']} "
+          f"at {result['path']}")
+    for name, url in sorted(result.get("links", {}).items()):
+        print(f"  {name}: {url}")
+
+
+def cmd_submit(args: argparse.Namespace) -> int:
+    svc, name = _for_pipeline(args, args.pipeline)
+    result = svc.submit(name, args.runtime_config)
+    if args.json:
+        _print_json(result)
+    else:
+        _print_publish(result)
+    return 0
+
+
+def cmd_retire(args: argparse.Namespace) -> int:
+    dag_id = args.dag_id
+    if dag_id.endswith(".pipeline"):
+        svc, name = _for_pipeline(args, dag_id)
+        dag_id = svc.describe(name)["dag_id"]
+    else:
+        svc = _services(args)
+    result = svc.retire(dag_id, args.runtime_config)
+    if args.json:
+        _print_json(result)
+    else:
+        _print_publish(result)
     return 0
 
 
@@ -251,6 +305,25 @@ def build_parser() -> argparse.ArgumentParser:
                        help="files, images, secrets and volumes a pipeline uses")
     p.add_argument("pipeline", metavar="PIPELINE")
     p.set_defaults(func=cmd_describe)
+
+    p = sub.add_parser("export", parents=[common],
+                       help="compile to an Airflow DAG file and node bundles (offline)")
+    p.add_argument("pipeline", metavar="PIPELINE")
+    p.add_argument("--runtime-config", "-r", dest="runtime_config", default="local",
+                   help="runtime configuration name (default: local)")
+    p.add_argument("--output", "-o", help="DAG file (default: <dag_id>.py next to the pipeline)")
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("submit", parents=[common],
+                       help="publish: upload bundles and commit the DAG to the DAG repo")
+    p.add_argument("pipeline", metavar="PIPELINE")
+    p.add_argument("--runtime-config", "-r", dest="runtime_config", default="local")
+    p.set_defaults(func=cmd_submit)
+
+    p = sub.add_parser("retire", parents=[common], help="remove a pipeline's DAG from the DAG repo")
+    p.add_argument("dag_id", metavar="DAG_ID|PIPELINE")
+    p.add_argument("--runtime-config", "-r", dest="runtime_config", default="local")
+    p.set_defaults(func=cmd_retire)
 
     p = sub.add_parser("schema", parents=[common], help="print a JSON Schema (or list them)")
     p.add_argument("name", nargs="?")

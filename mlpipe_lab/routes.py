@@ -6,6 +6,7 @@ Each handler parses its input, calls one service method and writes the result. B
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
 from typing import Any, Awaitable, Callable
@@ -164,6 +165,37 @@ class DescribeHandler(BaseHandler):
         self.send(self.services.describe(self.get_query_argument("path", "")))
 
 
+class ExportHandler(BaseHandler):
+    @tornado.web.authenticated
+    @authorized
+    @json_errors
+    async def post(self) -> None:
+        body = self.body()
+        args = (body.get("path"), body.get("runtime_config"), body.get("output"))
+        self.send(await asyncio.to_thread(self.services.export, *args))
+
+
+class SubmitHandler(BaseHandler):
+    @tornado.web.authenticated
+    @authorized
+    @json_errors
+    async def post(self) -> None:
+        body = self.body()
+        # git and uploads block: keep the server responsive while they run
+        self.send(await asyncio.to_thread(self.services.submit, body.get("path"),
+                                          body.get("runtime_config")))
+
+
+class RetireHandler(BaseHandler):
+    @tornado.web.authenticated
+    @authorized
+    @json_errors
+    async def post(self) -> None:
+        body = self.body()
+        self.send(await asyncio.to_thread(self.services.retire, body.get("dag_id"),
+                                          body.get("runtime_config")))
+
+
 def route_table(base_url: str, services: Services) -> list[tuple[str, type, dict[str, Any]]]:
     kind = r"(?P<kind>[A-Za-z-]+)"
     name = r"(?P<name>[^/]+)"
@@ -175,6 +207,9 @@ def route_table(base_url: str, services: Services) -> list[tuple[str, type, dict
         (f"catalogs/{kind}/{name}", CatalogEntryHandler),
         ("validate", ValidateHandler),
         ("describe", DescribeHandler),
+        ("export", ExportHandler),
+        ("submit", SubmitHandler),
+        ("retire", RetireHandler),
     ]
     return [
         (url_path_join(base_url, "mlpipe-lab", pattern), handler, {"services": services})

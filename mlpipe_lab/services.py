@@ -36,8 +36,10 @@ def catalog_kind(kind: str) -> str:
 
 class Services:
     def __init__(self, root_dir: str | os.PathLike, data_dir: str | os.PathLike | None = None,
-                 elyra_data_dir: str | os.PathLike | None = None):
+                 elyra_data_dir: str | os.PathLike | None = None, confine_outputs: bool = True):
         self.root = Path(root_dir).resolve()
+        # The server keeps what it writes inside its root; the CLI writes where its user says.
+        self.confine_outputs = confine_outputs
         self.data_dir = Path(data_dir) if data_dir else None
         self.elyra_data_dir = Path(elyra_data_dir) if elyra_data_dir else None
         self._catalogs: dict[str, Any] = {}
@@ -84,6 +86,13 @@ class Services:
 
     def relative(self, path: Path) -> str:
         return path.relative_to(self.root).as_posix()
+
+    def display_path(self, path: Path) -> str:
+        """Relative to the root when inside it (never an absolute path in API answers)."""
+        try:
+            return self.relative(path.resolve())
+        except ValueError:
+            return str(path)
 
     def read(self, path: str, content: str | None = None) -> tuple[Path, str]:
         file = self.resolve(path)
@@ -178,3 +187,105 @@ class Services:
             "volumes": volumes,
             "parameters": [p.__dict__ | {"enum": list(p.enum) if p.enum else None} for p in pipeline.parameters],
         }
+
+    # -- export and publish ----------------------------------------------------------------
+
+    def runtime_config(self, name: str, *, with_secrets: bool = False) -> dict[str, Any]:
+        """A runtime configuration; local paths made absolute (relative ones are in the data dir)."""
+        if not isinstance(name, str) or not name:
+            raise ServiceError("Choose a runtime configuration.", 400, field="runtime_config")
+        config = self.catalog_call("runtime-configs", "get_with_secrets" if with_secrets else "get", name)
+        if config.get("type") == "local":
+            from .catalog import resolve_local_paths
+
+            paths = resolve_local_paths(config, self.catalog("runtime-configs").data_dir)
+            config = {**config, "local": {**config.get("local", {}),
+                                          "dag_repo_path": str(paths.dag_repo_path),
+                                          "artifacts_path": str(paths.artifacts_path),
+                                          "branch": paths.branch, "subfolder": paths.subfolder}}
+        return config
+
+    def _compile_errors(self, path: str, exc: PipelineError) -> ServiceError:
+        return ServiceError(f"Pipeline '{path}' has errors; fix them before exporting.", 422,
+                            problems=exc.problems)
+
+    def export(self, path: str, runtime_config: str, output: str | None = None) -> dict[str, Any]:
+        """Offline: the DAG file (default: next to the pipeline) and the node bundles, on disk."""
+        from .compiler.export import export
+
+        file = self.resolve(path)
+        if not file.exists():
+            raise ServiceError(f"Pipeline '{path}' does not exist.", 404, field="path")
+        target = None
+        if output:
+            target = (self.root / output).resolve()
+            try:
+                target.relative_to(self.root)
+            except ValueError:
+                if self.confine_outputs:
+                    raise ServiceError(f"'{output}' is outside the server's root folder.", 403,
+                                       field="output") from None
+            if target.suffix != ".py":
+                raise ServiceError("The DAG file must end in .py.", 400, field="output")
+        config = self.runtime_config(runtime_config)
+        images = self.catalog_call("runtime-images", "list")
+        try:
+            result = export(file, config=config, images=images, output=target)
+        except PipelineError as exc:
+            raise self._compile_errors(path, exc) from None
+        data = result.to_json()
+        data["dag_path"] = self.display_path(Path(data["dag_path"]))
+        for bundle in data["bundles"]:
+            bundle["path"] = self.display_path(Path(bundle["path"]))
+        data["runtime_config"] = runtime_config
+        return data
+
+    def submit(self, path: str, runtime_config: str) -> dict[str, Any]:
+        """Export into a scratch folder, then upload the bundles and commit the DAG (one commit)."""
+        import tempfile
+
+        from .compiler.export import export
+        from .publish import PublishError, cache_dir_for, publish
+
+        file = self.resolve(path)
+        if not file.exists():
+            raise ServiceError(f"Pipeline '{path}' does not exist.", 404, field="path")
+        compile_config = self.runtime_config(runtime_config)
+        images = self.catalog_call("runtime-images", "list")
+        with tempfile.TemporaryDirectory(prefix="mlpipe-submit-") as scratch:
+            try:
+                exported = export(file, config=compile_config, images=images,
+                                  output=Path(scratch) / "dag.py")
+            except PipelineError as exc:
+                raise self._compile_errors(path, exc) from None
+            bundles = [{"node_id": b.node_id, "key": b.key, "sha256": b.sha256, "path": b.path}
+                       for b in exported.bundles.values()]
+            dag_text = exported.dag_path.read_text(encoding="utf-8")
+            try:
+                result = publish(
+                    dag_id=exported.dag_id, dag_text=dag_text, source_path=self.relative(file),
+                    bundles=bundles,
+                    config=self.runtime_config(runtime_config, with_secrets=True),
+                    cache_dir=cache_dir_for(self.catalog("runtime-configs").data_dir),
+                )
+            except PublishError as exc:
+                raise ServiceError(f"Publishing '{path}' failed at {exc.step}: {exc.message}",
+                                   exc.status if 400 <= exc.status < 600 and exc.status != 500 else 502,
+                                   field="runtime_config" if exc.step == "config" else None) from None
+        data = result.to_dict()
+        data["problems"] = [p.to_json() for p in exported.problems]
+        data["runtime_config"] = runtime_config
+        return data
+
+    def retire(self, dag_id: str, runtime_config: str) -> dict[str, Any]:
+        from .publish import PublishError, cache_dir_for, retire
+
+        if not isinstance(dag_id, str) or not dag_id:
+            raise ServiceError("Give the DAG id to retire.", 400, field="dag_id")
+        try:
+            result = retire(dag_id=dag_id, config=self.runtime_config(runtime_config, with_secrets=True),
+                            cache_dir=cache_dir_for(self.catalog("runtime-configs").data_dir))
+        except PublishError as exc:
+            raise ServiceError(f"Retiring '{dag_id}' failed at {exc.step}: {exc.message}",
+                               exc.status if exc.status != 500 else 502) from None
+        return result.to_dict() | {"runtime_config": runtime_config}
