@@ -1,0 +1,25 @@
+/*
+ * Copyright (c) mlpipe-lab developers.
+ * Distributed under the terms of the Apache License 2.0.
+ */
+
+/**
+ * @packageDocumentation
+ * @module mlpipe-lab
+ *
+ * JupyterLab plugins of mlpipe-lab: visual ML pipelines that compile to Airflow DAGs.
+ */
+
+import { JupyterFrontEndPlugin } from '@jupyterlab/application';
+
+import { filetypePlugin } from './plugins/filetype';
+import { launcherPlugin } from './plugins/launcher';
+import { serverPlugin } from './plugins/server';
+
+const plugins: JupyterFrontEndPlugin<any>[] = [
+  filetypePlugin,
+  launcherPlugin,
+  serverPlugin
+];
+
+export default plugins;
