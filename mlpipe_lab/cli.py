@@ -378,6 +378,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # jsonschema imports rfc3987_syntax when present, which builds a grammar for ~1.5-2.5 s; we use
+    # no "iri" formats, so this process (ours alone, unlike the Jupyter server) does without it.
+    sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[assignment]
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
