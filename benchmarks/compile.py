@@ -1,0 +1,184 @@
+"""Compiler benchmark: compile time in process and whole-process export, size of the DAG per task,
+side by side with Elyra 4.1.1's measured export (shared/docs/elyra-compat.md).
+
+    python benchmarks/compile.py [--sizes 10,200,1000,5000] [--runs 3] [--airflow] [--json FILE]
+
+Pipelines come from tests/compile_corpus.py: ``random_dag(n)`` (notebook/Python/R nodes with 1-3
+links each, outputs, dependencies, two parameters, the editor's ~3 KB SVG per node) and
+``minimal_dag(200)`` (a chain of bare Python nodes, the shape Elyra was measured with).
+Whole-process export runs ``python -m mlpipe_lab.cli export`` (the ``local`` runtime configuration,
+files on disk, bundles built); ``--airflow`` adds Airflow 3.3's cold parse time of the 200-node DAG
+through tests/airflow/harness.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+import compile_corpus as cc  # noqa: E402
+from mlpipe_lab.compiler import compile_checked  # noqa: E402
+from mlpipe_lab.compiler.bundles import bundle_key  # noqa: E402
+from mlpipe_lab.compiler.plan import make_plan  # noqa: E402
+from mlpipe_lab.compiler.compile import image_refs  # noqa: E402
+from mlpipe_lab.pipeline import Pipeline, validate  # noqa: E402
+
+ELYRA = {200: ("21-30 s", 1.65)}  # CLI export, 200 nodes: wall time, KB per task
+TARGETS = {200: 0.6, 5000: 3.0}  # seconds
+
+
+def timed(fn, runs: int) -> tuple[float, object]:
+    times, result = [], None
+    for _ in range(runs):
+        start = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), result
+
+
+def in_process(doc: dict, runs: int) -> dict:
+    pipeline = Pipeline(doc, "bench.pipeline")
+    refs = image_refs(cc.IMAGES)
+    t_validate, checked = timed(lambda: validate(doc, source="bench.pipeline", images=refs), runs)
+
+    # Bundle keys as export makes them (content hash included), without building the bundles.
+    plan = make_plan(pipeline)
+    bundles = {t.node_id: {"key": bundle_key(plan.dag_id, t.task_id, "0123456789ab" * 6)} for t in plan.tasks}
+
+    def compile_only():
+        return compile_checked(Pipeline(doc, "bench.pipeline"), checked, images=cc.IMAGES, config=cc.CONFIG,
+                               source_path="bench.pipeline", bundles=bundles)
+
+    t_compile, out = timed(compile_only, runs)
+    del pipeline
+    size = len(out.text.encode("utf-8"))
+    return {"validate_s": t_validate, "compile_s": t_compile, "total_s": t_validate + t_compile,
+            "bytes": size, "bytes_per_task": size / len(out.tasks), "tasks": len(out.tasks)}
+
+
+def _cli_has_export() -> bool:
+    try:
+        from mlpipe_lab.cli import build_parser
+
+        return "export" in build_parser().format_help()
+    except Exception:
+        return False
+
+
+def whole_process(doc: dict, runs: int) -> tuple[float, float]:
+    """Wall time (median, min) of a fresh ``mlpipe export`` process: start-up, read, validate with files,
+    bundles, write. The minimum is the better estimate on a busy machine."""
+    with tempfile.TemporaryDirectory(prefix="mlpipe-bench-") as tmp:
+        folder = Path(tmp) / "project"
+        folder.mkdir()
+        (folder / "bench.pipeline").write_text(json.dumps(doc, indent=2), encoding="utf-8")
+        cc.write_files(doc, folder)
+        out = Path(tmp) / "dags" / "bench.py"
+        env = dict(os.environ, PYTHONPATH=str(ROOT), MLPIPE_LAB_DATA_DIR=str(Path(tmp) / "data"))
+        if _cli_has_export():
+            cmd = [sys.executable, "-m", "mlpipe_lab.cli", "export", str(folder / "bench.pipeline"),
+                   "--runtime-config", "local", "--output", str(out)]
+        else:  # before the CLI existed: the same work through the library
+            code = ("import sys; sys.modules['rfc3987_syntax'] = None; from pathlib import Path; "
+                    "from mlpipe_lab.compiler.export import export; "
+                    "export(Path(sys.argv[1]), config={'type': 'local'}, images=[], output=Path(sys.argv[2]))")
+            cmd = [sys.executable, "-c", code, str(folder / "bench.pipeline"), str(out)]
+        times = []
+        for _ in range(max(runs, 1)):
+            out.unlink(missing_ok=True)
+            start = time.perf_counter()
+            proc = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=tmp)
+            times.append(time.perf_counter() - start)
+            if proc.returncode != 0 or not out.exists():
+                raise RuntimeError(f"export failed ({proc.returncode}):\n{proc.stderr[-2000:]}")
+        return statistics.median(times), min(times)
+
+
+def airflow_parse(doc: dict) -> float | None:
+    sys.path.insert(0, str(ROOT / "tests" / "airflow"))
+    import harness
+
+    if harness.airflow_venv("3.3") is None:
+        return None
+    from mlpipe_lab.compiler import compile_pipeline
+
+    out = compile_pipeline(Pipeline(doc, "bench.pipeline"), images=cc.IMAGES, config=cc.CONFIG,
+                           source_path="bench.pipeline")
+    with tempfile.TemporaryDirectory(prefix="mlpipe-bench-af-") as tmp:
+        path = Path(tmp) / out.filename
+        path.write_text(out.text, encoding="utf-8")
+        return float(harness.parse_time("3.3", path)["parse_seconds"])
+
+
+def fmt_s(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value * 1000:.0f} ms" if value < 1 else f"{value:.2f} s"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", default="10,200,1000,5000")
+    ap.add_argument("--runs", type=int, default=3, help="runs per measurement (median); 1 for 5000 nodes")
+    ap.add_argument("--no-process", action="store_true", help="skip the whole-process export timings")
+    ap.add_argument("--airflow", action="store_true", help="also time Airflow 3.3 parsing the 200-node DAG")
+    ap.add_argument("--json", help="write the measurements to this file")
+    args = ap.parse_args(argv)
+    sizes = [int(s) for s in args.sizes.split(",") if s]
+
+    validate(cc.hello_world() or cc.minimal_dag(2))  # import jsonschema and build validators once
+    rows = []
+    cases = [(f"random {n}", n, cc.random_dag(n)) for n in sizes]
+    if 200 in sizes:
+        cases.append(("minimal 200", 200, cc.minimal_dag(200)))
+    for name, n, doc in cases:
+        runs = 1 if n >= 5000 else args.runs
+        row = {"case": name, "nodes": n, **in_process(doc, runs)}
+        if not args.no_process:
+            row["process_s"], row["process_min_s"] = whole_process(doc, max(runs, 3) if n < 5000 else 2)
+        if args.airflow and name == "random 200":
+            row["airflow3_parse_s"] = airflow_parse(doc)
+        rows.append(row)
+        print(f"measured {name}", file=sys.stderr)
+
+    header = ["pipeline", "validate", "compile", "in-process", "mlpipe export (median / min)", "B/task",
+              "Elyra export", "Elyra B/task"]
+    table = []
+    for r in rows:
+        elyra = ELYRA.get(r["nodes"])
+        table.append([
+            r["case"], fmt_s(r["validate_s"]), fmt_s(r["compile_s"]), fmt_s(r["total_s"]),
+            f"{fmt_s(r.get('process_s'))} / {fmt_s(r.get('process_min_s'))}", f"{r['bytes_per_task']:.0f}",
+            elyra[0] if elyra else "-", f"{elyra[1] * 1024:.0f}" if elyra else "-",
+        ])
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *table)]
+    print(" | ".join(h.ljust(w) for h, w in zip(header, widths)))
+    print("-+-".join("-" * w for w in widths))
+    for line in table:
+        print(" | ".join(str(x).ljust(w) for x, w in zip(line, widths)))
+    print(f"targets: 200 nodes <= {TARGETS[200]} s whole process, 5000 nodes <= {TARGETS[5000]} s, "
+          "<= 600 B/task")
+    print("validate = mlpipe_lab.pipeline.validate; compile = compile_checked (the compiler alone); "
+          "mlpipe export = python -m mlpipe_lab.cli export in a fresh process (validation with files, "
+          "bundles built, DAG written)")
+    for r in rows:
+        if "airflow3_parse_s" in r:
+            print(f"Airflow 3.3 cold parse of the {r['nodes']}-node DAG: {fmt_s(r['airflow3_parse_s'])}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

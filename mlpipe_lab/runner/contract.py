@@ -1,0 +1,176 @@
+"""The command-line contract between generated DAGs and the node runner (stdlib only).
+
+Every task pod of a generated DAG runs::
+
+    python3 -m mlpipe_lab.runner --contract 1 \\
+        --store s3 [--endpoint URL] --bucket BUCKET [--region REGION] [--prefix PREFIX] \\
+        --run-prefix KEY \\
+        --kind {notebook,python,r} --file PATH --bundle KEY --task-id TASK_ID \\
+        [--output GLOB]... [--upstream TASK_ID]... [--param NAME=JSON]...
+
+or, for the local (embedded) runtime, ``--store local --root PATH`` instead of the S3 options.
+The runner ships in the runtime image; pods download nothing but the node's bundle.
+
+Meaning (all object keys are relative to ``--prefix`` in ``--bucket``, or to ``--root`` locally):
+
+``--bundle KEY``
+    A tar.gz of the node's file and dependencies, paths relative to the pipeline's folder.
+    The runner unpacks it into an empty work folder (the "bundle root").
+``--file PATH``
+    The notebook or script, relative to the bundle root. It runs with its own folder as the
+    working directory: notebooks with papermill (output notebook kept), Python with ``python3``,
+    R with ``Rscript``.
+``--run-prefix KEY``
+    Where this DAG run keeps its files (``<dag_id>/runs/<run_id>``). The task writes its outputs
+    under ``<run-prefix>/<task-id>/outputs/<path>`` and a manifest ``<run-prefix>/<task-id>/manifest.json``
+    listing every output available to it (its own plus those it received).
+``--output GLOB``
+    Files (globs relative to the bundle root) the node produces; uploaded after a successful run.
+``--upstream TASK_ID``
+    The task's direct upstream tasks. Before running, the runner reads their manifests and downloads
+    every output listed there to the same relative path under the bundle root, so (as in Elyra) a
+    node sees the outputs of all its ancestors. A missing manifest (an upstream task that failed
+    or was skipped, with a permissive trigger rule) is reported and skipped.
+``--param NAME=JSON``
+    A pipeline parameter for notebooks (papermill parameters). The value is JSON (the DAG renders
+    it with Jinja's ``tojson``); text that is not valid JSON is passed as a string.
+``--store s3``
+    Credentials come from the pod environment (``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY`` from a
+    Kubernetes Secret, or IRSA); they are never arguments.
+``--store local --root PATH``
+    The same layout in a folder; a relative root is relative to ``$MLPIPE_LAB_DATA_DIR``.
+
+Exit status: the node's own exit status (0 = success); 2 for a usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any, Iterable, Sequence
+
+CONTRACT_VERSION = 1
+MODULE = "mlpipe_lab.runner"
+KINDS = ("notebook", "python", "r")
+STORES = ("s3", "local")
+
+
+def runner_command(python: str = "python3") -> list[str]:
+    """The container command that starts the runner."""
+    return [python, "-m", MODULE]
+
+
+def store_arguments(
+    *,
+    store: str,
+    run_prefix: str,
+    endpoint: str | None = None,
+    bucket: str | None = None,
+    region: str | None = None,
+    prefix: str | None = None,
+    root: str | None = None,
+) -> list[str]:
+    """Arguments every task of a DAG shares: contract version, storage location, run prefix."""
+    if store not in STORES:
+        raise ValueError(f"store must be one of {STORES}, not {store!r}")
+    args = ["--contract", str(CONTRACT_VERSION), "--store", store]
+    if store == "s3":
+        if not bucket:
+            raise ValueError("an s3 store needs a bucket")
+        if endpoint:
+            args += ["--endpoint", endpoint]
+        args += ["--bucket", bucket]
+        if region:
+            args += ["--region", region]
+        if prefix:
+            args += ["--prefix", prefix]
+    else:
+        if not root:
+            raise ValueError("a local store needs a root")
+        args += ["--root", root]
+    args += ["--run-prefix", run_prefix]
+    return args
+
+
+def task_arguments(
+    *,
+    kind: str,
+    file: str,
+    bundle: str,
+    task_id: str,
+    outputs: Iterable[str] = (),
+    upstream: Iterable[str] = (),
+    params: Iterable[tuple[str, str]] = (),
+) -> list[str]:
+    """Arguments specific to one task. ``params`` are (name, JSON text) pairs."""
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
+    args = ["--kind", kind, "--file", file, "--bundle", bundle, "--task-id", task_id]
+    for pattern in outputs:
+        args += ["--output", pattern]
+    for up in upstream:
+        args += ["--upstream", up]
+    for name, value in params:
+        args += ["--param", f"{name}={value}"]
+    return args
+
+
+def runner_arguments(**kwargs: Any) -> list[str]:
+    """All runner arguments (after ``python3 -m mlpipe_lab.runner``): the shared store arguments
+    followed by the task's. Takes the keyword arguments of both functions above."""
+    store_keys = ("store", "run_prefix", "endpoint", "bucket", "region", "prefix", "root")
+    store = {k: kwargs.pop(k) for k in store_keys if k in kwargs}
+    return store_arguments(**store) + task_arguments(**kwargs)
+
+
+def _param(text: str) -> tuple[str, Any]:
+    name, sep, value = text.partition("=")
+    if not sep or not name.isidentifier():
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    try:
+        return name, json.loads(value)
+    except ValueError:
+        return name, value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The runner's argument parser (the runner adds nothing to it)."""
+    p = argparse.ArgumentParser(
+        prog="python -m mlpipe_lab.runner",
+        description="Run one pipeline node (notebook, Python or R script) inside its pod.",
+    )
+    p.add_argument("--contract", type=int, default=CONTRACT_VERSION,
+                   help="version of this command-line contract the DAG was generated for")
+    store = p.add_argument_group("storage")
+    store.add_argument("--store", choices=STORES, required=True)
+    store.add_argument("--endpoint", help="S3 endpoint URL (empty: AWS default)")
+    store.add_argument("--bucket", help="S3 bucket")
+    store.add_argument("--region", help="S3 region")
+    store.add_argument("--prefix", default="", help="key prefix inside the bucket")
+    store.add_argument("--root", help="folder of the local store")
+    store.add_argument("--run-prefix", required=True, help="key prefix of this DAG run's files")
+    task = p.add_argument_group("task")
+    task.add_argument("--kind", choices=KINDS, required=True)
+    task.add_argument("--file", required=True, help="notebook or script, relative to the bundle root")
+    task.add_argument("--bundle", required=True, help="key of the node's tar.gz bundle")
+    task.add_argument("--task-id", required=True)
+    task.add_argument("--output", action="append", default=[], dest="outputs", metavar="GLOB")
+    task.add_argument("--upstream", action="append", default=[], metavar="TASK_ID")
+    task.add_argument("--param", action="append", default=[], dest="params", type=_param,
+                      metavar="NAME=JSON")
+    return p
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """Parse and check the arguments; ``params`` becomes a dict. Exits with status 2 on errors."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.contract != CONTRACT_VERSION:
+        parser.error(f"this runner speaks contract {CONTRACT_VERSION}, the DAG asks for {args.contract}; "
+                     "use a runtime image with a matching mlpipe-lab")
+    if args.store == "s3" and not args.bucket:
+        parser.error("--store s3 needs --bucket")
+    if args.store == "local" and not args.root:
+        parser.error("--store local needs --root")
+    args.params = dict(args.params)
+    return args
