@@ -9,8 +9,7 @@ import pytest
 
 pytest_plugins = ("pytest_jupyter.jupyter_server",)
 
-FIXTURES = Path(__file__).parent / "fixtures"
-ELYRA_FIXTURES = FIXTURES / "elyra"
+from fixture_paths import ELYRA_FIXTURES, FIXTURES  # noqa: F401
 
 
 @pytest.fixture(autouse=True)

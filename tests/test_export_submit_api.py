@@ -12,7 +12,7 @@ import pytest
 
 from mlpipe_lab.cli import main
 
-from conftest import ELYRA_FIXTURES
+from fixture_paths import ELYRA_FIXTURES
 from openapi_check import check_response
 
 CANARY = "canary-git-token-51d0"

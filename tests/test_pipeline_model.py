@@ -9,7 +9,7 @@ import pytest
 from mlpipe_lab.pipeline import Graph, dumps, load, parse, slugify, subgraph, unique_ids
 from mlpipe_lab.pipeline.model import merge_defaults
 
-from conftest import ELYRA_FIXTURES
+from fixture_paths import ELYRA_FIXTURES
 from pipeline_builder import node, pipeline
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from mlpipe_lab.routes import route_table
 
-from conftest import ELYRA_FIXTURES
+from fixture_paths import ELYRA_FIXTURES
 from openapi_check import check_response, spec
 
 CANARY = "canary-token-3f9c1e"

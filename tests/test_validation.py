@@ -10,7 +10,7 @@ import pytest
 from mlpipe_lab.pipeline import validate
 from mlpipe_lab.pipeline.files import LocalFiles
 
-from conftest import ELYRA_FIXTURES
+from fixture_paths import ELYRA_FIXTURES
 from pipeline_builder import node, pipeline
 
 
