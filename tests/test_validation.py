@@ -219,3 +219,23 @@ def test_every_problem_serialises(tmp_path):
         data = p.to_json()
         assert {"code", "message", "severity", "pipeline"} <= set(data)
         json.dumps(data)
+
+
+def test_large_pipelines_take_the_quick_path_and_still_report_every_problem(tmp_path, monkeypatch):
+    """Above the threshold generated validators say yes/no; the messages stay the same."""
+    from mlpipe_lab.pipeline import validation
+
+    write(tmp_path, "a.py")
+    nodes = [node(f"n{i}", "a.py", label=f"n{i}") for i in range(6)]
+    nodes[2]["app_data"]["component_parameters"]["cpu"] = -1
+    nodes[4]["app_data"]["mlpipe"] = {"trigger_rule": "sometimes"}
+    doc = pipeline("p", nodes)
+    slow = [p.to_json() for p in problems_of(doc, tmp_path)]
+    monkeypatch.setattr(validation, "QUICK_CHECK_NODES", 1)
+    quick = [p.to_json() for p in problems_of(doc, tmp_path)]
+    assert quick == slow
+    assert [(p["node_id"], p["path"]) for p in quick] == [
+        ("n2", "component_parameters/cpu"), ("n4", "mlpipe/trigger_rule")]
+    # and a clean pipeline has no problem on the quick path
+    doc = pipeline("p", [node(f"n{i}", "a.py", label=f"n{i}") for i in range(6)])
+    assert problems_of(doc, tmp_path) == []

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from typing import Any, Collection, Iterable, Protocol
 
-from ..schemas import validator
+from ..schemas import quick_check, validator
 from . import document
 from .files import ABSOLUTE, MISSING, NOT_A_FILE, OK, OUTSIDE, lexical_status
 from .graph import Graph
@@ -21,6 +21,11 @@ SECRET_NAME = re.compile(
     r"(PASS(WORD|WD)?|SECRET|TOKEN|API_?KEY|ACCESS_?KEY|PRIVATE_?KEY|CREDENTIAL|AUTH)",
     re.IGNORECASE,
 )
+
+
+# From this many nodes on, generated yes/no validators pay for their set-up time; jsonschema then
+# only runs on the parts they reject, to produce the readable messages.
+QUICK_CHECK_NODES = 300
 
 
 class FileView(Protocol):
@@ -55,6 +60,14 @@ class Validator:
         self.images = set(images) if images is not None else None
         self.problems: list[Problem] = []
         self.name = pipeline.name
+        self.quick = len(pipeline.nodes) >= QUICK_CHECK_NODES
+
+    def schema_errors(self, name: str, instance: Any, pointer: str = "") -> list:
+        if self.quick:
+            check = quick_check(name, pointer)
+            if check is not None and check(instance):
+                return []
+        return list(validator(name, pointer).iter_errors(instance))
 
     def add(self, code: str, message: str, node: Node | None = None, path: str = "",
             severity: str = ERROR, **extra: Any) -> None:
@@ -85,7 +98,7 @@ class Validator:
 
     def _envelope(self) -> bool:
         """Schema of the pipeline-flow envelope; False when too broken to look further."""
-        errors = sorted(validator("pipeline-file").iter_errors(self.p.doc), key=lambda e: list(e.path))
+        errors = sorted(self.schema_errors("pipeline-file", self.p.doc), key=lambda e: list(e.path))
         fatal = False
         for err in errors:
             parts = list(err.absolute_path)
@@ -116,7 +129,7 @@ class Validator:
 
     def _pipeline_properties(self) -> None:
         data = {k: self.p.app_data[k] for k in ("properties", "mlpipe") if k in self.p.app_data}
-        for err in validator("pipeline-properties").iter_errors(data):
+        for err in self.schema_errors("pipeline-properties", data):
             self.add("schema", _plain(err), path=_pointer(list(err.absolute_path)))
         self._secret_like_env(self.p.defaults.get("env_vars"), None, "properties/pipeline_defaults/env_vars")
         params = self.p.parameters
@@ -203,7 +216,7 @@ class Validator:
             data["mlpipe"] = node.app_data["mlpipe"]
         if not isinstance(data["label"], str):
             data["label"] = ""
-        for err in validator("node-properties", f"/$defs/{node.op}").iter_errors(data):
+        for err in self.schema_errors("node-properties", data, f"/$defs/{node.op}"):
             self.add("schema", _plain(err), node=node, path=_pointer(list(err.absolute_path)))
         props = self.p.node_properties(node)
         self._runtime_image(node, props)

@@ -42,35 +42,42 @@ def schema_names() -> list[str]:
     return sorted(SCHEMA_FILES)
 
 
-_BASE = "https://mlpipe-lab.dev/schemas/"
-
-
-@lru_cache(maxsize=None)
-def _registry():
-    from referencing import Registry, Resource
-
-    by_file = {filename: name for name, filename in SCHEMA_FILES.items()}
-
-    def retrieve(uri: str):
-        # Load sibling schemas only when a $ref reaches them.
-        name = by_file.get(uri.removeprefix(_BASE))
-        if name is None:
-            raise UnknownSchema(uri)
-        return Resource.from_contents(json.loads(_load(name)))
-
-    return Registry(retrieve=retrieve)
-
-
 @lru_cache(maxsize=None)
 def validator(name: str, pointer: str = ""):
-    """A jsonschema validator for a schema, or for a sub-schema at a JSON pointer ("/$defs/x")."""
+    """A jsonschema validator for a schema, or for a sub-schema at a JSON pointer ("/$defs/x").
+
+    Built from the dereferenced schema: without $ref lookups validation is about twice as fast.
+    """
     from jsonschema import Draft202012Validator
 
-    schema: dict[str, Any] = {"$ref": SCHEMA_FILES[name] + "#" + pointer}
-    schema["$id"] = _BASE + "_entry/" + name + pointer.replace("/", "_")
-    # $ref relative to the entry id resolves against the schemas' base URL.
-    schema["$ref"] = "../" + SCHEMA_FILES[name] + "#" + pointer
-    return Draft202012Validator(schema, registry=_registry())
+    return Draft202012Validator(dereference(name, pointer))
+
+
+@lru_cache(maxsize=None)
+def quick_check(name: str, pointer: str = ""):
+    """A fast yes/no validator (generated code, fastjsonschema) for large documents, or None.
+
+    Generating it costs ~0.05-0.15 s, so callers use it only when there is much to validate, and
+    still ask :func:`validator` for the readable list of errors when it says no.
+    """
+    try:
+        import fastjsonschema
+    except ImportError:
+        return None
+    schema = dereference(name, pointer)
+    # fastjsonschema knows drafts up to 7; our schemas use no keyword that differs from it.
+    schema["$schema"] = "http://json-schema.org/draft-07/schema#"
+    schema.pop("$id", None)
+    check = fastjsonschema.compile(schema, use_default=False)
+
+    def is_valid(instance: Any) -> bool:
+        try:
+            check(instance)
+        except fastjsonschema.JsonSchemaException:
+            return False
+        return True
+
+    return is_valid
 
 
 def dereference(name: str, pointer: str = "") -> dict[str, Any]:
@@ -78,6 +85,11 @@ def dereference(name: str, pointer: str = "") -> dict[str, Any]:
 
     Our schemas are not recursive, so full inlining terminates.
     """
+    return json.loads(_dereferenced(name, pointer))
+
+
+@lru_cache(maxsize=None)
+def _dereferenced(name: str, pointer: str) -> str:
     root = load_schema(name)
     docs = {SCHEMA_FILES[name]: root}
 
@@ -106,4 +118,4 @@ def dereference(name: str, pointer: str = "") -> dict[str, Any]:
 
     out = walk(target(SCHEMA_FILES[name], pointer), SCHEMA_FILES[name])
     out.setdefault("$schema", "https://json-schema.org/draft/2020-12/schema")
-    return out
+    return json.dumps(out)
