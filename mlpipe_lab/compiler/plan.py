@@ -73,7 +73,7 @@ def make_plan(pipeline: Pipeline) -> Plan:
     task_ids = dict(explicit)
     task_ids.update(zip((n.id for n in derived_nodes), derived))
 
-    graph = Graph(pipeline)
+    graph = pipeline.graph
     try:
         order = graph.topological_order()
     except ValueError:  # cycles are validation errors; keep going for a partial plan

@@ -35,6 +35,8 @@ class LocalFiles:
 
     def __init__(self, root: str | os.PathLike):
         self.root = Path(root).resolve()
+        # Validation and bundling ask about the same files; resolving symlinks costs syscalls.
+        self._checked: dict[str, str] = {}
 
     def _inside(self, path: Path) -> bool:
         try:
@@ -44,6 +46,12 @@ class LocalFiles:
         return True
 
     def check(self, relpath: str) -> str:
+        status = self._checked.get(relpath)
+        if status is None:
+            status = self._checked[relpath] = self._check(relpath)
+        return status
+
+    def _check(self, relpath: str) -> str:
         status = lexical_status(relpath)
         if status != OK:
             return status

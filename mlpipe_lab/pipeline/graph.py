@@ -136,7 +136,7 @@ class Graph:
 def subgraph(pipeline: Pipeline, node_ids: Iterable[str], with_ancestors: bool = False) -> dict[str, Any]:
     """A new document holding only the chosen nodes (plus, optionally, everything upstream),
     keeping the links among them and dropping links that point outside."""
-    graph = Graph(pipeline)
+    graph = pipeline.graph
     keep = {nid for nid in node_ids if nid in pipeline.node_by_id}
     if with_ancestors:
         for nid in list(keep):

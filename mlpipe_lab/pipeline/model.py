@@ -43,10 +43,8 @@ class Node:
     def __init__(self, raw: dict[str, Any], index: int):
         self.raw = raw
         self.index = index
-
-    @property
-    def id(self) -> str:
-        return str(self.raw.get("id", ""))
+        # read on every graph and plan lookup; the model never changes a document it views
+        self.id = str(raw.get("id", ""))
 
     @property
     def type(self) -> str:
@@ -198,6 +196,13 @@ class Pipeline:
     @cached_property
     def links(self) -> list[Link]:
         return [link for node in self.nodes for link in node.input_links()]
+
+    @cached_property
+    def graph(self):
+        """The adjacency of the nodes (built once per view: validation and compile share it)."""
+        from .graph import Graph
+
+        return Graph(self)
 
     @property
     def parameters(self) -> list[Parameter]:

@@ -168,7 +168,7 @@ class Validator:
                              node=node, path="inputs")
                 elif link.source == node.id:
                     self.add("cycle", "The node is linked to itself.", node=node, path="inputs")
-        for cycle in Graph(self.p).cycles():
+        for cycle in self.p.graph.cycles():
             if len(cycle) == 1:
                 continue  # self links are reported above
             labels = [self.p.node_by_id[n].label for n in cycle]
