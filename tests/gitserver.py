@@ -13,14 +13,14 @@ import argparse
 import base64
 import hmac
 import os
-import select
 import signal
 import subprocess
 import sys
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+
+from portserver import PortServer
 
 CGI_TIMEOUT = 60
 
@@ -151,74 +151,31 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-class GitHttpServer:
+class GitHttpServer(PortServer):
     """Start the server above in a subprocess; ``url(name)`` is a repository URL; ``stop()`` kills it
     by PID (also on context-manager exit)."""
+
+    what = "git test server"
+    start_timeout = 20.0
 
     def __init__(
         self, root: os.PathLike[str] | str, *, user: str, token: str, max_seconds: float = 300.0
     ) -> None:
+        super().__init__()
         self.root = Path(root)
         self.user = user
         self._token = token
         self.max_seconds = max_seconds
-        self.proc: subprocess.Popen[str] | None = None
-        self.port: int | None = None
 
-    def start(self) -> GitHttpServer:
-        env = {**os.environ, "GITSERVER_USER": self.user, "GITSERVER_TOKEN": self._token}
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                __file__,
-                "--root",
-                str(self.root),
-                "--max-seconds",
-                str(self.max_seconds),
-            ],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-            start_new_session=True,
-        )
-        deadline = time.monotonic() + 20
-        line = ""
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select(
-                [self.proc.stdout], [], [], max(0.0, deadline - time.monotonic())
-            )
-            line = self.proc.stdout.readline() if ready and self.proc.stdout else ""
-            if line.startswith("PORT "):
-                self.port = int(line.split()[1])
-                return self
-            if self.proc.poll() is not None:
-                break
-        self.stop()
-        raise RuntimeError(f"git test server did not start ({line!r})")
+    def command(self) -> list[str]:
+        return [sys.executable, __file__, "--root", str(self.root), "--max-seconds", str(self.max_seconds)]
+
+    def environment(self) -> dict[str, str]:
+        # the token reaches the server through its environment, never its command line
+        return {**os.environ, "GITSERVER_USER": self.user, "GITSERVER_TOKEN": self._token}
 
     def url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.port}/{name}"
-
-    def stop(self) -> None:
-        proc, self.proc = self.proc, None
-        if proc is None:
-            return
-        if proc.poll() is None:
-            os.kill(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                os.kill(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=5)
-        if proc.stdout:
-            proc.stdout.close()
-
-    def __enter__(self) -> GitHttpServer:  # noqa: PYI034
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
 
 # --------------------------------------------------------------------------------------------------

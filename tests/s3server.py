@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import select
 import signal
-import subprocess
 import sys
 import threading
-import time
+
+from portserver import PortServer
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,62 +31,25 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-class S3Server:
+class S3Server(PortServer):
     """``endpoint`` is ``http://127.0.0.1:<port>``; any access key and secret are accepted."""
 
+    what = "moto server"
+    start_timeout = 60.0
+
     def __init__(self, max_seconds: float = 300.0) -> None:
+        super().__init__()
         self.max_seconds = max_seconds
-        self.proc: subprocess.Popen[str] | None = None
-        self.port: int | None = None
 
     @property
     def endpoint(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> S3Server:
-        env = {**os.environ, "MOTO_ALLOW_NONEXISTENT_REGION": "true"}
-        self.proc = subprocess.Popen(
-            [sys.executable, __file__, "--max-seconds", str(self.max_seconds)],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-            start_new_session=True,
-        )
-        deadline = time.monotonic() + 60
-        line = ""
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select(
-                [self.proc.stdout], [], [], max(0.0, deadline - time.monotonic())
-            )
-            line = self.proc.stdout.readline() if ready and self.proc.stdout else ""
-            if line.startswith("PORT "):
-                self.port = int(line.split()[1])
-                return self
-            if self.proc.poll() is not None:
-                break
-        self.stop()
-        raise RuntimeError(f"moto server did not start ({line!r})")
+    def command(self) -> list[str]:
+        return [sys.executable, __file__, "--max-seconds", str(self.max_seconds)]
 
-    def stop(self) -> None:
-        proc, self.proc = self.proc, None
-        if proc is None:
-            return
-        if proc.poll() is None:
-            os.kill(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.kill(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=5)
-        if proc.stdout:
-            proc.stdout.close()
-
-    def __enter__(self) -> S3Server:  # noqa: PYI034
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+    def environment(self) -> dict[str, str]:
+        return {**os.environ, "MOTO_ALLOW_NONEXISTENT_REGION": "true"}
 
 
 if __name__ == "__main__":
