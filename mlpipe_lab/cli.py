@@ -148,6 +148,12 @@ def cmd_retire(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_run(args: argparse.Namespace) -> int:
+    from .localrun.cli import cmd_run as run
+
+    return run(args)
+
+
 # -- catalog commands -----------------------------------------------------------------------
 
 
@@ -324,6 +330,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("dag_id", metavar="DAG_ID|PIPELINE")
     p.add_argument("--runtime-config", "-r", dest="runtime_config", default="local")
     p.set_defaults(func=cmd_retire)
+
+    p = sub.add_parser("run", parents=[common],
+                       help="run a pipeline on this machine (live status, then a summary)")
+    p.add_argument("pipeline", metavar="PIPELINE")
+    p.add_argument("--param", "-p", action="append", default=[], metavar="NAME=VALUE",
+                   help="a pipeline parameter (converted to its declared type); repeatable")
+    p.add_argument("--max-parallel", type=int, default=2, metavar="N",
+                   help="nodes running at the same time (default: 2)")
+    p.add_argument("--artifacts", metavar="DIR",
+                   help="artifacts folder (default: the local runtime configuration's)")
+    p.add_argument("--runtime-config", "-r", dest="runtime_config", default="local",
+                   help="local runtime configuration whose artifacts folder to use")
+    p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("schema", parents=[common], help="print a JSON Schema (or list them)")
     p.add_argument("name", nargs="?")

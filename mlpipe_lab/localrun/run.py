@@ -1,0 +1,620 @@
+"""Local runs: a pipeline executed on this machine, node by node, by the same runner pods use.
+
+:func:`run_pipeline` exports the pipeline offline for the ``local`` store (a DAG file and node
+bundles), reads the DAG file back (:mod:`.dagfile`), renders each task's command the way Airflow
+would and starts it as ``<python> -m mlpipe_lab.runner ... --store local --root <artifacts>``.
+Outputs travel between nodes through the artifacts folder exactly as they do through S3 in a
+cluster. Independent branches run in parallel (at most ``max_parallel`` nodes at once); trigger
+rules decide what runs after a failure; a cancel stops running nodes and cancels the rest.
+
+Folder of a run (``<artifacts>/<dag_id>/runs/<run_id>/``, the run prefix the runner writes to)::
+
+    <task>/                    the runner's files: outputs/, manifest.json, <task>.log, notebooks
+    _mlpipe_local/dag.py       the DAG the run was made from, and its node bundles
+    _mlpipe_local/logs/<task>.log   everything the node's runner printed (written live)
+    _mlpipe_local/events.jsonl one status event per line
+    _mlpipe_local/result.json  the final RunResult
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import queue
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from ..runner.contract import MODULE, build_parser
+from .dagfile import DagFile, DagFileError, DagTask, read_dag, render
+from .params import resolve_params
+
+RECORD = "_mlpipe_local"
+STATUSES = ("queued", "running", "succeeded", "failed", "skipped", "cancelled")
+TERMINAL = ("succeeded", "failed", "skipped", "cancelled")
+RUN_STATUSES = ("running", "succeeded", "failed", "cancelled")
+RESULT_PREFIX = "mlpipe-runner: "
+TRIGGER_RULES = ("all_success", "all_failed", "all_done", "all_skipped", "one_success", "one_failed",
+                 "one_done", "none_failed", "none_failed_min_one_success", "none_skipped", "always")
+
+Event = dict[str, Any]
+
+
+class LocalRunError(ValueError):
+    """The run cannot start (bad parameters, an unusable DAG, a bad folder): a message to show."""
+
+
+def utc_now() -> _dt.datetime:
+    return _dt.datetime.now(_dt.timezone.utc)
+
+
+def iso(moment: _dt.datetime) -> str:
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def new_run_id(now: _dt.datetime | None = None) -> str:
+    """``local__<UTC timestamp>__<6 random hex digits>``, e.g. ``local__20250102T030405Z__a1b2c3``."""
+    moment = now or utc_now()
+    return f"local__{moment.strftime('%Y%m%dT%H%M%SZ')}__{secrets.token_hex(3)}"
+
+
+@dataclass
+class NodeResult:
+    task_id: str
+    node_id: str
+    label: str
+    kind: str
+    file: str
+    upstream: list[str]
+    trigger_rule: str
+    status: str = "queued"
+    queued_at: str | None = None
+    started_at: str | None = None
+    finished_at: str | None = None
+    exit_code: int | None = None
+    message: str = ""
+    log: str = ""  # the runner's whole output, written while it runs
+    folder: str = ""  # the node's files in the run folder (outputs, manifest, executed notebook)
+    notebook: str | None = None
+    html: str | None = None
+    outputs: list[str] = field(default_factory=list)  # the node's own outputs (relative paths)
+
+    @property
+    def duration(self) -> float | None:
+        if not (self.started_at and self.finished_at):
+            return None
+        start = _dt.datetime.fromisoformat(self.started_at.replace("Z", "+00:00"))
+        end = _dt.datetime.fromisoformat(self.finished_at.replace("Z", "+00:00"))
+        return (end - start).total_seconds()
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["duration"] = self.duration
+        return data
+
+
+@dataclass
+class RunResult:
+    run_id: str
+    dag_id: str
+    pipeline: str
+    status: str
+    started_at: str
+    finished_at: str | None
+    run_dir: str
+    artifacts_root: str
+    params: dict[str, Any]
+    nodes: list[NodeResult]
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "succeeded"
+
+    def node(self, task_id: str) -> NodeResult:
+        for n in self.nodes:
+            if n.task_id == task_id:
+                return n
+        raise KeyError(task_id)
+
+    @property
+    def failures(self) -> list[NodeResult]:
+        return [n for n in self.nodes if n.status == "failed"]
+
+    def report(self) -> str:
+        """A few lines for people: the verdict, each failed node with its cause and log, what was
+        skipped or cancelled."""
+        lines = [f"Run {self.run_id} of {self.dag_id}: {self.status}"]
+        for n in self.failures:
+            lines.append(f"  FAILED {n.label} ({n.task_id}): {n.message or 'no message'}")
+            lines.append(f"    log: {n.log}")
+        skipped = [n for n in self.nodes if n.status == "skipped"]
+        if skipped:
+            lines.append("  skipped: " + ", ".join(f"{n.task_id} ({n.message})" for n in skipped))
+        cancelled = [n.task_id for n in self.nodes if n.status == "cancelled"]
+        if cancelled:
+            lines.append("  cancelled: " + ", ".join(cancelled))
+        return "\n".join(lines)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "dag_id": self.dag_id,
+            "pipeline": self.pipeline,
+            "status": self.status,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "run_dir": self.run_dir,
+            "artifacts_root": self.artifacts_root,
+            "params": self.params,
+            "nodes": [n.to_json() for n in self.nodes],
+            "warnings": list(self.warnings),
+            "failures": [{"task_id": n.task_id, "label": n.label, "message": n.message, "log": n.log}
+                         for n in self.failures],
+        }
+
+
+def default_artifacts_root() -> Path:
+    """Where the built-in ``local`` runtime keeps artifacts: ``<data dir>/local/artifacts``."""
+    from ..catalog.store import LOCAL_BUILTIN, default_data_dir
+
+    return default_data_dir() / LOCAL_BUILTIN["local"]["artifacts_path"]
+
+
+# -- trigger rules --------------------------------------------------------------------------------
+
+
+def decide(rule: str, states: list[str]) -> str:
+    """What a task does once all its upstream tasks are done, as Airflow decides it.
+
+    ``states`` are Airflow states of the upstream tasks (success, failed, upstream_failed,
+    skipped). Returns "run", "skipped" or "upstream_failed"."""
+    n = len(states)
+    if n == 0 or rule in ("always", "all_done"):
+        return "run"
+    s = states.count("success")
+    f = states.count("failed")
+    uf = states.count("upstream_failed")
+    sk = states.count("skipped")
+    if rule == "all_success":
+        return "upstream_failed" if f or uf else "skipped" if sk else "run"
+    if rule == "all_failed":
+        return "run" if f + uf == n else "skipped"
+    if rule == "all_skipped":
+        return "run" if sk == n else "skipped"
+    if rule == "one_success":
+        return "run" if s else "upstream_failed" if f + uf == n else "skipped"
+    if rule == "one_failed":
+        return "run" if f + uf else "skipped"
+    if rule == "one_done":
+        return "run" if s + f else "skipped"
+    if rule == "none_failed":
+        return "upstream_failed" if f or uf else "run"
+    if rule == "none_failed_min_one_success":
+        return "upstream_failed" if f or uf else "run" if s else "skipped"
+    if rule == "none_skipped":
+        return "skipped" if sk else "run"
+    raise LocalRunError(f"unknown trigger rule {rule!r}")
+
+
+# -- preparing the run --------------------------------------------------------------------------
+
+
+@dataclass
+class _Task:
+    node: NodeResult
+    argv: list[str]
+    env: dict[str, str]
+    timeout: float | None
+    dag_task: DagTask
+
+
+def _install_bundles(bundles: Mapping[str, Any], root: Path) -> None:
+    """Put each exported bundle at its key in the artifacts folder (content-addressed: a bundle
+    already there is kept)."""
+    for ref in bundles.values():
+        target = root / ref.key
+        if target.is_file() and target.stat().st_size == ref.size:
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".tmp-{os.getpid()}-{threading.get_ident()}-{target.name}")
+        shutil.copyfile(ref.path, tmp)
+        os.replace(tmp, target)
+
+
+def _runner_argv(rendered_cmds: list[str], rendered_args: list[str], python: str, task_id: str) -> list[str]:
+    if len(rendered_cmds) < 3 or rendered_cmds[1:3] != ["-m", MODULE]:
+        raise LocalRunError(f"task {task_id} does not start the mlpipe-lab runner; local runs only run "
+                            "DAGs generated by mlpipe-lab")
+    return [python, *rendered_cmds[1:], *rendered_args]
+
+
+def _parse_runner_args(argv: list[str], task_id: str):
+    parser = build_parser()
+    try:
+        args, _ = parser.parse_known_args(argv)
+    except SystemExit:
+        raise LocalRunError(f"task {task_id}: the DAG's runner arguments do not parse") from None
+    return args
+
+
+# -- the run ------------------------------------------------------------------------------------
+
+
+class _Run:
+    def __init__(self, *, run_id: str, dag: DagFile, tasks: list[_Task], result: RunResult, record: Path,
+                 max_parallel: int, on_event: Callable[[Event], Any] | None,
+                 cancel_event: threading.Event | None, grace_seconds: float):
+        self.run_id = run_id
+        self.dag = dag
+        self.tasks = {t.node.task_id: t for t in tasks}
+        self.order = [t.node.task_id for t in tasks]
+        self.result = result
+        self.record = record
+        self.max_parallel = max_parallel
+        self.on_event = on_event
+        self.cancel_event = cancel_event or threading.Event()
+        self.grace = grace_seconds
+        self.state: dict[str, str] = {}  # Airflow state of finished tasks
+        self.procs: dict[str, subprocess.Popen] = {}
+        self.done: queue.Queue = queue.Queue()
+        self.threads: list[threading.Thread] = []
+        self._events = open(record / "events.jsonl", "a", encoding="utf-8")
+        self._lock = threading.Lock()
+
+    # events
+    def emit(self, event: Event) -> None:
+        moment = utc_now()
+        event = {"event": event.pop("event"), "run_id": self.run_id, "time": iso(moment),
+                 "ts": moment.timestamp(), **event}
+        self._events.write(json.dumps(event, default=str) + "\n")
+        self._events.flush()
+        if self.on_event is not None:
+            try:
+                self.on_event(event)
+            except Exception as exc:  # a listener's bug must not break the run
+                sys.stderr.write(f"mlpipe run: event listener failed: {exc}\n")
+
+    def set_status(self, task_id: str, status: str, message: str = "", **extra: Any) -> None:
+        node = self.tasks[task_id].node
+        node.status = status
+        if message:
+            node.message = message
+        stamp = iso(utc_now())
+        if status == "queued":
+            node.queued_at = stamp
+        elif status == "running":
+            node.started_at = stamp
+        elif status in TERMINAL:
+            node.finished_at = stamp
+        self.emit({"event": "node", "task_id": task_id, "node_id": node.node_id, "label": node.label,
+                   "status": status, "message": node.message, "log": node.log,
+                   "exit_code": node.exit_code, **extra})
+
+    # processes
+    def launch(self, task: _Task) -> None:
+        log_path = Path(task.node.log)
+        with open(log_path, "wb") as fh:
+            try:
+                proc = subprocess.Popen(task.argv, stdout=fh, stderr=subprocess.STDOUT,
+                                        stdin=subprocess.DEVNULL, env=task.env, cwd=self.record,
+                                        start_new_session=True)
+            except OSError as exc:
+                message = f"node '{task.node.task_id}' failed: cannot start {task.argv[0]}: {exc.strerror or exc}"
+                fh.write((RESULT_PREFIX + message + "\n").encode())
+                self.state[task.node.task_id] = "failed"
+                self.set_status(task.node.task_id, "failed", message)
+                return
+        with self._lock:
+            self.procs[task.node.task_id] = proc
+        self.set_status(task.node.task_id, "running", pid=proc.pid)
+        thread = threading.Thread(target=self._wait, args=(task, proc), daemon=True,
+                                  name=f"mlpipe-run-{task.node.task_id}")
+        thread.start()
+        self.threads.append(thread)
+
+    def _wait(self, task: _Task, proc: subprocess.Popen) -> None:
+        timed_out = False
+        try:
+            proc.wait(timeout=task.timeout)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            self._stop(proc)
+        self.done.put((task.node.task_id, proc.returncode, timed_out))
+
+    def _stop(self, proc: subprocess.Popen) -> None:
+        """SIGTERM to the runner (it stops its node and uploads the log), SIGKILL to its process
+        group after the grace period."""
+        if proc.poll() is None:
+            try:
+                proc.send_signal(signal.SIGTERM)
+            except OSError:
+                pass
+            try:
+                proc.wait(timeout=self.grace)
+            except subprocess.TimeoutExpired:
+                pass
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)  # leftovers of the node (the runner's group)
+        except OSError:
+            pass
+        proc.wait()
+
+    def stop_all(self) -> None:
+        with self._lock:
+            procs = list(self.procs.values())
+        stoppers = [threading.Thread(target=self._stop, args=(p,), daemon=True) for p in procs]
+        for t in stoppers:
+            t.start()
+        for t in stoppers:
+            t.join()
+
+    # results
+    def finish(self, task_id: str, code: int | None, timed_out: bool, cancelled: bool) -> None:
+        with self._lock:
+            self.procs.pop(task_id, None)
+        task = self.tasks[task_id]
+        node = task.node
+        node.exit_code = code
+        self._read_node_files(node)
+        if code == 0:  # finished (even if a cancel came in meanwhile)
+            self.state[task_id] = "success"
+            self.set_status(task_id, "succeeded")
+        elif cancelled:
+            self.state[task_id] = "failed"
+            self.set_status(task_id, "cancelled", "cancelled while running")
+        else:
+            self.state[task_id] = "failed"
+            if timed_out:
+                message = f"node '{task_id}' timed out after {task.timeout:g} s (execution timeout)"
+            else:
+                message = _verdict(Path(node.log)) or f"node '{task_id}': the runner exited with status {code}"
+            self.set_status(task_id, "failed", message)
+
+    def _read_node_files(self, node: NodeResult) -> None:
+        folder = Path(node.folder)
+        manifest = folder / "manifest.json"
+        if manifest.is_file():
+            try:
+                data = json.loads(manifest.read_text(encoding="utf-8"))
+                node.outputs = list(data.get("own_outputs") or [])
+            except (OSError, ValueError):
+                pass
+        if node.kind == "notebook":
+            name = Path(node.file).name
+            if (folder / name).is_file():
+                node.notebook = str(folder / name)
+            html = (folder / name).with_suffix(".html")
+            if html.is_file():
+                node.html = str(html)
+
+    # scheduling
+    def ready(self) -> list[str]:
+        """Tasks whose upstream tasks are all done; skip those whose trigger rule says so."""
+        out = []
+        changed = True
+        while changed:
+            changed = False
+            for tid in self.order:
+                node = self.tasks[tid].node
+                if node.status != "queued" or tid in out:
+                    continue
+                ups = self.tasks[tid].dag_task.upstream
+                if any(u not in self.state for u in ups):
+                    continue
+                verdict = decide(node.trigger_rule, [self.state[u] for u in ups])
+                if verdict == "run":
+                    out.append(tid)
+                    continue
+                self.state[tid] = verdict
+                failed = [u for u in ups if self.state[u] == "failed"]
+                held = [u for u in ups if self.state[u] == "upstream_failed"]
+                if verdict == "upstream_failed" and failed:
+                    why = f"upstream {', '.join(failed)} failed"
+                elif verdict == "upstream_failed" and held:
+                    why = f"upstream {', '.join(held)} did not run after a failure"
+                else:
+                    why = f"trigger rule {node.trigger_rule}"
+                self.set_status(tid, "skipped", why, reason=verdict)
+                changed = True
+        return out
+
+    def run(self) -> None:
+        self.emit({"event": "run", "status": "running", "run_dir": self.result.run_dir,
+                   "dag_id": self.result.dag_id})
+        for tid in self.order:
+            self.set_status(tid, "queued")
+        cancelled = False
+        try:
+            while True:
+                if self.cancel_event.is_set() and not cancelled:
+                    cancelled = True
+                    for tid in self.order:
+                        if self.tasks[tid].node.status == "queued":
+                            self.set_status(tid, "cancelled", "the run was cancelled")
+                    self.stop_all()
+                if not cancelled:
+                    for tid in self.ready():
+                        if len(self.procs) >= self.max_parallel:
+                            break
+                        self.launch(self.tasks[tid])
+                with self._lock:
+                    running = len(self.procs)
+                if not running and self.done.empty():
+                    if cancelled or all(self.tasks[t].node.status in TERMINAL for t in self.order):
+                        break
+                try:
+                    tid, code, timed_out = self.done.get(timeout=0.05)
+                except queue.Empty:
+                    continue
+                self.finish(tid, code, timed_out, cancelled)
+        finally:
+            self.stop_all()  # never leave a node running (an exception, Ctrl-C)
+            for t in self.threads:
+                t.join(timeout=self.grace + 5)
+            while not self.done.empty():
+                tid, code, timed_out = self.done.get()
+                if self.tasks[tid].node.status == "running":
+                    self.finish(tid, code, timed_out, True)
+            for tid in self.order:
+                if self.tasks[tid].node.status in ("queued", "running"):
+                    self.set_status(tid, "cancelled", "the run was cancelled")
+        statuses = [self.tasks[t].node.status for t in self.order]
+        if cancelled:
+            status = "cancelled"
+        elif "failed" in statuses:
+            status = "failed"
+        else:
+            status = "succeeded"
+        self.result.status = status
+        self.result.finished_at = iso(utc_now())
+        self.emit({"event": "run", "status": status, "run_dir": self.result.run_dir,
+                   "dag_id": self.result.dag_id,
+                   "failed": [n.task_id for n in self.result.failures]})
+        self._events.close()
+
+
+def _verdict(log: Path) -> str:
+    """The runner's last one-line verdict in its log (``node 'x' failed: ...``)."""
+    try:
+        with open(log, "rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            size = fh.tell()
+            fh.seek(max(0, size - 65536))
+            text = fh.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
+    lines = text.splitlines()
+    for line in reversed(lines):
+        if line.startswith(RESULT_PREFIX + "node '"):
+            return line[len(RESULT_PREFIX):].strip()
+    for line in reversed(lines):
+        if line.strip():
+            return line.strip()[:300]
+    return ""
+
+
+def run_pipeline(
+    pipeline_path: str | os.PathLike[str],
+    *,
+    params: Mapping[str, Any] | None = None,
+    artifacts_root: str | os.PathLike[str] | None = None,
+    max_parallel: int = 2,
+    on_event: Callable[[Event], Any] | None = None,
+    cancel_event: threading.Event | None = None,
+    run_id: str | None = None,
+    images: list[dict[str, Any]] | None = None,
+    python: str | None = None,
+    env: Mapping[str, str] | None = None,
+    grace_seconds: float = 10.0,
+) -> RunResult:
+    """Run a pipeline on this machine and return when it has finished (or was cancelled).
+
+    ``params``: parameter values by name (text is converted to the declared type); the others
+    take their defaults. ``artifacts_root``: the local store (default: the built-in ``local``
+    runtime's artifacts folder). ``on_event`` is called (in this thread) with each status event:
+    ``{"event": "run"|"node", "run_id", "time" (ISO UTC), "ts" (epoch seconds), ...}``; node
+    events carry ``task_id, node_id, label, status, message, log, exit_code``. Setting
+    ``cancel_event`` stops running nodes and cancels the rest. ``python``: the interpreter for the
+    runner (default: this one); ``env``: extra environment for the nodes.
+
+    Raises PipelineError (the pipeline has errors), ParameterError (bad values) or LocalRunError.
+    """
+    from ..compiler.export import export
+    from ..compiler.plan import dag_id_of
+    from ..pipeline import document
+    from ..pipeline.model import Pipeline
+    from ..pipeline.problems import PipelineError, Problem
+
+    if not isinstance(max_parallel, int) or max_parallel < 1:
+        raise LocalRunError("max_parallel must be a whole number of at least 1")
+    path = Path(pipeline_path).resolve()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PipelineError([Problem(code="file", message=f"Cannot read the pipeline file: {exc}.",
+                                     pipeline=path.name)]) from None
+    pipeline = Pipeline(document.parse(text, pipeline=path.name), path.name)
+    values = resolve_params(pipeline.parameters, params)
+    run_id = run_id or new_run_id()
+    if not run_id or "/" in run_id or run_id in (".", "..") or any(ord(c) < 32 for c in run_id):
+        raise LocalRunError(f"invalid run id {run_id!r}")
+    root = Path(artifacts_root).expanduser().resolve() if artifacts_root else default_artifacts_root().resolve()
+    dag_id = dag_id_of(pipeline)
+    if not dag_id:
+        raise LocalRunError("the pipeline has no name to derive a DAG id from")
+    run_dir = root / dag_id / "runs" / run_id
+    if run_dir.exists():
+        raise LocalRunError(f"run {run_id} already exists in {run_dir.parent}")
+    record = run_dir / RECORD
+    started = utc_now()
+    config = {"name": "local-run", "type": "local", "local": {"artifacts_path": str(root)}}
+    try:
+        exported = export(path, config=config, images=images or [], output=record / "dag.py")
+    except BaseException:
+        shutil.rmtree(run_dir, ignore_errors=True)
+        raise
+    _install_bundles(exported.bundles, root)
+    try:
+        dag = read_dag(exported.dag_path.read_text(encoding="utf-8"))
+    except DagFileError as exc:
+        raise LocalRunError(f"cannot read the exported DAG: {exc}") from None
+    (record / "logs").mkdir(parents=True, exist_ok=True)
+
+    context = {"params": values, "run_id": run_id, "ds": started.strftime("%Y-%m-%d"),
+               "ts": started.isoformat(), "logical_date": started, "dag_id": dag.dag_id}
+    labels = {t["task_id"]: t for t in exported.tasks}
+    warnings = [p.describe() for p in exported.problems if p.code != "runtime-image"]
+    python = python or sys.executable
+    base_env = {**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"}
+    tasks: list[_Task] = []
+    for task_id, dag_task in dag.tasks.items():
+        if task_id == RECORD:
+            raise LocalRunError(f"task id {RECORD!r} is reserved for local runs; rename the node")
+        try:
+            cmds = render(dag_task.cmds, context)
+            arguments = render(dag_task.arguments, context)
+            task_env = render(dag_task.env_vars, context)
+        except DagFileError as exc:
+            raise LocalRunError(f"task {task_id}: {exc}") from None
+        argv = _runner_argv(cmds, arguments, python, task_id)
+        args = _parse_runner_args(argv[3:], task_id)
+        rule = dag_task.trigger_rule
+        if rule not in TRIGGER_RULES:
+            raise LocalRunError(f"task {task_id}: unknown trigger rule {rule!r}")
+        if dag_task.secrets:
+            names = ", ".join(str(s.args[1]) if len(s.args) > 1 else "?" for s in dag_task.secrets)
+            warnings.append(f"task {task_id}: environment variables from Kubernetes secrets ({names}) "
+                            "are not set in local runs")
+        info = labels.get(task_id, {})
+        node = NodeResult(
+            task_id=task_id, node_id=info.get("node_id", ""), label=info.get("label", task_id),
+            kind=args.kind, file=args.file, upstream=list(dag_task.upstream), trigger_rule=rule,
+            log=str(record / "logs" / f"{task_id}.log"), folder=str(run_dir / task_id),
+        )
+        tasks.append(_Task(node=node, argv=argv, env={**base_env, **{k: str(v) for k, v in task_env.items()}},
+                           timeout=dag.timeout_seconds(dag_task), dag_task=dag_task))
+    result = RunResult(
+        run_id=run_id, dag_id=dag.dag_id, pipeline=str(path), status="running", started_at=iso(started),
+        finished_at=None, run_dir=str(run_dir), artifacts_root=str(root), params=values,
+        nodes=[t.node for t in tasks], warnings=warnings,
+    )
+    runner = _Run(run_id=run_id, dag=dag, tasks=tasks, result=result, record=record,
+                  max_parallel=max_parallel, on_event=on_event, cancel_event=cancel_event,
+                  grace_seconds=grace_seconds)
+    try:
+        runner.run()
+    finally:
+        if result.finished_at is None:
+            result.status = "cancelled"
+            result.finished_at = iso(utc_now())
+        (record / "result.json").write_text(json.dumps(result.to_json(), indent=2, default=str) + "\n",
+                                            encoding="utf-8")
+    return result

@@ -1,0 +1,66 @@
+"""The reference runtime image's Dockerfile (it cannot be built here: no Docker). Its instructions
+parse, it installs the package extra that exists in pyproject.toml, and fetches no code at pod start."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+
+tomllib = pytest.importorskip("tomllib")
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCKERFILE = ROOT / "images" / "runner" / "Dockerfile"
+KNOWN = {"FROM", "ARG", "ENV", "RUN", "COPY", "ADD", "USER", "WORKDIR", "CMD", "ENTRYPOINT", "LABEL",
+         "EXPOSE", "VOLUME", "SHELL", "HEALTHCHECK", "STOPSIGNAL", "ONBUILD"}
+
+
+def instructions(text: str) -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) with continuation lines joined and comments dropped."""
+    out: list[tuple[str, str]] = []
+    pending = ""
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not pending and (not line or line.startswith("#")):
+            continue
+        if pending and line.startswith("#"):
+            continue
+        if line.endswith("\\"):
+            pending += line[:-1] + " "
+            continue
+        full = (pending + line).strip()
+        pending = ""
+        if full:
+            word, _, rest = full.partition(" ")
+            out.append((word.upper(), rest.strip()))
+    assert not pending, "the Dockerfile ends inside a continued line"
+    return out
+
+
+def test_dockerfile_instructions():
+    steps = instructions(DOCKERFILE.read_text())
+    names = [name for name, _ in steps]
+    assert set(names) <= KNOWN
+    assert steps[0] == ("FROM", "python:3.11-slim")
+    runs = " ".join(args for name, args in steps if name == "RUN")
+    copies = [args for name, args in steps if name == "COPY"]
+    assert copies == ["mlpipe_lab-*.whl /tmp/wheels/"]
+    assert "python -m ipykernel install" in runs and "python3 -m mlpipe_lab.runner --help" in runs
+    assert not re.search(r"\b(curl|wget)\b", runs)  # nothing fetched from the internet but packages
+    assert names[-1] == "CMD" and shlex.split(steps[-1][1].replace(",", " ").strip("[]")) == [
+        "python3", "-m", "mlpipe_lab.runner", "--help"]
+    assert ("USER", "1000") in steps
+
+
+def test_the_extra_it_installs_exists():
+    runs = " ".join(args for name, args in instructions(DOCKERFILE.read_text()) if name == "RUN")
+    extras = re.findall(r"mlpipe_lab\[([a-z0-9_,-]+)\]", runs)
+    assert extras == ["runner"]
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    deps = project["optional-dependencies"]["runner"]
+    names = {re.split(r"[<>=!~\[ ]", d, maxsplit=1)[0].lower() for d in deps}
+    assert {"nbclient", "nbformat", "nbconvert", "ipykernel", "boto3"} <= names
+    readme = (ROOT / "images" / "runner" / "README.md").read_text()
+    assert "mlpipe_lab[runner]" in readme and "Rscript" in readme and "ipykernel" in readme
