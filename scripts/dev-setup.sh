@@ -16,7 +16,7 @@ fi
 . "$VENV/bin/activate"
 step "installing JupyterLab 4.6 and mlpipe-lab (editable, with test extras)"
 pip install -q "jupyterlab==4.6.*"
-pip install -q -e ".[test,s3]"
+pip install -q -e ".[test,serve-test]"
 step "linking and building the frontend"
 jupyter-builder develop . --overwrite
 jlpm build:prod

@@ -1,0 +1,370 @@
+"""The ASGI application of one worker: Seldon v1 REST routes, metrics and request logging.
+
+A bare ASGI callable (no framework) keeps the per-request overhead small. Model calls run on a
+small thread pool (``threads``; 0 runs them on the event loop) so that ``/health/ping`` and
+``/prometheus`` still answer while a long prediction runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+import urllib.parse
+import uuid
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from . import protocol
+from .model import MicroserviceError, UserModel
+from .reqlogger import FEEDBACK, REQUEST, RESPONSE, RequestLogger
+
+log = logging.getLogger("mlpipe_lab.serving")
+
+JSON = b"application/json"
+PREDICT_PATHS = ("/api/v1.0/predictions", "/predict", "/api/v0.1/predictions")
+FEEDBACK_PATHS = ("/api/v1.0/feedback", "/send-feedback", "/api/v0.1/feedback")
+
+
+@dataclass
+class AppConfig:
+    metrics_path: str = "/prometheus"
+    threads: int = 1
+    max_body: int = 64 * 1024 * 1024
+    include_metrics_in_response: bool = True
+    unit_id: str = ""
+    extra_headers: list[tuple[bytes, bytes]] = field(default_factory=list)
+
+
+def _error_from(exc: BaseException) -> tuple[int, dict]:
+    """Status and body for an exception from a Predictor or from request parsing."""
+    status = getattr(exc, "status_code", None)
+    if isinstance(exc, MicroserviceError) or (
+        isinstance(status, int) and hasattr(exc, "to_dict") and hasattr(exc, "reason")
+    ):
+        try:
+            body = exc.to_dict()  # type: ignore[attr-defined]
+        except Exception:
+            body = protocol.error_body(str(exc), getattr(exc, "reason", protocol.INTERNAL_ERROR))
+        return int(status or 500), body
+    return 500, protocol.error_body(str(exc), protocol.INTERNAL_ERROR)
+
+
+class SeldonApp:
+    def __init__(
+        self,
+        model: UserModel,
+        config: AppConfig | None = None,
+        metrics: Any = None,
+        request_logger: RequestLogger | None = None,
+    ) -> None:
+        self.model = model
+        self.config = config or AppConfig()
+        self.metrics = metrics
+        self.request_logger = request_logger
+        self.executor = (
+            ThreadPoolExecutor(self.config.threads, thread_name_prefix="predict")
+            if self.config.threads > 0
+            else None
+        )
+        self._metadata: tuple[int, bytes] | None = None
+        routes: dict[str, tuple[tuple[str, ...], Callable[..., Awaitable[tuple]], str]] = {}
+        for p in PREDICT_PATHS:
+            routes[p] = (("POST", "GET"), self._predict, "predictions")
+        for p in FEEDBACK_PATHS:
+            routes[p] = (("POST",), self._feedback, "feedback")
+        routes["/health/ping"] = (("GET",), self._ping, "ping")
+        routes["/health/status"] = (("GET",), self._health, "health")
+        routes["/metadata"] = (("GET",), self._metadata_route, "metadata")
+        routes[self.config.metrics_path] = (("GET",), self._prometheus, "prometheus")
+        self.routes = routes
+
+    # -- ASGI ----------------------------------------------------------------------------------
+
+    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+        kind = scope["type"]
+        if kind == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if kind != "http":
+            return
+        start = time.perf_counter()
+        method, path = scope["method"], scope["path"]
+        route = self.routes.get(path)
+        headers: list[tuple[bytes, bytes]] = []
+        service = "other"
+        if route is None:
+            status, body, ctype = 404, protocol.dumps(protocol.error_body(f"Not found: {path}", "NOT_FOUND")), JSON
+        elif method == "OPTIONS":
+            status, body, ctype = 200, b"", b"text/plain"
+            headers = [
+                (b"access-control-allow-methods", ", ".join(route[0]).encode()),
+                (b"access-control-allow-headers", b"*"),
+            ]
+        elif method not in route[0] and not (method == "HEAD" and "GET" in route[0]):
+            status, body, ctype = 405, protocol.dumps(protocol.error_body(f"Method {method} not allowed", "METHOD_NOT_ALLOWED")), JSON
+            headers = [(b"allow", ", ".join(route[0]).encode())]
+        else:
+            service = route[2]
+            try:
+                status, body, ctype, headers = await route[1](scope, receive)
+            except Exception as exc:  # never let a bug take the worker down
+                log.exception("unhandled error on %s", path)
+                status, err = _error_from(exc)
+                body, ctype = protocol.dumps(err), JSON
+        out = [
+            (b"content-type", ctype),
+            (b"content-length", str(len(body)).encode()),
+            (b"access-control-allow-origin", b"*"),
+            *headers,
+            *self.config.extra_headers,
+        ]
+        await send({"type": "http.response.start", "status": status, "headers": out})
+        await send({"type": "http.response.body", "body": body if method != "HEAD" else b""})
+        if self.metrics is not None:
+            self.metrics.observe_request(method, status, service, time.perf_counter() - start)
+
+    async def _lifespan(self, receive: Callable, send: Callable) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                if self.request_logger is not None:
+                    self.request_logger.close(timeout=5.0)
+                if self.executor is not None:
+                    self.executor.shutdown(wait=False)
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _read_body(self, receive: Callable) -> bytes:
+        chunks, size = [], 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise MicroserviceError("client disconnected", 400)
+            chunk = message.get("body", b"")
+            if chunk:
+                size += len(chunk)
+                if size > self.config.max_body:
+                    raise MicroserviceError(
+                        f"request body larger than {self.config.max_body} bytes", 413
+                    )
+                chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+    async def _call(self, fn: Callable, *args: Any) -> Any:
+        if self.executor is None:
+            return fn(*args)
+        return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
+
+    @staticmethod
+    def _header(scope: dict, name: bytes) -> bytes | None:
+        for key, value in scope["headers"]:
+            if key == name:
+                return value
+        return None
+
+    def _payload(self, scope: dict, body: bytes) -> bytes:
+        """The JSON text of a request: ``?json=``, a form field ``json`` or the body."""
+        qs = scope.get("query_string") or b""
+        if qs and b"json=" in qs:
+            values = urllib.parse.parse_qs(qs.decode("latin-1")).get("json")
+            if values:
+                return values[0].encode()
+        ctype = self._header(scope, b"content-type") or b""
+        if ctype.startswith(b"application/x-www-form-urlencoded"):
+            values = urllib.parse.parse_qs(body.decode("utf-8", "replace")).get("json")
+            if values:
+                return values[0].encode()
+        return body
+
+    def _puid(self, scope: dict, request: Any) -> str:
+        if isinstance(request, dict):
+            meta = request.get("meta")
+            if isinstance(meta, dict) and isinstance(meta.get("puid"), str) and meta["puid"]:
+                return meta["puid"]
+        header = self._header(scope, b"seldon-puid")
+        if header:
+            return header.decode("latin-1")
+        return str(uuid.uuid4())
+
+    def _logging(self, scope: dict) -> RequestLogger | None:
+        if self.request_logger is None:
+            return None
+        skip = self._header(scope, b"seldon-skip-logging")
+        if skip is not None and skip.strip().lower() in (b"true", b"1", b"yes"):
+            return None
+        return self.request_logger
+
+    # -- routes --------------------------------------------------------------------------------
+
+    async def _predict(self, scope: dict, receive: Callable) -> tuple:
+        body = self._payload(scope, await self._read_body(receive))
+        try:
+            request = protocol.loads_request(body)
+        except MicroserviceError as exc:
+            request = None
+            puid = self._puid(scope, None)
+            status, err = _error_from(exc)
+            return status, protocol.dumps(err), JSON, [(b"seldon-puid", puid.encode())]
+        puid = self._puid(scope, request)
+        rlog = self._logging(scope)
+        if rlog is not None:
+            rlog.log(REQUEST, puid, body)
+        status, out = await self._call(self._predict_sync, request)
+        if rlog is not None:
+            rlog.log(RESPONSE, puid, out)
+        return status, out, JSON, [(b"seldon-puid", puid.encode("latin-1", "replace"))]
+
+    def _predict_sync(self, request: Any) -> tuple[int, bytes]:
+        model = self.model
+        try:
+            if model.predict_raw is not None:
+                result = model.predict_raw(request)
+                if isinstance(result, dict):
+                    return 200, protocol.dumps(self._raw_response(result, "predict"))
+                data, tags, metrics = protocol.unwrap(result)
+                features_request = request if isinstance(request, dict) else {}
+                meta = features_request.get("meta") if isinstance(features_request.get("meta"), dict) else None
+            else:
+                features, names, meta, _kind, _ = protocol.extract(request)
+                data, tags, metrics = protocol.unwrap(model.predict(features, names, meta))
+                features_request = request
+            response = protocol.build_data(model, features_request, data)
+            response["meta"] = self._meta(meta, tags, metrics, "predict")
+            return 200, protocol.dumps(response)
+        except Exception as exc:
+            status, err = _error_from(exc)
+            if status >= 500:
+                log.exception("prediction failed")
+            return status, protocol.dumps(err)
+
+    def _meta(self, request_meta: dict | None, tags: dict | None, metrics: list | None, method: str) -> dict:
+        model = self.model
+        all_metrics = list(metrics or []) + model.metrics()
+        protocol.validate_metrics(all_metrics)
+        if all_metrics and self.metrics is not None:
+            self.metrics.observe_custom(all_metrics, method)
+        all_tags = model.tags()
+        if tags:
+            all_tags.update(tags)
+        return protocol.build_meta(
+            request_meta, all_tags, all_metrics, self.config.include_metrics_in_response
+        )
+
+    def _raw_response(self, response: dict, method: str) -> dict:
+        meta = response.get("meta")
+        if isinstance(meta, dict) and meta.get("metrics"):
+            metrics = protocol.validate_metrics(list(meta["metrics"]))
+            if self.metrics is not None:
+                self.metrics.observe_custom(metrics, method)
+            if not self.config.include_metrics_in_response:
+                response = {**response, "meta": {k: v for k, v in meta.items() if k != "metrics"}}
+        return response
+
+    async def _feedback(self, scope: dict, receive: Callable) -> tuple:
+        body = self._payload(scope, await self._read_body(receive))
+        try:
+            feedback = protocol.loads_request(body)
+        except MicroserviceError as exc:
+            status, err = _error_from(exc)
+            return status, protocol.dumps(err), JSON, []
+        puid = self._puid(scope, feedback.get("response") if isinstance(feedback, dict) else None)
+        rlog = self._logging(scope)
+        if rlog is not None:
+            rlog.log(FEEDBACK, puid, body)
+        status, out = await self._call(self._feedback_sync, feedback)
+        return status, out, JSON, [(b"seldon-puid", puid.encode("latin-1", "replace"))]
+
+    def _feedback_sync(self, feedback: Any) -> tuple[int, bytes]:
+        try:
+            if not isinstance(feedback, dict):
+                raise protocol.bad_data("Invalid feedback: expected an object")
+            request = feedback.get("request") or {}
+            reward = feedback.get("reward", 0.0)
+            if not isinstance(reward, (int, float)) or isinstance(reward, bool):
+                raise protocol.bad_data("Invalid feedback: reward must be a number")
+            if request:
+                features, names, _meta, _kind, _ = protocol.extract(request)
+            else:
+                features, names = np.array([]), []
+            truth = None
+            if feedback.get("truth"):
+                truth = protocol.extract(feedback["truth"])[0]
+            routing = None
+            response = feedback.get("response")
+            if isinstance(response, dict) and isinstance(response.get("meta"), dict):
+                routing = (response["meta"].get("routing") or {}).get(self.config.unit_id)
+            if self.metrics is not None:
+                self.metrics.feedback.inc()
+                self.metrics.reward.inc(max(float(reward), 0.0))
+            result = self.model.send_feedback(features, names, float(reward), truth, routing)
+            data, tags, metrics = protocol.unwrap(result)
+            if data is None:
+                data = np.array([])
+            out = protocol.build_data(self.model, request if isinstance(request, dict) else {}, data)
+            out["meta"] = self._meta(None, tags, metrics, "feedback")
+            return 200, protocol.dumps(out)
+        except Exception as exc:
+            status, err = _error_from(exc)
+            if status >= 500:
+                log.exception("feedback failed")
+            return status, protocol.dumps(err)
+
+    async def _ping(self, scope: dict, receive: Callable) -> tuple:
+        return 200, b"pong", b"text/plain; charset=utf-8", []
+
+    async def _health(self, scope: dict, receive: Callable) -> tuple:
+        status, body = await self._call(self._health_sync)
+        return status, body, JSON, []
+
+    def _health_sync(self) -> tuple[int, bytes]:
+        try:
+            if self.model.health_status is None:
+                return 200, protocol.dumps({"data": {"names": [], "ndarray": []}, "meta": {}})
+            data, tags, metrics = protocol.unwrap(self.model.health_status())
+            out = protocol.build_data(self.model, {}, data)
+            out["meta"] = self._meta(None, tags, metrics, "health")
+            return 200, protocol.dumps(out)
+        except Exception as exc:
+            log.exception("health_status failed")
+            status, err = _error_from(exc)
+            return status, protocol.dumps(err)
+
+    def metadata_document(self) -> tuple[int, bytes]:
+        if self._metadata is None:
+            default_name = self.config.unit_id or self.model.name
+            try:
+                raw = self.model.init_metadata() if self.model.init_metadata is not None else {}
+                self._metadata = (200, protocol.dumps(protocol.validate_metadata(raw, default_name)))
+            except Exception as exc:
+                status, err = _error_from(exc)
+                if not isinstance(exc, MicroserviceError):
+                    status, err = 500, protocol.error_body(str(exc), protocol.BAD_METADATA)
+                self._metadata = (status, protocol.dumps(err))
+        return self._metadata
+
+    async def _metadata_route(self, scope: dict, receive: Callable) -> tuple:
+        status, body = self.metadata_document()
+        return status, body, JSON, []
+
+    async def _prometheus(self, scope: dict, receive: Callable) -> tuple:
+        if self.metrics is None:
+            return 404, b"metrics are disabled\n", b"text/plain; charset=utf-8", []
+        body, ctype = self.metrics.exposition()
+        return 200, body, ctype.encode(), []
+
+
+def env_flag(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in ("1", "true", "t", "yes", "y")

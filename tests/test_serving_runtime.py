@@ -1,0 +1,368 @@
+"""The serving runtime end to end: Seldon v1 REST responses as measured from seldon-core 1.19,
+errors, Prometheus metrics, CloudEvents request logging and several worker processes.
+
+Each server is one ``python -m mlpipe_lab.serving.runtime`` subprocess on 127.0.0.1 with an
+ephemeral port, started once per module and stopped by its PID.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import statistics
+import threading
+import time
+import uuid
+from datetime import datetime
+
+import pytest
+
+pytest.importorskip("numpy")
+pytest.importorskip("uvicorn")
+pytest.importorskip("prometheus_client")
+
+from serving_helpers import LoggerSink, ServingServer, call, prometheus_value
+
+ECHO_ENV = {
+    "PREDICTIVE_UNIT_ID": "classifier",
+    "SELDON_DEPLOYMENT_ID": "mlflowdemo",
+    "PREDICTOR_ID": "default",
+    "POD_NAMESPACE": "models",
+}
+
+
+@pytest.fixture(scope="module")
+def sink():
+    with LoggerSink() as s:
+        yield s
+
+
+@pytest.fixture(scope="module")
+def echo(sink):
+    params = json.dumps([{"name": "factor", "value": "10", "type": "INT"},
+                         {"name": "columns", "value": 2, "type": "INT"}])
+    server = ServingServer(
+        "serving_helpers.EchoPredictor", "--workers", "2",
+        env={**ECHO_ENV, "PREDICTIVE_UNIT_PARAMETERS": params, "SELDON_LOGGER_URL": sink.url},
+    )
+    with server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def demo():
+    with ServingServer("serving_helpers.DemoPredictor", "--workers", "1") as server:
+        yield server
+
+
+def predict(server, body, path="/api/v1.0/predictions", headers=None):
+    status, hdrs, raw = call(server.url + path, "POST", body, headers)
+    return status, hdrs, raw
+
+
+# -- payload kinds: exactly the documented JSON ----------------------------------------------
+
+DOCUMENTED = [
+    ({"data": {"ndarray": [[2, 1]]}},
+     b'{"data":{"names":["t:0","t:1"],"ndarray":[[20,10]]},"meta":{}}'),
+    ({"data": {"names": ["f0", "f1"], "ndarray": [[2, 1]]}},
+     b'{"data":{"names":["t:0","t:1"],"ndarray":[[20,10]]},"meta":{}}'),
+    ({"data": {"tensor": {"shape": [1, 2], "values": [2, 1]}}},
+     b'{"data":{"names":["t:0","t:1"],"tensor":{"shape":[1,2],"values":[20,10]}},"meta":{}}'),
+    ({"jsonData": {"x": [[2, 1]]}}, b'{"jsonData":{"x":[[2,1]]},"meta":{}}'),
+    ({"strData": "2,1"}, b'{"meta":{},"strData":"2,1"}'),
+    ({"binData": "AgE="}, b'{"binData":"AgE=","meta":{}}'),
+    ({"meta": {"puid": "req-42", "tags": {"client": "lab"}}, "data": {"ndarray": [[2, 1]]}},
+     b'{"data":{"names":["t:0","t:1"],"ndarray":[[20,10]]},"meta":{"puid":"req-42","tags":{"client":"lab"}}}'),
+    ({"data": {"ndarray": [2, 1]}}, b'{"data":{"names":[],"ndarray":[20,10]},"meta":{}}'),
+    ({"data": {"ndarray": [[0.5, 1.5]]}},
+     b'{"data":{"names":["t:0","t:1"],"ndarray":[[5.0,15.0]]},"meta":{}}'),
+]
+
+
+@pytest.mark.parametrize("request_body,expected", DOCUMENTED, ids=[
+    "ndarray", "names", "tensor", "jsonData", "strData", "binData", "meta", "1-D", "float"])
+def test_documented_responses(echo, request_body, expected):
+    status, headers, body = predict(echo, request_body)
+    assert status == 200, body
+    assert body.rstrip(b"\n") == expected
+    assert headers["content-type"] == "application/json"
+    assert headers["access-control-allow-origin"] == "*"
+
+
+def test_predict_alias_query_and_form(echo):
+    body = b'{"data":{"names":["t:0","t:1"],"ndarray":[[20,10]]},"meta":{}}\n'
+    assert predict(echo, {"data": {"ndarray": [[2, 1]]}}, path="/predict")[2] == body
+    q = "json=" + json.dumps({"data": {"ndarray": [[2, 1]]}}).replace(" ", "")
+    status, _, got = call(f"{echo.url}/api/v1.0/predictions?{q}")
+    assert (status, got) == (200, body)
+    form = "json=" + json.dumps({"data": {"ndarray": [[2, 1]]}})
+    status, _, got = call(f"{echo.url}/api/v1.0/predictions", "POST", form,
+                          {"Content-Type": "application/x-www-form-urlencoded"})
+    assert (status, got) == (200, body)
+
+
+def test_puid_header(echo):
+    _, headers, _ = predict(echo, {"meta": {"puid": "req-7"}, "data": {"ndarray": [[2, 1]]}})
+    assert headers["seldon-puid"] == "req-7"
+    _, headers, body = predict(echo, {"data": {"ndarray": [[2, 1]]}})
+    uuid.UUID(headers["seldon-puid"])  # generated
+    assert b"puid" not in body  # like seldon-core's model container: not added to meta
+    _, headers, _ = predict(echo, {"strData": "x"}, headers={"Seldon-Puid": "from-header"})
+    assert headers["seldon-puid"] == "from-header"
+
+
+# -- errors ----------------------------------------------------------------------------------
+
+
+def error(status_body):
+    status, _, body = status_body
+    doc = json.loads(body)
+    assert set(doc) == {"status"} and set(doc["status"]) == {"code", "info", "reason", "status"}
+    assert doc["status"]["code"] == -1 and doc["status"]["status"] == 1
+    return status, doc["status"]["reason"], doc["status"]["info"]
+
+
+def test_model_error_is_500_internal_error(echo):
+    status, reason, info = error(predict(echo, {"data": {"ndarray": [[2, 1, 5]]}}))
+    assert (status, reason) == (500, "MICROSERVICE_INTERNAL_ERROR")
+    assert info.startswith("Failed to enforce schema")
+    assert "Shape of input (1, 3) does not match expected shape (-1, 2)." in info
+
+
+@pytest.mark.parametrize("body,info", [
+    (b'{"data":{"ndarray":[[2,1]', "Can't find JSON in data"),
+    (b"", "Can't find JSON in data"),
+    (b"not json", "Can't find JSON in data"),
+    (b'{"foo":1}', "Invalid request data type"),
+    (b"[1,2]", "Invalid request data type"),
+    (b'{"data":{"ndarray":[[1,2],[3]]}}', "Invalid data"),
+    (b'{"data":{"tensor":{"shape":[3,3],"values":[1,2]}}}', "Invalid data"),
+    (b'{"data":{"tensor":{"shape":[1]}}}', "Invalid tensor"),
+    (b'{"binData":"***"}', "Invalid request: binData must be base64"),
+    (b'{"meta":"x","strData":"a"}', "Invalid request: meta must be an object"),
+])
+def test_bad_payloads_are_400_bad_data(echo, body, info):
+    status, reason, got = error(predict(echo, body))
+    assert (status, reason) == (400, "MICROSERVICE_BAD_DATA")
+    assert got.startswith(info), got
+
+
+def test_unknown_route_and_method(echo):
+    assert call(echo.url + "/nope")[0] == 404
+    status, headers, _ = call(echo.url + "/health/ping", "POST", b"{}")
+    assert status == 405 and headers["allow"] == "GET"
+
+
+# -- health, metadata, Prometheus ------------------------------------------------------------
+
+
+def test_health_ping_status_and_default_metadata(echo):
+    status, _, body = call(echo.url + "/health/ping")
+    assert (status, body) == (200, b"pong")
+    status, _, body = call(echo.url + "/health/status")
+    assert status == 200 and json.loads(body) == {"data": {"names": [], "ndarray": []}, "meta": {}}
+    status, _, body = call(echo.url + "/metadata")
+    assert status == 200
+    assert json.loads(body) == {"custom": {}, "inputs": [], "name": "classifier", "outputs": [],
+                                "platform": "", "versions": []}
+
+
+def test_prometheus_counts_requests_of_all_workers(echo):
+    def count():
+        text = call(echo.url + "/prometheus")[2].decode()
+        return prometheus_value(text, "mlpipe_serving_requests_total", method="POST", code="200",
+                                service="predictions"), text
+
+    before, text = count()
+    assert "mlpipe_serving_request_duration_seconds_bucket" in text
+    for _ in range(10):  # fresh connections: both workers take some
+        assert predict(echo, {"data": {"ndarray": [[2, 1]]}})[0] == 200
+    deadline = time.monotonic() + 3
+    while (after := count()[0]) < before + 10 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert after == before + 10
+    predict(echo, b"nope")
+    time.sleep(0.1)
+    text = count()[1]
+    assert prometheus_value(text, "mlpipe_serving_requests_total", code="400",
+                            service="predictions") >= 1
+
+
+# -- workers ---------------------------------------------------------------------------------
+
+
+def test_two_workers_both_serve_and_load_once_after_fork(echo):
+    seen: dict[str, str] = {}
+    lock = threading.Lock()
+    deadline = time.monotonic() + 10
+
+    def worker():
+        while time.monotonic() < deadline:
+            with lock:
+                if len(seen) >= 2:
+                    return
+            _, _, body = predict(echo, {"strData": "whoami"})
+            pid, init_pid, loads = json.loads(body)["strData"].split()
+            with lock:
+                seen[pid] = (init_pid, loads)
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(seen) == 2, seen
+    for pid, (init_pid, loads) in seen.items():
+        assert init_pid != pid  # built once in the supervisor, before the fork
+        assert init_pid == str(echo.proc.pid)
+        assert loads == "1"  # load() once per worker, in the worker
+
+
+def test_keep_alive_responses_are_not_delayed(echo):
+    """TCP_NODELAY on accepted sockets: no ~40 ms delayed-ACK stall per keep-alive request."""
+    conn = http.client.HTTPConnection("127.0.0.1", echo.port, timeout=5)
+    body = json.dumps({"data": {"ndarray": [[2, 1]]}})
+    times = []
+    try:
+        for _ in range(30):
+            t0 = time.perf_counter()
+            conn.request("POST", "/api/v1.0/predictions", body, {"Content-Type": "application/json"})
+            resp = conn.getresponse()
+            resp.read()
+            times.append(time.perf_counter() - t0)
+            assert resp.status == 200
+    finally:
+        conn.close()
+    assert statistics.median(times[1:]) < 0.02, times
+
+
+# -- request logger --------------------------------------------------------------------------
+
+
+def test_request_and_response_cloudevents_joined_by_request_id(echo, sink):
+    request = {"meta": {"puid": "log-1"}, "data": {"ndarray": [[2, 1]]}}
+    raw = json.dumps(request).encode()
+    _, headers, response = predict(echo, raw)
+    assert headers["seldon-puid"] == "log-1"
+    events = sink.for_request("log-1", 2)
+    by_type = {h["ce-type"]: (h, b) for h, b in events}
+    assert set(by_type) == {"io.seldon.serving.inference.request", "io.seldon.serving.inference.response"}
+    req_h, req_b = by_type["io.seldon.serving.inference.request"]
+    res_h, res_b = by_type["io.seldon.serving.inference.response"]
+    assert req_b == raw and res_b == response
+    for h in (req_h, res_h):
+        assert h["ce-specversion"] == "1.0"
+        assert h["ce-requestid"] == "log-1"
+        assert h["ce-modelid"] == "classifier"
+        assert h["ce-inferenceservicename"] == "mlflowdemo"
+        assert h["ce-namespace"] == "models"
+        assert h["ce-endpoint"] == "default"
+        assert h["ce-protocol"] == "seldon"
+        assert h["ce-source"].startswith("http://") and h["ce-source"].endswith(f":{echo.port}/")
+        assert h["content-type"] == "application/json"
+        datetime.fromisoformat(h["ce-time"].replace("Z", "+00:00"))
+        uuid.UUID(h["ce-id"])
+    assert req_h["ce-id"] != res_h["ce-id"]
+
+
+def test_generated_puid_is_the_join_key_and_skip_logging(echo, sink):
+    _, headers, _ = predict(echo, {"data": {"ndarray": [[2, 1]]}})
+    puid = headers["seldon-puid"]
+    assert len(sink.for_request(puid, 2)) == 2
+    predict(echo, {"meta": {"puid": "skip-1"}, "strData": "a"}, headers={"Seldon-Skip-Logging": "true"})
+    predict(echo, {"meta": {"puid": "after-skip"}, "strData": "a"})
+    assert len(sink.for_request("after-skip", 2)) == 2
+    time.sleep(0.3)
+    assert sink.for_request("skip-1", 1, timeout=0) == []
+
+
+# -- the Predictor hooks ---------------------------------------------------------------------
+
+
+def test_metrics_and_tags_as_documented(demo):
+    status, _, body = predict(demo, {"data": {"ndarray": [[2, 1]]}})
+    assert status == 200
+    assert body.rstrip(b"\n") == (
+        b'{"data":{"names":[],"ndarray":[1]},"meta":{"metrics":[{"key":"mlflowdemo_predictions_total",'
+        b'"type":"COUNTER","value":1}],"tags":{"model_uri":"models:/mlflowdemo/1"}}}'
+    )
+    text = call(demo.url + "/prometheus")[2].decode()
+    assert prometheus_value(text, "mlflowdemo_predictions_total", method="predict") >= 1
+
+
+def test_class_names_seldon_response_and_meta(demo):
+    doc = json.loads(predict(demo, {"data": {"ndarray": [[1, 2, 3]]}})[2])
+    assert doc["data"] == {"names": ["no", "yes"], "ndarray": [[0.25, 0.75]]}
+    doc = json.loads(predict(demo, {"meta": {"tags": {"a": "b"}}, "strData": "with-response"})[2])
+    assert doc["data"] == {"names": ["no", "yes"], "tensor": {"shape": [1, 2], "values": [1, 0]}}
+    assert doc["meta"]["tags"] == {"a": "b", "model_uri": "models:/mlflowdemo/1", "extra": "yes"}
+    assert {m["key"] for m in doc["meta"]["metrics"]} == {"mlflowdemo_queue", "mlflowdemo_predictions_total"}
+    text = call(demo.url + "/prometheus")[2].decode()
+    assert prometheus_value(text, "mlflowdemo_queue") == 3
+    doc = json.loads(predict(demo, {"meta": {"puid": "p"}, "strData": "meta"})[2])
+    assert doc["jsonData"] == {"meta_seen": {"puid": "p"}}
+
+
+def test_health_status_metadata_feedback(demo):
+    status, _, body = call(demo.url + "/health/status")
+    assert status == 200
+    assert json.loads(body)["data"] == {"names": [], "tensor": {"shape": [1], "values": [1]}}
+    status, _, body = call(demo.url + "/metadata")
+    assert status == 200 and json.loads(body) == {
+        "custom": {}, "inputs": [{"datatype": "INT64", "name": "input", "shape": [-1, 2]}],
+        "name": "mlflowdemo", "outputs": [{"datatype": "INT64", "name": "output", "shape": [-1]}],
+        "platform": "mlflow-sklearn", "versions": ["1"]}
+    feedback = {"request": {"data": {"ndarray": [[2, 1]]}},
+                "response": {"data": {"ndarray": [1]}, "meta": {"puid": "fb-1"}},
+                "reward": 1.0, "truth": {"data": {"ndarray": [1]}}}
+    status, headers, body = call(demo.url + "/api/v1.0/feedback", "POST", feedback)
+    assert status == 200, body
+    assert headers["seldon-puid"] == "fb-1"
+    doc = json.loads(body)
+    assert doc["data"] == {"names": [], "ndarray": []}
+    text = call(demo.url + "/prometheus")[2].decode()
+    assert prometheus_value(text, "seldon_api_model_feedback_total") >= 1
+    assert prometheus_value(text, "seldon_api_model_feedback_reward_total") >= 1.0
+    status, reason, _ = error(call(demo.url + "/api/v1.0/feedback", "POST", {"reward": "x"}))
+    assert (status, reason) == (400, "MICROSERVICE_BAD_DATA")
+
+
+def test_predict_raw_errors_and_bad_metadata():
+    with ServingServer("serving_helpers.RawPredictor", "--threads", "0") as server:
+        status, _, body = predict(server, {"strData": "hi"})
+        assert status == 200
+        assert json.loads(body)["jsonData"] == {"got": {"strData": "hi"}}
+        status, reason, info = error(predict(server, {"strData": "boom"}))
+        assert (status, reason, info) == (422, "MICROSERVICE_BAD_DATA", "boom is not allowed")
+        status, reason, _ = error(call(server.url + "/metadata"))
+        assert (status, reason) == (500, "MICROSERVICE_BAD_METADATA")
+        text = call(server.url + "/prometheus")[2].decode()
+        assert prometheus_value(text, "raw_latency_ms_count", stage="raw") == 1
+        assert prometheus_value(text, "raw_latency_ms_sum", stage="raw") == pytest.approx(0.0125)
+
+
+def test_load_failure_stops_the_server():
+    server = ServingServer("serving_helpers.BrokenLoadPredictor", "--workers", "2", start_timeout=30)
+    t0 = time.monotonic()
+    with pytest.raises(RuntimeError, match="the model file is missing"):
+        server.start()
+    assert time.monotonic() - t0 < 20
+
+
+def test_sigterm_stops_supervisor_and_workers():
+    server = ServingServer("serving_helpers.EchoPredictor", "--workers", "2").start()
+    try:
+        pids = set()
+        for _ in range(40):
+            body = json.loads(predict(server, {"strData": "whoami"})[2])
+            pids.add(int(body["strData"].split()[0]))
+        t0 = time.monotonic()
+        assert server.stop() == 0
+        assert time.monotonic() - t0 < 10
+        for pid in pids:
+            with pytest.raises(ProcessLookupError):
+                os.kill(pid, 0)
+    finally:
+        server.stop()
