@@ -344,6 +344,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="local runtime configuration whose artifacts folder to use")
     p.set_defaults(func=cmd_run)
 
+    sub.add_parser("serve", help="serve an MLflow model locally on the Seldon-v1 runtime "
+                   "(mlpipe serve --help)", add_help=False)
+
     p = sub.add_parser("schema", parents=[common], help="print a JSON Schema (or list them)")
     p.add_argument("name", nargs="?")
     p.add_argument("--op", help="node type, with node-properties")
@@ -403,6 +406,12 @@ _FORMAT_CHECKER_MODULES = (
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["serve"]:
+        # serving has its own parser (and heavier imports), loaded only when asked for
+        from .serving.cli import serve_main
+
+        return serve_main(argv[1:])
     # jsonschema imports every optional "format" checker it finds installed (rfc3987_syntax alone
     # builds a grammar for 1.5-2.5 s). Our schemas assert no formats, so this process (ours alone,
     # unlike the Jupyter server) does without them: start-up drops from ~2 s to ~0.2 s.
