@@ -15,6 +15,7 @@ from ..pipeline.validation import validate
 from .context import Context
 from .dag import dag_call, imports, shared_constants
 from .emit import Call, Name, Splat, Writer, escape_for_comment, literal, render
+from . import bash
 from .kpo import task_call
 from .plan import make_plan
 from .settings import read_settings
@@ -109,12 +110,14 @@ def compile_checked(
     constants = shared_constants(ctx, plan.dag_id)
     shared = {name for name, _ in constants}
     dag = dag_call(ctx, plan.dag_id, params)
-    calls = [(t, task_call(ctx, t, plan.dag_id, params, shared)) for t in plan.tasks]
+    emit_task = bash.task_call if "TASK_SETTINGS" in shared else task_call
+    calls = [(t, emit_task(ctx, t, plan.dag_id, params, shared)) for t in plan.tasks]
     errors = [p for p in ctx.problems if p.severity == ERROR]
     if errors:
         raise PipelineError(errors)
     _share_common_settings(constants, [c for _, c in calls])
     _share_common_entries(constants, [c for _, c in calls], "env_vars", "TASK_ENV")
+    _share_common_entries(constants, [c for _, c in calls], "env", "TASK_ENV")
     _share_common_entries(constants, [c for _, c in calls], "labels", "TASK_LABELS")
 
     w = Writer()
@@ -122,7 +125,10 @@ def compile_checked(
     w.comment(f"source-sha256: {source_hash(pipeline.doc)}")
     w.raw_lines(imports(ctx.uses, target))
     w.line()
-    w.comment("Shared by every task: the node runner and where it finds files, and pod settings.")
+    if "TASK_SETTINGS" in shared:
+        w.comment("Shared by every task: its environment and settings (tasks run on the Airflow worker).")
+    else:
+        w.comment("Shared by every task: the node runner and where it finds files, and pod settings.")
     for name, value in constants:
         w.assign(name, value)
     w.line()
@@ -159,7 +165,7 @@ SHAREABLE = ("image", "image_pull_policy", "image_pull_secrets", "secrets", "nod
 def _share_common_settings(constants: list[tuple[str, Any]], calls: list[Call]) -> None:
     if len(calls) < 2:
         return
-    pod = dict(constants)["POD_SETTINGS"]
+    pod = constants[-1][1]  # POD_SETTINGS, or TASK_SETTINGS for local-worker tasks
     kwargs = [dict(c.kwargs) for c in calls]
     for key in SHAREABLE:
         if not all(key in kw for kw in kwargs):

@@ -20,6 +20,8 @@ class Context:
         self.problems: list[Problem] = []
         self.uses: set[str] = set()  # imported names the module needs (Secret, k8s, ...)
         self._image_index: dict[str, dict[str, Any]] | None = None
+        self.runner_store_args: list[str] = []  # local-worker mode: the runner's shared arguments
+        self.warned: set[str] = set()  # warning kinds given once per pipeline
 
     def add(self, code: str, message: str, severity: str, node: Node | None = None,
             path: str = "", **extra: Any) -> None:

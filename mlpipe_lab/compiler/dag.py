@@ -20,6 +20,7 @@ _PARAM_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 PARAM_TYPES = ("string", "integer", "number", "boolean")
 FIXED_TAG = "mlpipe-lab"
 DEFAULT_START = "2024-01-01"
+LOCAL_WORKER = "local-worker"
 
 
 def imports(uses: set[str], target: str | None) -> list[str]:
@@ -40,12 +41,26 @@ def imports(uses: set[str], target: str | None) -> list[str]:
                   "    from airflow import DAG"]
         if "Param" in uses:
             lines.append("    from airflow.models.param import Param")
-    lines.append("from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator")
+    if "BashOperator" in uses:
+        lines += _bash_import(target)
+    else:
+        lines.append("from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator")
     if "Secret" in uses:
         lines.append("from airflow.providers.cncf.kubernetes.secret import Secret")
     if "k8s" in uses:
         lines.append("from kubernetes.client import models as k8s")
     return lines
+
+
+def _bash_import(target: str | None) -> list[str]:
+    new = "from airflow.providers.standard.operators.bash import BashOperator"
+    old = "from airflow.operators.bash import BashOperator"
+    if target == "3":
+        return [new]
+    if target == "2":
+        return [old]
+    return ["try:", "    " + new, "except ImportError:  # Airflow 2.10+ without the standard provider",
+            "    " + old]
 
 
 def store_prefix(ctx: Context) -> str:
@@ -58,7 +73,8 @@ def shared_constants(ctx: Context, dag_id: str) -> list[tuple[str, Any]]:
     """Module constants every task uses: the runner command, storage env and secrets, pod settings."""
     s = ctx.settings
     out: list[tuple[str, Any]] = []
-    if s.type == "airflow" and s.execution_mode != "kubernetes":
+    local_worker = s.type == "airflow" and s.execution_mode == LOCAL_WORKER
+    if s.type == "airflow" and s.execution_mode not in ("kubernetes", LOCAL_WORKER):
         ctx.warn("execution-mode", f"Execution mode '{s.execution_mode}' is not supported yet; "
                  "tasks run as Kubernetes pods.")
     if s.store is None:
@@ -75,7 +91,10 @@ def shared_constants(ctx: Context, dag_id: str) -> list[tuple[str, Any]]:
         prefix = store_prefix(ctx)
         if prefix:
             store["prefix"] = ctx.tpl(prefix, path="properties/pipeline_defaults/cos_object_prefix")
-    runner = runner_command() + store_arguments(run_prefix=f"{dag_id}/runs/" + "{{ run_id }}", **store)
+    shared_args = store_arguments(run_prefix=f"{dag_id}/runs/" + "{{ run_id }}", **store)
+    if local_worker:
+        return _local_worker_constants(ctx, shared_args)
+    runner = runner_command() + shared_args
     out.append(("RUNNER", Args(runner)))
 
     if s.store == "s3":
@@ -102,6 +121,21 @@ def shared_constants(ctx: Context, dag_id: str) -> list[tuple[str, Any]]:
     pod += [("get_logs", True), ("on_finish_action", "delete_succeeded_pod")]
     out.append(("POD_SETTINGS", Call("dict", kwargs=pod, multiline=True)))
     return out
+
+
+def _local_worker_constants(ctx: Context, shared_args: list[str]) -> list[tuple[str, Any]]:
+    """local-worker mode: tasks are BashOperators; the runner's shared arguments go into each
+    task's command, the worker's environment (credentials included) is passed on."""
+    s = ctx.settings
+    ctx.uses.add("BashOperator")
+    ctx.runner_store_args = shared_args
+    if s.pod_secret:
+        ctx.warned.add("secrets")
+        ctx.warn("local-worker", f"Runtime configuration '{s.name}' names a Kubernetes Secret for the object "
+                 "storage credentials, which execution mode 'local-worker' cannot use: tasks reach the "
+                 "storage with the Airflow worker's own credentials (its environment).", kind="secrets")
+    return [("TASK_SETTINGS", Call("dict", kwargs=[("append_env", True), ("do_xcom_push", False)],
+                                   multiline=True))]
 
 
 def _schedule(ctx: Context) -> str | None:

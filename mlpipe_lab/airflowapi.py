@@ -1,0 +1,153 @@
+"""A small client for Airflow's REST API: v2 (Airflow 3, bearer token from ``POST /auth/token``) and
+v1 (Airflow 2, HTTP basic auth). Standard library only; errors are :class:`AirflowAPIError`."""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+import urllib.error
+import urllib.parse
+import urllib.request
+from typing import Any
+
+API_VERSIONS = ("v2", "v1")
+
+
+class AirflowAPIError(Exception):
+    def __init__(self, message: str, status: int | None = None):
+        super().__init__(message)
+        self.status = status
+
+
+class AirflowClient:
+    """``base_url`` is the API server's root (``http://host:8080``), without ``/api/...``."""
+
+    def __init__(self, base_url: str, username: str, password: str, *, api: str = "v2",
+                 timeout: float = 30.0):
+        if api not in API_VERSIONS:
+            raise ValueError(f"api must be one of {API_VERSIONS}, not {api!r}")
+        self.base_url = base_url.rstrip("/")
+        self.api = api
+        self.timeout = timeout
+        self._username, self._password = username, password
+        self._token: str | None = None
+        self._lock = threading.Lock()
+
+    # -- transport ------------------------------------------------------------------------------
+
+    def _open(self, method: str, url: str, body: Any = None, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+        data = None if body is None else json.dumps(body).encode("utf-8")
+        req = urllib.request.Request(url, data=data, method=method, headers=dict(headers or {}))
+        if data is not None:
+            req.add_header("Content-Type", "application/json")
+        try:
+            with urllib.request.urlopen(req, timeout=self.timeout) as resp:  # noqa: S310 (configured URL)
+                return resp.status, resp.read()
+        except urllib.error.HTTPError as exc:
+            detail = exc.read().decode("utf-8", "replace")[:500]
+            raise AirflowAPIError(f"{method} {urllib.parse.urlsplit(url).path}: HTTP {exc.code} {detail}",
+                                  exc.code) from None
+        except (urllib.error.URLError, OSError) as exc:
+            raise AirflowAPIError(f"{method} {self.base_url}: {exc}") from None
+
+    def token(self) -> str:
+        """v2: a JWT from ``POST /auth/token`` (cached; renewed once on a 401)."""
+        with self._lock:
+            if self._token is None:
+                _, raw = self._open("POST", self.base_url + "/auth/token",
+                                    {"username": self._username, "password": self._password})
+                self._token = json.loads(raw)["access_token"]
+            return self._token
+
+    def _auth(self) -> dict[str, str]:
+        if self.api == "v1":
+            pair = f"{self._username}:{self._password}".encode("utf-8")
+            return {"Authorization": "Basic " + base64.b64encode(pair).decode("ascii")}
+        return {"Authorization": "Bearer " + self.token()}
+
+    def request(self, method: str, path: str, body: Any = None, *, query: dict[str, Any] | None = None,
+                accept: str = "application/json") -> Any:
+        url = f"{self.base_url}/api/{self.api}{path}"
+        if query:
+            url += "?" + urllib.parse.urlencode(
+                [(k, x) for k, v in query.items() if v is not None for x in (v if isinstance(v, list) else [v])])
+        for attempt in (1, 2):
+            headers = {"Accept": accept, **self._auth()}
+            try:
+                _, raw = self._open(method, url, body, headers)
+                break
+            except AirflowAPIError as exc:
+                if exc.status == 401 and self.api == "v2" and attempt == 1:
+                    with self._lock:
+                        self._token = None
+                    continue
+                raise
+        if accept != "application/json":
+            return raw.decode("utf-8", "replace")
+        return json.loads(raw) if raw else None
+
+    # -- calls ----------------------------------------------------------------------------------
+
+    @staticmethod
+    def _q(value: str) -> str:
+        return urllib.parse.quote(value, safe="")
+
+    def list_dags(self, *, tags: list[str] | None = None, dag_id_pattern: str | None = None,
+                  limit: int = 100) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        while True:
+            page = self.request("GET", "/dags", query={"tags": tags, "dag_id_pattern": dag_id_pattern,
+                                                       "limit": limit, "offset": len(out)})
+            out += page.get("dags") or []
+            if not page.get("dags") or len(out) >= page.get("total_entries", 0):
+                return out
+
+    def get_dag(self, dag_id: str) -> dict[str, Any]:
+        return self.request("GET", f"/dags/{self._q(dag_id)}")
+
+    def import_errors(self, filename_pattern: str | None = None) -> list[dict[str, Any]]:
+        query: dict[str, Any] = {"limit": 100}
+        if filename_pattern and self.api == "v2":
+            query["filename_pattern"] = filename_pattern
+        errors = self.request("GET", "/importErrors", query=query).get("import_errors") or []
+        if filename_pattern and self.api == "v1":  # v1 has no filter: match the name here
+            errors = [e for e in errors if filename_pattern in (e.get("filename") or "")]
+        return errors
+
+    def set_paused(self, dag_id: str, paused: bool) -> dict[str, Any]:
+        return self.request("PATCH", f"/dags/{self._q(dag_id)}", {"is_paused": paused},
+                            query={"update_mask": "is_paused"} if self.api == "v1" else None)
+
+    def unpause(self, dag_id: str) -> dict[str, Any]:
+        return self.set_paused(dag_id, False)
+
+    def trigger(self, dag_id: str, conf: dict[str, Any] | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = {"conf": conf or {}}
+        if self.api == "v2":
+            body["logical_date"] = None  # required key on v2 (omitting it is a 422)
+        return self.request("POST", f"/dags/{self._q(dag_id)}/dagRuns", body)
+
+    def dag_run(self, dag_id: str, run_id: str) -> dict[str, Any]:
+        return self.request("GET", f"/dags/{self._q(dag_id)}/dagRuns/{self._q(run_id)}")
+
+    def run_state(self, dag_id: str, run_id: str) -> str:
+        return self.dag_run(dag_id, run_id).get("state")
+
+    def task_instances(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
+        return self.request("GET", f"/dags/{self._q(dag_id)}/dagRuns/{self._q(run_id)}/taskInstances",
+                            query={"limit": 100}).get("task_instances") or []
+
+    def task_log(self, dag_id: str, run_id: str, task_id: str, try_number: int) -> str:
+        path = (f"/dags/{self._q(dag_id)}/dagRuns/{self._q(run_id)}/taskInstances/{self._q(task_id)}"
+                f"/logs/{int(try_number)}")
+        if self.api == "v1":
+            return self.request("GET", path, query={"full_content": "true"}, accept="text/plain")
+        answer = self.request("GET", path, query={"full_content": "true"})
+        content = answer.get("content") if isinstance(answer, dict) else answer
+        if isinstance(content, str):
+            return content
+        lines = []
+        for item in content or []:
+            lines.append(item.get("event", "") if isinstance(item, dict) else str(item))
+        return "\n".join(lines)
