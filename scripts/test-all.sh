@@ -10,7 +10,7 @@ step() { printf '\n==> %s\n' "$*"; }
 step "auth check: every REST verb is authenticated"
 python scripts/check_auth.py
 step "pytest (all tiers, real Airflow included)"
-MLPIPE_REQUIRE_AIRFLOW=${MLPIPE_REQUIRE_AIRFLOW:-1} pytest -q -p no:cacheprovider
+MLPIPE_REQUIRE_AIRFLOW=${MLPIPE_REQUIRE_AIRFLOW:-1} pytest -q -rs -p no:cacheprovider
 step "jest"
 jlpm test
 step "lint"

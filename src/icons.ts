@@ -26,3 +26,31 @@ export const pipelineIcon = new LabIcon({
   name: 'mlpipe-lab:pipeline',
   svgstr: pipelineSvg
 });
+
+/** A container image (a box with a lid): the runtime image catalog. */
+const runtimeImageSvg = `<svg xmlns="http://www.w3.org/2000/svg" width="16" height="16" viewBox="0 0 24 24" data-icon="mlpipe-lab-runtime-images">
+  <g class="jp-icon3" fill="#616161">
+    <path d="M12 2 3 6.5v11L12 22l9-4.5v-11L12 2zm0 2.2 6.6 3.3L12 10.8 5.4 7.5 12 4.2zM5 9.1l6 3v7.6l-6-3V9.1zm8 10.6v-7.6l6-3v7.6l-6 3z"/>
+  </g>
+</svg>`;
+
+/** The runtime image catalog panel. */
+export const runtimeImageIcon = new LabIcon({
+  name: 'mlpipe-lab:runtime-images',
+  svgstr: runtimeImageSvg
+});
+
+/** A server rack: the runtime configuration catalog. */
+const runtimeConfigSvg = `<svg xmlns="http://www.w3.org/2000/svg" width="16" height="16" viewBox="0 0 24 24" data-icon="mlpipe-lab-runtime-configs">
+  <g class="jp-icon3" fill="#616161">
+    <path d="M3 3h18v7H3V3zm2 2v3h14V5H5zm-2 9h18v7H3v-7zm2 2v3h14v-3H5z"/>
+    <rect x="6" y="5.75" width="2" height="1.5"/>
+    <rect x="6" y="16.75" width="2" height="1.5"/>
+  </g>
+</svg>`;
+
+/** The runtime configuration catalog panel. */
+export const runtimeConfigIcon = new LabIcon({
+  name: 'mlpipe-lab:runtime-configs',
+  svgstr: runtimeConfigSvg
+});

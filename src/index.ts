@@ -12,12 +12,18 @@
 
 import { JupyterFrontEndPlugin } from '@jupyterlab/application';
 
+import { catalogsPlugin } from './plugins/catalogs';
+import { editorPlugin } from './plugins/editor';
+import { fileActionsPlugin } from './plugins/fileActions';
 import { filetypePlugin } from './plugins/filetype';
 import { launcherPlugin } from './plugins/launcher';
 import { serverPlugin } from './plugins/server';
 
 const plugins: JupyterFrontEndPlugin<any>[] = [
   filetypePlugin,
+  editorPlugin,
+  catalogsPlugin,
+  fileActionsPlugin,
   launcherPlugin,
   serverPlugin
 ];

@@ -18,7 +18,8 @@ export class MLPipeRequestError extends ServerConnection.ResponseError {
   constructor(
     response: Response,
     message: string,
-    readonly problems: MLPipeAPI.IProblem[] = []
+    readonly problems: MLPipeAPI.IProblem[] = [],
+    readonly field: string | null = null
   ) {
     super(response, message);
     this.name = 'MLPipeRequestError';
@@ -37,6 +38,7 @@ export class MLPipeRequestError extends ServerConnection.ResponseError {
 export function parseErrorReply(body: unknown): {
   message: string | null;
   problems: MLPipeAPI.IProblem[];
+  field?: string;
 } {
   if (!isObject(body)) {
     return { message: null, problems: [] };
@@ -50,7 +52,9 @@ export function parseErrorReply(body: unknown): {
           p => isObject(p) && typeof p.message === 'string'
         ) as MLPipeAPI.IProblem[])
       : [];
-    return { message, problems };
+    return typeof error.field === 'string' && error.field
+      ? { message, problems, field: error.field }
+      : { message, problems };
   }
   if (typeof error === 'string' && error) {
     return { message: error, problems: [] };
@@ -99,11 +103,16 @@ export async function requestAPI<T>(
   }
 
   if (!response.ok) {
-    const { message, problems } = parseErrorReply(data);
+    const { message, problems, field } = parseErrorReply(data);
     const fallback =
       `${EXTENSION_ID}: ${init.method ?? 'GET'} ${endPoint} failed ` +
       `(${response.status}${response.statusText ? ` ${response.statusText}` : ''})`;
-    throw new MLPipeRequestError(response, message ?? fallback, problems);
+    throw new MLPipeRequestError(
+      response,
+      message ?? fallback,
+      problems,
+      field ?? null
+    );
   }
 
   return data as T;

@@ -15,6 +15,7 @@ module.exports = {
     ...baseConfig.use,
     baseURL: `http://${HOST}:${PORT}`,
     video: 'off', // galata's default needs Playwright's own ffmpeg download
+    viewport: { width: 1440, height: 900 },
     trace: 'retain-on-failure',
     launchOptions: {
       executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',

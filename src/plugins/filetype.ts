@@ -18,8 +18,8 @@ import {
 } from '../tokens';
 
 /**
- * Widget factories that open `.pipeline` files until the visual editor exists;
- * the first one is the default (double-click).
+ * Other widget factories that can open `.pipeline` files (Open With); the
+ * pipeline editor registers itself as the default.
  */
 const PIPELINE_FACTORIES = ['Editor'];
 
@@ -29,7 +29,7 @@ const PIPELINE_FACTORIES = ['Editor'];
 export const filetypePlugin: JupyterFrontEndPlugin<void> = {
   id: PluginIDs.filetype,
   description:
-    'Registers the .pipeline file type; pipelines open in the text editor for now.',
+    'Registers the .pipeline file type (the pipeline editor opens it; the text editor via Open With).',
   autoStart: true,
   optional: [ITranslator],
   activate: (app: JupyterFrontEnd, translator: ITranslator | null): void => {

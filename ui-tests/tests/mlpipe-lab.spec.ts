@@ -72,11 +72,14 @@ test.describe('new pipeline', () => {
 
     await card.click();
 
-    // the new file opens (in the text editor for now)
+    // the new file opens in the pipeline editor
     await expect(
       page.locator('.lm-DockPanel-tabBar .lm-TabBar-tab', {
         hasText: 'untitled.pipeline'
       })
+    ).toBeVisible();
+    await expect(
+      page.locator('.jp-MLPipe-EditorWidget:visible [data-testid="mlpipe-canvas"]')
     ).toBeVisible();
 
     // listed in the file browser with our icon

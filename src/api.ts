@@ -1,0 +1,286 @@
+/*
+ * Copyright (c) mlpipe-lab developers.
+ * Distributed under the terms of the Apache License 2.0.
+ */
+
+/**
+ * Typed calls to the mlpipe-lab REST API, and a shared, UI-free cache of the
+ * catalogs that views subscribe to.
+ */
+
+import { ServerConnection } from '@jupyterlab/services';
+import { ISignal, Signal } from '@lumino/signaling';
+
+import { MLPipeRequestError, requestAPI } from './request';
+import { MLPipeAPI } from './tokens';
+
+const schemaCache = new Map<string, Promise<any>>();
+
+function json(method: string, body: unknown): RequestInit {
+  return { method, body: JSON.stringify(body) };
+}
+
+/** The REST API of the server extension. */
+export namespace MLPipeClient {
+  /** Schema names and node types. */
+  export function schemaIndex(): Promise<MLPipeAPI.ISchemaIndex> {
+    return cached('index', () => requestAPI<MLPipeAPI.ISchemaIndex>('schemas'));
+  }
+
+  /** A self-contained JSON Schema (cached for the session). */
+  export function schema(name: string, op?: string): Promise<any> {
+    const query = op ? `?op=${encodeURIComponent(op)}` : '';
+    const endPoint = `schemas/${encodeURIComponent(name)}${query}`;
+    return cached(endPoint, () => requestAPI<any>(endPoint));
+  }
+
+  function cached<T>(key: string, load: () => Promise<T>): Promise<T> {
+    let promise = schemaCache.get(key);
+    if (!promise) {
+      promise = load();
+      schemaCache.set(key, promise);
+      // a failure is not cached: the next call asks again
+      promise.catch(() => schemaCache.delete(key));
+    }
+    return promise;
+  }
+
+  export async function listCatalog<
+    T extends MLPipeAPI.ICatalogEntry = MLPipeAPI.ICatalogEntry
+  >(kind: MLPipeAPI.CatalogKind): Promise<T[]> {
+    const reply = await requestAPI<{ items: T[] }>(`catalogs/${kind}`);
+    return Array.isArray(reply?.items) ? reply.items : [];
+  }
+
+  export function getEntry(
+    kind: MLPipeAPI.CatalogKind,
+    name: string
+  ): Promise<MLPipeAPI.ICatalogEntry> {
+    return requestAPI(`catalogs/${kind}/${encodeURIComponent(name)}`);
+  }
+
+  export function createEntry(
+    kind: MLPipeAPI.CatalogKind,
+    entry: object
+  ): Promise<MLPipeAPI.ICatalogEntry> {
+    return requestAPI(`catalogs/${kind}`, json('POST', entry));
+  }
+
+  export function updateEntry(
+    kind: MLPipeAPI.CatalogKind,
+    name: string,
+    entry: object
+  ): Promise<MLPipeAPI.ICatalogEntry> {
+    return requestAPI(
+      `catalogs/${kind}/${encodeURIComponent(name)}`,
+      json('PUT', entry)
+    );
+  }
+
+  export async function deleteEntry(
+    kind: MLPipeAPI.CatalogKind,
+    name: string
+  ): Promise<void> {
+    await requestAPI(`catalogs/${kind}/${encodeURIComponent(name)}`, {
+      method: 'DELETE'
+    });
+  }
+
+  /** Validate a pipeline: the saved file, or `content` when given. */
+  export function validate(
+    path: string,
+    content?: string
+  ): Promise<MLPipeAPI.IValidationResult> {
+    return requestAPI(
+      'validate',
+      json('POST', content === undefined ? { path } : { path, content })
+    );
+  }
+
+  /** Compile the saved pipeline into its DAG file (offline). */
+  export function exportPipeline(
+    path: string,
+    runtimeConfig: string,
+    output?: string
+  ): Promise<MLPipeAPI.IExportResult> {
+    const body: { [key: string]: string } = {
+      path,
+      runtime_config: runtimeConfig
+    };
+    if (output) {
+      body.output = output;
+    }
+    return requestAPI('export', json('POST', body));
+  }
+
+  /** Publish the saved pipeline with a runtime configuration. */
+  export function submitPipeline(
+    path: string,
+    runtimeConfig: string
+  ): Promise<MLPipeAPI.ISubmitResult> {
+    return requestAPI(
+      'submit',
+      json('POST', { path, runtime_config: runtimeConfig })
+    );
+  }
+}
+
+/** Titles of the fields problems point at (the rest are spelled out from their keys). */
+const FIELD_TITLES: { [key: string]: string } = {
+  filename: 'File',
+  runtime_image: 'Runtime image',
+  cpu: 'CPU request',
+  cpu_limit: 'CPU limit',
+  memory: 'Memory request',
+  memory_limit: 'Memory limit',
+  gpu: 'GPUs',
+  gpu_vendor: 'GPU resource name',
+  env_vars: 'Environment variables',
+  env_var: 'Name',
+  kubernetes_secrets: 'Kubernetes secrets',
+  mounted_volumes: 'Data volumes',
+  pvc_name: 'Persistent volume claim',
+  kubernetes_pod_annotations: 'Pod annotations',
+  kubernetes_pod_labels: 'Pod labels',
+  kubernetes_tolerations: 'Tolerations',
+  kubernetes_shared_mem_size: 'Shared memory',
+  pipeline_defaults: 'Defaults for all nodes',
+  task_id: 'Task id',
+  dag_id: 'DAG id',
+  doc_md: 'Documentation'
+};
+
+/** Top-level groups that add nothing for the reader. */
+const SILENT_GROUPS = new Set(['component_parameters', 'properties']);
+
+/**
+ * A problem's field path in words, e.g. `component_parameters/env_vars/0/value`
+ * -> "Environment variables #1 › Value"; `mlpipe/retries` -> "Airflow settings › Retries".
+ */
+export function fieldName(path: string): string {
+  const parts = path.split('/').filter(Boolean);
+  const words: string[] = [];
+  parts.forEach((part, i) => {
+    if (i === 0 && SILENT_GROUPS.has(part)) {
+      return;
+    }
+    if (/^\d+$/.test(part) && words.length) {
+      words[words.length - 1] += ` #${Number(part) + 1}`;
+      return;
+    }
+    if (part === 'mlpipe') {
+      words.push('Airflow settings');
+      return;
+    }
+    const title =
+      FIELD_TITLES[part] ??
+      part.charAt(0).toUpperCase() + part.slice(1).replace(/_/g, ' ');
+    words.push(title);
+  });
+  return words.join(' › ');
+}
+
+/**
+ * Where a problem is, in words: "node 'hello.py', field Runtime image".
+ */
+export function problemLocation(problem: MLPipeAPI.IProblem): string {
+  const parts: string[] = [];
+  if (problem.node_label || problem.node_id) {
+    parts.push(`node '${problem.node_label ?? problem.node_id}'`);
+  } else if (problem.path) {
+    parts.push('pipeline');
+  }
+  if (problem.path) {
+    const name = fieldName(problem.path);
+    if (name) {
+      parts.push(`field ${name}`);
+    }
+  }
+  if (problem.line) {
+    parts.push(
+      `line ${problem.line}${problem.column ? `, column ${problem.column}` : ''}`
+    );
+  }
+  return parts.join(', ');
+}
+
+/** One problem as a sentence a user can act on. */
+export function describeProblem(problem: MLPipeAPI.IProblem): string {
+  const where = problemLocation(problem);
+  return where ? `${where}: ${problem.message}` : problem.message;
+}
+
+/** An error from any call, in plain words (with the problems that came with it). */
+export function describeError(error: unknown): {
+  message: string;
+  problems: MLPipeAPI.IProblem[];
+} {
+  if (error instanceof MLPipeRequestError) {
+    return { message: error.message, problems: error.problems };
+  }
+  if (error instanceof ServerConnection.NetworkError) {
+    return {
+      message:
+        'The Jupyter server cannot be reached; check that it is running and try again.',
+      problems: []
+    };
+  }
+  return {
+    message: (error as Error)?.message ?? String(error),
+    problems: []
+  };
+}
+
+/**
+ * The catalogs as last read from the server, shared by every view (runtime
+ * image dropdowns, the catalog panels, the export and submit dialogs).
+ */
+export class CatalogStore {
+  /** Emitted with the kind whose list changed. */
+  get changed(): ISignal<this, MLPipeAPI.CatalogKind> {
+    return this._changed;
+  }
+
+  /** The last list read for `kind` (empty before the first read). */
+  items<T extends MLPipeAPI.ICatalogEntry = MLPipeAPI.ICatalogEntry>(
+    kind: MLPipeAPI.CatalogKind
+  ): T[] {
+    return (this._items.get(kind) ?? []) as T[];
+  }
+
+  /** Whether `kind` was read at least once. */
+  loaded(kind: MLPipeAPI.CatalogKind): boolean {
+    return this._items.has(kind);
+  }
+
+  /** Read `kind` again from the server. */
+  async refresh<T extends MLPipeAPI.ICatalogEntry = MLPipeAPI.ICatalogEntry>(
+    kind: MLPipeAPI.CatalogKind
+  ): Promise<T[]> {
+    let pending = this._pending.get(kind);
+    if (!pending) {
+      pending = MLPipeClient.listCatalog(kind).finally(() =>
+        this._pending.delete(kind)
+      );
+      this._pending.set(kind, pending);
+    }
+    const items = await pending;
+    this._items.set(kind, items);
+    this._changed.emit(kind);
+    return items as T[];
+  }
+
+  /** The list, read from the server the first time. */
+  async ensure<T extends MLPipeAPI.ICatalogEntry = MLPipeAPI.ICatalogEntry>(
+    kind: MLPipeAPI.CatalogKind
+  ): Promise<T[]> {
+    return this.loaded(kind) ? this.items<T>(kind) : this.refresh<T>(kind);
+  }
+
+  private _items = new Map<string, MLPipeAPI.ICatalogEntry[]>();
+  private _pending = new Map<string, Promise<MLPipeAPI.ICatalogEntry[]>>();
+  private _changed = new Signal<this, MLPipeAPI.CatalogKind>(this);
+}
+
+/** The catalog cache of this page. */
+export const catalogStore = new CatalogStore();

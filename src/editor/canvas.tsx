@@ -1,0 +1,827 @@
+/*
+ * Copyright (c) mlpipe-lab developers.
+ * Distributed under the terms of the Apache License 2.0.
+ */
+
+/**
+ * The pipeline canvas (React Flow 12): nodes, links, comments, the node
+ * palette, drops from the file browser and transient messages. All edits go
+ * through the editor model; the canvas only mirrors it.
+ */
+
+import type { TranslationBundle } from '@jupyterlab/translation';
+import type { Drag } from '@lumino/dragdrop';
+import {
+  applyNodeChanges,
+  Background,
+  BackgroundVariant,
+  Controls,
+  Edge,
+  FinalConnectionState,
+  Handle,
+  MarkerType,
+  MiniMap,
+  Node,
+  NodeChange,
+  NodeProps,
+  NodeResizer,
+  Panel,
+  Position,
+  ReactFlow,
+  useReactFlow,
+  EdgeChange,
+  Connection
+} from '@xyflow/react';
+import * as React from 'react';
+
+import {
+  IElyraComment,
+  IElyraNode,
+  nodeFilename,
+  nodeLabel,
+  nodePosition,
+  resolvePath
+} from '../model/elyra';
+import type { PipelineEditorModel } from '../model/model';
+import type { MLPipeAPI } from '../tokens';
+import {
+  CONTENTS_MIME,
+  nodeIcon,
+  nodeTypes,
+  PALETTE_MIME,
+  PATHS_MIME
+} from './nodeTypes';
+
+/** Size of a pipeline node before React Flow measured it. */
+export const NODE_WIDTH = 200;
+export const NODE_HEIGHT = 58;
+
+/** What the canvas exposes to commands (fit view, centre, node sizes). */
+export interface ICanvasHandle {
+  fitView(): void;
+  /** The centre of the visible area, in canvas coordinates. */
+  center(): { x: number; y: number };
+  /** Measured node sizes. */
+  sizes(): Map<string, { width: number; height: number }>;
+  /** Show a transient message. */
+  notify(message: string): void;
+}
+
+/** Props of the canvas. */
+export interface ICanvasProps {
+  model: PipelineEditorModel;
+  trans: TranslationBundle;
+  showMinimap: boolean;
+  snapToGrid: boolean;
+  /** Open a file (path from the server root). */
+  onOpenFile: (path: string) => void;
+  /** Filled in by the canvas. */
+  handle: { current: ICanvasHandle | null };
+}
+
+interface ICanvasContext {
+  model: PipelineEditorModel;
+  trans: TranslationBundle;
+}
+
+const CanvasContext = React.createContext<ICanvasContext | null>(null);
+
+/** Re-render when the model's document, selection or problems change. */
+export function useModelTick(model: PipelineEditorModel): number {
+  const [tick, setTick] = React.useState(0);
+  React.useEffect(() => {
+    const bump = () => setTick(t => t + 1);
+    model.contentChanged.connect(bump);
+    model.selectionChanged.connect(bump);
+    model.problemsChanged.connect(bump);
+    return () => {
+      model.contentChanged.disconnect(bump);
+      model.selectionChanged.disconnect(bump);
+      model.problemsChanged.disconnect(bump);
+    };
+  }, [model]);
+  return tick;
+}
+
+/** Data of a pipeline node on the canvas. */
+type PipelineNodeData = {
+  label: string;
+  filename: string;
+  op: string;
+  problems: MLPipeAPI.IProblem[];
+};
+
+/** Data of a comment on the canvas. */
+type CommentNodeData = {
+  content: string;
+};
+
+type PipelineFlowNode = Node<PipelineNodeData, 'pipelineNode'>;
+type CommentFlowNode = Node<CommentNodeData, 'comment'>;
+type FlowNode = PipelineFlowNode | CommentFlowNode;
+
+/** A node: type icon, label, file, problem badge, input and output ports. */
+const PipelineNodeView = React.memo(
+  (props: NodeProps<PipelineFlowNode>): JSX.Element => {
+    const ctx = React.useContext(CanvasContext)!;
+    const { data, selected } = props;
+    const Icon = nodeIcon(data.op);
+    const errors = data.problems.filter(p => p.severity !== 'warning');
+    const severity = errors.length ? 'error' : 'warning';
+    const summary = data.problems.map(p => p.message).join('\n');
+    return (
+      <div
+        className={`jp-MLPipe-Node${selected ? ' jp-mod-selected' : ''}${
+          data.problems.length ? ` jp-MLPipe-Node-${severity}` : ''
+        }`}
+        data-op={data.op}
+        data-label={data.label}
+      >
+        <Handle
+          type="target"
+          position={Position.Left}
+          id="inPort"
+          className="jp-MLPipe-Port jp-MLPipe-Port-in"
+          title={ctx.trans.__('Input: drop a link here')}
+        />
+        <Icon.react tag="span" className="jp-MLPipe-Node-icon" />
+        <div className="jp-MLPipe-Node-text">
+          <div className="jp-MLPipe-Node-label">{data.label}</div>
+          <div
+            className={`jp-MLPipe-Node-file${data.filename ? '' : ' jp-mod-missing'}`}
+          >
+            {data.filename || ctx.trans.__('no file chosen')}
+          </div>
+        </div>
+        {data.problems.length > 0 && (
+          <div
+            className={`jp-MLPipe-Badge jp-MLPipe-Badge-${severity}`}
+            title={summary}
+            aria-label={ctx.trans._n(
+              '%1 problem',
+              '%1 problems',
+              data.problems.length
+            )}
+          >
+            {data.problems.length}
+            <div className="jp-MLPipe-Tooltip" role="tooltip">
+              {data.problems.map((p, i) => (
+                <div
+                  key={i}
+                  className={`jp-MLPipe-Problem${
+                    p.severity === 'warning' ? ' jp-MLPipe-Problem-warning' : ''
+                  }`}
+                >
+                  {p.message}
+                </div>
+              ))}
+            </div>
+          </div>
+        )}
+        <Handle
+          type="source"
+          position={Position.Right}
+          id="outPort"
+          className="jp-MLPipe-Port jp-MLPipe-Port-out"
+          title={ctx.trans.__('Output: drag to the node that runs next')}
+        />
+      </div>
+    );
+  }
+);
+
+/** A canvas comment: double-click to edit, resizable when selected. */
+const CommentNodeView = React.memo(
+  (props: NodeProps<CommentFlowNode>): JSX.Element => {
+    const ctx = React.useContext(CanvasContext)!;
+    const { id, data, selected } = props;
+    const [editing, setEditing] = React.useState(false);
+    const [text, setText] = React.useState(data.content);
+    React.useEffect(() => {
+      if (!editing) {
+        setText(data.content);
+      }
+    }, [data.content, editing]);
+    const finish = () => {
+      setEditing(false);
+      if (text !== data.content) {
+        ctx.model.updateComment(id, { content: text });
+      }
+    };
+    return (
+      <div
+        className={`jp-MLPipe-Comment${selected ? ' jp-mod-selected' : ''}`}
+        onDoubleClick={event => {
+          event.stopPropagation();
+          setEditing(true);
+        }}
+      >
+        <NodeResizer
+          isVisible={selected && !editing}
+          minWidth={80}
+          minHeight={32}
+          onResizeEnd={(_, params) =>
+            ctx.model.updateComment(id, {
+              x: params.x,
+              y: params.y,
+              width: params.width,
+              height: params.height
+            })
+          }
+        />
+        <Handle
+          type="source"
+          position={Position.Bottom}
+          isConnectable={false}
+          className="jp-MLPipe-Comment-handle"
+        />
+        {editing ? (
+          <textarea
+            className="jp-MLPipe-Comment-editor nodrag nowheel"
+            autoFocus
+            value={text}
+            aria-label={ctx.trans.__('Comment text')}
+            onChange={event => setText(event.target.value)}
+            onBlur={finish}
+            onKeyDown={event => {
+              // keep canvas shortcuts (delete, undo...) away from the text
+              event.stopPropagation();
+              if (event.key === 'Escape') {
+                finish();
+              }
+            }}
+          />
+        ) : (
+          <div className="jp-MLPipe-Comment-text">
+            {data.content || (
+              <span className="jp-MLPipe-Comment-placeholder">
+                {ctx.trans.__('Double-click to write a comment')}
+              </span>
+            )}
+          </div>
+        )}
+      </div>
+    );
+  }
+);
+
+const NODE_TYPES = { pipelineNode: PipelineNodeView, comment: CommentNodeView };
+
+/** Palette of node types: drag onto the canvas, or click to add in the middle. */
+function NodePalette(props: {
+  trans: TranslationBundle;
+  onAdd: (op: string, title: string) => void;
+}): JSX.Element {
+  const { trans } = props;
+  return (
+    <div className="jp-MLPipe-Palette" aria-label={trans.__('Node types')}>
+      <div className="jp-MLPipe-Palette-title">{trans.__('Nodes')}</div>
+      {nodeTypes(trans).map(type => (
+        <div
+          key={type.op}
+          className="jp-MLPipe-Palette-item"
+          data-op={type.op}
+          draggable
+          role="button"
+          tabIndex={0}
+          title={trans.__(
+            'Drag onto the canvas (or click) to add a %1 node',
+            type.title
+          )}
+          onDragStart={event => {
+            event.dataTransfer.setData(PALETTE_MIME, type.op);
+            event.dataTransfer.setData('text/plain', type.title);
+            event.dataTransfer.effectAllowed = 'copy';
+          }}
+          onClick={() => props.onAdd(type.op, type.title)}
+          onKeyDown={event => {
+            if (event.key === 'Enter' || event.key === ' ') {
+              event.preventDefault();
+              props.onAdd(type.op, type.title);
+            }
+          }}
+        >
+          <type.icon.react tag="span" className="jp-MLPipe-Palette-icon" />
+          <span>{type.title}</span>
+        </div>
+      ))}
+    </div>
+  );
+}
+
+/** Build React Flow nodes from the model, keeping what React Flow measured. */
+function buildNodes(
+  model: PipelineEditorModel,
+  previous: FlowNode[]
+): FlowNode[] {
+  const before = new Map(previous.map(n => [n.id, n]));
+  const selection = model.selection;
+  const problems = new Map<string, MLPipeAPI.IProblem[]>();
+  for (const problem of model.problems) {
+    if (problem.node_id) {
+      const list = problems.get(problem.node_id) ?? [];
+      list.push(problem);
+      problems.set(problem.node_id, list);
+    }
+  }
+  const nodes: FlowNode[] = model.nodes.map((node: IElyraNode) => {
+    const old = before.get(node.id);
+    return {
+      id: node.id,
+      type: 'pipelineNode',
+      position: nodePosition(node),
+      selected: selection.has(node.id),
+      measured: old?.measured,
+      data: {
+        label: nodeLabel(node),
+        filename: nodeFilename(node),
+        op: node.op ?? '',
+        problems: problems.get(node.id) ?? []
+      }
+    };
+  });
+  const comments: FlowNode[] = model.comments.map((c: IElyraComment) => {
+    const old = before.get(c.id);
+    return {
+      id: c.id,
+      type: 'comment',
+      position: { x: Number(c.x_pos) || 0, y: Number(c.y_pos) || 0 },
+      selected: selection.has(c.id),
+      width: Number(c.width) || 175,
+      height: Number(c.height) || 60,
+      measured: old?.measured,
+      zIndex: -1,
+      data: { content: typeof c.content === 'string' ? c.content : '' }
+    };
+  });
+  return [...comments, ...nodes];
+}
+
+/** Build React Flow edges from the model: links, and dashed comment references. */
+function buildEdges(model: PipelineEditorModel): Edge[] {
+  const selection = model.selection;
+  const nodeIds = new Set(model.nodes.map(n => n.id));
+  const links: Edge[] = model.links
+    .filter(l => nodeIds.has(l.source) && nodeIds.has(l.target))
+    .map(link => ({
+      id: link.id,
+      source: link.source,
+      target: link.target,
+      sourceHandle: 'outPort',
+      targetHandle: 'inPort',
+      selected: selection.has(link.id),
+      className: 'jp-MLPipe-Link',
+      markerEnd: { type: MarkerType.ArrowClosed, width: 16, height: 16 }
+    }));
+  const refs: Edge[] = model.comments.flatMap(comment =>
+    (comment.associated_id_refs ?? [])
+      .filter(ref => nodeIds.has(ref?.node_ref))
+      .map(ref => ({
+        id: `comment:${comment.id}:${ref.node_ref}`,
+        source: comment.id,
+        target: ref.node_ref,
+        targetHandle: 'inPort',
+        selectable: false,
+        focusable: false,
+        deletable: false,
+        className: 'jp-MLPipe-CommentLink',
+        type: 'straight'
+      }))
+  );
+  return [...links, ...refs];
+}
+
+/** The canvas. Must be inside a `ReactFlowProvider`. */
+export function PipelineCanvas(props: ICanvasProps): JSX.Element {
+  const { model, trans, handle } = props;
+  const tick = useModelTick(model);
+  const flow = useReactFlow();
+  const wrapper = React.useRef<HTMLDivElement>(null);
+  const [nodes, setNodes] = React.useState<FlowNode[]>(() =>
+    buildNodes(model, [])
+  );
+  const [dropping, setDropping] = React.useState(false);
+  // fit the view on open only when there is something to fit (else the first
+  // node dropped would move the view under the user's hand)
+  const [fitOnOpen] = React.useState(() => model.nodes.length > 0);
+  const [notice, setNotice] = React.useState<{ text: string; id: number }>();
+
+  React.useEffect(() => {
+    setNodes(previous => buildNodes(model, previous));
+  }, [model, tick]);
+  const edges = React.useMemo(() => buildEdges(model), [model, tick]);
+
+  // transient messages: refused links, unsupported drops...
+  const notify = React.useCallback((text: string) => {
+    setNotice({ text, id: Date.now() });
+  }, []);
+  React.useEffect(() => {
+    const show = (_: unknown, text: string) => notify(text);
+    model.notice.connect(show);
+    return () => {
+      model.notice.disconnect(show);
+    };
+  }, [model, notify]);
+  React.useEffect(() => {
+    if (!notice) {
+      return;
+    }
+    const timer = setTimeout(() => setNotice(undefined), 5000);
+    return () => clearTimeout(timer);
+  }, [notice]);
+
+  handle.current = {
+    fitView: () => void flow.fitView({ padding: 0.2, duration: 200 }),
+    center: () => {
+      const box = wrapper.current?.getBoundingClientRect();
+      if (!box) {
+        return { x: 0, y: 0 };
+      }
+      return flow.screenToFlowPosition({
+        x: box.left + box.width / 2,
+        y: box.top + box.height / 2
+      });
+    },
+    sizes: () => {
+      const sizes = new Map<string, { width: number; height: number }>();
+      for (const node of flow.getNodes()) {
+        sizes.set(node.id, {
+          width: node.measured?.width ?? NODE_WIDTH,
+          height: node.measured?.height ?? NODE_HEIGHT
+        });
+      }
+      return sizes;
+    },
+    notify
+  };
+
+  // whether a mouse drag is under way (its end is one undo step; keyboard nudges merge)
+  const dragging = React.useRef(false);
+
+  const onNodesChange = React.useCallback(
+    (changes: NodeChange<FlowNode>[]) => {
+      setNodes(current => applyNodeChanges(changes, current));
+      const selects = changes.filter(c => c.type === 'select');
+      if (selects.length) {
+        const next = new Set(model.selection);
+        for (const change of selects) {
+          if (change.type === 'select') {
+            if (change.selected) {
+              next.add(change.id);
+            } else {
+              next.delete(change.id);
+            }
+          }
+        }
+        model.select(next);
+      }
+      // a finished drag, or a move with the arrow keys: write it to the model
+      const positions: { [id: string]: { x: number; y: number } } = {};
+      let done = false;
+      for (const change of changes) {
+        if (change.type !== 'position') {
+          continue;
+        }
+        if (change.dragging) {
+          dragging.current = true;
+        } else if (change.position) {
+          positions[change.id] = change.position;
+          done = true;
+        }
+      }
+      if (done) {
+        const wasDrag = dragging.current;
+        dragging.current = false;
+        model.moveItems(positions, wasDrag ? {} : { mergeKey: 'nudge' });
+      }
+    },
+    [model]
+  );
+
+  const onEdgesChange = React.useCallback(
+    (changes: EdgeChange[]) => {
+      const selects = changes.filter(c => c.type === 'select');
+      if (selects.length) {
+        const next = new Set(model.selection);
+        for (const change of selects) {
+          if (change.type === 'select') {
+            if (change.selected) {
+              next.add(change.id);
+            } else {
+              next.delete(change.id);
+            }
+          }
+        }
+        model.select(next);
+      }
+    },
+    [model]
+  );
+
+  const onConnect = React.useCallback(
+    (connection: Connection) => {
+      model.connect(connection.source, connection.target);
+    },
+    [model]
+  );
+
+  const isValidConnection = React.useCallback(
+    (connection: Connection | Edge) =>
+      model.nodes.some(n => n.id === connection.source) &&
+      model.canConnect(connection.source, connection.target).ok,
+    [model]
+  );
+
+  const onConnectEnd = React.useCallback(
+    (_: MouseEvent | TouchEvent, state: FinalConnectionState) => {
+      // a refused drop on another node: say why (cycle, duplicate, self)
+      if (state.isValid === false && state.fromNode && state.toNode) {
+        const [source, target] =
+          state.fromHandle?.type === 'target'
+            ? [state.toNode.id, state.fromNode.id]
+            : [state.fromNode.id, state.toNode.id];
+        const check = model.canConnect(source, target);
+        if (!check.ok && check.reason !== 'missing') {
+          notify(check.message);
+        }
+      }
+    },
+    [model, notify]
+  );
+
+  const addAt = React.useCallback(
+    (op: string, title: string, at: { x: number; y: number }) => {
+      model.addNode({
+        op: op as any,
+        filename: '',
+        label: title,
+        x: at.x - NODE_WIDTH / 2,
+        y: at.y - NODE_HEIGHT / 2
+      });
+    },
+    [model]
+  );
+
+  const dropFiles = React.useCallback(
+    (paths: string[], clientX: number, clientY: number) => {
+      const at = flow.screenToFlowPosition({ x: clientX, y: clientY });
+      const added = model.addFiles(paths, {
+        x: at.x - NODE_WIDTH / 2,
+        y: at.y - NODE_HEIGHT / 2
+      });
+      const skipped = paths.length - added.length;
+      if (skipped > 0) {
+        notify(
+          trans._n(
+            '%1 item is not a notebook, Python script or R script, so it was not added.',
+            '%1 items are not notebooks, Python scripts or R scripts, so they were not added.',
+            skipped
+          )
+        );
+      }
+    },
+    [model, flow, notify, trans]
+  );
+
+  // HTML5 drops: palette items, or paths from other tools
+  const onDragOver = (event: React.DragEvent) => {
+    const types = Array.from(event.dataTransfer.types);
+    if (types.includes(PALETTE_MIME) || types.includes(PATHS_MIME)) {
+      event.preventDefault();
+      event.dataTransfer.dropEffect = 'copy';
+      setDropping(true);
+    }
+  };
+  const onDrop = (event: React.DragEvent) => {
+    setDropping(false);
+    const op = event.dataTransfer.getData(PALETTE_MIME);
+    if (op) {
+      event.preventDefault();
+      const type = nodeTypes(trans).find(t => t.op === op);
+      addAt(
+        op,
+        type?.title ?? op,
+        flow.screenToFlowPosition({ x: event.clientX, y: event.clientY })
+      );
+      return;
+    }
+    const paths = event.dataTransfer.getData(PATHS_MIME);
+    if (paths) {
+      event.preventDefault();
+      try {
+        const list = JSON.parse(paths);
+        if (Array.isArray(list)) {
+          dropFiles(
+            list.filter(p => typeof p === 'string'),
+            event.clientX,
+            event.clientY
+          );
+        }
+      } catch {
+        notify(trans.__('The dropped data is not a list of files.'));
+      }
+    }
+  };
+
+  // Lumino drops from JupyterLab's file browser
+  React.useEffect(() => {
+    const node = wrapper.current;
+    if (!node) {
+      return;
+    }
+    const accepts = (event: Drag.Event) =>
+      event.mimeData?.hasData(CONTENTS_MIME) ?? false;
+    const onEnterOrOver = (event: Event) => {
+      const drag = event as Drag.Event;
+      if (!accepts(drag)) {
+        return;
+      }
+      event.preventDefault();
+      event.stopPropagation();
+      if (event.type === 'lm-dragover') {
+        drag.dropAction = drag.proposedAction;
+      }
+      setDropping(true);
+    };
+    const onLeave = (event: Event) => {
+      const drag = event as Drag.Event;
+      if (accepts(drag)) {
+        event.preventDefault();
+        event.stopPropagation();
+        if (!node.contains(drag.relatedTarget as HTMLElement | null)) {
+          setDropping(false);
+        }
+      }
+    };
+    const onLuminoDrop = (event: Event) => {
+      const drag = event as Drag.Event;
+      if (!accepts(drag)) {
+        return;
+      }
+      event.preventDefault();
+      event.stopPropagation();
+      setDropping(false);
+      // the canvas adds nodes; the file browser must not move the files
+      drag.dropAction = 'copy';
+      const paths = drag.mimeData.getData(CONTENTS_MIME);
+      if (Array.isArray(paths)) {
+        dropFiles(paths, drag.clientX, drag.clientY);
+      }
+    };
+    node.addEventListener('lm-dragenter', onEnterOrOver);
+    node.addEventListener('lm-dragover', onEnterOrOver);
+    node.addEventListener('lm-dragleave', onLeave);
+    node.addEventListener('lm-drop', onLuminoDrop);
+    return () => {
+      node.removeEventListener('lm-dragenter', onEnterOrOver);
+      node.removeEventListener('lm-dragover', onEnterOrOver);
+      node.removeEventListener('lm-dragleave', onLeave);
+      node.removeEventListener('lm-drop', onLuminoDrop);
+    };
+  }, [dropFiles]);
+
+  // Right-click on a node or link: select it, and open JupyterLab's context menu
+  // from the canvas itself. React Flow marks nodes with `data-id`, which
+  // JupyterLab's "Close Tab" would otherwise take for a widget id.
+  React.useEffect(() => {
+    const node = wrapper.current;
+    if (!node) {
+      return;
+    }
+    const onContextMenu = (event: MouseEvent) => {
+      const item = (event.target as HTMLElement | null)?.closest<HTMLElement>(
+        '.react-flow__node, .react-flow__edge'
+      );
+      if (!event.isTrusted || !item) {
+        return;
+      }
+      event.preventDefault();
+      event.stopPropagation();
+      const id = item.dataset.id;
+      if (id && !model.selection.has(id) && !id.startsWith('comment:')) {
+        model.select([id]);
+      }
+      node.dispatchEvent(
+        new MouseEvent('contextmenu', {
+          bubbles: true,
+          cancelable: true,
+          clientX: event.clientX,
+          clientY: event.clientY,
+          screenX: event.screenX,
+          screenY: event.screenY,
+          button: event.button,
+          buttons: event.buttons,
+          ctrlKey: event.ctrlKey,
+          altKey: event.altKey,
+          metaKey: event.metaKey
+        })
+      );
+    };
+    node.addEventListener('contextmenu', onContextMenu, true);
+    return () => node.removeEventListener('contextmenu', onContextMenu, true);
+  }, [model]);
+
+  const onNodeDoubleClick = React.useCallback(
+    (_: React.MouseEvent, node: Node) => {
+      if (node.type !== 'pipelineNode') {
+        return;
+      }
+      const file = nodeFilename(model.node(node.id) ?? { id: node.id });
+      if (file) {
+        props.onOpenFile(resolvePath(model.folder, file));
+      } else {
+        notify(
+          trans.__('This node has no file yet: choose one in its properties.')
+        );
+      }
+    },
+    [model, props.onOpenFile, notify, trans]
+  );
+
+  const empty = model.nodes.length === 0 && model.comments.length === 0;
+
+  return (
+    <CanvasContext.Provider value={{ model, trans }}>
+      <div
+        ref={wrapper}
+        className={`jp-MLPipe-Flow${dropping ? ' jp-mod-dropTarget' : ''}`}
+        data-testid="mlpipe-canvas"
+        onDragOver={onDragOver}
+        onDragLeave={() => setDropping(false)}
+        onDrop={onDrop}
+      >
+        <ReactFlow<FlowNode, Edge>
+          nodes={nodes}
+          edges={edges}
+          nodeTypes={NODE_TYPES}
+          onNodesChange={onNodesChange}
+          onEdgesChange={onEdgesChange}
+          onConnect={onConnect}
+          onConnectEnd={onConnectEnd}
+          isValidConnection={isValidConnection}
+          onNodeDoubleClick={onNodeDoubleClick}
+          deleteKeyCode={null}
+          selectionKeyCode="Shift"
+          multiSelectionKeyCode={['Meta', 'Control']}
+          snapToGrid={props.snapToGrid}
+          snapGrid={[10, 10]}
+          minZoom={0.1}
+          maxZoom={2.5}
+          fitView={fitOnOpen}
+          fitViewOptions={{ padding: 0.2, maxZoom: 1.2 }}
+          zoomOnDoubleClick={false}
+          proOptions={{ hideAttribution: true }}
+          defaultEdgeOptions={{ type: 'default' }}
+        >
+          <Background variant={BackgroundVariant.Dots} gap={20} size={1} />
+          <Controls
+            showInteractive={false}
+            aria-label={trans.__('Zoom controls')}
+          />
+          {props.showMinimap && (
+            <MiniMap
+              pannable
+              zoomable
+              ariaLabel={trans.__('Overview of the pipeline')}
+              className="jp-MLPipe-Minimap"
+              style={{ width: 160, height: 110 }}
+            />
+          )}
+          <Panel position="top-left">
+            <NodePalette
+              trans={trans}
+              onAdd={(op, title) => addAt(op, title, handle.current!.center())}
+            />
+          </Panel>
+          {notice && (
+            <Panel position="top-center">
+              <div
+                key={notice.id}
+                className="jp-MLPipe-Notice"
+                role="status"
+                aria-live="polite"
+              >
+                <span>{notice.text}</span>
+                <button
+                  type="button"
+                  className="jp-MLPipe-Notice-close"
+                  aria-label={trans.__('Dismiss')}
+                  onClick={() => setNotice(undefined)}
+                >
+                  ×
+                </button>
+              </div>
+            </Panel>
+          )}
+        </ReactFlow>
+        {empty && (
+          <div className="jp-MLPipe-EmptyHint">
+            {trans.__(
+              'Drag notebooks, Python or R scripts here from the file browser, or node types from the palette. Connect a node’s right port to the next node’s left port.'
+            )}
+          </div>
+        )}
+      </div>
+    </CanvasContext.Provider>
+  );
+}

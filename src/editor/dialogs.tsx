@@ -1,0 +1,393 @@
+/*
+ * Copyright (c) mlpipe-lab developers.
+ * Distributed under the terms of the Apache License 2.0.
+ */
+
+/**
+ * Export and submit: pick a runtime configuration, save, call the server, and
+ * report the result (or the problems, in plain words with node and field).
+ * Nothing on the canvas changes on failure.
+ */
+
+import {
+  Dialog,
+  Notification,
+  ReactWidget,
+  showDialog
+} from '@jupyterlab/apputils';
+import type { TranslationBundle } from '@jupyterlab/translation';
+import * as React from 'react';
+
+import {
+  catalogStore,
+  describeError,
+  describeProblem,
+  MLPipeClient
+} from '../api';
+import { basename } from '../model/elyra';
+import { MLPipeRequestError } from '../request';
+import type { IPipelineEditor, MLPipeAPI } from '../tokens';
+
+/** The runtime configuration chosen last in this session. */
+let lastRuntimeConfig = 'local';
+
+/** Dialog body: choose a runtime configuration. */
+export class RuntimeConfigPicker
+  extends ReactWidget
+  implements Dialog.IBodyWidget<string>
+{
+  constructor(
+    private _configs: MLPipeAPI.IRuntimeConfig[],
+    private _trans: TranslationBundle,
+    private _intro: string,
+    initial: string
+  ) {
+    super();
+    this.addClass('jp-MLPipe-ConfigPicker');
+    this._value = _configs.some(c => c.name === initial)
+      ? initial
+      : (_configs[0]?.name ?? '');
+  }
+
+  getValue(): string {
+    return this._value;
+  }
+
+  render(): JSX.Element {
+    const trans = this._trans;
+    const chosen = this._configs.find(c => c.name === this._value);
+    return (
+      <div>
+        <p>{this._intro}</p>
+        <label className="jp-MLPipe-Field">
+          <span>{trans.__('Runtime configuration')}</span>
+          <select
+            className="jp-mod-styled"
+            name="runtime_config"
+            value={this._value}
+            onChange={event => {
+              this._value = event.target.value;
+              this.update();
+            }}
+          >
+            {this._configs.map(config => (
+              <option key={config.name} value={config.name}>
+                {config.display_name
+                  ? `${config.display_name} (${config.name})`
+                  : config.name}
+              </option>
+            ))}
+          </select>
+        </label>
+        {chosen?.description && (
+          <p className="jp-MLPipe-Hint">{chosen.description}</p>
+        )}
+        {chosen?.error && <p className="jp-MLPipe-Problem">{chosen.error}</p>}
+      </div>
+    );
+  }
+
+  private _value: string;
+}
+
+/** A body listing problems under a message. */
+function ProblemsBody(props: {
+  message: string;
+  problems: MLPipeAPI.IProblem[];
+  trans: TranslationBundle;
+}): JSX.Element {
+  return (
+    <div className="jp-MLPipe-ProblemsDialog">
+      <p>{props.message}</p>
+      {props.problems.length > 0 && (
+        <ul className="jp-MLPipe-ProblemList">
+          {props.problems.map((p, i) => (
+            <li
+              key={i}
+              className={`jp-MLPipe-Problem${
+                p.severity === 'warning' ? ' jp-MLPipe-Problem-warning' : ''
+              }`}
+            >
+              {describeProblem(p)}
+            </li>
+          ))}
+        </ul>
+      )}
+    </div>
+  );
+}
+
+/** Show an error, with the problems that came with it. */
+export async function showProblems(
+  title: string,
+  error: unknown,
+  trans: TranslationBundle
+): Promise<void> {
+  const { message, problems } = describeError(error);
+  await showDialog({
+    title,
+    body: ReactWidget.create(
+      <ProblemsBody message={message} problems={problems} trans={trans} />
+    ),
+    buttons: [Dialog.okButton({ label: trans.__('Close') })]
+  });
+}
+
+/** Ask for a runtime configuration; null when cancelled. */
+async function chooseConfig(
+  title: string,
+  intro: string,
+  accept: string,
+  trans: TranslationBundle
+): Promise<string | null> {
+  let configs: MLPipeAPI.IRuntimeConfig[];
+  try {
+    configs =
+      await catalogStore.refresh<MLPipeAPI.IRuntimeConfig>('runtime-configs');
+  } catch (error) {
+    await showProblems(
+      trans.__('Cannot read the runtime configurations'),
+      error,
+      trans
+    );
+    return null;
+  }
+  const result = await showDialog({
+    title,
+    body: new RuntimeConfigPicker(configs, trans, intro, lastRuntimeConfig),
+    buttons: [
+      Dialog.cancelButton({ label: trans.__('Cancel') }),
+      Dialog.okButton({ label: accept })
+    ],
+    focusNodeSelector: 'select'
+  });
+  if (!result.button.accept || !result.value) {
+    return null;
+  }
+  lastRuntimeConfig = result.value;
+  return result.value;
+}
+
+/** Save the pipeline when it has unsaved changes; false (and a message) when that fails. */
+async function saveFirst(
+  editor: IPipelineEditor,
+  trans: TranslationBundle
+): Promise<boolean> {
+  if (!editor.context.model.dirty) {
+    return true;
+  }
+  try {
+    await editor.context.save();
+    return true;
+  } catch (error) {
+    await showProblems(
+      trans.__('The pipeline could not be saved'),
+      error,
+      trans
+    );
+    return false;
+  }
+}
+
+/** Options of export and submit. */
+export interface IRunOptions {
+  trans: TranslationBundle;
+  /** Open a file by its path from the server root. */
+  openFile: (path: string) => void;
+  /** Skip the dialog and use this runtime configuration. */
+  runtimeConfig?: string;
+}
+
+/**
+ * Export the pipeline as an Airflow DAG next to it and open the DAG.
+ * Returns the result, or null when cancelled or failed (the user was told why).
+ */
+export async function exportPipeline(
+  editor: IPipelineEditor,
+  options: IRunOptions
+): Promise<MLPipeAPI.IExportResult | null> {
+  const { trans } = options;
+  const config =
+    options.runtimeConfig ??
+    (await chooseConfig(
+      trans.__('Export as Airflow DAG'),
+      trans.__(
+        'Writes the DAG file of "%1" next to it, with the settings of the runtime configuration below. Nothing is uploaded.',
+        basename(editor.context.path)
+      ),
+      trans.__('Export'),
+      trans
+    ));
+  if (!config || !(await saveFirst(editor, trans))) {
+    return null;
+  }
+  try {
+    const result = await MLPipeClient.exportPipeline(
+      editor.context.path,
+      config
+    );
+    editor.editorModel.setProblems(result.problems ?? []);
+    options.openFile(result.dag_path);
+    Notification.success(
+      result.changed
+        ? trans.__('Exported DAG "%1" to %2', result.dag_id, result.dag_path)
+        : trans.__(
+            'DAG "%1" is up to date (%2)',
+            result.dag_id,
+            result.dag_path
+          ),
+      { autoClose: 5000 }
+    );
+    return result;
+  } catch (error) {
+    if (error instanceof MLPipeRequestError && error.problems.length) {
+      editor.editorModel.setProblems(error.problems);
+    }
+    await showProblems(trans.__('Export failed'), error, trans);
+    return null;
+  }
+}
+
+/** Dialog body: what a publish did. */
+function SubmitResultBody(props: {
+  result: MLPipeAPI.ISubmitResult;
+  trans: TranslationBundle;
+}): JSX.Element {
+  const { result, trans } = props;
+  const links = Object.entries(result.links ?? {}).filter(
+    ([, url]) => typeof url === 'string' && url
+  );
+  return (
+    <div className="jp-MLPipe-SubmitResult">
+      <table className="jp-MLPipe-Facts">
+        <tbody>
+          <tr>
+            <th>{trans.__('DAG')}</th>
+            <td>{result.dag_id}</td>
+          </tr>
+          <tr>
+            <th>{trans.__('Commit')}</th>
+            <td className="jp-MLPipe-Commit">
+              {result.commit ??
+                trans.__(
+                  'none (the DAG in the repository was already up to date)'
+                )}
+            </td>
+          </tr>
+          <tr>
+            <th>{trans.__('Branch')}</th>
+            <td>{result.branch}</td>
+          </tr>
+          <tr>
+            <th>{trans.__('File')}</th>
+            <td>{result.path}</td>
+          </tr>
+          {result.uploaded !== undefined && (
+            <tr>
+              <th>{trans.__('Files uploaded')}</th>
+              <td>
+                {trans.__(
+                  '%1 uploaded, %2 already there',
+                  result.uploaded.length,
+                  result.reused?.length ?? 0
+                )}
+              </td>
+            </tr>
+          )}
+        </tbody>
+      </table>
+      {links.length > 0 && (
+        <ul className="jp-MLPipe-Links">
+          {links.map(([name, url]) => (
+            <li key={name}>
+              <a href={url} target="_blank" rel="noopener noreferrer">
+                {name === 'commit'
+                  ? trans.__('View the commit')
+                  : name === 'dag'
+                    ? trans.__('Open the DAG in Airflow')
+                    : name}
+              </a>
+            </li>
+          ))}
+        </ul>
+      )}
+      <h4>{trans.__('Steps')}</h4>
+      <ol className="jp-MLPipe-Steps">
+        {(result.steps ?? []).map((step, i) => (
+          <li key={i} data-status={step.status}>
+            <span className="jp-MLPipe-Step-name">{step.step}</span>{' '}
+            <span className="jp-MLPipe-Step-status">{step.status}</span>
+            {step.message && (
+              <div className="jp-MLPipe-Step-message">{step.message}</div>
+            )}
+          </li>
+        ))}
+      </ol>
+      {(result.problems ?? []).length > 0 && (
+        <ProblemsBody
+          message={trans.__('Warnings:')}
+          problems={result.problems!}
+          trans={trans}
+        />
+      )}
+    </div>
+  );
+}
+
+/**
+ * Publish the pipeline: upload its files and commit its DAG with a runtime
+ * configuration, then show the steps, the commit and the links.
+ */
+export async function submitPipeline(
+  editor: IPipelineEditor,
+  options: IRunOptions
+): Promise<MLPipeAPI.ISubmitResult | null> {
+  const { trans } = options;
+  const config =
+    options.runtimeConfig ??
+    (await chooseConfig(
+      trans.__('Submit pipeline'),
+      trans.__(
+        'Publishes "%1": its files are uploaded and its DAG is committed to the DAG repository of the runtime configuration below.',
+        basename(editor.context.path)
+      ),
+      trans.__('Submit'),
+      trans
+    ));
+  if (!config || !(await saveFirst(editor, trans))) {
+    return null;
+  }
+  const pending = MLPipeClient.submitPipeline(editor.context.path, config);
+  Notification.promise(pending as Promise<any>, {
+    pending: {
+      message: trans.__('Publishing %1…', editor.context.localPath),
+      options: {}
+    },
+    success: {
+      message: () => trans.__('Published %1', editor.context.localPath),
+      options: { autoClose: 3000 }
+    },
+    error: {
+      message: () => trans.__('Publishing %1 failed', editor.context.localPath),
+      options: { autoClose: 3000 }
+    }
+  });
+  try {
+    const result = await pending;
+    editor.editorModel.setProblems(result.problems ?? []);
+    await showDialog({
+      title: trans.__('Pipeline submitted'),
+      body: ReactWidget.create(
+        <SubmitResultBody result={result} trans={trans} />
+      ),
+      buttons: [Dialog.okButton({ label: trans.__('Close') })]
+    });
+    return result;
+  } catch (error) {
+    if (error instanceof MLPipeRequestError && error.problems.length) {
+      editor.editorModel.setProblems(error.problems);
+    }
+    await showProblems(trans.__('Submit failed'), error, trans);
+    return null;
+  }
+}

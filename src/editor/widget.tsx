@@ -1,0 +1,461 @@
+/*
+ * Copyright (c) mlpipe-lab developers.
+ * Distributed under the terms of the Apache License 2.0.
+ */
+
+/**
+ * The pipeline editor document widget: a canvas and a properties panel on a
+ * JupyterLab document context whose text is the serialised pipeline, so save,
+ * revert, rename, dirty state and close-with-unsaved-changes work like any document.
+ */
+
+import { ReactWidget } from '@jupyterlab/apputils';
+import {
+  ABCWidgetFactory,
+  DocumentRegistry,
+  DocumentWidget
+} from '@jupyterlab/docregistry';
+import type { IDocumentManager } from '@jupyterlab/docmanager';
+import type { TranslationBundle } from '@jupyterlab/translation';
+import { Message } from '@lumino/messaging';
+import { ISignal, Signal } from '@lumino/signaling';
+import { ReactFlowProvider } from '@xyflow/react';
+import * as React from 'react';
+
+import { MLPipeClient } from '../api';
+import { nodePosition } from '../model/elyra';
+import { layoutLeftToRight } from '../model/layout';
+import { IContentChange, PipelineEditorModel } from '../model/model';
+import type { IPipelineEditor, MLPipeAPI } from '../tokens';
+import {
+  ICanvasHandle,
+  NODE_HEIGHT,
+  NODE_WIDTH,
+  PipelineCanvas,
+  useModelTick
+} from './canvas';
+import { PropertiesPanel } from './properties';
+
+/** User settings of the editor (from `schema/editor.json`). */
+export interface IEditorSettings {
+  /** Milliseconds between the last edit and live validation; 0 turns it off. */
+  validationDelay: number;
+  showMinimap: boolean;
+  snapToGrid: boolean;
+  /** Whether new editors show the properties panel. */
+  propertiesOpen: boolean;
+}
+
+/** Defaults of the editor settings. */
+export const DEFAULT_EDITOR_SETTINGS: IEditorSettings = {
+  validationDelay: 800,
+  showMinimap: true,
+  snapToGrid: false,
+  propertiesOpen: true
+};
+
+/** Live settings shared by all editors. */
+export class EditorSettings {
+  get changed(): ISignal<this, IEditorSettings> {
+    return this._changed;
+  }
+  get current(): IEditorSettings {
+    return this._current;
+  }
+  update(value: Partial<IEditorSettings>): void {
+    this._current = { ...this._current, ...value };
+    this._changed.emit(this._current);
+  }
+  private _current = { ...DEFAULT_EDITOR_SETTINGS };
+  private _changed = new Signal<this, IEditorSettings>(this);
+}
+
+let instances = 0;
+
+/** The content of the document widget: canvas plus properties panel. */
+export class PipelineEditorView extends ReactWidget {
+  constructor(options: PipelineEditorView.IOptions) {
+    super();
+    this.addClass('jp-MLPipe-Editor');
+    this.model = options.model;
+    this._trans = options.trans;
+    this._docManager = options.docManager;
+    this._settings = options.settings;
+    this._onOpenFile = options.onOpenFile;
+    this._onOpenAsText = options.onOpenAsText;
+    this._propertiesVisible = options.settings.current.propertiesOpen;
+    this._idPrefix = `mlpipe-editor-${++instances}`;
+    this._settings.changed.connect(this.update, this);
+  }
+
+  readonly model: PipelineEditorModel;
+
+  /** Filled in by the canvas once it is rendered. */
+  readonly canvas: { current: ICanvasHandle | null } = { current: null };
+
+  /** Emitted when the properties panel is shown or hidden. */
+  get propertiesToggled(): ISignal<this, boolean> {
+    return this._propertiesToggled;
+  }
+
+  get propertiesVisible(): boolean {
+    return this._propertiesVisible;
+  }
+  set propertiesVisible(value: boolean) {
+    if (value !== this._propertiesVisible) {
+      this._propertiesVisible = value;
+      this.update();
+      this._propertiesToggled.emit(value);
+    }
+  }
+
+  /** Whether the document's text was loaded. */
+  get ready(): boolean {
+    return this._ready;
+  }
+  set ready(value: boolean) {
+    this._ready = value;
+    this.update();
+  }
+
+  dispose(): void {
+    this._settings.changed.disconnect(this.update, this);
+    super.dispose();
+  }
+
+  protected onActivateRequest(msg: Message): void {
+    super.onActivateRequest(msg);
+    const canvas = this.node.querySelector<HTMLElement>('.jp-MLPipe-Canvas');
+    if (canvas && !canvas.contains(document.activeElement)) {
+      canvas.focus();
+    }
+  }
+
+  render(): JSX.Element {
+    return (
+      <EditorRoot
+        model={this.model}
+        trans={this._trans}
+        ready={this._ready}
+        settings={this._settings.current}
+        propertiesVisible={this._propertiesVisible}
+        docManager={this._docManager}
+        canvas={this.canvas}
+        idPrefix={this._idPrefix}
+        onOpenFile={this._onOpenFile}
+        onOpenAsText={this._onOpenAsText}
+        onCloseProperties={() => (this.propertiesVisible = false)}
+      />
+    );
+  }
+
+  private _trans: TranslationBundle;
+  private _docManager: IDocumentManager | null;
+  private _settings: EditorSettings;
+  private _onOpenFile: (path: string) => void;
+  private _onOpenAsText: () => void;
+  private _propertiesVisible: boolean;
+  private _ready = false;
+  private _idPrefix: string;
+  private _propertiesToggled = new Signal<this, boolean>(this);
+}
+
+/** Options of the editor view. */
+export namespace PipelineEditorView {
+  export interface IOptions {
+    model: PipelineEditorModel;
+    trans: TranslationBundle;
+    settings: EditorSettings;
+    docManager: IDocumentManager | null;
+    onOpenFile: (path: string) => void;
+    onOpenAsText: () => void;
+  }
+}
+
+function EditorRoot(props: {
+  model: PipelineEditorModel;
+  trans: TranslationBundle;
+  ready: boolean;
+  settings: IEditorSettings;
+  propertiesVisible: boolean;
+  docManager: IDocumentManager | null;
+  canvas: { current: ICanvasHandle | null };
+  idPrefix: string;
+  onOpenFile: (path: string) => void;
+  onOpenAsText: () => void;
+  onCloseProperties: () => void;
+}): JSX.Element {
+  const { model, trans } = props;
+  useModelTick(model);
+  if (!props.ready) {
+    return <div className="jp-MLPipe-Placeholder">{trans.__('Loading…')}</div>;
+  }
+  if (model.error) {
+    return (
+      <div className="jp-MLPipe-LoadError" role="alert">
+        <h3>{trans.__('This file cannot be shown as a pipeline')}</h3>
+        <p>{model.error}</p>
+        <p>
+          {trans.__(
+            'Fix the file in the text editor; the pipeline editor shows it again once it is a valid pipeline.'
+          )}
+        </p>
+        <button
+          type="button"
+          className="jp-mod-styled jp-mod-accept"
+          onClick={props.onOpenAsText}
+        >
+          {trans.__('Open in the text editor')}
+        </button>
+      </div>
+    );
+  }
+  return (
+    <>
+      <div className="jp-MLPipe-Canvas" tabIndex={-1}>
+        <ReactFlowProvider>
+          <PipelineCanvas
+            model={model}
+            trans={trans}
+            showMinimap={props.settings.showMinimap}
+            snapToGrid={props.settings.snapToGrid}
+            onOpenFile={props.onOpenFile}
+            handle={props.canvas}
+          />
+        </ReactFlowProvider>
+      </div>
+      {props.propertiesVisible && (
+        <PropertiesPanel
+          model={model}
+          trans={trans}
+          docManager={props.docManager}
+          idPrefix={props.idPrefix}
+          onClose={props.onCloseProperties}
+        />
+      )}
+    </>
+  );
+}
+
+/** The pipeline editor: a document widget on the text model of the `.pipeline` file. */
+export class PipelineEditorWidget
+  extends DocumentWidget<PipelineEditorView, DocumentRegistry.ICodeModel>
+  implements IPipelineEditor
+{
+  constructor(options: PipelineEditorWidget.IOptions) {
+    const model = new PipelineEditorModel({ path: options.context.path });
+    const content = new PipelineEditorView({
+      model,
+      trans: options.trans,
+      settings: options.settings,
+      docManager: options.docManager,
+      onOpenFile: options.onOpenFile,
+      onOpenAsText: () => options.onOpenAsText(options.context.path)
+    });
+    super({ context: options.context, content });
+    this.addClass('jp-MLPipe-EditorWidget');
+    this._settings = options.settings;
+    this.editorModel = model;
+    void this.context.ready.then(() => {
+      if (this.isDisposed) {
+        return;
+      }
+      this._text = this.context.model.toString();
+      this._savedText = this._text;
+      model.fromString(this._text);
+      this.context.saveState.connect((_, state) => {
+        if (state === 'completed') {
+          this._savedText = this.context.model.toString();
+        }
+      });
+      content.ready = true;
+      this.context.model.contentChanged.connect(this._onTextChanged, this);
+      model.contentChanged.connect(this._onModelChanged, this);
+      this._scheduleValidation();
+    });
+    this.context.pathChanged.connect((_, path) => {
+      model.path = path;
+      this._scheduleValidation();
+    });
+  }
+
+  /** The editor model (graph, selection, history, problems). */
+  readonly editorModel: PipelineEditorModel;
+
+  /** Emitted after each validation with its result. */
+  get validated(): ISignal<this, MLPipeAPI.IValidationResult> {
+    return this._validated;
+  }
+
+  get propertiesVisible(): boolean {
+    return this.content.propertiesVisible;
+  }
+  set propertiesVisible(value: boolean) {
+    this.content.propertiesVisible = value;
+  }
+
+  /** Validate the current text, saved or not; problems go to the model. */
+  async validate(): Promise<MLPipeAPI.IValidationResult | null> {
+    clearTimeout(this._timer);
+    if (this.editorModel.error || !this.context.path) {
+      return null;
+    }
+    const request = ++this._request;
+    try {
+      const result = await MLPipeClient.validate(
+        this.context.path,
+        this.editorModel.toString()
+      );
+      if (request === this._request && !this.isDisposed) {
+        this.editorModel.setProblems(result.problems ?? []);
+        this._validated.emit(result);
+      }
+      return result;
+    } catch (reason) {
+      console.warn('mlpipe-lab: validation failed', reason);
+      return null;
+    }
+  }
+
+  /** Lay the nodes out left to right (one undo step), then fit the view. */
+  async autoLayout(): Promise<void> {
+    const model = this.editorModel;
+    const nodes = model.nodes;
+    if (!nodes.length) {
+      model.announce('There are no nodes to lay out.');
+      return;
+    }
+    const sizes = this.content.canvas.current?.sizes() ?? new Map();
+    const origin = {
+      x: Math.min(...nodes.map(n => nodePosition(n).x)),
+      y: Math.min(...nodes.map(n => nodePosition(n).y))
+    };
+    const positions = await layoutLeftToRight(
+      nodes.map(n => ({
+        id: n.id,
+        width: sizes.get(n.id)?.width ?? NODE_WIDTH,
+        height: sizes.get(n.id)?.height ?? NODE_HEIGHT
+      })),
+      model.links,
+      { origin }
+    );
+    model.moveItems(Object.fromEntries(positions), { label: 'Auto-layout' });
+    requestAnimationFrame(() => this.fitView());
+  }
+
+  fitView(): void {
+    this.content.canvas.current?.fitView();
+  }
+
+  /** Give the keyboard to the canvas (e.g. after the focused node was deleted). */
+  focusCanvas(): void {
+    const canvas =
+      this.content.node.querySelector<HTMLElement>('.jp-MLPipe-Canvas');
+    const active = document.activeElement;
+    if (
+      canvas &&
+      (!active || active === document.body || canvas.contains(active))
+    ) {
+      canvas.focus({ preventScroll: true });
+    }
+  }
+
+  dispose(): void {
+    if (this.isDisposed) {
+      return;
+    }
+    clearTimeout(this._timer);
+    this.editorModel.dispose();
+    super.dispose();
+  }
+
+  /** The document's text changed (revert, reload, another view): show it. */
+  private _onTextChanged(): void {
+    const text = this.context.model.toString();
+    if (text === this._text) {
+      return;
+    }
+    this._text = text;
+    this.editorModel.fromString(text);
+    if (text === this._savedText) {
+      // reverted to the file on disk
+      this.context.model.dirty = false;
+    }
+    this._scheduleValidation();
+  }
+
+  /** The graph changed: write its text to the document (marks it dirty). */
+  private _onModelChanged(_: unknown, change: IContentChange): void {
+    if (change.kind === 'load') {
+      return;
+    }
+    this._text = this.editorModel.toString();
+    this.context.model.fromString(this._text);
+    // the shared model does not flag programmatic changes as unsaved; undoing
+    // back to the saved text makes the document clean again
+    this.context.model.dirty = this._text !== this._savedText;
+    this._scheduleValidation();
+  }
+
+  private _scheduleValidation(): void {
+    clearTimeout(this._timer);
+    const delay = this._settings.current.validationDelay;
+    if (delay > 0) {
+      this._timer = setTimeout(() => void this.validate(), delay);
+    }
+  }
+
+  private _settings: EditorSettings;
+  private _text = '';
+  private _savedText = '';
+  private _timer: ReturnType<typeof setTimeout> | undefined = undefined;
+  private _request = 0;
+  private _validated = new Signal<this, MLPipeAPI.IValidationResult>(this);
+}
+
+/** Options of the editor widget. */
+export namespace PipelineEditorWidget {
+  export interface IOptions {
+    context: DocumentRegistry.IContext<DocumentRegistry.ICodeModel>;
+    trans: TranslationBundle;
+    settings: EditorSettings;
+    docManager: IDocumentManager | null;
+    /** Open a file by its path from the server root. */
+    onOpenFile: (path: string) => void;
+    /** Open the pipeline in the text editor. */
+    onOpenAsText: (path: string) => void;
+  }
+}
+
+/** Creates pipeline editors for `.pipeline` files. */
+export class PipelineEditorFactory extends ABCWidgetFactory<
+  PipelineEditorWidget,
+  DocumentRegistry.ICodeModel
+> {
+  constructor(options: PipelineEditorFactory.IOptions) {
+    super(options);
+    this._options = options;
+  }
+
+  protected createNewWidget(
+    context: DocumentRegistry.IContext<DocumentRegistry.ICodeModel>
+  ): PipelineEditorWidget {
+    return new PipelineEditorWidget({
+      context,
+      trans: this._options.trans,
+      settings: this._options.settings,
+      docManager: this._options.docManager,
+      onOpenFile: this._options.onOpenFile,
+      onOpenAsText: this._options.onOpenAsText
+    });
+  }
+
+  private _options: PipelineEditorFactory.IOptions;
+}
+
+export namespace PipelineEditorFactory {
+  export interface IOptions
+    extends
+      DocumentRegistry.IWidgetFactoryOptions<PipelineEditorWidget>,
+      Omit<PipelineEditorWidget.IOptions, 'context'> {}
+}

@@ -1,0 +1,280 @@
+/*
+ * Copyright (c) mlpipe-lab developers.
+ * Distributed under the terms of the Apache License 2.0.
+ */
+
+/**
+ * Turns the server's JSON Schemas (draft 2020-12, `$ref`s inlined) into what
+ * JupyterLab's form component (react-jsonschema-form) renders well, with a
+ * matching UI schema. Pure functions.
+ */
+
+import { IJSONObject, isObject } from '../model/elyra';
+
+/** Custom widget names used in UI schemas (see `widgets.tsx`). */
+export namespace FormWidgets {
+  /** Number-or-string quantities such as CPU (`0.5`, `500m`) and memory (`8`, `512Mi`). */
+  export const quantity = 'mlpipeQuantity';
+  /** A scalar that may be a string, a number or a boolean. */
+  export const scalar = 'mlpipeScalar';
+  /** A write-only secret: "set / change", never shown. */
+  export const secret = 'mlpipeSecret';
+  /** A runtime image chosen from the catalog. */
+  export const runtimeImage = 'mlpipeRuntimeImage';
+  /** A file relative to the pipeline, with a "Browse" button. */
+  export const file = 'mlpipeFile';
+}
+
+/** A schema and its UI schema, ready for the form component. */
+export interface IFormSchema {
+  schema: IJSONObject;
+  uiSchema: IJSONObject;
+}
+
+/** Options of `toFormSchema`. */
+export interface IFormSchemaOptions {
+  /** Drop properties marked `readOnly` (set by the server). */
+  dropReadOnly?: boolean;
+  /** Drop the top-level `allOf` (e.g. conditionals handled by the caller). */
+  dropTopLevelAllOf?: boolean;
+}
+
+const DROPPED_KEYWORDS = ['$schema', '$id', '$defs', 'definitions', '$comment'];
+
+/** Deep-merge object schemas of an `allOf` without conditionals. */
+function mergeSchemas(parts: IJSONObject[]): IJSONObject {
+  const out: IJSONObject = {};
+  for (const part of parts) {
+    for (const [key, value] of Object.entries(part)) {
+      if (key === 'required' && Array.isArray(value)) {
+        out.required = [...new Set([...(out.required ?? []), ...value])];
+      } else if (key === 'properties' && isObject(value)) {
+        const props: IJSONObject = { ...(out.properties ?? {}) };
+        for (const [name, sub] of Object.entries(value)) {
+          props[name] =
+            isObject(props[name]) && isObject(sub)
+              ? mergeSchemas([props[name], sub])
+              : sub;
+        }
+        out.properties = props;
+      } else {
+        out[key] = value;
+      }
+    }
+  }
+  return out;
+}
+
+/** Whether every part of an `allOf` can simply be merged (no conditionals). */
+function mergeable(parts: unknown[]): parts is IJSONObject[] {
+  return parts.every(
+    p => isObject(p) && !('if' in p) && !('not' in p) && !('oneOf' in p)
+  );
+}
+
+/** Whether `oneOf` lists constants (a select box). */
+function isConstChoice(options: unknown): boolean {
+  return (
+    Array.isArray(options) &&
+    options.length > 0 &&
+    options.every(o => isObject(o) && 'const' in o)
+  );
+}
+
+/** The scalar JSON types a schema accepts when it lists several types. */
+function multiType(schema: IJSONObject): string[] | null {
+  if (!Array.isArray(schema.type)) {
+    return null;
+  }
+  const types = schema.type.filter((t: string) => t !== 'null');
+  return types.length > 1 ? types : null;
+}
+
+/**
+ * Rewrite a schema for the form component:
+ * - `allOf` without conditionals merged; `default`s removed (so opening a form
+ *   never writes defaults into the file) and shown as placeholders instead;
+ * - number-or-string `oneOf`s become a quantity field, multi-type scalars a scalar field;
+ * - `writeOnly` strings become secret fields; `readOnly` properties may be dropped.
+ */
+export function toFormSchema(
+  source: IJSONObject,
+  options: IFormSchemaOptions = {}
+): IFormSchema {
+  const uiSchema: IJSONObject = {};
+  const schema = rewrite(source, uiSchema, options, true);
+  // the panel or dialog around the form already says what it is
+  delete schema.title;
+  delete schema.description;
+  return { schema, uiSchema };
+}
+
+function rewrite(
+  input: IJSONObject,
+  ui: IJSONObject,
+  options: IFormSchemaOptions,
+  top = false
+): IJSONObject {
+  let schema: IJSONObject = { ...input };
+  for (const key of DROPPED_KEYWORDS) {
+    delete schema[key];
+  }
+  if (Array.isArray(schema.allOf)) {
+    if (top && options.dropTopLevelAllOf) {
+      delete schema.allOf;
+    } else if (mergeable(schema.allOf)) {
+      const { allOf, ...rest } = schema;
+      schema = mergeSchemas([rest, ...allOf]);
+    }
+  }
+
+  if ('default' in schema) {
+    const value = schema.default;
+    delete schema.default;
+    if (
+      value !== null &&
+      typeof value !== 'object' &&
+      typeof value !== 'boolean' &&
+      value !== ''
+    ) {
+      ui['ui:placeholder'] = String(value);
+    }
+  }
+
+  if (Array.isArray(schema.oneOf) && !isConstChoice(schema.oneOf)) {
+    const types = schema.oneOf.map((o: IJSONObject) => o?.type);
+    if (types.includes('number') && types.includes('string')) {
+      const { oneOf, ...rest } = schema;
+      void oneOf;
+      schema = { ...rest, type: 'string' };
+      ui['ui:widget'] = FormWidgets.quantity;
+    }
+  }
+  const types = multiType(schema);
+  if (types) {
+    schema = { ...schema, type: 'string' };
+    ui['ui:widget'] = FormWidgets.scalar;
+  }
+  if (schema.writeOnly === true) {
+    ui['ui:widget'] = FormWidgets.secret;
+  }
+
+  if (isObject(schema.properties)) {
+    const props: IJSONObject = {};
+    for (const [name, sub] of Object.entries(schema.properties)) {
+      if (!isObject(sub)) {
+        continue;
+      }
+      if (options.dropReadOnly && sub.readOnly === true) {
+        continue;
+      }
+      const subUi: IJSONObject = {};
+      props[name] = rewrite(sub, subUi, options);
+      if (Object.keys(subUi).length) {
+        ui[name] = { ...(ui[name] ?? {}), ...subUi };
+      }
+    }
+    schema.properties = props;
+    if (Array.isArray(schema.required)) {
+      schema.required = schema.required.filter((r: string) => r in props);
+    }
+  }
+  if (isObject(schema.items)) {
+    const itemUi: IJSONObject = {};
+    schema.items = rewrite(schema.items, itemUi, options);
+    if (Object.keys(itemUi).length) {
+      ui.items = itemUi;
+    }
+  }
+  if (Array.isArray(schema.allOf)) {
+    schema.allOf = schema.allOf.map((part: unknown) =>
+      isObject(part) ? rewriteConditional(part, options) : part
+    );
+  }
+  return schema;
+}
+
+/** Keep `if`/`then`/`else` parts usable: rewrite their sub-schemas without UI hints. */
+function rewriteConditional(
+  part: IJSONObject,
+  options: IFormSchemaOptions
+): IJSONObject {
+  const out: IJSONObject = { ...part };
+  for (const key of ['if', 'then', 'else']) {
+    if (isObject(part[key])) {
+      out[key] = rewrite(part[key], {}, options);
+    }
+  }
+  return out;
+}
+
+/** Set `ui` options at a `/`-separated property path of a UI schema. */
+export function setUiOption(
+  uiSchema: IJSONObject,
+  path: string,
+  options: IJSONObject
+): void {
+  let target = uiSchema;
+  for (const part of path.split('/').filter(Boolean)) {
+    if (!isObject(target[part])) {
+      target[part] = {};
+    }
+    target = target[part];
+  }
+  Object.assign(target, options);
+}
+
+/** Whether a schema has a property at a `/`-separated path. */
+export function hasProperty(schema: IJSONObject, path: string): boolean {
+  let current: unknown = schema;
+  for (const part of path.split('/').filter(Boolean)) {
+    if (!isObject(current) || !isObject(current.properties)) {
+      return false;
+    }
+    current = current.properties[part];
+  }
+  return isObject(current);
+}
+
+/**
+ * Drop `required` inside optional objects (recursively, conditionals included).
+ *
+ * The form marks required fields as required HTML inputs even when the object
+ * holding them is optional and left empty, which would block the dialog; the
+ * server still checks the entry and reports what is missing.
+ */
+export function relaxOptionalSections(
+  schema: IJSONObject,
+  required = true
+): IJSONObject {
+  const out: IJSONObject = { ...schema };
+  if (!required) {
+    delete out.required;
+    if (Array.isArray(out.allOf)) {
+      out.allOf = out.allOf.map((part: unknown) => {
+        if (!isObject(part)) {
+          return part;
+        }
+        const copy: IJSONObject = { ...part };
+        for (const key of ['then', 'else']) {
+          if (isObject(copy[key])) {
+            copy[key] = { ...copy[key] };
+            delete copy[key].required;
+          }
+        }
+        return copy;
+      });
+    }
+  }
+  if (isObject(out.properties)) {
+    const own: string[] = Array.isArray(out.required) ? out.required : [];
+    const props: IJSONObject = {};
+    for (const [name, sub] of Object.entries(out.properties)) {
+      props[name] = isObject(sub)
+        ? relaxOptionalSections(sub, required && own.includes(name))
+        : sub;
+    }
+    out.properties = props;
+  }
+  return out;
+}

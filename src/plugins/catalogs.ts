@@ -1,0 +1,109 @@
+/*
+ * Copyright (c) mlpipe-lab developers.
+ * Distributed under the terms of the Apache License 2.0.
+ */
+
+import {
+  ILabShell,
+  ILayoutRestorer,
+  JupyterFrontEnd,
+  JupyterFrontEndPlugin
+} from '@jupyterlab/application';
+import { ICommandPalette } from '@jupyterlab/apputils';
+import { ITranslator, nullTranslator } from '@jupyterlab/translation';
+
+import { CatalogPanel, ICatalogKindInfo } from '../catalogs/panel';
+import { runtimeConfigIcon, runtimeImageIcon } from '../icons';
+import {
+  CommandIDs,
+  MLPipeAPI,
+  PluginIDs,
+  TRANSLATION_DOMAIN
+} from '../tokens';
+
+/**
+ * Left-sidebar panels for the runtime image and runtime configuration catalogs.
+ */
+export const catalogsPlugin: JupyterFrontEndPlugin<void> = {
+  id: PluginIDs.catalogs,
+  description:
+    'Sidebar panels to list, search, add, edit, duplicate and delete runtime images and runtime configurations.',
+  autoStart: true,
+  optional: [ILayoutRestorer, ICommandPalette, ILabShell, ITranslator],
+  activate: (
+    app: JupyterFrontEnd,
+    restorer: ILayoutRestorer | null,
+    palette: ICommandPalette | null,
+    labShell: ILabShell | null,
+    translator: ITranslator | null
+  ): void => {
+    const trans = (translator ?? nullTranslator).load(TRANSLATION_DOMAIN);
+
+    const images: ICatalogKindInfo = {
+      kind: 'runtime-images',
+      schema: 'runtime-image',
+      title: trans.__('Runtime Images'),
+      noun: trans.__('runtime image'),
+      summary: entry => String((entry as MLPipeAPI.IRuntimeImage).image ?? ''),
+      template: () => ({})
+    };
+    const configs: ICatalogKindInfo = {
+      kind: 'runtime-configs',
+      schema: 'runtime-config',
+      title: trans.__('Runtime Configurations'),
+      noun: trans.__('runtime configuration'),
+      summary: entry => {
+        const type = (entry as MLPipeAPI.IRuntimeConfig).type;
+        return type === 'local'
+          ? trans.__('Local (embedded)')
+          : type === 'airflow'
+            ? trans.__('Apache Airflow')
+            : String(type ?? '');
+      },
+      template: () => ({ type: 'airflow' })
+    };
+
+    const panels: [
+      ICatalogKindInfo,
+      typeof runtimeImageIcon,
+      string,
+      number
+    ][] = [
+      [images, runtimeImageIcon, CommandIDs.openRuntimeImages, 710],
+      [configs, runtimeConfigIcon, CommandIDs.openRuntimeConfigs, 711]
+    ];
+    for (const [info, icon, command, rank] of panels) {
+      const panel = new CatalogPanel(info, trans, icon);
+      panel.id = `mlpipe-lab-${info.kind}`;
+      panel.title.icon = icon;
+      panel.title.caption = info.title;
+      app.shell.add(panel, 'left', { rank });
+      restorer?.add(panel, panel.id);
+
+      app.commands.addCommand(command, {
+        label: trans.__('Show %1', info.title),
+        caption: trans.__('Open the %1 catalog in the sidebar', info.title),
+        icon: args => (args['isPalette'] ? undefined : icon),
+        describedBy: {
+          args: {
+            type: 'object',
+            properties: { isPalette: { type: 'boolean' } }
+          }
+        },
+        isEnabled: () => true,
+        execute: () => {
+          if (labShell) {
+            labShell.activateById(panel.id);
+          } else {
+            app.shell.activateById(panel.id);
+          }
+        }
+      });
+      palette?.addItem({
+        command,
+        category: trans.__('ML Pipelines'),
+        args: { isPalette: true }
+      });
+    }
+  }
+};
