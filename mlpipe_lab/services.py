@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ServiceError
-from .pipeline import Graph, PipelineError, has_errors, load, parse, validate
+from .pipeline import PipelineError, has_errors, load, parse, validate
 from .pipeline.files import LocalFiles
 from .pipeline.ids import slugify, unique_ids
 from .pipeline.model import normalise_entries
@@ -132,12 +132,12 @@ class Services:
         task_ids = unique_ids([
             n.mlpipe.get("task_id") or slugify(n.label) for n in pipeline.nodes
         ])
+        graph = pipeline.graph
         try:
-            order = Graph(pipeline).topological_order()
+            order = graph.topological_order()
         except ValueError:
             order = [n.id for n in pipeline.nodes]
         position = {nid: i for i, nid in enumerate(order)}
-        graph = Graph(pipeline)
         nodes, images, secrets, volumes = [], {}, [], []
         for node, task_id in zip(pipeline.nodes, task_ids):
             props = pipeline.node_properties(node)

@@ -258,14 +258,7 @@ def publish(
     reused: list[str] = []
     try:
         with target.repo.session() as session:
-            head = session.remote_head
-            _step(
-                steps,
-                "fetch",
-                "ok",
-                f"fetched {target.repo.branch} of {redact_url(target.repo.url)}"
-                + (f" at {head[:12]}" if head else " (empty)"),
-            )
+            _record_fetch(steps, target, session.remote_head)
             for bundle in checked:
                 status = store.put(bundle["key"], bundle["path"], bundle["sha256"])  # type: ignore[union-attr]
                 if status == "created":
@@ -324,14 +317,7 @@ def retire(
     )
     try:
         with target.repo.session() as session:
-            head = session.remote_head
-            _step(
-                steps,
-                "fetch",
-                "ok",
-                f"fetched {target.repo.branch} of {redact_url(target.repo.url)}"
-                + (f" at {head[:12]}" if head else " (empty)"),
-            )
+            _record_fetch(steps, target, session.remote_head)
             outcome = session.delete(dag_id, f"pipelines: retire {dag_id}")
     except PublishError as exc:
         exc.message = scrub(exc.message, secrets)
@@ -340,6 +326,16 @@ def retire(
         raise
     _record_git(steps, outcome, target)
     return _result(target, "retire", dag_id, outcome, steps, [], [], secrets)
+
+
+def _record_fetch(steps: list[dict[str, Any]], target: _Target, head: str | None) -> None:
+    _step(
+        steps,
+        "fetch",
+        "ok",
+        f"fetched {target.repo.branch} of {redact_url(target.repo.url)}"
+        + (f" at {head[:12]}" if head else " (empty)"),
+    )
 
 
 def _record_git(steps: list[dict[str, Any]], outcome: GitOutcome, target: _Target) -> None:
