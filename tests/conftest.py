@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 from pathlib import Path
 
@@ -40,3 +41,23 @@ def elyra_copy(tmp_path):
         shutil.copytree(src, dst)
         out[src.name] = dst
     return out
+
+
+@pytest.fixture
+def make_bundle(tmp_path: Path):
+    """A fake node bundle on disk, shaped as the compiler's BundleRef: {node_id, key, sha256, path}."""
+    folder = tmp_path / "bundles"
+    folder.mkdir()
+
+    def make(dag_id: str, task: str, content: bytes) -> dict:
+        sha = hashlib.sha256(content).hexdigest()
+        path = folder / f"{task}-{sha[:12]}.tar.gz"
+        path.write_bytes(content)
+        return {
+            "node_id": task,
+            "key": f"{dag_id}/bundles/{task}-{sha[:12]}.tar.gz",
+            "sha256": sha,
+            "path": str(path),
+        }
+
+    return make

@@ -71,25 +71,6 @@ def local_config(tmp_path: Path, bare: Path) -> dict:
     }
 
 
-@pytest.fixture
-def make_bundle(tmp_path: Path):
-    folder = tmp_path / "bundles"
-    folder.mkdir()
-
-    def make(dag_id: str, task: str, content: bytes) -> dict:
-        sha = hashlib.sha256(content).hexdigest()
-        path = folder / f"{task}-{sha[:12]}.tar.gz"
-        path.write_bytes(content)
-        return {
-            "node_id": task,
-            "key": f"{dag_id}/bundles/{task}-{sha[:12]}.tar.gz",
-            "sha256": sha,
-            "path": str(path),
-        }
-
-    return make
-
-
 def do_publish(config: dict, cache: Path, dag_id: str, text: str, bundles=(), **kw):
     return publish(
         dag_id=dag_id,

@@ -72,25 +72,6 @@ def bare(tmp_path: Path) -> Path:
     return path
 
 
-@pytest.fixture
-def make_bundle(tmp_path: Path):
-    folder = tmp_path / "bundles"
-    folder.mkdir()
-
-    def make(dag_id: str, task: str, content: bytes) -> dict:
-        sha = hashlib.sha256(content).hexdigest()
-        path = folder / f"{task}-{sha[:12]}.tar.gz"
-        path.write_bytes(content)
-        return {
-            "node_id": task,
-            "key": f"{dag_id}/bundles/{task}-{sha[:12]}.tar.gz",
-            "sha256": sha,
-            "path": str(path),
-        }
-
-    return make
-
-
 def s3_config(s3, bucket: str, repo_url: str) -> dict:
     return {
         "name": "s3",
