@@ -17,6 +17,7 @@ import {
 } from '../model/elyra';
 import { cycleThrough, topologicalOrder } from '../model/graph';
 import { mergeInto, PipelineEditorModel } from '../model/model';
+import { renderMessage } from '../model/messages';
 
 const FIXTURES = path.join(__dirname, '..', '..', 'tests', 'fixtures', 'elyra');
 
@@ -253,7 +254,7 @@ describe('PipelineEditorModel: graph edits', () => {
   it('refuses cycles, self links and duplicates, and says why', () => {
     const { model } = threeNodes();
     const notices: string[] = [];
-    model.notice.connect((_, message) => notices.push(message));
+    model.notice.connect((_, message) => notices.push(renderMessage(message)));
     model.connect('a', 'b');
     model.connect('b', 'c');
     const version = model.version;

@@ -42,6 +42,7 @@ import {
   nodePosition,
   resolvePath
 } from '../model/elyra';
+import { IModelMessage, renderMessage } from '../model/messages';
 import type { PipelineEditorModel } from '../model/model';
 import type { MLPipeAPI } from '../tokens';
 import {
@@ -416,12 +417,13 @@ export function PipelineCanvas(props: ICanvasProps): JSX.Element {
     setNotice({ text, id: Date.now() });
   }, []);
   React.useEffect(() => {
-    const show = (_: unknown, text: string) => notify(text);
+    const show = (_: unknown, text: IModelMessage) =>
+      notify(renderMessage(text, trans));
     model.notice.connect(show);
     return () => {
       model.notice.disconnect(show);
     };
-  }, [model, notify]);
+  }, [model, notify, trans]);
   React.useEffect(() => {
     if (!notice) {
       return;
@@ -542,11 +544,11 @@ export function PipelineCanvas(props: ICanvasProps): JSX.Element {
             : [state.fromNode.id, state.toNode.id];
         const check = model.canConnect(source, target);
         if (!check.ok && check.reason !== 'missing') {
-          notify(check.message);
+          notify(renderMessage(check.message, trans));
         }
       }
     },
-    [model, notify]
+    [model, notify, trans]
   );
 
   const addAt = React.useCallback(

@@ -24,6 +24,7 @@ import * as React from 'react';
 
 import { MLPipeClient } from '../api';
 import { nodePosition } from '../model/elyra';
+import { message, renderMessage } from '../model/messages';
 import { layoutLeftToRight } from '../model/layout';
 import { IContentChange, PipelineEditorModel } from '../model/model';
 import type { IPipelineEditor, MLPipeAPI } from '../tokens';
@@ -190,11 +191,11 @@ function EditorRoot(props: {
   if (!props.ready) {
     return <div className="jp-MLPipe-Placeholder">{trans.__('Loading…')}</div>;
   }
-  if (model.error) {
+  if (model.errorMessage) {
     return (
       <div className="jp-MLPipe-LoadError" role="alert">
         <h3>{trans.__('This file cannot be shown as a pipeline')}</h3>
-        <p>{model.error}</p>
+        <p>{renderMessage(model.errorMessage, trans)}</p>
         <p>
           {trans.__(
             'Fix the file in the text editor; the pipeline editor shows it again once it is a valid pipeline.'
@@ -322,7 +323,7 @@ export class PipelineEditorWidget
     const model = this.editorModel;
     const nodes = model.nodes;
     if (!nodes.length) {
-      model.announce('There are no nodes to lay out.');
+      model.announce(message('There are no nodes to lay out.'));
       return;
     }
     const sizes = this.content.canvas.current?.sizes() ?? new Map();
@@ -339,7 +340,9 @@ export class PipelineEditorWidget
       model.links,
       { origin }
     );
-    model.moveItems(Object.fromEntries(positions), { label: 'Auto-layout' });
+    model.moveItems(Object.fromEntries(positions), {
+      label: message('Auto-layout')
+    });
     requestAnimationFrame(() => this.fitView());
   }
 

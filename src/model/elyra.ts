@@ -11,6 +11,8 @@
  * key these helpers do not know about survives a load -> edit -> save round trip.
  */
 
+import { IModelMessage, message } from './messages';
+
 /** A JSON object with keys we may not know. */
 export interface IJSONObject {
   [key: string]: any;
@@ -404,19 +406,21 @@ export function createNode(options: INewNodeOptions): IElyraNode {
 }
 
 /** Checks that parsed JSON looks like a pipeline document; returns a message or null. */
-export function documentError(doc: unknown): string | null {
+export function documentError(doc: unknown): IModelMessage | null {
   if (!isObject(doc)) {
-    return 'The file does not contain a JSON object.';
+    return message('The file does not contain a JSON object.');
   }
   if (!Array.isArray(doc.pipelines) || doc.pipelines.length === 0) {
-    return 'The file has no "pipelines" list, so it is not a pipeline.';
+    return message(
+      'The file has no "pipelines" list, so it is not a pipeline.'
+    );
   }
   const primary = primaryPipeline(doc as IPipelineDocument);
   if (!isObject(primary)) {
-    return 'The primary pipeline is not an object.';
+    return message('The primary pipeline is not an object.');
   }
   if (primary.nodes !== undefined && !Array.isArray(primary.nodes)) {
-    return 'The "nodes" of the primary pipeline are not a list.';
+    return message('The "nodes" of the primary pipeline are not a list.');
   }
   return null;
 }

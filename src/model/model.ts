@@ -44,6 +44,14 @@ import {
   uuid
 } from './elyra';
 import { cycleThrough } from './graph';
+import {
+  IModelMessage,
+  isModelMessage,
+  message,
+  plural,
+  renderMessage,
+  verbatim
+} from './messages';
 
 /** Why the document changed. */
 export type ChangeKind = 'load' | 'edit' | 'undo' | 'redo';
@@ -51,8 +59,10 @@ export type ChangeKind = 'load' | 'edit' | 'undo' | 'redo';
 /** Argument of `contentChanged`. */
 export interface IContentChange {
   kind: ChangeKind;
-  /** What the edit did (for edits, undo and redo), e.g. "Move 2 nodes". */
+  /** What the edit did (for edits, undo and redo), in English, e.g. "Move 2 items". */
   label?: string;
+  /** The same, to render through a translation bundle. */
+  message?: IModelMessage;
 }
 
 /** Outcome of a request to connect two nodes. */
@@ -61,8 +71,8 @@ export type ConnectResult =
   | {
       ok: false;
       reason: 'self' | 'cycle' | 'duplicate' | 'missing';
-      /** Plain-language explanation for the user. */
-      message: string;
+      /** Plain-language explanation for the user (render it with `renderMessage`). */
+      message: IModelMessage;
       /** The node ids along the cycle the link would close. */
       cycle?: string[];
     };
@@ -101,7 +111,7 @@ export interface IEditOptions {
 }
 
 interface IHistoryEntry {
-  label: string;
+  label: IModelMessage;
   snapshot: string;
   mergeKey?: string;
   time: number;
@@ -136,7 +146,7 @@ export class PipelineEditorModel implements IDisposable {
   }
 
   /** Emitted for short messages to the user (e.g. why a link was refused). */
-  get notice(): ISignal<this, string> {
+  get notice(): ISignal<this, IModelMessage> {
     return this._notice;
   }
 
@@ -165,8 +175,13 @@ export class PipelineEditorModel implements IDisposable {
     return dirname(this._path);
   }
 
-  /** Why the last loaded text is not an editable pipeline, or null. */
+  /** Why the last loaded text is not an editable pipeline (English), or null. */
   get error(): string | null {
+    return this._error ? renderMessage(this._error) : null;
+  }
+
+  /** The same, to render through a translation bundle. */
+  get errorMessage(): IModelMessage | null {
     return this._error;
   }
 
@@ -183,12 +198,15 @@ export class PipelineEditorModel implements IDisposable {
   /** Load the text of a `.pipeline` file; clears history and selection. */
   fromString(text: string): boolean {
     let doc: unknown;
-    let error: string | null = null;
+    let error: IModelMessage | null = null;
     try {
       doc = text.trim() ? JSON.parse(text) : null;
-      error = doc === null ? 'The file is empty.' : documentError(doc);
+      error = doc === null ? message('The file is empty.') : documentError(doc);
     } catch (reason) {
-      error = `The file is not valid JSON: ${(reason as Error).message}`;
+      error = message(
+        'The file is not valid JSON: %1',
+        (reason as Error).message
+      );
     }
     this._doc = error ? null : (doc as IPipelineDocument);
     this._error = error;
@@ -334,13 +352,25 @@ export class PipelineEditorModel implements IDisposable {
     return this._redo.length > 0;
   }
 
-  /** What undo would undo, e.g. "Add node". */
+  /** What undo would undo (English), e.g. "Add node". */
   get undoLabel(): string | null {
+    const message = this.undoMessage;
+    return message ? renderMessage(message) : null;
+  }
+
+  /** What redo would redo (English). */
+  get redoLabel(): string | null {
+    const message = this.redoMessage;
+    return message ? renderMessage(message) : null;
+  }
+
+  /** What undo would undo, to render through a translation bundle. */
+  get undoMessage(): IModelMessage | null {
     return this._undo.length ? this._undo[this._undo.length - 1].label : null;
   }
 
-  /** What redo would redo. */
-  get redoLabel(): string | null {
+  /** What redo would redo, to render through a translation bundle. */
+  get redoMessage(): IModelMessage | null {
     return this._redo.length ? this._redo[this._redo.length - 1].label : null;
   }
 
@@ -352,7 +382,7 @@ export class PipelineEditorModel implements IDisposable {
     }
     this._redo.push({ ...entry, snapshot: this._snapshot(), time: 0 });
     this._restore(entry.snapshot);
-    this._changed({ kind: 'undo', label: entry.label });
+    this._changed({ kind: 'undo', ...describe(entry.label) });
     return true;
   }
 
@@ -364,7 +394,7 @@ export class PipelineEditorModel implements IDisposable {
     }
     this._undo.push({ ...entry, snapshot: this._snapshot(), time: 0 });
     this._restore(entry.snapshot);
-    this._changed({ kind: 'redo', label: entry.label });
+    this._changed({ kind: 'redo', ...describe(entry.label) });
     return true;
   }
 
@@ -381,7 +411,7 @@ export class PipelineEditorModel implements IDisposable {
   /** Add a node; returns its id. */
   addNode(options: INewNodeOptions): string {
     const node = createNode(options);
-    const added = this.edit('Add node', pipeline => {
+    const added = this.edit(message('Add node'), pipeline => {
       ensureArray<IElyraNode>(pipeline, 'nodes').push(node);
     });
     if (!added) {
@@ -419,12 +449,9 @@ export class PipelineEditorModel implements IDisposable {
     if (!nodes.length || !this._doc) {
       return [];
     }
-    this.edit(
-      nodes.length === 1 ? 'Add node' : `Add ${nodes.length} nodes`,
-      p => {
-        ensureArray<IElyraNode>(p, 'nodes').push(...nodes);
-      }
-    );
+    this.edit(plural('Add node', 'Add %1 nodes', nodes.length), p => {
+      ensureArray<IElyraNode>(p, 'nodes').push(...nodes);
+    });
     const ids = nodes.map(n => n.id);
     this._setSelection(new Set(ids));
     return ids;
@@ -438,14 +465,17 @@ export class PipelineEditorModel implements IDisposable {
       return {
         ok: false,
         reason: 'missing',
-        message: 'Both ends of a link must be nodes of this pipeline.'
+        message: message('Both ends of a link must be nodes of this pipeline.')
       };
     }
     if (source === target) {
       return {
         ok: false,
         reason: 'self',
-        message: `A node cannot depend on itself ('${nodeLabel(from)}').`
+        message: message(
+          "A node cannot depend on itself ('%1').",
+          nodeLabel(from)
+        )
       };
     }
     const links = this.links;
@@ -453,7 +483,11 @@ export class PipelineEditorModel implements IDisposable {
       return {
         ok: false,
         reason: 'duplicate',
-        message: `'${nodeLabel(from)}' is already connected to '${nodeLabel(to)}'.`
+        message: message(
+          "'%1' is already connected to '%2'.",
+          nodeLabel(from),
+          nodeLabel(to)
+        )
       };
     }
     const cycle = cycleThrough(links, source, target);
@@ -465,9 +499,12 @@ export class PipelineEditorModel implements IDisposable {
       return {
         ok: false,
         reason: 'cycle',
-        message:
-          `Connecting '${nodeLabel(from)}' to '${nodeLabel(to)}' would create a cycle ` +
-          `(${names.join(' → ')}); a pipeline must not loop back on itself.`,
+        message: message(
+          "Connecting '%1' to '%2' would create a cycle (%3); a pipeline must not loop back on itself.",
+          nodeLabel(from),
+          nodeLabel(to),
+          names.join(' → ')
+        ),
         cycle
       };
     }
@@ -485,7 +522,7 @@ export class PipelineEditorModel implements IDisposable {
       return check;
     }
     const linkId = uuid();
-    this.edit('Connect nodes', () => {
+    this.edit(message('Connect nodes'), () => {
       const port = ensureInputPort(this.node(target)!);
       ensureArray<IElyraLink>(port, 'links').push({
         id: linkId,
@@ -526,14 +563,10 @@ export class PipelineEditorModel implements IDisposable {
     }
     const what =
       nodeIds.size && !commentIds.size && !explicitLinks
-        ? nodeIds.size === 1
-          ? 'Delete node'
-          : `Delete ${nodeIds.size} nodes`
+        ? plural('Delete node', 'Delete %1 nodes', nodeIds.size)
         : !nodeIds.size && !commentIds.size
-          ? explicitLinks === 1
-            ? 'Delete link'
-            : `Delete ${explicitLinks} links`
-          : `Delete ${count} items`;
+          ? plural('Delete link', 'Delete %1 links', explicitLinks)
+          : plural('Delete item', 'Delete %1 items', count);
     this.edit(what, pipeline => {
       pipeline.nodes = pipeline.nodes.filter(
         n => !(isObject(n) && nodeIds.has(n.id))
@@ -600,12 +633,12 @@ export class PipelineEditorModel implements IDisposable {
   /** Move nodes and comments to new positions (one undo step). */
   moveItems(
     positions: { [id: string]: { x: number; y: number } },
-    options: IEditOptions & { label?: string } = {}
+    options: IEditOptions & { label?: string | IModelMessage } = {}
   ): boolean {
     const ids = Object.keys(positions);
     const count = ids.length;
     return this.edit(
-      options.label ?? (count === 1 ? 'Move item' : `Move ${count} items`),
+      options.label ?? plural('Move item', 'Move %1 items', count),
       () => {
         let moved = false;
         for (const node of this.nodes) {
@@ -651,7 +684,7 @@ export class PipelineEditorModel implements IDisposable {
       return false;
     }
     return this.edit(
-      'Edit node properties',
+      message('Edit node properties'),
       () => {
         const before = JSON.stringify(node);
         const appData = ensureObject(node, 'app_data');
@@ -692,7 +725,7 @@ export class PipelineEditorModel implements IDisposable {
   /** Change the pipeline's properties (incl. defaults) and extras, merged like `setNodeData`. */
   setPipelineData(data: IPipelineData, options: IEditOptions = {}): boolean {
     return this.edit(
-      'Edit pipeline properties',
+      message('Edit pipeline properties'),
       pipeline => {
         const appData = ensureObject(pipeline, 'app_data');
         const before = JSON.stringify(appData);
@@ -723,7 +756,7 @@ export class PipelineEditorModel implements IDisposable {
     nodeRefs?: string[];
   }): string {
     const id = uuid();
-    this.edit('Add comment', pipeline => {
+    this.edit(message('Add comment'), pipeline => {
       ensureComments(pipeline).push({
         id,
         x_pos: Math.round(options.x),
@@ -764,7 +797,9 @@ export class PipelineEditorModel implements IDisposable {
       ['y', 'y_pos']
     ];
     return this.edit(
-      patch.content !== undefined ? 'Edit comment' : 'Resize comment',
+      patch.content !== undefined
+        ? message('Edit comment')
+        : message('Resize comment'),
       () => {
         let changed = false;
         for (const [key, field] of keys) {
@@ -789,7 +824,7 @@ export class PipelineEditorModel implements IDisposable {
     if (this.isEmpty) {
       return false;
     }
-    const changed = this.edit('Clear pipeline', pipeline => {
+    const changed = this.edit(message('Clear pipeline'), pipeline => {
       pipeline.nodes = [];
       const uiData = pipeline.app_data?.ui_data;
       if (isObject(uiData) && Array.isArray(uiData.comments)) {
@@ -870,7 +905,7 @@ export class PipelineEditorModel implements IDisposable {
       return comment;
     });
     const count = nodes.length + comments.length;
-    this.edit(count === 1 ? 'Paste item' : `Paste ${count} items`, p => {
+    this.edit(plural('Paste item', 'Paste %1 items', count), p => {
       ensureArray<IElyraNode>(p, 'nodes').push(...nodes);
       if (comments.length) {
         ensureComments(p).push(...comments);
@@ -881,9 +916,12 @@ export class PipelineEditorModel implements IDisposable {
     return pasted;
   }
 
-  /** Show a short message to the user (through `notice`). */
-  announce(message: string): void {
-    this._notice.emit(message);
+  /**
+   * Show a short message to the user (through `notice`): a model message, or
+   * text the caller already translated.
+   */
+  announce(text: string | IModelMessage): void {
+    this._notice.emit(isModelMessage(text) ? text : verbatim(text));
   }
 
   /** Change the node type of a node (e.g. after its file was renamed). */
@@ -892,7 +930,7 @@ export class PipelineEditorModel implements IDisposable {
     if (!node || node.op === op) {
       return false;
     }
-    return this.edit('Change node type', () => {
+    return this.edit(message('Change node type'), () => {
       node.op = op;
     });
   }
@@ -902,7 +940,7 @@ export class PipelineEditorModel implements IDisposable {
    * return `false` to say nothing changed (no history entry, no signal).
    */
   edit(
-    label: string,
+    label: string | IModelMessage,
     mutate: (pipeline: IElyraPipeline) => boolean | void,
     options: IEditOptions = {}
   ): boolean {
@@ -929,7 +967,7 @@ export class PipelineEditorModel implements IDisposable {
       last.time = now;
     } else {
       this._undo.push({
-        label,
+        label: isModelMessage(label) ? label : verbatim(label),
         snapshot,
         mergeKey: options.mergeKey,
         time: now
@@ -939,7 +977,10 @@ export class PipelineEditorModel implements IDisposable {
       }
     }
     this._redo = [];
-    this._changed({ kind: 'edit', label });
+    this._changed({
+      kind: 'edit',
+      ...describe(isModelMessage(label) ? label : verbatim(label))
+    });
     return true;
   }
 
@@ -978,7 +1019,7 @@ export class PipelineEditorModel implements IDisposable {
   }
 
   private _doc: IPipelineDocument | null = null;
-  private _error: string | null = 'No pipeline loaded yet.';
+  private _error: IModelMessage | null = message('No pipeline loaded yet.');
   private _path: string;
   private _version = 0;
   private _selection: Set<string> = new Set();
@@ -994,7 +1035,7 @@ export class PipelineEditorModel implements IDisposable {
   private _problemsChanged = new Signal<this, readonly MLPipeAPI.IProblem[]>(
     this
   );
-  private _notice = new Signal<this, string>(this);
+  private _notice = new Signal<this, IModelMessage>(this);
 }
 
 /** Options of the editor model. */
@@ -1025,4 +1066,12 @@ export function mergeInto(target: IJSONObject, patch: IJSONObject): void {
       target[key] = cloneJSON(value);
     }
   }
+}
+
+/** The label of a change: English, and the message to translate. */
+function describe(label: IModelMessage): {
+  label: string;
+  message: IModelMessage;
+} {
+  return { label: renderMessage(label), message: label };
 }
