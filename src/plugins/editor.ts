@@ -42,6 +42,7 @@ import { CommandRegistry } from '@lumino/commands';
 
 import { PipelineClipboard } from '../editor/clipboard';
 import { exportPipeline, submitPipeline } from '../editor/dialogs';
+import { renderMessage } from '../model/messages';
 import {
   DEFAULT_EDITOR_SETTINGS,
   EditorSettings,
@@ -434,9 +435,9 @@ function addCommands(
   commands.addCommand(CommandIDs.undo, {
     label: withLabel(trans.__('Undo')),
     caption: () => {
-      const last = editable()?.editorModel.undoLabel;
+      const last = editable()?.editorModel.undoMessage;
       return last
-        ? trans.__('Undo: %1', last)
+        ? trans.__('Undo: %1', renderMessage(last, trans))
         : trans.__('Undo the last change to the pipeline');
     },
     icon: undoIcon,
@@ -452,9 +453,9 @@ function addCommands(
   commands.addCommand(CommandIDs.redo, {
     label: withLabel(trans.__('Redo')),
     caption: () => {
-      const next = editable()?.editorModel.redoLabel;
+      const next = editable()?.editorModel.redoMessage;
       return next
-        ? trans.__('Redo: %1', next)
+        ? trans.__('Redo: %1', renderMessage(next, trans))
         : trans.__('Redo the last undone change');
     },
     icon: redoIcon,
@@ -503,10 +504,11 @@ function addCommands(
     icon: copyIcon,
     describedBy: { args: EDITOR_ARGS },
     isEnabled: () => !!editable()?.editorModel.selection.size,
-    execute: () => {
+    execute: async () => {
       const model = editable()?.editorModel;
       if (model) {
-        PipelineClipboard.set(model.copy());
+        // also to the system clipboard: other editors and browser tabs paste it
+        await PipelineClipboard.set(model.copy());
       }
     }
   });
@@ -516,12 +518,13 @@ function addCommands(
     icon: cutIcon,
     describedBy: { args: EDITOR_ARGS },
     isEnabled: () => !!editable()?.editorModel.selection.size,
-    execute: () => {
+    execute: async () => {
       const model = editable()?.editorModel;
       if (model) {
-        PipelineClipboard.set(model.copy(), true);
+        const written = PipelineClipboard.set(model.copy(), true);
         model.removeSelection();
         editable()?.focusCanvas();
+        await written;
       }
     }
   });
@@ -531,10 +534,14 @@ function addCommands(
     icon: pasteIcon,
     describedBy: { args: EDITOR_ARGS },
     isEnabled: () => !!editable() && PipelineClipboard.hasContent(),
-    execute: () => {
+    execute: async () => {
       const model = editable()?.editorModel;
-      const fragment = PipelineClipboard.get();
-      if (model && fragment) {
+      if (!model) {
+        return;
+      }
+      // the system clipboard first (maybe nodes copied in another tab)
+      const fragment = await PipelineClipboard.read();
+      if (fragment && !model.isDisposed) {
         model.paste(fragment, PipelineClipboard.nextOffset());
       }
     }
