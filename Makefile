@@ -3,7 +3,7 @@ VENV ?= .venv
 PYTHON ?= python3.11
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: lab test install build test-python test-js test-ui test-airflow lint bench clean
+.PHONY: lab test install build test-python test-js test-ui test-airflow lint bench bench-browser clean
 
 $(VENV)/.installed: pyproject.toml package.json yarn.lock scripts/dev-setup.sh
 	PYTHON=$(PYTHON) VENV=$(VENV) scripts/dev-setup.sh
@@ -37,6 +37,12 @@ lint: install
 
 bench: install
 	python benchmarks/compile.py
+
+# the editor in real Chromium: 100/500/1,000-node open and drag frame rate
+bench-browser: install
+	scripts/install-chromium.sh
+	cd ui-tests && jlpm install
+	python benchmarks/browser.py
 
 clean:
 	rm -rf $(VENV) node_modules lib mlpipe_lab/labextension ui-tests/node_modules .mlpipe-dev

@@ -29,6 +29,7 @@ import {
   Position,
   ReactFlow,
   useReactFlow,
+  useStore,
   EdgeChange,
   Connection
 } from '@xyflow/react';
@@ -327,7 +328,7 @@ function buildNodes(
   }
   const nodes: FlowNode[] = model.nodes.map((node: IElyraNode) => {
     const old = before.get(node.id);
-    return {
+    const next: PipelineFlowNode = {
       id: node.id,
       type: 'pipelineNode',
       position: nodePosition(node),
@@ -337,13 +338,14 @@ function buildNodes(
         label: nodeLabel(node),
         filename: nodeFilename(node),
         op: node.op ?? '',
-        problems: problems.get(node.id) ?? []
+        problems: problems.get(node.id) ?? NO_PROBLEMS
       }
     };
+    return reuse(old, next);
   });
   const comments: FlowNode[] = model.comments.map((c: IElyraComment) => {
     const old = before.get(c.id);
-    return {
+    return reuse(old, {
       id: c.id,
       type: 'comment',
       position: { x: Number(c.x_pos) || 0, y: Number(c.y_pos) || 0 },
@@ -353,13 +355,65 @@ function buildNodes(
       measured: old?.measured,
       zIndex: -1,
       data: { content: typeof c.content === 'string' ? c.content : '' }
-    };
+    });
   });
   return [...comments, ...nodes];
 }
 
+const NO_PROBLEMS: MLPipeAPI.IProblem[] = [];
+
+/** Shallow equality of two records (arrays compared item by item). */
+function sameRecord(a: object, b: object): boolean {
+  const x = a as { [key: string]: unknown };
+  const y = b as { [key: string]: unknown };
+  const keys = Object.keys(x);
+  if (keys.length !== Object.keys(y).length) {
+    return false;
+  }
+  return keys.every(key => {
+    const u = x[key];
+    const v = y[key];
+    if (Array.isArray(u) && Array.isArray(v)) {
+      return u.length === v.length && u.every((item, i) => item === v[i]);
+    }
+    return u === v;
+  });
+}
+
+/**
+ * The previous node object when nothing shown changed: React Flow and the
+ * memoised node views then skip it, so a selection or one edit on a large
+ * pipeline re-renders one node, not all of them.
+ */
+function reuse<T extends FlowNode>(old: FlowNode | undefined, next: T): T {
+  if (
+    old &&
+    old.type === next.type &&
+    old.selected === next.selected &&
+    old.width === next.width &&
+    old.height === next.height &&
+    old.position.x === next.position.x &&
+    old.position.y === next.position.y &&
+    sameRecord(old.data, next.data)
+  ) {
+    return old as T;
+  }
+  return next;
+}
+
 /** Build React Flow edges from the model: links, and dashed comment references. */
-function buildEdges(model: PipelineEditorModel): Edge[] {
+function buildEdges(model: PipelineEditorModel, previous: Edge[]): Edge[] {
+  const before = new Map(previous.map(e => [e.id, e]));
+  // unchanged edges keep their object, so React Flow skips them
+  const keep = (edge: Edge): Edge => {
+    const old = before.get(edge.id);
+    return old &&
+      old.source === edge.source &&
+      old.target === edge.target &&
+      old.selected === edge.selected
+      ? old
+      : edge;
+  };
   const selection = model.selection;
   const nodeIds = new Set(model.nodes.map(n => n.id));
   const links: Edge[] = model.links
@@ -372,8 +426,9 @@ function buildEdges(model: PipelineEditorModel): Edge[] {
       targetHandle: 'inPort',
       selected: selection.has(link.id),
       className: 'jp-MLPipe-Link',
-      markerEnd: { type: MarkerType.ArrowClosed, width: 16, height: 16 }
-    }));
+      markerEnd: ARROW
+    }))
+    .map(keep);
   const refs: Edge[] = model.comments.flatMap(comment =>
     (comment.associated_id_refs ?? [])
       .filter(ref => nodeIds.has(ref?.node_ref))
@@ -388,15 +443,33 @@ function buildEdges(model: PipelineEditorModel): Edge[] {
         className: 'jp-MLPipe-CommentLink',
         type: 'straight'
       }))
+      .map(keep)
   );
   return [...links, ...refs];
 }
+
+/** Below this zoom the canvas draws simpler nodes. */
+const ZOOMED_OUT = 0.5;
+
+const ARROW = { type: MarkerType.ArrowClosed, width: 16, height: 16 };
+
+// React Flow props as constants: React Flow copies them into its store on
+// every render, and a new object there (e.g. `defaultEdgeOptions`) re-renders
+// every edge, on every frame of a drag
+const MULTI_SELECTION_KEYS = ['Meta', 'Control'];
+const SNAP_GRID: [number, number] = [10, 10];
+const FIT_VIEW_OPTIONS = { padding: 0.2, maxZoom: 1.2 };
+const PRO_OPTIONS = { hideAttribution: true };
+const DEFAULT_EDGE_OPTIONS = { type: 'default' };
+const MINIMAP_STYLE = { width: 160, height: 110 };
 
 /** The canvas. Must be inside a `ReactFlowProvider`. */
 export function PipelineCanvas(props: ICanvasProps): JSX.Element {
   const { model, trans, handle } = props;
   const tick = useModelTick(model);
   const flow = useReactFlow();
+  // zoomed out (a large pipeline in view): simpler nodes, see the stylesheet
+  const zoomedOut = useStore(state => state.transform[2] < ZOOMED_OUT);
   const wrapper = React.useRef<HTMLDivElement>(null);
   const [nodes, setNodes] = React.useState<FlowNode[]>(() =>
     buildNodes(model, [])
@@ -410,7 +483,14 @@ export function PipelineCanvas(props: ICanvasProps): JSX.Element {
   React.useEffect(() => {
     setNodes(previous => buildNodes(model, previous));
   }, [model, tick]);
-  const edges = React.useMemo(() => buildEdges(model), [model, tick]);
+  const previousEdges = React.useRef<Edge[]>([]);
+  const edges = React.useMemo(
+    () => (previousEdges.current = buildEdges(model, previousEdges.current)),
+    [model, tick]
+  );
+  // one context object per model: a new one would re-render every node view
+  // on each canvas render (every drag frame)
+  const context = React.useMemo(() => ({ model, trans }), [model, trans]);
 
   // transient messages: refused links, unsupported drops...
   const notify = React.useCallback((text: string) => {
@@ -743,10 +823,12 @@ export function PipelineCanvas(props: ICanvasProps): JSX.Element {
   const empty = model.nodes.length === 0 && model.comments.length === 0;
 
   return (
-    <CanvasContext.Provider value={{ model, trans }}>
+    <CanvasContext.Provider value={context}>
       <div
         ref={wrapper}
-        className={`jp-MLPipe-Flow${dropping ? ' jp-mod-dropTarget' : ''}`}
+        className={`jp-MLPipe-Flow${dropping ? ' jp-mod-dropTarget' : ''}${
+          zoomedOut ? ' jp-mod-zoomedOut' : ''
+        }`}
         data-testid="mlpipe-canvas"
         onDragOver={onDragOver}
         onDragLeave={() => setDropping(false)}
@@ -764,16 +846,16 @@ export function PipelineCanvas(props: ICanvasProps): JSX.Element {
           onNodeDoubleClick={onNodeDoubleClick}
           deleteKeyCode={null}
           selectionKeyCode="Shift"
-          multiSelectionKeyCode={['Meta', 'Control']}
+          multiSelectionKeyCode={MULTI_SELECTION_KEYS}
           snapToGrid={props.snapToGrid}
-          snapGrid={[10, 10]}
+          snapGrid={SNAP_GRID}
           minZoom={0.1}
           maxZoom={2.5}
           fitView={fitOnOpen}
-          fitViewOptions={{ padding: 0.2, maxZoom: 1.2 }}
+          fitViewOptions={FIT_VIEW_OPTIONS}
           zoomOnDoubleClick={false}
-          proOptions={{ hideAttribution: true }}
-          defaultEdgeOptions={{ type: 'default' }}
+          proOptions={PRO_OPTIONS}
+          defaultEdgeOptions={DEFAULT_EDGE_OPTIONS}
         >
           <Background variant={BackgroundVariant.Dots} gap={20} size={1} />
           <Controls
@@ -786,7 +868,7 @@ export function PipelineCanvas(props: ICanvasProps): JSX.Element {
               zoomable
               ariaLabel={trans.__('Overview of the pipeline')}
               className="jp-MLPipe-Minimap"
-              style={{ width: 160, height: 110 }}
+              style={MINIMAP_STYLE}
             />
           )}
           <Panel position="top-left">
