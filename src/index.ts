@@ -17,6 +17,7 @@ import { editorPlugin } from './plugins/editor';
 import { fileActionsPlugin } from './plugins/fileActions';
 import { filetypePlugin } from './plugins/filetype';
 import { launcherPlugin } from './plugins/launcher';
+import { notebookActionsPlugin } from './plugins/notebookActions';
 import { serverPlugin } from './plugins/server';
 
 const plugins: JupyterFrontEndPlugin<any>[] = [
@@ -24,6 +25,7 @@ const plugins: JupyterFrontEndPlugin<any>[] = [
   editorPlugin,
   catalogsPlugin,
   fileActionsPlugin,
+  notebookActionsPlugin,
   launcherPlugin,
   serverPlugin
 ];

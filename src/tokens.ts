@@ -35,6 +35,7 @@ export namespace PluginIDs {
   export const editor = `${EXTENSION_ID}:editor`;
   export const catalogs = `${EXTENSION_ID}:catalogs`;
   export const fileActions = `${EXTENSION_ID}:file-actions`;
+  export const notebookActions = `${EXTENSION_ID}:notebook-actions`;
 }
 
 /** Name of the pipeline editor's widget factory (also the toolbar settings key). */
@@ -64,6 +65,9 @@ export namespace CommandIDs {
   export const newFromSelection = `${EXTENSION_ID}:new-pipeline-from-selection`;
   export const addToPipeline = `${EXTENSION_ID}:add-to-pipeline`;
   export const exportAsDag = `${EXTENSION_ID}:export-as-dag`;
+  export const notebookNewPipeline = `${EXTENSION_ID}:notebook-new-pipeline`;
+  export const notebookAddToPipeline = `${EXTENSION_ID}:notebook-add-to-pipeline`;
+  export const notebookExportAsDag = `${EXTENSION_ID}:notebook-export-as-dag`;
   export const openRuntimeImages = `${EXTENSION_ID}:open-runtime-images`;
   export const openRuntimeConfigs = `${EXTENSION_ID}:open-runtime-configs`;
 }
