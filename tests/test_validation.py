@@ -230,6 +230,7 @@ def test_large_pipelines_take_the_quick_path_and_still_report_every_problem(tmp_
     nodes[2]["app_data"]["component_parameters"]["cpu"] = -1
     nodes[4]["app_data"]["mlpipe"] = {"trigger_rule": "sometimes"}
     doc = pipeline("p", nodes)
+    monkeypatch.setattr(validation, "quick_cached", lambda *args: False)
     slow = [p.to_json() for p in problems_of(doc, tmp_path)]
     monkeypatch.setattr(validation, "QUICK_CHECK_NODES", 1)
     quick = [p.to_json() for p in problems_of(doc, tmp_path)]
