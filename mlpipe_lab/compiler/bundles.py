@@ -250,8 +250,9 @@ class BundleSet:
         staging = Path(tempfile.mkdtemp(dir=parent, prefix=f".{self.folder.name}.tmp-"))
         try:
             staged: list[tuple[bytes | Path, Path]] = []
+            base = os.fspath(staging)
             for content, final in self._pending:
-                target = staging / final.name
+                target = Path(base + os.sep + final.name)
                 fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
                 with os.fdopen(fd, "wb") as fh:
                     fh.write(content)  # type: ignore[arg-type]

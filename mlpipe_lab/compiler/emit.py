@@ -133,6 +133,9 @@ _INLINE = {
 }
 
 
+_SCALARS = frozenset({str, bool, type(None), int, float, Name})
+
+
 def _inline(value: Any) -> str:
     write = _INLINE.get(type(value))
     if write is not None:
@@ -196,14 +199,18 @@ def render(value: Any, indent: int = 0, prefix: str = "") -> list[str]:
         opener, closer = "{", "}"
         items = [("**", k) if isinstance(k, Splat) else (py_str(k) + ": ", v) for k, v in value.items()]
     lines = [pad + prefix + opener]
+    inner = pad + INDENT
     for label, item in items:
-        if isinstance(item, Splat):
+        kind = type(item)
+        if kind is Splat:
             star = "**" if label == "**" else "*"
-            lines.append(INDENT * (indent + 1) + star + item.name + ",")
-            continue
-        sub = render(item, indent + 1, label or "")
-        sub[-1] += ","
-        lines.extend(sub)
+            lines.append(inner + star + item.name + ",")
+        elif kind in _SCALARS:  # never broken: one line whatever its length (as render would)
+            lines.append(inner + (label or "") + _INLINE[kind](item) + ",")
+        else:
+            sub = render(item, indent + 1, label or "")
+            sub[-1] += ","
+            lines.extend(sub)
     lines.append(pad + closer)
     return lines
 
