@@ -339,6 +339,13 @@ def test_tasks_share_one_labels_dict_and_notebook_parameters():
     assert task["arguments"][-2:] == ["--param", "alpha={{ params.alpha | tojson }}"]
 
 
+def test_size_per_task_stays_within_the_target():
+    """Issue #3: <= 600 bytes per task for the rich random corpus (a size, not a timing)."""
+    for n in (200, 1000):
+        out = compile_doc(cc.random_dag(n, svg=False), source="bench.pipeline")
+        assert len(out.text.encode("utf-8")) / len(out.tasks) <= 600, n
+
+
 def test_quantities():
     assert [cpu_quantity(v) for v in (2, 0.5, 1.5, "0.5", "250m", 0.0001)] == ["2", "500m", "1500m", "0.5", "250m", "1m"]
     assert [memory_quantity(v) for v in (8, 0.5, "8", "512Mi", "1.5")] == ["8G", "500M", "8G", "512Mi", "1.5G"]
