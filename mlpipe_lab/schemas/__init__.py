@@ -107,26 +107,34 @@ def quick_cached(name: str, pointer: str = "") -> bool:
     schema = dereference(name, pointer)
     schema["$schema"] = "http://json-schema.org/draft-07/schema#"
     schema.pop("$id", None)
-    return _quick_path(schema, fastjsonschema).is_file()
+    path = _quick_path(schema, fastjsonschema)
+    return path is not None and path.is_file()
 
 
-def _quick_path(schema: dict[str, Any], fastjsonschema: Any) -> Path:
+def _quick_path(schema: dict[str, Any], fastjsonschema: Any) -> Path | None:
     # Keyed by everything the code depends on: the schema, the generator and the interpreter
-    # (marshal's format is per Python version).
+    # (marshal's format is per Python version). None: no home folder to cache in.
+    try:
+        folder = cache_dir() / "validators"
+    except (RuntimeError, KeyError):
+        return None
     key = hashlib.sha256("\0".join([
         json.dumps(schema, sort_keys=True), fastjsonschema.VERSION, sys.version,
         importlib.util.MAGIC_NUMBER.hex(),
     ]).encode("utf-8")).hexdigest()[:32]
-    return cache_dir() / "validators" / f"{key}.marshal"
+    return folder / f"{key}.marshal"
 
 
 def _quick_code(schema: dict[str, Any], fastjsonschema: Any) -> Any:
     path = _quick_path(schema, fastjsonschema)
-    try:
-        return marshal.loads(path.read_bytes())
-    except (OSError, ValueError, EOFError, TypeError):
-        pass
+    if path is not None:
+        try:
+            return marshal.loads(path.read_bytes())
+        except (OSError, ValueError, EOFError, TypeError):
+            pass
     code = compile(fastjsonschema.compile_to_code(schema, use_default=False), "<mlpipe-lab validator>", "exec")
+    if path is None:
+        return code
     try:  # a cache: when it cannot be written, the next process generates the code again
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
