@@ -7,6 +7,7 @@ Exit codes: 0 success, 1 the pipeline has errors / the operation failed, 2 bad u
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import sys
@@ -95,6 +96,9 @@ def cmd_describe(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    # One short-lived process: the cyclic garbage collector would only walk the (large) parsed
+    # pipeline again and again (10-25% of a 5,000-node export); memory is returned at exit.
+    gc.disable()
     svc, name = _for_pipeline(args, args.pipeline)
     output = os.path.abspath(args.output) if args.output else None
     result = svc.export(name, args.runtime_config, output)

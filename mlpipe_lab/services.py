@@ -7,6 +7,7 @@ current folder for the CLI) and may not leave it.
 from __future__ import annotations
 
 import os
+import posixpath
 from pathlib import Path
 from typing import Any
 
@@ -235,8 +236,12 @@ class Services:
             raise self._compile_errors(path, exc) from None
         data = result.to_json()
         data["dag_path"] = self.display_path(Path(data["dag_path"]))
+        shown: dict[str, str] = {}  # the bundles share one folder: resolve it once
         for bundle in data["bundles"]:
-            bundle["path"] = self.display_path(Path(bundle["path"]))
+            folder, _, name = bundle["path"].rpartition(os.sep)
+            if folder not in shown:
+                shown[folder] = self.display_path(Path(folder))
+            bundle["path"] = posixpath.join(shown[folder], name) if shown[folder] != "." else name
         data["runtime_config"] = runtime_config
         return data
 

@@ -378,7 +378,7 @@ ALLOWED_IMPORTS = {
     ("airflow.providers.cncf.kubernetes.operators.pod", "KubernetesPodOperator"),
     ("airflow.providers.cncf.kubernetes.secret", "Secret"), ("kubernetes.client", "models"),
 }
-CONSTANTS = {"RUNNER", "TASK_ENV", "TASK_LABELS", "STORE_SECRETS", "POD_SETTINGS"}
+CONSTANTS = {"RUNNER", "NOTEBOOK_PARAMS", "TASK_ENV", "TASK_LABELS", "STORE_SECRETS", "POD_SETTINGS"}
 
 
 class DagShapeError(AssertionError):

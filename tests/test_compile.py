@@ -94,7 +94,8 @@ def test_props_demo_every_elyra_property(tmp_path):
     assert C("k8s.V1VolumeMount", [], {"name": "pvc-data-pvc", "mount_path": "/mnt/data", "sub_path": "team",
                                        "read_only": True}) in hello["volume_mounts"]
     assert C("k8s.V1VolumeMount", [], {"name": "dshm", "mount_path": "/dev/shm"}) in hello["volume_mounts"]
-    assert hello["labels"] == {"team": "ml", "mlpipe-lab/dag": "props_demo", "mlpipe-lab/task": "hello"}
+    # the task label is filled in by Airflow's template rendering (labels is a templated field)
+    assert hello["labels"] == {"team": "ml", "mlpipe-lab/dag": "props_demo", "mlpipe-lab/task": "{{ task.task_id }}"}
     assert hello["annotations"] == {"owner": "alice"}
     assert hello["tolerations"] == [C("k8s.V1Toleration", [], {"key": "gpu", "operator": "Equal", "value": "true",
                                                                "effect": "NoSchedule"})]
@@ -162,7 +163,7 @@ def test_everything_defaults_merged(everything):
     assert names == ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "API_TOKEN", "DB_PASSWORD"]
     assert [s.args[1] for s in prep["secrets"]] == ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "API_TOKEN"]
     assert train["labels"] == {"project": "churn", "team": "ml", "mlpipe-lab/dag": "everything",
-                               "mlpipe-lab/task": "train_model"}
+                               "mlpipe-lab/task": "{{ task.task_id }}"}
     assert [t.kwargs["key"] for t in train["tolerations"]] == ["dedicated", "gpu", "spot"]
     assert train["tolerations"][2].kwargs == {"key": "spot", "operator": "Exists", "effect": "NoExecute"}
     assert [t.kwargs["key"] for t in prep["tolerations"]] == ["dedicated"]
@@ -309,6 +310,40 @@ def test_label_values_follow_kubernetes_rules():
     for text in ["a.b-c", "-.-", "x" * 63, "日本"]:
         value = label_value(text)
         assert len(value) <= 63 and value[0].isalnum() and value[-1].isalnum()
+
+
+def test_task_label_is_templated_only_when_the_task_id_is_a_label_value():
+    long_id = "t" + "x" * 70
+    doc = simple(node("a", "a.py", label="a"), node("b", "b.py", mlpipe={"task_id": long_id}))
+    tasks = read_dag(compile_doc(doc).text)["tasks"]
+    assert tasks["a"]["labels"]["mlpipe-lab/task"] == "{{ task.task_id }}"
+    assert tasks[long_id]["labels"]["mlpipe-lab/task"] == label_value(long_id) != long_id
+
+
+def test_tasks_share_one_labels_dict_and_notebook_parameters():
+    doc = cc.random_dag(30, svg=False)
+    out = compile_doc(doc)
+    dag = read_dag(out.text)
+    assert "labels=" not in out.text.split("with DAG(")[1]  # no task spells out its labels
+    assert dag["constants"]["POD_SETTINGS"]["labels"] == {"mlpipe-lab/dag": "random_30",
+                                                           "mlpipe-lab/task": "{{ task.task_id }}"}
+    params = dag["constants"]["NOTEBOOK_PARAMS"]
+    assert params == ["--param", "alpha={{ params.alpha | tojson }}", "--param", "mode={{ params.mode | tojson }}"]
+    shared = [t for t in dag["tasks"].values() if t["arguments"][-4:] == params]
+    assert shared and "*NOTEBOOK_PARAMS," in out.text
+    # a notebook that lists only some parameters spells them out
+    nb = [n for n in cc.nodes_of(doc) if n["op"] == cc.OPS["notebook"]
+          and n["app_data"]["component_parameters"].get("pipeline_parameters") == ["alpha"]][0]
+    task = next(t for t in dag["tasks"].values()
+                if t["arguments"][t["arguments"].index("--file") + 1] == nb["app_data"]["component_parameters"]["filename"])
+    assert task["arguments"][-2:] == ["--param", "alpha={{ params.alpha | tojson }}"]
+
+
+def test_size_per_task_stays_within_the_target():
+    """Issue #3: <= 600 bytes per task for the rich random corpus (a size, not a timing)."""
+    for n in (200, 1000):
+        out = compile_doc(cc.random_dag(n, svg=False), source="bench.pipeline")
+        assert len(out.text.encode("utf-8")) / len(out.tasks) <= 600, n
 
 
 def test_quantities():

@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.util
 import pathlib
 import sys
+from types import SimpleNamespace
 
 import jinja2.sandbox
 import pytest
@@ -123,8 +124,8 @@ def test_corpus_in_real_airflow(version, compiled, reports):
             prefix = gt["rendered"]["cmds"][gt["rendered"]["cmds"].index("--run-prefix") + 1]
             run_id = prefix.split("/runs/", 1)[1]
 
-            def render(text, _p=run_params, _r=run_id):
-                return JINJA.from_string(text).render(params=_p, run_id=_r)
+            def render(text, _p=run_params, _r=run_id, _t=SimpleNamespace(task_id=task_id)):
+                return JINJA.from_string(text).render(params=_p, run_id=_r, task=_t)
 
             pod = gt["rendered_pod"]
             container = pod["spec"]["containers"][0]

@@ -230,6 +230,7 @@ def test_large_pipelines_take_the_quick_path_and_still_report_every_problem(tmp_
     nodes[2]["app_data"]["component_parameters"]["cpu"] = -1
     nodes[4]["app_data"]["mlpipe"] = {"trigger_rule": "sometimes"}
     doc = pipeline("p", nodes)
+    monkeypatch.setattr(validation, "quick_cached", lambda *args: False)
     slow = [p.to_json() for p in problems_of(doc, tmp_path)]
     monkeypatch.setattr(validation, "QUICK_CHECK_NODES", 1)
     quick = [p.to_json() for p in problems_of(doc, tmp_path)]
@@ -239,3 +240,40 @@ def test_large_pipelines_take_the_quick_path_and_still_report_every_problem(tmp_
     # and a clean pipeline has no problem on the quick path
     doc = pipeline("p", [node(f"n{i}", "a.py", label=f"n{i}") for i in range(6)])
     assert problems_of(doc, tmp_path) == []
+
+
+def test_generated_validators_are_cached_on_disk(tmp_path, monkeypatch):
+    """quick_check's generated code is kept in the cache folder and loaded from there later;
+    a damaged cache file is regenerated, an unwritable cache folder only costs time."""
+    import fastjsonschema
+
+    from mlpipe_lab import schemas
+
+    monkeypatch.setenv("MLPIPE_CACHE_DIR", str(tmp_path / "cache"))
+    schemas.quick_check.cache_clear()
+    assert not schemas.quick_cached("runtime-image")
+    check = schemas.quick_check("runtime-image")
+    files = list((tmp_path / "cache" / "validators").glob("*.marshal"))
+    assert len(files) == 1 and schemas.quick_cached("runtime-image")
+    good = {"name": "pandas", "display_name": "Pandas", "image": "amancevice/pandas:2.4"}
+    assert check(good) and not check({"name": 3})
+
+    def no_generation(*args, **kwargs):
+        raise AssertionError("generated again instead of loaded")
+
+    schemas.quick_check.cache_clear()
+    monkeypatch.setattr(fastjsonschema, "compile_to_code", no_generation)
+    assert schemas.quick_check("runtime-image")(good)
+
+    monkeypatch.undo()
+    monkeypatch.setenv("MLPIPE_CACHE_DIR", str(tmp_path / "cache"))
+    files[0].write_bytes(b"not marshal data")
+    schemas.quick_check.cache_clear()
+    assert schemas.quick_check("runtime-image")(good)
+    assert files[0].read_bytes() != b"not marshal data"
+
+    (tmp_path / "blocked").write_text("a file where the cache folder should be")
+    monkeypatch.setenv("MLPIPE_CACHE_DIR", str(tmp_path / "blocked"))
+    schemas.quick_check.cache_clear()
+    assert schemas.quick_check("runtime-image")(good)
+    schemas.quick_check.cache_clear()

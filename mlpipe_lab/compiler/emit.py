@@ -56,8 +56,9 @@ class Splat:
 
 
 class Args(list):
-    """A command line (list of strings); when broken over lines, options fill each line and an
-    option stays on the line of its values: ``"--kind", "python", "--file", "a.py",``."""
+    """A command line (list of strings, and Splats of shared parts); when broken over lines,
+    options fill each line and an option stays on the line of its values:
+    ``"--kind", "python", "--file", "a.py",``."""
 
 
 class Call:
@@ -73,11 +74,8 @@ class Call:
         self.multiline = multiline
 
 
-def py_str(text: str) -> str:
-    """A Python string literal for any text, preferring double quotes. Built on repr(), so
-    quotes, backslashes, newlines, control characters and lone surrogates are escaped."""
-    if type(text) is not str:
-        text = str(text)
+@lru_cache(maxsize=16384)
+def _py_str(text: str) -> str:
     if _PLAIN.match(text):  # printable ASCII without quote or backslash: nothing to escape
         return '"' + text + '"'
     out = repr(text)
@@ -86,12 +84,62 @@ def py_str(text: str) -> str:
     return out
 
 
+def py_str(text: str) -> str:
+    """A Python string literal for any text, preferring double quotes. Built on repr(), so
+    quotes, backslashes, newlines, control characters and lone surrogates are escaped."""
+    if type(text) is not str:
+        text = str(text)
+    return _py_str(text)
+
+
 def literal(value: Any) -> str:
     """Inline Python source for a plain value (str, int, float, bool, None, list, tuple, dict)."""
     return _inline(value)
 
 
+def _float(value: float) -> str:
+    if not math.isfinite(value):
+        raise EmitError(f"not a finite number: {value!r}")
+    return repr(float(value))
+
+
+def _splat_outside(value: Splat) -> str:
+    raise EmitError("a splat outside a container")
+
+
+def _call(value: Call) -> str:
+    return value.func + "(" + ", ".join(_call_items(value)) + ")"
+
+
+def _list(value: list) -> str:
+    return "[" + ", ".join([_list_item(v) for v in value]) + "]"
+
+
+def _tuple(value: tuple) -> str:
+    inner = ", ".join([_list_item(v) for v in value])
+    return "(" + inner + ("," if len(value) == 1 else "") + ")"
+
+
+def _dict(value: dict) -> str:
+    return "{" + ", ".join([_dict_item(k, v) for k, v in value.items()]) + "}"
+
+
+# Exact type -> how it is written. Looked up before the isinstance chain below (subclasses of
+# these, such as Args or an int-like enum, take the slower way), because the compiler writes
+# some 40 values per task.
+_INLINE = {
+    str: _py_str, bool: repr, type(None): repr, int: repr, float: _float, Name: lambda v: v.name,
+    Splat: _splat_outside, Call: _call, list: _list, Args: _list, tuple: _tuple, dict: _dict,
+}
+
+
+_SCALARS = frozenset({str, bool, type(None), int, float, Name})
+
+
 def _inline(value: Any) -> str:
+    write = _INLINE.get(type(value))
+    if write is not None:
+        return write(value)
     if isinstance(value, str):
         return py_str(value)
     if value is None or isinstance(value, bool):
@@ -99,30 +147,21 @@ def _inline(value: Any) -> str:
     if isinstance(value, int):
         return repr(int(value))
     if isinstance(value, float):
-        if not math.isfinite(value):
-            raise EmitError(f"not a finite number: {value!r}")
-        return repr(float(value))
-    if isinstance(value, Name):
-        return value.name
-    if isinstance(value, Splat):
-        raise EmitError("a splat outside a container")
-    if isinstance(value, Call):
-        return value.func + "(" + ", ".join(_call_items(value)) + ")"
+        return _float(value)
     if isinstance(value, (list, tuple)):
-        inner = ", ".join(_list_item(v) for v in value)
-        if isinstance(value, tuple):
-            return "(" + inner + ("," if len(value) == 1 else "") + ")"
-        return "[" + inner + "]"
+        return _tuple(tuple(value)) if isinstance(value, tuple) else _list(value)
     if isinstance(value, dict):
-        return "{" + ", ".join(_dict_item(k, v) for k, v in value.items()) + "}"
+        return _dict(value)
     raise EmitError(f"cannot emit a {type(value).__name__}")
 
 
 def _list_item(value: Any) -> str:
-    return "*" + value.name if isinstance(value, Splat) else _inline(value)
+    return "*" + value.name if type(value) is Splat else _inline(value)
 
 
 def _dict_item(key: Any, value: Any) -> str:
+    if type(key) is str:
+        return _py_str(key) + ": " + _inline(value)
     if isinstance(key, Splat):
         return "**" + key.name
     if not isinstance(key, str):
@@ -133,7 +172,7 @@ def _dict_item(key: Any, value: Any) -> str:
 def _call_items(call: Call) -> list[str]:
     items = [_inline(a) for a in call.args]
     for key, value in call.kwargs:
-        items.append("**" + key.name if isinstance(key, Splat) else key + "=" + _inline(value))
+        items.append("**" + key.name if type(key) is Splat else key + "=" + _inline(value))
     return items
 
 
@@ -160,14 +199,18 @@ def render(value: Any, indent: int = 0, prefix: str = "") -> list[str]:
         opener, closer = "{", "}"
         items = [("**", k) if isinstance(k, Splat) else (py_str(k) + ": ", v) for k, v in value.items()]
     lines = [pad + prefix + opener]
+    inner = pad + INDENT
     for label, item in items:
-        if isinstance(item, Splat):
+        kind = type(item)
+        if kind is Splat:
             star = "**" if label == "**" else "*"
-            lines.append(INDENT * (indent + 1) + star + item.name + ",")
-            continue
-        sub = render(item, indent + 1, label or "")
-        sub[-1] += ","
-        lines.extend(sub)
+            lines.append(inner + star + item.name + ",")
+        elif kind in _SCALARS:  # never broken: one line whatever its length (as render would)
+            lines.append(inner + (label or "") + _INLINE[kind](item) + ",")
+        else:
+            sub = render(item, indent + 1, label or "")
+            sub[-1] += ","
+            lines.extend(sub)
     lines.append(pad + closer)
     return lines
 
@@ -175,11 +218,17 @@ def render(value: Any, indent: int = 0, prefix: str = "") -> list[str]:
 def _render_args(value: Args, pad: str, prefix: str) -> list[str]:
     """Options fill lines up to WIDTH; an option is never split from its values."""
     groups: list[list[str]] = []
+    new_group = True
     for item in value:
+        if type(item) is Splat:  # a shared part of the command line: a group of its own
+            groups.append(["*" + item.name])
+            new_group = True
+            continue
         if not isinstance(item, str):
-            raise EmitError("command lines hold strings only")
-        if not groups or item.startswith("--"):
+            raise EmitError("command lines hold strings and splats only")
+        if new_group or item.startswith("--"):
             groups.append([])
+            new_group = False
         groups[-1].append(py_str(item))
     inner = pad + INDENT
     lines = [pad + prefix + "["]
@@ -215,7 +264,7 @@ def escape_for_comment(text: str) -> str:
 def needs_raw(text: str) -> bool:
     """True when Airflow's Jinja rendering would change the text: template markers, or a
     trailing line break (Jinja drops one unless keep_trailing_newline is set)."""
-    return any(m in text for m in _TEMPLATE_START) or text.endswith(("\n", "\r"))
+    return ("{" in text and any(m in text for m in _TEMPLATE_START)) or text.endswith(("\n", "\r"))
 
 
 class TemplateTextError(ValueError):

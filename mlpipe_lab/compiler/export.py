@@ -87,7 +87,7 @@ def export(
     doc = document.parse(text, pipeline=source)
     pipeline = Pipeline(doc, source)
     files = LocalFiles(pipeline_path.parent)
-    checked = validate(doc, source=source, files=files, images=image_refs(images))
+    checked = validate(doc, source=source, files=files, images=image_refs(images), pipeline=pipeline)
     errors = [p for p in checked if p.severity == ERROR]
     if errors:
         raise PipelineError(errors)
@@ -100,7 +100,7 @@ def export(
     bundles = build_bundles(pipeline, plan, files, bundle_dir, exclude)
     try:
         compiled = compile_checked(pipeline, checked, images=images, config=config, source_path=source,
-                                   bundles=bundles.refs, target=target)
+                                   bundles=bundles.refs, target=target, plan=plan)
     except BaseException:
         bundles.discard()
         raise

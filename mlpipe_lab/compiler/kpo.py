@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from functools import lru_cache
 from typing import Any
 
 from ..pipeline.model import Node, Parameter, normalise_entries
@@ -22,6 +23,10 @@ PULL_POLICIES = ("Always", "IfNotPresent", "Never")
 SHM_VOLUME = "dshm"
 LABEL_DAG = "mlpipe-lab/dag"
 LABEL_TASK = "mlpipe-lab/task"
+# labels is a templated field: when the task id is a valid label value, every task can share one
+# labels dict (module constant) and Airflow fills in the task id when it renders the task.
+TASK_ID_TEMPLATE = "{{ task.task_id }}"
+NOTEBOOK_PARAMS = "NOTEBOOK_PARAMS"
 # What Elyra's palette puts in every new node's description: not worth a task doc.
 ELYRA_DEFAULT_DESCRIPTIONS = {"Run notebook file", "Run Python script", "Run R script"}
 _UNITLESS = re.compile(r"^[0-9]+(\.[0-9]+)?$")
@@ -39,7 +44,7 @@ def task_call(ctx: Context, task: Task, dag_id: str, params: list[Parameter], sh
     kw += _image(ctx, node, props)
 
     used = _node_parameters(ctx, node, props, params)
-    kw.append(("arguments", _arguments(ctx, task, dag_id, props, used)))
+    kw.append(("arguments", _arguments(ctx, task, dag_id, props, used, all_params=params)))
     env = _env(ctx, node, props, used)
     if env:
         kw.append(("env_vars", env))
@@ -125,7 +130,10 @@ def _node_parameters(ctx: Context, node: Node, props: dict[str, Any],
 
 
 def _arguments(ctx: Context, task: Task, dag_id: str, props: dict[str, Any],
-               used: list[Parameter]) -> list[str]:
+               used: list[Parameter], all_params: list[Parameter] | None = None) -> list[str]:
+    """The task's runner arguments. With ``all_params``, a notebook that gets every pipeline
+    parameter refers to the module constant NOTEBOOK_PARAMS (see notebook_param_args) instead of
+    repeating the same ``--param`` arguments in each task."""
     node = task.node
     ref = (ctx.bundles or {}).get(node.id)
     key = getattr(ref, "key", None) or (ref.get("key") if isinstance(ref, dict) else None)
@@ -136,9 +144,10 @@ def _arguments(ctx: Context, task: Task, dag_id: str, props: dict[str, Any],
                      node=node)
     outputs = [o for o in props.get("outputs") or [] if isinstance(o, str) and o]
     notebook_params = []
-    if task.kind == "notebook":
-        notebook_params = [(p.name, "{{ " + param_ref(p.name) + " | tojson }}") for p in used]
-    return Args(task_arguments(
+    shared = bool(all_params) and task.kind == "notebook" and used == all_params
+    if task.kind == "notebook" and not shared:
+        notebook_params = _notebook_params(used)
+    args = Args(task_arguments(
         kind=task.kind,
         file=ctx.tpl(task.file, node, CP + "filename"),
         bundle=ctx.tpl(key, node),
@@ -147,6 +156,22 @@ def _arguments(ctx: Context, task: Task, dag_id: str, props: dict[str, Any],
         upstream=task.upstream,
         params=notebook_params,
     ))
+    if shared:
+        ctx.uses.add(NOTEBOOK_PARAMS)
+        args.append(Splat(NOTEBOOK_PARAMS))  # the --param arguments come last, as above
+    return args
+
+
+def _notebook_params(used: list[Parameter]) -> list[tuple[str, str]]:
+    return [(p.name, "{{ " + param_ref(p.name) + " | tojson }}") for p in used]
+
+
+def notebook_param_args(params: list[Parameter]) -> Args:
+    """The value of NOTEBOOK_PARAMS: ``--param NAME=JSON`` for every pipeline parameter."""
+    args = Args()
+    for name, value in _notebook_params(params):
+        args += ["--param", f"{name}={value}"]
+    return args
 
 
 def store_env(ctx: Context) -> dict[str, str]:
@@ -326,6 +351,7 @@ def _volumes(ctx: Context, node: Node, props: dict[str, Any]) -> tuple[list[Call
 # -- metadata and scheduling ---------------------------------------------------------------------
 
 
+@lru_cache(maxsize=16384)  # the DAG's label is asked for once per task
 def label_value(text: str) -> str:
     """A valid Kubernetes label value (<= 63 chars of [A-Za-z0-9._-], alphanumeric at both ends)
     that still identifies the text: a long value keeps a hash of the whole."""
@@ -354,7 +380,8 @@ def _labels(ctx: Context, node: Node, props: dict[str, Any], dag_id: str, task_i
             ctx.warn("label", f"Pod label '{ours}' is set by mlpipe-lab; your value is replaced.",
                      node=node, path=CP + "kubernetes_pod_labels")
     labels[LABEL_DAG] = label_value(dag_id)
-    labels[LABEL_TASK] = label_value(task_id)
+    value = label_value(task_id)
+    labels[LABEL_TASK] = TASK_ID_TEMPLATE if value == task_id else value
     return dict(sorted(labels.items()))
 
 

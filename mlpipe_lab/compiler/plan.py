@@ -20,7 +20,7 @@ KIND_BY_OP = {NOTEBOOK_OP: "notebook", PYTHON_OP: "python", R_OP: "r"}
 MODULE_NAMES = {
     "DAG", "Param", "KubernetesPodOperator", "Secret", "k8s", "pendulum", "timedelta",
     "RUNNER", "POD_SETTINGS", "TASK_ENV", "TASK_LABELS", "STORE_SECRETS", "dag",
-    "BashOperator", "TASK_SETTINGS",
+    "BashOperator", "TASK_SETTINGS", "NOTEBOOK_PARAMS",
 }
 _RESERVED = MODULE_NAMES | set(dir(builtins))
 

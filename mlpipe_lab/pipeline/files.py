@@ -10,7 +10,12 @@ from __future__ import annotations
 import glob
 import os
 import posixpath
+import re
+import stat
 from pathlib import Path
+
+# Paths that need no normalising: no empty, "." or ".." parts, no backslash, no trailing slash.
+_SIMPLE = re.compile(r"(?!\.{1,2}(?:/|\Z))[^/\\]+(?:/(?!\.{1,2}(?:/|\Z))[^/\\]+)*\Z")
 
 OK = "ok"
 MISSING = "missing"
@@ -35,8 +40,12 @@ class LocalFiles:
 
     def __init__(self, root: str | os.PathLike):
         self.root = Path(root).resolve()
-        # Validation and bundling ask about the same files; resolving symlinks costs syscalls.
+        self._root = str(self.root)
+        # Validation and bundling ask about the same files and patterns; resolving symlinks costs
+        # syscalls. The files do not change during one validation or export.
         self._checked: dict[str, str] = {}
+        self._globbed: dict[str, list[str]] = {}
+        self._dirs_inside: dict[str, bool] = {}
 
     def _inside(self, path: Path) -> bool:
         try:
@@ -55,6 +64,10 @@ class LocalFiles:
         status = lexical_status(relpath)
         if status != OK:
             return status
+        if _SIMPLE.match(relpath):
+            fast = self._check_plain(relpath)
+            if fast is not None:
+                return fast
         path = self.root / relpath
         if not path.exists() and not path.is_symlink():
             return MISSING
@@ -64,8 +77,34 @@ class LocalFiles:
             return NOT_A_FILE
         return OK
 
+    def _check_plain(self, relpath: str) -> str | None:
+        """check() for a plain relative path that is not a symlink itself: one lstat, and the real
+        path of its folder (cached, as many files share a folder). None: use the general way."""
+        full = self._root + "/" + relpath
+        try:
+            st = os.lstat(full)
+        except FileNotFoundError:
+            return MISSING
+        except OSError:
+            return None
+        if stat.S_ISLNK(st.st_mode):
+            return None
+        folder = full.rpartition("/")[0]
+        inside = self._dirs_inside.get(folder)
+        if inside is None:
+            inside = self._dirs_inside[folder] = self._inside(Path(folder))
+        if not inside:
+            return OUTSIDE
+        return OK if stat.S_ISREG(st.st_mode) else NOT_A_FILE
+
     def glob(self, pattern: str) -> list[str]:
         """Files (not folders) matching a pattern relative to the root, sorted, inside the root."""
+        found = self._globbed.get(pattern)
+        if found is None:
+            found = self._globbed[pattern] = self._glob(pattern)
+        return list(found)
+
+    def _glob(self, pattern: str) -> list[str]:
         if lexical_status(pattern) != OK:
             return []
         matches = glob.glob(str(self.root / pattern), recursive=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 MAX_ID = 250
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
@@ -18,6 +19,7 @@ def is_valid_id(value: str) -> bool:
     return bool(_ID.match(value))
 
 
+@lru_cache(maxsize=16384)  # validation and the plan slugify every label
 def slugify(text: str, fallback: str = "task", max_len: int = MAX_ID) -> str:
     """``"Prepare data (v2).ipynb"`` -> ``"Prepare_data_v2"``; never empty."""
     # Drop a trailing notebook/script extension: labels usually are file names.

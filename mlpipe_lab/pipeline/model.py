@@ -43,7 +43,8 @@ class Node:
     def __init__(self, raw: dict[str, Any], index: int):
         self.raw = raw
         self.index = index
-        # read on every graph and plan lookup; the model never changes a document it views
+        # read on every graph and plan lookup; the model never changes a document it views, so
+        # the properties below are computed once (validation, bundling and the compiler all ask)
         self.id = str(raw.get("id", ""))
 
     @property
@@ -58,12 +59,12 @@ class Node:
     def is_generic(self) -> bool:
         return self.type == "execution_node" and self.op in GENERIC_OPS
 
-    @property
+    @cached_property
     def app_data(self) -> dict[str, Any]:
         data = self.raw.get("app_data")
         return data if isinstance(data, dict) else {}
 
-    @property
+    @cached_property
     def parameters(self) -> dict[str, Any]:
         """The node's own properties (Elyra's component_parameters), as stored."""
         params = self.app_data.get("component_parameters")
@@ -74,22 +75,22 @@ class Node:
             return {k: v for k, v in self.app_data.items() if k not in ("ui_data", "label")}
         return {}
 
-    @property
+    @cached_property
     def mlpipe(self) -> dict[str, Any]:
         extra = self.app_data.get("mlpipe")
         return extra if isinstance(extra, dict) else {}
 
-    @property
+    @cached_property
     def ui_data(self) -> dict[str, Any]:
         ui = self.app_data.get("ui_data")
         return ui if isinstance(ui, dict) else {}
 
-    @property
+    @cached_property
     def filename(self) -> str:
         value = self.parameters.get("filename")
         return value if isinstance(value, str) else ""
 
-    @property
+    @cached_property
     def label(self) -> str:
         for value in (self.app_data.get("label"), self.ui_data.get("label")):
             if isinstance(value, str) and value.strip():
@@ -136,6 +137,7 @@ class Pipeline:
     def __init__(self, doc: dict[str, Any], source: str = ""):
         self.doc = doc
         self.source = source  # path of the file, as the user knows it (for messages)
+        self._merged: dict[int, tuple[Node, dict[str, Any]]] = {}
 
     @cached_property
     def primary(self) -> dict[str, Any]:
@@ -240,8 +242,12 @@ class Pipeline:
         return out
 
     def node_properties(self, node: Node) -> dict[str, Any]:
-        """The node's properties with pipeline_defaults merged the way Elyra merges them."""
-        return merge_defaults(node.parameters, self.defaults)
+        """The node's properties with pipeline_defaults merged the way Elyra merges them.
+        Computed once per node (validation, bundling and the compiler each ask): do not mutate."""
+        merged = self._merged.get(id(node))
+        if merged is None or merged[0] is not node:
+            merged = self._merged[id(node)] = (node, merge_defaults(node.parameters, self.defaults))
+        return merged[1]
 
 
 def _entry_key(kind: str, entry: dict[str, Any]) -> tuple:

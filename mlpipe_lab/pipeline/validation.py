@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from typing import Any, Collection, Iterable, Protocol
 
-from ..schemas import quick_check, validator
+from ..schemas import quick_cached, quick_check, validator
 from . import document
 from .files import ABSOLUTE, MISSING, NOT_A_FILE, OK, OUTSIDE, lexical_status
 from .graph import Graph
@@ -24,7 +24,8 @@ SECRET_NAME = re.compile(
 
 
 # From this many nodes on, generated yes/no validators pay for their set-up time; jsonschema then
-# only runs on the parts they reject, to produce the readable messages.
+# only runs on the parts they reject, to produce the readable messages. Once their code is in the
+# cache folder they are used for any size (loading them is faster than importing jsonschema).
 QUICK_CHECK_NODES = 300
 
 
@@ -39,8 +40,10 @@ def validate(
     source: str = "",
     files: FileView | None = None,
     images: Collection[str] | None = None,
+    pipeline: Pipeline | None = None,
 ) -> list[Problem]:
-    """All problems of a pipeline. ``images``: known runtime image references (None = unchecked)."""
+    """All problems of a pipeline. ``images``: known runtime image references (None = unchecked);
+    ``pipeline``: a view of this same document to reuse (export compiles with it afterwards)."""
     name_hint = source or "pipeline"
     if isinstance(source_text_or_doc, str):
         try:
@@ -49,7 +52,8 @@ def validate(
             return exc.problems
     else:
         doc = source_text_or_doc
-    pipeline = Pipeline(doc, source)
+    if pipeline is None or pipeline.doc is not doc or pipeline.source != source:
+        pipeline = Pipeline(doc, source)
     return Validator(pipeline, files, images).run()
 
 
@@ -60,7 +64,7 @@ class Validator:
         self.images = set(images) if images is not None else None
         self.problems: list[Problem] = []
         self.name = pipeline.name
-        self.quick = len(pipeline.nodes) >= QUICK_CHECK_NODES
+        self.quick = len(pipeline.nodes) >= QUICK_CHECK_NODES or quick_cached("pipeline-file")
 
     def schema_errors(self, name: str, instance: Any, pointer: str = "") -> list:
         if self.quick:
@@ -222,8 +226,10 @@ class Validator:
         self._runtime_image(node, props)
         self._files(node, props)
         self._secret_like_env(node.parameters.get("env_vars"), node, "component_parameters/env_vars")
-        for i, name in enumerate(props.get("pipeline_parameters") or []):
-            if name not in {p.name for p in self.p.parameters}:
+        wanted = props.get("pipeline_parameters") or []
+        defined = {p.name for p in self.p.parameters} if wanted else set()
+        for i, name in enumerate(wanted):
+            if name not in defined:
                 self.add("parameter", f"The node uses parameter '{name}', which the pipeline does not define.",
                          node=node, path=f"component_parameters/pipeline_parameters/{i}")
         for kind in ("kubernetes_secrets", "mounted_volumes"):

@@ -5,9 +5,16 @@ The same files are served to the frontend (forms), used by validation and by the
 
 from __future__ import annotations
 
+import hashlib
+import importlib.util
 import json
+import marshal
+import os
+import sys
+import tempfile
 from functools import lru_cache
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 #: Concept name -> file in this package.
@@ -57,8 +64,9 @@ def validator(name: str, pointer: str = ""):
 def quick_check(name: str, pointer: str = ""):
     """A fast yes/no validator (generated code, fastjsonschema) for large documents, or None.
 
-    Generating it costs ~0.05-0.15 s, so callers use it only when there is much to validate, and
-    still ask :func:`validator` for the readable list of errors when it says no.
+    Generating it costs ~0.05-0.15 s; the compiled code is kept in the user's cache folder (see
+    :func:`cache_dir`), so later processes load it in milliseconds. Callers still ask
+    :func:`validator` for the readable list of errors when it says no.
     """
     try:
         import fastjsonschema
@@ -68,7 +76,9 @@ def quick_check(name: str, pointer: str = ""):
     # fastjsonschema knows drafts up to 7; our schemas use no keyword that differs from it.
     schema["$schema"] = "http://json-schema.org/draft-07/schema#"
     schema.pop("$id", None)
-    check = fastjsonschema.compile(schema, use_default=False)
+    namespace: dict[str, Any] = {}
+    exec(_quick_code(schema, fastjsonschema), namespace)
+    check = namespace["validate"]  # compile_to_code's entry point for a schema without $id
 
     def is_valid(instance: Any) -> bool:
         try:
@@ -78,6 +88,66 @@ def quick_check(name: str, pointer: str = ""):
         return True
 
     return is_valid
+
+
+def cache_dir() -> Path:
+    """``$MLPIPE_CACHE_DIR``, else ``$XDG_CACHE_HOME/mlpipe-lab`` (default ``~/.cache/mlpipe-lab``)."""
+    explicit = os.environ.get("MLPIPE_CACHE_DIR")
+    if explicit:
+        return Path(explicit)
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "mlpipe-lab"
+
+
+def quick_cached(name: str, pointer: str = "") -> bool:
+    """True when the generated validator for this schema is already in the cache folder."""
+    try:
+        import fastjsonschema
+    except ImportError:
+        return False
+    schema = dereference(name, pointer)
+    schema["$schema"] = "http://json-schema.org/draft-07/schema#"
+    schema.pop("$id", None)
+    path = _quick_path(schema, fastjsonschema)
+    return path is not None and path.is_file()
+
+
+def _quick_path(schema: dict[str, Any], fastjsonschema: Any) -> Path | None:
+    # Keyed by everything the code depends on: the schema, the generator and the interpreter
+    # (marshal's format is per Python version). None: no home folder to cache in.
+    try:
+        folder = cache_dir() / "validators"
+    except (RuntimeError, KeyError):
+        return None
+    key = hashlib.sha256("\0".join([
+        json.dumps(schema, sort_keys=True), fastjsonschema.VERSION, sys.version,
+        importlib.util.MAGIC_NUMBER.hex(),
+    ]).encode("utf-8")).hexdigest()[:32]
+    return folder / f"{key}.marshal"
+
+
+def _quick_code(schema: dict[str, Any], fastjsonschema: Any) -> Any:
+    path = _quick_path(schema, fastjsonschema)
+    if path is not None:
+        try:
+            return marshal.loads(path.read_bytes())
+        except (OSError, ValueError, EOFError, TypeError):
+            pass
+    code = compile(fastjsonschema.compile_to_code(schema, use_default=False), "<mlpipe-lab validator>", "exec")
+    if path is None:
+        return code
+    try:  # a cache: when it cannot be written, the next process generates the code again
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(marshal.dumps(code))
+            os.replace(tmp, path)
+        except BaseException:
+            os.unlink(tmp)
+            raise
+    except OSError:
+        pass
+    return code
 
 
 def dereference(name: str, pointer: str = "") -> dict[str, Any]:
