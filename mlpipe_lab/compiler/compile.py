@@ -13,9 +13,9 @@ from ..pipeline.model import Pipeline
 from ..pipeline.problems import ERROR, PipelineError, Problem
 from ..pipeline.validation import validate
 from .context import Context
-from .dag import dag_call, imports, shared_constants
+from .dag import LOCAL_WORKER, dag_call, imports, shared_constants
 from .emit import Call, Name, Splat, Writer, escape_for_comment, literal, render
-from . import bash
+from . import bash, serve
 from .kpo import task_call
 from .plan import make_plan
 from .settings import read_settings
@@ -99,19 +99,25 @@ def compile_checked(
     warnings = list(checked)
 
     ctx = Context(pipeline, read_settings(config), images, bundles)
-    plan = make_plan(pipeline)
+    local_worker = ctx.settings.type == "airflow" and ctx.settings.execution_mode == LOCAL_WORKER
+    plan = make_plan(pipeline, local=ctx.settings.type == "local" or local_worker)
+    ctx.cmds_per_task = not local_worker and any(t.kind == "serve" for t in plan.tasks)
     params = pipeline.parameters
     if bundles is None:
         ctx.warn("bundles", "Node bundles were not built, so the DAG refers to placeholder bundle keys; "
                  "export or publish the pipeline to build them.")
 
     if not plan.tasks:
-        ctx.error("empty-pipeline", "The pipeline has no notebook, Python or R node to run.")
+        ctx.error("empty-pipeline", "The pipeline has no notebook, Python, R or Serve MLflow model node to run.")
     constants = shared_constants(ctx, plan.dag_id)
     shared = {name for name, _ in constants}
     dag = dag_call(ctx, plan.dag_id, params)
-    emit_task = bash.task_call if "TASK_SETTINGS" in shared else task_call
-    calls = [(t, emit_task(ctx, t, plan.dag_id, params, shared)) for t in plan.tasks]
+    if "TASK_SETTINGS" in shared:
+        emit_task, emit_serve = bash.task_call, serve.bash_task_call
+    else:
+        emit_task, emit_serve = task_call, serve.task_call
+    calls = [(t, (emit_serve if t.kind == "serve" else emit_task)(ctx, t, plan.dag_id, params, shared))
+             for t in plan.tasks]
     errors = [p for p in ctx.problems if p.severity == ERROR]
     if errors:
         raise PipelineError(errors)
