@@ -2,7 +2,8 @@
 ``seldon-core-microservice`` (Python 3.12, numpy<2, its own cached venv from
 ``scripts/seldon-venv.sh``) and by our runtime answer every request with the same status and JSON.
 
-Two Predictors, each served by both servers from the same folder:
+Two Predictors, each served by both servers from the same folder (the cases are in ``CASES``;
+``DELIBERATE`` lists where we answer differently on purpose, and why):
 
 - ``mlflow``: the Predictor that ``mlpipe_lab.serving.package.build_context`` generates for a small
   scikit-learn MLflow model saved by this venv's MLflow 3 (numpy 2); seldon-core loads the very same
@@ -23,9 +24,9 @@ Normalisations (each one is a legitimate difference, nothing else is normalised)
   connection, we keep it alive) and our ``Seldon-Puid`` header is an addition (seldon-core's
   executor adds the same header in a cluster; the model container does not);
 - JSON bodies are compared as parsed JSON (key order and the trailing newline are not contract);
-- error ``info`` texts that quote a numpy/Python exception message are compared by prefix up to
-  the quoted message (``NORMALISE_INFO``), as numpy 1.26 (seldon-core) and numpy 2 (our venv)
-  word some errors differently;
+- error ``info`` texts are compared exactly; ``NORMALISE_INFO`` can cut one to a prefix where
+  numpy 1.26 (seldon-core's venv) and numpy 2 (ours) word an error differently. It is empty
+  today: every quoted numpy/Python message is identical under both;
 - the ``mlflow`` model's float outputs are compared to 9 significant digits (scikit-learn under
   numpy 1.26 vs 2 may differ in the last bits).
 """
@@ -239,7 +240,7 @@ CASES = [
     ("contract-metadata", "contract", "GET", "/metadata", None, None),
 ]
 
-# Cases whose error info quotes a numpy/Python message: compared up to this prefix.
+# Case id -> prefix, for error infos that quote a message numpy 1.26 and 2 word differently.
 NORMALISE_INFO: dict[str, str] = {}
 FLOAT_TOLERANT = {"mlflow"}
 
