@@ -169,3 +169,30 @@ def test_sqlite_registry_without_a_server(tmp_path):
     listed = registry.model_versions(f"sqlite:///{db}", "sq")
     assert listed["aliases"] == {"prod": "1"} and listed["versions"][0]["aliases"] == ["prod"]
     assert Path(db).is_file()
+
+
+def test_local_run_of_a_pipeline_with_a_serve_node(tracking, tmp_path):  # noqa: F811
+    """``mlpipe run``: train -> serve (package + check on 127.0.0.1) -> report; the report still
+    receives train's output through the serve node."""
+    import compile_corpus as cc
+    import serve_fixtures as sf
+    from mlpipe_lab.localrun import run_pipeline
+
+    folder = tmp_path / "p"
+    folder.mkdir()
+    (folder / "train.py").write_text("import pathlib\npathlib.Path('data.txt').write_text('trained')\n")
+    (folder / "report.py").write_text("import pathlib\nassert pathlib.Path('data.txt').read_text() == 'trained'\n")
+    image = {"runtime_image": "python:3.11"}
+    nodes = [
+        cc.node("train", "train.py", kind="python", label="train", params={**image, "outputs": ["data.txt"]}),
+        sf.serve_node("serve", parents=["train"], image="python:3.11", tracking_uri=tracking,
+                      model_name="mlflowdemo", model_alias="champion", image_repository="models/demo",
+                      registry_secret="push-creds", smoke_request=json.dumps(SEED)),
+        cc.node("report", "report.py", kind="python", label="report", params=image, parents=["serve"]),
+    ]
+    (folder / "serve_local.pipeline").write_text(json.dumps(cc.pipeline("serve_local", nodes)))
+    result = run_pipeline(folder / "serve_local.pipeline", artifacts_root=tmp_path / "art")
+    assert result.ok, result.report()
+    assert [n.task_id for n in result.nodes] == ["train", "Serve_churn_package", "Serve_churn_check", "report"]
+    check_log = Path(result.node("Serve_churn_check").log).read_text()
+    assert '"ndarray": [1]' in check_log
