@@ -167,7 +167,9 @@ class Services:
                 "op": node.op,
                 "task_id": task_id,
                 "filename": node.filename,
-                "file_status": files.check(node.filename) if node.filename else "missing",
+                # a serve node has no file by design
+                "file_status": (files.check(node.filename) if node.filename
+                                else None if node.is_serve else "missing"),
                 "dependencies": sorted(set(deps)),
                 "outputs": list(props.get("outputs") or []),
                 "runtime_image": image,

@@ -266,3 +266,20 @@ def test_kserve_and_seldon_v2_objects():
         specs.objects(_spec_of("kserve"))
     with pytest.raises(specs.SpecError, match="physical location"):
         specs.objects(_spec_of("kserve"), storage_uri="models:/churn/1")
+
+
+def test_describe_and_export_a_pipeline_with_a_serve_node(tmp_path):
+    from mlpipe_lab.compiler.export import export
+    from mlpipe_lab.services import Services
+
+    doc = sf.serve_pipeline("kserve")
+    for name in ("train.py", "report.py"):
+        (tmp_path / name).write_text("print(1)\n")
+    (tmp_path / "s.pipeline").write_text(json.dumps(doc))
+    described = Services(tmp_path, tmp_path / "data").describe("s.pipeline")
+    serve = [n for n in described["nodes"] if n["op"] == sf.SERVE_OP][0]
+    assert serve["file_status"] is None and serve["filename"] == ""
+    assert described["files"] == ["report.py", "train.py"]
+    result = export(tmp_path / "s.pipeline", config=cc.CONFIG, images=cc.IMAGES, output=tmp_path / "dag.py")
+    assert sorted(result.bundles) == ["report", "train"]  # serve tasks ship no files
+    assert "Serve_churn_deploy" in (tmp_path / "dag.py").read_text()
