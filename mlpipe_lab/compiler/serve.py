@@ -24,7 +24,6 @@ from typing import Any
 
 from ..pipeline.model import Parameter
 from ..pipeline.validation import serve_deployment_name
-from ..serving.tasks import spec as serve_spec
 from . import bash
 from .context import Context
 from .dag import store_prefix
@@ -53,6 +52,9 @@ def xcom(task: Task, key: str, filters: str = "") -> str:
 def deployment_spec(ctx: Context, task: Task) -> dict[str, Any]:
     """The node's deployment settings for the deploy/wait/smoke tasks, checked by building the
     objects once with placeholder image and storage URI (errors name the node)."""
+    # imported here: pipelines without serve nodes do not pay for the manifest module (~7 ms)
+    from ..serving.tasks import spec as serve_spec
+
     node, props = task.node, _props(ctx, task)
     spec: dict[str, Any] = {
         "target": props.get("target") or "seldon-v1",
