@@ -196,6 +196,29 @@ class RetireHandler(BaseHandler):
                                           body.get("runtime_config")))
 
 
+class MlflowModelsHandler(BaseHandler):
+    @tornado.web.authenticated
+    @authorized
+    @json_errors
+    async def get(self) -> None:
+        # the MLflow client blocks (network or sqlite): off the event loop
+        self.send(await asyncio.to_thread(
+            self.services.mlflow_models, self.get_query_argument("tracking_uri", ""),
+            self.get_query_argument("filter", ""), self.get_query_argument("runtime_config", "") or None))
+
+
+class MlflowVersionsHandler(BaseHandler):
+    @tornado.web.authenticated
+    @authorized
+    @json_errors
+    async def get(self, name: str) -> None:
+        from urllib.parse import unquote
+
+        self.send(await asyncio.to_thread(
+            self.services.mlflow_versions, unquote(name), self.get_query_argument("tracking_uri", ""),
+            self.get_query_argument("runtime_config", "") or None))
+
+
 def route_table(base_url: str, services: Services) -> list[tuple[str, type, dict[str, Any]]]:
     kind = r"(?P<kind>[A-Za-z-]+)"
     name = r"(?P<name>[^/]+)"
@@ -210,6 +233,8 @@ def route_table(base_url: str, services: Services) -> list[tuple[str, type, dict
         ("export", ExportHandler),
         ("submit", SubmitHandler),
         ("retire", RetireHandler),
+        ("mlflow/models", MlflowModelsHandler),
+        (f"mlflow/models/{name}/versions", MlflowVersionsHandler),
     ]
     return [
         (url_path_join(base_url, "mlpipe-lab", pattern), handler, {"services": services})

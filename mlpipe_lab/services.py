@@ -168,7 +168,9 @@ class Services:
                 "op": node.op,
                 "task_id": task_id,
                 "filename": node.filename,
-                "file_status": files.check(node.filename) if node.filename else "missing",
+                # a serve node has no file by design
+                "file_status": (files.check(node.filename) if node.filename
+                                else None if node.is_serve else "missing"),
                 "dependencies": sorted(set(deps)),
                 "outputs": list(props.get("outputs") or []),
                 "runtime_image": image,
@@ -294,3 +296,55 @@ class Services:
             raise ServiceError(f"Retiring '{dag_id}' failed at {exc.step}: {exc.message}",
                                exc.status if exc.status != 500 else 502) from None
         return result.to_dict() | {"runtime_config": runtime_config}
+
+    # -- the MLflow model registry (lists for the Serve MLflow model node) ------------------
+
+    def mlflow_tracking_uri(self, tracking_uri: str | None, runtime_config: str | None) -> str:
+        """The tracking URI asked for, else the named runtime configuration's mlflow.tracking_uri."""
+        uri = (tracking_uri or "").strip()
+        if not uri and runtime_config:
+            uri = str((self.runtime_config(runtime_config).get("mlflow") or {}).get("tracking_uri") or "")
+        if not uri:
+            raise ServiceError("Give an MLflow tracking URI (or a runtime configuration that has one).", 400,
+                               field="tracking_uri")
+        if "\n" in uri or len(uri) > 2048 or "://" not in uri:
+            raise ServiceError(f"'{uri[:100]}' is not a tracking URI (e.g. http://mlflow:5000).", 400,
+                               field="tracking_uri")
+        if "@" in uri.split("://", 1)[1].split("/", 1)[0]:
+            raise ServiceError("The tracking URI must not contain credentials; the MLflow client reads "
+                               "them from MLFLOW_TRACKING_USERNAME/PASSWORD or TOKEN.", 400, field="tracking_uri")
+        return uri
+
+    def _registry_call(self, func, *args: Any) -> Any:
+        try:
+            from .serving import registry
+        except ImportError:  # pragma: no cover - registry is stdlib-only at import
+            raise
+        try:
+            import mlflow  # noqa: F401
+        except ImportError:
+            raise ServiceError("MLflow is not installed in the Jupyter server's environment "
+                               "(pip install mlflow), so the model registry cannot be listed.", 501) from None
+        try:
+            return func(*args)
+        except registry.ModelNotFound as exc:
+            raise ServiceError(str(exc), 404, field="model_name") from None
+        except registry.RegistryUnavailable as exc:
+            raise ServiceError(str(exc), 502, field="tracking_uri") from None
+
+    def mlflow_models(self, tracking_uri: str | None, name_filter: str = "",
+                      runtime_config: str | None = None) -> dict[str, Any]:
+        from .serving import registry
+
+        uri = self.mlflow_tracking_uri(tracking_uri, runtime_config)
+        return {"tracking_uri": uri,
+                "models": self._registry_call(registry.search_models, uri, name_filter or "")}
+
+    def mlflow_versions(self, name: str, tracking_uri: str | None,
+                        runtime_config: str | None = None) -> dict[str, Any]:
+        from .serving import registry
+
+        if not name:
+            raise ServiceError("Give a registered model name.", 400, field="model_name")
+        uri = self.mlflow_tracking_uri(tracking_uri, runtime_config)
+        return {"tracking_uri": uri, **self._registry_call(registry.model_versions, uri, name)}

@@ -34,6 +34,26 @@ export namespace MLPipeClient {
     return cached(endPoint, () => requestAPI<any>(endPoint));
   }
 
+  /** Registered models of an MLflow registry (names containing `filter`). */
+  export function mlflowModels(
+    trackingUri: string,
+    filter = ''
+  ): Promise<MLPipeAPI.IMlflowModels> {
+    const query = new URLSearchParams({ tracking_uri: trackingUri, filter });
+    return requestAPI<MLPipeAPI.IMlflowModels>(`mlflow/models?${query}`);
+  }
+
+  /** A registered model's versions (newest first) and aliases. */
+  export function mlflowVersions(
+    trackingUri: string,
+    name: string
+  ): Promise<MLPipeAPI.IMlflowVersions> {
+    const query = new URLSearchParams({ tracking_uri: trackingUri });
+    return requestAPI<MLPipeAPI.IMlflowVersions>(
+      `mlflow/models/${encodeURIComponent(name)}/versions?${query}`
+    );
+  }
+
   function cached<T>(key: string, load: () => Promise<T>): Promise<T> {
     let promise = schemaCache.get(key);
     if (!promise) {

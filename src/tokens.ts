@@ -204,6 +204,36 @@ export namespace MLPipeAPI {
     };
   }
 
+  /** Reply of `GET /mlpipe-lab/mlflow/models`. */
+  export interface IMlflowModels {
+    tracking_uri: string;
+    models: {
+      name: string;
+      description?: string;
+      aliases: { [alias: string]: string };
+      latest_versions: string[];
+    }[];
+  }
+
+  /** One version of a registered model. */
+  export interface IMlflowVersion {
+    version: string;
+    status: string;
+    stage?: string | null;
+    run_id?: string | null;
+    aliases: string[];
+    created?: number | null;
+    description?: string;
+  }
+
+  /** Reply of `GET /mlpipe-lab/mlflow/models/<name>/versions`. */
+  export interface IMlflowVersions {
+    tracking_uri: string;
+    name: string;
+    aliases: { [alias: string]: string };
+    versions: IMlflowVersion[];
+  }
+
   /** Body of every non-2xx reply of the mlpipe-lab routes. */
   export interface IErrorReply {
     error: {

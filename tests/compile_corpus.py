@@ -371,6 +371,7 @@ ALLOWED_CALLS = {
     "DAG", "KubernetesPodOperator", "Secret", "Param", "dict", "timedelta", "pendulum.datetime",
     "k8s.V1ResourceRequirements", "k8s.V1Volume", "k8s.V1VolumeMount", "k8s.V1Toleration",
     "k8s.V1PersistentVolumeClaimVolumeSource", "k8s.V1EmptyDirVolumeSource", "k8s.V1LocalObjectReference",
+    "k8s.V1SecretVolumeSource", "k8s.V1KeyToPath",  # a serve node's registry Secret for Kaniko
 }
 ALLOWED_IMPORTS = {
     ("datetime", "timedelta"), ("airflow.sdk", "DAG"), ("airflow.sdk", "Param"), ("airflow", "DAG"),

@@ -59,6 +59,7 @@ def test_every_route_is_in_the_openapi_description_and_back():
     ("PUT", "catalogs/runtime-images/x"), ("DELETE", "catalogs/runtime-images/x"),
     ("POST", "catalogs/runtime-configs/_import-elyra"), ("POST", "validate"),
     ("GET", "describe?path=hello_world/hello_world.pipeline"),
+    ("GET", "mlflow/models?tracking_uri=http://127.0.0.1:9"), ("GET", "mlflow/models/x/versions"),
 ])
 async def test_every_route_requires_authentication(api, method, path):
     code, _ = await api(method, path, body="{}" if method in ("POST", "PUT") else None,
@@ -71,7 +72,8 @@ async def test_schemas_index_and_each_schema(api):
     assert code == 200
     assert set(index["schemas"]) == {"node-properties", "pipeline-file", "pipeline-properties",
                                      "runtime-config", "runtime-image"}
-    assert set(index["node_types"]) == {"execute-notebook-node", "execute-python-node", "execute-r-node"}
+    assert set(index["node_types"]) == {"execute-notebook-node", "execute-python-node", "execute-r-node",
+                                        "mlpipe:serve-mlflow-model"}
     for name in index["schemas"]:
         code, schema = await api("GET", f"schemas/{name}")
         assert code == 200 and "$ref" not in json.dumps(schema)

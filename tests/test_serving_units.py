@@ -157,3 +157,31 @@ def test_logger_rejects_bad_config():
         RequestLogger("http://x/", "everything", source="s")
     with pytest.raises(ValueError):
         RequestLogger("ftp://x/", "all", source="s")
+
+
+def test_feedback_response_printed_like_seldon_cores_protobuf():
+    """Numbers become doubles, empty names/puid go, a COUNTER metric loses its (zero) type."""
+    msg = {"data": {"names": [], "ndarray": [[1, 2]]}, "meta": {
+        "puid": "", "tags": {"n": 1, "s": "x"},
+        "metrics": [{"key": "c", "type": "COUNTER", "value": 1},
+                    {"key": "g", "type": "GAUGE", "value": 2, "tags": {"a": "b"}}]}}
+    assert protocol.as_proto_json(msg) == {"data": {"ndarray": [[1.0, 2.0]]}, "meta": {
+        "tags": {"n": 1.0, "s": "x"},
+        "metrics": [{"key": "c", "value": 1.0}, {"key": "g", "type": "GAUGE", "value": 2.0, "tags": {"a": "b"}}]}}
+    tensor = {"data": {"names": ["a"], "tensor": {"shape": [1, 1], "values": [3]}}, "meta": {}}
+    assert protocol.as_proto_json(tensor) == {
+        "data": {"names": ["a"], "tensor": {"shape": [1, 1], "values": [3.0]}}, "meta": {}}
+    assert protocol.as_proto_json({"jsonData": {"x": [1, True, None]}, "meta": {}}) == {
+        "jsonData": {"x": [1.0, True, None]}, "meta": {}}
+
+
+def test_request_meta_tags_and_metrics_merged_in_place():
+    """As in seldon-core: a Predictor that returns the meta it was given sees the merged tags."""
+    req = {"tags": {"a": "b"}, "metrics": [], "puid": "p"}
+    meta = protocol.build_meta(req, {"label": "x"}, [{"key": "k", "type": "GAUGE", "value": 1}])
+    assert req["tags"] == {"a": "b", "label": "x"} and meta["tags"] is req["tags"]
+    assert req["metrics"] == [{"key": "k", "type": "GAUGE", "value": 1}] and meta["puid"] == "p"
+    with pytest.raises(MicroserviceError) as err:
+        protocol.validate_metrics([{"key": "k", "type": "NOPE", "value": 1}])
+    assert (err.value.status_code, err.value.reason) == (500, "MICROSERVICE_BAD_METRIC")
+    assert err.value.message == 'Bad metric created during request: [{"key": "k", "type": "NOPE", "value": 1}]'

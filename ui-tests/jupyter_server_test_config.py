@@ -9,3 +9,22 @@ configure_jupyter_server(c)  # noqa: F821 (c is injected by the config loader)
 
 c.ServerApp.ip = "127.0.0.1"
 c.ServerApp.allow_root = True  # CI runs as root. Test-only config: never use in production
+
+# An MLflow model registry for the Serve MLflow model node test (serve-node.spec.ts): a sqlite
+# tracking store next to this file, so no MLflow server process is needed. Model "galata-demo"
+# has versions 1 and 2; alias "champion" points at 1.
+try:
+    import os as _os
+
+    _db = _os.path.join(_os.path.dirname(_os.path.abspath(__file__)), ".mlflow", "mlflow.db")
+    if not _os.path.exists(_db):
+        _os.makedirs(_os.path.dirname(_db), exist_ok=True)
+        from mlflow import MlflowClient as _Client
+
+        _client = _Client(tracking_uri=f"sqlite:///{_db}", registry_uri=f"sqlite:///{_db}")
+        _client.create_registered_model("galata-demo", description="Registered by the galata set-up")
+        for _ in range(2):
+            _client.create_model_version("galata-demo", source=_os.path.dirname(_db))
+        _client.set_registered_model_alias("galata-demo", "champion", "1")
+except ImportError:  # no mlflow: serve-node.spec.ts fails with the registry's message
+    pass

@@ -46,13 +46,13 @@ def sh_quote(text: str) -> str:
     return "'" + text.replace("'", "'\"'\"'") + "'"
 
 
-def command(store_args: list[str], task_args: list[str]) -> str:
+def command(store_args: list[str], task_args: list[str], module: str = MODULE) -> str:
     """``exec "${MLPIPE_RUNNER_PYTHON:-python3}" -m mlpipe_lab.runner ARGS``; the last argument is
     always quoted, so the command never ends with ``.sh``/``.bash``."""
     python = '"${' + PYTHON_VAR + ":-" + DEFAULT_PYTHON + '}"'
     args = store_args + task_args
     words = [shlex.quote(a) for a in args[:-1]] + [sh_quote(a) for a in args[-1:]]
-    return " ".join(["exec", python, "-m", MODULE] + words)
+    return " ".join(["exec", python, "-m", module] + words)
 
 
 def _not_a_file(ctx: Context, value: str, task: Task) -> str:

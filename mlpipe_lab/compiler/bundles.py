@@ -296,6 +296,8 @@ def build_bundles(pipeline: Pipeline, plan: Plan, files: LocalFiles, folder: Pat
     bundles = BundleSet(Path(folder))
     try:
         for task in plan.tasks:
+            if task.kind == "serve":  # serve tasks ship no files: they fetch the model themselves
+                continue
             rel = bundle_files(pipeline, task.node, files, exclude)
             bundles.add(task.node_id, plan.dag_id, task.task_id, files.root, rel)
     except BaseException:

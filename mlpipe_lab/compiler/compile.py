@@ -13,9 +13,9 @@ from ..pipeline.model import Pipeline
 from ..pipeline.problems import ERROR, PipelineError, Problem
 from ..pipeline.validation import validate
 from .context import Context
-from .dag import dag_call, imports, shared_constants
+from .dag import LOCAL_WORKER, dag_call, imports, shared_constants
 from .emit import Call, Name, Splat, Writer, escape_for_comment, literal, render
-from . import bash
+from . import bash, serve
 from .kpo import NOTEBOOK_PARAMS, notebook_param_args, task_call
 from .plan import Plan, make_plan
 from .settings import read_settings
@@ -78,6 +78,14 @@ def compile_pipeline(
                            bundles=bundles, target=target)
 
 
+def plan_for(pipeline: Pipeline, config: dict[str, Any]) -> Plan:
+    """The task plan for this runtime: serve nodes expand without Kubernetes on the local runtime
+    and in local-worker mode."""
+    s = read_settings(config)
+    local = s.type == "local" or (s.type == "airflow" and s.execution_mode == LOCAL_WORKER)
+    return make_plan(pipeline, local=local)
+
+
 def compile_checked(
     pipeline: Pipeline,
     checked: list[Problem],
@@ -90,7 +98,7 @@ def compile_checked(
     plan: Plan | None = None,
 ) -> CompiledDag:
     """compile_pipeline for a pipeline already validated (``checked`` = validate()'s problems);
-    ``plan``: make_plan(pipeline) when the caller has it already (export does)."""
+    ``plan``: plan_for(pipeline, config) when the caller has it already (export does)."""
     if target == "auto":
         target = None
     if target not in TARGETS:
@@ -101,20 +109,26 @@ def compile_checked(
     warnings = list(checked)
 
     ctx = Context(pipeline, read_settings(config), images, bundles)
+    local_worker = ctx.settings.type == "airflow" and ctx.settings.execution_mode == LOCAL_WORKER
     if plan is None:
-        plan = make_plan(pipeline)
+        plan = plan_for(pipeline, config)
+    ctx.cmds_per_task = not local_worker and any(t.kind == "serve" for t in plan.tasks)
     params = pipeline.parameters
     if bundles is None:
         ctx.warn("bundles", "Node bundles were not built, so the DAG refers to placeholder bundle keys; "
                  "export or publish the pipeline to build them.")
 
     if not plan.tasks:
-        ctx.error("empty-pipeline", "The pipeline has no notebook, Python or R node to run.")
+        ctx.error("empty-pipeline", "The pipeline has no notebook, Python, R or Serve MLflow model node to run.")
     constants = shared_constants(ctx, plan.dag_id)
     shared = {name for name, _ in constants}
     dag = dag_call(ctx, plan.dag_id, params)
-    emit_task = bash.task_call if "TASK_SETTINGS" in shared else task_call
-    calls = [(t, emit_task(ctx, t, plan.dag_id, params, shared)) for t in plan.tasks]
+    if "TASK_SETTINGS" in shared:
+        emit_task, emit_serve = bash.task_call, serve.bash_task_call
+    else:
+        emit_task, emit_serve = task_call, serve.task_call
+    calls = [(t, (emit_serve if t.kind == "serve" else emit_task)(ctx, t, plan.dag_id, params, shared))
+             for t in plan.tasks]
     errors = [p for p in ctx.problems if p.severity == ERROR]
     if errors:
         raise PipelineError(errors)

@@ -22,6 +22,8 @@ class Context:
         self._image_index: dict[str, dict[str, Any]] | None = None
         self.runner_store_args: list[str] = []  # local-worker mode: the runner's shared arguments
         self.warned: set[str] = set()  # warning kinds given once per pipeline
+        self.store_args: list[str] = []  # the runner's shared store arguments (serve tasks use them too)
+        self.cmds_per_task = False  # True when some task's command is not the runner's (serve nodes)
 
     def add(self, code: str, message: str, severity: str, node: Node | None = None,
             path: str = "", **extra: Any) -> None:

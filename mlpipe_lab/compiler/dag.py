@@ -92,6 +92,7 @@ def shared_constants(ctx: Context, dag_id: str) -> list[tuple[str, Any]]:
         if prefix:
             store["prefix"] = ctx.tpl(prefix, path="properties/pipeline_defaults/cos_object_prefix")
     shared_args = store_arguments(run_prefix=f"{dag_id}/runs/" + "{{ run_id }}", **store)
+    ctx.store_args = shared_args
     if local_worker:
         return _local_worker_constants(ctx, shared_args)
     runner = runner_command() + shared_args
@@ -109,7 +110,8 @@ def shared_constants(ctx: Context, dag_id: str) -> list[tuple[str, Any]]:
                      "task pods (object_storage.pod_credentials_secret), so pods reach the storage only "
                      "with ambient credentials (e.g. IAM roles for service accounts).")
 
-    pod: list[tuple[str, Any]] = [("cmds", Name("RUNNER"))]
+    # Serve tasks run other commands (and Kaniko its own): then each runner task names RUNNER.
+    pod: list[tuple[str, Any]] = [] if ctx.cmds_per_task else [("cmds", Name("RUNNER"))]
     if s.namespace:
         pod.append(("namespace", ctx.tpl(s.namespace)))
     if s.in_cluster is not None:

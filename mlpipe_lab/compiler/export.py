@@ -15,8 +15,7 @@ from ..pipeline.model import Pipeline
 from ..pipeline.problems import ERROR, PipelineError, Problem
 from ..pipeline.validation import validate
 from .bundles import BundleRef, build_bundles
-from .compile import compile_checked, image_refs
-from .plan import make_plan
+from .compile import compile_checked, image_refs, plan_for
 
 
 @dataclass
@@ -92,7 +91,7 @@ def export(
     if errors:
         raise PipelineError(errors)
 
-    plan = make_plan(pipeline)
+    plan = plan_for(pipeline, config)
     dag_path = Path(output) if output is not None else pipeline_path.parent / f"{plan.dag_id}.py"
     bundle_dir = dag_path.parent / f"{plan.dag_id}.bundles"
     # Our own outputs never go into a bundle (else each export would change the next one).

@@ -44,6 +44,8 @@ def task_call(ctx: Context, task: Task, dag_id: str, params: list[Parameter], sh
     kw += _image(ctx, node, props)
 
     used = _node_parameters(ctx, node, props, params)
+    if ctx.cmds_per_task:
+        kw.append(("cmds", Name("RUNNER")))
     kw.append(("arguments", _arguments(ctx, task, dag_id, props, used, all_params=params)))
     env = _env(ctx, node, props, used)
     if env:
@@ -153,7 +155,7 @@ def _arguments(ctx: Context, task: Task, dag_id: str, props: dict[str, Any],
         bundle=ctx.tpl(key, node),
         task_id=task.task_id,
         outputs=[ctx.tpl(o, node, CP + "outputs") for o in outputs],
-        upstream=task.upstream,
+        upstream=task.data_upstream,
         params=notebook_params,
     ))
     if shared:

@@ -12,9 +12,23 @@ import re
 from dataclasses import dataclass, field
 from ..pipeline.graph import Graph
 from ..pipeline.ids import slugify, unique_ids
-from ..pipeline.model import NOTEBOOK_OP, PYTHON_OP, R_OP, Node, Pipeline
+from ..pipeline.model import NOTEBOOK_OP, PYTHON_OP, R_OP, SERVE_OP, Node, Pipeline
 
-KIND_BY_OP = {NOTEBOOK_OP: "notebook", PYTHON_OP: "python", R_OP: "r"}
+KIND_BY_OP = {NOTEBOOK_OP: "notebook", PYTHON_OP: "python", R_OP: "r", SERVE_OP: "serve"}
+
+# The tasks a serve node becomes, in order. "build" (Kaniko) only for targets that need an image;
+# without Kubernetes (local runtime, local-worker mode) the node packages the model and checks the
+# package by serving it on 127.0.0.1 for one request ("check").
+SERVE_STEPS = ("package", "build", "deploy", "wait", "smoke")
+SERVE_LOCAL_STEPS = ("package", "check")
+IMAGE_TARGETS = ("seldon-v1",)
+
+
+def serve_steps(node: Node, local: bool) -> tuple[str, ...]:
+    if local:
+        return SERVE_LOCAL_STEPS
+    target = node.parameters.get("target") or "seldon-v1"
+    return SERVE_STEPS if target in IMAGE_TARGETS else tuple(s for s in SERVE_STEPS if s != "build")
 
 # Names the generated module defines or imports; task variables never take them.
 MODULE_NAMES = {
@@ -33,6 +47,11 @@ class Task:
     kind: str
     file: str  # node file, relative to the pipeline folder, normalised
     upstream: list[str] = field(default_factory=list)  # task ids of direct upstream tasks
+    step: str | None = None  # for serve nodes: which of SERVE_STEPS / SERVE_LOCAL_STEPS
+    steps: dict[str, str] = field(default_factory=dict)  # serve nodes: step -> task id of the node
+    # Tasks whose outputs this task receives (the runner's --upstream): serve tasks have no
+    # outputs, so the tasks before a serve node stand in for it.
+    data_upstream: list[str] = field(default_factory=list)
 
     @property
     def node_id(self) -> str:
@@ -60,10 +79,11 @@ def normalise_file(path: str) -> str:
     return posixpath.normpath(path.replace("\\", "/")) if path else path
 
 
-def make_plan(pipeline: Pipeline) -> Plan:
-    """Tasks for the runnable (notebook, Python, R) nodes. Other nodes (e.g. Elyra binding nodes)
-    carry nothing to run: links through them are kept as links between the tasks around them."""
-    runnable = [n for n in pipeline.nodes if n.is_generic]
+def make_plan(pipeline: Pipeline, local: bool = False) -> Plan:
+    """Tasks for the runnable (notebook, Python, R) nodes and the tasks serve nodes expand into
+    (``local``: the expansion without Kubernetes). Other nodes (e.g. Elyra binding nodes) carry
+    nothing to run: links through them are kept as links between the tasks around them."""
+    runnable = [n for n in pipeline.nodes if n.is_task]
     explicit: dict[str, str] = {}
     for node in runnable:
         value = node.mlpipe.get("task_id")
@@ -74,32 +94,50 @@ def make_plan(pipeline: Pipeline) -> Plan:
     task_ids = dict(explicit)
     task_ids.update(zip((n.id for n in derived_nodes), derived))
 
+    # A serve node's tasks are <id>_<step>; they give way to the ids of other nodes.
+    steps: dict[str, dict[str, str]] = {}
+    taken = {task_ids[n.id] for n in runnable if not n.is_serve}
+    for node in runnable:
+        if node.is_serve:
+            names = serve_steps(node, local)
+            ids = unique_ids([f"{task_ids[node.id][:240]}_{s}" for s in names], reserved=taken)
+            taken.update(ids)
+            steps[node.id] = dict(zip(names, ids))
+    last = {nid: (list(steps[nid].values())[-1] if nid in steps else tid) for nid, tid in task_ids.items()}
+
     graph = pipeline.graph
     try:
         order = graph.topological_order()
     except ValueError:  # cycles are validation errors; keep going for a partial plan
         order = [n.id for n in pipeline.nodes]
-    variables = _variables([task_ids[nid] for nid in order if nid in task_ids])
+    ordered_ids = [tid for nid in order if nid in task_ids
+                   for tid in (steps[nid].values() if nid in steps else [task_ids[nid]])]
+    variables = _variables(ordered_ids)
     tasks: list[Task] = []
     memo: dict[str, list[str]] = {}
+    data_of: dict[str, list[str]] = {}  # serve node -> the data upstream it passes on
     for nid in order:
         if nid not in task_ids:
             continue
         node = pipeline.node_by_id[nid]
-        ups = _upstream_tasks(nid, graph, task_ids, memo)
-        tasks.append(
-            Task(
-                node=node,
-                task_id=task_ids[nid],
-                var=variables[task_ids[nid]],
-                kind=KIND_BY_OP[node.op],
-                file=normalise_file(node.filename),
-                upstream=[task_ids[u] for u in ups],
-            )
-        )
+        parents = _upstream_tasks(nid, graph, task_ids, memo)
+        ups = [last[u] for u in parents]
+        data_ups = list(dict.fromkeys(d for u in parents for d in data_of.get(u, [task_ids[u]])))
+        if nid not in steps:
+            tasks.append(Task(node=node, task_id=task_ids[nid], var=variables[task_ids[nid]],
+                              kind=KIND_BY_OP[node.op], file=normalise_file(node.filename), upstream=ups,
+                              data_upstream=data_ups))
+            continue
+        data_of[nid] = data_ups
+        previous = ups
+        for step, tid in steps[nid].items():
+            tasks.append(Task(node=node, task_id=tid, var=variables[tid], kind="serve", file="",
+                              upstream=previous, step=step, steps=steps[nid]))
+            previous = [tid]
     position = {t.task_id: i for i, t in enumerate(tasks)}
     for t in tasks:
         t.upstream.sort(key=position.__getitem__)
+        t.data_upstream.sort(key=position.__getitem__)
     return Plan(dag_id=dag_id_of(pipeline), tasks=tasks)
 
 

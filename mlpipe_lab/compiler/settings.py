@@ -41,6 +41,8 @@ class Settings:
     root: str | None
     pod_secret: str | None
     auth_type: str | None
+    # serving
+    tracking_uri: str | None = None
 
 
 def read_settings(config: dict[str, Any]) -> Settings:
@@ -81,4 +83,5 @@ def read_settings(config: dict[str, Any]) -> Settings:
         root=root,
         pod_secret=_text(storage.get("pod_credentials_secret")) if store == "s3" else None,
         auth_type=_text(_dict(storage.get("auth")).get("type")) if store == "s3" else None,
+        tracking_uri=_text(_dict(config.get("mlflow")).get("tracking_uri")),
     )

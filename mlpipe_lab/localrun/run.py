@@ -229,6 +229,9 @@ def _install_bundles(bundles: Mapping[str, Any], root: Path) -> None:
         os.replace(tmp, target)
 
 
+SERVE_TASKS = "mlpipe_lab.serving.tasks"
+
+
 def _runner_argv(rendered_cmds: list[str], rendered_args: list[str], python: str, task_id: str) -> list[str]:
     if len(rendered_cmds) < 3 or rendered_cmds[1:3] != ["-m", MODULE]:
         raise LocalRunError(f"task {task_id} does not start the mlpipe-lab runner; local runs only run "
@@ -584,8 +587,13 @@ def run_pipeline(
             task_env = render(dag_task.env_vars, context)
         except DagFileError as exc:
             raise LocalRunError(f"task {task_id}: {exc}") from None
-        argv = _runner_argv(cmds, arguments, python, task_id)
-        args = _parse_runner_args(argv[3:], task_id)
+        if cmds[1:3] == ["-m", SERVE_TASKS]:  # a serve node's package/check step (local expansion)
+            argv = [python, *cmds[1:], *arguments]
+            kind, file = "serve", ""
+        else:
+            argv = _runner_argv(cmds, arguments, python, task_id)
+            args = _parse_runner_args(argv[3:], task_id)
+            kind, file = args.kind, args.file
         rule = dag_task.trigger_rule
         if rule not in TRIGGER_RULES:
             raise LocalRunError(f"task {task_id}: unknown trigger rule {rule!r}")
@@ -596,7 +604,7 @@ def run_pipeline(
         info = labels.get(task_id, {})
         node = NodeResult(
             task_id=task_id, node_id=info.get("node_id", ""), label=info.get("label", task_id),
-            kind=args.kind, file=args.file, upstream=list(dag_task.upstream), trigger_rule=rule,
+            kind=kind, file=file, upstream=list(dag_task.upstream), trigger_rule=rule,
             log=str(record / "logs" / f"{task_id}.log"), folder=str(run_dir / task_id),
         )
         tasks.append(_Task(node=node, argv=argv, env={**base_env, **{k: str(v) for k, v in task_env.items()}},

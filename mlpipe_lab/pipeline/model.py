@@ -16,6 +16,10 @@ NOTEBOOK_OP = "execute-notebook-node"
 PYTHON_OP = "execute-python-node"
 R_OP = "execute-r-node"
 GENERIC_OPS = (NOTEBOOK_OP, PYTHON_OP, R_OP)
+# mlpipe-lab's own node type: no file; the compiler expands it into several tasks. A file holding
+# it is still a valid pipeline-flow v3 document (op is free text there), Elyra just cannot run it.
+SERVE_OP = "mlpipe:serve-mlflow-model"
+TASK_OPS = GENERIC_OPS + (SERVE_OP,)
 
 # Properties every node inherits from pipeline_defaults, and how list entries are keyed
 # when a node's list is merged with the default list (the node's entry wins on the same key).
@@ -58,6 +62,15 @@ class Node:
     @property
     def is_generic(self) -> bool:
         return self.type == "execution_node" and self.op in GENERIC_OPS
+
+    @property
+    def is_serve(self) -> bool:
+        return self.type == "execution_node" and self.op == SERVE_OP
+
+    @property
+    def is_task(self) -> bool:
+        """Becomes one or more Airflow tasks."""
+        return self.is_generic or self.is_serve
 
     @cached_property
     def app_data(self) -> dict[str, Any]:

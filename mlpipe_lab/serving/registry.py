@@ -79,3 +79,83 @@ def download(uri: str, dst: str | Path, tracking_uri: str | None = None) -> Path
             raise RegistryError(f"{uri}: downloaded, but no single MLmodel in {path}")
         path = found[0]
     return path
+
+
+# -- browsing the registry (the editor's model and version lists) ----------------------------
+
+
+class RegistryUnavailable(RegistryError):
+    """The tracking server cannot be reached (or answered with a server error)."""
+
+
+class ModelNotFound(RegistryError):
+    pass
+
+
+def _client(tracking_uri: str):
+    import os
+
+    # A list in the editor must fail fast: MLflow's default is 7 retries with backoff (minutes).
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
+    from mlflow import MlflowClient
+
+    return MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+
+
+def _fail(tracking_uri: str, exc: Exception, name: str | None = None) -> RegistryError:
+    from mlflow.exceptions import MlflowException
+
+    if isinstance(exc, MlflowException) and exc.error_code == "RESOURCE_DOES_NOT_EXIST":
+        return ModelNotFound(f"Registered model '{name}' does not exist in {tracking_uri}.")
+    message = exc.message if isinstance(exc, MlflowException) else str(exc)
+    # MLflow's messages quote the whole URL and retry details; the first line says enough.
+    first = message.strip().splitlines()[0][:300] if message.strip() else type(exc).__name__
+    return RegistryUnavailable(f"The MLflow registry at {tracking_uri} cannot be reached or failed: {first}")
+
+
+def search_models(tracking_uri: str, name_filter: str = "", max_results: int = 200) -> list[dict]:
+    """Registered models (name, description, aliases, latest versions), names containing the filter."""
+    client = _client(tracking_uri)
+    flt = ""
+    if name_filter:
+        safe = name_filter.replace("'", "")
+        flt = f"name ILIKE '%{safe}%'"
+    try:
+        models = client.search_registered_models(filter_string=flt or None, max_results=max_results)
+    except Exception as exc:  # noqa: BLE001 - MlflowException, requests and sqlalchemy errors alike
+        raise _fail(tracking_uri, exc) from None
+    out = []
+    for rm in models:
+        out.append({
+            "name": rm.name,
+            "description": rm.description or "",
+            "aliases": {str(k): str(v) for k, v in (rm.aliases or {}).items()},
+            "latest_versions": sorted({str(v.version) for v in rm.latest_versions or []}, key=int),
+        })
+    return sorted(out, key=lambda m: m["name"].lower())
+
+
+def model_versions(tracking_uri: str, name: str) -> dict:
+    """A registered model's versions, newest first, each with status, stage, run id and aliases."""
+    client = _client(tracking_uri)
+    try:
+        rm = client.get_registered_model(name)
+        versions = client.search_model_versions(filter_string=f"name = '{name.replace(chr(39), '')}'")
+    except Exception as exc:  # noqa: BLE001
+        raise _fail(tracking_uri, exc, name) from None
+    aliases = {str(k): str(v) for k, v in (rm.aliases or {}).items()}
+    by_version: dict[str, list[str]] = {}
+    for alias, version in aliases.items():
+        by_version.setdefault(version, []).append(alias)
+    out = [{
+        "version": str(v.version),
+        "status": v.status,
+        "stage": v.current_stage,
+        "run_id": v.run_id,
+        "aliases": sorted(by_version.get(str(v.version), [])),
+        "created": v.creation_timestamp,
+        "description": v.description or "",
+    } for v in versions]
+    out.sort(key=lambda v: int(v["version"]), reverse=True)
+    return {"name": rm.name, "aliases": aliases, "versions": out}

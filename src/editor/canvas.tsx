@@ -41,7 +41,9 @@ import {
   nodeFilename,
   nodeLabel,
   nodePosition,
-  resolvePath
+  resolvePath,
+  SERVE_OP,
+  serveModelRef
 } from '../model/elyra';
 import { IModelMessage, renderMessage } from '../model/messages';
 import type { PipelineEditorModel } from '../model/model';
@@ -152,7 +154,10 @@ const PipelineNodeView = React.memo(
           <div
             className={`jp-MLPipe-Node-file${data.filename ? '' : ' jp-mod-missing'}`}
           >
-            {data.filename || ctx.trans.__('no file chosen')}
+            {data.filename ||
+              (data.op === SERVE_OP
+                ? ctx.trans.__('no model chosen')
+                : ctx.trans.__('no file chosen'))}
           </div>
         </div>
         {data.problems.length > 0 && (
@@ -336,7 +341,8 @@ function buildNodes(
       measured: old?.measured,
       data: {
         label: nodeLabel(node),
-        filename: nodeFilename(node),
+        filename:
+          node.op === SERVE_OP ? serveModelRef(node) : nodeFilename(node),
         op: node.op ?? '',
         problems: problems.get(node.id) ?? NO_PROBLEMS
       }
@@ -808,7 +814,16 @@ export function PipelineCanvas(props: ICanvasProps): JSX.Element {
       if (node.type !== 'pipelineNode') {
         return;
       }
-      const file = nodeFilename(model.node(node.id) ?? { id: node.id });
+      const elyraNode = model.node(node.id) ?? { id: node.id };
+      if (elyraNode.op === SERVE_OP) {
+        notify(
+          trans.__(
+            'A Serve MLflow model node has no file: choose its model in the properties.'
+          )
+        );
+        return;
+      }
+      const file = nodeFilename(elyraNode);
       if (file) {
         props.onOpenFile(resolvePath(model.folder, file));
       } else {

@@ -7,39 +7,43 @@ import type { TranslationBundle } from '@jupyterlab/translation';
 import {
   fileIcon,
   LabIcon,
+  launchIcon,
   notebookIcon,
   pythonIcon,
   rKernelIcon
 } from '@jupyterlab/ui-components';
 
-import { NODE_OPS, NodeOp } from '../model/elyra';
+import { PALETTE_OPS, PaletteOp, SERVE_OP } from '../model/elyra';
 
 /** How a node type looks in the palette and on the canvas. */
 export interface INodeTypeInfo {
-  op: NodeOp;
+  op: PaletteOp;
   title: string;
   icon: LabIcon;
   extensions: string[];
 }
 
-/** The generic node types, with translated titles. */
+/** The palette's node types, with translated titles. */
 export function nodeTypes(trans: TranslationBundle): INodeTypeInfo[] {
-  const titles: { [op in NodeOp]: string } = {
+  const titles: { [op in PaletteOp]: string } = {
     'execute-notebook-node': trans.__('Notebook'),
     'execute-python-node': trans.__('Python script'),
-    'execute-r-node': trans.__('R script')
+    'execute-r-node': trans.__('R script'),
+    [SERVE_OP]: trans.__('Serve MLflow model')
   };
-  const icons: { [op in NodeOp]: LabIcon } = {
+  const icons: { [op in PaletteOp]: LabIcon } = {
     'execute-notebook-node': notebookIcon,
     'execute-python-node': pythonIcon,
-    'execute-r-node': rKernelIcon
+    'execute-r-node': rKernelIcon,
+    [SERVE_OP]: launchIcon
   };
-  const extensions: { [op in NodeOp]: string[] } = {
+  const extensions: { [op in PaletteOp]: string[] } = {
     'execute-notebook-node': ['.ipynb'],
     'execute-python-node': ['.py'],
-    'execute-r-node': ['.r', '.R']
+    'execute-r-node': ['.r', '.R'],
+    [SERVE_OP]: []
   };
-  return NODE_OPS.map(op => ({
+  return PALETTE_OPS.map(op => ({
     op,
     title: titles[op],
     icon: icons[op],
@@ -56,6 +60,8 @@ export function nodeIcon(op: string | undefined): LabIcon {
       return pythonIcon;
     case 'execute-r-node':
       return rKernelIcon;
+    case SERVE_OP:
+      return launchIcon;
     default:
       return fileIcon;
   }

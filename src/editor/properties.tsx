@@ -80,6 +80,37 @@ const NODE_ORDER = [
   '*'
 ];
 
+/** Serve MLflow model nodes: the model first, then where and how it is served. */
+const SERVE_ORDER = [
+  'tracking_uri',
+  'model_name',
+  'model_alias',
+  'model_version',
+  'target',
+  'deployment_name',
+  'namespace',
+  'runtime_image',
+  'image_registry',
+  'image_repository',
+  'image_tag',
+  'registry_secret',
+  'serving_runtime',
+  'replicas',
+  'cpu',
+  'memory',
+  'min_replicas',
+  'max_replicas',
+  'cpu_target_percent',
+  '*'
+];
+
+/** The live registry lists of a serve node's model fields. */
+const MLFLOW_WIDGETS: { [field: string]: string } = {
+  model_name: FormWidgets.mlflowModel,
+  model_version: FormWidgets.mlflowVersion,
+  model_alias: FormWidgets.mlflowAlias
+};
+
 /** The node form: the node schema plus the description Elyra keeps in `ui_data`. */
 export function nodeFormSchema(
   raw: IJSONObject,
@@ -109,8 +140,9 @@ export function nodeFormSchema(
   setUiOption(ui, 'description', { 'ui:widget': 'textarea' });
   if (hasProperty(form.schema, 'component_parameters')) {
     const cp = form.schema.properties.component_parameters.properties ?? {};
+    const order = 'model_name' in cp ? SERVE_ORDER : NODE_ORDER;
     setUiOption(ui, 'component_parameters', {
-      'ui:order': NODE_ORDER.filter(key => key === '*' || key in cp)
+      'ui:order': order.filter(key => key === '*' || key in cp)
     });
     setUiOption(ui, 'component_parameters/filename', {
       'ui:widget': FormWidgets.file
@@ -118,6 +150,18 @@ export function nodeFormSchema(
     setUiOption(ui, 'component_parameters/runtime_image', {
       'ui:widget': FormWidgets.runtimeImage
     });
+    for (const [field, widget] of Object.entries(MLFLOW_WIDGETS)) {
+      if (field in cp) {
+        setUiOption(ui, `component_parameters/${field}`, {
+          'ui:widget': widget
+        });
+      }
+    }
+    if ('smoke_request' in cp) {
+      setUiOption(ui, 'component_parameters/smoke_request', {
+        'ui:widget': 'textarea'
+      });
+    }
     if ('disable_node_caching' in cp) {
       setUiOption(ui, 'component_parameters/disable_node_caching', {
         'ui:widget': 'hidden'
@@ -125,6 +169,16 @@ export function nodeFormSchema(
     }
   }
   return form;
+}
+
+/** Where a serve node's registry lists come from (its own tracking URI and model). */
+function mlflowContext(data: IJSONObject): IFormContext['mlflow'] {
+  const params = (data.component_parameters ?? {}) as IJSONObject;
+  const text = (v: unknown) => (typeof v === 'string' ? v.trim() : '');
+  return {
+    trackingUri: text(params.tracking_uri),
+    modelName: text(params.model_name)
+  };
 }
 
 /** The pipeline form: Elyra's properties (with defaults) and our Airflow settings. */
@@ -244,7 +298,8 @@ function NodeProperties(props: IPanelProps & { nodeId: string }): JSX.Element {
     folder: model.folder,
     runtimeImageFallback: defaultImage
       ? trans.__('Pipeline default (%1)', defaultImage)
-      : trans.__('Pipeline default (none set)')
+      : trans.__('Pipeline default (none set)'),
+    mlflow: mlflowContext(data)
   };
   const Icon = nodeIcon(node.op);
   return (

@@ -23,6 +23,12 @@ export namespace FormWidgets {
   export const runtimeImage = 'mlpipeRuntimeImage';
   /** A file relative to the pipeline, with a "Browse" button. */
   export const file = 'mlpipeFile';
+  /** A registered model name from the MLflow registry (live list). */
+  export const mlflowModel = 'mlpipeMlflowModel';
+  /** A version of the chosen registered model (live list). */
+  export const mlflowVersion = 'mlpipeMlflowVersion';
+  /** An alias of the chosen registered model (live list). */
+  export const mlflowAlias = 'mlpipeMlflowAlias';
 }
 
 /** A schema and its UI schema, ready for the form component. */

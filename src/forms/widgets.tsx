@@ -14,7 +14,7 @@ import type { TranslationBundle } from '@jupyterlab/translation';
 import type { RegistryWidgetsType, WidgetProps } from '@rjsf/utils';
 import * as React from 'react';
 
-import { catalogStore } from '../api';
+import { catalogStore, MLPipeClient } from '../api';
 import { opForPath, relativePath } from '../model/elyra';
 import type { MLPipeAPI } from '../tokens';
 import { FormWidgets } from './schema';
@@ -30,6 +30,8 @@ export interface IFormContext {
   folder?: string;
   /** Text of the empty runtime image choice (e.g. "Pipeline default (python:3.11)"). */
   runtimeImageFallback?: string;
+  /** Serve MLflow model nodes: where the registry is and which model is chosen. */
+  mlflow?: { trackingUri: string; modelName: string };
 }
 
 function context(props: WidgetProps): IFormContext {
@@ -259,11 +261,237 @@ function FileWidget(props: WidgetProps): JSX.Element {
   );
 }
 
+/** A value fetched from the server, with a refresh counter and a readable error. */
+function useFetched<T>(
+  load: (() => Promise<T>) | null,
+  deps: unknown[]
+): {
+  data: T | null;
+  error: string | null;
+  loading: boolean;
+  refresh: () => void;
+} {
+  const [tick, setTick] = React.useState(0);
+  const [state, setState] = React.useState<{
+    data: T | null;
+    error: string | null;
+    loading: boolean;
+  }>({ data: null, error: null, loading: false });
+  React.useEffect(() => {
+    if (!load) {
+      setState({ data: null, error: null, loading: false });
+      return;
+    }
+    let live = true;
+    setState(old => ({ ...old, error: null, loading: true }));
+    // wait for typing to pause before asking the registry
+    const timer = setTimeout(() => {
+      load()
+        .then(data => live && setState({ data, error: null, loading: false }))
+        .catch(
+          reason =>
+            live &&
+            setState({
+              data: null,
+              error: (reason as Error)?.message ?? String(reason),
+              loading: false
+            })
+        );
+    }, 400);
+    return () => {
+      live = false;
+      clearTimeout(timer);
+    };
+  }, [...deps, tick]);
+  return { ...state, refresh: () => setTick(t => t + 1) };
+}
+
+/** The registry's models, for the model name field. */
+function useMlflowModels(trackingUri: string) {
+  return useFetched(
+    trackingUri ? () => MLPipeClient.mlflowModels(trackingUri) : null,
+    [trackingUri]
+  );
+}
+
+/** The chosen model's versions and aliases. */
+function useMlflowVersions(trackingUri: string, name: string) {
+  return useFetched(
+    trackingUri && name
+      ? () => MLPipeClient.mlflowVersions(trackingUri, name)
+      : null,
+    [trackingUri, name]
+  );
+}
+
+/** Refresh button and status line under a live registry list. */
+function RegistryStatus(props: {
+  trans: TranslationBundle;
+  trackingUri: string;
+  error: string | null;
+  loading: boolean;
+  count: number | null;
+  onRefresh: () => void;
+}): JSX.Element {
+  const { trans } = props;
+  let text = '';
+  if (!props.trackingUri) {
+    text = trans.__('Set the MLflow tracking URI to list the registry.');
+  } else if (props.loading) {
+    text = trans.__('Reading the MLflow registry…');
+  } else if (props.error) {
+    text = props.error;
+  } else if (props.count !== null) {
+    text = trans._n(
+      '%1 entry in the registry',
+      '%1 entries in the registry',
+      props.count
+    );
+  }
+  return (
+    <div
+      className={`jp-MLPipe-Registry-status${props.error ? ' jp-mod-error' : ''}`}
+      role={props.error ? 'alert' : undefined}
+    >
+      <span>{text}</span>
+      {props.trackingUri && (
+        <button
+          type="button"
+          className="jp-mod-styled jp-mod-reject jp-MLPipe-Registry-refresh"
+          title={trans.__('Read the MLflow registry again')}
+          onClick={props.onRefresh}
+        >
+          {trans.__('Refresh')}
+        </button>
+      )}
+    </div>
+  );
+}
+
+/** A registered model name: free text with the registry's names as suggestions. */
+function MlflowModelWidget(props: WidgetProps): JSX.Element {
+  const { id, value, disabled, readonly, onChange } = props;
+  const { trans, mlflow } = context(props);
+  const uri = mlflow?.trackingUri ?? '';
+  const models = useMlflowModels(uri);
+  const names = models.data?.models.map(m => m.name) ?? [];
+  return (
+    <div className="jp-MLPipe-Registry" data-field="model_name">
+      <select
+        id={id}
+        className="form-control jp-MLPipe-MlflowModel"
+        value={typeof value === 'string' ? value : ''}
+        disabled={disabled || readonly}
+        onChange={event => onChange(event.target.value || undefined)}
+      >
+        <option value="">{trans.__('(choose a registered model)')}</option>
+        {names.map(name => (
+          <option key={name} value={name}>
+            {name}
+          </option>
+        ))}
+        {typeof value === 'string' && value && !names.includes(value) && (
+          <option value={value}>
+            {trans.__('%1 (not in the list)', value)}
+          </option>
+        )}
+      </select>
+      <RegistryStatus
+        trans={trans}
+        trackingUri={uri}
+        error={models.error}
+        loading={models.loading}
+        count={models.data ? names.length : null}
+        onRefresh={models.refresh}
+      />
+    </div>
+  );
+}
+
+/** A version (`mlflowVersion`) or an alias (`mlflowAlias`) of the chosen model. */
+function MlflowVersionOrAliasWidget(
+  props: WidgetProps & { kind: 'version' | 'alias' }
+): JSX.Element {
+  const { id, value, disabled, readonly, onChange, kind } = props;
+  const { trans, mlflow } = context(props);
+  const uri = mlflow?.trackingUri ?? '';
+  const name = mlflow?.modelName ?? '';
+  const versions = useMlflowVersions(uri, name);
+  const choices: { value: string; text: string }[] =
+    kind === 'version'
+      ? (versions.data?.versions ?? []).map(v => ({
+          value: v.version,
+          text: [
+            v.version,
+            v.status,
+            v.stage && v.stage !== 'None' ? v.stage : '',
+            v.aliases.length ? '@' + v.aliases.join(', @') : ''
+          ]
+            .filter(Boolean)
+            .join(' · ')
+        }))
+      : Object.entries(versions.data?.aliases ?? {})
+          .sort(([a], [b]) => a.localeCompare(b))
+          .map(([alias, version]) => ({
+            value: alias,
+            text: trans.__('%1 (version %2)', alias, version)
+          }));
+  const known = choices.some(c => c.value === value);
+  return (
+    <div className="jp-MLPipe-Registry" data-field={`model_${kind}`}>
+      <select
+        id={id}
+        className={`form-control jp-MLPipe-Mlflow-${kind}`}
+        value={typeof value === 'string' ? value : ''}
+        disabled={disabled || readonly || (!name && !value)}
+        onChange={event => onChange(event.target.value || undefined)}
+      >
+        <option value="">
+          {kind === 'version'
+            ? trans.__('(no version: use an alias)')
+            : trans.__('(no alias: use a version)')}
+        </option>
+        {choices.map(c => (
+          <option key={c.value} value={c.value}>
+            {c.text}
+          </option>
+        ))}
+        {!known && typeof value === 'string' && value && (
+          <option value={value}>
+            {trans.__('%1 (not in the registry)', value)}
+          </option>
+        )}
+      </select>
+      {name && (
+        <RegistryStatus
+          trans={trans}
+          trackingUri={uri}
+          error={versions.error}
+          loading={versions.loading}
+          count={versions.data ? choices.length : null}
+          onRefresh={versions.refresh}
+        />
+      )}
+    </div>
+  );
+}
+
+function MlflowVersionWidget(props: WidgetProps): JSX.Element {
+  return <MlflowVersionOrAliasWidget {...props} kind="version" />;
+}
+
+function MlflowAliasWidget(props: WidgetProps): JSX.Element {
+  return <MlflowVersionOrAliasWidget {...props} kind="alias" />;
+}
+
 /** The custom widgets, by the names used in UI schemas. */
 export const formWidgets: RegistryWidgetsType = {
   [FormWidgets.quantity]: QuantityWidget,
   [FormWidgets.scalar]: ScalarWidget,
   [FormWidgets.secret]: SecretWidget,
   [FormWidgets.runtimeImage]: RuntimeImageWidget,
-  [FormWidgets.file]: FileWidget
+  [FormWidgets.file]: FileWidget,
+  [FormWidgets.mlflowModel]: MlflowModelWidget,
+  [FormWidgets.mlflowVersion]: MlflowVersionWidget,
+  [FormWidgets.mlflowAlias]: MlflowAliasWidget
 };

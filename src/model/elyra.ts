@@ -77,6 +77,31 @@ export const NODE_OPS = [
 /** A generic node type. */
 export type NodeOp = (typeof NODE_OPS)[number];
 
+/** mlpipe-lab's "Serve MLflow model" node type: no file, expanded into several tasks. */
+export const SERVE_OP = 'mlpipe:serve-mlflow-model';
+
+/** Every node type the palette offers. */
+export const PALETTE_OPS = [...NODE_OPS, SERVE_OP] as const;
+
+/** A node type of the palette. */
+export type PaletteOp = (typeof PALETTE_OPS)[number];
+
+/** "models:/NAME@ALIAS" (or "/VERSION") of a serve node, or '' when no model is chosen. */
+export function serveModelRef(node: IElyraNode): string {
+  const params = (node.app_data?.component_parameters ?? {}) as IJSONObject;
+  const name = typeof params.model_name === 'string' ? params.model_name : '';
+  if (!name) {
+    return '';
+  }
+  if (typeof params.model_alias === 'string' && params.model_alias) {
+    return `models:/${name}@${params.model_alias}`;
+  }
+  if (typeof params.model_version === 'string' && params.model_version) {
+    return `models:/${name}/${params.model_version}`;
+  }
+  return `models:/${name}`;
+}
+
 /** File extensions of each generic node type (lower case). */
 export const OP_EXTENSIONS: { [op in NodeOp]: string[] } = {
   'execute-notebook-node': ['.ipynb'],
@@ -373,7 +398,7 @@ function newPort(id: string, label: string): IElyraPort {
 
 /** What a new node needs. */
 export interface INewNodeOptions {
-  op: NodeOp;
+  op: PaletteOp;
   /** Relative to the pipeline file's folder; may be empty (a node to fill in). */
   filename: string;
   x: number;
@@ -385,7 +410,9 @@ export interface INewNodeOptions {
 /** A new generic node shaped like the ones Elyra's editor writes. */
 export function createNode(options: INewNodeOptions): IElyraNode {
   const label = options.label ?? basename(options.filename);
-  const params: IJSONObject = { filename: options.filename };
+  // a serve node has no file; its model and target are chosen in the properties
+  const params: IJSONObject =
+    options.op === SERVE_OP ? {} : { filename: options.filename };
   return {
     id: options.id ?? uuid(),
     type: 'execution_node',
@@ -397,7 +424,10 @@ export function createNode(options: INewNodeOptions): IElyraNode {
         label,
         x_pos: Math.round(options.x),
         y_pos: Math.round(options.y),
-        description: OP_DESCRIPTIONS[options.op]
+        description:
+          options.op === SERVE_OP
+            ? 'Serve an MLflow model'
+            : OP_DESCRIPTIONS[options.op]
       }
     },
     inputs: [newPort(IN_PORT, 'Input Port')],

@@ -219,6 +219,7 @@ def inspect_dags(
     folder: str | os.PathLike[str],
     *,
     render: dict[str, Any] | None = None,
+    xcom: dict[str, Any] | None = None,
     timeout: float = INSPECT_TIMEOUT,
 ) -> dict[str, Any]:
     """Load ``folder`` with Airflow ``version`` and return inspect_dags.py's JSON document.
@@ -229,6 +230,8 @@ def inspect_dags(
     args = [str(pathlib.Path(folder).resolve())]
     if render is not None:
         args += ["--render", json.dumps(render)]
+        if xcom is not None:
+            args += ["--xcom", json.dumps(xcom)]
     out = _run_in_venv(version, args, timeout)
     try:
         return json.loads(out)
@@ -243,6 +246,7 @@ def inspect_both(
     *,
     versions: tuple[str, ...] = VERSIONS,
     render: dict[str, Any] | None = None,
+    xcom: dict[str, Any] | None = None,
     timeout: float = INSPECT_TIMEOUT,
 ) -> dict[str, dict[str, Any]]:
     """``{"3.3": doc, "2.10": doc}``: both versions inspected in parallel (two subprocesses).
@@ -254,7 +258,7 @@ def inspect_both(
         require_airflow(version)
     with ThreadPoolExecutor(max_workers=len(versions)) as pool:
         futures = {
-            v: pool.submit(inspect_dags, v, folder, render=render, timeout=timeout)
+            v: pool.submit(inspect_dags, v, folder, render=render, xcom=xcom, timeout=timeout)
             for v in versions
         }
         return {v: f.result() for v, f in futures.items()}

@@ -387,7 +387,22 @@ def _render_task(task, context: dict) -> tuple[Any, dict | None, str | None]:
 # ---------------------------------------------------------------------------------------------
 
 
-def inspect_folder(folder: str, run_conf: dict | None) -> dict[str, Any]:
+class _XcomStandIn:
+    """``ti`` for rendering without a database: ``xcom_pull`` answers from given return values
+    (``--xcom``), so templates that read an upstream task's XCom render like at run time."""
+
+    def __init__(self, values: dict[str, Any]):
+        self.values = values
+
+    def xcom_pull(self, task_ids: Any = None, key: str = "return_value", **_: Any) -> Any:
+        if key != "return_value":
+            return None
+        if isinstance(task_ids, (list, tuple)):
+            return [self.values.get(t) for t in task_ids]
+        return self.values.get(task_ids)
+
+
+def inspect_folder(folder: str, run_conf: dict | None, xcom: dict | None = None) -> dict[str, Any]:
     import airflow
 
     folder = os.path.abspath(folder)
@@ -441,8 +456,8 @@ def inspect_folder(folder: str, run_conf: dict | None) -> dict[str, Any]:
                     "dag": dag,
                     "conf": None,
                     "dag_run": None,
-                    "ti": None,
-                    "task_instance": None,
+                    "ti": _XcomStandIn(xcom) if xcom is not None else None,
+                    "task_instance": _XcomStandIn(xcom) if xcom is not None else None,
                 }
         entry["tasks"] = {
             task.task_id: _describe_task(task, kpo_cls, render_context)
@@ -484,6 +499,11 @@ def main(argv: list[str] | None = None) -> int:
         help="also render templated fields with params = defaults updated by this run conf",
     )
     parser.add_argument(
+        "--xcom",
+        metavar="JSON",
+        help="with --render: {task_id: return value} that ti.xcom_pull answers with",
+    )
+    parser.add_argument(
         "--keep-env",
         action="store_true",
         help="do not drop AIRFLOW__*/AIRFLOW_CONN_* from the environment",
@@ -516,7 +536,7 @@ def main(argv: list[str] | None = None) -> int:
             data = parse_time(args.parse_time)
             text = json.dumps(data, sort_keys=True) if args.json else f"{data['parse_seconds']:.4f}"
         else:
-            data = inspect_folder(target, run_conf)
+            data = inspect_folder(target, run_conf, json.loads(args.xcom) if args.xcom else None)
             text = json.dumps(data, sort_keys=True, indent=1, default=_jsonable)
         out.write(text + "\n")
         out.flush()

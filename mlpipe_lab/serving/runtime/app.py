@@ -27,6 +27,10 @@ from .reqlogger import FEEDBACK, REQUEST, RESPONSE, RequestLogger
 log = logging.getLogger("mlpipe_lab.serving")
 
 JSON = b"application/json"
+UNSUPPORTED_MEDIA_TYPE = (
+    "415 Unsupported Media Type: Did not attempt to load JSON data because the request "
+    "Content-Type was not 'application/json'."
+)
 PREDICT_PATHS = ("/api/v1.0/predictions", "/predict", "/api/v0.1/predictions")
 FEEDBACK_PATHS = ("/api/v1.0/feedback", "/send-feedback", "/api/v0.1/feedback")
 
@@ -173,17 +177,27 @@ class SeldonApp:
         return None
 
     def _payload(self, scope: dict, body: bytes) -> bytes:
-        """The JSON text of a request: ``?json=``, a form field ``json`` or the body."""
+        """The JSON text of a request: a form field ``json``, ``?json=`` or a JSON body.
+
+        As in seldon-core (Flask), a body is only read as JSON when its Content-Type is
+        ``application/json`` or ``application/*+json``; anything else answers 500
+        ``MICROSERVICE_INTERNAL_ERROR`` with Werkzeug's 415 wording, which is what clients of a
+        seldon-core model container get today (pinned by the contract test).
+        """
+        ctype = (self._header(scope, b"content-type") or b"").split(b";", 1)[0].strip().lower()
+        if ctype == b"application/x-www-form-urlencoded":
+            values = urllib.parse.parse_qs(body.decode("utf-8", "replace")).get("json")
+            if values:
+                return values[0].encode()
         qs = scope.get("query_string") or b""
         if qs and b"json=" in qs:
             values = urllib.parse.parse_qs(qs.decode("latin-1")).get("json")
             if values:
                 return values[0].encode()
-        ctype = self._header(scope, b"content-type") or b""
-        if ctype.startswith(b"application/x-www-form-urlencoded"):
-            values = urllib.parse.parse_qs(body.decode("utf-8", "replace")).get("json")
-            if values:
-                return values[0].encode()
+        if ctype != b"application/json" and not (
+            ctype.startswith(b"application/") and ctype.endswith(b"+json")
+        ):
+            raise MicroserviceError(UNSUPPORTED_MEDIA_TYPE, 500, protocol.INTERNAL_ERROR)
         return body
 
     def _puid(self, scope: dict, request: Any) -> str:
@@ -207,8 +221,9 @@ class SeldonApp:
     # -- routes --------------------------------------------------------------------------------
 
     async def _predict(self, scope: dict, receive: Callable) -> tuple:
-        body = self._payload(scope, await self._read_body(receive))
+        body = await self._read_body(receive)
         try:
+            body = self._payload(scope, body)
             request = protocol.loads_request(body)
         except MicroserviceError as exc:
             request = None
@@ -249,8 +264,8 @@ class SeldonApp:
 
     def _meta(self, request_meta: dict | None, tags: dict | None, metrics: list | None, method: str) -> dict:
         model = self.model
-        all_metrics = list(metrics or []) + model.metrics()
-        protocol.validate_metrics(all_metrics)
+        protocol.validate_metrics(list(metrics or []))
+        all_metrics = protocol.validate_metrics(model.metrics()) + list(metrics or [])
         if all_metrics and self.metrics is not None:
             self.metrics.observe_custom(all_metrics, method)
         all_tags = model.tags()
@@ -271,8 +286,9 @@ class SeldonApp:
         return response
 
     async def _feedback(self, scope: dict, receive: Callable) -> tuple:
-        body = self._payload(scope, await self._read_body(receive))
+        body = await self._read_body(receive)
         try:
+            body = self._payload(scope, body)
             feedback = protocol.loads_request(body)
         except MicroserviceError as exc:
             status, err = _error_from(exc)
@@ -292,13 +308,10 @@ class SeldonApp:
             reward = feedback.get("reward", 0.0)
             if not isinstance(reward, (int, float)) or isinstance(reward, bool):
                 raise protocol.bad_data("Invalid feedback: reward must be a number")
-            if request:
-                features, names, _meta, _kind, _ = protocol.extract(request)
-            else:
-                features, names = np.array([]), []
-            truth = None
-            if feedback.get("truth"):
-                truth = protocol.extract(feedback["truth"])[0]
+            # seldon-core parses feedback into protobuf: arrays arrive as doubles, and the
+            # model gets an empty array where a part is missing.
+            features, names = _feedback_array(request)
+            truth = _feedback_array(feedback.get("truth"))[0]
             routing = None
             response = feedback.get("response")
             if isinstance(response, dict) and isinstance(response.get("meta"), dict):
@@ -312,7 +325,7 @@ class SeldonApp:
                 data = np.array([])
             out = protocol.build_data(self.model, request if isinstance(request, dict) else {}, data)
             out["meta"] = self._meta(None, tags, metrics, "feedback")
-            return 200, protocol.dumps(out)
+            return 200, protocol.dumps(protocol.as_proto_json(out))
         except Exception as exc:
             status, err = _error_from(exc)
             if status >= 500:
@@ -320,7 +333,7 @@ class SeldonApp:
             return status, protocol.dumps(err)
 
     async def _ping(self, scope: dict, receive: Callable) -> tuple:
-        return 200, b"pong", b"text/plain; charset=utf-8", []
+        return 200, b"pong", b"text/html; charset=utf-8", []  # Flask's type for a str, as seldon-core
 
     async def _health(self, scope: dict, receive: Callable) -> tuple:
         status, body = await self._call(self._health_sync)
@@ -328,9 +341,9 @@ class SeldonApp:
 
     def _health_sync(self) -> tuple[int, bytes]:
         try:
-            if self.model.health_status is None:
-                return 200, protocol.dumps({"data": {"names": [], "ndarray": []}, "meta": {}})
-            data, tags, metrics = protocol.unwrap(self.model.health_status())
+            # seldon-core answers "healthy" for a Predictor without health_status()
+            result = "healthy" if self.model.health_status is None else self.model.health_status()
+            data, tags, metrics = protocol.unwrap(result)
             out = protocol.build_data(self.model, {}, data)
             out["meta"] = self._meta(None, tags, metrics, "health")
             return 200, protocol.dumps(out)
@@ -368,3 +381,13 @@ def env_flag(name: str, default: bool) -> bool:
     if value is None:
         return default
     return value.strip().lower() in ("1", "true", "t", "yes", "y")
+
+
+def _feedback_array(part: Any) -> tuple[np.ndarray, list]:
+    """Features (as float64) and names of the ``request``/``truth`` part of a feedback message."""
+    if not isinstance(part, dict) or not isinstance(part.get("data"), dict):
+        return np.array([]), []
+    features, names, _meta, _kind, _ = protocol.extract(part)
+    if isinstance(features, np.ndarray) and np.issubdtype(features.dtype, np.number):
+        features = features.astype(np.float64)
+    return features, names

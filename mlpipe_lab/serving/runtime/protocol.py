@@ -10,7 +10,6 @@ Request ``meta.puid``, ``meta.tags``, ``meta.metrics`` and ``meta.requestPath`` 
 from __future__ import annotations
 
 import base64
-import binascii
 import json
 import os
 from typing import Any
@@ -22,6 +21,7 @@ from .model import MicroserviceError, SeldonResponse, UserModel
 BAD_DATA = "MICROSERVICE_BAD_DATA"
 INTERNAL_ERROR = "MICROSERVICE_INTERNAL_ERROR"
 BAD_METADATA = "MICROSERVICE_BAD_METADATA"
+BAD_METRIC = "MICROSERVICE_BAD_METRIC"
 METRIC_TYPES = ("COUNTER", "GAUGE", "TIMER")
 
 
@@ -53,37 +53,35 @@ def loads_request(body: bytes) -> Any:
     if not body or not body.strip():
         raise bad_data("Can't find JSON in data")
     try:
-        return json.loads(body)
+        doc = json.loads(body)
     except (UnicodeDecodeError, ValueError):
         raise bad_data("Can't find JSON in data") from None
+    if doc is None:  # Flask's get_json() gives None for a JSON null: seldon-core's same 400
+        raise bad_data("Can't find JSON in data")
+    return doc
 
 
 def _array_from_datadef(datadef: Any) -> np.ndarray:
+    """The features of a ``data`` payload. Malformed arrays (ragged, a shape that does not fit
+    the values, a tensor without ``values``) fail as seldon-core's do: a 500 with the Python
+    error's own text, which names the problem (the contract test pins this)."""
     if not isinstance(datadef, dict):
         raise bad_data(f"Invalid request data type: data must be an object, not {type(datadef).__name__}")
-    try:
-        if "tensor" in datadef:
-            tensor = datadef["tensor"]
-            if not isinstance(tensor, dict) or "values" not in tensor:
-                raise bad_data("Invalid tensor: needs values and shape")
-            values = np.asarray(tensor["values"])
-            shape = tensor.get("shape")
-            return values.reshape(shape) if shape is not None else values
-        if "ndarray" in datadef:
-            return np.asarray(datadef["ndarray"])
-        if "tftensor" in datadef:
-            raise bad_data("tftensor payloads are not supported by this runtime")
-    except MicroserviceError:
-        raise
-    except (ValueError, TypeError) as exc:
-        raise bad_data(f"Invalid data: {exc}") from None
+    if "tensor" in datadef:
+        tensor = datadef["tensor"]
+        return np.array(tensor["values"]).reshape(tensor["shape"])
+    if "ndarray" in datadef:
+        return np.array(datadef["ndarray"])
+    if "tftensor" in datadef:
+        raise MicroserviceError("tftensor payloads are not supported by this runtime", 500,
+                                INTERNAL_ERROR)
     return np.array([])
 
 
 def extract(request: Any) -> tuple[Any, list, dict | None, str, dict | None]:
     """``(features, feature_names, meta, kind, datadef)`` of a SeldonMessage dict."""
     if not isinstance(request, dict):
-        raise bad_data(f"Invalid request data type: {_short(request)}")
+        raise bad_data(f"Invalid request data type: {request}")
     meta = request.get("meta")
     if meta is not None and not isinstance(meta, dict):
         raise bad_data("Invalid request: meta must be an object")
@@ -101,12 +99,10 @@ def extract(request: Any) -> tuple[Any, list, dict | None, str, dict | None]:
             raise bad_data("Invalid request: strData must be a string")
         return request["strData"], [], meta, "strData", None
     if "binData" in request:
-        raw = request["binData"]
-        try:
-            return base64.b64decode(raw, validate=True), [], meta, "binData", None
-        except (binascii.Error, TypeError, ValueError):
-            raise bad_data("Invalid request: binData must be base64") from None
-    raise bad_data(f"Invalid request data type: {_short(request)}")
+        # Not validating, like seldon-core: characters outside the alphabet are skipped.
+        return base64.b64decode(request["binData"]), [], meta, "binData", None
+    # Python's repr of the request, as seldon-core words it.
+    raise bad_data(f"Invalid request data type: {request}")
 
 
 def _short(value: Any, limit: int = 200) -> str:
@@ -122,6 +118,7 @@ def unwrap(result: Any) -> tuple[Any, dict | None, list | None]:
 
 
 def validate_metrics(metrics: list) -> list:
+    """The metrics unchanged, or a 500 ``MICROSERVICE_BAD_METRIC`` naming the whole list."""
     for m in metrics:
         ok = (
             isinstance(m, dict)
@@ -133,7 +130,8 @@ def validate_metrics(metrics: list) -> list:
         )
         if not ok:
             raise MicroserviceError(
-                f"Bad metric created during request: {m!r}", 500, INTERNAL_ERROR
+                f"Bad metric created during request: {json.dumps(metrics, default=str)}", 500,
+                BAD_METRIC,
             )
     return metrics
 
@@ -146,11 +144,19 @@ def request_path_from_env() -> dict:
 def build_meta(
     request_meta: dict | None, tags: dict, metrics: list, include_metrics: bool = True
 ) -> dict:
+    """The response ``meta``: request tags/metrics/puid/requestPath plus the model's.
+
+    Like seldon-core, the request's own ``tags`` dict and ``metrics`` list are extended in place,
+    so a Predictor that returns the ``meta`` it was given sees the merged values (the contract
+    test compares exactly that).
+    """
     meta: dict = {}
     req = request_meta or {}
-    all_tags = dict(req.get("tags") or {})
+    all_tags = req["tags"] if isinstance(req.get("tags"), dict) else {}
     all_tags.update(tags)
-    all_metrics = list(req.get("metrics") or []) + (metrics if include_metrics else [])
+    all_metrics = req["metrics"] if isinstance(req.get("metrics"), list) else []
+    if include_metrics:
+        all_metrics.extend(metrics)
     if all_tags:
         meta["tags"] = all_tags
     if all_metrics:
@@ -248,4 +254,72 @@ def validate_metadata(meta: Any, default_name: str) -> dict:
                     500,
                     BAD_METADATA,
                 )
+    return out
+
+
+def _doubles(value: Any) -> Any:
+    """Numbers as a ``google.protobuf.Value`` holds them: every number is a double."""
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, list):
+        return [_doubles(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _doubles(v) for k, v in value.items()}
+    return value
+
+
+def as_proto_json(message: dict) -> dict:
+    """A SeldonMessage dict as seldon-core answers it after a protobuf round trip.
+
+    seldon-core builds feedback responses as ``SeldonMessage`` protos and prints them with
+    ``MessageToJson``: numbers in ``ndarray``/``jsonData``/tags become doubles, tensor values are
+    doubles, empty ``names`` and ``puid`` are left out, and a metric of type ``COUNTER`` (the
+    enum's zero value) loses its ``type``. Predictions do not go through protobuf.
+    """
+    out: dict = {}
+    data = message.get("data")
+    if isinstance(data, dict):
+        d: dict = {}
+        if data.get("names"):
+            d["names"] = list(data["names"])
+        if "tensor" in data:
+            t = data["tensor"]
+            tensor: dict = {}
+            if t.get("shape"):
+                tensor["shape"] = [int(x) for x in t["shape"]]
+            if t.get("values"):
+                tensor["values"] = [float(x) for x in t["values"]]
+            d["tensor"] = tensor
+        elif "ndarray" in data:
+            d["ndarray"] = _doubles(data["ndarray"])
+        out["data"] = d
+    for key in ("strData", "binData"):
+        if key in message:
+            out[key] = message[key]
+    if "jsonData" in message:
+        out["jsonData"] = _doubles(message["jsonData"])
+    meta = message.get("meta") or {}
+    m: dict = {}
+    if meta.get("puid"):
+        m["puid"] = meta["puid"]
+    if meta.get("tags"):
+        m["tags"] = _doubles(meta["tags"])
+    if meta.get("routing"):
+        m["routing"] = meta["routing"]
+    if meta.get("requestPath"):
+        m["requestPath"] = meta["requestPath"]
+    if meta.get("metrics"):
+        metrics = []
+        for metric in meta["metrics"]:
+            item = {"key": metric["key"]}
+            if metric.get("type", "COUNTER") != "COUNTER":
+                item["type"] = metric["type"]
+            item["value"] = float(metric["value"])
+            if metric.get("tags"):
+                item["tags"] = dict(metric["tags"])
+            metrics.append(item)
+        m["metrics"] = metrics
+    out["meta"] = m
     return out
