@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Every test tier, in order of speed: Python (model, catalogs, handlers, CLI, compiler, publisher
 # against real git and S3 servers), the real-Airflow tier (Airflow 3.3 and 2.10 venvs, built once
-# and cached), the frontend unit tests and lint, then galata in Chromium.
+# and cached), the seldon-core contract test (Python 3.12 venv, cached), the frontend unit tests and lint, then galata in Chromium.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . .venv/bin/activate
@@ -10,7 +10,8 @@ step() { printf '\n==> %s\n' "$*"; }
 step "auth check: every REST verb is authenticated"
 python scripts/check_auth.py
 step "pytest (all tiers, real Airflow included)"
-MLPIPE_REQUIRE_AIRFLOW=${MLPIPE_REQUIRE_AIRFLOW:-1} pytest -q -rs -p no:cacheprovider
+MLPIPE_REQUIRE_AIRFLOW=${MLPIPE_REQUIRE_AIRFLOW:-1} MLPIPE_REQUIRE_SELDON=${MLPIPE_REQUIRE_SELDON:-1} \
+  pytest -q -rs -p no:cacheprovider
 step "jest"
 jlpm test
 step "lint"
