@@ -103,6 +103,8 @@ class AirflowClient:
                     with self._lock:
                         self._token = None
                     continue
+                if exc.status is None and method == "GET" and attempt == 1 and "timed out" in str(exc):
+                    continue  # a busy Airflow: a read is safe to ask for once more
                 raise
         if accept != "application/json":
             return raw.decode("utf-8", "replace")
@@ -157,7 +159,7 @@ class AirflowClient:
 
     def dag_runs(self, dag_id: str, limit: int = 50) -> list[dict[str, Any]]:
         """Newest first."""
-        order = "-start_date" if self.api == "v1" else "-run_after"
+        order = "-execution_date" if self.api == "v1" else "-run_after"
         return self.request("GET", f"/dags/{self._q(dag_id)}/dagRuns",
                             query={"limit": limit, "order_by": order}).get("dag_runs") or []
 

@@ -288,3 +288,44 @@ def test_runner_python_from_the_runtime_config(tmp_path):
     done = runs.get("mine", "which", run["id"])
     assert done["state"] == "success", done
     assert "-m mlpipe_lab.runner" in marker.read_text()  # the node was started through runner_python
+
+
+# -- Airflow configurations, where no Airflow is needed to tell what is wrong ---------------------------
+
+
+AIRFLOW_DOWN = {"name": "af-down", "type": "airflow",
+                "airflow": {"api_endpoint": "http://127.0.0.1:9", "version": "auto",
+                            "auth": {"type": "basic", "username": "u", "password": "canary-pw-77"}},
+                "dag_repo": {"url": "/nonexistent/dags.git"}}
+
+
+async def test_airflow_unreachable_is_a_502_in_plain_words(api):
+    code, _ = await api("POST", "catalogs/runtime-configs", AIRFLOW_DOWN, check=False)
+    assert code == 201
+    calls = [("GET", "runs?runtime_config=af-down&dag_id=hello_world", None),
+             ("GET", "runs?runtime_config=af-down&path=hello_world/hello_world.pipeline", None),
+             ("GET", "runs/af-down/hello_world/manual__1", None),
+             ("POST", "runs", {"runtime_config": "af-down", "path": "hello_world/hello_world.pipeline"}),
+             ("POST", "publish-status", {"runtime_config": "af-down", "dag_id": "hello_world"})]
+    for method, path, body in calls:
+        code, err = await api(method, path, body)
+        assert code == 502, (path, err)
+        assert "Airflow at http://127.0.0.1:9 cannot be reached" in err["error"]["message"], err
+        assert "canary-pw-77" not in json.dumps(err)
+
+
+async def test_airflow_requests_that_cannot_work_are_4xx(api):
+    await api("POST", "catalogs/runtime-configs", AIRFLOW_DOWN, check=False)
+    for method, path, body, field in [
+        ("GET", "runs?runtime_config=af-down", None, "dag_id"),
+        ("POST", "publish-status", {"runtime_config": "local", "dag_id": "x"}, "runtime_config"),
+        ("POST", "publish-status", {"runtime_config": "af-down", "dag_id": "../x"}, "dag_id"),
+        ("POST", "publish-status", {"runtime_config": "af-down", "dag_id": "x", "commit": "zz top"}, "commit"),
+        ("POST", "runs", {"runtime_config": "af-down", "path": "hello_world/hello_world.pipeline",
+                          "content": "{}"}, "content"),
+        ("POST", "runs", {"runtime_config": "af-down"}, "path"),
+        ("POST", "runs", {"runtime_config": "af-down", "dag_id": "x", "import_timeout": -1}, "import_timeout"),
+    ]:
+        code, err = await api(method, path, body)
+        assert code == 400, (path, body, err)
+        assert err["error"].get("field") == field, (path, body, err)

@@ -42,7 +42,7 @@ def _client_for(config: dict[str, Any]) -> AirflowClient:
     auth = airflow.get("auth") or {"type": "none"}
     version = str(airflow.get("version") or "auto")
     try:
-        api = {"3": "v2", "2": "v1"}.get(version) or AirflowClient.detect_api(base)
+        api = {"3": "v2", "2": "v1"}.get(version) or AirflowClient.detect_api(base, timeout=30.0)
     except AirflowAPIError as exc:
         raise unreachable(base, exc) from None
     kind = auth.get("type", "none")
@@ -66,14 +66,16 @@ class AirflowRuns:
         self.services = services
         self.base = (config.get("airflow") or {}).get("api_endpoint", "").rstrip("/")
         self._client: AirflowClient | None = None
+        self._lock = threading.Lock()
 
     # -- the client, with errors in plain words ------------------------------------------------
 
     @property
     def client(self) -> AirflowClient:
-        if self._client is None:
-            self._client = _client_for(self.config)
-        return self._client
+        with self._lock:
+            if self._client is None:
+                self._client = _client_for(self.config)
+            return self._client
 
     def call(self, what: str, fn: Callable[..., Any], *args: Any, missing: str | None = None, **kw: Any) -> Any:
         try:

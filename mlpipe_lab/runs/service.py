@@ -3,6 +3,8 @@ type. REST handlers and the CLI call it; it raises only ServiceError (a message 
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import sys
 from pathlib import Path
@@ -184,4 +186,10 @@ class RunsService:
         if config.get("type") != "airflow":
             raise ServiceError(f"Runtime configuration '{name}' has an unknown type.", 400, field="runtime_config")
         secret_config = self.services.runtime_config(name, with_secrets=True)
-        return AirflowRuns(name, secret_config, self.services)
+        # one client per configuration as long as it is unchanged: it keeps its token and the
+        # detected API version (each costs a request to a possibly busy Airflow)
+        key = hashlib.sha256(json.dumps(secret_config, sort_keys=True, default=str).encode()).hexdigest()
+        cached = self._airflow.get(name)
+        if cached is None or cached[0] != key:
+            cached = self._airflow[name] = (key, AirflowRuns(name, secret_config, self.services))
+        return cached[1]
