@@ -17,6 +17,7 @@ import { editorPlugin } from './plugins/editor';
 import { fileActionsPlugin } from './plugins/fileActions';
 import { filetypePlugin } from './plugins/filetype';
 import { launcherPlugin } from './plugins/launcher';
+import { runsPlugin } from './plugins/runs';
 import { serverPlugin } from './plugins/server';
 
 const plugins: JupyterFrontEndPlugin<any>[] = [
@@ -25,6 +26,7 @@ const plugins: JupyterFrontEndPlugin<any>[] = [
   catalogsPlugin,
   fileActionsPlugin,
   launcherPlugin,
+  runsPlugin,
   serverPlugin
 ];
 

@@ -44,6 +44,7 @@ import {
 } from '../model/elyra';
 import type { PipelineEditorModel } from '../model/model';
 import type { MLPipeAPI } from '../tokens';
+import { NodeDecorations, useNodeDecorations } from './decorations';
 import {
   CONTENTS_MIME,
   nodeIcon,
@@ -82,6 +83,9 @@ export interface ICanvasProps {
 interface ICanvasContext {
   model: PipelineEditorModel;
   trans: TranslationBundle;
+  /** Status badges (e.g. of a run); `tick` changes when they do. */
+  decorations: NodeDecorations;
+  tick: number;
 }
 
 const CanvasContext = React.createContext<ICanvasContext | null>(null);
@@ -125,6 +129,7 @@ const PipelineNodeView = React.memo(
   (props: NodeProps<PipelineFlowNode>): JSX.Element => {
     const ctx = React.useContext(CanvasContext)!;
     const { data, selected } = props;
+    const decoration = ctx.decorations.get(props.id);
     const Icon = nodeIcon(data.op);
     const errors = data.problems.filter(p => p.severity !== 'warning');
     const severity = errors.length ? 'error' : 'warning';
@@ -136,6 +141,7 @@ const PipelineNodeView = React.memo(
         }`}
         data-op={data.op}
         data-label={data.label}
+        data-status={decoration?.status}
       >
         <Handle
           type="target"
@@ -176,6 +182,15 @@ const PipelineNodeView = React.memo(
                 </div>
               ))}
             </div>
+          </div>
+        )}
+        {decoration && (
+          <div
+            className="jp-MLPipe-NodeStatus"
+            data-status={decoration.status}
+            title={decoration.title ?? decoration.label}
+          >
+            {decoration.label}
           </div>
         )}
         <Handle
@@ -395,6 +410,7 @@ function buildEdges(model: PipelineEditorModel): Edge[] {
 export function PipelineCanvas(props: ICanvasProps): JSX.Element {
   const { model, trans, handle } = props;
   const tick = useModelTick(model);
+  const [decorations, decorationsTick] = useNodeDecorations(model);
   const flow = useReactFlow();
   const wrapper = React.useRef<HTMLDivElement>(null);
   const [nodes, setNodes] = React.useState<FlowNode[]>(() =>
@@ -741,7 +757,9 @@ export function PipelineCanvas(props: ICanvasProps): JSX.Element {
   const empty = model.nodes.length === 0 && model.comments.length === 0;
 
   return (
-    <CanvasContext.Provider value={{ model, trans }}>
+    <CanvasContext.Provider
+      value={{ model, trans, decorations, tick: decorationsTick }}
+    >
       <div
         ref={wrapper}
         className={`jp-MLPipe-Flow${dropping ? ' jp-mod-dropTarget' : ''}`}

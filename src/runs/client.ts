@@ -58,9 +58,7 @@ export namespace RunsClient {
 
   /** Runs, newest first. */
   export async function list(query: IRunQuery = {}): Promise<IRun[]> {
-    const reply = await requestAPI<{ runs: IRun[] }>(
-      `runs${runsQuery(query)}`
-    );
+    const reply = await requestAPI<{ runs: IRun[] }>(`runs${runsQuery(query)}`);
     return Array.isArray(reply?.runs) ? reply.runs.map(normaliseRun) : [];
   }
 

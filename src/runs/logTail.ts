@@ -42,9 +42,10 @@ export class LogTail {
   /**
    * Add the reply to a request made at `requestedAt` (the offset it was
    * asked from). Returns false when the reply does not follow the text we
-   * have (a late reply to an older request), which is then ignored, or when
-   * the log shrank under us (replaced, rotated): the text then starts over
-   * and the next request asks from 0.
+   * have (a late reply to an older request), which is then ignored.
+   *
+   * The offset is the server's, passed back as it came (counted from the
+   * text only when a reply lacks it).
    */
   append(chunk: ILogChunk, requestedAt: number): boolean {
     if (requestedAt !== this._offset) {
@@ -53,11 +54,6 @@ export class LogTail {
     const end = Number.isFinite(chunk.offset)
       ? chunk.offset
       : requestedAt + chunk.text.length;
-    if (end < requestedAt) {
-      // the log shrank under us: start again from its beginning
-      this.reset();
-      return false;
-    }
     this._text += chunk.text;
     this._offset = end;
     this._complete = !!chunk.complete;

@@ -72,7 +72,9 @@ export function initialInputs(
   params: readonly IPipelineParameter[],
   previous?: { [name: string]: unknown }
 ): ParameterInputs {
-  return Object.fromEntries(params.map(p => [p.name, initialInput(p, previous)]));
+  return Object.fromEntries(
+    params.map(p => [p.name, initialInput(p, previous)])
+  );
 }
 
 /**
@@ -158,4 +160,46 @@ function hasDefault(param: IPipelineParameter): boolean {
     param.default !== null &&
     param.default !== ''
   );
+}
+
+/**
+ * Parameters guessed from the values of an earlier run, for a DAG whose
+ * pipeline is not at hand: each keeps its value's type, its value as default.
+ */
+export function parametersFromValues(values: {
+  [name: string]: unknown;
+}): IPipelineParameter[] {
+  return Object.entries(values ?? {}).map(([name, value]) => {
+    const type =
+      typeof value === 'boolean'
+        ? 'boolean'
+        : typeof value === 'number'
+          ? Number.isInteger(value)
+            ? 'integer'
+            : 'number'
+          : 'string';
+    const simple =
+      typeof value === 'string' ||
+      typeof value === 'number' ||
+      typeof value === 'boolean';
+    return {
+      name,
+      type,
+      default: simple ? value : value === null ? null : JSON.stringify(value)
+    };
+  });
+}
+
+/** The parameters declared in a pipeline file's text (none when it cannot be read). */
+export function parametersOfPipelineText(text: string): IPipelineParameter[] {
+  try {
+    const doc = JSON.parse(text);
+    const pipelines = Array.isArray(doc?.pipelines) ? doc.pipelines : [];
+    const primary =
+      pipelines.find((p: any) => p?.id === doc?.primary_pipeline) ??
+      pipelines[0];
+    return pipelineParameters(primary?.app_data?.mlpipe);
+  } catch {
+    return [];
+  }
 }

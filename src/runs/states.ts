@@ -126,7 +126,9 @@ export function tasksByNode(
   }
   for (const task of unmatched) {
     const node = nodes.find(
-      n => !result.has(n.id) && (n.label === task.label || n.label === task.task_id)
+      n =>
+        !result.has(n.id) &&
+        (n.label === task.label || n.label === task.task_id)
     );
     if (node) {
       result.set(node.id, task);
@@ -162,8 +164,7 @@ export function failureReport(run: IRun): string | null {
   }
   return failed
     .map(
-      t =>
-        `Node '${taskName(t)}' failed` + (t.message ? `: ${t.message}` : '.')
+      t => `Node '${taskName(t)}' failed` + (t.message ? `: ${t.message}` : '.')
     )
     .join('\n');
 }

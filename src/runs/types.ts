@@ -11,12 +11,7 @@
 
 /** State of a whole run. */
 export type RunState =
-  | 'queued'
-  | 'running'
-  | 'success'
-  | 'failed'
-  | 'cancelled'
-  | 'unknown';
+  'queued' | 'running' | 'success' | 'failed' | 'cancelled' | 'unknown';
 
 /** State of one task (Airflow's task instance states, plus `cancelled`). */
 export type TaskState =
@@ -55,19 +50,29 @@ export interface IRun {
   ended: string | null;
   params: { [name: string]: unknown };
   message: string | null;
-  links: { airflow?: string; artifacts?: string; [key: string]: unknown };
+  links: {
+    airflow?: string;
+    artifacts?: string;
+    commit?: string;
+    [key: string]: unknown;
+  };
   tasks: IRunTask[];
 }
 
 /** Body of `POST runs`. */
 export interface IStartRunRequest {
-  path: string;
+  /** The pipeline (path from the server root); or `dag_id` for Airflow. */
+  path?: string;
+  /** Airflow: trigger this DAG when there is no pipeline path. */
+  dag_id?: string;
   runtime_config: string;
   params?: { [name: string]: unknown };
   /** The pipeline's unsaved text, run instead of the file on disk. */
   content?: string;
   /** Airflow: publish first, then wait for the import and trigger. */
   publish?: boolean;
+  /** Airflow with `publish`: seconds to wait for the import. */
+  import_timeout?: number;
 }
 
 /** Reply of `GET runs/.../logs/<task>`. */
@@ -80,7 +85,9 @@ export interface ILogChunk {
 /** Reply of `POST publish-status`. */
 export interface IPublishStatus {
   state: 'waiting' | 'imported' | 'import_error' | string;
-  commit?: string;
+  commit?: string | null;
+  /** A summary in words, when the server has one. */
+  message?: string;
   errors: { filename?: string; message: string }[];
 }
 

@@ -160,7 +160,7 @@ export class LogFollower implements IDisposable {
     this.tryNumber = options.tryNumber;
     this.tail = new LogTail({ maxChars: options.maxChars });
     const backend = options.backend ?? defaultBackend;
-    const taskState = options.taskState ?? (() => "running");
+    const taskState = options.taskState ?? (() => 'running');
     let requestedAt = 0;
     this._poller = new Poller<ILogChunk>({
       poll: () => {
