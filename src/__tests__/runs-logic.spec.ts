@@ -8,6 +8,8 @@ import { LogTail } from '../runs/logTail';
 import {
   collectOverrides,
   initialInputs,
+  parametersFromValues,
+  parametersOfPipelineText,
   parseParameter,
   pipelineParameters
 } from '../runs/params';
@@ -18,6 +20,7 @@ import {
   isRunActive,
   isTaskActive,
   sortRuns,
+  startedText,
   statusKind,
   taskProgress,
   tasksByNode
@@ -68,7 +71,13 @@ describe('run and task states', () => {
   });
 
   it('tasks are active until success, failure, skip or cancel', () => {
-    for (const state of ['none', 'scheduled', 'queued', 'running', 'up_for_retry']) {
+    for (const state of [
+      'none',
+      'scheduled',
+      'queued',
+      'running',
+      'up_for_retry'
+    ]) {
       expect(isTaskActive(state)).toBe(true);
     }
     for (const state of [
@@ -124,7 +133,12 @@ describe('run and task states', () => {
       run({
         state: 'failed',
         tasks: [
-          task({ task_id: 'a', label: 'fail.py', state: 'failed', message: 'exit code 1' }),
+          task({
+            task_id: 'a',
+            label: 'fail.py',
+            state: 'failed',
+            message: 'exit code 1'
+          }),
           task({ task_id: 'b', label: 'after.py', state: 'upstream_failed' })
         ]
       })
@@ -136,7 +150,10 @@ describe('run and task states', () => {
   it('measures and formats durations', () => {
     const now = Date.parse('2026-01-01T00:10:00Z');
     expect(
-      elapsed({ started: '2026-01-01T00:00:00Z', ended: '2026-01-01T00:00:42Z' }, now)
+      elapsed(
+        { started: '2026-01-01T00:00:00Z', ended: '2026-01-01T00:00:42Z' },
+        now
+      )
     ).toBe(42_000);
     expect(elapsed({ started: '2026-01-01T00:09:00Z', ended: null }, now)).toBe(
       60_000
@@ -168,9 +185,13 @@ describe('run and task states', () => {
 
 describe('runs client helpers', () => {
   it('escapes every part of a run path', () => {
-    expect(runPath({ runtime_config: 'my cfg', dag_id: 'd', id: 'manual__2026-01-01T00:00:00+00:00' })).toBe(
-      'runs/my%20cfg/d/manual__2026-01-01T00%3A00%3A00%2B00%3A00'
-    );
+    expect(
+      runPath({
+        runtime_config: 'my cfg',
+        dag_id: 'd',
+        id: 'manual__2026-01-01T00:00:00+00:00'
+      })
+    ).toBe('runs/my%20cfg/d/manual__2026-01-01T00%3A00%3A00%2B00%3A00');
   });
 
   it('leaves empty filters out of the query', () => {
@@ -184,7 +205,12 @@ describe('runs client helpers', () => {
   });
 
   it('fills in missing lists of a run', () => {
-    const bare = { ...run({}), tasks: undefined, params: undefined, links: undefined } as any;
+    const bare = {
+      ...run({}),
+      tasks: undefined,
+      params: undefined,
+      links: undefined
+    } as any;
     const fixed = normaliseRun(bare);
     expect(fixed.tasks).toEqual([]);
     expect(fixed.params).toEqual({});
@@ -195,9 +221,13 @@ describe('runs client helpers', () => {
 describe('LogTail', () => {
   it('appends chunks and moves the offset', () => {
     const tail = new LogTail();
-    expect(tail.append({ text: 'hello\n', offset: 6, complete: false }, 0)).toBe(true);
+    expect(
+      tail.append({ text: 'hello\n', offset: 6, complete: false }, 0)
+    ).toBe(true);
     expect(tail.offset).toBe(6);
-    expect(tail.append({ text: 'world\n', offset: 12, complete: true }, 6)).toBe(true);
+    expect(
+      tail.append({ text: 'world\n', offset: 12, complete: true }, 6)
+    ).toBe(true);
     expect(tail.text).toBe('hello\nworld\n');
     expect(tail.complete).toBe(true);
   });
@@ -205,17 +235,11 @@ describe('LogTail', () => {
   it('ignores a late reply to an older request', () => {
     const tail = new LogTail();
     tail.append({ text: 'abc', offset: 3, complete: false }, 0);
-    expect(tail.append({ text: 'abc', offset: 3, complete: false }, 0)).toBe(false);
+    expect(tail.append({ text: 'abc', offset: 3, complete: false }, 0)).toBe(
+      false
+    );
     expect(tail.text).toBe('abc');
     expect(tail.offset).toBe(3);
-  });
-
-  it('starts over when the log shrank', () => {
-    const tail = new LogTail();
-    tail.append({ text: 'first try\n', offset: 10, complete: false }, 0);
-    expect(tail.append({ text: '', offset: 2, complete: false }, 10)).toBe(false);
-    expect(tail.text).toBe('');
-    expect(tail.offset).toBe(0);
   });
 
   it('uses the text length when the server sends no offset', () => {
@@ -226,7 +250,10 @@ describe('LogTail', () => {
 
   it('keeps only the end of a huge log, from a line start', () => {
     const tail = new LogTail({ maxChars: 20 });
-    tail.append({ text: 'line one\nline two\n', offset: 18, complete: false }, 0);
+    tail.append(
+      { text: 'line one\nline two\n', offset: 18, complete: false },
+      0
+    );
     expect(tail.truncated).toBe(false);
     tail.append({ text: 'line three\n', offset: 29, complete: false }, 18);
     expect(tail.truncated).toBe(true);
@@ -240,7 +267,13 @@ describe('LogTail', () => {
 describe('parameters', () => {
   const declared = pipelineParameters({
     parameters: [
-      { name: 'epochs', type: 'integer', default: 10, minimum: 1, maximum: 100 },
+      {
+        name: 'epochs',
+        type: 'integer',
+        default: 10,
+        minimum: 1,
+        maximum: 100
+      },
       { name: 'rate', type: 'number', default: 0.1 },
       { name: 'mode', type: 'string', default: 'fast', enum: ['fast', 'slow'] },
       { name: 'dry', type: 'boolean', default: false },
@@ -314,5 +347,63 @@ describe('parameters', () => {
     expect(result.params).toEqual({ rate: 0.5, mode: 'slow', label: 'x' });
     const bad = collectOverrides(declared, { epochs: 'many', label: '' });
     expect(Object.keys(bad.errors).sort()).toEqual(['epochs', 'label']);
+  });
+});
+
+describe('parameters of earlier runs and pipeline files', () => {
+  it('guesses types from the values of an earlier run', () => {
+    expect(
+      parametersFromValues({
+        epochs: 3,
+        rate: 0.5,
+        dry: true,
+        name: 'x',
+        cfg: { a: 1 }
+      })
+    ).toEqual([
+      { name: 'epochs', type: 'integer', default: 3 },
+      { name: 'rate', type: 'number', default: 0.5 },
+      { name: 'dry', type: 'boolean', default: true },
+      { name: 'name', type: 'string', default: 'x' },
+      { name: 'cfg', type: 'string', default: '{"a":1}' }
+    ]);
+  });
+
+  it('reads the parameters of the primary pipeline of a file', () => {
+    const text = JSON.stringify({
+      primary_pipeline: 'p2',
+      pipelines: [
+        {
+          id: 'p1',
+          app_data: { mlpipe: { parameters: [{ name: 'no', type: 'string' }] } }
+        },
+        {
+          id: 'p2',
+          app_data: {
+            mlpipe: { parameters: [{ name: 'yes', type: 'integer' }] }
+          }
+        }
+      ]
+    });
+    expect(parametersOfPipelineText(text).map(p => p.name)).toEqual(['yes']);
+    expect(parametersOfPipelineText('{not json')).toEqual([]);
+  });
+});
+
+describe('start times', () => {
+  it('shows the time today, the date otherwise', () => {
+    const now = new Date('2026-03-05T15:00:00');
+    const today = startedText(
+      new Date('2026-03-05T09:08:07').toISOString(),
+      now
+    );
+    expect(today).toMatch(/09.08.07|9.08.07/);
+    const before = startedText(
+      new Date('2026-03-01T09:08:07').toISOString(),
+      now
+    );
+    expect(before).toMatch(/Mar|3/);
+    expect(before).not.toMatch(/07$/);
+    expect(startedText(null)).toBe('–');
   });
 });

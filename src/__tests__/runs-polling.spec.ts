@@ -4,7 +4,9 @@
  */
 
 import { MLPipeRequestError } from '../request';
+import { waitForImport } from '../runs/importWait';
 import { Poller } from '../runs/poller';
+import { RunsListModel } from '../runs/runsModel';
 import type { ILogChunk, IRun, IRunRef } from '../runs/types';
 import { IRunsBackend, LogFollower, RunWatcher } from '../runs/watch';
 
@@ -263,7 +265,11 @@ describe('LogFollower', () => {
     expect(follower.tail.text).toBe('a\nb\nc\n');
     expect(follower.following).toBe(false);
     expect(log.mock.calls.map((c: any[]) => c[2].offset)).toEqual([0, 2, 4, 4]);
-    expect(log.mock.calls[0]).toEqual([REF, 'hello', { tryNumber: 1, offset: 0 }]);
+    expect(log.mock.calls[0]).toEqual([
+      REF,
+      'hello',
+      { tryNumber: 1, offset: 0 }
+    ]);
   });
 
   it('stops when the task is over and nothing more comes', async () => {
@@ -310,5 +316,213 @@ describe('LogFollower', () => {
     expect(follower.tail.text).toBe('started\n');
     expect(follower.error).toBeNull();
     expect(follower.following).toBe(false);
+  });
+});
+
+describe('waitForImport', () => {
+  const status = (state: string, extra: object = {}) => ({
+    state,
+    errors: [],
+    ...extra
+  });
+
+  it('polls until Airflow imported the DAG at the commit', async () => {
+    const replies = [status('waiting'), status('waiting'), status('imported')];
+    const check = jest.fn(() => Promise.resolve(replies.shift()!));
+    const seen: string[] = [];
+    const done = waitForImport({
+      runtimeConfig: 'prod',
+      dagId: 'hello',
+      commit: 'abc123',
+      interval: 1000,
+      timeout: 60_000,
+      check,
+      onStatus: s => seen.push(s.state)
+    });
+    await flush();
+    await advance(1000);
+    await advance(1000);
+    const outcome = await done;
+    expect(outcome.state).toBe('imported');
+    expect(seen).toEqual(['waiting', 'waiting', 'imported']);
+    expect(check.mock.calls[0]).toEqual([
+      { runtime_config: 'prod', dag_id: 'hello', commit: 'abc123' }
+    ]);
+  });
+
+  it('stops at import errors, with them', async () => {
+    const errors = [{ filename: 'dags/hello.py', message: 'SyntaxError' }];
+    const outcome = await waitForImport({
+      runtimeConfig: 'prod',
+      dagId: 'hello',
+      interval: 1000,
+      timeout: 60_000,
+      check: () => Promise.resolve(status('import_error', { errors }))
+    });
+    expect(outcome).toEqual({
+      state: 'import_error',
+      status: { state: 'import_error', errors }
+    });
+  });
+
+  it('gives up at the deadline', async () => {
+    let clock = 0;
+    const done = waitForImport({
+      runtimeConfig: 'prod',
+      dagId: 'hello',
+      interval: 1000,
+      timeout: 3000,
+      now: () => clock,
+      check: () => Promise.resolve(status('waiting'))
+    });
+    for (let i = 0; i < 4; i++) {
+      await flush();
+      clock += 1000;
+      await advance(1000);
+    }
+    const outcome = await done;
+    expect(outcome.state).toBe('timeout');
+  });
+
+  it('keeps asking through a passing outage, and stops on a 4xx', async () => {
+    const replies: Promise<any>[] = [
+      Promise.reject(httpError(502, 'Airflow cannot be reached')),
+      Promise.resolve(status('imported'))
+    ];
+    replies.forEach(p => p.catch(() => undefined));
+    const done = waitForImport({
+      runtimeConfig: 'prod',
+      dagId: 'hello',
+      interval: 100,
+      timeout: 60_000,
+      check: () => replies.shift()!
+    });
+    await flush();
+    await advance(200);
+    expect((await done).state).toBe('imported');
+
+    const bad = await waitForImport({
+      runtimeConfig: 'prod',
+      dagId: 'nope',
+      interval: 100,
+      timeout: 60_000,
+      check: () => Promise.reject(httpError(404, 'No DAG "nope" in Airflow.'))
+    });
+    expect(bad).toEqual({
+      state: 'failed',
+      message: 'No DAG "nope" in Airflow.'
+    });
+  });
+
+  it('stops when the user gives up', async () => {
+    const abort = new AbortController();
+    const done = waitForImport({
+      runtimeConfig: 'prod',
+      dagId: 'hello',
+      interval: 1000,
+      timeout: 60_000,
+      signal: abort.signal,
+      check: () => Promise.resolve(status('waiting'))
+    });
+    await flush();
+    abort.abort();
+    expect((await done).state).toBe('cancelled');
+  });
+});
+
+describe('RunsListModel', () => {
+  it('refreshes while a run is moving, then stops', async () => {
+    const lists = [[run('running')], [run('running')], [run('success')]];
+    const list = jest.fn(() =>
+      Promise.resolve(lists.shift() ?? [run('success')])
+    );
+    const model = new RunsListModel({
+      interval: () => 500,
+      limit: () => 20,
+      backend: { list }
+    });
+    model.select('local');
+    await flush();
+    expect(model.runs[0].state).toBe('running');
+    expect(model.autoRefreshing).toBe(true);
+    await advance(500);
+    await advance(500);
+    expect(model.runs[0].state).toBe('success');
+    expect(model.autoRefreshing).toBe(false);
+    await advance(5000);
+    expect(list).toHaveBeenCalledTimes(3);
+    expect(list.mock.calls[0]).toEqual([
+      { runtime_config: 'local', dag_id: undefined, limit: 20 }
+    ]);
+    // a refresh (e.g. a run was started) reads again
+    model.refresh();
+    await flush();
+    expect(list).toHaveBeenCalledTimes(4);
+    model.dispose();
+  });
+
+  it('waits for a DAG id before listing Airflow runs', async () => {
+    const list = jest.fn(() => Promise.resolve([] as IRun[]));
+    const model = new RunsListModel({
+      interval: () => 500,
+      limit: () => 20,
+      backend: { list }
+    });
+    model.select('prod', { isAirflow: true });
+    await flush();
+    expect(list).not.toHaveBeenCalled();
+    expect(model.needsDag).toBe(true);
+    model.setDagId('hello');
+    await flush();
+    expect(list).toHaveBeenCalledWith({
+      runtime_config: 'prod',
+      dag_id: 'hello',
+      limit: 20
+    });
+    model.dispose();
+  });
+
+  it('shows the error of a bad filter in words and does not retry it', async () => {
+    const list = jest.fn(() =>
+      Promise.reject(httpError(400, 'Give a DAG id to list Airflow runs.'))
+    );
+    const model = new RunsListModel({
+      interval: () => 100,
+      limit: () => 20,
+      backend: { list }
+    });
+    model.select('prod', { isAirflow: true, dagId: 'x' });
+    await flush();
+    await advance(5000);
+    expect(model.error).toBe('Give a DAG id to list Airflow runs.');
+    expect(list).toHaveBeenCalledTimes(1);
+    model.dispose();
+  });
+
+  it('expands a run with its tasks and follows it while it runs', async () => {
+    const details = [
+      run('running', [{ state: 'running' }]),
+      run('success', [{ state: 'success' }])
+    ];
+    const get = jest.fn(() => Promise.resolve(details.shift()!));
+    const model = new RunsListModel({
+      interval: () => 200,
+      limit: () => 20,
+      backend: { list: () => Promise.resolve([run('running')]) },
+      runBackend: { get, log: jest.fn() }
+    });
+    model.select('local');
+    await flush();
+    model.toggle(model.runs[0]);
+    await flush();
+    expect(model.isExpanded(model.runs[0])).toBe(true);
+    expect(model.details(model.runs[0])?.run?.tasks[0].state).toBe('running');
+    await advance(200);
+    expect(model.details(model.runs[0])?.run?.state).toBe('success');
+    // the list shows the final state too
+    expect(model.runs[0].state).toBe('success');
+    model.toggle(model.runs[0]);
+    expect(model.isExpanded(model.runs[0])).toBe(false);
+    model.dispose();
   });
 });

@@ -25,6 +25,7 @@ import {
   formatDuration,
   isRunActive,
   runKey,
+  startedText,
   STATUS_LABELS,
   statusKind,
   taskName
@@ -209,30 +210,6 @@ export class RunsPanel extends ReactWidget {
   private _configError: string | null = null;
   private _actionError: string | null = null;
   private _pendingExpand: string | null = null;
-}
-
-/** A start time for people, in the browser's locale (the date only when not today). */
-export function startedText(value: string | null, now = new Date()): string {
-  if (!value) {
-    return '–';
-  }
-  const date = new Date(value);
-  if (Number.isNaN(date.getTime())) {
-    return value;
-  }
-  const today = date.toDateString() === now.toDateString();
-  return today
-    ? date.toLocaleTimeString(undefined, {
-        hour: '2-digit',
-        minute: '2-digit',
-        second: '2-digit'
-      })
-    : date.toLocaleString(undefined, {
-        month: 'short',
-        day: 'numeric',
-        hour: '2-digit',
-        minute: '2-digit'
-      });
 }
 
 function StatusBadge(props: {

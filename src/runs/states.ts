@@ -255,3 +255,27 @@ export function runKey(run: {
 }): string {
   return `${run.runtime_config}/${run.dag_id}/${run.id}`;
 }
+
+/** A start time for people, in the browser's locale (the date only when not today). */
+export function startedText(value: string | null, now = new Date()): string {
+  if (!value) {
+    return '–';
+  }
+  const date = new Date(value);
+  if (Number.isNaN(date.getTime())) {
+    return value;
+  }
+  const today = date.toDateString() === now.toDateString();
+  return today
+    ? date.toLocaleTimeString(undefined, {
+        hour: '2-digit',
+        minute: '2-digit',
+        second: '2-digit'
+      })
+    : date.toLocaleString(undefined, {
+        month: 'short',
+        day: 'numeric',
+        hour: '2-digit',
+        minute: '2-digit'
+      });
+}
