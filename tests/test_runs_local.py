@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -122,6 +123,7 @@ async def test_failure_names_the_node_and_params_reach_it(api, jp_root_dir):
     done = await until_done(api, run)
     assert done["state"] == "failed"
     assert "Node 'Train model' (Train_model) failed" in done["message"]
+    assert "failed: node '" not in done["message"]
     tasks = {t["task_id"]: t for t in done["tasks"]}
     assert tasks["Prepare"]["state"] == "success"
     assert tasks["Train_model"]["state"] == "failed" and tasks["Train_model"]["message"]
@@ -329,3 +331,45 @@ async def test_airflow_requests_that_cannot_work_are_4xx(api):
         code, err = await api(method, path, body)
         assert code == 400, (path, body, err)
         assert err["error"].get("field") == field, (path, body, err)
+
+
+# -- the command line ---------------------------------------------------------------------------------
+
+
+def test_cli_trigger_runs_show_and_logs_for_local_runs(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    shutil.copytree(EXAMPLES / "hello_world", tmp_path / "hello_world")
+    pipe = str(tmp_path / "hello_world" / "hello_world.pipeline")
+    assert main(["trigger", pipe, "-r", "local", "--json"]) == 0  # a local run is always waited for
+    captured = capsys.readouterr()
+    run = json.loads(captured.out)
+    assert run["state"] == "success" and run["kind"] == "local"
+    assert "hello" in captured.err and "success" in captured.err  # live task lines go to stderr with --json
+
+    assert main(["runs"]) == 0
+    out = capsys.readouterr().out
+    assert run["id"] in out and "success" in out and "hello_world" in out
+    assert main(["runs", pipe, "--json"]) == 0
+    assert [r["id"] for r in json.loads(capsys.readouterr().out)["runs"]] == [run["id"]]
+
+    assert main(["runs", "show", run["id"]]) == 0
+    out = capsys.readouterr().out
+    assert f"Run {run['id']} of hello_world (local, local): success" in out
+    assert re.search(r"hello\s+success\s+try 1 \(hello\.py\)", out)
+
+    assert main(["logs", run["id"], "world", "--follow"]) == 0
+    assert "world" in capsys.readouterr().out
+    assert main(["logs", run["id"], "nope"]) == 2
+    assert "has no task 'nope'" in capsys.readouterr().err
+    assert main(["runs", "show", "local__nope"]) == 2
+    assert main(["trigger", "-r", "local"]) == 2  # neither a pipeline nor a DAG id
+    capsys.readouterr()
+
+
+def test_cli_trigger_wait_exit_code_and_failed_log_tail(tmp_path, capsys):
+    path = write(tmp_path / "p", "fail", [node("x", "x.py", label="Explode")],
+                 {"x.py": "print('line before the end')\nraise SystemExit('kaboom')\n"})
+    assert main(["trigger", str(path), "-r", "local", "--wait"]) == 1
+    out = capsys.readouterr().out
+    assert "--- last" in out and "log of Explode" in out and "kaboom" in out
+    assert "Node 'Explode' failed" in out

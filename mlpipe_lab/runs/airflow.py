@@ -21,7 +21,7 @@ from typing import Any, Callable
 
 from ..airflowapi import AirflowAPIError, AirflowClient
 from ..errors import ServiceError
-from .model import failure_summary, make_run, make_task, safe_id
+from .model import failure_summary, make_run, make_task, plain_message, safe_id
 
 IMPORT_TIMEOUT = 300.0  # seconds to wait for Airflow to import a pushed commit (bundle refresh ≤ 300 s)
 POLL_SECONDS = 2.0
@@ -193,7 +193,8 @@ class AirflowRuns:
         run = self._run(dag_id, dr, pipeline=pipeline, nodes=nodes, tis=tis)
         for task in run["tasks"]:  # why each failed node failed, in its own words
             if task["state"] == "failed" and task["try_number"]:
-                task["message"] = self._failure_line(dag_id, run_id, task["task_id"], task["try_number"])
+                line = self._failure_line(dag_id, run_id, task["task_id"], task["try_number"])
+                task["message"] = plain_message(line)
         if run["state"] == "failed":
             run["message"] = failure_summary(run["tasks"]) or run["message"]
         return run

@@ -45,7 +45,7 @@ def _params(items: list[str]) -> dict[str, Any]:
 
 
 def _clock(stamp: str | None) -> str:
-    return (stamp or "")[11:19] or "--:--:--"
+    return (stamp or "")[11:19] or time.strftime("%H:%M:%S", time.gmtime())
 
 
 def _task_line(task: dict[str, Any], width: int) -> str:

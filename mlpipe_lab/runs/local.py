@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..errors import ServiceError
-from .model import failure_summary, make_run, make_task, safe_id
+from .model import failure_summary, make_run, make_task, plain_message, safe_id
 
 RECORD = "_mlpipe_local"  # = localrun.run.RECORD (not imported: that module is heavy)
 LOG_CHUNK = 256 * 1024  # bytes of log per request; the UI asks again from the returned offset
@@ -171,7 +171,7 @@ class LocalRuns:
                     t["pid"] = e.get("pid")
                 elif status in ("succeeded", "failed", "cancelled", "skipped"):
                     t["ended"] = e.get("time")
-                t["message"] = e.get("message") or None
+                t["message"] = plain_message(e.get("message"))
         if not events and result.get("nodes"):  # a record from before events were kept
             for n in result["nodes"]:
                 tasks[n["task_id"]] = make_task(n["task_id"], node_id=n.get("node_id"), label=n.get("label"),

@@ -12,6 +12,9 @@ TASK_STATES = ("none", "scheduled", "queued", "running", "success", "failed", "u
 RUN_DONE = ("success", "failed", "cancelled")
 TASK_DONE = ("success", "failed", "upstream_failed", "skipped", "cancelled")
 
+# The runner's verdict starts with "node '<task>' failed: "; the task is named already.
+_VERDICT_PREFIX = re.compile(r"^node '[^']*' failed: ")
+
 # Ids that travel in URL segments and name folders: never a path.
 _SAFE_ID = re.compile(r"^[A-Za-z0-9_.:+~-]{1,250}$")
 
@@ -24,7 +27,12 @@ def make_task(task_id: str, *, node_id: str | None = None, label: str | None = N
               try_number: int = 0, started: str | None = None, ended: str | None = None,
               message: str | None = None) -> dict[str, Any]:
     return {"task_id": task_id, "node_id": node_id or None, "label": label or None, "state": state,
-            "try_number": int(try_number or 0), "started": started, "ended": ended, "message": message or None}
+            "try_number": int(try_number or 0), "started": started, "ended": ended,
+            "message": plain_message(message)}
+
+
+def plain_message(message: str | None) -> str | None:
+    return _VERDICT_PREFIX.sub("", message) if message else None
 
 
 def make_run(*, id: str, kind: str, runtime_config: str, dag_id: str, pipeline: str | None, state: str,
