@@ -220,30 +220,36 @@ class LocalRuns:
         return run
 
     def list(self, roots: list[tuple[str, Path]], *, display: Callable[[str], str | None],
-             dag_id: str | None = None) -> list[dict[str, Any]]:
-        """Every run found under the artifacts folders ``(runtime config, folder)``, newest first."""
+             dag_id: str | None = None, limit: int = 50,
+             match: Callable[[dict[str, Any]], bool] | None = None) -> list[dict[str, Any]]:
+        """The newest ``limit`` runs (that ``match``) under the artifacts folders ``(runtime config,
+        folder)``. Run ids start with their UTC start time, so only that many records are read."""
+        if dag_id and not safe_id(dag_id):
+            return []
         seen: set[Path] = set()
+        candidates: list[tuple[str, Path, str]] = []
         runs: list[dict[str, Any]] = []
         for name, root in roots:
             root = root.resolve()
             if root in seen or not root.is_dir():
                 continue
             seen.add(root)
-            pattern = f"{dag_id}/runs/*" if dag_id else "*/runs/*"
-            if dag_id and not safe_id(dag_id):
-                continue
-            for run_dir in root.glob(pattern):
-                if run_dir.is_dir():
-                    run = self.read(run_dir, runtime_config=name, display=display, with_tasks=False)
-                    if run is not None:
-                        runs.append(run)
+            for run_dir in root.glob(f"{dag_id}/runs/*" if dag_id else "*/runs/*"):
+                candidates.append((run_dir.name, run_dir, name))
             with self._lock:  # started, folder not written yet
                 pending = [a for a in self._active.values()
                            if a.run_dir.parent.parent.parent.resolve() == root and not a.run_dir.exists()
                            and (not dag_id or a.dag_id == dag_id)]
             runs += [{**self._pending(a), "tasks": []} for a in pending]
+        runs = [r for r in runs if match is None or match(r)]
+        for _, run_dir, name in sorted(candidates, key=lambda c: c[0], reverse=True):
+            if len(runs) >= limit:
+                break
+            run = self.read(run_dir, runtime_config=name, display=display, with_tasks=False)
+            if run is not None and (match is None or match(run)):
+                runs.append(run)
         runs.sort(key=lambda r: (r["started"] or "", r["id"]), reverse=True)
-        return runs
+        return runs[:limit]
 
     # -- logs and cancel ---------------------------------------------------------------------
 

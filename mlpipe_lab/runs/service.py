@@ -113,8 +113,12 @@ class RunsService:
             wanted_path = self.services.relative(self.services.resolve(path))
             if not dag_id:
                 dag_id = self._dag_id_of(path)
+        def match(run: dict[str, Any]) -> bool:
+            return not wanted_path or (run["pipeline"] in (None, wanted_path) and run["dag_id"] == dag_id)
+
         runs: list[dict[str, Any]] = []
-        runs += self.local.list(self._local_roots(runtime_config), display=self.display, dag_id=dag_id or None)
+        runs += self.local.list(self._local_roots(runtime_config), display=self.display, dag_id=dag_id or None,
+                                limit=limit, match=match)
         if runtime_config:
             config = self.config(runtime_config)
             if config.get("type") == "airflow":
@@ -123,8 +127,7 @@ class RunsService:
                                        field="dag_id")
                 runs += self._airflow_runs(runtime_config, config).list(dag_id, limit=limit,
                                                                         pipeline=wanted_path)
-        if wanted_path:
-            runs = [r for r in runs if r["pipeline"] in (None, wanted_path) and r["dag_id"] == dag_id]
+        runs = [r for r in runs if match(r)]
         runs.sort(key=lambda r: (r["started"] or "", r["id"]), reverse=True)
         return {"runs": runs[:limit]}
 
