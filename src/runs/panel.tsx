@@ -397,6 +397,7 @@ function RunItem(props: {
       className={`jp-MLPipe-RunItem${expanded ? ' jp-mod-expanded' : ''}`}
       data-run-key={runKey(run)}
       data-run-id={run.id}
+      data-dag-id={run.dag_id}
       data-status={statusKind(run.state)}
     >
       <button

@@ -26,7 +26,8 @@ const IMAGE = 'python:3.11-slim';
 /** A pipeline of script nodes, each after the ones it lists. */
 function pipeline(
   name: string,
-  nodes: { id: string; file: string; after?: string[] }[]
+  nodes: { id: string; file: string; after?: string[] }[],
+  parameters: object[] = []
 ): string {
   return (
     JSON.stringify(
@@ -72,6 +73,7 @@ function pipeline(
             })),
             app_data: {
               ui_data: { comments: [] },
+              mlpipe: { parameters },
               version: 8,
               runtime_type: 'APACHE_AIRFLOW',
               properties: { name, runtime: 'Apache Airflow', pipeline_defaults: {} }
@@ -383,5 +385,86 @@ test.describe('runs', () => {
     expect(body.state).toBe('cancelled');
     // the Run button is back
     await expect(toolbarItem(page, 'run').locator('button')).toBeEnabled();
+  });
+
+  test('parameters: typed overrides in the Run dialog, and Run again from the Runs panel', async ({
+    page,
+    tmpPath
+  }) => {
+    test.setTimeout(150_000);
+    await openPipeline(
+      page,
+      tmpPath,
+      'greet.pipeline',
+      pipeline(
+        'greet',
+        [{ id: 'n-greet', file: 'greet.py' }],
+        [
+          { name: 'greeting', type: 'string', default: 'hi' },
+          { name: 'repeat', type: 'integer', default: 1, minimum: 1 }
+        ]
+      ),
+      {
+        'greet.py':
+          'import os\nfor _ in range(int(os.environ["repeat"])):\n    print("greeting=" + os.environ["greeting"], flush=True)\n'
+      }
+    );
+    await toolbarItem(page, 'run').click();
+    const dialog = page.locator('.jp-Dialog');
+    await expect(dialog.locator('input[name="greeting"]')).toHaveValue('hi');
+    await expect(dialog.locator('input[name="repeat"]')).toHaveValue('1');
+    await dialog.locator('input[name="greeting"]').fill('hello params');
+    await dialog.locator('input[name="repeat"]').fill('0');
+    await page.screenshot({ path: `${SCREENSHOTS}/runs-dialog.png` });
+    await dialog.getByRole('button', { name: 'Run', exact: true }).click();
+    // refused before the round trip, naming the parameter; what was typed is kept
+    await expect(dialog.locator('[data-param="repeat"] [role="alert"]')).toHaveText(
+      "Parameter 'repeat' must be at least 1."
+    );
+    await expect(dialog.locator('input[name="greeting"]')).toHaveValue(
+      'hello params'
+    );
+    await dialog.locator('input[name="repeat"]').fill('2');
+    await dialog.getByRole('button', { name: 'Run', exact: true }).click();
+    await expect(dialog).toHaveCount(0);
+    await expect(runBar(page)).toHaveAttribute('data-status', 'success', {
+      timeout: 60_000
+    });
+    await node(page, 'greet.py').click();
+    await expect(runBar(page).locator('.jp-MLPipe-Log-text')).toContainText(
+      'greeting=hello params\ngreeting=hello params'
+    );
+    const first = await runBar(page).getAttribute('data-run-id');
+    const { body: firstRun } = await api(page, `runs/local/greet/${first}`);
+    expect(firstRun.params).toEqual({ greeting: 'hello params', repeat: 2 });
+
+    // the Runs panel: the run with its parameters; run it again with another greeting
+    await runBar(page).getByRole('button', { name: 'Show in Runs' }).click();
+    const panel = page.locator('#mlpipe-lab-runs');
+    const item = panel.locator(`.jp-MLPipe-RunItem[data-run-id="${first}"]`);
+    await expect(item.locator('.jp-MLPipe-RunItem-params')).toContainText(
+      'greeting="hello params"'
+    );
+    await item.locator('button[data-action="rerun"]').click();
+    await expect(dialog.locator('input[name="greeting"]')).toHaveValue(
+      'hello params'
+    );
+    await dialog.locator('input[name="greeting"]').fill('again');
+    await dialog.getByRole('button', { name: 'Run', exact: true }).click();
+    await expect(dialog).toHaveCount(0);
+    // the new run is listed, and also shown in the open editor
+    const greetRuns = panel.locator('.jp-MLPipe-RunItem[data-dag-id="greet"]');
+    await expect(greetRuns).toHaveCount(2, { timeout: 20_000 });
+    const secondId = await panel
+      .locator(
+        `.jp-MLPipe-RunItem[data-dag-id="greet"]:not([data-run-id="${first}"])`
+      )
+      .getAttribute('data-run-id');
+    await expect(runBar(page)).toHaveAttribute('data-run-id', secondId!);
+    await expect(runBar(page)).toHaveAttribute('data-status', 'success', {
+      timeout: 60_000
+    });
+    const { body: secondRun } = await api(page, `runs/local/greet/${secondId}`);
+    expect(secondRun.params).toEqual({ greeting: 'again', repeat: 2 });
   });
 });
