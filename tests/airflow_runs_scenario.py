@@ -238,6 +238,16 @@ def main() -> int:
         step(out, "broken", broken)
 
         # 7. errors in plain words
+        def token_auth():  # Airflow 3: a bearer token (here one Airflow issued) instead of a password
+            from mlpipe_lab.airflowapi import AirflowClient
+
+            token = AirflowClient("http://127.0.0.1:8080", user, password).token()
+            services.catalog_call("runtime-configs", "create", {
+                "name": "af-token", **base, "airflow": {**base["airflow"], "auth": {"type": "token", "token": token}}})
+            listed = runs.list(runtime_config="af-token", dag_id=DAG_ID)["runs"]
+            return {"ids": [r["id"] for r in listed], "token_shown": token in json.dumps(listed)}
+        if api == "v2":
+            step(out, "token_auth", token_auth)
         step(out, "bad_password", lambda: runs.list(runtime_config="af-badpass", dag_id=DAG_ID))
         step(out, "unreachable", lambda: runs.list(runtime_config="af-down", dag_id=DAG_ID))
         step(out, "no_object_store", lambda: runs.start({"runtime_config": "af-nos3", "path": "demo.pipeline",

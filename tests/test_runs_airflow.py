@@ -204,6 +204,13 @@ def test_import_errors_are_shown_with_airflows_message(report):
     assert res["wait"]["status"] == 422 and "broken on purpose" in res["wait"]["message"]
 
 
+def test_bearer_token_sign_in(report):
+    if report["api"] != "v2":
+        pytest.skip("Airflow 2's basic-auth API backend takes no bearer tokens")
+    res = ok(report, "token_auth")
+    assert res["ids"] and res["ids"][0] == ok(report, "run")["id"] and res["token_shown"] is False
+
+
 def test_errors_in_plain_words(report):
     bad = failed(report, "bad_password")
     assert bad["status"] == 400 and bad["field"] == "airflow.auth" and "refused the credentials" in bad["message"]
