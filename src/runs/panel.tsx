@@ -96,6 +96,10 @@ export class RunsPanel extends ReactWidget {
         configError={this._configError}
         actionError={this._actionError}
         onSelectConfig={name => this._select(name, '')}
+        onRefresh={() => {
+          void this._loadConfigs();
+          this.model.refresh();
+        }}
         onDagId={dagId => this.model.setDagId(dagId.trim())}
         onCancel={run => void this._cancel(run)}
         onRerun={run => void this._rerun(run)}
@@ -125,8 +129,10 @@ export class RunsPanel extends ReactWidget {
 
   private async _loadConfigs(): Promise<void> {
     try {
+      // read again each time the panel is shown: configurations may have
+      // been added elsewhere (the catalog panel, the CLI)
       this._configs =
-        await catalogStore.ensure<MLPipeAPI.IRuntimeConfig>('runtime-configs');
+        await catalogStore.refresh<MLPipeAPI.IRuntimeConfig>('runtime-configs');
       this._configError = null;
     } catch (error) {
       this._configError = describeError(error).message;
@@ -232,6 +238,7 @@ function RunsPanelView(props: {
   configError: string | null;
   actionError: string | null;
   onSelectConfig: (name: string) => void;
+  onRefresh: () => void;
   onDagId: (dagId: string) => void;
   onCancel: (run: IRun) => void;
   onRerun: (run: IRun) => void;
@@ -268,7 +275,7 @@ function RunsPanelView(props: {
           title={trans.__('Read the runs again')}
           aria-label={trans.__('Refresh')}
           data-action="refresh"
-          onClick={() => model.refresh()}
+          onClick={() => props.onRefresh()}
         >
           <refreshIcon.react tag="span" />
         </button>

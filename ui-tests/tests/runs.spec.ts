@@ -467,4 +467,67 @@ test.describe('runs', () => {
     const { body: secondRun } = await api(page, `runs/local/greet/${secondId}`);
     expect(secondRun.params).toEqual({ greeting: 'again', repeat: 2 });
   });
+
+  test('Airflow unreachable: plain messages in the Runs panel and the Run dialog, nothing lost', async ({
+    page,
+    tmpPath
+  }) => {
+    test.setTimeout(120_000);
+    const name = `down-airflow-${Date.now().toString(36)}`;
+    // a real Airflow configuration whose API nobody answers (port 9, loopback)
+    const created = await api(page, 'catalogs/runtime-configs', {
+      method: 'POST',
+      body: {
+        name,
+        display_name: 'Airflow that is down',
+        type: 'airflow',
+        airflow: { api_endpoint: 'http://127.0.0.1:9' },
+        dag_repo: { url: '/nonexistent/mlpipe-dags.git' }
+      }
+    });
+    expect(created.status, JSON.stringify(created.body)).toBeLessThan(300);
+    try {
+      await page.evaluate(() =>
+        window.jupyterapp.commands.execute('mlpipe-lab:open-runs')
+      );
+      const panel = page.locator('#mlpipe-lab-runs');
+      await panel.locator('select[name="runtime_config"]').selectOption(name);
+      await expect(panel).toContainText('Airflow runs are listed per DAG');
+      await panel.locator('input[name="dag_id"]').fill('hello_world');
+      await panel.locator('input[name="dag_id"]').press('Enter');
+      const error = panel.locator('.jp-MLPipe-Runs-error');
+      await expect(error).toBeVisible({ timeout: 30_000 });
+      await expect(error).toContainText(/airflow/i);
+      await expect(error).not.toContainText('Traceback');
+      await page.screenshot({ path: `${SCREENSHOTS}/runs-panel-airflow-down.png` });
+
+      const example = fs.readFileSync(
+        path.join(EXAMPLE, 'hello_world.pipeline'),
+        'utf-8'
+      );
+      await page.sidebar.openTab('filebrowser');
+      await openPipeline(page, tmpPath, 'hello_world.pipeline', example, {
+        'hello.py': 'print("hello")\n',
+        'world.py': 'print("world")\n'
+      });
+      await toolbarItem(page, 'run').click();
+      const dialog = page.locator('.jp-Dialog');
+      await dialog.locator('select[name="runtime_config"]').selectOption(name);
+      const publish = dialog.locator('input[name="publish"]');
+      await expect(publish).toBeChecked();
+      await publish.uncheck();
+      await dialog.getByRole('button', { name: 'Run', exact: true }).click();
+      const report = page.locator('.jp-Dialog', { hasText: 'The run did not start' });
+      await expect(report).toBeVisible({ timeout: 30_000 });
+      await expect(report).toContainText(/airflow/i);
+      await expect(report).not.toContainText('Traceback');
+      await page.screenshot({ path: `${SCREENSHOTS}/runs-airflow-down.png` });
+      await report.getByRole('button', { name: 'Close' }).click();
+      // nothing lost: the pipeline is as it was, and no run bar appeared
+      await expect(canvas(page).locator('.jp-MLPipe-Node')).toHaveCount(2);
+      await expect(runBar(page)).toHaveCount(0);
+    } finally {
+      await api(page, `catalogs/runtime-configs/${name}`, { method: 'DELETE' });
+    }
+  });
 });
