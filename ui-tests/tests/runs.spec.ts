@@ -18,7 +18,15 @@ import {
 import * as fs from 'fs';
 import * as path from 'path';
 
-import { api, canvas, editor, node, SCREENSHOTS, toolbarItem } from './helpers';
+import {
+  api,
+  canvas,
+  editor,
+  node,
+  readFile,
+  SCREENSHOTS,
+  toolbarItem
+} from './helpers';
 
 const EXAMPLE = path.join(__dirname, '..', '..', 'examples', 'hello_world');
 const IMAGE = 'python:3.11-slim';
@@ -529,5 +537,44 @@ test.describe('runs', () => {
     } finally {
       await api(page, `catalogs/runtime-configs/${name}`, { method: 'DELETE' });
     }
+  });
+
+  test('runs the pipeline as shown: unsaved changes are run and stay unsaved', async ({
+    page,
+    tmpPath
+  }) => {
+    test.setTimeout(120_000);
+    const example = fs.readFileSync(
+      path.join(EXAMPLE, 'hello_world.pipeline'),
+      'utf-8'
+    );
+    const file = await openPipeline(page, tmpPath, 'hello_world.pipeline', example, {
+      'hello.py': 'print("hello")\n',
+      'world.py': 'print("world")\n'
+    });
+    // an edit that is not saved: world.py is deleted from the canvas
+    await node(page, 'world.py').click();
+    await page.keyboard.press('Delete');
+    await expect(canvas(page).locator('.jp-MLPipe-Node')).toHaveCount(1);
+    const dirty = page.locator(
+      '.lm-DockPanel-tabBar .lm-TabBar-tab.jp-mod-current.jp-mod-dirty'
+    );
+    await expect(dirty).toHaveCount(1);
+
+    await toolbarItem(page, 'run').click();
+    const dialog = page.locator('.jp-Dialog');
+    await expect(dialog).toContainText('unsaved changes included');
+    await dialog.getByRole('button', { name: 'Run', exact: true }).click();
+    await expect(runBar(page)).toHaveAttribute('data-status', 'success', {
+      timeout: 60_000
+    });
+    await expect(runBar(page)).toContainText('1 of 1 nodes done');
+    const runId = await runBar(page).getAttribute('data-run-id');
+    const { body } = await api(page, `runs/local/hello_world/${runId}`);
+    expect(body.tasks.map((t: any) => t.label)).toEqual(['hello.py']);
+    // still unsaved; the file on disk still has both nodes
+    await expect(dirty).toHaveCount(1);
+    const onDisk = JSON.parse(await readFile(page, file));
+    expect(onDisk.pipelines[0].nodes).toHaveLength(2);
   });
 });
