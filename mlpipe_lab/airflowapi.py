@@ -1,5 +1,6 @@
 """A small client for Airflow's REST API: v2 (Airflow 3, bearer token from ``POST /auth/token``) and
-v1 (Airflow 2, HTTP basic auth). Standard library only; errors are :class:`AirflowAPIError`."""
+v1 (Airflow 2, HTTP basic auth); either with a fixed bearer token or no authentication. Standard
+library only; errors are :class:`AirflowAPIError` (``status`` None when Airflow was not reached)."""
 
 from __future__ import annotations
 
@@ -23,16 +24,32 @@ class AirflowAPIError(Exception):
 class AirflowClient:
     """``base_url`` is the API server's root (``http://host:8080``), without ``/api/...``."""
 
-    def __init__(self, base_url: str, username: str, password: str, *, api: str = "v2",
-                 timeout: float = 30.0):
+    def __init__(self, base_url: str, username: str | None, password: str | None, *, api: str = "v2",
+                 timeout: float = 30.0, token: str | None = None):
+        """``username``/``password``: v2 exchanges them for a JWT, v1 sends them as basic auth.
+        ``token``: a bearer token sent as is. Neither: no Authorization header."""
         if api not in API_VERSIONS:
             raise ValueError(f"api must be one of {API_VERSIONS}, not {api!r}")
         self.base_url = base_url.rstrip("/")
         self.api = api
         self.timeout = timeout
         self._username, self._password = username, password
+        self._fixed_token = token
         self._token: str | None = None
         self._lock = threading.Lock()
+
+    @staticmethod
+    def detect_api(base_url: str, timeout: float = 10.0) -> str:
+        """"v2" (Airflow 3) or "v1" (Airflow 2), from which health endpoint answers (no auth)."""
+        base = base_url.rstrip("/")
+        probe = AirflowClient(base, None, None, timeout=timeout)
+        try:
+            probe._open("GET", base + "/api/v2/monitor/health", headers={"Accept": "application/json"})
+            return "v2"
+        except AirflowAPIError as exc:
+            if exc.status is None:
+                raise
+        return "v1"
 
     # -- transport ------------------------------------------------------------------------------
 
@@ -61,6 +78,10 @@ class AirflowClient:
             return self._token
 
     def _auth(self) -> dict[str, str]:
+        if self._fixed_token:
+            return {"Authorization": "Bearer " + self._fixed_token}
+        if self._username is None:
+            return {}
         if self.api == "v1":
             pair = f"{self._username}:{self._password}".encode("utf-8")
             return {"Authorization": "Basic " + base64.b64encode(pair).decode("ascii")}
@@ -78,10 +99,12 @@ class AirflowClient:
                 _, raw = self._open(method, url, body, headers)
                 break
             except AirflowAPIError as exc:
-                if exc.status == 401 and self.api == "v2" and attempt == 1:
+                if exc.status == 401 and self.api == "v2" and attempt == 1 and self._token:
                     with self._lock:
                         self._token = None
                     continue
+                if exc.status is None and method == "GET" and attempt == 1 and "timed out" in str(exc):
+                    continue  # a busy Airflow: a read is safe to ask for once more
                 raise
         if accept != "application/json":
             return raw.decode("utf-8", "replace")
@@ -133,6 +156,24 @@ class AirflowClient:
 
     def run_state(self, dag_id: str, run_id: str) -> str:
         return self.dag_run(dag_id, run_id).get("state")
+
+    def dag_runs(self, dag_id: str, limit: int = 50) -> list[dict[str, Any]]:
+        """Newest first."""
+        order = "-execution_date" if self.api == "v1" else "-run_after"
+        return self.request("GET", f"/dags/{self._q(dag_id)}/dagRuns",
+                            query={"limit": limit, "order_by": order}).get("dag_runs") or []
+
+    def set_run_state(self, dag_id: str, run_id: str, state: str) -> dict[str, Any]:
+        """``failed`` stops a run: Airflow fails its running tasks and skips the rest."""
+        return self.request("PATCH", f"/dags/{self._q(dag_id)}/dagRuns/{self._q(run_id)}", {"state": state})
+
+    def dag_source(self, dag: dict[str, Any]) -> str:
+        """The DAG file's text as Airflow last parsed it (v2 by dag id, v1 by file token)."""
+        if self.api == "v2":
+            answer = self.request("GET", f"/dagSources/{self._q(dag['dag_id'])}")
+        else:
+            answer = self.request("GET", f"/dagSources/{self._q(dag['file_token'])}")
+        return answer.get("content") or "" if isinstance(answer, dict) else str(answer or "")
 
     def task_instances(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
         return self.request("GET", f"/dags/{self._q(dag_id)}/dagRuns/{self._q(run_id)}/taskInstances",

@@ -130,6 +130,12 @@ def _print_publish(result: dict[str, Any]) -> None:
 def cmd_submit(args: argparse.Namespace) -> int:
     svc, name = _for_pipeline(args, args.pipeline)
     result = svc.submit(name, args.runtime_config)
+    if args.trigger:
+        from .runs.cli import cmd_submit_trigger
+
+        if not args.json:
+            _print_publish(result)
+        return cmd_submit_trigger(args, result)
     if args.json:
         _print_json(result)
     else:
@@ -156,6 +162,24 @@ def cmd_run(args: argparse.Namespace) -> int:
     from .localrun.cli import cmd_run as run
 
     return run(args)
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    from .runs.cli import cmd_runs as runs
+
+    return runs(args)
+
+
+def cmd_logs(args: argparse.Namespace) -> int:
+    from .runs.cli import cmd_logs as logs
+
+    return logs(args)
+
+
+def cmd_trigger(args: argparse.Namespace) -> int:
+    from .runs.cli import cmd_trigger as trigger
+
+    return trigger(args)
 
 
 # -- catalog commands -----------------------------------------------------------------------
@@ -328,6 +352,13 @@ def build_parser() -> argparse.ArgumentParser:
                        help="publish: upload bundles and commit the DAG to the DAG repo")
     p.add_argument("pipeline", metavar="PIPELINE")
     p.add_argument("--runtime-config", "-r", dest="runtime_config", default="local")
+    p.add_argument("--trigger", action="store_true",
+                   help="then wait until Airflow has imported the pushed commit, unpause and trigger")
+    p.add_argument("--param", "-p", action="append", default=[], metavar="NAME=VALUE",
+                   help="with --trigger: a parameter value for the run; repeatable")
+    p.add_argument("--wait", action="store_true", help="with --trigger: follow the run until it ends")
+    p.add_argument("--import-timeout", type=float, default=300.0, metavar="SECONDS",
+                   help="with --trigger: how long to wait for the import (default: 300)")
     p.set_defaults(func=cmd_submit)
 
     p = sub.add_parser("retire", parents=[common], help="remove a pipeline's DAG from the DAG repo")
@@ -347,6 +378,38 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--runtime-config", "-r", dest="runtime_config", default="local",
                    help="local runtime configuration whose artifacts folder to use")
     p.set_defaults(func=cmd_run)
+
+    run_target = argparse.ArgumentParser(add_help=False)
+    run_target.add_argument("--runtime-config", "-r", dest="runtime_config", default=None,
+                            help="runtime configuration (default: every local one)")
+    run_target.add_argument("--dag-id", dest="dag_id", help="the DAG (Airflow runs need it or a pipeline)")
+    run_target.add_argument("--pipeline", help="the pipeline whose runs to show")
+
+    p = sub.add_parser("runs", parents=[common, run_target],
+                       help="list runs (local and Airflow); `mlpipe runs show RUN_ID` for one",
+                       usage="mlpipe runs [PIPELINE] [options] | mlpipe runs show RUN_ID [options]")
+    p.add_argument("words", nargs="*", metavar="PIPELINE | show RUN_ID")
+    p.add_argument("--limit", type=int, default=50)
+    p.set_defaults(func=cmd_runs)
+
+    p = sub.add_parser("logs", parents=[common, run_target], help="a task's log in a run")
+    p.add_argument("run_id", metavar="RUN_ID")
+    p.add_argument("task_id", metavar="TASK_ID")
+    p.add_argument("--try", dest="try_number", type=int, default=None, help="try number (default: the latest)")
+    p.add_argument("--follow", "-f", action="store_true", help="keep printing until the task ends")
+    p.set_defaults(func=cmd_logs)
+
+    p = sub.add_parser("trigger", parents=[common],
+                       help="start a run of a published pipeline (Airflow) or a local run")
+    p.add_argument("pipeline", nargs="?", metavar="PIPELINE")
+    p.add_argument("--dag-id", dest="dag_id", help="trigger this DAG instead of naming the pipeline")
+    p.add_argument("--runtime-config", "-r", dest="runtime_config", required=True)
+    p.add_argument("--param", "-p", action="append", default=[], metavar="NAME=VALUE",
+                   help="a parameter value (converted to its declared type); repeatable")
+    p.add_argument("--wait", action="store_true", help="follow the run until it ends (exit 1 if it fails)")
+    p.add_argument("--import-timeout", dest="import_timeout", type=float, default=300.0,
+                   help=argparse.SUPPRESS)
+    p.set_defaults(func=cmd_trigger)
 
     sub.add_parser("serve", help="serve an MLflow model locally on the Seldon-v1 runtime "
                    "(mlpipe serve --help)", add_help=False)

@@ -17,6 +17,7 @@ from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import url_path_join
 
 from .errors import ServiceError
+from .runs import RunsService
 from .schemas import UnknownSchema, dereference, load_schema, schema_names
 from .services import Services
 
@@ -48,8 +49,9 @@ def json_errors(method: Callable[..., Awaitable[Any] | Any]):
 class BaseHandler(APIHandler):
     auth_resource = AUTH_RESOURCE
 
-    def initialize(self, services: Services) -> None:
+    def initialize(self, services: Services, runs: RunsService | None = None) -> None:
         self.services = services
+        self.runs = runs
 
     def body(self) -> dict[str, Any]:
         if not self.request.body:
@@ -219,9 +221,64 @@ class MlflowVersionsHandler(BaseHandler):
             self.get_query_argument("runtime_config", "") or None))
 
 
+class RunsHandler(BaseHandler):
+    @tornado.web.authenticated
+    @authorized
+    @json_errors
+    async def get(self) -> None:
+        q = {k: self.get_query_argument(k, None) for k in ("runtime_config", "dag_id", "path", "limit")}
+        # Airflow answers over the network: keep the server responsive meanwhile
+        self.send(await asyncio.to_thread(self.runs.list, **q))
+
+    @tornado.web.authenticated
+    @authorized
+    @json_errors
+    async def post(self) -> None:
+        self.send(await asyncio.to_thread(self.runs.start, self.body()), 202)
+
+
+RUN = r"runs/(?P<runtime_config>[^/]+)/(?P<dag_id>[^/]+)/(?P<run_id>[^/]+)"
+
+
+class RunHandler(BaseHandler):
+    @tornado.web.authenticated
+    @authorized
+    @json_errors
+    async def get(self, runtime_config: str, dag_id: str, run_id: str) -> None:
+        self.send(await asyncio.to_thread(self.runs.get, runtime_config, dag_id, run_id))
+
+
+class RunLogsHandler(BaseHandler):
+    @tornado.web.authenticated
+    @authorized
+    @json_errors
+    async def get(self, runtime_config: str, dag_id: str, run_id: str, task_id: str) -> None:
+        self.send(await asyncio.to_thread(
+            self.runs.logs, runtime_config, dag_id, run_id, task_id,
+            try_number=self.get_query_argument("try_number", None),
+            offset=self.get_query_argument("offset", None)))
+
+
+class RunCancelHandler(BaseHandler):
+    @tornado.web.authenticated
+    @authorized
+    @json_errors
+    async def post(self, runtime_config: str, dag_id: str, run_id: str) -> None:
+        self.send(await asyncio.to_thread(self.runs.cancel, runtime_config, dag_id, run_id))
+
+
+class PublishStatusHandler(BaseHandler):
+    @tornado.web.authenticated
+    @authorized
+    @json_errors
+    async def post(self) -> None:
+        self.send(await asyncio.to_thread(self.runs.publish_status, self.body()))
+
+
 def route_table(base_url: str, services: Services) -> list[tuple[str, type, dict[str, Any]]]:
     kind = r"(?P<kind>[A-Za-z-]+)"
     name = r"(?P<name>[^/]+)"
+    runs = RunsService(services)
     routes = [
         ("schemas", SchemasHandler),
         (r"schemas/(?P<name>[a-z-]+)", SchemaHandler),
@@ -235,9 +292,14 @@ def route_table(base_url: str, services: Services) -> list[tuple[str, type, dict
         ("retire", RetireHandler),
         ("mlflow/models", MlflowModelsHandler),
         (f"mlflow/models/{name}/versions", MlflowVersionsHandler),
+        ("runs", RunsHandler),
+        (RUN, RunHandler),
+        (RUN + r"/logs/(?P<task_id>[^/]+)", RunLogsHandler),
+        (RUN + "/cancel", RunCancelHandler),
+        ("publish-status", PublishStatusHandler),
     ]
     return [
-        (url_path_join(base_url, "mlpipe-lab", pattern), handler, {"services": services})
+        (url_path_join(base_url, "mlpipe-lab", pattern), handler, {"services": services, "runs": runs})
         for pattern, handler in routes
     ]
 

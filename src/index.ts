@@ -18,6 +18,7 @@ import { fileActionsPlugin } from './plugins/fileActions';
 import { filetypePlugin } from './plugins/filetype';
 import { launcherPlugin } from './plugins/launcher';
 import { notebookActionsPlugin } from './plugins/notebookActions';
+import { runsPlugin } from './plugins/runs';
 import { serverPlugin } from './plugins/server';
 
 const plugins: JupyterFrontEndPlugin<any>[] = [
@@ -27,6 +28,7 @@ const plugins: JupyterFrontEndPlugin<any>[] = [
   fileActionsPlugin,
   notebookActionsPlugin,
   launcherPlugin,
+  runsPlugin,
   serverPlugin
 ];
 

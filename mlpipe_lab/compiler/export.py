@@ -72,14 +72,17 @@ def export(
     images: list[dict[str, Any]],
     output: Path | None = None,
     target: str | None = None,
+    text: str | None = None,
 ) -> ExportResult:
     """Validate (with the files), build the bundles into ``<output dir>/<dag_id>.bundles/``, compile
     and write the DAG to ``output`` (default ``<pipeline dir>/<dag_id>.py``).
+    ``text``: the pipeline's unsaved content (its files are still found next to ``pipeline_path``).
     Raises PipelineError (nothing written) when the pipeline has errors."""
     pipeline_path = Path(pipeline_path)
     source = pipeline_path.name  # the header names the file relative to its own folder
     try:
-        text = pipeline_path.read_text(encoding="utf-8")
+        if text is None:
+            text = pipeline_path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise PipelineError([Problem(code="file", message=f"Cannot read the pipeline file: {exc}.",
                                      pipeline=source)]) from None

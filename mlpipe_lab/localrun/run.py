@@ -12,6 +12,7 @@ Folder of a run (``<artifacts>/<dag_id>/runs/<run_id>/``, the run prefix the run
     <task>/                    the runner's files: outputs/, manifest.json, <task>.log, notebooks
     _mlpipe_local/dag.py       the DAG the run was made from, and its node bundles
     _mlpipe_local/logs/<task>.log   everything the node's runner printed (written live)
+    _mlpipe_local/run.json     who started the run, with what (written when it starts)
     _mlpipe_local/events.jsonl one status event per line
     _mlpipe_local/result.json  the final RunResult
 """
@@ -517,6 +518,8 @@ def run_pipeline(
     python: str | None = None,
     env: Mapping[str, str] | None = None,
     grace_seconds: float = 10.0,
+    text: str | None = None,
+    meta: Mapping[str, Any] | None = None,
 ) -> RunResult:
     """Run a pipeline on this machine and return when it has finished (or was cancelled).
 
@@ -526,7 +529,9 @@ def run_pipeline(
     ``{"event": "run"|"node", "run_id", "time" (ISO UTC), "ts" (epoch seconds), ...}``; node
     events carry ``task_id, node_id, label, status, message, log, exit_code``. Setting
     ``cancel_event`` stops running nodes and cancels the rest. ``python``: the interpreter for the
-    runner (default: this one); ``env``: extra environment for the nodes.
+    runner (default: this one); ``env``: extra environment for the nodes. ``text``: the pipeline's
+    unsaved content (its files are still read next to ``pipeline_path``). ``meta``: extra facts
+    kept in the run's ``run.json`` (e.g. the runtime configuration that started it).
 
     Raises PipelineError (the pipeline has errors), ParameterError (bad values) or LocalRunError.
     """
@@ -540,7 +545,8 @@ def run_pipeline(
         raise LocalRunError("max_parallel must be a whole number of at least 1")
     path = Path(pipeline_path).resolve()
     try:
-        text = path.read_text(encoding="utf-8")
+        if text is None:
+            text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise PipelineError([Problem(code="file", message=f"Cannot read the pipeline file: {exc}.",
                                      pipeline=path.name)]) from None
@@ -560,7 +566,7 @@ def run_pipeline(
     started = utc_now()
     config = {"name": "local-run", "type": "local", "local": {"artifacts_path": str(root)}}
     try:
-        exported = export(path, config=config, images=images or [], output=record / "dag.py")
+        exported = export(path, config=config, images=images or [], output=record / "dag.py", text=text)
     except BaseException:
         shutil.rmtree(run_dir, ignore_errors=True)
         raise
@@ -570,6 +576,11 @@ def run_pipeline(
     except DagFileError as exc:
         raise LocalRunError(f"cannot read the exported DAG: {exc}") from None
     (record / "logs").mkdir(parents=True, exist_ok=True)
+    # Readers (the runs service, another process) learn from this file who runs it and with what,
+    # before any event: the pid tells a live run from one whose process died.
+    info = {**dict(meta or {}), "run_id": run_id, "dag_id": dag.dag_id, "pipeline": str(path),
+            "params": values, "started_at": iso(started), "pid": os.getpid()}
+    _write_json(record / "run.json", info)
 
     context = {"params": values, "run_id": run_id, "ds": started.strftime("%Y-%m-%d"),
                "ts": started.isoformat(), "logical_date": started, "dag_id": dag.dag_id}
@@ -623,6 +634,12 @@ def run_pipeline(
         if result.finished_at is None:
             result.status = "cancelled"
             result.finished_at = iso(utc_now())
-        (record / "result.json").write_text(json.dumps(result.to_json(), indent=2, default=str) + "\n",
-                                            encoding="utf-8")
+        _write_json(record / "result.json", result.to_json())
     return result
+
+
+def _write_json(path: Path, data: Any) -> None:
+    """Atomically: readers polling the folder never see half a file."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
+    os.replace(tmp, path)

@@ -48,6 +48,7 @@ import {
 import { IModelMessage, renderMessage } from '../model/messages';
 import type { PipelineEditorModel } from '../model/model';
 import type { MLPipeAPI } from '../tokens';
+import { NodeDecorations, useNodeDecorations } from './decorations';
 import {
   CONTENTS_MIME,
   nodeIcon,
@@ -86,6 +87,9 @@ export interface ICanvasProps {
 interface ICanvasContext {
   model: PipelineEditorModel;
   trans: TranslationBundle;
+  /** Status badges (e.g. of a run); `tick` changes when they do. */
+  decorations: NodeDecorations;
+  tick: number;
 }
 
 const CanvasContext = React.createContext<ICanvasContext | null>(null);
@@ -129,6 +133,7 @@ const PipelineNodeView = React.memo(
   (props: NodeProps<PipelineFlowNode>): JSX.Element => {
     const ctx = React.useContext(CanvasContext)!;
     const { data, selected } = props;
+    const decoration = ctx.decorations.get(props.id);
     const Icon = nodeIcon(data.op);
     const errors = data.problems.filter(p => p.severity !== 'warning');
     const severity = errors.length ? 'error' : 'warning';
@@ -140,6 +145,7 @@ const PipelineNodeView = React.memo(
         }`}
         data-op={data.op}
         data-label={data.label}
+        data-status={decoration?.status}
       >
         <Handle
           type="target"
@@ -183,6 +189,15 @@ const PipelineNodeView = React.memo(
                 </div>
               ))}
             </div>
+          </div>
+        )}
+        {decoration && (
+          <div
+            className="jp-MLPipe-NodeStatus"
+            data-status={decoration.status}
+            title={decoration.title ?? decoration.label}
+          >
+            {decoration.label}
           </div>
         )}
         <Handle
@@ -473,6 +488,7 @@ const MINIMAP_STYLE = { width: 160, height: 110 };
 export function PipelineCanvas(props: ICanvasProps): JSX.Element {
   const { model, trans, handle } = props;
   const tick = useModelTick(model);
+  const [decorations, decorationsTick] = useNodeDecorations(model);
   const flow = useReactFlow();
   // zoomed out (a large pipeline in view): simpler nodes, see the stylesheet
   const zoomedOut = useStore(state => state.transform[2] < ZOOMED_OUT);
@@ -496,7 +512,11 @@ export function PipelineCanvas(props: ICanvasProps): JSX.Element {
   );
   // one context object per model: a new one would re-render every node view
   // on each canvas render (every drag frame)
-  const context = React.useMemo(() => ({ model, trans }), [model, trans]);
+  // one object per change, so node views re-render only when one of these does
+  const context = React.useMemo(
+    () => ({ model, trans, decorations, tick: decorationsTick }),
+    [model, trans, decorations, decorationsTick]
+  );
 
   // transient messages: refused links, unsupported drops...
   const notify = React.useCallback((text: string) => {

@@ -31,6 +31,29 @@ import type { IPipelineEditor, MLPipeAPI } from '../tokens';
 /** The runtime configuration chosen last in this session. */
 let lastRuntimeConfig = 'local';
 
+/**
+ * A next step offered as a button of the "Pipeline submitted" dialog (e.g.
+ * "Trigger run", registered by the runs plugin).
+ */
+export interface ISubmitFollowUp {
+  /** The button's label (translated). */
+  label: string;
+  /** Whether to offer it after this publish with this configuration. */
+  applies(
+    config: MLPipeAPI.IRuntimeConfig | undefined,
+    result: MLPipeAPI.ISubmitResult
+  ): boolean;
+  /** Do it (after the dialog closed). */
+  run(
+    editor: IPipelineEditor,
+    result: MLPipeAPI.ISubmitResult,
+    runtimeConfig: string
+  ): Promise<void>;
+}
+
+/** The follow-ups offered after a successful submit. */
+export const submitFollowUps: ISubmitFollowUp[] = [];
+
 /** Dialog body: choose a runtime configuration. */
 export class RuntimeConfigPicker
   extends ReactWidget
@@ -375,13 +398,26 @@ export async function submitPipeline(
   try {
     const result = await pending;
     editor.editorModel.setProblems(result.problems ?? []);
-    await showDialog({
+    const entry = (
+      await catalogStore
+        .ensure<MLPipeAPI.IRuntimeConfig>('runtime-configs')
+        .catch(() => [])
+    ).find(c => c.name === config);
+    const followUps = submitFollowUps.filter(f => f.applies(entry, result));
+    const answer = await showDialog({
       title: trans.__('Pipeline submitted'),
       body: ReactWidget.create(
         <SubmitResultBody result={result} trans={trans} />
       ),
-      buttons: [Dialog.okButton({ label: trans.__('Close') })]
+      buttons: [
+        ...followUps.map(f => Dialog.okButton({ label: f.label })),
+        Dialog.cancelButton({ label: trans.__('Close') })
+      ]
     });
+    const chosen = followUps.find(f => f.label === answer.button.label);
+    if (chosen && answer.button.accept) {
+      await chosen.run(editor, result, config);
+    }
     return result;
   } catch (error) {
     if (error instanceof MLPipeRequestError && error.problems.length) {

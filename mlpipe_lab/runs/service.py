@@ -1,0 +1,198 @@
+"""The runs service: one API over local runs and Airflow runs, chosen by the runtime configuration's
+type. REST handlers and the CLI call it; it raises only ServiceError (a message for people)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from ..errors import ServiceError
+from .local import LocalRuns
+from .model import safe_id
+
+DEFAULT_LIMIT = 50
+
+
+class RunsService:
+    def __init__(self, services: Any):
+        self.services = services  # mlpipe_lab.services.Services: catalogs, paths, publish
+        self.local = LocalRuns()
+        self._airflow: dict[str, Any] = {}
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def display(self, path: str) -> str | None:
+        """A pipeline path relative to the root, or None when it lies outside (never absolute)."""
+        try:
+            return Path(path).resolve().relative_to(self.services.root).as_posix()
+        except (ValueError, OSError):
+            return None
+
+    def config(self, name: Any) -> dict[str, Any]:
+        if not isinstance(name, str) or not name:
+            raise ServiceError("Choose a runtime configuration.", 400, field="runtime_config")
+        return self.services.runtime_config(name)
+
+    def _local_roots(self, only: str | None = None) -> list[tuple[str, Path]]:
+        if only:
+            config = self.config(only)
+            if config.get("type") != "local":
+                return []
+            return [(only, Path(config["local"]["artifacts_path"]))]
+        roots = []
+        for entry in self.services.catalog_call("runtime-configs", "list"):
+            if entry.get("type") == "local" and not entry.get("error"):
+                config = self.services.runtime_config(entry["name"])
+                roots.append((entry["name"], Path(config["local"]["artifacts_path"])))
+        return roots
+
+    @staticmethod
+    def _params(params: Any) -> dict[str, Any]:
+        if params is None:
+            return {}
+        if not isinstance(params, dict):
+            raise ServiceError("'params' must be an object of parameter values by name.", 400, field="params")
+        return params
+
+    def _prepare(self, path: Any, content: Any, params: dict[str, Any]):
+        """The pipeline checked as a run would check it: 422 with its problems, 400 for bad values."""
+        from ..compiler.plan import dag_id_of, make_plan
+        from ..localrun.params import ParameterError, resolve_params
+
+        if content is not None and not isinstance(content, str):
+            raise ServiceError("'content' must be the pipeline file's text.", 400, field="content")
+        checked = self.services.validate(path, content)
+        if not checked["valid"]:
+            raise ServiceError(f"Pipeline '{path}' has errors; fix them before running.", 422,
+                               problems=[p for p in checked["problems"] if p["severity"] == "error"])
+        file, pipeline = self.services.load(path, content)
+        try:
+            values = resolve_params(pipeline.parameters, params)
+        except ParameterError as exc:
+            raise ServiceError(f"Pipeline '{path}': {exc}", 400, field="params") from None
+        plan = make_plan(pipeline)
+        tasks = [{"task_id": t.task_id, "node_id": t.node_id, "label": t.node.label} for t in plan.tasks]
+        return file, pipeline, dag_id_of(pipeline), values, tasks
+
+    # -- runs ------------------------------------------------------------------------------
+
+    def start(self, body: dict[str, Any]) -> dict[str, Any]:
+        """``POST runs``: a local run in the background, or an Airflow run (publishing first if asked)."""
+        name = body.get("runtime_config")
+        config = self.config(name)
+        params = self._params(body.get("params"))
+        if config.get("type") == "local":
+            if body.get("publish"):
+                raise ServiceError("'publish' applies to Airflow runtime configurations only.", 400,
+                                   field="publish")
+            file, pipeline, dag_id, values, tasks = self._prepare(body.get("path"), body.get("content"), params)
+            local = config["local"]
+            python = local.get("runner_python") or os.environ.get("MLPIPE_RUNNER_PYTHON") or sys.executable
+            return self.local.start(file=file, text=body.get("content"), params=values, runtime_config=name,
+                                    artifacts_root=Path(local["artifacts_path"]), dag_id=dag_id,
+                                    pipeline=self.services.relative(file), tasks=tasks,
+                                    images=self.services.catalog_call("runtime-images", "list"), python=python)
+        return self._airflow_runs(name, config).start(self, body, params)
+
+    def list(self, *, runtime_config: str | None = None, dag_id: str | None = None, path: str | None = None,
+             limit: Any = None) -> dict[str, Any]:
+        try:
+            limit = DEFAULT_LIMIT if limit in (None, "") else int(limit)
+        except (TypeError, ValueError):
+            raise ServiceError("'limit' must be a whole number.", 400, field="limit") from None
+        if limit < 1 or limit > 1000:
+            raise ServiceError("'limit' must be between 1 and 1000.", 400, field="limit")
+        if dag_id is not None and dag_id != "" and not safe_id(dag_id):
+            raise ServiceError(f"'{dag_id}' is not a DAG id.", 400, field="dag_id")
+        wanted_path = None
+        if path:
+            wanted_path = self.services.relative(self.services.resolve(path))
+            if not dag_id:
+                dag_id = self._dag_id_of(path)
+        def match(run: dict[str, Any]) -> bool:
+            return not wanted_path or (run["pipeline"] in (None, wanted_path) and run["dag_id"] == dag_id)
+
+        runs: list[dict[str, Any]] = []
+        runs += self.local.list(self._local_roots(runtime_config), display=self.display, dag_id=dag_id or None,
+                                limit=limit, match=match)
+        if runtime_config:
+            config = self.config(runtime_config)
+            if config.get("type") == "airflow":
+                if not dag_id:
+                    raise ServiceError("Listing Airflow runs needs a DAG id or a pipeline path.", 400,
+                                       field="dag_id")
+                runs += self._airflow_runs(runtime_config, config).list(dag_id, limit=limit,
+                                                                        pipeline=wanted_path)
+        runs = [r for r in runs if match(r)]
+        runs.sort(key=lambda r: (r["started"] or "", r["id"]), reverse=True)
+        return {"runs": runs[:limit]}
+
+    def _dag_id_of(self, path: str) -> str:
+        from ..compiler.plan import dag_id_of
+
+        _, pipeline = self.services.load(path)
+        return dag_id_of(pipeline)
+
+    def get(self, runtime_config: str, dag_id: str, run_id: str) -> dict[str, Any]:
+        config = self.config(runtime_config)
+        if config.get("type") == "local":
+            return self.local.get(Path(config["local"]["artifacts_path"]), dag_id, run_id,
+                                  runtime_config=runtime_config, display=self.display)
+        return self._airflow_runs(runtime_config, config).get(dag_id, run_id)
+
+    def logs(self, runtime_config: str, dag_id: str, run_id: str, task_id: str, *, try_number: Any = None,
+             offset: Any = None) -> dict[str, Any]:
+        try:
+            offset = int(offset or 0)
+            try_number = None if try_number in (None, "") else int(try_number)
+        except (TypeError, ValueError):
+            raise ServiceError("'offset' and 'try_number' must be whole numbers.", 400) from None
+        if offset < 0 or (try_number is not None and try_number < 0):
+            raise ServiceError("'offset' and 'try_number' cannot be negative.", 400)
+        config = self.config(runtime_config)
+        if config.get("type") == "local":
+            return self.local.logs(Path(config["local"]["artifacts_path"]), dag_id, run_id, task_id,
+                                   offset=offset, runtime_config=runtime_config, display=self.display)
+        return self._airflow_runs(runtime_config, config).logs(dag_id, run_id, task_id, try_number=try_number,
+                                                                offset=offset)
+
+    def cancel(self, runtime_config: str, dag_id: str, run_id: str) -> dict[str, Any]:
+        config = self.config(runtime_config)
+        if config.get("type") == "local":
+            return self.local.cancel(Path(config["local"]["artifacts_path"]), dag_id, run_id,
+                                     runtime_config=runtime_config, display=self.display)
+        return self._airflow_runs(runtime_config, config).cancel(dag_id, run_id)
+
+    def publish_status(self, body: dict[str, Any]) -> dict[str, Any]:
+        name = body.get("runtime_config")
+        config = self.config(name)
+        if config.get("type") != "airflow":
+            raise ServiceError(f"Runtime configuration '{name}' is not an Airflow one; local runs need no "
+                               "import.", 400, field="runtime_config")
+        dag_id = body.get("dag_id")
+        if not safe_id(dag_id):
+            raise ServiceError("Give the DAG id.", 400, field="dag_id")
+        commit = body.get("commit")
+        if commit is not None and not (isinstance(commit, str) and commit.isalnum() and 7 <= len(commit) <= 64):
+            raise ServiceError("'commit' must be a git commit id.", 400, field="commit")
+        return self._airflow_runs(name, config).import_status(dag_id, commit)
+
+    # -- Airflow ---------------------------------------------------------------------------
+
+    def _airflow_runs(self, name: str, config: dict[str, Any]):
+        from .airflow import AirflowRuns
+
+        if config.get("type") != "airflow":
+            raise ServiceError(f"Runtime configuration '{name}' has an unknown type.", 400, field="runtime_config")
+        secret_config = self.services.runtime_config(name, with_secrets=True)
+        # one client per configuration as long as it is unchanged: it keeps its token and the
+        # detected API version (each costs a request to a possibly busy Airflow)
+        key = hashlib.sha256(json.dumps(secret_config, sort_keys=True, default=str).encode()).hexdigest()
+        cached = self._airflow.get(name)
+        if cached is None or cached[0] != key:
+            cached = self._airflow[name] = (key, AirflowRuns(name, secret_config, self.services))
+        return cached[1]

@@ -1,0 +1,107 @@
+/*
+ * Copyright (c) mlpipe-lab developers.
+ * Distributed under the terms of the Apache License 2.0.
+ */
+
+/**
+ * The run payloads of the `/mlpipe-lab/runs` REST API (see
+ * `/work/briefs/runs-contract.md` and `mlpipe_lab/openapi.yaml`): one shape
+ * for a local run and an Airflow DAG run.
+ */
+
+/** State of a whole run. */
+export type RunState =
+  'queued' | 'running' | 'success' | 'failed' | 'cancelled' | 'unknown';
+
+/** State of one task (Airflow's task instance states, plus `cancelled`). */
+export type TaskState =
+  | 'none'
+  | 'scheduled'
+  | 'queued'
+  | 'running'
+  | 'success'
+  | 'failed'
+  | 'upstream_failed'
+  | 'skipped'
+  | 'up_for_retry'
+  | 'cancelled';
+
+/** One task of a run: a pipeline node. */
+export interface IRunTask {
+  task_id: string;
+  node_id: string | null;
+  label: string | null;
+  state: TaskState | string;
+  try_number: number;
+  started: string | null;
+  ended: string | null;
+  message: string | null;
+}
+
+/** A run, local or on Airflow. */
+export interface IRun {
+  id: string;
+  kind: 'local' | 'airflow' | string;
+  runtime_config: string;
+  dag_id: string;
+  pipeline: string | null;
+  state: RunState | string;
+  started: string | null;
+  ended: string | null;
+  params: { [name: string]: unknown };
+  message: string | null;
+  links: {
+    airflow?: string;
+    artifacts?: string;
+    commit?: string;
+    [key: string]: unknown;
+  };
+  tasks: IRunTask[];
+}
+
+/** Body of `POST runs`. */
+export interface IStartRunRequest {
+  /** The pipeline (path from the server root); or `dag_id` for Airflow. */
+  path?: string;
+  /** Airflow: trigger this DAG when there is no pipeline path. */
+  dag_id?: string;
+  runtime_config: string;
+  params?: { [name: string]: unknown };
+  /** The pipeline's unsaved text, run instead of the file on disk. */
+  content?: string;
+  /** Airflow: publish first, then wait for the import and trigger. */
+  publish?: boolean;
+  /** Airflow with `publish`: seconds to wait for the import. */
+  import_timeout?: number;
+}
+
+/** Reply of `GET runs/.../logs/<task>`. */
+export interface ILogChunk {
+  text: string;
+  offset: number;
+  complete: boolean;
+}
+
+/** Reply of `POST publish-status`. */
+export interface IPublishStatus {
+  state: 'waiting' | 'imported' | 'import_error' | string;
+  commit?: string | null;
+  /** A summary in words, when the server has one. */
+  message?: string;
+  errors: { filename?: string; message: string }[];
+}
+
+/** Filters of `GET runs`. */
+export interface IRunQuery {
+  runtime_config?: string;
+  dag_id?: string;
+  path?: string;
+  limit?: number;
+}
+
+/** Where a run lives: what the per-run routes need. */
+export interface IRunRef {
+  runtime_config: string;
+  dag_id: string;
+  id: string;
+}
