@@ -231,16 +231,18 @@ class LocalRuns:
         runs: list[dict[str, Any]] = []
         for name, root in roots:
             root = root.resolve()
-            if root in seen or not root.is_dir():
+            if root in seen:
                 continue
             seen.add(root)
-            for run_dir in root.glob(f"{dag_id}/runs/*" if dag_id else "*/runs/*"):
-                candidates.append((run_dir.name, run_dir, name))
-            with self._lock:  # started, folder not written yet
+            # started, folder not written yet (the artifacts folder itself may not exist yet either)
+            with self._lock:
                 pending = [a for a in self._active.values()
                            if a.run_dir.parent.parent.parent.resolve() == root and not a.run_dir.exists()
                            and (not dag_id or a.dag_id == dag_id)]
             runs += [{**self._pending(a), "tasks": []} for a in pending]
+            if root.is_dir():
+                for run_dir in root.glob(f"{dag_id}/runs/*" if dag_id else "*/runs/*"):
+                    candidates.append((run_dir.name, run_dir, name))
         runs = [r for r in runs if match is None or match(r)]
         for _, run_dir, name in sorted(candidates, key=lambda c: c[0], reverse=True):
             if len(runs) >= limit:
