@@ -23,6 +23,7 @@ import {
   MiniMap,
   Node,
   NodeChange,
+  NodeHandle,
   NodeProps,
   NodeResizer,
   Panel,
@@ -63,6 +64,27 @@ import { IBox, PipelineOverview } from './overview';
 export const NODE_WIDTH = 200;
 export const NODE_HEIGHT = 58;
 const NODE_SIZE = { width: NODE_WIDTH, height: NODE_HEIGHT };
+const PORT_SIZE = 14;
+const NODE_HANDLES: NodeHandle[] = [
+  {
+    id: 'inPort',
+    type: 'target',
+    position: Position.Left,
+    x: 1 - PORT_SIZE / 2,
+    y: NODE_HEIGHT / 2 - PORT_SIZE / 2,
+    width: PORT_SIZE,
+    height: PORT_SIZE
+  },
+  {
+    id: 'outPort',
+    type: 'source',
+    position: Position.Right,
+    x: NODE_WIDTH - 1 - PORT_SIZE / 2,
+    y: NODE_HEIGHT / 2 - PORT_SIZE / 2,
+    width: PORT_SIZE,
+    height: PORT_SIZE
+  }
+];
 
 /** What the canvas exposes to commands (fit view, centre, node sizes). */
 export interface ICanvasHandle {
@@ -343,6 +365,10 @@ function buildNodes(
       // shows it at once instead of hiding it until measured, and the
       // measurement that confirms it changes nothing (no second render of all)
       measured: old?.measured ?? NODE_SIZE,
+      // where the ports are (style/base.css: 10 px + 2 px border, centred on
+      // the inner edges of the node's 1 px border): React Flow then skips
+      // measuring 1,000 ports with getBoundingClientRect after the open
+      handles: NODE_HANDLES,
       data: {
         label: nodeLabel(node),
         filename: nodeFilename(node),
