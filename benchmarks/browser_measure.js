@@ -143,7 +143,14 @@ async function measureOnce(browser, config, pipeline) {
       polling: 20
     });
     const state = await page.evaluate(() => window.__mlpipeBench);
-    const openCpu = mainThreadCpuMs(JSON.parse(await browser.stopTracing()));
+    const openTraceText = (await browser.stopTracing()).toString();
+    if (config.profile) {
+      fs.writeFileSync(
+        `${config.profile}/open-${pipeline.nodes}.json`,
+        openTraceText
+      );
+    }
+    const openCpu = mainThreadCpuMs(JSON.parse(openTraceText));
 
     // drag the selected node in circles while counting frames. The button
     // goes down and up through Playwright (real input); the moves in between
