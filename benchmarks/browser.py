@@ -9,6 +9,9 @@ and the properties panel shows that node. "fps" counts requestAnimationFrame cal
 mouse drags one node in circles. Targets (issue #4): a 500-node pipeline interactive <= 1.5 s and
 >= 30 fps while dragging, on the 2-core machines.
 
+`--profile DIR` prints CPU hot spots and trace totals and keeps the drag traces; MLPIPE_BENCH_CSS
+(a stylesheet) is added to the page first, to measure a style change without rebuilding.
+
 Starts its own JupyterLab (127.0.0.1, a free port, galata's test configuration so the page exposes
 the app), bounded in time and stopped by PID; needs the built extension (`make install`), Chromium
 (`scripts/install-chromium.sh`) and the ui-tests' Playwright (`cd ui-tests && jlpm install`).

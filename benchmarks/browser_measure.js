@@ -11,7 +11,7 @@
  *
  * Per pipeline and run, in a fresh page:
  * - open_ms: from the open command (in the page) until every node of the
- *   pipeline is in the DOM and measured (React Flow shows a node only once measured);
+ *   pipeline is in the DOM and visible (React Flow hides a node until it has a size);
  * - interactive_ms: from the open command until a click on the middle node has
  *   selected it and the properties panel shows that node (the click is sent as
  *   soon as the nodes show, so this includes one real input round trip);
@@ -38,6 +38,11 @@ async function measureOnce(browser, config, pipeline) {
     );
     // let the start-up settle (file browser, settings) before timing
     await page.waitForTimeout(1000);
+    // a stylesheet to try on the page (MLPIPE_BENCH_CSS), to measure a style
+    // change without rebuilding the extension
+    if (process.env.MLPIPE_BENCH_CSS) {
+      await page.addStyleTag({ content: process.env.MLPIPE_BENCH_CSS });
+    }
 
     const expected = pipeline.nodes;
     await browser.startTracing(page, { categories: TRACE });
@@ -138,7 +143,14 @@ async function measureOnce(browser, config, pipeline) {
       polling: 20
     });
     const state = await page.evaluate(() => window.__mlpipeBench);
-    const openCpu = mainThreadCpuMs(JSON.parse(await browser.stopTracing()));
+    const openTraceText = (await browser.stopTracing()).toString();
+    if (config.profile) {
+      fs.writeFileSync(
+        `${config.profile}/open-${pipeline.nodes}.json`,
+        openTraceText
+      );
+    }
+    const openCpu = mainThreadCpuMs(JSON.parse(openTraceText));
 
     // drag the selected node in circles while counting frames. The button
     // goes down and up through Playwright (real input); the moves in between

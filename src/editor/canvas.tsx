@@ -23,6 +23,7 @@ import {
   MiniMap,
   Node,
   NodeChange,
+  NodeHandle,
   NodeProps,
   NodeResizer,
   Panel,
@@ -31,7 +32,11 @@ import {
   useReactFlow,
   useStore,
   EdgeChange,
-  Connection
+  Connection,
+  getNodesBounds,
+  getViewportForBounds,
+  ReactFlowInstance,
+  Viewport
 } from '@xyflow/react';
 import * as React from 'react';
 
@@ -56,10 +61,33 @@ import {
   PALETTE_MIME,
   PATHS_MIME
 } from './nodeTypes';
+import { IBox, PipelineOverview } from './overview';
 
 /** Size of a pipeline node before React Flow measured it. */
 export const NODE_WIDTH = 200;
 export const NODE_HEIGHT = 58;
+const NODE_SIZE = { width: NODE_WIDTH, height: NODE_HEIGHT };
+const PORT_SIZE = 14;
+const NODE_HANDLES: NodeHandle[] = [
+  {
+    id: 'inPort',
+    type: 'target',
+    position: Position.Left,
+    x: 1 - PORT_SIZE / 2,
+    y: NODE_HEIGHT / 2 - PORT_SIZE / 2,
+    width: PORT_SIZE,
+    height: PORT_SIZE
+  },
+  {
+    id: 'outPort',
+    type: 'source',
+    position: Position.Right,
+    x: NODE_WIDTH - 1 - PORT_SIZE / 2,
+    y: NODE_HEIGHT / 2 - PORT_SIZE / 2,
+    width: PORT_SIZE,
+    height: PORT_SIZE
+  }
+];
 
 /** What the canvas exposes to commands (fit view, centre, node sizes). */
 export interface ICanvasHandle {
@@ -353,7 +381,14 @@ function buildNodes(
       type: 'pipelineNode',
       position: nodePosition(node),
       selected: selection.has(node.id),
-      measured: old?.measured,
+      // the size a node has (fixed width, one-line label and file): React Flow
+      // shows it at once instead of hiding it until measured, and the
+      // measurement that confirms it changes nothing (no second render of all)
+      measured: old?.measured ?? NODE_SIZE,
+      // where the ports are (style/base.css: 10 px + 2 px border, centred on
+      // the inner edges of the node's 1 px border): React Flow then skips
+      // measuring 1,000 ports with getBoundingClientRect after the open
+      handles: NODE_HANDLES,
       data: {
         label: nodeLabel(node),
         filename:
@@ -469,6 +504,26 @@ function buildEdges(model: PipelineEditorModel, previous: Edge[]): Edge[] {
   return [...links, ...refs];
 }
 
+/** From this many nodes and comments on, the minimap is a single path. */
+const LARGE_PIPELINE = 150;
+
+/** Boxes of the nodes and comments, for the overview of a large pipeline. */
+function overviewBoxes(model: PipelineEditorModel): IBox[] {
+  return [
+    ...model.nodes.map(node => ({
+      ...nodePosition(node),
+      width: NODE_WIDTH,
+      height: NODE_HEIGHT
+    })),
+    ...model.comments.map(c => ({
+      x: Number(c.x_pos) || 0,
+      y: Number(c.y_pos) || 0,
+      width: Number(c.width) || 175,
+      height: Number(c.height) || 60
+    }))
+  ];
+}
+
 /** Below this zoom the canvas draws simpler nodes. */
 const ZOOMED_OUT = 0.5;
 
@@ -477,11 +532,13 @@ const ARROW = { type: MarkerType.ArrowClosed, width: 16, height: 16 };
 // React Flow props as constants: React Flow copies them into its store on
 // every render, and a new object there (e.g. `defaultEdgeOptions`) re-renders
 // every edge, on every frame of a drag
+const MIN_ZOOM = 0.1;
 const MULTI_SELECTION_KEYS = ['Meta', 'Control'];
 const SNAP_GRID: [number, number] = [10, 10];
 const FIT_VIEW_OPTIONS = { padding: 0.2, maxZoom: 1.2 };
 const PRO_OPTIONS = { hideAttribution: true };
 const DEFAULT_EDGE_OPTIONS = { type: 'default' };
+const DEFAULT_VIEWPORT: Viewport = { x: 0, y: 0, zoom: 1 };
 const MINIMAP_STYLE = { width: 160, height: 110 };
 
 /** The canvas. Must be inside a `ReactFlowProvider`. */
@@ -501,6 +558,38 @@ export function PipelineCanvas(props: ICanvasProps): JSX.Element {
   // node dropped would move the view under the user's hand)
   const [fitOnOpen] = React.useState(() => model.nodes.length > 0);
   const [notice, setNotice] = React.useState<{ text: string; id: number }>();
+  // The opening view, fitted before React Flow's first render: nodes come
+  // with their size (see buildNodes) so React Flow shows them at once, and
+  // its own fitView would then run too early (before its zoom exists) or
+  // after a first paint of the unfitted view. Unknown while the canvas has no
+  // size (opened in a hidden tab): React Flow fits once it starts then.
+  const [start, setStart] = React.useState<{ viewport?: Viewport } | null>(
+    null
+  );
+  React.useLayoutEffect(() => {
+    const box = wrapper.current?.getBoundingClientRect();
+    if (fitOnOpen && box && box.width > 0 && box.height > 0) {
+      const { padding, maxZoom } = FIT_VIEW_OPTIONS;
+      const bounds = getNodesBounds(buildNodes(model, []));
+      setStart({
+        viewport: getViewportForBounds(
+          bounds,
+          box.width,
+          box.height,
+          MIN_ZOOM,
+          maxZoom,
+          padding
+        )
+      });
+    } else {
+      setStart({});
+    }
+  }, []);
+  const fitLater = React.useCallback(
+    (instance: ReactFlowInstance<FlowNode, Edge>) =>
+      void instance.fitView(FIT_VIEW_OPTIONS),
+    []
+  );
 
   React.useEffect(() => {
     setNodes(previous => buildNodes(model, previous));
@@ -509,6 +598,11 @@ export function PipelineCanvas(props: ICanvasProps): JSX.Element {
   const edges = React.useMemo(
     () => (previousEdges.current = buildEdges(model, previousEdges.current)),
     [model, tick]
+  );
+  const large = model.nodes.length + model.comments.length >= LARGE_PIPELINE;
+  const boxes = React.useMemo(
+    () => (large ? overviewBoxes(model) : []),
+    [model, tick, large]
   );
   // one context object per model: a new one would re-render every node view
   // on each canvas render (every drag frame)
@@ -869,70 +963,83 @@ export function PipelineCanvas(props: ICanvasProps): JSX.Element {
         onDragLeave={() => setDropping(false)}
         onDrop={onDrop}
       >
-        <ReactFlow<FlowNode, Edge>
-          nodes={nodes}
-          edges={edges}
-          nodeTypes={NODE_TYPES}
-          onNodesChange={onNodesChange}
-          onEdgesChange={onEdgesChange}
-          onConnect={onConnect}
-          onConnectEnd={onConnectEnd}
-          isValidConnection={isValidConnection}
-          onNodeDoubleClick={onNodeDoubleClick}
-          deleteKeyCode={null}
-          selectionKeyCode="Shift"
-          multiSelectionKeyCode={MULTI_SELECTION_KEYS}
-          snapToGrid={props.snapToGrid}
-          snapGrid={SNAP_GRID}
-          minZoom={0.1}
-          maxZoom={2.5}
-          fitView={fitOnOpen}
-          fitViewOptions={FIT_VIEW_OPTIONS}
-          zoomOnDoubleClick={false}
-          proOptions={PRO_OPTIONS}
-          defaultEdgeOptions={DEFAULT_EDGE_OPTIONS}
-        >
-          <Background variant={BackgroundVariant.Dots} gap={20} size={1} />
-          <Controls
-            showInteractive={false}
-            aria-label={trans.__('Zoom controls')}
-          />
-          {props.showMinimap && (
-            <MiniMap
-              pannable
-              zoomable
-              ariaLabel={trans.__('Overview of the pipeline')}
-              className="jp-MLPipe-Minimap"
-              style={MINIMAP_STYLE}
+        {start && (
+          <ReactFlow<FlowNode, Edge>
+            nodes={nodes}
+            edges={edges}
+            nodeTypes={NODE_TYPES}
+            onNodesChange={onNodesChange}
+            onEdgesChange={onEdgesChange}
+            onConnect={onConnect}
+            onConnectEnd={onConnectEnd}
+            isValidConnection={isValidConnection}
+            onNodeDoubleClick={onNodeDoubleClick}
+            deleteKeyCode={null}
+            selectionKeyCode="Shift"
+            multiSelectionKeyCode={MULTI_SELECTION_KEYS}
+            snapToGrid={props.snapToGrid}
+            snapGrid={SNAP_GRID}
+            minZoom={MIN_ZOOM}
+            maxZoom={2.5}
+            defaultViewport={start.viewport ?? DEFAULT_VIEWPORT}
+            onInit={fitOnOpen && !start.viewport ? fitLater : undefined}
+            fitViewOptions={FIT_VIEW_OPTIONS}
+            zoomOnDoubleClick={false}
+            proOptions={PRO_OPTIONS}
+            defaultEdgeOptions={DEFAULT_EDGE_OPTIONS}
+          >
+            <Background variant={BackgroundVariant.Dots} gap={20} size={1} />
+            <Controls
+              showInteractive={false}
+              aria-label={trans.__('Zoom controls')}
             />
-          )}
-          <Panel position="top-left">
-            <NodePalette
-              trans={trans}
-              onAdd={(op, title) => addAt(op, title, handle.current!.center())}
-            />
-          </Panel>
-          {notice && (
-            <Panel position="top-center">
-              <div
-                key={notice.id}
-                className="jp-MLPipe-Notice"
-                role="status"
-                aria-live="polite"
-              >
-                <span>{notice.text}</span>
-                <button
-                  type="button"
-                  className="jp-MLPipe-Notice-close"
-                  aria-label={trans.__('Dismiss')}
-                  onClick={() => setNotice(undefined)}
-                >
-                  ×
-                </button>
-              </div>
+            {props.showMinimap && large && (
+              <PipelineOverview
+                boxes={boxes}
+                ariaLabel={trans.__('Overview of the pipeline')}
+                width={MINIMAP_STYLE.width}
+                height={MINIMAP_STYLE.height}
+              />
+            )}
+            {props.showMinimap && !large && (
+              <MiniMap
+                pannable
+                zoomable
+                ariaLabel={trans.__('Overview of the pipeline')}
+                className="jp-MLPipe-Minimap"
+                style={MINIMAP_STYLE}
+              />
+            )}
+            <Panel position="top-left">
+              <NodePalette
+                trans={trans}
+                onAdd={(op, title) =>
+                  addAt(op, title, handle.current!.center())
+                }
+              />
             </Panel>
-          )}
-        </ReactFlow>
+            {notice && (
+              <Panel position="top-center">
+                <div
+                  key={notice.id}
+                  className="jp-MLPipe-Notice"
+                  role="status"
+                  aria-live="polite"
+                >
+                  <span>{notice.text}</span>
+                  <button
+                    type="button"
+                    className="jp-MLPipe-Notice-close"
+                    aria-label={trans.__('Dismiss')}
+                    onClick={() => setNotice(undefined)}
+                  >
+                    ×
+                  </button>
+                </div>
+              </Panel>
+            )}
+          </ReactFlow>
+        )}
         {empty && (
           <div className="jp-MLPipe-EmptyHint">
             {trans.__(
