@@ -44,10 +44,20 @@ def _call(api, method: str, path: str, body: Any = None, query: list | None = No
         headers["Content-Type"] = content_type
     try:
         return api.call_api(path, method, query_params=query or [], header_params=headers, body=body,
-                            response_type="object", auth_settings=["BearerToken"],
-                            _return_http_data_only=True, _preload_content=True)
+                            auth_settings=["BearerToken"], _return_http_data_only=True,
+                            _preload_content=True, **_response_kind(api))
     except ApiException as exc:
         raise KubeError(_api_message(method, path, exc)) from None
+
+
+def _response_kind(api) -> dict[str, Any]:
+    """Ask for plain JSON back. kubernetes 36 takes a map of status to type where earlier
+    clients took one type."""
+    import inspect
+
+    if "response_types_map" in inspect.signature(api.call_api).parameters:
+        return {"response_types_map": {200: "object", 201: "object"}}
+    return {"response_type": "object"}
 
 
 def _api_message(method: str, path: str, exc: Any) -> str:
@@ -75,8 +85,8 @@ def get(api, res: Resource) -> dict | None:
 
     try:
         return api.call_api(res.path, "GET", header_params={"Accept": "application/json"},
-                            response_type="object", auth_settings=["BearerToken"],
-                            _return_http_data_only=True, _preload_content=True)
+                            auth_settings=["BearerToken"], _return_http_data_only=True,
+                            _preload_content=True, **_response_kind(api))
     except ApiException as exc:
         if exc.status == 404:
             return None
