@@ -13,6 +13,7 @@ client's delayed ACK (the problem behind uvicorn's multi-worker latency, Kludex/
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import select
@@ -107,6 +108,11 @@ def run_worker(index: int, user_obj: Any, opts: ServerOptions, socks: list, read
         )
         app = SeldonApp(model, config, metrics, request_logger)
         app.metadata_document()  # init_metadata() once per worker, after load()
+        # The model and its libraries (pandas, scikit-learn, MLflow: ~10^6 objects) live as long as
+        # the worker: move them out of the cyclic GC's reach, so a full collection triggered by a
+        # request does not walk them all in the middle of that request (tail latency).
+        gc.collect()
+        gc.freeze()
         os.write(ready_fd, b"1")
         os.close(ready_fd)
         _serve(app, opts, socks)
