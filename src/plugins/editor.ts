@@ -30,6 +30,7 @@ import {
   cutIcon,
   deleteIcon,
   fileUploadIcon,
+  LabIcon,
   launchIcon,
   pasteIcon,
   redoIcon,
@@ -327,81 +328,77 @@ function addCommands(
     }
   });
 
-  commands.addCommand(CommandIDs.exportPipeline, {
-    label: args =>
-      args.toolbar
-        ? trans.__('Export')
-        : trans.__('Export Pipeline as Airflow DAG'),
-    caption: trans.__('Write the Airflow DAG file next to the pipeline'),
-    icon: fileUploadIcon,
-    describedBy: {
-      args: {
-        type: 'object',
-        properties: {
-          ...EDITOR_ARGS.properties,
-          runtimeConfig: {
-            type: 'string',
-            description: trans.__(
-              'Runtime configuration to export with; asks when not given.'
-            )
+  // Export and submit differ only in wording and in the dialog they run.
+  const addRuntimeConfigCommand = (
+    id: string,
+    texts: {
+      toolbar: string;
+      label: string;
+      caption: string;
+      runtimeConfig: string;
+    },
+    icon: LabIcon,
+    run: typeof exportPipeline | typeof submitPipeline
+  ) =>
+    commands.addCommand(id, {
+      label: args => (args.toolbar ? texts.toolbar : texts.label),
+      caption: texts.caption,
+      icon,
+      describedBy: {
+        args: {
+          type: 'object',
+          properties: {
+            ...EDITOR_ARGS.properties,
+            runtimeConfig: { type: 'string', description: texts.runtimeConfig }
           }
         }
+      },
+      isEnabled: () => !!editable(),
+      execute: async args => {
+        const widget = editable();
+        if (!widget) {
+          return null;
+        }
+        return run(widget, {
+          trans,
+          openFile,
+          runtimeConfig:
+            typeof args.runtimeConfig === 'string'
+              ? args.runtimeConfig
+              : undefined
+        });
       }
-    },
-    isEnabled: () => !!editable(),
-    execute: async args => {
-      const widget = editable();
-      if (!widget) {
-        return null;
-      }
-      return exportPipeline(widget, {
-        trans,
-        openFile,
-        runtimeConfig:
-          typeof args.runtimeConfig === 'string'
-            ? args.runtimeConfig
-            : undefined
-      });
-    }
-  });
+    });
 
-  commands.addCommand(CommandIDs.submitPipeline, {
-    label: args =>
-      args.toolbar ? trans.__('Submit') : trans.__('Submit Pipeline'),
-    caption: trans.__(
-      'Publish the pipeline: upload its files and commit its DAG to the DAG repository'
-    ),
-    icon: launchIcon,
-    describedBy: {
-      args: {
-        type: 'object',
-        properties: {
-          ...EDITOR_ARGS.properties,
-          runtimeConfig: {
-            type: 'string',
-            description: trans.__(
-              'Runtime configuration to publish with; asks when not given.'
-            )
-          }
-        }
-      }
+  addRuntimeConfigCommand(
+    CommandIDs.exportPipeline,
+    {
+      toolbar: trans.__('Export'),
+      label: trans.__('Export Pipeline as Airflow DAG'),
+      caption: trans.__('Write the Airflow DAG file next to the pipeline'),
+      runtimeConfig: trans.__(
+        'Runtime configuration to export with; asks when not given.'
+      )
     },
-    isEnabled: () => !!editable(),
-    execute: async args => {
-      const widget = editable();
-      if (!widget) {
-        return null;
-      }
-      return submitPipeline(widget, {
-        trans,
-        openFile,
-        runtimeConfig:
-          typeof args.runtimeConfig === 'string'
-            ? args.runtimeConfig
-            : undefined
-      });
-    }
-  });
+    fileUploadIcon,
+    exportPipeline
+  );
+
+  addRuntimeConfigCommand(
+    CommandIDs.submitPipeline,
+    {
+      toolbar: trans.__('Submit'),
+      label: trans.__('Submit Pipeline'),
+      caption: trans.__(
+        'Publish the pipeline: upload its files and commit its DAG to the DAG repository'
+      ),
+      runtimeConfig: trans.__(
+        'Runtime configuration to publish with; asks when not given.'
+      )
+    },
+    launchIcon,
+    submitPipeline
+  );
 
   commands.addCommand(CommandIDs.autoLayout, {
     label: withLabel(trans.__('Arrange Nodes Left to Right')),
