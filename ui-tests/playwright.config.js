@@ -11,6 +11,9 @@ module.exports = {
   ...baseConfig,
   reporter: [['list'], ['html', { open: 'never' }]],
   workers: 1,
+  globalSetup: require.resolve('./warmup.js'),
+  // one retry on CI absorbs a host hiccup; Playwright still reports the test as flaky
+  retries: process.env.CI ? 1 : 0,
   use: {
     ...baseConfig.use,
     baseURL: `http://${HOST}:${PORT}`,
