@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import io
 import os
+import posixpath
 import random
 import tarfile
 from pathlib import Path
@@ -14,24 +15,31 @@ import pytest
 
 import compile_corpus as cc
 from mlpipe_lab.compiler import export
+from mlpipe_lab.compiler import bundles as bundles_mod
 from mlpipe_lab.compiler.bundles import BundleSet, write_bundle
 from mlpipe_lab.pipeline.files import LocalFiles
 
 
 def reference_bundle(root: Path, relpaths: list[str]) -> bytes:
-    """What bundles were before: tarfile (PAX) inside GzipFile(mtime=0), entries normalised."""
+    """What bundles were before: tarfile (PAX) inside GzipFile(mtime=0), entries normalised; the
+    archive ends at its end-of-archive marker (tarfile then pads to 10 KiB records, we do not)."""
+    raw = io.BytesIO()
+    tar = tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT)
+    for rel in sorted(relpaths):
+        st = (root / rel).stat()
+        info = tarfile.TarInfo(rel)
+        info.size, info.mtime = st.st_size, 0
+        info.mode = 0o755 if st.st_mode & 0o100 else 0o644
+        info.uid = info.gid = 0
+        info.uname = info.gname = ""
+        with open(root / rel, "rb") as fh:
+            tar.addfile(info, fh)
+    end = tar.offset + 2 * tarfile.BLOCKSIZE
+    tar.close()
+    assert raw.getvalue()[end:].count(0) == len(raw.getvalue()) - end  # only record padding cut
     buf = io.BytesIO()
     with gzip.GzipFile(filename="", mode="wb", fileobj=buf, mtime=0, compresslevel=6) as gz:
-        with tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar:
-            for rel in sorted(relpaths):
-                st = (root / rel).stat()
-                info = tarfile.TarInfo(rel)
-                info.size, info.mtime = st.st_size, 0
-                info.mode = 0o755 if st.st_mode & 0o100 else 0o644
-                info.uid = info.gid = 0
-                info.uname = info.gname = ""
-                with open(root / rel, "rb") as fh:
-                    tar.addfile(info, fh)
+        gz.write(raw.getvalue()[:end])
     return buf.getvalue()
 
 
@@ -145,6 +153,104 @@ def test_a_failed_staging_leaves_nothing(tmp_path, monkeypatch):
     with pytest.raises(OSError, match="disk full"):
         bundles.commit()
     assert list((tmp_path / "out").iterdir()) == []
+
+
+def _many_bundles(tmp_path: Path, n: int = 6) -> tuple[Path, BundleSet, Path]:
+    root = tmp_path / "src"
+    root.mkdir()
+    bundles = BundleSet(tmp_path / "out" / "d.bundles")
+    for i in range(n):
+        (root / f"s{i}.py").write_text(f"print({i})\n")
+        bundles.add(f"n{i}", "d", f"s{i}", root, [f"s{i}.py"])
+    return root, bundles, tmp_path / "out"
+
+
+@pytest.fixture
+def background(monkeypatch):
+    """Background writing from 2 bundles on, as if pytest ran no other thread."""
+    monkeypatch.setattr(bundles_mod, "BACKGROUND_MIN_BUNDLES", 2)
+    monkeypatch.setattr(bundles_mod.threading, "active_count", lambda: 1)
+
+
+def test_a_large_first_export_writes_its_bundles_in_a_child_while_the_caller_goes_on(tmp_path, background):
+    root, bundles, out = _many_bundles(tmp_path)
+    assert bundles.stage_in_background()
+    pid = bundles._writer[0]
+    assert pid != os.getpid()
+    assert not bundles.folder.exists()  # nothing visible before the commit
+    bundles.commit()
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)  # reaped
+    for i, ref in enumerate(bundles.refs.values()):
+        assert Path(ref.path).read_bytes() == reference_bundle(root, [f"s{i}.py"])
+    assert sorted(p.name for p in out.iterdir()) == ["d.bundles"]
+
+
+def test_a_failing_background_writer_fails_the_commit_and_leaves_nothing(tmp_path, background, monkeypatch):
+    _, bundles, out = _many_bundles(tmp_path)
+    real_open = os.open
+
+    def full(path, *args, **kwargs):
+        if str(path).endswith(".tar.gz"):
+            raise OSError("No space left on device")
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", full)  # the forked child inherits it
+    assert bundles.stage_in_background()
+    with pytest.raises(OSError, match="No space left on device"):
+        bundles.commit()
+    assert list(out.iterdir()) == []
+
+
+def test_a_discarded_export_stops_its_background_writer(tmp_path, background):
+    _, bundles, out = _many_bundles(tmp_path)
+    assert bundles.stage_in_background()
+    pid = bundles._writer[0]
+    bundles.discard()
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
+    assert list(out.iterdir()) == []
+
+
+def test_no_background_writer_in_a_threaded_process_or_for_few_bundles(tmp_path, monkeypatch):
+    _, bundles, out = _many_bundles(tmp_path)
+    monkeypatch.setattr(bundles_mod, "BACKGROUND_MIN_BUNDLES", 2)
+    monkeypatch.setattr(bundles_mod.threading, "active_count", lambda: 3)  # e.g. the Jupyter server
+    assert not bundles.stage_in_background()
+    monkeypatch.setattr(bundles_mod.threading, "active_count", lambda: 1)
+    monkeypatch.setattr(bundles_mod, "BACKGROUND_MIN_BUNDLES", 500)
+    assert not bundles.stage_in_background()
+    bundles.commit()
+    assert len(list((out / "d.bundles").iterdir())) == 6
+
+
+def test_the_cli_exports_a_large_pipeline_exactly_as_the_sequential_way(tmp_path, monkeypatch):
+    """The mlpipe process (single-threaded) writes 600 bundles in a forked child; the result is
+    the same bundle files as writing them one after the other in process, and the DAG names them."""
+    import json
+    import subprocess
+    import sys
+
+    doc = cc.random_dag(600, svg=False)
+    folder = tmp_path / "p"
+    folder.mkdir()
+    (folder / "p.pipeline").write_text(json.dumps(doc), encoding="utf-8")
+    cc.write_files(doc, folder)
+    env = dict(os.environ, MLPIPE_LAB_DATA_DIR=str(tmp_path / "data"))
+    subprocess.run([sys.executable, "-m", "mlpipe_lab.cli", "export", str(folder / "p.pipeline"),
+                    "--runtime-config", "local", "--output", str(tmp_path / "cli" / "d.py")],
+                   check=True, capture_output=True, env=env, timeout=120)
+    monkeypatch.setattr(bundles_mod, "BACKGROUND_MIN_BUNDLES", 10**9)
+    export(folder / "p.pipeline", config={"type": "local"}, images=[], output=tmp_path / "seq" / "d.py")
+
+    def contents(out: Path) -> dict[str, bytes]:
+        return {p.relative_to(out).as_posix(): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+
+    cli, seq = contents(tmp_path / "cli"), contents(tmp_path / "seq")
+    dag = cli.pop("d.py").decode()
+    seq.pop("d.py")
+    assert len(cli) == 600 and cli == seq
+    assert all(posixpath.basename(k) in dag for k in cli)
 
 
 @pytest.mark.parametrize("relpath", [

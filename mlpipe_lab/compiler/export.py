@@ -100,6 +100,7 @@ def export(
     # Our own outputs never go into a bundle (else each export would change the next one).
     exclude = [r for r in (_relative_to(dag_path, files.root), _relative_to(bundle_dir, files.root)) if r]
     bundles = build_bundles(pipeline, plan, files, bundle_dir, exclude)
+    bundles.stage_in_background()  # large first exports: the files are written while we compile
     try:
         compiled = compile_checked(pipeline, checked, images=images, config=config, source_path=source,
                                    bundles=bundles.refs, target=target, plan=plan)
