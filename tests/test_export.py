@@ -165,6 +165,23 @@ def test_errors_write_nothing(tmp_path):
     assert leftovers == []
 
 
+def test_a_pipeline_with_errors_leaves_nothing_even_after_large_bundles_were_started(tmp_path, monkeypatch):
+    """Bundles are built before validation (so that their files can be written meanwhile); a
+    pipeline with errors then throws them away: no folder, no temporary file."""
+    import mlpipe_lab.compiler.bundles as bundles
+
+    monkeypatch.setattr(bundles, "IN_MEMORY_LIMIT", 0)  # every bundle through a temporary file
+    doc = pipeline("p", [node("a", "a.py"), node("b", "b.py", parents=["a"])], defaults={"runtime_image": IMG})
+    doc["pipelines"][0]["nodes"][1]["app_data"]["component_parameters"]["cpu"] = "lots"
+    path = write_pipeline(tmp_path / "proj", doc)
+    for name in ("a.py", "b.py"):
+        (path.parent / name).write_text("print(1)\n")
+    with pytest.raises(PipelineError) as exc:
+        export(path, config=cc.CONFIG, images=cc.IMAGES)
+    assert [(p.node_id, p.path) for p in exc.value.problems] == [("b", "component_parameters/cpu")]
+    assert sorted(p.name for p in path.parent.iterdir()) == ["a.py", "b.py", "p.pipeline"]
+
+
 def test_broken_json_is_a_problem(tmp_path):
     path = tmp_path / "bad.pipeline"
     path.write_text("{ not json")

@@ -182,6 +182,7 @@ class BundleSet:
         self.refs: dict[str, BundleRef] = {}
         self._pending: list[tuple[bytes | Path, Path]] = []
         self._writer: tuple[int, int, Path] | None = None  # (pid, error pipe, staging folder)
+        self._made_folder = False  # for the temporary files of large bundles
 
     def stage_in_background(self) -> bool:
         """Start writing a first export's bundles into their staging folder in a forked child
@@ -244,7 +245,9 @@ class BundleSet:
             sha, size = write_bundle(root, relpaths, buf)
             content: bytes | Path = buf.getvalue()
         else:
-            self.folder.mkdir(parents=True, exist_ok=True)
+            if not self.folder.exists():
+                self.folder.mkdir(parents=True)
+                self._made_folder = True
             fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".tmp-", suffix=SUFFIX)
             try:
                 with os.fdopen(fd, "wb") as fh:
@@ -335,6 +338,12 @@ class BundleSet:
             if isinstance(content, Path):
                 content.unlink(missing_ok=True)
         self._pending = []
+        if self._made_folder:
+            self._made_folder = False
+            try:
+                self.folder.rmdir()
+            except OSError:  # someone else's files arrived meanwhile
+                pass
 
 
 def _remove_tree(folder: Path | str) -> None:

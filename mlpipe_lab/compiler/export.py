@@ -89,23 +89,32 @@ def export(
     doc = document.parse(text, pipeline=source)
     pipeline = Pipeline(doc, source)
     files = LocalFiles(pipeline_path.parent)
-    checked = validate(doc, source=source, files=files, images=image_refs(images), pipeline=pipeline)
-    errors = [p for p in checked if p.severity == ERROR]
-    if errors:
-        raise PipelineError(errors)
-
-    plan = plan_for(pipeline, config)
+    plan = plan_for(pipeline, config)  # a plan even for a broken pipeline; validation says what is wrong
     dag_path = Path(output) if output is not None else pipeline_path.parent / f"{plan.dag_id}.py"
     bundle_dir = dag_path.parent / f"{plan.dag_id}.bundles"
     # Our own outputs never go into a bundle (else each export would change the next one).
     exclude = [r for r in (_relative_to(dag_path, files.root), _relative_to(bundle_dir, files.root)) if r]
-    bundles = build_bundles(pipeline, plan, files, bundle_dir, exclude)
-    bundles.stage_in_background()  # large first exports: the files are written while we compile
+    # Bundles first, so that a large first export writes their files (in a child process) while
+    # this one validates and compiles; nothing is committed before both succeeded.
+    bundles, failure = None, None
     try:
+        bundles = build_bundles(pipeline, plan, files, bundle_dir, exclude)
+        bundles.stage_in_background()
+    except Exception as exc:  # reported after validation, which explains most of them better
+        failure = exc
+    try:
+        checked = validate(doc, source=source, files=files, images=image_refs(images), pipeline=pipeline)
+        errors = [p for p in checked if p.severity == ERROR]
+        if errors:
+            raise PipelineError(errors)
+        if failure is not None:
+            raise failure
+        assert bundles is not None
         compiled = compile_checked(pipeline, checked, images=images, config=config, source_path=source,
                                    bundles=bundles.refs, target=target, plan=plan)
     except BaseException:
-        bundles.discard()
+        if bundles is not None:
+            bundles.discard()
         raise
     bundles.commit()
     changed = write_atomically(dag_path, compiled.text.encode("utf-8"))
