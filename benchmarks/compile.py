@@ -170,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
         runs = 1 if n >= 5000 else args.runs
         row = {"case": name, "nodes": n, **in_process(doc, runs)}
         if not args.no_process:
-            row.update(whole_process(doc, max(runs, 3) if n < 5000 else 2))
+            row.update(whole_process(doc, max(args.runs, 3) if n < 5000 else max(args.runs, 5)))
         if args.airflow and name == "random 200":
             row["airflow3_parse_s"] = airflow_parse(doc)
         rows.append(row)
