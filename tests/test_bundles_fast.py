@@ -123,7 +123,7 @@ def test_a_folder_made_by_someone_else_meanwhile_is_filled_one_by_one(tmp_path, 
     (root / "a.py").write_text("print(1)\n")
     folder = tmp_path / "out" / "d.bundles"
     bundles = BundleSet(folder)
-    ref = bundles.add("n1", "d", "a", root, ["a.py"])
+    bundles.add("n1", "d", "a", root, ["a.py"])
     real_rename = os.rename
 
     def racing(src, dst):
@@ -133,7 +133,7 @@ def test_a_folder_made_by_someone_else_meanwhile_is_filled_one_by_one(tmp_path, 
 
     monkeypatch.setattr(os, "rename", racing)
     bundles.commit()
-    assert Path(ref.path).read_bytes() == reference_bundle(root, ["a.py"])
+    assert Path(bundles.refs["n1"].path).read_bytes() == reference_bundle(root, ["a.py"])
     assert (folder / "other.txt").read_text() == "theirs"
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["d.bundles"]  # staging removed
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import gzip
+import hashlib
 import json
 import os
 import socket
@@ -204,7 +205,12 @@ def test_export_everything_corpus(tmp_path, offline):
     assert list(train.files) == ["data/sample.csv", "lib/helpers.py", "train/nested/util.py", "train/train.ipynb"]
     assert result.tasks[1] == {"node_id": "train", "task_id": "train_model", "label": "Train model"}
     text = result.dag_path.read_text()
-    assert "try:" not in text and f"everything/bundles/train_model-{train.sha256[:12]}.tar.gz" in text
+    gz = Path(train.path).read_bytes()
+    assert hashlib.sha256(gz).hexdigest() == train.sha256 and len(gz) == train.size
+    # the key names the uncompressed archive, so it does not depend on the zlib that compressed it
+    tar_sha = hashlib.sha256(gzip.decompress(gz)).hexdigest()
+    assert train.key == f"everything/bundles/train_model-{tar_sha[:12]}.tar.gz"
+    assert "try:" not in text and train.key in text
 
 
 def test_large_export_is_fast_and_complete(tmp_path):

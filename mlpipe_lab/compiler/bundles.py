@@ -9,17 +9,18 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import os
 import posixpath
-import struct
 import signal
+import struct
 import tarfile
 import tempfile
 import threading
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Iterable
+from typing import IO, Any, Iterable, Iterator
 
 from ..pipeline.files import OK, LocalFiles
 from ..pipeline.model import Node, Pipeline
@@ -32,8 +33,8 @@ _SKIPPED_PARTS = ("__pycache__",)
 @dataclass(frozen=True)
 class BundleRef:
     node_id: str
-    key: str  # object key relative to the storage prefix: <dag_id>/bundles/<task_id>-<sha12>.tar.gz
-    sha256: str
+    key: str  # relative to the storage prefix: <dag_id>/bundles/<task_id>-<sha12 of the .tar>.tar.gz
+    sha256: str  # of the .tar.gz file
     files: tuple[str, ...] = field(default_factory=tuple)  # paths inside, relative to the pipeline folder
     path: str = ""  # the local file
     size: int = 0
@@ -111,12 +112,37 @@ _GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"
 _CHUNK = 1024 * 1024
 
 
-def write_bundle(root: Path, relpaths: Iterable[str], out: IO[bytes]) -> tuple[str, int]:
+def _tar_pieces(root: Path, relpaths: Iterable[str]) -> Iterator[bytes]:
+    """The uncompressed archive in pieces: per file its header, content and padding to a block,
+    then the end-of-archive marker (not padded further to whole 10 KiB records as tar -b20 does:
+    readers do not need it, and deflating those zeros was a fifth of the work for small bundles)."""
+    base = os.fspath(root)
+    for rel in sorted(relpaths):
+        with open(os.path.join(base, rel), "rb") as fh:
+            st = os.fstat(fh.fileno())
+            size = st.st_size
+            yield _header(rel, size, 0o755 if st.st_mode & 0o100 else 0o644)
+            left = size
+            while left:
+                data = fh.read(min(left, _CHUNK))
+                if not data:
+                    raise OSError(f"{rel} changed while it was bundled")
+                yield data
+                left -= len(data)
+        rest = size % tarfile.BLOCKSIZE
+        if rest:
+            yield bytes(tarfile.BLOCKSIZE - rest)
+    yield bytes(2 * tarfile.BLOCKSIZE)
+
+
+def write_bundle(root: Path, relpaths: Iterable[str], out: IO[bytes],
+                 raw_digest: Any = None) -> tuple[str, int]:
     """Write the deterministic tar.gz of ``relpaths`` (below ``root``) to ``out``; (sha256, size).
+    ``raw_digest``: a hashlib object that also gets the uncompressed archive.
 
     The bytes are exactly those of ``tarfile`` (PAX format, up to its end-of-archive marker) inside
-    ``gzip.GzipFile(mtime=0)``; the archive is assembled here directly because building 5,000 small bundles through those classes
-    costs more than compressing them."""
+    ``gzip.GzipFile(mtime=0)``; the archive is assembled here directly because building 5,000
+    small bundles through those classes costs more than compressing them."""
     digest = hashlib.sha256()
     written = 0
     deflate = zlib.compressobj(6, zlib.DEFLATED, -zlib.MAX_WBITS, zlib.DEF_MEM_LEVEL, 0)
@@ -130,35 +156,28 @@ def write_bundle(root: Path, relpaths: Iterable[str], out: IO[bytes]) -> tuple[s
             out.write(data)
             written += len(data)
 
-    def feed(data: bytes) -> None:
-        nonlocal crc, length
+    emit(_GZIP_HEADER)
+    for data in _tar_pieces(root, relpaths):
+        if raw_digest is not None:
+            raw_digest.update(data)
         crc = zlib.crc32(data, crc)
         length += len(data)
         emit(deflate.compress(data))
-
-    emit(_GZIP_HEADER)
-    base = os.fspath(root)
-    for rel in sorted(relpaths):
-        with open(os.path.join(base, rel), "rb") as fh:
-            st = os.fstat(fh.fileno())
-            size = st.st_size
-            feed(_header(rel, size, 0o755 if st.st_mode & 0o100 else 0o644))
-            left = size
-            while left:
-                data = fh.read(min(left, _CHUNK))
-                if not data:
-                    raise OSError(f"{rel} changed while it was bundled")
-                feed(data)
-                left -= len(data)
-        rest = size % tarfile.BLOCKSIZE
-        if rest:
-            feed(bytes(tarfile.BLOCKSIZE - rest))
-    # The end-of-archive marker, not padded further to whole 10 KiB records as tar -b20 does:
-    # readers do not need it, and deflating those zeros was a fifth of the work for small bundles.
-    feed(bytes(2 * tarfile.BLOCKSIZE))
     emit(deflate.flush())
     emit(struct.pack("<II", crc, length & 0xFFFFFFFF))
     return digest.hexdigest(), written
+
+
+def tar_bytes(root: Path, relpaths: Iterable[str]) -> bytes:
+    """The uncompressed archive of a bundle (what its key's hash is taken of)."""
+    return b"".join(_tar_pieces(root, relpaths))
+
+
+def gzip_tar(raw: bytes) -> bytes:
+    """The .tar.gz of an uncompressed archive: the same bytes write_bundle streams."""
+    deflate = zlib.compressobj(6, zlib.DEFLATED, -zlib.MAX_WBITS, zlib.DEF_MEM_LEVEL, 0)
+    return b"".join((_GZIP_HEADER, deflate.compress(raw), deflate.flush(),
+                     struct.pack("<II", zlib.crc32(raw), len(raw) & 0xFFFFFFFF)))
 
 
 def bundle_bytes(root: Path, relpaths: Iterable[str]) -> bytes:
@@ -171,39 +190,103 @@ IN_MEMORY_LIMIT = 16 * 1024 * 1024  # bundles whose files add up to less are bui
 BACKGROUND_MIN_BUNDLES = 500  # fewer are written faster than a fork costs
 
 
+@dataclass
+class _Entry:
+    node_id: str
+    key: str
+    files: tuple[str, ...]
+    final: Path
+    raw: bytes | None = None  # the uncompressed archive, until it is compressed
+    content: bytes | Path | None = None  # the .tar.gz: in memory, or a file (large, or staged)
+    sha256: str = ""  # of the .tar.gz
+    size: int = 0
+
+    def compress(self) -> None:
+        if self.raw is not None:
+            self.content = gzip_tar(self.raw)
+            self.sha256 = hashlib.sha256(self.content).hexdigest()
+            self.size = len(self.content)
+            self.raw = None
+
+
 class BundleSet:
     """Bundles built before anything is written: in memory when small, else in a temporary file
-    next to their final place. ``commit`` puts them in place (skipping bundles already there: the
-    name is the content hash) and removes bundles of earlier exports; ``discard`` throws them away.
-    So a failed compile leaves nothing behind."""
+    next to their final place. A bundle's key (and file name) holds the hash of its uncompressed
+    archive, known before it is compressed; ``keys`` is all compile needs. ``commit`` puts them in
+    place (skipping bundles already there: the name is the content hash) and removes bundles of
+    earlier exports; ``discard`` throws them away. So a failed compile leaves nothing behind."""
 
     def __init__(self, folder: Path):
         self.folder = folder
-        self.refs: dict[str, BundleRef] = {}
-        self._pending: list[tuple[bytes | Path, Path]] = []
-        self._writer: tuple[int, int, Path] | None = None  # (pid, error pipe, staging folder)
+        self._entries: dict[str, _Entry] = {}
+        self._writer: tuple[int, int, Path] | None = None  # (pid, report pipe, staging folder)
         self._made_folder = False  # for the temporary files of large bundles
 
+    @property
+    def keys(self) -> dict[str, dict[str, str]]:
+        """node id -> {"key": object key}, for compile."""
+        return {nid: {"key": e.key} for nid, e in self._entries.items()}
+
+    @property
+    def refs(self) -> dict[str, BundleRef]:
+        """node id -> BundleRef (compressing in this process what is not compressed yet)."""
+        out = {}
+        for nid, e in self._entries.items():
+            e.compress()
+            out[nid] = BundleRef(node_id=nid, key=e.key, sha256=e.sha256, files=e.files,
+                                 path=str(e.final), size=e.size)
+        return out
+
+    def add(self, node_id: str, dag_id: str, task_id: str, root: Path, relpaths: list[str]) -> str:
+        """Build a node's bundle (compressed later, unless it is large); its key."""
+        base = os.fspath(root)
+        if sum(os.stat(os.path.join(base, r)).st_size for r in relpaths) < IN_MEMORY_LIMIT:
+            raw = tar_bytes(root, relpaths)
+            key = bundle_key(dag_id, task_id, hashlib.sha256(raw).hexdigest())
+            entry = _Entry(node_id, key, tuple(relpaths), self.folder / posixpath.basename(key), raw=raw)
+        else:
+            if not self.folder.exists():
+                self.folder.mkdir(parents=True)
+                self._made_folder = True
+            fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".tmp-", suffix=SUFFIX)
+            raw_digest = hashlib.sha256()
+            try:
+                with os.fdopen(fd, "wb") as fh:
+                    sha, size = write_bundle(root, relpaths, fh, raw_digest)
+            except BaseException:
+                os.unlink(tmp)
+                raise
+            key = bundle_key(dag_id, task_id, raw_digest.hexdigest())
+            entry = _Entry(node_id, key, tuple(relpaths), self.folder / posixpath.basename(key),
+                           content=Path(tmp), sha256=sha, size=size)
+        self._entries[node_id] = entry
+        return key
+
     def stage_in_background(self) -> bool:
-        """Start writing a first export's bundles into their staging folder in a forked child
-        while this process goes on compiling; ``commit`` waits for it. Only for many bundles (the
-        file creations are what costs: 20-400 µs each depending on the file system's state) and
-        only in a single-threaded process such as the CLI, where fork is safe. True if started."""
-        if (self._writer is not None or len(self._pending) < BACKGROUND_MIN_BUNDLES
+        """Start compressing a first export's bundles and writing them into their staging folder
+        in a forked child while this process goes on validating and compiling; ``commit`` waits
+        for it. Only for many bundles (creating a file costs 20-400 µs here, depending on the file
+        system's state) and only in a single-threaded process such as the CLI, where fork is
+        safe. True if started."""
+        entries = list(self._entries.values())
+        if (self._writer is not None or len(entries) < BACKGROUND_MIN_BUNDLES
                 or not hasattr(os, "fork") or threading.active_count() != 1
-                or self.folder.exists() or not all(isinstance(c, bytes) for c, _ in self._pending)):
+                or self.folder.exists() or any(e.raw is None for e in entries)):
             return False
         staging = self._new_staging()
         read_end, write_end = os.pipe()
         pid = os.fork()
-        if pid == 0:  # the child: write, report an error on the pipe, never return into the caller
+        if pid == 0:  # the child: write, report on the pipe, never return into the caller
             code = 0
             try:
                 os.close(read_end)
                 self._write_staged(staging)
+                report = b"ok\n" + json.dumps([[e.sha256, e.size] for e in entries]).encode()
             except BaseException as exc:
-                os.write(write_end, str(exc).encode("utf-8", "replace")[:4000])
-                code = 1
+                report, code = b"error\n" + str(exc).encode("utf-8", "replace")[:4000], 1
+            try:
+                with os.fdopen(write_end, "wb") as fh:
+                    fh.write(report)
             finally:
                 os._exit(code)
         os.close(write_end)
@@ -217,12 +300,17 @@ class BundleSet:
         pid, pipe, staging = self._writer
         self._writer = None
         with os.fdopen(pipe, "rb") as fh:
-            error = fh.read().decode("utf-8", "replace")
+            report = fh.read()
         _, status = os.waitpid(pid, 0)
-        if os.waitstatus_to_exitcode(status) != 0:
+        status_line, _, body = report.partition(b"\n")
+        if os.waitstatus_to_exitcode(status) != 0 or status_line != b"ok":
             _remove_tree(staging)
-            raise OSError(f"writing the bundles into {self.folder} failed: {error or 'writer stopped'}")
-        self._pending = [(Path(os.path.join(staging, final.name)), final) for _, final in self._pending]
+            error = body.decode("utf-8", "replace") if status_line == b"error" else "the writer stopped"
+            raise OSError(f"writing the bundles into {self.folder} failed: {error}")
+        entries = list(self._entries.values())
+        for entry, (sha, size) in zip(entries, json.loads(body), strict=True):
+            entry.raw, entry.sha256, entry.size = None, sha, size
+            entry.content = Path(os.path.join(staging, entry.final.name))
         return staging
 
     def _kill_writer(self) -> None:
@@ -238,37 +326,12 @@ class BundleSet:
         os.close(pipe)
         _remove_tree(staging)
 
-    def add(self, node_id: str, dag_id: str, task_id: str, root: Path, relpaths: list[str]) -> BundleRef:
-        base = os.fspath(root)
-        if sum(os.stat(os.path.join(base, r)).st_size for r in relpaths) < IN_MEMORY_LIMIT:
-            buf = io.BytesIO()
-            sha, size = write_bundle(root, relpaths, buf)
-            content: bytes | Path = buf.getvalue()
-        else:
-            if not self.folder.exists():
-                self.folder.mkdir(parents=True)
-                self._made_folder = True
-            fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".tmp-", suffix=SUFFIX)
-            try:
-                with os.fdopen(fd, "wb") as fh:
-                    sha, size = write_bundle(root, relpaths, fh)
-            except BaseException:
-                os.unlink(tmp)
-                raise
-            content = Path(tmp)
-        key = bundle_key(dag_id, task_id, sha)
-        final = self.folder / posixpath.basename(key)
-        self._pending.append((content, final))
-        ref = BundleRef(node_id=node_id, key=key, sha256=sha, files=tuple(relpaths), path=str(final), size=size)
-        self.refs[node_id] = ref
-        return ref
-
     def commit(self) -> None:
         staging = self._join_writer() if self._writer is not None else self._stage_new_folder()
         if staging is not None:
             try:
                 os.rename(staging, self.folder)
-                self._pending = []
+                self._settled()
                 return
             except OSError:
                 if not self.folder.exists():
@@ -277,33 +340,40 @@ class BundleSet:
                 # Another export made the folder meanwhile: put ours in one by one below.
         self.folder.mkdir(parents=True, exist_ok=True)
         keep = set()
-        for content, final in self._pending:
+        for entry in self._entries.values():
+            entry.compress()
+            content, final = entry.content, entry.final
             keep.add(final.name)
-            size = len(content) if isinstance(content, bytes) else content.stat().st_size
             try:
-                there = os.stat(final).st_size == size  # content-addressed: already there
+                there = os.stat(final).st_size == entry.size  # content-addressed: already there
             except OSError:
                 there = False
             if there:
                 if isinstance(content, Path):
                     content.unlink()
-                continue
-            if isinstance(content, bytes):
+            elif isinstance(content, bytes):
                 _write_new(final, content)
             else:
+                assert content is not None
                 os.replace(content, final)
-        self._pending = []
+        self._settled()
         if staging is not None:
             os.rmdir(staging)
         for old in self.folder.glob("*" + SUFFIX):
             if old.name not in keep and not old.name.startswith("."):
                 old.unlink()
 
+    def _settled(self) -> None:
+        """After the commit every bundle is its final file (keep sizes and hashes for refs)."""
+        for entry in self._entries.values():
+            entry.content = entry.final
+
     def _stage_new_folder(self) -> Path | None:
         """First export into this folder: every bundle goes into a hidden staging folder that is
         then renamed into place, so the folder appears complete at once and each bundle costs one
         file creation (not a temporary file and a rename). None when the folder already exists."""
-        if self.folder.exists() or not all(isinstance(c, bytes) for c, _ in self._pending):
+        entries = list(self._entries.values())
+        if self.folder.exists() or any(isinstance(e.content, Path) for e in entries):
             return None
         staging = self._new_staging()
         try:
@@ -311,7 +381,8 @@ class BundleSet:
         except BaseException:
             _remove_tree(staging)
             raise
-        self._pending = [(Path(os.path.join(staging, final.name)), final) for _, final in self._pending]
+        for entry in entries:
+            entry.content = Path(os.path.join(staging, entry.final.name))
         return staging
 
     def _new_staging(self) -> Path:
@@ -327,17 +398,18 @@ class BundleSet:
 
     def _write_staged(self, staging: Path) -> None:
         base = os.fspath(staging)
-        for content, final in self._pending:
-            fd = os.open(base + os.sep + final.name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        for entry in self._entries.values():
+            entry.compress()
+            fd = os.open(base + os.sep + entry.final.name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
             with os.fdopen(fd, "wb") as fh:
-                fh.write(content)  # type: ignore[arg-type]
+                fh.write(entry.content)  # type: ignore[arg-type]
 
     def discard(self) -> None:
         self._kill_writer()
-        for content, _ in self._pending:
-            if isinstance(content, Path):
-                content.unlink(missing_ok=True)
-        self._pending = []
+        for entry in self._entries.values():
+            if isinstance(entry.content, Path) and entry.content != entry.final:
+                entry.content.unlink(missing_ok=True)
+        self._entries = {}
         if self._made_folder:
             self._made_folder = False
             try:

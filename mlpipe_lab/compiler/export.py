@@ -111,7 +111,7 @@ def export(
             raise failure
         assert bundles is not None
         compiled = compile_checked(pipeline, checked, images=images, config=config, source_path=source,
-                                   bundles=bundles.refs, target=target, plan=plan)
+                                   bundles=bundles.keys, target=target, plan=plan)
     except BaseException:
         if bundles is not None:
             bundles.discard()
