@@ -90,13 +90,13 @@ def _run_timed(cmd: list[str], env: dict, cwd: str, out: Path) -> tuple[float, f
     return wall, (after.children_user - before.children_user) + (after.children_system - before.children_system)
 
 
-def whole_process(doc: dict, runs: int) -> dict[str, float]:
+def whole_process(doc: dict, runs: int, workdir: str | None = None) -> dict[str, float]:
     """A fresh ``mlpipe export`` process: start-up, read, validate with files, bundles, write.
     Cold: into an empty output folder each time (every bundle file is created; the target is on
     this). Warm: again into the same folder (the content-addressed bundles are already there, so
     only the DAG file is compared). Median and minimum of each; the minimum is the better
     estimate on a busy machine."""
-    with tempfile.TemporaryDirectory(prefix="mlpipe-bench-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="mlpipe-bench-", dir=workdir) as tmp:
         folder = Path(tmp) / "project"
         folder.mkdir()
         (folder / "bench.pipeline").write_text(json.dumps(doc, indent=2), encoding="utf-8")
@@ -158,6 +158,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-process", action="store_true", help="skip the whole-process export timings")
     ap.add_argument("--airflow", action="store_true", help="also time Airflow 3.3 parsing the 200-node DAG")
     ap.add_argument("--json", help="write the measurements to this file")
+    ap.add_argument("--workdir", help="where the project and export folders are made (default: the system's "
+                    "temporary folder); creating files costs very different times in different places")
     args = ap.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",") if s]
 
@@ -170,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
         runs = 1 if n >= 5000 else args.runs
         row = {"case": name, "nodes": n, **in_process(doc, runs)}
         if not args.no_process:
-            row.update(whole_process(doc, max(args.runs, 3) if n < 5000 else max(args.runs, 5)))
+            row.update(whole_process(doc, max(args.runs, 3) if n < 5000 else max(args.runs, 5), args.workdir))
         if args.airflow and name == "random 200":
             row["airflow3_parse_s"] = airflow_parse(doc)
         rows.append(row)
@@ -198,6 +200,7 @@ def main(argv: list[str] | None = None) -> int:
           "export = python -m mlpipe_lab.cli export in a fresh process (validation with files, bundles "
           "built, DAG written), cold = into an empty folder, warm = again into the same folder; "
           "cold CPU = user + system time of the fastest cold run")
+    print(f"export folders in {args.workdir or tempfile.gettempdir()}")
     load = os.getloadavg()
     print(f"load average during the run: {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} on {os.cpu_count()} CPUs")
     for r in rows:

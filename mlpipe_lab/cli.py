@@ -95,13 +95,18 @@ def cmd_describe(args: argparse.Namespace) -> int:
     return 0
 
 
+_EXPORTED = False  # an export finished: entry() may skip the interpreter's teardown
+
+
 def cmd_export(args: argparse.Namespace) -> int:
+    global _EXPORTED
     # One short-lived process: the cyclic garbage collector would only walk the (large) parsed
     # pipeline again and again (10-25% of a 5,000-node export); memory is returned at exit.
     gc.disable()
     svc, name = _for_pipeline(args, args.pipeline)
     output = os.path.abspath(args.output) if args.output else None
     result = svc.export(name, args.runtime_config, output)
+    _EXPORTED = True
     if args.json:
         _print_json(result)
         return 0
@@ -502,5 +507,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+def entry() -> None:
+    """The ``mlpipe`` command. After an export the process ends at once (output flushed): a large
+    export leaves some 10^6 objects whose one-by-one release at interpreter exit took ~0.2 s."""
+    code = main()
+    if _EXPORTED:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()
