@@ -270,8 +270,7 @@ class BundleSet:
         safe. True if started."""
         entries = list(self._entries.values())
         if (self._writer is not None or len(entries) < BACKGROUND_MIN_BUNDLES
-                or not hasattr(os, "fork") or threading.active_count() != 1
-                or self.folder.exists() or any(e.raw is None for e in entries)):
+                or not hasattr(os, "fork") or threading.active_count() != 1 or not self._stageable()):
             return False
         staging = self._new_staging()
         read_end, write_end = os.pipe()
@@ -307,10 +306,9 @@ class BundleSet:
             _remove_tree(staging)
             error = body.decode("utf-8", "replace") if status_line == b"error" else "the writer stopped"
             raise OSError(f"writing the bundles into {self.folder} failed: {error}")
-        entries = list(self._entries.values())
-        for entry, (sha, size) in zip(entries, json.loads(body), strict=True):
+        for entry, (sha, size) in zip(self._entries.values(), json.loads(body), strict=True):
             entry.raw, entry.sha256, entry.size = None, sha, size
-            entry.content = Path(os.path.join(staging, entry.final.name))
+        self._point_at(staging)
         return staging
 
     def _kill_writer(self) -> None:
@@ -372,8 +370,7 @@ class BundleSet:
         """First export into this folder: every bundle goes into a hidden staging folder that is
         then renamed into place, so the folder appears complete at once and each bundle costs one
         file creation (not a temporary file and a rename). None when the folder already exists."""
-        entries = list(self._entries.values())
-        if self.folder.exists() or any(isinstance(e.content, Path) for e in entries):
+        if not self._stageable():
             return None
         staging = self._new_staging()
         try:
@@ -381,9 +378,17 @@ class BundleSet:
         except BaseException:
             _remove_tree(staging)
             raise
-        for entry in entries:
-            entry.content = Path(os.path.join(staging, entry.final.name))
+        self._point_at(staging)
         return staging
+
+    def _stageable(self) -> bool:
+        """A first export into this folder, every bundle in memory (none streamed to a file)."""
+        return not self.folder.exists() and not any(isinstance(e.content, Path) for e in self._entries.values())
+
+    def _point_at(self, staging: Path) -> None:
+        """The bundles were written into ``staging``: that is where they are until the rename."""
+        for entry in self._entries.values():
+            entry.content = Path(os.path.join(staging, entry.final.name))
 
     def _new_staging(self) -> Path:
         parent = self.folder.parent

@@ -36,8 +36,15 @@ export function toolbarItem(page: IJupyterLabPageFixture, name: string): Locator
   return editor(page).locator(`.jp-Toolbar-item[data-jp-item-name="${name}"]`);
 }
 
-/** A minimal empty pipeline document. */
-export function emptyPipeline(name: string): string {
+/**
+ * An Elyra-format pipeline document (text, as saved): ``nodes`` as given, and
+ * ``mlpipe`` settings (pipeline parameters, ...) when there are any.
+ */
+export function pipelineDocument(
+  name: string,
+  nodes: object[] = [],
+  mlpipe?: object
+): string {
   return (
     JSON.stringify(
       {
@@ -50,9 +57,10 @@ export function emptyPipeline(name: string): string {
         pipelines: [
           {
             id: 'primary',
-            nodes: [],
+            nodes,
             app_data: {
               ui_data: { comments: [] },
+              ...(mlpipe ? { mlpipe } : {}),
               version: 8,
               runtime_type: 'APACHE_AIRFLOW',
               properties: {
@@ -70,6 +78,11 @@ export function emptyPipeline(name: string): string {
       2
     ) + '\n'
   );
+}
+
+/** A minimal empty pipeline document. */
+export function emptyPipeline(name: string): string {
+  return pipelineDocument(name);
 }
 
 /**

@@ -23,6 +23,7 @@ import {
   canvas,
   editor,
   node,
+  pipelineDocument,
   readFile,
   SCREENSHOTS,
   toolbarItem
@@ -37,63 +38,39 @@ function pipeline(
   nodes: { id: string; file: string; after?: string[] }[],
   parameters: object[] = []
 ): string {
-  return (
-    JSON.stringify(
-      {
-        doc_type: 'pipeline',
-        version: '3.0',
-        json_schema:
-          'http://api.dataplatform.ibm.com/schemas/common-pipeline/pipeline-flow/pipeline-flow-v3-schema.json',
-        id: 'elyra-auto-generated-pipeline',
-        primary_pipeline: 'primary',
-        pipelines: [
-          {
-            id: 'primary',
-            nodes: nodes.map((n, i) => ({
-              id: n.id,
-              type: 'execution_node',
-              op: 'execute-python-node',
-              app_data: {
-                component_parameters: {
-                  filename: n.file,
-                  runtime_image: IMAGE,
-                  dependencies: [],
-                  env_vars: [],
-                  outputs: []
-                },
-                label: '',
-                ui_data: { label: n.file, x_pos: 80 + i * 280, y_pos: 160 }
-              },
-              inputs: [
-                {
-                  id: 'inPort',
-                  app_data: { ui_data: { label: 'Input Port' } },
-                  links: (n.after ?? []).map(up => ({
-                    id: `${up}-${n.id}`,
-                    node_id_ref: up,
-                    port_id_ref: 'outPort'
-                  }))
-                }
-              ],
-              outputs: [
-                { id: 'outPort', app_data: { ui_data: { label: 'Output Port' } } }
-              ]
-            })),
-            app_data: {
-              ui_data: { comments: [] },
-              mlpipe: { parameters },
-              version: 8,
-              runtime_type: 'APACHE_AIRFLOW',
-              properties: { name, runtime: 'Apache Airflow', pipeline_defaults: {} }
-            },
-            runtime_ref: ''
-          }
-        ],
-        schemas: []
+  return pipelineDocument(
+    name,
+    nodes.map((n, i) => ({
+      id: n.id,
+      type: 'execution_node',
+      op: 'execute-python-node',
+      app_data: {
+        component_parameters: {
+          filename: n.file,
+          runtime_image: IMAGE,
+          dependencies: [],
+          env_vars: [],
+          outputs: []
+        },
+        label: '',
+        ui_data: { label: n.file, x_pos: 80 + i * 280, y_pos: 160 }
       },
-      null,
-      2
-    ) + '\n'
+      inputs: [
+        {
+          id: 'inPort',
+          app_data: { ui_data: { label: 'Input Port' } },
+          links: (n.after ?? []).map(up => ({
+            id: `${up}-${n.id}`,
+            node_id_ref: up,
+            port_id_ref: 'outPort'
+          }))
+        }
+      ],
+      outputs: [
+        { id: 'outPort', app_data: { ui_data: { label: 'Output Port' } } }
+      ]
+    })),
+    { parameters }
   );
 }
 
