@@ -90,43 +90,58 @@ def _run_timed(cmd: list[str], env: dict, cwd: str, out: Path) -> tuple[float, f
     return wall, (after.children_user - before.children_user) + (after.children_system - before.children_system)
 
 
-def whole_process(doc: dict, runs: int, workdir: str | None = None) -> dict[str, float]:
+def whole_process(doc: dict, runs: int, workspace: Path) -> dict[str, float]:
     """A fresh ``mlpipe export`` process: start-up, read, validate with files, bundles, write.
     Cold: into an empty output folder each time (every bundle file is created; the target is on
     this). Warm: again into the same folder (the content-addressed bundles are already there, so
     only the DAG file is compared). Median and minimum of each; the minimum is the better
-    estimate on a busy machine."""
-    with tempfile.TemporaryDirectory(prefix="mlpipe-bench-", dir=workdir) as tmp:
-        folder = Path(tmp) / "project"
-        folder.mkdir()
-        (folder / "bench.pipeline").write_text(json.dumps(doc, indent=2), encoding="utf-8")
-        cc.write_files(doc, folder)
-        env = dict(os.environ, PYTHONPATH=str(ROOT), MLPIPE_LAB_DATA_DIR=str(Path(tmp) / "data"))
-        # As users run it: with bytecode caches (some shells set PYTHONDONTWRITEBYTECODE, which
-        # makes every start compile ~100 modules from source).
-        env.pop("PYTHONDONTWRITEBYTECODE", None)
+    estimate on a busy machine. Outputs are kept until the whole benchmark ends: see
+    ``creation_probe`` for why deleting them between runs would slow the next run down."""
+    tmp = Path(tempfile.mkdtemp(prefix=f"n{len(doc['pipelines'][0]['nodes'])}-", dir=workspace))
+    folder = tmp / "project"
+    folder.mkdir()
+    (folder / "bench.pipeline").write_text(json.dumps(doc, indent=2), encoding="utf-8")
+    cc.write_files(doc, folder)
+    env = dict(os.environ, PYTHONPATH=str(ROOT), MLPIPE_LAB_DATA_DIR=str(tmp / "data"))
+    # As users run it: with bytecode caches (some shells set PYTHONDONTWRITEBYTECODE, which
+    # makes every start compile ~100 modules from source).
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
 
-        def command(out: Path) -> list[str]:
-            if _cli_has_export():
-                return [sys.executable, "-m", "mlpipe_lab.cli", "export", str(folder / "bench.pipeline"),
-                        "--runtime-config", "local", "--output", str(out)]
-            code = ("import sys; sys.modules['rfc3987_syntax'] = None; from pathlib import Path; "
-                    "from mlpipe_lab.compiler.export import export; "
-                    "export(Path(sys.argv[1]), config={'type': 'local'}, images=[], output=Path(sys.argv[2]))")
-            return [sys.executable, "-c", code, str(folder / "bench.pipeline"), str(out)]
+    def command(out: Path) -> list[str]:
+        if _cli_has_export():
+            return [sys.executable, "-m", "mlpipe_lab.cli", "export", str(folder / "bench.pipeline"),
+                    "--runtime-config", "local", "--output", str(out)]
+        code = ("import sys; sys.modules['rfc3987_syntax'] = None; from pathlib import Path; "
+                "from mlpipe_lab.compiler.export import export; "
+                "export(Path(sys.argv[1]), config={'type': 'local'}, images=[], output=Path(sys.argv[2]))")
+        return [sys.executable, "-c", code, str(folder / "bench.pipeline"), str(out)]
 
-        warm_out = Path(tmp) / "warm" / "bench.py"
-        _run_timed(command(warm_out), env, tmp, warm_out)  # bytecode and validator caches, warm folder
-        cold, cold_cpu, warm = [], [], []
-        for i in range(max(runs, 1)):
-            out = Path(tmp) / f"cold{i}" / "bench.py"
-            wall, cpu = _run_timed(command(out), env, tmp, out)
-            cold.append(wall)
-            cold_cpu.append(cpu)
-            shutil.rmtree(out.parent)
-            warm.append(_run_timed(command(warm_out), env, tmp, warm_out)[0])
-        return {"cold_s": statistics.median(cold), "cold_min_s": min(cold), "cold_cpu_min_s": min(cold_cpu),
-                "warm_s": statistics.median(warm), "warm_min_s": min(warm)}
+    warm_out = tmp / "warm" / "bench.py"
+    _run_timed(command(warm_out), env, str(tmp), warm_out)  # bytecode and validator caches, warm folder
+    cold, cold_cpu, warm = [], [], []
+    for i in range(max(runs, 1)):
+        out = tmp / f"cold{i}" / "bench.py"
+        wall, cpu = _run_timed(command(out), env, str(tmp), out)
+        cold.append(wall)
+        cold_cpu.append(cpu)
+        warm.append(_run_timed(command(warm_out), env, str(tmp), warm_out)[0])
+    return {"cold_s": statistics.median(cold), "cold_min_s": min(cold), "cold_cpu_min_s": min(cold_cpu),
+            "warm_s": statistics.median(warm), "warm_min_s": min(warm)}
+
+
+def creation_probe(workspace: Path, count: int = 2000) -> float:
+    """Microseconds to create one small file in a new folder here. An ext4 without a journal (as
+    on these VMs) skips every inode freed in the last minutes while it looks for a free one, so
+    after many deletions nearby one creation costs 300-400 µs instead of ~15 µs. The benchmark
+    never deletes before it ends, and prints this so that a slow cold export can be told apart
+    from a slow file system."""
+    folder = Path(tempfile.mkdtemp(prefix="probe-", dir=workspace))
+    start = time.perf_counter()
+    for i in range(count):
+        fd = os.open(folder / f"bundle-{i:05d}.tar.gz", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        os.write(fd, b"x" * 200)
+        os.close(fd)
+    return (time.perf_counter() - start) / count * 1e6
 
 
 def airflow_parse(doc: dict) -> float | None:
@@ -164,6 +179,15 @@ def main(argv: list[str] | None = None) -> int:
     sizes = [int(s) for s in args.sizes.split(",") if s]
 
     validate(cc.hello_world() or cc.minimal_dag(2))  # import jsonschema and build validators once
+    workspace = Path(tempfile.mkdtemp(prefix="mlpipe-bench-", dir=args.workdir))
+    try:
+        return _measure(args, sizes, workspace)
+    finally:
+        shutil.rmtree(workspace)
+
+
+def _measure(args: argparse.Namespace, sizes: list[int], workspace: Path) -> int:
+    probe_before = creation_probe(workspace)
     rows = []
     cases = [(f"random {n}", n, cc.random_dag(n)) for n in sizes]
     if 200 in sizes:
@@ -172,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
         runs = 1 if n >= 5000 else args.runs
         row = {"case": name, "nodes": n, **in_process(doc, runs)}
         if not args.no_process:
-            row.update(whole_process(doc, max(args.runs, 3) if n < 5000 else max(args.runs, 5), args.workdir))
+            row.update(whole_process(doc, max(args.runs, 3) if n < 5000 else max(args.runs, 5), workspace))
         if args.airflow and name == "random 200":
             row["airflow3_parse_s"] = airflow_parse(doc)
         rows.append(row)
@@ -200,7 +224,8 @@ def main(argv: list[str] | None = None) -> int:
           "export = python -m mlpipe_lab.cli export in a fresh process (validation with files, bundles "
           "built, DAG written), cold = into an empty folder, warm = again into the same folder; "
           "cold CPU = user + system time of the fastest cold run")
-    print(f"export folders in {args.workdir or tempfile.gettempdir()}")
+    print(f"export folders in {workspace.parent}; creating a file there: {probe_before:.0f} µs before, "
+          f"{creation_probe(workspace):.0f} µs after the runs (~15 µs is normal; see creation_probe)")
     load = os.getloadavg()
     print(f"load average during the run: {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} on {os.cpu_count()} CPUs")
     for r in rows:
