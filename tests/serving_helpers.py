@@ -32,7 +32,8 @@ class EchoPredictor:
     """Multiplies arrays by ``factor`` (10 by default) and echoes everything else.
 
     Like the MLflow model in the serving facts it expects 2 columns and fails otherwise. The
-    strData ``whoami`` answers ``"<worker pid> <pid that built me> <load() calls>"``.
+    strData ``whoami`` answers ``"<worker pid> <pid that built me> <load() calls>"``, ``thread``
+    the name of the thread the call ran on, ``sleep <seconds>`` sleeps first.
     """
 
     def __init__(self, factor: int = 10, columns: int = 2):
@@ -57,6 +58,11 @@ class EchoPredictor:
             return f"{os.getpid()} {self.init_pid} {self.loads}"
         if X == "sleep":
             time.sleep(0.5)
+        if X == "thread":  # where the call ran: MainThread = the event loop
+            return threading.current_thread().name
+        if isinstance(X, str) and X.startswith("sleep "):
+            time.sleep(float(X.split()[1]))
+            return threading.current_thread().name
         return X
 
 

@@ -389,3 +389,40 @@ def test_sigterm_stops_supervisor_and_workers():
                 os.kill(pid, 0)
     finally:
         server.stop()
+
+
+def _thread_of(server, what: str = "thread") -> str:
+    status, _, body = predict(server, {"strData": what})
+    assert status == 200, body
+    return json.loads(body)["strData"]
+
+
+def test_quick_model_calls_run_on_the_event_loop_slow_ones_on_the_thread():
+    """One model thread (the default): quick calls skip the thread hop; after a call longer than
+    the budget, calls run on the thread and /health/ping answers while one is running."""
+    with ServingServer("serving_helpers.EchoPredictor", "--workers", "1") as server:
+        assert {_thread_of(server) for _ in range(5)} == {"MainThread"}
+        assert _thread_of(server, "sleep 0.1") == "MainThread"  # measured on the loop: too slow
+        assert _thread_of(server).startswith("predict")
+        result = {}
+        slow = threading.Thread(target=lambda: result.setdefault("thread", _thread_of(server, "sleep 2")))
+        slow.start()
+        time.sleep(0.3)
+        t0 = time.perf_counter()
+        status, _, _ = call(server.url + "/health/ping")
+        ping_s = time.perf_counter() - t0
+        slow.join(10)
+        assert status == 200 and ping_s < 1.0, ping_s
+        assert result["thread"].startswith("predict")
+
+
+@pytest.mark.parametrize("args, where", [(("--threads", "0"), "loop"), (("--threads", "2"), "pool"),
+                                         (("--inline-budget-ms", "0"), "pool")])
+def test_model_call_placement_options(args, where):
+    with ServingServer("serving_helpers.EchoPredictor", "--workers", "1", *args) as server:
+        names = {_thread_of(server) for _ in range(3)} | {_thread_of(server, "sleep 0.05")}
+        names |= {_thread_of(server) for _ in range(3)}
+        if where == "loop":
+            assert names == {"MainThread"}
+        else:
+            assert all(n.startswith("predict") for n in names), names

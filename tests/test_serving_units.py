@@ -185,3 +185,36 @@ def test_request_meta_tags_and_metrics_merged_in_place():
         protocol.validate_metrics([{"key": "k", "type": "NOPE", "value": 1}])
     assert (err.value.status_code, err.value.reason) == (500, "MICROSERVICE_BAD_METRIC")
     assert err.value.message == 'Bad metric created during request: [{"key": "k", "type": "NOPE", "value": 1}]'
+
+
+def test_call_placement_runs_quick_calls_on_the_loop_and_slow_ones_on_the_pool():
+    from mlpipe_lab.serving.runtime.app import CallPlacement
+
+    p = CallPlacement(0.02, window=3)
+
+    def run(n: int, seconds: float = 0.001) -> list[bool]:
+        """Where n calls went (True = loop); loop calls take ``seconds``."""
+        out = []
+        for _ in range(n):
+            on_loop = p.on_loop()
+            if on_loop:
+                p.took(seconds)
+            out.append(on_loop)
+        return out
+
+    assert run(5) == [True] * 5
+    assert p.took(0.05)  # a slow call on the loop: the next `window` calls go to the pool
+    assert run(4) == [False, False, False, True]
+    # Slow again within a window of calls back on the loop: a relapse doubles the window.
+    assert p.took(0.5)
+    assert run(7) == [False] * 6 + [True]
+    assert p.took(0.5)
+    assert run(13) == [False] * 12 + [True]
+    # A slow call long after the last one (a host hiccup) costs the base window only.
+    run(10)
+    assert p.took(0.03)
+    assert run(4) == [False, False, False, True]
+    assert not p.took(0.02)  # the budget itself is not slow
+
+    always_pool = CallPlacement(0)
+    assert [always_pool.on_loop() for _ in range(5)] == [False] * 5

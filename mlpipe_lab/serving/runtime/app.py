@@ -1,8 +1,9 @@
 """The ASGI application of one worker: Seldon v1 REST routes, metrics and request logging.
 
 A bare ASGI callable (no framework) keeps the per-request overhead small. Model calls run on a
-small thread pool (``threads``; 0 runs them on the event loop) so that ``/health/ping`` and
-``/prometheus`` still answer while a long prediction runs.
+small thread pool (``threads``) so that ``/health/ping`` and ``/prometheus`` still answer while a
+long prediction runs; with one thread, quick calls run on the event loop instead (see
+``CallPlacement``); with none, all do.
 """
 
 from __future__ import annotations
@@ -39,10 +40,50 @@ FEEDBACK_PATHS = ("/api/v1.0/feedback", "/send-feedback", "/api/v0.1/feedback")
 class AppConfig:
     metrics_path: str = "/prometheus"
     threads: int = 1
+    inline_budget: float = 0.02  # seconds; see CallPlacement
     max_body: int = 64 * 1024 * 1024
     include_metrics_in_response: bool = True
     unit_id: str = ""
     extra_headers: list[tuple[bytes, bytes]] = field(default_factory=list)
+
+
+class CallPlacement:
+    """Where the next model call runs: on the event loop, or on the worker's thread pool.
+
+    Handing a call to a pool thread and back costs a fast model about a third of its requests per
+    second and most of its tail latency (the GIL passes between the loop and the pool thread twice
+    per call). With one model thread the calls are serial either way, so they run on the loop while
+    each finishes within ``budget`` seconds. A slower call sends the next ``window`` calls to the
+    pool, where a long call no longer holds up health probes and metrics scrapes. A slow call soon
+    after coming back (within ``window`` calls) doubles the window, so a model that is often slow
+    stays on the pool, while a rare hiccup of the host costs one window. ``budget`` <= 0: always
+    the pool."""
+
+    def __init__(self, budget: float, window: int = 1000, max_window: int = 1 << 24) -> None:
+        self.budget = budget
+        self.base_window = self.window = window
+        self.max_window = max_window
+        self.pool_calls_left = 0 if budget > 0 else -1  # -1: always the pool
+        self._loop_calls = window  # on the loop since the last switch back
+
+    def on_loop(self) -> bool:
+        if self.pool_calls_left == 0:
+            return True
+        if self.pool_calls_left > 0:
+            self.pool_calls_left -= 1
+            if self.pool_calls_left == 0:
+                self._loop_calls = 0
+        return False
+
+    def took(self, seconds: float) -> bool:
+        """Record a call made on the loop; True when it was slow and the next calls go to the pool."""
+        if seconds <= self.budget:
+            self._loop_calls += 1
+            return False
+        relapse = self._loop_calls < self.base_window
+        self.window = min(self.window * 2, self.max_window) if relapse else self.base_window
+        self.pool_calls_left = self.window
+        return True
 
 
 def _error_from(exc: BaseException) -> tuple[int, dict]:
@@ -76,6 +117,8 @@ class SeldonApp:
             if self.config.threads > 0
             else None
         )
+        # Several model threads are for models that release the GIL: their calls overlap on the pool.
+        self.placement = CallPlacement(self.config.inline_budget if self.config.threads == 1 else 0)
         self._metadata: tuple[int, bytes] | None = None
         routes: dict[str, tuple[tuple[str, ...], Callable[..., Awaitable[tuple]], str]] = {}
         for p in PREDICT_PATHS:
@@ -167,7 +210,18 @@ class SeldonApp:
     async def _call(self, fn: Callable, *args: Any) -> Any:
         if self.executor is None:
             return fn(*args)
-        return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
+        placement = self.placement
+        if not placement.on_loop():
+            return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
+        start = time.perf_counter()
+        try:
+            return fn(*args)
+        finally:
+            took = time.perf_counter() - start
+            if placement.took(took):
+                log.info("a model call took %.0f ms on the event loop (budget %.0f ms): the next %d calls "
+                         "run on the thread pool", took * 1000, placement.budget * 1000,
+                         placement.pool_calls_left)
 
     @staticmethod
     def _header(scope: dict, name: bytes) -> bytes | None:

@@ -6,7 +6,8 @@
 | ``--metrics-port`` | ``PREDICTIVE_UNIT_METRICS_SERVICE_PORT`` | (metrics on the HTTP port) |
 | ``--metrics-path`` | ``PREDICTIVE_UNIT_METRICS_ENDPOINT`` | ``/prometheus`` |
 | ``--workers`` | ``GUNICORN_WORKERS`` | 1 |
-| ``--threads`` | ``GUNICORN_THREADS`` | 1 (model-call threads per worker; 0 = on the event loop) |
+| ``--threads`` | ``GUNICORN_THREADS`` | 1 (model-call threads per worker; 0 = always on the event loop) |
+| ``--inline-budget-ms`` | ``MLPIPE_SERVING_INLINE_BUDGET_MS`` | 20 (with one thread, model calls run on the event loop while each takes no longer; 0 = always on the thread) |
 | ``--parameters`` | ``PREDICTIVE_UNIT_PARAMETERS`` | ``[]`` |
 | ``--logger-url`` / ``--logger-mode`` | ``SELDON_LOGGER_URL`` / ``SELDON_LOGGER_MODE`` | off / all |
 | ``--host`` | ``MLPIPE_SERVING_HOST`` | ``0.0.0.0`` |
@@ -33,6 +34,16 @@ def _env_int(name: str, default: int | None) -> int | None:
         raise SystemExit(f"{name} must be an integer, not {value!r}") from None
 
 
+def _env_float(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    if value is None or not value.strip():
+        return default
+    try:
+        return float(value)
+    except ValueError:
+        raise SystemExit(f"{name} must be a number, not {value!r}") from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m mlpipe_lab.serving.runtime",
@@ -48,6 +59,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-metrics", action="store_true", help="no Prometheus endpoint")
     p.add_argument("--workers", type=int, default=_env_int("GUNICORN_WORKERS", 1))
     p.add_argument("--threads", type=int, default=_env_int("GUNICORN_THREADS", 1))
+    p.add_argument("--inline-budget-ms", type=float,
+                   default=_env_float("MLPIPE_SERVING_INLINE_BUDGET_MS", 20.0),
+                   help="with --threads 1, model calls run on the event loop while each takes no "
+                        "longer than this; a slower one moves the next calls to the thread (0: always "
+                        "the thread)")
     p.add_argument("--parameters", default=os.environ.get("PREDICTIVE_UNIT_PARAMETERS", "[]"))
     p.add_argument("--logger-url", default=os.environ.get("SELDON_LOGGER_URL") or None)
     p.add_argument("--logger-mode", default=os.environ.get("SELDON_LOGGER_MODE", "all"),
@@ -68,8 +84,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.service_type.upper() != "MODEL":
         print(f"error: --service-type {args.service_type} is not supported (MODEL only)", file=sys.stderr)
         return 2
-    if args.workers < 1 or args.threads < 0:
-        print("error: --workers must be >= 1 and --threads >= 0", file=sys.stderr)
+    if args.workers < 1 or args.threads < 0 or not args.inline_budget_ms >= 0:
+        print("error: --workers must be >= 1, --threads and --inline-budget-ms >= 0", file=sys.stderr)
         return 2
     try:
         parameters = parse_parameters(args.parameters)
@@ -86,6 +102,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     opts = ServerOptions(
         predictor=args.interface_name, host=args.host, http_port=args.http_port,
         metrics_port=args.metrics_port, workers=args.workers, threads=args.threads,
+        inline_budget=args.inline_budget_ms / 1000,
         parameters=parameters, metrics_path=args.metrics_path, logger_url=args.logger_url,
         logger_mode=args.logger_mode, log_level=args.log_level, keep_alive=args.keep_alive,
         graceful_timeout=args.graceful_timeout, load_timeout=args.load_timeout,

@@ -37,6 +37,7 @@ class ServerOptions:
     metrics_port: int | None = None
     workers: int = 1
     threads: int = 1
+    inline_budget: float = 0.02
     parameters: dict[str, Any] = field(default_factory=dict)
     metrics_path: str = "/prometheus"
     logger_url: str | None = None
@@ -102,7 +103,8 @@ def run_worker(index: int, user_obj: Any, opts: ServerOptions, socks: list, read
                 if metrics is not None else None,
             )
         config = AppConfig(
-            metrics_path=opts.metrics_path, threads=opts.threads, max_body=opts.max_body,
+            metrics_path=opts.metrics_path, threads=opts.threads, inline_budget=opts.inline_budget,
+            max_body=opts.max_body,
             include_metrics_in_response=opts.include_metrics_in_response,
             unit_id=os.environ.get("PREDICTIVE_UNIT_ID", ""),
         )
