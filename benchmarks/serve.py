@@ -221,6 +221,26 @@ def run_python(server: Server, seconds: float) -> dict:
             "errors": len(errors)}
 
 
+def _cpu_times() -> list[int] | None:
+    try:
+        with open("/proc/stat") as fh:
+            return [int(x) for x in fh.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+
+
+def measured(load, server: Server, seconds: float) -> dict:
+    """One load run, with the share of CPU time the hypervisor stole meanwhile (on these VMs it
+    swings between 0 and 40 %, and every server slows down with it)."""
+    before = _cpu_times()
+    result = load(server, seconds)
+    after = _cpu_times()
+    if before and after and len(after) > 7:
+        delta = [a - b for a, b in zip(after, before)]
+        result["steal_pct"] = 100.0 * delta[7] / max(1, sum(delta[:8]))
+    return result
+
+
 # -- main ---------------------------------------------------------------------------------------
 
 
@@ -287,7 +307,7 @@ def main(argv: list[str] | None = None) -> int:
                     load(s, args.warmup)
                 for _ in range(args.runs):
                     for s in servers:
-                        runs[s.name].append(load(s, args.duration))
+                        runs[s.name].append(measured(load, s, args.duration))
             finally:
                 for s in servers:
                     s.stop()
@@ -301,20 +321,21 @@ def main(argv: list[str] | None = None) -> int:
                     "p99_ms": statistics.median(x["p99_ms"] for x in r),
                     "rps_min": min(x["rps"] for x in r), "rps_max": max(x["rps"] for x in r),
                     "errors": sum(x["errors"] for x in r), "runs": r,
+                    "steal_pct": statistics.median(x.get("steal_pct", 0.0) for x in r),
                 })
     load_avg = os.getloadavg()[0]
     print(f"\nclient: {client} -c{CONCURRENCY}, {args.duration:.0f} s x {args.runs} run(s) per server "
           f"after {args.warmup:.0f} s warm-up; our runtime threads={args.threads}; "
           f"host load {load_avg:.1f} on {os.cpu_count()} cores")
-    print("| server | workers | req/s (median, min-max) | p50 ms | p99 ms | errors | vs seldon-core |")
-    print("|---|---|---|---|---|---|---|")
+    print("| server | workers | req/s (median, min-max) | p50 ms | p99 ms | errors | vs seldon-core | CPU steal |")
+    print("|---|---|---|---|---|---|---|---|")
     seldon = {r["workers"]: r for r in rows if r["server"].startswith("seldon-core")}
     verdicts = []
     for r in rows:
         base = seldon.get(r["workers"])
         ratio = f"{r['rps'] / base['rps']:.2f}x" if base else "-"
         print(f"| {r['server']} | {r['workers']} | {r['rps']:.0f} ({r['rps_min']:.0f}-{r['rps_max']:.0f}) "
-              f"| {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {r['errors']} | {ratio} |")
+              f"| {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {r['errors']} | {ratio} | {r['steal_pct']:.0f} % |")
         if r["server"] == "mlpipe runtime" and base:
             ok = r["rps"] >= TARGET_RATIO * base["rps"] and r["p99_ms"] <= TARGET_P99_MS
             verdicts.append(f"{r['workers']} worker(s): {r['rps'] / base['rps']:.2f}x, "
