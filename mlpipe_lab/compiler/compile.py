@@ -188,14 +188,17 @@ def _share_common_settings(constants: list[tuple[str, Any]], calls: list[Call],
         return
     pod = constants[-1][1]  # POD_SETTINGS, or TASK_SETTINGS for local-worker tasks
     kwargs = [dict(c.kwargs) for c in calls]
+    shared = set()
     for key in keys:
         if not all(key in kw for kw in kwargs):
             continue
         first = literal(kwargs[0][key])
         if all(literal(kw[key]) == first for kw in kwargs[1:]):
             pod.kwargs.append((key, kwargs[0][key]))
-            for call in calls:
-                call.kwargs = [(k, v) for k, v in call.kwargs if k != key]
+            shared.add(key)
+    if shared:  # one pass over the calls, not one per shared key (5,000 calls x 12 keys)
+        for call in calls:
+            call.kwargs = [(k, v) for k, v in call.kwargs if k not in shared]
 
 
 def _share_common_entries(constants: list[tuple[str, Any]], calls: list[Call], kwarg: str, name: str) -> None:
