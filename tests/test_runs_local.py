@@ -373,3 +373,25 @@ def test_cli_trigger_wait_exit_code_and_failed_log_tail(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "--- last" in out and "log of Explode" in out and "kaboom" in out
     assert "Node 'Explode' failed" in out
+
+
+def test_a_run_whose_folder_appears_while_listing_is_listed_once(tmp_path):
+    """The listing first notes the runs still starting (no folder yet), then reads the folders; a
+    run whose folder is made between the two steps used to be listed twice."""
+    from mlpipe_lab.runs.local import LocalRuns, _Active
+
+    class CheckedJustBeforeItWasMade(type(tmp_path)):
+        def exists(self, **kwargs):
+            return False
+
+    root = tmp_path / "artifacts"
+    run_dir = root / "hello_world" / "runs" / "local__20261124T071220Z__f4261d"
+    run_dir.mkdir(parents=True)
+    runs = LocalRuns()
+    runs._active[run_dir.name] = _Active(
+        run_id=run_dir.name, dag_id="hello_world", run_dir=CheckedJustBeforeItWasMade(run_dir),
+        runtime_config="local", pipeline="hello_world.pipeline", params={}, tasks=[],
+        started="2026-11-24T07:12:20Z")
+    listed = runs.list([("local", root)], display=lambda p: p)
+    assert [r["id"] for r in listed] == [run_dir.name]
+    assert listed[0]["state"] == "queued"

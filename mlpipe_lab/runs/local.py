@@ -227,8 +227,8 @@ class LocalRuns:
         if dag_id and not safe_id(dag_id):
             return []
         seen: set[Path] = set()
-        candidates: list[tuple[str, Path, str]] = []
-        runs: list[dict[str, Any]] = []
+        candidates: list[tuple[str, Path, str, Path]] = []
+        pending: dict[tuple[Path, str, str], dict[str, Any]] = {}  # (root, DAG id, run id) -> run
         for name, root in roots:
             root = root.resolve()
             if root in seen:
@@ -236,20 +236,25 @@ class LocalRuns:
             seen.add(root)
             # started, folder not written yet (the artifacts folder itself may not exist yet either)
             with self._lock:
-                pending = [a for a in self._active.values()
-                           if a.run_dir.parent.parent.parent.resolve() == root and not a.run_dir.exists()
-                           and (not dag_id or a.dag_id == dag_id)]
-            runs += [{**self._pending(a), "tasks": []} for a in pending]
+                starting = [a for a in self._active.values()
+                            if a.run_dir.parent.parent.parent.resolve() == root and not a.run_dir.exists()
+                            and (not dag_id or a.dag_id == dag_id)]
+            for a in starting:
+                pending[(root, a.dag_id, a.run_dir.name)] = {**self._pending(a), "tasks": []}
             if root.is_dir():
                 for run_dir in root.glob(f"{dag_id}/runs/*" if dag_id else "*/runs/*"):
-                    candidates.append((run_dir.name, run_dir, name))
-        runs = [r for r in runs if match is None or match(r)]
-        for _, run_dir, name in sorted(candidates, key=lambda c: c[0], reverse=True):
+                    candidates.append((run_dir.name, run_dir, name, root))
+        runs: list[dict[str, Any]] = []
+        for run_id, run_dir, name, root in sorted(candidates, key=lambda c: c[0], reverse=True):
             if len(runs) >= limit:
                 break
             run = self.read(run_dir, runtime_config=name, display=display, with_tasks=False)
-            if run is not None and (match is None or match(run)):
-                runs.append(run)
+            if run is not None:
+                # A run whose folder appeared since it was seen starting is listed once, from the folder.
+                pending.pop((root, run_dir.parent.parent.name, run_id), None)
+                if match is None or match(run):
+                    runs.append(run)
+        runs += [r for r in pending.values() if match is None or match(r)]
         runs.sort(key=lambda r: (r["started"] or "", r["id"]), reverse=True)
         return runs[:limit]
 
