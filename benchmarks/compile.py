@@ -29,6 +29,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
 import compile_corpus as cc  # noqa: E402
+from hoststats import cpu_times, steal_pct  # noqa: E402
 from mlpipe_lab.compiler import compile_checked  # noqa: E402
 from mlpipe_lab.compiler.bundles import bundle_key  # noqa: E402
 from mlpipe_lab.compiler.plan import make_plan  # noqa: E402
@@ -186,16 +187,8 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(workspace)
 
 
-def _cpu_times() -> list[int] | None:
-    try:
-        with open("/proc/stat") as fh:
-            return [int(x) for x in fh.readline().split()[1:]]
-    except (OSError, ValueError):
-        return None
-
-
 def _measure(args: argparse.Namespace, sizes: list[int], workspace: Path) -> int:
-    cpu_before = _cpu_times()
+    cpu_before = cpu_times()
     probe_before = creation_probe(workspace)
     rows = []
     cases = [(f"random {n}", n, cc.random_dag(n)) for n in sizes]
@@ -235,11 +228,8 @@ def _measure(args: argparse.Namespace, sizes: list[int], workspace: Path) -> int
           "cold CPU = user + system time of the fastest cold run")
     print(f"export folders in {workspace.parent}; creating a file there: {probe_before:.0f} µs before, "
           f"{creation_probe(workspace):.0f} µs after the runs (~15 µs is normal; see creation_probe)")
-    load, cpu_after = os.getloadavg(), _cpu_times()
-    steal = ""
-    if cpu_before and cpu_after and len(cpu_after) > 7:
-        delta = [a - b for a, b in zip(cpu_after, cpu_before)]
-        steal = f", {100 * delta[7] / max(1, sum(delta[:8])):.0f} % of the CPU time stolen by the hypervisor"
+    load, stolen = os.getloadavg(), steal_pct(cpu_before, cpu_times())
+    steal = "" if stolen is None else f", {stolen:.0f} % of the CPU time stolen by the hypervisor"
     print(f"load average during the run: {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} on {os.cpu_count()} CPUs"
           + steal)
     for r in rows:

@@ -41,6 +41,9 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from hoststats import cpu_times, steal_pct  # noqa: E402
+
 CONCURRENCY = 8
 TARGET_RATIO, TARGET_P99_MS = 1.5, 20.0
 SELDON_BODY = b'{"data":{"ndarray":[[2,1]]}}'
@@ -221,23 +224,14 @@ def run_python(server: Server, seconds: float) -> dict:
             "errors": len(errors)}
 
 
-def _cpu_times() -> list[int] | None:
-    try:
-        with open("/proc/stat") as fh:
-            return [int(x) for x in fh.readline().split()[1:]]
-    except (OSError, ValueError):
-        return None
-
-
 def measured(load, server: Server, seconds: float) -> dict:
     """One load run, with the share of CPU time the hypervisor stole meanwhile (on these VMs it
     swings between 0 and 40 %, and every server slows down with it)."""
-    before = _cpu_times()
+    before = cpu_times()
     result = load(server, seconds)
-    after = _cpu_times()
-    if before and after and len(after) > 7:
-        delta = [a - b for a, b in zip(after, before)]
-        result["steal_pct"] = 100.0 * delta[7] / max(1, sum(delta[:8]))
+    stolen = steal_pct(before, cpu_times())
+    if stolen is not None:
+        result["steal_pct"] = stolen
     return result
 
 
