@@ -18,6 +18,8 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from .runtime.cli import env_number
+
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="mlpipe serve", description=__doc__.split("\n\n")[0])
@@ -38,6 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--http-port", type=int, default=9000)
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--inline-budget-ms", type=float,
+                   default=env_number("MLPIPE_SERVING_INLINE_BUDGET_MS", 20.0, float),
+                   help="with --threads 1, model calls run on the event loop while each takes no longer")
     p.add_argument("--logger-url")
     p.add_argument("--json", action="store_true", help="machine-readable output for --context")
     return p
@@ -102,7 +107,8 @@ def serve_main(argv: Sequence[str] | None = None) -> int:
     os.environ["MODEL_DIR"] = str(ctx.path / "model")
     opts = ServerOptions(
         predictor="Predictor", host=args.host, http_port=args.http_port, workers=args.workers,
-        threads=args.threads, logger_url=args.logger_url, search_path=str(ctx.path),
+        threads=args.threads, inline_budget=max(0.0, args.inline_budget_ms) / 1000, logger_url=args.logger_url,
+        search_path=str(ctx.path),
     )
     print(f"serving {args.model} (version {resolved.version or '-'}) from {ctx.path}", file=sys.stderr)
     return serve(opts)

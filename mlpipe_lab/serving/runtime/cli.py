@@ -25,7 +25,7 @@ from typing import Any
 from .params import ParameterError, parse_parameters
 
 
-def _env_number(name: str, default: Any, kind: type = int) -> Any:
+def env_number(name: str, default: Any, kind: type = int) -> Any:
     value = os.environ.get(name)
     if value is None or not value.strip():
         return default
@@ -44,15 +44,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("interface_name", help="module (class of the same name) or module.Class")
     p.add_argument("--service-type", default="MODEL", help="only MODEL is supported")
     p.add_argument("--host", default=os.environ.get("MLPIPE_SERVING_HOST", "0.0.0.0"))
-    p.add_argument("--http-port", type=int, default=_env_number("PREDICTIVE_UNIT_HTTP_SERVICE_PORT", 9000))
+    p.add_argument("--http-port", type=int, default=env_number("PREDICTIVE_UNIT_HTTP_SERVICE_PORT", 9000))
     p.add_argument("--metrics-port", type=int,
-                   default=_env_number("PREDICTIVE_UNIT_METRICS_SERVICE_PORT", None))
+                   default=env_number("PREDICTIVE_UNIT_METRICS_SERVICE_PORT", None))
     p.add_argument("--metrics-path", default=os.environ.get("PREDICTIVE_UNIT_METRICS_ENDPOINT", "/prometheus"))
     p.add_argument("--no-metrics", action="store_true", help="no Prometheus endpoint")
-    p.add_argument("--workers", type=int, default=_env_number("GUNICORN_WORKERS", 1))
-    p.add_argument("--threads", type=int, default=_env_number("GUNICORN_THREADS", 1))
+    p.add_argument("--workers", type=int, default=env_number("GUNICORN_WORKERS", 1))
+    p.add_argument("--threads", type=int, default=env_number("GUNICORN_THREADS", 1))
     p.add_argument("--inline-budget-ms", type=float,
-                   default=_env_number("MLPIPE_SERVING_INLINE_BUDGET_MS", 20.0, float),
+                   default=env_number("MLPIPE_SERVING_INLINE_BUDGET_MS", 20.0, float),
                    help="with --threads 1, model calls run on the event loop while each takes no "
                         "longer than this; a slower one moves the next calls to the thread (0: always "
                         "the thread)")
