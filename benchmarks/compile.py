@@ -69,15 +69,6 @@ def in_process(doc: dict, runs: int) -> dict:
             "bytes": size, "bytes_per_task": size / len(out.tasks), "tasks": len(out.tasks)}
 
 
-def _cli_has_export() -> bool:
-    try:
-        from mlpipe_lab.cli import build_parser
-
-        return "export" in build_parser().format_help()
-    except Exception:
-        return False
-
-
 def _run_timed(cmd: list[str], env: dict, cwd: str, out: Path) -> tuple[float, float]:
     """(wall, CPU) seconds of one export process; CPU (user + system) is what a loaded host
     inflates least."""
@@ -109,13 +100,8 @@ def whole_process(doc: dict, runs: int, workspace: Path) -> dict[str, float]:
     env.pop("PYTHONDONTWRITEBYTECODE", None)
 
     def command(out: Path) -> list[str]:
-        if _cli_has_export():
-            return [sys.executable, "-m", "mlpipe_lab.cli", "export", str(folder / "bench.pipeline"),
-                    "--runtime-config", "local", "--output", str(out)]
-        code = ("import sys; sys.modules['rfc3987_syntax'] = None; from pathlib import Path; "
-                "from mlpipe_lab.compiler.export import export; "
-                "export(Path(sys.argv[1]), config={'type': 'local'}, images=[], output=Path(sys.argv[2]))")
-        return [sys.executable, "-c", code, str(folder / "bench.pipeline"), str(out)]
+        return [sys.executable, "-m", "mlpipe_lab.cli", "export", str(folder / "bench.pipeline"),
+                "--runtime-config", "local", "--output", str(out)]
 
     warm_out = tmp / "warm" / "bench.py"
     _run_timed(command(warm_out), env, str(tmp), warm_out)  # bytecode and validator caches, warm folder
@@ -133,7 +119,7 @@ def whole_process(doc: dict, runs: int, workspace: Path) -> dict[str, float]:
 def creation_probe(workspace: Path, count: int = 2000) -> float:
     """Microseconds to create one small file in a new folder here. An ext4 without a journal (as
     on these VMs) skips every inode freed in the last minutes while it looks for a free one, so
-    after many deletions nearby one creation costs 300-400 µs instead of ~15 µs. The benchmark
+    after many deletions nearby one creation costs 300-500 µs instead of ~15 µs. The benchmark
     never deletes before it ends, and prints this so that a slow cold export can be told apart
     from a slow file system."""
     folder = Path(tempfile.mkdtemp(prefix="probe-", dir=workspace))

@@ -18,7 +18,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from .runtime.cli import env_number
+from .runtime.cli import add_inline_budget_option
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,9 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--http-port", type=int, default=9000)
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--inline-budget-ms", type=float,
-                   default=env_number("MLPIPE_SERVING_INLINE_BUDGET_MS", 20.0, float),
-                   help="with --threads 1, model calls run on the event loop while each takes no longer")
+    add_inline_budget_option(p)
     p.add_argument("--logger-url")
     p.add_argument("--json", action="store_true", help="machine-readable output for --context")
     return p

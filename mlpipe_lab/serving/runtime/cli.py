@@ -36,6 +36,15 @@ def env_number(name: str, default: Any, kind: type = int) -> Any:
         raise SystemExit(f"{name} must be {what}, not {value!r}") from None
 
 
+def add_inline_budget_option(p: argparse.ArgumentParser) -> None:
+    """``--inline-budget-ms``, for this CLI and ``mlpipe serve`` (see app.CallPlacement)."""
+    p.add_argument("--inline-budget-ms", type=float,
+                   default=env_number("MLPIPE_SERVING_INLINE_BUDGET_MS", 20.0, float),
+                   help="with --threads 1, model calls run on the event loop while each takes no "
+                        "longer than this; a slower one moves the next calls to the thread (0: always "
+                        "the thread)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m mlpipe_lab.serving.runtime",
@@ -51,11 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-metrics", action="store_true", help="no Prometheus endpoint")
     p.add_argument("--workers", type=int, default=env_number("GUNICORN_WORKERS", 1))
     p.add_argument("--threads", type=int, default=env_number("GUNICORN_THREADS", 1))
-    p.add_argument("--inline-budget-ms", type=float,
-                   default=env_number("MLPIPE_SERVING_INLINE_BUDGET_MS", 20.0, float),
-                   help="with --threads 1, model calls run on the event loop while each takes no "
-                        "longer than this; a slower one moves the next calls to the thread (0: always "
-                        "the thread)")
+    add_inline_budget_option(p)
     p.add_argument("--parameters", default=os.environ.get("PREDICTIVE_UNIT_PARAMETERS", "[]"))
     p.add_argument("--logger-url", default=os.environ.get("SELDON_LOGGER_URL") or None)
     p.add_argument("--logger-mode", default=os.environ.get("SELDON_LOGGER_MODE", "all"),
