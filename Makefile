@@ -33,6 +33,8 @@ test-ui: install
 	scripts/test-ui.sh
 
 lint: install
+	ruff check mlpipe_lab tests benchmarks scripts
+	ruff format --check mlpipe_lab tests benchmarks scripts
 	jlpm lint:check
 
 bench: install

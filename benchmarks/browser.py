@@ -75,8 +75,22 @@ def pipeline_document(n: int, name: str) -> dict:
                     "description": "Run Python script",
                 },
             },
-            "inputs": [{"id": "inPort", "app_data": {"ui_data": {"cardinality": {"min": 0, "max": -1}, "label": "Input Port"}}}],
-            "outputs": [{"id": "outPort", "app_data": {"ui_data": {"cardinality": {"min": 0, "max": -1}, "label": "Output Port"}}}],
+            "inputs": [
+                {
+                    "id": "inPort",
+                    "app_data": {
+                        "ui_data": {"cardinality": {"min": 0, "max": -1}, "label": "Input Port"}
+                    },
+                }
+            ],
+            "outputs": [
+                {
+                    "id": "outPort",
+                    "app_data": {
+                        "ui_data": {"cardinality": {"min": 0, "max": -1}, "label": "Output Port"}
+                    },
+                }
+            ],
         }
         if col > 0:
             node["inputs"][0]["links"] = [
@@ -97,7 +111,11 @@ def pipeline_document(n: int, name: str) -> dict:
                     "ui_data": {"comments": []},
                     "version": 8,
                     "runtime_type": "APACHE_AIRFLOW",
-                    "properties": {"name": name, "runtime": "Apache Airflow", "pipeline_defaults": {}},
+                    "properties": {
+                        "name": name,
+                        "runtime": "Apache Airflow",
+                        "pipeline_defaults": {},
+                    },
                 },
                 "runtime_ref": "",
             }
@@ -114,7 +132,9 @@ def write_pipelines(root: Path, sizes: list[int]) -> list[dict]:
     out = []
     for n in sizes:
         name = f"bench_{n}"
-        (root / f"{name}.pipeline").write_text(json.dumps(pipeline_document(n, name), indent=2) + "\n")
+        (root / f"{name}.pipeline").write_text(
+            json.dumps(pipeline_document(n, name), indent=2) + "\n"
+        )
         out.append({"path": f"{name}.pipeline", "nodes": n})
     return out
 
@@ -133,7 +153,11 @@ def start_lab(root: Path, work: Path) -> tuple[subprocess.Popen, str]:
     log = open(work / "lab.log", "w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "jupyterlab", "--config", str(config)],
-        cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        cwd=work,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
@@ -170,47 +194,75 @@ def summarize(results: list[dict], sizes: list[int]) -> list[dict]:
     rows = []
     for n in sizes:
         runs = [r for r in results if r["nodes"] == n]
-        rows.append({
-            "nodes": n,
-            "runs": len(runs),
-            "open_ms": (min(r["open_ms"] for r in runs), statistics.median(r["open_ms"] for r in runs)),
-            "interactive_ms": (min(r["interactive_ms"] for r in runs), statistics.median(r["interactive_ms"] for r in runs)),
-            # frame rate: the worst run matters, so max/median
-            "fps": (max(r["fps"] for r in runs), statistics.median(r["fps"] for r in runs)),
-            "p95_frame_ms": statistics.median(r["p95_frame_ms"] for r in runs),
-            "open_cpu_ms": statistics.median(r["open_cpu_ms"] for r in runs),
-            "drag_cpu_ms_per_move": statistics.median(r["drag_cpu_ms_per_move"] for r in runs),
-        })
+        rows.append(
+            {
+                "nodes": n,
+                "runs": len(runs),
+                "open_ms": (
+                    min(r["open_ms"] for r in runs),
+                    statistics.median(r["open_ms"] for r in runs),
+                ),
+                "interactive_ms": (
+                    min(r["interactive_ms"] for r in runs),
+                    statistics.median(r["interactive_ms"] for r in runs),
+                ),
+                # frame rate: the worst run matters, so max/median
+                "fps": (max(r["fps"] for r in runs), statistics.median(r["fps"] for r in runs)),
+                "p95_frame_ms": statistics.median(r["p95_frame_ms"] for r in runs),
+                "open_cpu_ms": statistics.median(r["open_cpu_ms"] for r in runs),
+                "drag_cpu_ms_per_move": statistics.median(r["drag_cpu_ms_per_move"] for r in runs),
+            }
+        )
     return rows
 
 
 def print_table(rows: list[dict]) -> None:
-    header = ["nodes", "runs", "open ms min/med", "interactive ms min/med", "drag fps max/med",
-              "p95 frame ms", "open CPU ms", "CPU ms/move", "target"]
+    header = [
+        "nodes",
+        "runs",
+        "open ms min/med",
+        "interactive ms min/med",
+        "drag fps max/med",
+        "p95 frame ms",
+        "open CPU ms",
+        "CPU ms/move",
+        "target",
+    ]
     lines = []
     for r in rows:
         if r["nodes"] == TARGET_NODES:
             ok = r["interactive_ms"][1] <= TARGET_INTERACTIVE_MS and r["fps"][1] >= TARGET_FPS
-            verdict = f"<= {TARGET_INTERACTIVE_MS} ms, >= {TARGET_FPS} fps: {'PASS' if ok else 'FAIL'}"
+            verdict = (
+                f"<= {TARGET_INTERACTIVE_MS} ms, >= {TARGET_FPS} fps: {'PASS' if ok else 'FAIL'}"
+            )
         else:
             verdict = "(curve)"
-        lines.append([
-            str(r["nodes"]), str(r["runs"]),
-            f"{r['open_ms'][0]:.0f} / {r['open_ms'][1]:.0f}",
-            f"{r['interactive_ms'][0]:.0f} / {r['interactive_ms'][1]:.0f}",
-            f"{r['fps'][0]:.1f} / {r['fps'][1]:.1f}",
-            f"{r['p95_frame_ms']:.1f}", f"{r['open_cpu_ms']:.0f}",
-            f"{r['drag_cpu_ms_per_move']:.1f}", verdict,
-        ])
+        lines.append(
+            [
+                str(r["nodes"]),
+                str(r["runs"]),
+                f"{r['open_ms'][0]:.0f} / {r['open_ms'][1]:.0f}",
+                f"{r['interactive_ms'][0]:.0f} / {r['interactive_ms'][1]:.0f}",
+                f"{r['fps'][0]:.1f} / {r['fps'][1]:.1f}",
+                f"{r['p95_frame_ms']:.1f}",
+                f"{r['open_cpu_ms']:.0f}",
+                f"{r['drag_cpu_ms_per_move']:.1f}",
+                verdict,
+            ]
+        )
     widths = [max(len(h), *(len(line[i]) for line in lines)) for i, h in enumerate(header)]
     print(" | ".join(h.ljust(w) for h, w in zip(header, widths)))
     print("-+-".join("-" * w for w in widths))
     for line in lines:
         print(" | ".join(x.ljust(w) for x, w in zip(line, widths)))
-    print("targets on the median of the runs; Chromium headless with software rendering (--disable-gpu);"
-          " a loaded shared host makes every wall-clock number worse.")
-    print("open CPU ms / CPU ms/move: main-thread CPU (thread time, medians) to open and select, and per"
-          " drag move (one move per 16 ms): less sensitive to other load; <= 16 ms/move allows 60 fps.")
+    print(
+        "targets on the median of the runs; Chromium headless with software rendering (--disable-gpu);"
+        " a loaded shared host makes every wall-clock number worse."
+    )
+    print(
+        "open CPU ms / CPU ms/move: main-thread CPU (thread time, medians) to open and select, and per"
+        " drag move (one move per 16 ms): less sensitive to other load; <= 16 ms/move allows 60 fps."
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -219,8 +271,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--drag-ms", type=int, default=2000)
     ap.add_argument("--json", help="also write the raw results here")
-    ap.add_argument("--profile", metavar="DIR",
-                    help="print the functions with the most CPU time during each drag; screenshots to DIR")
+    ap.add_argument(
+        "--profile",
+        metavar="DIR",
+        help="print the functions with the most CPU time during each drag; screenshots to DIR",
+    )
     args = ap.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     playwright = ROOT / "ui-tests" / "node_modules" / "@playwright" / "test"
@@ -234,18 +289,29 @@ def main(argv: list[str] | None = None) -> int:
         pipelines = write_pipelines(root, sizes)
         proc, url = start_lab(root, work)
         try:
-            config = {"url": url, "chromium": chromium, "runs": args.runs, "dragMs": args.drag_ms,
-                      "pipelines": pipelines, "profile": args.profile}
+            config = {
+                "url": url,
+                "chromium": chromium,
+                "runs": args.runs,
+                "dragMs": args.drag_ms,
+                "pipelines": pipelines,
+                "profile": args.profile,
+            }
             env = {**os.environ, "NODE_PATH": str(ROOT / "ui-tests" / "node_modules")}
             # bounded: ~10 s per run is generous even for 1,000 nodes on a loaded host
             timeout = 120 + 60 * args.runs * len(sizes)
             done = subprocess.run(
                 ["node", str(ROOT / "benchmarks" / "browser_measure.js"), json.dumps(config)],
-                env=env, capture_output=True, text=True, timeout=timeout,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=timeout,
             )
             sys.stderr.write(done.stderr)
             if done.returncode != 0:
-                raise SystemExit(f"browser run failed (exit {done.returncode}); lab log: {work / 'lab.log'}")
+                raise SystemExit(
+                    f"browser run failed (exit {done.returncode}); lab log: {work / 'lab.log'}"
+                )
             results = json.loads(done.stdout.strip().splitlines()[-1])
         finally:
             stop(proc)
@@ -254,8 +320,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         Path(args.json).write_text(json.dumps({"runs": results, "summary": rows}, indent=2) + "\n")
     target = next((r for r in rows if r["nodes"] == TARGET_NODES), None)
-    return 0 if target is None or (target["interactive_ms"][1] <= TARGET_INTERACTIVE_MS
-                                   and target["fps"][1] >= TARGET_FPS) else 1
+    return (
+        0
+        if target is None
+        or (target["interactive_ms"][1] <= TARGET_INTERACTIVE_MS and target["fps"][1] >= TARGET_FPS)
+        else 1
+    )
 
 
 if __name__ == "__main__":

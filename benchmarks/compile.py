@@ -30,10 +30,11 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 import compile_corpus as cc  # noqa: E402
 from hoststats import cpu_times, steal_pct  # noqa: E402
+
 from mlpipe_lab.compiler import compile_checked  # noqa: E402
 from mlpipe_lab.compiler.bundles import bundle_key  # noqa: E402
-from mlpipe_lab.compiler.plan import make_plan  # noqa: E402
 from mlpipe_lab.compiler.compile import image_refs  # noqa: E402
+from mlpipe_lab.compiler.plan import make_plan  # noqa: E402
 from mlpipe_lab.pipeline import Pipeline, validate  # noqa: E402
 
 ELYRA = {200: ("21-30 s", 1.65)}  # CLI export, 200 nodes: wall time, KB per task
@@ -56,17 +57,32 @@ def in_process(doc: dict, runs: int) -> dict:
 
     # Bundle keys as export makes them (content hash included), without building the bundles.
     plan = make_plan(pipeline)
-    bundles = {t.node_id: {"key": bundle_key(plan.dag_id, t.task_id, "0123456789ab" * 6)} for t in plan.tasks}
+    bundles = {
+        t.node_id: {"key": bundle_key(plan.dag_id, t.task_id, "0123456789ab" * 6)}
+        for t in plan.tasks
+    }
 
     def compile_only():
-        return compile_checked(Pipeline(doc, "bench.pipeline"), checked, images=cc.IMAGES, config=cc.CONFIG,
-                               source_path="bench.pipeline", bundles=bundles)
+        return compile_checked(
+            Pipeline(doc, "bench.pipeline"),
+            checked,
+            images=cc.IMAGES,
+            config=cc.CONFIG,
+            source_path="bench.pipeline",
+            bundles=bundles,
+        )
 
     t_compile, out = timed(compile_only, runs)
     del pipeline
     size = len(out.text.encode("utf-8"))
-    return {"validate_s": t_validate, "compile_s": t_compile, "total_s": t_validate + t_compile,
-            "bytes": size, "bytes_per_task": size / len(out.tasks), "tasks": len(out.tasks)}
+    return {
+        "validate_s": t_validate,
+        "compile_s": t_compile,
+        "total_s": t_validate + t_compile,
+        "bytes": size,
+        "bytes_per_task": size / len(out.tasks),
+        "tasks": len(out.tasks),
+    }
 
 
 def _run_timed(cmd: list[str], env: dict, cwd: str, out: Path) -> tuple[float, float]:
@@ -79,7 +95,9 @@ def _run_timed(cmd: list[str], env: dict, cwd: str, out: Path) -> tuple[float, f
     after = os.times()
     if proc.returncode != 0 or not out.exists():
         raise RuntimeError(f"export failed ({proc.returncode}):\n{proc.stderr[-2000:]}")
-    return wall, (after.children_user - before.children_user) + (after.children_system - before.children_system)
+    return wall, (after.children_user - before.children_user) + (
+        after.children_system - before.children_system
+    )
 
 
 def whole_process(doc: dict, runs: int, workspace: Path) -> dict[str, float]:
@@ -100,11 +118,22 @@ def whole_process(doc: dict, runs: int, workspace: Path) -> dict[str, float]:
     env.pop("PYTHONDONTWRITEBYTECODE", None)
 
     def command(out: Path) -> list[str]:
-        return [sys.executable, "-m", "mlpipe_lab.cli", "export", str(folder / "bench.pipeline"),
-                "--runtime-config", "local", "--output", str(out)]
+        return [
+            sys.executable,
+            "-m",
+            "mlpipe_lab.cli",
+            "export",
+            str(folder / "bench.pipeline"),
+            "--runtime-config",
+            "local",
+            "--output",
+            str(out),
+        ]
 
     warm_out = tmp / "warm" / "bench.py"
-    _run_timed(command(warm_out), env, str(tmp), warm_out)  # bytecode and validator caches, warm folder
+    _run_timed(
+        command(warm_out), env, str(tmp), warm_out
+    )  # bytecode and validator caches, warm folder
     cold, cold_cpu, warm = [], [], []
     for i in range(max(runs, 1)):
         out = tmp / f"cold{i}" / "bench.py"
@@ -112,8 +141,13 @@ def whole_process(doc: dict, runs: int, workspace: Path) -> dict[str, float]:
         cold.append(wall)
         cold_cpu.append(cpu)
         warm.append(_run_timed(command(warm_out), env, str(tmp), warm_out)[0])
-    return {"cold_s": statistics.median(cold), "cold_min_s": min(cold), "cold_cpu_min_s": min(cold_cpu),
-            "warm_s": statistics.median(warm), "warm_min_s": min(warm)}
+    return {
+        "cold_s": statistics.median(cold),
+        "cold_min_s": min(cold),
+        "cold_cpu_min_s": min(cold_cpu),
+        "warm_s": statistics.median(warm),
+        "warm_min_s": min(warm),
+    }
 
 
 def creation_probe(workspace: Path, count: int = 2000) -> float:
@@ -139,8 +173,12 @@ def airflow_parse(doc: dict) -> float | None:
         return None
     from mlpipe_lab.compiler import compile_pipeline
 
-    out = compile_pipeline(Pipeline(doc, "bench.pipeline"), images=cc.IMAGES, config=cc.CONFIG,
-                           source_path="bench.pipeline")
+    out = compile_pipeline(
+        Pipeline(doc, "bench.pipeline"),
+        images=cc.IMAGES,
+        config=cc.CONFIG,
+        source_path="bench.pipeline",
+    )
     with tempfile.TemporaryDirectory(prefix="mlpipe-bench-af-") as tmp:
         path = Path(tmp) / out.filename
         path.write_text(out.text, encoding="utf-8")
@@ -156,12 +194,21 @@ def fmt_s(value: float | None) -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", default="10,200,1000,5000")
-    ap.add_argument("--runs", type=int, default=3, help="runs per measurement (median); 1 for 5000 nodes")
-    ap.add_argument("--no-process", action="store_true", help="skip the whole-process export timings")
-    ap.add_argument("--airflow", action="store_true", help="also time Airflow 3.3 parsing the 200-node DAG")
+    ap.add_argument(
+        "--runs", type=int, default=3, help="runs per measurement (median); 1 for 5000 nodes"
+    )
+    ap.add_argument(
+        "--no-process", action="store_true", help="skip the whole-process export timings"
+    )
+    ap.add_argument(
+        "--airflow", action="store_true", help="also time Airflow 3.3 parsing the 200-node DAG"
+    )
     ap.add_argument("--json", help="write the measurements to this file")
-    ap.add_argument("--workdir", help="where the project and export folders are made (default: the system's "
-                    "temporary folder); creating files costs very different times in different places")
+    ap.add_argument(
+        "--workdir",
+        help="where the project and export folders are made (default: the system's "
+        "temporary folder); creating files costs very different times in different places",
+    )
     args = ap.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",") if s]
 
@@ -184,43 +231,73 @@ def _measure(args: argparse.Namespace, sizes: list[int], workspace: Path) -> int
         runs = 1 if n >= 5000 else args.runs
         row = {"case": name, "nodes": n, **in_process(doc, runs)}
         if not args.no_process:
-            row.update(whole_process(doc, max(args.runs, 3) if n < 5000 else max(args.runs, 5), workspace))
+            row.update(
+                whole_process(doc, max(args.runs, 3) if n < 5000 else max(args.runs, 5), workspace)
+            )
         if args.airflow and name == "random 200":
             row["airflow3_parse_s"] = airflow_parse(doc)
         rows.append(row)
         print(f"measured {name}", file=sys.stderr)
 
-    header = ["pipeline", "validate", "compile", "in-process", "export cold (median / min)", "cold CPU",
-              "export warm (median / min)", "B/task", "Elyra export", "Elyra B/task"]
+    header = [
+        "pipeline",
+        "validate",
+        "compile",
+        "in-process",
+        "export cold (median / min)",
+        "cold CPU",
+        "export warm (median / min)",
+        "B/task",
+        "Elyra export",
+        "Elyra B/task",
+    ]
     table = []
     for r in rows:
         elyra = ELYRA.get(r["nodes"])
-        table.append([
-            r["case"], fmt_s(r["validate_s"]), fmt_s(r["compile_s"]), fmt_s(r["total_s"]),
-            f"{fmt_s(r.get('cold_s'))} / {fmt_s(r.get('cold_min_s'))}", fmt_s(r.get("cold_cpu_min_s")),
-            f"{fmt_s(r.get('warm_s'))} / {fmt_s(r.get('warm_min_s'))}", f"{r['bytes_per_task']:.0f}",
-            elyra[0] if elyra else "-", f"{elyra[1] * 1024:.0f}" if elyra else "-",
-        ])
+        table.append(
+            [
+                r["case"],
+                fmt_s(r["validate_s"]),
+                fmt_s(r["compile_s"]),
+                fmt_s(r["total_s"]),
+                f"{fmt_s(r.get('cold_s'))} / {fmt_s(r.get('cold_min_s'))}",
+                fmt_s(r.get("cold_cpu_min_s")),
+                f"{fmt_s(r.get('warm_s'))} / {fmt_s(r.get('warm_min_s'))}",
+                f"{r['bytes_per_task']:.0f}",
+                elyra[0] if elyra else "-",
+                f"{elyra[1] * 1024:.0f}" if elyra else "-",
+            ]
+        )
     widths = [max(len(str(x)) for x in col) for col in zip(header, *table)]
     print(" | ".join(h.ljust(w) for h, w in zip(header, widths)))
     print("-+-".join("-" * w for w in widths))
     for line in table:
         print(" | ".join(str(x).ljust(w) for x, w in zip(line, widths)))
-    print(f"targets: 200 nodes <= {TARGETS[200]} s whole process, 5000 nodes <= {TARGETS[5000]} s, "
-          "<= 600 B/task")
-    print("validate = mlpipe_lab.pipeline.validate; compile = compile_checked (the compiler alone); "
-          "export = python -m mlpipe_lab.cli export in a fresh process (validation with files, bundles "
-          "built, DAG written), cold = into an empty folder, warm = again into the same folder; "
-          "cold CPU = user + system time of the fastest cold run")
-    print(f"export folders in {workspace.parent}; creating a file there: {probe_before:.0f} µs before, "
-          f"{creation_probe(workspace):.0f} µs after the runs (~15 µs is normal; see creation_probe)")
+    print(
+        f"targets: 200 nodes <= {TARGETS[200]} s whole process, 5000 nodes <= {TARGETS[5000]} s, "
+        "<= 600 B/task"
+    )
+    print(
+        "validate = mlpipe_lab.pipeline.validate; compile = compile_checked (the compiler alone); "
+        "export = python -m mlpipe_lab.cli export in a fresh process (validation with files, bundles "
+        "built, DAG written), cold = into an empty folder, warm = again into the same folder; "
+        "cold CPU = user + system time of the fastest cold run"
+    )
+    print(
+        f"export folders in {workspace.parent}; creating a file there: {probe_before:.0f} µs before, "
+        f"{creation_probe(workspace):.0f} µs after the runs (~15 µs is normal; see creation_probe)"
+    )
     load, stolen = os.getloadavg(), steal_pct(cpu_before, cpu_times())
     steal = "" if stolen is None else f", {stolen:.0f} % of the CPU time stolen by the hypervisor"
-    print(f"load average during the run: {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} on {os.cpu_count()} CPUs"
-          + steal)
+    print(
+        f"load average during the run: {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} on {os.cpu_count()} CPUs"
+        + steal
+    )
     for r in rows:
         if "airflow3_parse_s" in r:
-            print(f"Airflow 3.3 cold parse of the {r['nodes']}-node DAG: {fmt_s(r['airflow3_parse_s'])}")
+            print(
+                f"Airflow 3.3 cold parse of the {r['nodes']}-node DAG: {fmt_s(r['airflow3_parse_s'])}"
+            )
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=2))
     return 0

@@ -38,7 +38,9 @@ def timed(fn, repeat: int) -> tuple[float, float]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--counts", default="10,200,1000")
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--json")
@@ -49,7 +51,9 @@ def main() -> int:
         os.environ["MLPIPE_LAB_DATA_DIR"] = str(tmp_path / "data")
         shutil.copytree(ROOT / "examples" / "hello_world", tmp_path / "root" / "hello_world")
         artifacts = tmp_path / "data" / "local" / "artifacts"
-        seed = run_pipeline(tmp_path / "root" / "hello_world" / "hello_world.pipeline", artifacts_root=artifacts)
+        seed = run_pipeline(
+            tmp_path / "root" / "hello_world" / "hello_world.pipeline", artifacts_root=artifacts
+        )
         runs_dir = Path(seed.run_dir).parent
         made = 1
         for count in [int(c) for c in args.counts.split(",")]:
@@ -58,14 +62,18 @@ def main() -> int:
                 shutil.copytree(seed.run_dir, runs_dir / run_id)
                 made += 1
             service = RunsService(Services(tmp_path / "root"))
-            listing = timed(lambda: service.list(limit=50), args.repeat)
-            one = timed(lambda: service.get("local", "hello_world", seed.run_id), args.repeat)
-            log = timed(lambda: service.logs("local", "hello_world", seed.run_id, "hello"), args.repeat)
+            listing = timed(lambda s=service: s.list(limit=50), args.repeat)
+            one = timed(lambda s=service: s.get("local", "hello_world", seed.run_id), args.repeat)
+            log = timed(
+                lambda s=service: s.logs("local", "hello_world", seed.run_id, "hello"), args.repeat
+            )
             rows.append({"runs": count, "list_ms": listing, "get_ms": one, "log_ms": log})
     print(f"{'runs':>6}  {'GET runs (min/median ms)':>26}  {'GET run':>16}  {'GET log':>16}")
     for r in rows:
-        print(f"{r['runs']:>6}  {r['list_ms'][0]:>12.1f} / {r['list_ms'][1]:>9.1f}  "
-              f"{r['get_ms'][0]:>6.1f} / {r['get_ms'][1]:>6.1f}  {r['log_ms'][0]:>6.1f} / {r['log_ms'][1]:>6.1f}")
+        print(
+            f"{r['runs']:>6}  {r['list_ms'][0]:>12.1f} / {r['list_ms'][1]:>9.1f}  "
+            f"{r['get_ms'][0]:>6.1f} / {r['get_ms'][1]:>6.1f}  {r['log_ms'][0]:>6.1f} / {r['log_ms'][1]:>6.1f}"
+        )
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1))
     return 0

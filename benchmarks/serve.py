@@ -68,8 +68,18 @@ SAVE_MODEL = textwrap.dedent("""\
 class Server:
     """One server subprocess in its own session, ready when ``ping`` answers 200."""
 
-    def __init__(self, name: str, workers: int, port: int, cmd: list[str], cwd: Path, env: dict,
-                 path: str, body: bytes, ping: str):
+    def __init__(
+        self,
+        name: str,
+        workers: int,
+        port: int,
+        cmd: list[str],
+        cwd: Path,
+        env: dict,
+        path: str,
+        body: bytes,
+        ping: str,
+    ):
         self.name, self.workers, self.port = name, workers, port
         self.cmd, self.cwd, self.env = cmd, cwd, env
         self.path, self.body, self.ping = path, body, ping
@@ -77,14 +87,22 @@ class Server:
         self.log = tempfile.NamedTemporaryFile(prefix=f"bench-{name}-", suffix=".log", delete=False)
 
     def start(self, timeout: float = 180.0) -> None:
-        self.proc = subprocess.Popen(self.cmd, cwd=self.cwd, env={**os.environ, **self.env},
-                                     stdout=self.log, stderr=self.log, start_new_session=True)
+        self.proc = subprocess.Popen(
+            self.cmd,
+            cwd=self.cwd,
+            env={**os.environ, **self.env},
+            stdout=self.log,
+            stderr=self.log,
+            start_new_session=True,
+        )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 break
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{self.ping}", timeout=2) as r:
+                with urllib.request.urlopen(
+                    f"http://127.0.0.1:{self.port}{self.ping}", timeout=2
+                ) as r:
                     if r.status == 200:
                         return
             except OSError:
@@ -95,8 +113,11 @@ class Server:
 
     def check(self) -> None:
         """One real prediction, so a server that answers errors is not benchmarked."""
-        req = urllib.request.Request(f"http://127.0.0.1:{self.port}{self.path}", data=self.body,
-                                     headers={"Content-Type": "application/json"})
+        req = urllib.request.Request(
+            f"http://127.0.0.1:{self.port}{self.path}",
+            data=self.body,
+            headers={"Content-Type": "application/json"},
+        )
         with urllib.request.urlopen(req, timeout=30) as r:
             doc = json.loads(r.read())
         got = doc.get("predictions", (doc.get("data") or {}).get("ndarray"))
@@ -115,37 +136,102 @@ class Server:
         self.log.close()
 
 
-def make_servers(kinds: list[str], workers: int, threads: int, ctx: Path, seldon_bin: Path | None,
-                 base_port: int) -> list[Server]:
+def make_servers(
+    kinds: list[str], workers: int, threads: int, ctx: Path, seldon_bin: Path | None, base_port: int
+) -> list[Server]:
     model = ctx / "model"
     bin_dir = Path(sys.executable).parent
     out = []
     for i, kind in enumerate(kinds):
         port = base_port + 10 * i
         if kind == "mlpipe":
-            out.append(Server(
-                "mlpipe runtime", workers, port,
-                [sys.executable, "-m", "mlpipe_lab.serving.runtime", "Predictor", "--host", "127.0.0.1",
-                 "--http-port", str(port), "--workers", str(workers), "--threads", str(threads),
-                 "--model-dir", str(ctx), "--log-level", "warning", "--graceful-timeout", "5"],
-                ctx, {"MODEL_DIR": str(model)}, "/api/v1.0/predictions", SELDON_BODY, "/health/ping"))
+            out.append(
+                Server(
+                    "mlpipe runtime",
+                    workers,
+                    port,
+                    [
+                        sys.executable,
+                        "-m",
+                        "mlpipe_lab.serving.runtime",
+                        "Predictor",
+                        "--host",
+                        "127.0.0.1",
+                        "--http-port",
+                        str(port),
+                        "--workers",
+                        str(workers),
+                        "--threads",
+                        str(threads),
+                        "--model-dir",
+                        str(ctx),
+                        "--log-level",
+                        "warning",
+                        "--graceful-timeout",
+                        "5",
+                    ],
+                    ctx,
+                    {"MODEL_DIR": str(model)},
+                    "/api/v1.0/predictions",
+                    SELDON_BODY,
+                    "/health/ping",
+                )
+            )
         elif kind == "seldon-core":
-            out.append(Server(
-                "seldon-core 1.19", workers, port,
-                [str(seldon_bin / "seldon-core-microservice"), "Predictor", "--service-type", "MODEL"],
-                ctx, {"MODEL_DIR": str(model), "GUNICORN_WORKERS": str(workers),
-                      "GUNICORN_THREADS": "1", "PREDICTIVE_UNIT_HTTP_SERVICE_PORT": str(port),
-                      "PREDICTIVE_UNIT_GRPC_SERVICE_PORT": str(port + 1),
-                      "PREDICTIVE_UNIT_METRICS_SERVICE_PORT": str(port + 2),
-                      "PATH": f"{seldon_bin}:{os.environ.get('PATH', '')}"},
-                "/api/v1.0/predictions", SELDON_BODY, "/health/ping"))
+            out.append(
+                Server(
+                    "seldon-core 1.19",
+                    workers,
+                    port,
+                    [
+                        str(seldon_bin / "seldon-core-microservice"),
+                        "Predictor",
+                        "--service-type",
+                        "MODEL",
+                    ],
+                    ctx,
+                    {
+                        "MODEL_DIR": str(model),
+                        "GUNICORN_WORKERS": str(workers),
+                        "GUNICORN_THREADS": "1",
+                        "PREDICTIVE_UNIT_HTTP_SERVICE_PORT": str(port),
+                        "PREDICTIVE_UNIT_GRPC_SERVICE_PORT": str(port + 1),
+                        "PREDICTIVE_UNIT_METRICS_SERVICE_PORT": str(port + 2),
+                        "PATH": f"{seldon_bin}:{os.environ.get('PATH', '')}",
+                    },
+                    "/api/v1.0/predictions",
+                    SELDON_BODY,
+                    "/health/ping",
+                )
+            )
         elif kind == "mlflow":
-            out.append(Server(
-                "mlflow models serve", workers, port,
-                [str(bin_dir / "mlflow"), "models", "serve", "-m", str(model), "--env-manager", "local",
-                 "-h", "127.0.0.1", "-p", str(port), "-w", str(workers)],
-                ctx, {"PATH": f"{bin_dir}:{os.environ.get('PATH', '')}"}, "/invocations", MLFLOW_BODY,
-                "/ping"))
+            out.append(
+                Server(
+                    "mlflow models serve",
+                    workers,
+                    port,
+                    [
+                        str(bin_dir / "mlflow"),
+                        "models",
+                        "serve",
+                        "-m",
+                        str(model),
+                        "--env-manager",
+                        "local",
+                        "-h",
+                        "127.0.0.1",
+                        "-p",
+                        str(port),
+                        "-w",
+                        str(workers),
+                    ],
+                    ctx,
+                    {"PATH": f"{bin_dir}:{os.environ.get('PATH', '')}"},
+                    "/invocations",
+                    MLFLOW_BODY,
+                    "/ping",
+                )
+            )
         else:
             raise SystemExit(f"unknown server {kind!r} (mlpipe, seldon-core, mlflow)")
     return out
@@ -162,12 +248,22 @@ def _wrk_ms(text: str) -> float:
 
 def run_wrk(server: Server, seconds: float) -> dict:
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as fh:
-        fh.write('wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
-                 f"wrk.body = '{server.body.decode()}'\n")
+        fh.write(
+            'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
+            f"wrk.body = '{server.body.decode()}'\n"
+        )
         script = fh.name
     try:
-        cmd = ["wrk", "-t1", f"-c{CONCURRENCY}", f"-d{max(1, round(seconds))}s", "--latency", "-s",
-               script, f"http://127.0.0.1:{server.port}{server.path}"]
+        cmd = [
+            "wrk",
+            "-t1",
+            f"-c{CONCURRENCY}",
+            f"-d{max(1, round(seconds))}s",
+            "--latency",
+            "-s",
+            script,
+            f"http://127.0.0.1:{server.port}{server.path}",
+        ]
         out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60).stdout
     finally:
         os.unlink(script)
@@ -182,9 +278,13 @@ def run_wrk(server: Server, seconds: float) -> dict:
     }
 
 
-async def _client(server: Server, deadline: float, latencies: list[float], errors: list[int]) -> None:
-    request = (f"POST {server.path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-               f"Content-Length: {len(server.body)}\r\n\r\n").encode() + server.body
+async def _client(
+    server: Server, deadline: float, latencies: list[float], errors: list[int]
+) -> None:
+    request = (
+        f"POST {server.path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(server.body)}\r\n\r\n"
+    ).encode() + server.body
     reader = writer = None
     try:
         while time.perf_counter() < deadline:
@@ -213,15 +313,21 @@ def run_python(server: Server, seconds: float) -> dict:
 
     async def main():
         deadline = time.perf_counter() + seconds
-        await asyncio.gather(*(_client(server, deadline, latencies, errors) for _ in range(CONCURRENCY)))
+        await asyncio.gather(
+            *(_client(server, deadline, latencies, errors) for _ in range(CONCURRENCY))
+        )
 
     t0 = time.perf_counter()
     asyncio.run(main())
     elapsed = time.perf_counter() - t0
     latencies.sort()
     pick = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000  # noqa: E731
-    return {"rps": len(latencies) / elapsed, "p50_ms": pick(0.50), "p99_ms": pick(0.99),
-            "errors": len(errors)}
+    return {
+        "rps": len(latencies) / elapsed,
+        "p50_ms": pick(0.50),
+        "p99_ms": pick(0.99),
+        "errors": len(errors),
+    }
 
 
 def measured(load, server: Server, seconds: float) -> dict:
@@ -242,15 +348,21 @@ def build_model(root: Path) -> Path:
     sys.path.insert(0, str(ROOT))
     from mlpipe_lab.serving.package import build_context
 
-    subprocess.run([sys.executable, "-c", SAVE_MODEL, str(root / "saved")], check=True, timeout=300,
-                   capture_output=True)
-    return build_context(root / "saved", root / "ctx", runtime="seldon-core", model_name="bench",
-                         model_version="1").path
+    subprocess.run(
+        [sys.executable, "-c", SAVE_MODEL, str(root / "saved")],
+        check=True,
+        timeout=300,
+        capture_output=True,
+    )
+    return build_context(
+        root / "saved", root / "ctx", runtime="seldon-core", model_name="bench", model_version="1"
+    ).path
 
 
 def seldon_venv() -> Path:
-    out = subprocess.run([str(ROOT / "scripts" / "seldon-venv.sh")], stdout=subprocess.PIPE,
-                         text=True, timeout=1200)
+    out = subprocess.run(
+        [str(ROOT / "scripts" / "seldon-venv.sh")], stdout=subprocess.PIPE, text=True, timeout=1200
+    )
     if out.returncode != 0:
         raise SystemExit("scripts/seldon-venv.sh failed (see above)")
     return Path(out.stdout.strip().splitlines()[-1]) / "bin"
@@ -259,11 +371,20 @@ def seldon_venv() -> Path:
 def reexec_in_netns(argv: list[str]) -> int:
     for prefix in (["unshare", "-n"], ["unshare", "-rn"]):
         if subprocess.run([*prefix, "true"], capture_output=True).returncode == 0:
-            cmd = [*prefix, "sh", "-c", 'ip link set lo up 2>/dev/null || true; exec "$@"', "sh",
-                   sys.executable, *argv]
+            cmd = [
+                *prefix,
+                "sh",
+                "-c",
+                'ip link set lo up 2>/dev/null || true; exec "$@"',
+                "sh",
+                sys.executable,
+                *argv,
+            ]
             return subprocess.run(cmd, env={**os.environ, IN_NETNS: "1"}).returncode
-    raise SystemExit("no private network namespace (unshare -n / -rn): seldon-core binds 0.0.0.0, "
-                     "so the benchmark does not run it outside one; use --servers mlpipe,mlflow")
+    raise SystemExit(
+        "no private network namespace (unshare -n / -rn): seldon-core binds 0.0.0.0, "
+        "so the benchmark does not run it outside one; use --servers mlpipe,mlflow"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -291,7 +412,9 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="serve-bench-") as tmp:
         ctx = build_model(Path(tmp))
         for workers in [int(w) for w in args.workers.split(",")]:
-            servers = make_servers(kinds, workers, args.threads, ctx, seldon_bin, 18000 + workers * 100)
+            servers = make_servers(
+                kinds, workers, args.threads, ctx, seldon_bin, 18000 + workers * 100
+            )
             runs: dict[str, list[dict]] = {s.name: [] for s in servers}
             try:
                 for s in servers:
@@ -308,37 +431,54 @@ def main(argv: list[str] | None = None) -> int:
                     os.unlink(s.log.name)
             for s in servers:
                 r = runs[s.name]
-                rows.append({
-                    "server": s.name, "workers": workers,
-                    "rps": statistics.median(x["rps"] for x in r),
-                    "p50_ms": statistics.median(x["p50_ms"] for x in r),
-                    "p99_ms": statistics.median(x["p99_ms"] for x in r),
-                    "rps_min": min(x["rps"] for x in r), "rps_max": max(x["rps"] for x in r),
-                    "errors": sum(x["errors"] for x in r), "runs": r,
-                    "steal_pct": statistics.median(x.get("steal_pct", 0.0) for x in r),
-                })
+                rows.append(
+                    {
+                        "server": s.name,
+                        "workers": workers,
+                        "rps": statistics.median(x["rps"] for x in r),
+                        "p50_ms": statistics.median(x["p50_ms"] for x in r),
+                        "p99_ms": statistics.median(x["p99_ms"] for x in r),
+                        "rps_min": min(x["rps"] for x in r),
+                        "rps_max": max(x["rps"] for x in r),
+                        "errors": sum(x["errors"] for x in r),
+                        "runs": r,
+                        "steal_pct": statistics.median(x.get("steal_pct", 0.0) for x in r),
+                    }
+                )
     load_avg = os.getloadavg()[0]
-    print(f"\nclient: {client} -c{CONCURRENCY}, {args.duration:.0f} s x {args.runs} run(s) per server "
-          f"after {args.warmup:.0f} s warm-up; our runtime threads={args.threads}; "
-          f"host load {load_avg:.1f} on {os.cpu_count()} cores")
-    print("| server | workers | req/s (median, min-max) | p50 ms | p99 ms | errors | vs seldon-core | CPU steal |")
+    print(
+        f"\nclient: {client} -c{CONCURRENCY}, {args.duration:.0f} s x {args.runs} run(s) per server "
+        f"after {args.warmup:.0f} s warm-up; our runtime threads={args.threads}; "
+        f"host load {load_avg:.1f} on {os.cpu_count()} cores"
+    )
+    print(
+        "| server | workers | req/s (median, min-max) | p50 ms | p99 ms | errors | vs seldon-core | CPU steal |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     seldon = {r["workers"]: r for r in rows if r["server"].startswith("seldon-core")}
     verdicts = []
     for r in rows:
         base = seldon.get(r["workers"])
         ratio = f"{r['rps'] / base['rps']:.2f}x" if base else "-"
-        print(f"| {r['server']} | {r['workers']} | {r['rps']:.0f} ({r['rps_min']:.0f}-{r['rps_max']:.0f}) "
-              f"| {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {r['errors']} | {ratio} | {r['steal_pct']:.0f} % |")
+        print(
+            f"| {r['server']} | {r['workers']} | {r['rps']:.0f} ({r['rps_min']:.0f}-{r['rps_max']:.0f}) "
+            f"| {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {r['errors']} | {ratio} | {r['steal_pct']:.0f} % |"
+        )
         if r["server"] == "mlpipe runtime" and base:
             ok = r["rps"] >= TARGET_RATIO * base["rps"] and r["p99_ms"] <= TARGET_P99_MS
-            verdicts.append(f"{r['workers']} worker(s): {r['rps'] / base['rps']:.2f}x, "
-                            f"p99 {r['p99_ms']:.1f} ms -> {'met' if ok else 'NOT met'}")
+            verdicts.append(
+                f"{r['workers']} worker(s): {r['rps'] / base['rps']:.2f}x, "
+                f"p99 {r['p99_ms']:.1f} ms -> {'met' if ok else 'NOT met'}"
+            )
     if verdicts:
-        print(f"\ntarget (>= {TARGET_RATIO}x seldon-core's req/s at equal workers, p99 <= "
-              f"{TARGET_P99_MS:.0f} ms): " + "; ".join(verdicts))
+        print(
+            f"\ntarget (>= {TARGET_RATIO}x seldon-core's req/s at equal workers, p99 <= "
+            f"{TARGET_P99_MS:.0f} ms): " + "; ".join(verdicts)
+        )
     if args.json:
-        Path(args.json).write_text(json.dumps({"client": client, "load": load_avg, "rows": rows}, indent=2))
+        Path(args.json).write_text(
+            json.dumps({"client": client, "load": load_avg, "rows": rows}, indent=2)
+        )
     return 0
 
 

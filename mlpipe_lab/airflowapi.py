@@ -24,8 +24,16 @@ class AirflowAPIError(Exception):
 class AirflowClient:
     """``base_url`` is the API server's root (``http://host:8080``), without ``/api/...``."""
 
-    def __init__(self, base_url: str, username: str | None, password: str | None, *, api: str = "v2",
-                 timeout: float = 30.0, token: str | None = None):
+    def __init__(
+        self,
+        base_url: str,
+        username: str | None,
+        password: str | None,
+        *,
+        api: str = "v2",
+        timeout: float = 30.0,
+        token: str | None = None,
+    ):
         """``username``/``password``: v2 exchanges them for a JWT, v1 sends them as basic auth.
         ``token``: a bearer token sent as is. Neither: no Authorization header."""
         if api not in API_VERSIONS:
@@ -40,11 +48,13 @@ class AirflowClient:
 
     @staticmethod
     def detect_api(base_url: str, timeout: float = 10.0) -> str:
-        """"v2" (Airflow 3) or "v1" (Airflow 2), from which health endpoint answers (no auth)."""
+        """ "v2" (Airflow 3) or "v1" (Airflow 2), from which health endpoint answers (no auth)."""
         base = base_url.rstrip("/")
         probe = AirflowClient(base, None, None, timeout=timeout)
         try:
-            probe._open("GET", base + "/api/v2/monitor/health", headers={"Accept": "application/json"})
+            probe._open(
+                "GET", base + "/api/v2/monitor/health", headers={"Accept": "application/json"}
+            )
             return "v2"
         except AirflowAPIError as exc:
             if exc.status is None:
@@ -53,18 +63,21 @@ class AirflowClient:
 
     # -- transport ------------------------------------------------------------------------------
 
-    def _open(self, method: str, url: str, body: Any = None, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+    def _open(
+        self, method: str, url: str, body: Any = None, headers: dict[str, str] | None = None
+    ) -> tuple[int, bytes]:
         data = None if body is None else json.dumps(body).encode("utf-8")
         req = urllib.request.Request(url, data=data, method=method, headers=dict(headers or {}))
         if data is not None:
             req.add_header("Content-Type", "application/json")
         try:
-            with urllib.request.urlopen(req, timeout=self.timeout) as resp:  # noqa: S310 (configured URL)
+            with urllib.request.urlopen(req, timeout=self.timeout) as resp:
                 return resp.status, resp.read()
         except urllib.error.HTTPError as exc:
             detail = exc.read().decode("utf-8", "replace")[:500]
-            raise AirflowAPIError(f"{method} {urllib.parse.urlsplit(url).path}: HTTP {exc.code} {detail}",
-                                  exc.code) from None
+            raise AirflowAPIError(
+                f"{method} {urllib.parse.urlsplit(url).path}: HTTP {exc.code} {detail}", exc.code
+            ) from None
         except (urllib.error.URLError, OSError) as exc:
             raise AirflowAPIError(f"{method} {self.base_url}: {exc}") from None
 
@@ -72,8 +85,11 @@ class AirflowClient:
         """v2: a JWT from ``POST /auth/token`` (cached; renewed once on a 401)."""
         with self._lock:
             if self._token is None:
-                _, raw = self._open("POST", self.base_url + "/auth/token",
-                                    {"username": self._username, "password": self._password})
+                _, raw = self._open(
+                    "POST",
+                    self.base_url + "/auth/token",
+                    {"username": self._username, "password": self._password},
+                )
                 self._token = json.loads(raw)["access_token"]
             return self._token
 
@@ -83,16 +99,29 @@ class AirflowClient:
         if self._username is None:
             return {}
         if self.api == "v1":
-            pair = f"{self._username}:{self._password}".encode("utf-8")
+            pair = f"{self._username}:{self._password}".encode()
             return {"Authorization": "Basic " + base64.b64encode(pair).decode("ascii")}
         return {"Authorization": "Bearer " + self.token()}
 
-    def request(self, method: str, path: str, body: Any = None, *, query: dict[str, Any] | None = None,
-                accept: str = "application/json") -> Any:
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        query: dict[str, Any] | None = None,
+        accept: str = "application/json",
+    ) -> Any:
         url = f"{self.base_url}/api/{self.api}{path}"
         if query:
             url += "?" + urllib.parse.urlencode(
-                [(k, x) for k, v in query.items() if v is not None for x in (v if isinstance(v, list) else [v])])
+                [
+                    (k, x)
+                    for k, v in query.items()
+                    if v is not None
+                    for x in (v if isinstance(v, list) else [v])
+                ]
+            )
         for attempt in (1, 2):
             headers = {"Accept": accept, **self._auth()}
             try:
@@ -103,7 +132,12 @@ class AirflowClient:
                     with self._lock:
                         self._token = None
                     continue
-                if exc.status is None and method == "GET" and attempt == 1 and "timed out" in str(exc):
+                if (
+                    exc.status is None
+                    and method == "GET"
+                    and attempt == 1
+                    and "timed out" in str(exc)
+                ):
                     continue  # a busy Airflow: a read is safe to ask for once more
                 raise
         if accept != "application/json":
@@ -116,12 +150,21 @@ class AirflowClient:
     def _q(value: str) -> str:
         return urllib.parse.quote(value, safe="")
 
-    def list_dags(self, *, tags: list[str] | None = None, dag_id_pattern: str | None = None,
-                  limit: int = 100) -> list[dict[str, Any]]:
+    def list_dags(
+        self, *, tags: list[str] | None = None, dag_id_pattern: str | None = None, limit: int = 100
+    ) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
         while True:
-            page = self.request("GET", "/dags", query={"tags": tags, "dag_id_pattern": dag_id_pattern,
-                                                       "limit": limit, "offset": len(out)})
+            page = self.request(
+                "GET",
+                "/dags",
+                query={
+                    "tags": tags,
+                    "dag_id_pattern": dag_id_pattern,
+                    "limit": limit,
+                    "offset": len(out),
+                },
+            )
             out += page.get("dags") or []
             if not page.get("dags") or len(out) >= page.get("total_entries", 0):
                 return out
@@ -139,8 +182,12 @@ class AirflowClient:
         return errors
 
     def set_paused(self, dag_id: str, paused: bool) -> dict[str, Any]:
-        return self.request("PATCH", f"/dags/{self._q(dag_id)}", {"is_paused": paused},
-                            query={"update_mask": "is_paused"} if self.api == "v1" else None)
+        return self.request(
+            "PATCH",
+            f"/dags/{self._q(dag_id)}",
+            {"is_paused": paused},
+            query={"update_mask": "is_paused"} if self.api == "v1" else None,
+        )
 
     def unpause(self, dag_id: str) -> dict[str, Any]:
         return self.set_paused(dag_id, False)
@@ -160,12 +207,18 @@ class AirflowClient:
     def dag_runs(self, dag_id: str, limit: int = 50) -> list[dict[str, Any]]:
         """Newest first."""
         order = "-execution_date" if self.api == "v1" else "-run_after"
-        return self.request("GET", f"/dags/{self._q(dag_id)}/dagRuns",
-                            query={"limit": limit, "order_by": order}).get("dag_runs") or []
+        return (
+            self.request(
+                "GET", f"/dags/{self._q(dag_id)}/dagRuns", query={"limit": limit, "order_by": order}
+            ).get("dag_runs")
+            or []
+        )
 
     def set_run_state(self, dag_id: str, run_id: str, state: str) -> dict[str, Any]:
         """``failed`` stops a run: Airflow fails its running tasks and skips the rest."""
-        return self.request("PATCH", f"/dags/{self._q(dag_id)}/dagRuns/{self._q(run_id)}", {"state": state})
+        return self.request(
+            "PATCH", f"/dags/{self._q(dag_id)}/dagRuns/{self._q(run_id)}", {"state": state}
+        )
 
     def dag_source(self, dag: dict[str, Any]) -> str:
         """The DAG file's text as Airflow last parsed it (v2 by dag id, v1 by file token)."""
@@ -176,12 +229,20 @@ class AirflowClient:
         return answer.get("content") or "" if isinstance(answer, dict) else str(answer or "")
 
     def task_instances(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
-        return self.request("GET", f"/dags/{self._q(dag_id)}/dagRuns/{self._q(run_id)}/taskInstances",
-                            query={"limit": 100}).get("task_instances") or []
+        return (
+            self.request(
+                "GET",
+                f"/dags/{self._q(dag_id)}/dagRuns/{self._q(run_id)}/taskInstances",
+                query={"limit": 100},
+            ).get("task_instances")
+            or []
+        )
 
     def task_log(self, dag_id: str, run_id: str, task_id: str, try_number: int) -> str:
-        path = (f"/dags/{self._q(dag_id)}/dagRuns/{self._q(run_id)}/taskInstances/{self._q(task_id)}"
-                f"/logs/{int(try_number)}")
+        path = (
+            f"/dags/{self._q(dag_id)}/dagRuns/{self._q(run_id)}/taskInstances/{self._q(task_id)}"
+            f"/logs/{int(try_number)}"
+        )
         if self.api == "v1":
             return self.request("GET", path, query={"full_content": "true"}, accept="text/plain")
         answer = self.request("GET", path, query={"full_content": "true"})

@@ -11,7 +11,8 @@ import gc
 import json
 import os
 import sys
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from .errors import ServiceError
 
@@ -70,7 +71,9 @@ def cmd_describe(args: argparse.Namespace) -> int:
     if args.json:
         _print_json(info)
         return 0
-    print(f"Pipeline {info['name']} ({info['path']}), DAG id {info['dag_id']}, {len(info['nodes'])} nodes")
+    print(
+        f"Pipeline {info['name']} ({info['path']}), DAG id {info['dag_id']}, {len(info['nodes'])} nodes"
+    )
     print("Nodes (in run order):")
     for n in info["nodes"]:
         after = f" after {', '.join(n['parents'])}" if n["parents"] else ""
@@ -116,8 +119,10 @@ def cmd_export(args: argparse.Namespace) -> int:
         print(Problem(**p).describe())
     where = args.output or os.path.join(os.path.dirname(args.pipeline), result["dag_path"])
     state = "written" if result["changed"] else "unchanged"
-    print(f"DAG {result['dag_id']}: {where} ({state}), {len(result['tasks'])} tasks, "
-          f"{len(result['bundles'])} node bundles")
+    print(
+        f"DAG {result['dag_id']}: {where} ({state}), {len(result['tasks'])} tasks, "
+        f"{len(result['bundles'])} node bundles"
+    )
     return 0
 
 
@@ -126,8 +131,10 @@ def _print_publish(result: dict[str, Any]) -> None:
         print(f"  {step['step']}: {step['message']}")
     commit = result.get("commit") or "(none)"
     state = "new commit" if result.get("changed") else "no change"
-    print(f"{result['action']} {result['dag_id']}: {commit} ({state}) on {result['branch']} "
-          f"at {result['path']}")
+    print(
+        f"{result['action']} {result['dag_id']}: {commit} ({state}) on {result['branch']} "
+        f"at {result['path']}"
+    )
     for name, url in sorted(result.get("links", {}).items()):
         print(f"  {name}: {url}")
 
@@ -196,7 +203,9 @@ def _set_path(data: dict[str, Any], dotted: str, value: Any) -> None:
     for part in parts[:-1]:
         cur = cur.setdefault(part, {})
         if not isinstance(cur, dict):
-            raise ServiceError(f"'{dotted}': '{part}' is not a group of settings.", 400, field=dotted)
+            raise ServiceError(
+                f"'{dotted}': '{part}' is not a group of settings.", 400, field=dotted
+            )
     cur[parts[-1]] = value
 
 
@@ -217,7 +226,15 @@ def _entry_from_args(args: argparse.Namespace) -> dict[str, Any]:
             raise ServiceError(f"Cannot read {args.from_file}: {exc}", 400) from None
         if not isinstance(data, dict):
             raise ServiceError(f"{args.from_file} must hold a JSON object.", 400)
-    for key in ("name", "display_name", "image", "pull_policy", "pull_secret", "description", "type"):
+    for key in (
+        "name",
+        "display_name",
+        "image",
+        "pull_policy",
+        "pull_secret",
+        "description",
+        "type",
+    ):
         value = getattr(args, key, None)
         if value is not None:
             data[key] = value
@@ -231,8 +248,9 @@ def _entry_from_args(args: argparse.Namespace) -> dict[str, Any]:
     for item in args.secret_env or []:
         key, sep, env = item.partition("=")
         if not sep or env not in os.environ:
-            raise ServiceError(f"--secret-env {key}: environment variable '{env}' is not set.", 400,
-                               field=key)
+            raise ServiceError(
+                f"--secret-env {key}: environment variable '{env}' is not set.", 400, field=key
+            )
         _set_path(data, key.strip(), os.environ[env])
     return data
 
@@ -294,8 +312,9 @@ def cmd_catalog_import(args: argparse.Namespace) -> int:
     kinds = [args.kind] if args.kind else ["runtime-images", "runtime-configs"]
     imported = []
     for kind in kinds:
-        imported += svc.catalog_call(kind, "import_elyra", names=args.names or None,
-                                     overwrite=args.overwrite)
+        imported += svc.catalog_call(
+            kind, "import_elyra", names=args.names or None, overwrite=args.overwrite
+        )
     if args.json:
         _print_json({"imported": imported})
     else:
@@ -326,11 +345,15 @@ def cmd_schema(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--json", action="store_true", help="machine-readable output")
-    common.add_argument("--data-dir", default=None,
-                        help="catalog folder (default: $MLPIPE_LAB_DATA_DIR or <jupyter data dir>/mlpipe-lab)")
+    common.add_argument(
+        "--data-dir",
+        default=None,
+        help="catalog folder (default: $MLPIPE_LAB_DATA_DIR or <jupyter data dir>/mlpipe-lab)",
+    )
 
     parser = argparse.ArgumentParser(
-        prog="mlpipe", description="Validate, describe, export and publish ML pipelines.",
+        prog="mlpipe",
+        description="Validate, describe, export and publish ML pipelines.",
         parents=[common],
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -340,30 +363,56 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--strict", action="store_true", help="fail on warnings too")
     p.set_defaults(func=cmd_validate)
 
-    p = sub.add_parser("describe", parents=[common],
-                       help="files, images, secrets and volumes a pipeline uses")
+    p = sub.add_parser(
+        "describe", parents=[common], help="files, images, secrets and volumes a pipeline uses"
+    )
     p.add_argument("pipeline", metavar="PIPELINE")
     p.set_defaults(func=cmd_describe)
 
-    p = sub.add_parser("export", parents=[common],
-                       help="compile to an Airflow DAG file and node bundles (offline)")
+    p = sub.add_parser(
+        "export", parents=[common], help="compile to an Airflow DAG file and node bundles (offline)"
+    )
     p.add_argument("pipeline", metavar="PIPELINE")
-    p.add_argument("--runtime-config", "-r", dest="runtime_config", default="local",
-                   help="runtime configuration name (default: local)")
+    p.add_argument(
+        "--runtime-config",
+        "-r",
+        dest="runtime_config",
+        default="local",
+        help="runtime configuration name (default: local)",
+    )
     p.add_argument("--output", "-o", help="DAG file (default: <dag_id>.py next to the pipeline)")
     p.set_defaults(func=cmd_export)
 
-    p = sub.add_parser("submit", parents=[common],
-                       help="publish: upload bundles and commit the DAG to the DAG repo")
+    p = sub.add_parser(
+        "submit",
+        parents=[common],
+        help="publish: upload bundles and commit the DAG to the DAG repo",
+    )
     p.add_argument("pipeline", metavar="PIPELINE")
     p.add_argument("--runtime-config", "-r", dest="runtime_config", default="local")
-    p.add_argument("--trigger", action="store_true",
-                   help="then wait until Airflow has imported the pushed commit, unpause and trigger")
-    p.add_argument("--param", "-p", action="append", default=[], metavar="NAME=VALUE",
-                   help="with --trigger: a parameter value for the run; repeatable")
-    p.add_argument("--wait", action="store_true", help="with --trigger: follow the run until it ends")
-    p.add_argument("--import-timeout", type=float, default=300.0, metavar="SECONDS",
-                   help="with --trigger: how long to wait for the import (default: 300)")
+    p.add_argument(
+        "--trigger",
+        action="store_true",
+        help="then wait until Airflow has imported the pushed commit, unpause and trigger",
+    )
+    p.add_argument(
+        "--param",
+        "-p",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="with --trigger: a parameter value for the run; repeatable",
+    )
+    p.add_argument(
+        "--wait", action="store_true", help="with --trigger: follow the run until it ends"
+    )
+    p.add_argument(
+        "--import-timeout",
+        type=float,
+        default=300.0,
+        metavar="SECONDS",
+        help="with --trigger: how long to wait for the import (default: 300)",
+    )
     p.set_defaults(func=cmd_submit)
 
     p = sub.add_parser("retire", parents=[common], help="remove a pipeline's DAG from the DAG repo")
@@ -371,28 +420,58 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--runtime-config", "-r", dest="runtime_config", default="local")
     p.set_defaults(func=cmd_retire)
 
-    p = sub.add_parser("run", parents=[common],
-                       help="run a pipeline on this machine (live status, then a summary)")
+    p = sub.add_parser(
+        "run", parents=[common], help="run a pipeline on this machine (live status, then a summary)"
+    )
     p.add_argument("pipeline", metavar="PIPELINE")
-    p.add_argument("--param", "-p", action="append", default=[], metavar="NAME=VALUE",
-                   help="a pipeline parameter (converted to its declared type); repeatable")
-    p.add_argument("--max-parallel", type=int, default=2, metavar="N",
-                   help="nodes running at the same time (default: 2)")
-    p.add_argument("--artifacts", metavar="DIR",
-                   help="artifacts folder (default: the local runtime configuration's)")
-    p.add_argument("--runtime-config", "-r", dest="runtime_config", default="local",
-                   help="local runtime configuration whose artifacts folder to use")
+    p.add_argument(
+        "--param",
+        "-p",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a pipeline parameter (converted to its declared type); repeatable",
+    )
+    p.add_argument(
+        "--max-parallel",
+        type=int,
+        default=2,
+        metavar="N",
+        help="nodes running at the same time (default: 2)",
+    )
+    p.add_argument(
+        "--artifacts",
+        metavar="DIR",
+        help="artifacts folder (default: the local runtime configuration's)",
+    )
+    p.add_argument(
+        "--runtime-config",
+        "-r",
+        dest="runtime_config",
+        default="local",
+        help="local runtime configuration whose artifacts folder to use",
+    )
     p.set_defaults(func=cmd_run)
 
     run_target = argparse.ArgumentParser(add_help=False)
-    run_target.add_argument("--runtime-config", "-r", dest="runtime_config", default=None,
-                            help="runtime configuration (default: every local one)")
-    run_target.add_argument("--dag-id", dest="dag_id", help="the DAG (Airflow runs need it or a pipeline)")
+    run_target.add_argument(
+        "--runtime-config",
+        "-r",
+        dest="runtime_config",
+        default=None,
+        help="runtime configuration (default: every local one)",
+    )
+    run_target.add_argument(
+        "--dag-id", dest="dag_id", help="the DAG (Airflow runs need it or a pipeline)"
+    )
     run_target.add_argument("--pipeline", help="the pipeline whose runs to show")
 
-    p = sub.add_parser("runs", parents=[common, run_target],
-                       help="list runs (local and Airflow); `mlpipe runs show RUN_ID` for one",
-                       usage="mlpipe runs [PIPELINE] [options] | mlpipe runs show RUN_ID [options]")
+    p = sub.add_parser(
+        "runs",
+        parents=[common, run_target],
+        help="list runs (local and Airflow); `mlpipe runs show RUN_ID` for one",
+        usage="mlpipe runs [PIPELINE] [options] | mlpipe runs show RUN_ID [options]",
+    )
     p.add_argument("words", nargs="*", metavar="PIPELINE | show RUN_ID")
     p.add_argument("--limit", type=int, default=50)
     p.set_defaults(func=cmd_runs)
@@ -400,31 +479,52 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("logs", parents=[common, run_target], help="a task's log in a run")
     p.add_argument("run_id", metavar="RUN_ID")
     p.add_argument("task_id", metavar="TASK_ID")
-    p.add_argument("--try", dest="try_number", type=int, default=None, help="try number (default: the latest)")
+    p.add_argument(
+        "--try", dest="try_number", type=int, default=None, help="try number (default: the latest)"
+    )
     p.add_argument("--follow", "-f", action="store_true", help="keep printing until the task ends")
     p.set_defaults(func=cmd_logs)
 
-    p = sub.add_parser("trigger", parents=[common],
-                       help="start a run of a published pipeline (Airflow) or a local run")
+    p = sub.add_parser(
+        "trigger",
+        parents=[common],
+        help="start a run of a published pipeline (Airflow) or a local run",
+    )
     p.add_argument("pipeline", nargs="?", metavar="PIPELINE")
-    p.add_argument("--dag-id", dest="dag_id", help="trigger this DAG instead of naming the pipeline")
+    p.add_argument(
+        "--dag-id", dest="dag_id", help="trigger this DAG instead of naming the pipeline"
+    )
     p.add_argument("--runtime-config", "-r", dest="runtime_config", required=True)
-    p.add_argument("--param", "-p", action="append", default=[], metavar="NAME=VALUE",
-                   help="a parameter value (converted to its declared type); repeatable")
-    p.add_argument("--wait", action="store_true", help="follow the run until it ends (exit 1 if it fails)")
-    p.add_argument("--import-timeout", dest="import_timeout", type=float, default=300.0,
-                   help=argparse.SUPPRESS)
+    p.add_argument(
+        "--param",
+        "-p",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a parameter value (converted to its declared type); repeatable",
+    )
+    p.add_argument(
+        "--wait", action="store_true", help="follow the run until it ends (exit 1 if it fails)"
+    )
+    p.add_argument(
+        "--import-timeout", dest="import_timeout", type=float, default=300.0, help=argparse.SUPPRESS
+    )
     p.set_defaults(func=cmd_trigger)
 
-    sub.add_parser("serve", help="serve an MLflow model locally on the Seldon-v1 runtime "
-                   "(mlpipe serve --help)", add_help=False)
+    sub.add_parser(
+        "serve",
+        help="serve an MLflow model locally on the Seldon-v1 runtime (mlpipe serve --help)",
+        add_help=False,
+    )
 
     p = sub.add_parser("schema", parents=[common], help="print a JSON Schema (or list them)")
     p.add_argument("name", nargs="?")
     p.add_argument("--op", help="node type, with node-properties")
     p.set_defaults(func=cmd_schema)
 
-    cat = sub.add_parser("catalog", parents=[common], help="runtime images and runtime configurations")
+    cat = sub.add_parser(
+        "catalog", parents=[common], help="runtime images and runtime configurations"
+    )
     csub = cat.add_subparsers(dest="catalog_command", metavar="ACTION", required=True)
     kinds = "runtime-images (images) or runtime-configs (configs)"
 
@@ -437,9 +537,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name")
     p.set_defaults(func=cmd_catalog_show)
 
-    p = csub.add_parser("add", parents=[common], help="add (or --update) an entry",
-                        description="Secrets are never given on the command line: use --secret-env "
-                        "FIELD=ENVVAR or a --from-file JSON file.")
+    p = csub.add_parser(
+        "add",
+        parents=[common],
+        help="add (or --update) an entry",
+        description="Secrets are never given on the command line: use --secret-env "
+        "FIELD=ENVVAR or a --from-file JSON file.",
+    )
     p.add_argument("kind", help=kinds)
     p.add_argument("--name")
     p.add_argument("--display-name", dest="display_name")
@@ -450,10 +554,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pull-secret", dest="pull_secret")
     p.add_argument("--type", choices=["local", "airflow"], help="runtime configs: the type")
     p.add_argument("--from-file", dest="from_file", help="JSON file with the entry")
-    p.add_argument("--set", action="append", metavar="FIELD=VALUE",
-                   help="set a field, dotted path (e.g. dag_repo.branch=main); repeatable")
-    p.add_argument("--secret-env", dest="secret_env", action="append", metavar="FIELD=ENVVAR",
-                   help="set a secret field from an environment variable; repeatable")
+    p.add_argument(
+        "--set",
+        action="append",
+        metavar="FIELD=VALUE",
+        help="set a field, dotted path (e.g. dag_repo.branch=main); repeatable",
+    )
+    p.add_argument(
+        "--secret-env",
+        dest="secret_env",
+        action="append",
+        metavar="FIELD=ENVVAR",
+        help="set a secret field from an environment variable; repeatable",
+    )
     p.add_argument("--update", action="store_true", help="update an existing entry")
     p.set_defaults(func=cmd_catalog_add)
 
@@ -462,7 +575,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name")
     p.set_defaults(func=cmd_catalog_remove)
 
-    p = csub.add_parser("import-elyra", parents=[common], help="copy Elyra's catalog entries into ours")
+    p = csub.add_parser(
+        "import-elyra", parents=[common], help="copy Elyra's catalog entries into ours"
+    )
     p.add_argument("kind", nargs="?", help=kinds)
     p.add_argument("--name", dest="names", action="append", help="only this entry; repeatable")
     p.add_argument("--overwrite", action="store_true")
@@ -472,8 +587,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 _FORMAT_CHECKER_MODULES = (
-    "rfc3987_syntax", "rfc3987", "rfc3986_validator", "rfc3339_validator", "fqdn", "idna",
-    "webcolors", "jsonpointer", "uri_template", "isoduration",
+    "rfc3987_syntax",
+    "rfc3987",
+    "rfc3986_validator",
+    "rfc3339_validator",
+    "fqdn",
+    "idna",
+    "webcolors",
+    "jsonpointer",
+    "uri_template",
+    "isoduration",
 )
 
 

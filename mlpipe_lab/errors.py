@@ -6,8 +6,14 @@ from typing import Any
 
 
 class ServiceError(Exception):
-    def __init__(self, message: str, status: int = 400, *, field: str | None = None,
-                 problems: list[Any] | None = None):
+    def __init__(
+        self,
+        message: str,
+        status: int = 400,
+        *,
+        field: str | None = None,
+        problems: list[Any] | None = None,
+    ):
         super().__init__(message)
         self.message = message
         self.status = status

@@ -9,7 +9,8 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import tornado
 from jupyter_server.auth.decorator import authorized
@@ -28,7 +29,7 @@ def json_errors(method: Callable[..., Awaitable[Any] | Any]):
     """Turn ServiceError into its status and JSON body; anything else is a logged 500."""
 
     @functools.wraps(method)
-    async def wrapper(self: "BaseHandler", *args: Any, **kwargs: Any) -> None:
+    async def wrapper(self: BaseHandler, *args: Any, **kwargs: Any) -> None:
         try:
             result = method(self, *args, **kwargs)
             if hasattr(result, "__await__"):
@@ -138,12 +139,16 @@ class ElyraImportHandler(BaseHandler):
     def post(self, kind: str) -> None:
         body = self.body()
         names = body.get("names")
-        if names is not None and not (isinstance(names, list) and all(isinstance(n, str) for n in names)):
+        if names is not None and not (
+            isinstance(names, list) and all(isinstance(n, str) for n in names)
+        ):
             raise ServiceError("'names' must be a list of entry names.", 400, field="names")
         overwrite = body.get("overwrite", False)
         if not isinstance(overwrite, bool):
             raise ServiceError("'overwrite' must be true or false.", 400, field="overwrite")
-        imported = self.services.catalog_call(kind, "import_elyra", names=names, overwrite=overwrite)
+        imported = self.services.catalog_call(
+            kind, "import_elyra", names=names, overwrite=overwrite
+        )
         self.send({"imported": imported})
 
 
@@ -184,8 +189,11 @@ class SubmitHandler(BaseHandler):
     async def post(self) -> None:
         body = self.body()
         # git and uploads block: keep the server responsive while they run
-        self.send(await asyncio.to_thread(self.services.submit, body.get("path"),
-                                          body.get("runtime_config")))
+        self.send(
+            await asyncio.to_thread(
+                self.services.submit, body.get("path"), body.get("runtime_config")
+            )
+        )
 
 
 class RetireHandler(BaseHandler):
@@ -194,8 +202,11 @@ class RetireHandler(BaseHandler):
     @json_errors
     async def post(self) -> None:
         body = self.body()
-        self.send(await asyncio.to_thread(self.services.retire, body.get("dag_id"),
-                                          body.get("runtime_config")))
+        self.send(
+            await asyncio.to_thread(
+                self.services.retire, body.get("dag_id"), body.get("runtime_config")
+            )
+        )
 
 
 class MlflowModelsHandler(BaseHandler):
@@ -204,9 +215,14 @@ class MlflowModelsHandler(BaseHandler):
     @json_errors
     async def get(self) -> None:
         # the MLflow client blocks (network or sqlite): off the event loop
-        self.send(await asyncio.to_thread(
-            self.services.mlflow_models, self.get_query_argument("tracking_uri", ""),
-            self.get_query_argument("filter", ""), self.get_query_argument("runtime_config", "") or None))
+        self.send(
+            await asyncio.to_thread(
+                self.services.mlflow_models,
+                self.get_query_argument("tracking_uri", ""),
+                self.get_query_argument("filter", ""),
+                self.get_query_argument("runtime_config", "") or None,
+            )
+        )
 
 
 class MlflowVersionsHandler(BaseHandler):
@@ -216,9 +232,14 @@ class MlflowVersionsHandler(BaseHandler):
     async def get(self, name: str) -> None:
         from urllib.parse import unquote
 
-        self.send(await asyncio.to_thread(
-            self.services.mlflow_versions, unquote(name), self.get_query_argument("tracking_uri", ""),
-            self.get_query_argument("runtime_config", "") or None))
+        self.send(
+            await asyncio.to_thread(
+                self.services.mlflow_versions,
+                unquote(name),
+                self.get_query_argument("tracking_uri", ""),
+                self.get_query_argument("runtime_config", "") or None,
+            )
+        )
 
 
 class RunsHandler(BaseHandler):
@@ -226,7 +247,10 @@ class RunsHandler(BaseHandler):
     @authorized
     @json_errors
     async def get(self) -> None:
-        q = {k: self.get_query_argument(k, None) for k in ("runtime_config", "dag_id", "path", "limit")}
+        q = {
+            k: self.get_query_argument(k, None)
+            for k in ("runtime_config", "dag_id", "path", "limit")
+        }
         # Airflow answers over the network: keep the server responsive meanwhile
         self.send(await asyncio.to_thread(self.runs.list, **q))
 
@@ -253,10 +277,17 @@ class RunLogsHandler(BaseHandler):
     @authorized
     @json_errors
     async def get(self, runtime_config: str, dag_id: str, run_id: str, task_id: str) -> None:
-        self.send(await asyncio.to_thread(
-            self.runs.logs, runtime_config, dag_id, run_id, task_id,
-            try_number=self.get_query_argument("try_number", None),
-            offset=self.get_query_argument("offset", None)))
+        self.send(
+            await asyncio.to_thread(
+                self.runs.logs,
+                runtime_config,
+                dag_id,
+                run_id,
+                task_id,
+                try_number=self.get_query_argument("try_number", None),
+                offset=self.get_query_argument("offset", None),
+            )
+        )
 
 
 class RunCancelHandler(BaseHandler):
@@ -299,7 +330,11 @@ def route_table(base_url: str, services: Services) -> list[tuple[str, type, dict
         ("publish-status", PublishStatusHandler),
     ]
     return [
-        (url_path_join(base_url, "mlpipe-lab", pattern), handler, {"services": services, "runs": runs})
+        (
+            url_path_join(base_url, "mlpipe-lab", pattern),
+            handler,
+            {"services": services, "runs": runs},
+        )
         for pattern, handler in routes
     ]
 

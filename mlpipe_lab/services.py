@@ -19,9 +19,14 @@ from .pipeline.model import normalise_entries
 
 CATALOG_KINDS = ("runtime-images", "runtime-configs")
 KIND_ALIASES = {
-    "runtime-images": "runtime-images", "images": "runtime-images", "image": "runtime-images",
-    "runtime-image": "runtime-images", "runtime-configs": "runtime-configs",
-    "configs": "runtime-configs", "config": "runtime-configs", "runtime-config": "runtime-configs",
+    "runtime-images": "runtime-images",
+    "images": "runtime-images",
+    "image": "runtime-images",
+    "runtime-image": "runtime-images",
+    "runtime-configs": "runtime-configs",
+    "configs": "runtime-configs",
+    "config": "runtime-configs",
+    "runtime-config": "runtime-configs",
     "runtimes": "runtime-configs",
 }
 
@@ -36,8 +41,13 @@ def catalog_kind(kind: str) -> str:
 
 
 class Services:
-    def __init__(self, root_dir: str | os.PathLike, data_dir: str | os.PathLike | None = None,
-                 elyra_data_dir: str | os.PathLike | None = None, confine_outputs: bool = True):
+    def __init__(
+        self,
+        root_dir: str | os.PathLike,
+        data_dir: str | os.PathLike | None = None,
+        elyra_data_dir: str | os.PathLike | None = None,
+        confine_outputs: bool = True,
+    ):
         self.root = Path(root_dir).resolve()
         # The server keeps what it writes inside its root; the CLI writes where its user says.
         self.confine_outputs = confine_outputs
@@ -63,8 +73,11 @@ class Services:
         try:
             return getattr(self.catalog(kind), method)(*args, **kwargs)
         except CatalogError as exc:
-            raise ServiceError(str(getattr(exc, "message", exc)), getattr(exc, "status", 400),
-                               field=getattr(exc, "field", None)) from None
+            raise ServiceError(
+                str(getattr(exc, "message", exc)),
+                getattr(exc, "status", 400),
+                field=getattr(exc, "field", None),
+            ) from None
 
     def image_refs(self) -> set[str]:
         return {e["image"] for e in self.catalog_call("runtime-images", "list") if e.get("image")}
@@ -79,8 +92,9 @@ class Services:
         try:
             candidate.relative_to(self.root)
         except ValueError:
-            raise ServiceError(f"'{path}' is outside the server's root folder.", 403,
-                               field="path") from None
+            raise ServiceError(
+                f"'{path}' is outside the server's root folder.", 403, field="path"
+            ) from None
         if not path.endswith(".pipeline"):
             raise ServiceError(f"'{path}' is not a .pipeline file.", 400, field="path")
         return candidate
@@ -104,12 +118,18 @@ class Services:
         except FileNotFoundError:
             raise ServiceError(f"Pipeline '{path}' does not exist.", 404, field="path") from None
         except (OSError, UnicodeDecodeError) as exc:
-            raise ServiceError(f"Pipeline '{path}' cannot be read: {exc}.", 400, field="path") from None
+            raise ServiceError(
+                f"Pipeline '{path}' cannot be read: {exc}.", 400, field="path"
+            ) from None
 
     def validate(self, path: str, content: str | None = None) -> dict[str, Any]:
         file, text = self.read(path, content)
-        problems = validate(text, source=self.relative(file), files=LocalFiles(file.parent),
-                            images=self.image_refs())
+        problems = validate(
+            text,
+            source=self.relative(file),
+            files=LocalFiles(file.parent),
+            images=self.image_refs(),
+        )
         return {
             "path": self.relative(file),
             "valid": not has_errors(problems),
@@ -121,18 +141,19 @@ class Services:
         try:
             doc = parse(text, pipeline=self.relative(file))
         except PipelineError as exc:
-            raise ServiceError(f"Pipeline '{path}' cannot be read.", 400,
-                               problems=exc.problems) from None
+            raise ServiceError(
+                f"Pipeline '{path}' cannot be read.", 400, problems=exc.problems
+            ) from None
         return file, load(doc, self.relative(file))
 
     def describe(self, path: str) -> dict[str, Any]:
         """What a pipeline uses: files, images, secrets, volumes, parameters, task ids."""
         file, pipeline = self.load(path)
         files = LocalFiles(file.parent)
-        catalog = {e["image"]: e for e in self.catalog_call("runtime-images", "list") if e.get("image")}
-        task_ids = unique_ids([
-            n.mlpipe.get("task_id") or slugify(n.label) for n in pipeline.nodes
-        ])
+        catalog = {
+            e["image"]: e for e in self.catalog_call("runtime-images", "list") if e.get("image")
+        }
+        task_ids = unique_ids([n.mlpipe.get("task_id") or slugify(n.label) for n in pipeline.nodes])
         graph = pipeline.graph
         try:
             order = graph.topological_order()
@@ -149,34 +170,57 @@ class Services:
             image = props.get("runtime_image") or ""
             if image:
                 entry = catalog.get(image)
-                images.setdefault(image, {
-                    "image": image,
-                    "catalog_entry": entry["name"] if entry else None,
-                    "pull_policy": entry.get("pull_policy") if entry else None,
-                    "pull_secret": entry.get("pull_secret") if entry else None,
-                    "nodes": [],
-                })["nodes"].append(node.label)
+                images.setdefault(
+                    image,
+                    {
+                        "image": image,
+                        "catalog_entry": entry["name"] if entry else None,
+                        "pull_policy": entry.get("pull_policy") if entry else None,
+                        "pull_secret": entry.get("pull_secret") if entry else None,
+                        "nodes": [],
+                    },
+                )["nodes"].append(node.label)
             for s in normalise_entries("kubernetes_secrets", props.get("kubernetes_secrets")):
-                secrets.append({"node": node.label, "env_var": s.get("env_var"),
-                                "secret": s.get("name"), "key": s.get("key")})
+                secrets.append(
+                    {
+                        "node": node.label,
+                        "env_var": s.get("env_var"),
+                        "secret": s.get("name"),
+                        "key": s.get("key"),
+                    }
+                )
             for v in normalise_entries("mounted_volumes", props.get("mounted_volumes")):
-                volumes.append({"node": node.label, "path": v.get("path"), "pvc_name": v.get("pvc_name"),
-                                "sub_path": v.get("sub_path") or None, "read_only": bool(v.get("read_only"))})
-            nodes.append({
-                "id": node.id,
-                "label": node.label,
-                "op": node.op,
-                "task_id": task_id,
-                "filename": node.filename,
-                # a serve node has no file by design
-                "file_status": (files.check(node.filename) if node.filename
-                                else None if node.is_serve else "missing"),
-                "dependencies": sorted(set(deps)),
-                "outputs": list(props.get("outputs") or []),
-                "runtime_image": image,
-                "parents": graph.parents(node.id),
-                "order": position.get(node.id),
-            })
+                volumes.append(
+                    {
+                        "node": node.label,
+                        "path": v.get("path"),
+                        "pvc_name": v.get("pvc_name"),
+                        "sub_path": v.get("sub_path") or None,
+                        "read_only": bool(v.get("read_only")),
+                    }
+                )
+            nodes.append(
+                {
+                    "id": node.id,
+                    "label": node.label,
+                    "op": node.op,
+                    "task_id": task_id,
+                    "filename": node.filename,
+                    # a serve node has no file by design
+                    "file_status": (
+                        files.check(node.filename)
+                        if node.filename
+                        else None
+                        if node.is_serve
+                        else "missing"
+                    ),
+                    "dependencies": sorted(set(deps)),
+                    "outputs": list(props.get("outputs") or []),
+                    "runtime_image": image,
+                    "parents": graph.parents(node.id),
+                    "order": position.get(node.id),
+                }
+            )
         nodes.sort(key=lambda n: (n["order"] is None, n["order"] or 0))
         return {
             "path": self.relative(file),
@@ -184,11 +228,16 @@ class Services:
             "dag_id": pipeline.mlpipe.get("dag_id") or slugify(pipeline.name, fallback="pipeline"),
             "version": pipeline.version,
             "nodes": nodes,
-            "files": sorted({n["filename"] for n in nodes if n["filename"]} | {d for n in nodes for d in n["dependencies"]}),
+            "files": sorted(
+                {n["filename"] for n in nodes if n["filename"]}
+                | {d for n in nodes for d in n["dependencies"]}
+            ),
             "images": sorted(images.values(), key=lambda i: i["image"]),
             "secrets": secrets,
             "volumes": volumes,
-            "parameters": [p.__dict__ | {"enum": list(p.enum) if p.enum else None} for p in pipeline.parameters],
+            "parameters": [
+                p.__dict__ | {"enum": list(p.enum) if p.enum else None} for p in pipeline.parameters
+            ],
         }
 
     # -- export and publish ----------------------------------------------------------------
@@ -197,20 +246,29 @@ class Services:
         """A runtime configuration; local paths made absolute (relative ones are in the data dir)."""
         if not isinstance(name, str) or not name:
             raise ServiceError("Choose a runtime configuration.", 400, field="runtime_config")
-        config = self.catalog_call("runtime-configs", "get_with_secrets" if with_secrets else "get", name)
+        config = self.catalog_call(
+            "runtime-configs", "get_with_secrets" if with_secrets else "get", name
+        )
         if config.get("type") == "local":
             from .catalog import resolve_local_paths
 
             paths = resolve_local_paths(config, self.catalog("runtime-configs").data_dir)
-            config = {**config, "local": {**config.get("local", {}),
-                                          "dag_repo_path": str(paths.dag_repo_path),
-                                          "artifacts_path": str(paths.artifacts_path),
-                                          "branch": paths.branch, "subfolder": paths.subfolder}}
+            config = {
+                **config,
+                "local": {
+                    **config.get("local", {}),
+                    "dag_repo_path": str(paths.dag_repo_path),
+                    "artifacts_path": str(paths.artifacts_path),
+                    "branch": paths.branch,
+                    "subfolder": paths.subfolder,
+                },
+            }
         return config
 
     def _compile_errors(self, path: str, exc: PipelineError) -> ServiceError:
-        return ServiceError(f"Pipeline '{path}' has errors; fix them before exporting.", 422,
-                            problems=exc.problems)
+        return ServiceError(
+            f"Pipeline '{path}' has errors; fix them before exporting.", 422, problems=exc.problems
+        )
 
     def export(self, path: str, runtime_config: str, output: str | None = None) -> dict[str, Any]:
         """Offline: the DAG file (default: next to the pipeline) and the node bundles, on disk."""
@@ -226,8 +284,9 @@ class Services:
                 target.relative_to(self.root)
             except ValueError:
                 if self.confine_outputs:
-                    raise ServiceError(f"'{output}' is outside the server's root folder.", 403,
-                                       field="output") from None
+                    raise ServiceError(
+                        f"'{output}' is outside the server's root folder.", 403, field="output"
+                    ) from None
             if target.suffix != ".py":
                 raise ServiceError("The DAG file must end in .py.", 400, field="output")
         config = self.runtime_config(runtime_config)
@@ -261,24 +320,31 @@ class Services:
         images = self.catalog_call("runtime-images", "list")
         with tempfile.TemporaryDirectory(prefix="mlpipe-submit-") as scratch:
             try:
-                exported = export(file, config=compile_config, images=images,
-                                  output=Path(scratch) / "dag.py")
+                exported = export(
+                    file, config=compile_config, images=images, output=Path(scratch) / "dag.py"
+                )
             except PipelineError as exc:
                 raise self._compile_errors(path, exc) from None
-            bundles = [{"node_id": b.node_id, "key": b.key, "sha256": b.sha256, "path": b.path}
-                       for b in exported.bundles.values()]
+            bundles = [
+                {"node_id": b.node_id, "key": b.key, "sha256": b.sha256, "path": b.path}
+                for b in exported.bundles.values()
+            ]
             dag_text = exported.dag_path.read_text(encoding="utf-8")
             try:
                 result = publish(
-                    dag_id=exported.dag_id, dag_text=dag_text, source_path=self.relative(file),
+                    dag_id=exported.dag_id,
+                    dag_text=dag_text,
+                    source_path=self.relative(file),
                     bundles=bundles,
                     config=self.runtime_config(runtime_config, with_secrets=True),
                     cache_dir=cache_dir_for(self.catalog("runtime-configs").data_dir),
                 )
             except PublishError as exc:
-                raise ServiceError(f"Publishing '{path}' failed at {exc.step}: {exc.message}",
-                                   exc.status if 400 <= exc.status < 600 and exc.status != 500 else 502,
-                                   field="runtime_config" if exc.step == "config" else None) from None
+                raise ServiceError(
+                    f"Publishing '{path}' failed at {exc.step}: {exc.message}",
+                    exc.status if 400 <= exc.status < 600 and exc.status != 500 else 502,
+                    field="runtime_config" if exc.step == "config" else None,
+                ) from None
         data = result.to_dict()
         data["problems"] = [p.to_json() for p in exported.problems]
         data["runtime_config"] = runtime_config
@@ -290,11 +356,16 @@ class Services:
         if not isinstance(dag_id, str) or not dag_id:
             raise ServiceError("Give the DAG id to retire.", 400, field="dag_id")
         try:
-            result = retire(dag_id=dag_id, config=self.runtime_config(runtime_config, with_secrets=True),
-                            cache_dir=cache_dir_for(self.catalog("runtime-configs").data_dir))
+            result = retire(
+                dag_id=dag_id,
+                config=self.runtime_config(runtime_config, with_secrets=True),
+                cache_dir=cache_dir_for(self.catalog("runtime-configs").data_dir),
+            )
         except PublishError as exc:
-            raise ServiceError(f"Retiring '{dag_id}' failed at {exc.step}: {exc.message}",
-                               exc.status if exc.status != 500 else 502) from None
+            raise ServiceError(
+                f"Retiring '{dag_id}' failed at {exc.step}: {exc.message}",
+                exc.status if exc.status != 500 else 502,
+            ) from None
         return result.to_dict() | {"runtime_config": runtime_config}
 
     # -- the MLflow model registry (lists for the Serve MLflow model node) ------------------
@@ -303,16 +374,28 @@ class Services:
         """The tracking URI asked for, else the named runtime configuration's mlflow.tracking_uri."""
         uri = (tracking_uri or "").strip()
         if not uri and runtime_config:
-            uri = str((self.runtime_config(runtime_config).get("mlflow") or {}).get("tracking_uri") or "")
+            uri = str(
+                (self.runtime_config(runtime_config).get("mlflow") or {}).get("tracking_uri") or ""
+            )
         if not uri:
-            raise ServiceError("Give an MLflow tracking URI (or a runtime configuration that has one).", 400,
-                               field="tracking_uri")
+            raise ServiceError(
+                "Give an MLflow tracking URI (or a runtime configuration that has one).",
+                400,
+                field="tracking_uri",
+            )
         if "\n" in uri or len(uri) > 2048 or "://" not in uri:
-            raise ServiceError(f"'{uri[:100]}' is not a tracking URI (e.g. http://mlflow:5000).", 400,
-                               field="tracking_uri")
+            raise ServiceError(
+                f"'{uri[:100]}' is not a tracking URI (e.g. http://mlflow:5000).",
+                400,
+                field="tracking_uri",
+            )
         if "@" in uri.split("://", 1)[1].split("/", 1)[0]:
-            raise ServiceError("The tracking URI must not contain credentials; the MLflow client reads "
-                               "them from MLFLOW_TRACKING_USERNAME/PASSWORD or TOKEN.", 400, field="tracking_uri")
+            raise ServiceError(
+                "The tracking URI must not contain credentials; the MLflow client reads "
+                "them from MLFLOW_TRACKING_USERNAME/PASSWORD or TOKEN.",
+                400,
+                field="tracking_uri",
+            )
         return uri
 
     def _registry_call(self, func, *args: Any) -> Any:
@@ -323,8 +406,11 @@ class Services:
         try:
             import mlflow  # noqa: F401
         except ImportError:
-            raise ServiceError("MLflow is not installed in the Jupyter server's environment "
-                               "(pip install mlflow), so the model registry cannot be listed.", 501) from None
+            raise ServiceError(
+                "MLflow is not installed in the Jupyter server's environment "
+                "(pip install mlflow), so the model registry cannot be listed.",
+                501,
+            ) from None
         try:
             return func(*args)
         except registry.ModelNotFound as exc:
@@ -332,16 +418,20 @@ class Services:
         except registry.RegistryUnavailable as exc:
             raise ServiceError(str(exc), 502, field="tracking_uri") from None
 
-    def mlflow_models(self, tracking_uri: str | None, name_filter: str = "",
-                      runtime_config: str | None = None) -> dict[str, Any]:
+    def mlflow_models(
+        self, tracking_uri: str | None, name_filter: str = "", runtime_config: str | None = None
+    ) -> dict[str, Any]:
         from .serving import registry
 
         uri = self.mlflow_tracking_uri(tracking_uri, runtime_config)
-        return {"tracking_uri": uri,
-                "models": self._registry_call(registry.search_models, uri, name_filter or "")}
+        return {
+            "tracking_uri": uri,
+            "models": self._registry_call(registry.search_models, uri, name_filter or ""),
+        }
 
-    def mlflow_versions(self, name: str, tracking_uri: str | None,
-                        runtime_config: str | None = None) -> dict[str, Any]:
+    def mlflow_versions(
+        self, name: str, tracking_uri: str | None, runtime_config: str | None = None
+    ) -> dict[str, Any]:
         from .serving import registry
 
         if not name:

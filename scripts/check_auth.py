@@ -27,8 +27,11 @@ def main() -> int:
             if verb not in handler.__dict__:
                 continue
             chain = decorators(handler.__dict__[verb])
-            ok = len(chain) >= 3 and chain[0].split(":")[0].endswith("tornado/web.py") \
+            ok = (
+                len(chain) >= 3
+                and chain[0].split(":")[0].endswith("tornado/web.py")
                 and chain[1].split(":")[0].endswith("jupyter_server/auth/decorator.py")
+            )
             if not ok:
                 bad.append(f"{handler.__name__}.{verb} ({pattern}): {' -> '.join(chain)}")
     for line in bad:

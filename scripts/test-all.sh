@@ -10,12 +10,15 @@ step() { printf '\n==> %s\n' "$*"; }
 
 step "auth check: every REST verb is authenticated"
 python scripts/check_auth.py
+step "ruff: Python lint and format"
+ruff check mlpipe_lab tests benchmarks scripts
+ruff format --check mlpipe_lab tests benchmarks scripts
 step "pytest (all tiers, real Airflow included)"
 MLPIPE_REQUIRE_AIRFLOW=${MLPIPE_REQUIRE_AIRFLOW:-1} MLPIPE_REQUIRE_SELDON=${MLPIPE_REQUIRE_SELDON:-1} \
   pytest -q -rs -p no:cacheprovider
 step "jest"
 jlpm test
-step "lint"
+step "lint (eslint, prettier, stylelint)"
 jlpm lint:check
 step "galata (Chromium)"
 scripts/test-ui.sh

@@ -43,7 +43,9 @@ def credentials(home: Path, api: str) -> tuple[str, str]:
     while True:
         try:
             if api == "v2":
-                users = json.loads((home / "simple_auth_manager_passwords.json.generated").read_text())
+                users = json.loads(
+                    (home / "simple_auth_manager_passwords.json.generated").read_text()
+                )
                 return next(iter(users.items()))
             return "admin", (home / "standalone_admin_password.txt").read_text().strip()
         except (OSError, ValueError, StopIteration):
@@ -52,12 +54,20 @@ def credentials(home: Path, api: str) -> tuple[str, str]:
             time.sleep(1)
 
 
-def write_pipeline(folder: Path, name: str, dag_id: str, nodes: list[dict], files: dict[str, str]) -> Path:
+def write_pipeline(
+    folder: Path, name: str, dag_id: str, nodes: list[dict], files: dict[str, str]
+) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     for rel, text in files.items():
         (folder / rel).write_text(text)
-    doc = pipeline(name, nodes, mlpipe={"dag_id": dag_id, "parameters": [
-        {"name": "scale", "type": "number", "default": 1.0}]})
+    doc = pipeline(
+        name,
+        nodes,
+        mlpipe={
+            "dag_id": dag_id,
+            "parameters": [{"name": "scale", "type": "number", "default": 1.0}],
+        },
+    )
     path = folder / f"{name}.pipeline"
     path.write_text(dumps(doc))
     return path
@@ -100,74 +110,172 @@ def main() -> int:
     try:
         import boto3
 
-        boto3.session.Session().client("s3", endpoint_url=s3.endpoint, region_name="us-east-1",
-                                       aws_access_key_id=KEY_ID, aws_secret_access_key=SECRET
-                                       ).create_bucket(Bucket="runs")
+        boto3.session.Session().client(
+            "s3",
+            endpoint_url=s3.endpoint,
+            region_name="us-east-1",
+            aws_access_key_id=KEY_ID,
+            aws_secret_access_key=SECRET,
+        ).create_bucket(Bucket="runs")
         project = work / "project"
-        write_pipeline(project, "demo", DAG_ID, [
-            node("prep", "prep.py", label="Prepare data", outputs=["data.txt"]),
-            node("train", "train.py", label="Train", parents=["prep"]),
-        ], {"prep.py": "import os\nopen('data.txt', 'w').write('rows')\n"
-                       "print('prepared with scale', os.environ['scale'])\n",
-            "train.py": "print('trained on', open('data.txt').read())\n"})
-        write_pipeline(project, "fails", FAIL_ID, [node("bad", "bad.py", label="Load table")],
-                       {"bad.py": "import sys\nprint('loading')\nsys.exit('table sales is missing')\n"})
-        write_pipeline(project, "slow", SLOW_ID, [node("nap", "nap.py", label="Nap")],
-                       {"nap.py": "import time\nprint('napping', flush=True)\ntime.sleep(300)\n"})
+        write_pipeline(
+            project,
+            "demo",
+            DAG_ID,
+            [
+                node("prep", "prep.py", label="Prepare data", outputs=["data.txt"]),
+                node("train", "train.py", label="Train", parents=["prep"]),
+            ],
+            {
+                "prep.py": "import os\nopen('data.txt', 'w').write('rows')\n"
+                "print('prepared with scale', os.environ['scale'])\n",
+                "train.py": "print('trained on', open('data.txt').read())\n",
+            },
+        )
+        write_pipeline(
+            project,
+            "fails",
+            FAIL_ID,
+            [node("bad", "bad.py", label="Load table")],
+            {"bad.py": "import sys\nprint('loading')\nsys.exit('table sales is missing')\n"},
+        )
+        write_pipeline(
+            project,
+            "slow",
+            SLOW_ID,
+            [node("nap", "nap.py", label="Nap")],
+            {"nap.py": "import time\nprint('napping', flush=True)\ntime.sleep(300)\n"},
+        )
         services = Services(project)
         base = {
             "type": "airflow",
-            "airflow": {"api_endpoint": "http://127.0.0.1:8080", "version": "auto", "execution_mode": "local-worker",
-                        "auth": {"type": "basic", "username": user, "password": password}},
+            "airflow": {
+                "api_endpoint": "http://127.0.0.1:8080",
+                "version": "auto",
+                "execution_mode": "local-worker",
+                "auth": {"type": "basic", "username": user, "password": password},
+            },
             "dag_repo": {"url": str(bare), "branch": "main", "subfolder": "dags"},
-            "object_storage": {"endpoint": s3.endpoint, "bucket": "runs", "region": "us-east-1", "prefix": "mlpipe",
-                               "auth": {"type": "credentials", "access_key_id": KEY_ID,
-                                        "secret_access_key": SECRET}},
+            "object_storage": {
+                "endpoint": s3.endpoint,
+                "bucket": "runs",
+                "region": "us-east-1",
+                "prefix": "mlpipe",
+                "auth": {
+                    "type": "credentials",
+                    "access_key_id": KEY_ID,
+                    "secret_access_key": SECRET,
+                },
+            },
         }
         services.catalog_call("runtime-configs", "create", {"name": "af", **base})
-        services.catalog_call("runtime-configs", "create", {
-            "name": "af-badpass", **base,
-            "airflow": {**base["airflow"], "auth": {"type": "basic", "username": user, "password": password + "x"}}})
-        services.catalog_call("runtime-configs", "create", {
-            "name": "af-down", **base, "airflow": {**base["airflow"], "api_endpoint": "http://127.0.0.1:9"}})
-        services.catalog_call("runtime-configs", "create", {
-            "name": "af-nos3", **base, "object_storage": {**base["object_storage"], "endpoint": "http://127.0.0.1:9"}})
+        services.catalog_call(
+            "runtime-configs",
+            "create",
+            {
+                "name": "af-badpass",
+                **base,
+                "airflow": {
+                    **base["airflow"],
+                    "auth": {"type": "basic", "username": user, "password": password + "x"},
+                },
+            },
+        )
+        services.catalog_call(
+            "runtime-configs",
+            "create",
+            {
+                "name": "af-down",
+                **base,
+                "airflow": {**base["airflow"], "api_endpoint": "http://127.0.0.1:9"},
+            },
+        )
+        services.catalog_call(
+            "runtime-configs",
+            "create",
+            {
+                "name": "af-nos3",
+                **base,
+                "object_storage": {**base["object_storage"], "endpoint": "http://127.0.0.1:9"},
+            },
+        )
         runs = RunsService(services)
 
         # 1. before publishing: Airflow does not know the DAG
-        step(out, "status_before", lambda: runs.publish_status({"runtime_config": "af", "dag_id": DAG_ID}))
+        step(
+            out,
+            "status_before",
+            lambda: runs.publish_status({"runtime_config": "af", "dag_id": DAG_ID}),
+        )
 
         # 2. mlpipe submit --trigger --wait: publish, wait for the import at the pushed commit, trigger, follow
         def submit_trigger():
             stdout, stderr = io.StringIO(), io.StringIO()
             with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
-                code = mlpipe(["submit", str(project / "demo.pipeline"), "-r", "af", "--trigger", "--wait",
-                               "--param", "scale=3", "--json", "--import-timeout", "240"])
-            return {"exit": code, "run": json.loads(stdout.getvalue()) if stdout.getvalue().strip() else None,
-                    "progress": stderr.getvalue()[-3000:],
-                    "head": git("rev-parse", "main", cwd=bare).strip()}
+                code = mlpipe(
+                    [
+                        "submit",
+                        str(project / "demo.pipeline"),
+                        "-r",
+                        "af",
+                        "--trigger",
+                        "--wait",
+                        "--param",
+                        "scale=3",
+                        "--json",
+                        "--import-timeout",
+                        "240",
+                    ]
+                )
+            return {
+                "exit": code,
+                "run": json.loads(stdout.getvalue()) if stdout.getvalue().strip() else None,
+                "progress": stderr.getvalue()[-3000:],
+                "head": git("rev-parse", "main", cwd=bare).strip(),
+            }
+
         step(out, "submit_trigger", submit_trigger)
         run = (out["submit_trigger"] or {}).get("run") or {}
 
-        step(out, "status_after", lambda: runs.publish_status(
-            {"runtime_config": "af", "dag_id": DAG_ID, "commit": out["submit_trigger"]["head"]}))
+        step(
+            out,
+            "status_after",
+            lambda: runs.publish_status(
+                {"runtime_config": "af", "dag_id": DAG_ID, "commit": out["submit_trigger"]["head"]}
+            ),
+        )
         step(out, "run", lambda: runs.get("af", DAG_ID, run["id"]))
         step(out, "log_prep", lambda: runs.logs("af", DAG_ID, run["id"], "Prepare_data"))
-        step(out, "log_tail", lambda: runs.logs("af", DAG_ID, run["id"], "Prepare_data",
-                                                offset=out["log_prep"]["offset"]))
-        step(out, "listed", lambda: [r["id"] for r in runs.list(runtime_config="af", dag_id=DAG_ID)["runs"]])
-        step(out, "listed_by_path", lambda: [r["id"] for r in runs.list(runtime_config="af",
-                                                                        path="demo.pipeline")["runs"]])
+        step(
+            out,
+            "log_tail",
+            lambda: runs.logs(
+                "af", DAG_ID, run["id"], "Prepare_data", offset=out["log_prep"]["offset"]
+            ),
+        )
+        step(
+            out,
+            "listed",
+            lambda: [r["id"] for r in runs.list(runtime_config="af", dag_id=DAG_ID)["runs"]],
+        )
+        step(
+            out,
+            "listed_by_path",
+            lambda: [r["id"] for r in runs.list(runtime_config="af", path="demo.pipeline")["runs"]],
+        )
 
         def cli_runs_and_logs():
             res = {}
-            for name, argv in [("runs", ["runs", "-r", "af", "--dag-id", DAG_ID]),
-                               ("show", ["runs", "show", run["id"], "-r", "af", "--dag-id", DAG_ID]),
-                               ("logs", ["logs", run["id"], "Train", "-r", "af", "--dag-id", DAG_ID])]:
+            for name, argv in [
+                ("runs", ["runs", "-r", "af", "--dag-id", DAG_ID]),
+                ("show", ["runs", "show", run["id"], "-r", "af", "--dag-id", DAG_ID]),
+                ("logs", ["logs", run["id"], "Train", "-r", "af", "--dag-id", DAG_ID]),
+            ]:
                 stdout = io.StringIO()
                 with contextlib.redirect_stdout(stdout):
                     res[name] = [mlpipe(argv), stdout.getvalue()[-3000:]]
             return res
+
         step(out, "cli", cli_runs_and_logs)
 
         # 3. republish a change. A commit Airflow has not read yet is "waiting": on Airflow 2 the DAG
@@ -180,7 +288,9 @@ def main() -> int:
                 (work / "pause-sync").write_text("")
                 time.sleep(3)  # a pull already under way ends
                 published = services.submit("demo.pipeline", "af")
-                held = runs.publish_status({"runtime_config": "af", "dag_id": DAG_ID, "commit": published["commit"]})
+                held = runs.publish_status(
+                    {"runtime_config": "af", "dag_id": DAG_ID, "commit": published["commit"]}
+                )
                 (work / "pause-sync").unlink()
             else:
                 side = work / "side"
@@ -188,32 +298,74 @@ def main() -> int:
                 (side / "dags" / f"{DAG_ID}.py").write_text("# not tracked\n")
                 git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qam", "side", cwd=side)
                 git("push", "-q", "origin", "HEAD:refs/heads/side", cwd=side)
-                held = runs.publish_status({"runtime_config": "af", "dag_id": DAG_ID,
-                                            "commit": git("rev-parse", "HEAD", cwd=side).strip()})
+                held = runs.publish_status(
+                    {
+                        "runtime_config": "af",
+                        "dag_id": DAG_ID,
+                        "commit": git("rev-parse", "HEAD", cwd=side).strip(),
+                    }
+                )
                 published = services.submit("demo.pipeline", "af")
             t0 = time.monotonic()
             final = airflow.wait_imported(DAG_ID, published["commit"], timeout=240)
-            return {"previous": previous, "commit": published["commit"], "held": held, "final": final,
-                    "seconds": round(time.monotonic() - t0, 1)}
+            return {
+                "previous": previous,
+                "commit": published["commit"],
+                "held": held,
+                "final": final,
+                "seconds": round(time.monotonic() - t0, 1),
+            }
+
         step(out, "republish", republish)
 
         # 4. a failing node: POST runs with publish; the run's message names the node and its error
         def failing():
-            started = runs.start({"runtime_config": "af", "path": "fails.pipeline", "publish": True,
-                                  "import_timeout": 240})
-            return until(lambda: (lambda r: r if r["state"] not in ("queued", "running") else None)(
-                runs.get("af", FAIL_ID, started["id"])), 300, 2)
+            started = runs.start(
+                {
+                    "runtime_config": "af",
+                    "path": "fails.pipeline",
+                    "publish": True,
+                    "import_timeout": 240,
+                }
+            )
+            return until(
+                lambda: (lambda r: r if r["state"] not in ("queued", "running") else None)(
+                    runs.get("af", FAIL_ID, started["id"])
+                ),
+                300,
+                2,
+            )
+
         step(out, "failing", failing)
 
         # 5. cancel a running run
         def cancel():
-            started = runs.start({"runtime_config": "af", "path": "slow.pipeline", "publish": True,
-                                  "import_timeout": 240})
-            until(lambda: True if any(t["state"] == "running" for t in
-                                      runs.get("af", SLOW_ID, started["id"])["tasks"]) else None, 300, 2)
+            started = runs.start(
+                {
+                    "runtime_config": "af",
+                    "path": "slow.pipeline",
+                    "publish": True,
+                    "import_timeout": 240,
+                }
+            )
+            until(
+                lambda: (
+                    True
+                    if any(
+                        t["state"] == "running"
+                        for t in runs.get("af", SLOW_ID, started["id"])["tasks"]
+                    )
+                    else None
+                ),
+                300,
+                2,
+            )
             cancelled = runs.cancel("af", SLOW_ID, started["id"])
-            return {"cancelled": cancelled,
-                    "again": runs.get("af", SLOW_ID, started["id"])["state"]}
+            return {
+                "cancelled": cancelled,
+                "again": runs.get("af", SLOW_ID, started["id"])["state"],
+            }
+
         step(out, "cancel", cancel)
 
         # 6. a broken DAG file in the repo: import_error with Airflow's message
@@ -221,20 +373,40 @@ def main() -> int:
             clone = work / "clone"
             git("clone", "-q", str(bare), str(clone))
             (clone / "dags" / "broken_dag.py").write_text(
-                "import airflow  # a dag file\nraise RuntimeError('broken on purpose')\n")
+                "import airflow  # a dag file\nraise RuntimeError('broken on purpose')\n"
+            )
             git("add", "dags/broken_dag.py", cwd=clone)
-            git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "broken", cwd=clone)
+            git(
+                "-c",
+                "user.name=t",
+                "-c",
+                "user.email=t@t",
+                "commit",
+                "-q",
+                "-m",
+                "broken",
+                cwd=clone,
+            )
             git("push", "-q", "origin", "HEAD:main", cwd=clone)
             sha = git("rev-parse", "HEAD", cwd=clone).strip()
-            status = until(lambda: (lambda s: s if s["state"] == "import_error" else None)(
-                runs.publish_status({"runtime_config": "af", "dag_id": "broken_dag", "commit": sha})), 240, 2)
+            status = until(
+                lambda: (lambda s: s if s["state"] == "import_error" else None)(
+                    runs.publish_status(
+                        {"runtime_config": "af", "dag_id": "broken_dag", "commit": sha}
+                    )
+                ),
+                240,
+                2,
+            )
             try:
-                AirflowRuns("af", services.runtime_config("af", with_secrets=True), services).wait_imported(
-                    "broken_dag", sha, timeout=5)
+                AirflowRuns(
+                    "af", services.runtime_config("af", with_secrets=True), services
+                ).wait_imported("broken_dag", sha, timeout=5)
                 waited = None
             except ServiceError as exc:
                 waited = error(exc)
             return {"status": status, "wait": waited}
+
         step(out, "broken", broken)
 
         # 7. errors in plain words
@@ -242,20 +414,42 @@ def main() -> int:
             from mlpipe_lab.airflowapi import AirflowClient
 
             token = AirflowClient("http://127.0.0.1:8080", user, password).token()
-            services.catalog_call("runtime-configs", "create", {
-                "name": "af-token", **base, "airflow": {**base["airflow"], "auth": {"type": "token", "token": token}}})
+            services.catalog_call(
+                "runtime-configs",
+                "create",
+                {
+                    "name": "af-token",
+                    **base,
+                    "airflow": {**base["airflow"], "auth": {"type": "token", "token": token}},
+                },
+            )
             listed = runs.list(runtime_config="af-token", dag_id=DAG_ID)["runs"]
             return {"ids": [r["id"] for r in listed], "token_shown": token in json.dumps(listed)}
+
         if api == "v2":
             step(out, "token_auth", token_auth)
         step(out, "bad_password", lambda: runs.list(runtime_config="af-badpass", dag_id=DAG_ID))
         step(out, "unreachable", lambda: runs.list(runtime_config="af-down", dag_id=DAG_ID))
-        step(out, "no_object_store", lambda: runs.start({"runtime_config": "af-nos3", "path": "demo.pipeline",
-                                                         "publish": True}))
-        step(out, "never_imported", lambda: AirflowRuns("af", services.runtime_config("af", with_secrets=True),
-                                                        services).wait_imported("never_there", "0" * 40, timeout=3))
+        step(
+            out,
+            "no_object_store",
+            lambda: runs.start(
+                {"runtime_config": "af-nos3", "path": "demo.pipeline", "publish": True}
+            ),
+        )
+        step(
+            out,
+            "never_imported",
+            lambda: AirflowRuns(
+                "af", services.runtime_config("af", with_secrets=True), services
+            ).wait_imported("never_there", "0" * 40, timeout=3),
+        )
         step(out, "unknown_run", lambda: runs.get("af", DAG_ID, "manual__nope"))
-        step(out, "trigger_unpublished", lambda: runs.start({"runtime_config": "af", "dag_id": "never_there"}))
+        step(
+            out,
+            "trigger_unpublished",
+            lambda: runs.start({"runtime_config": "af", "dag_id": "never_there"}),
+        )
         out["secrets_in_output"] = [s for s in (password, SECRET) if s in json.dumps(out)]
     finally:
         s3.stop()

@@ -13,11 +13,14 @@ import copy
 import json
 import os
 import random
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 _LOCAL_FIXTURES = Path(__file__).resolve().parent / "fixtures" / "elyra"
-_SHARED = Path(os.environ.get("MLPIPE_SHARED_DIR") or Path(__file__).resolve().parents[2] / "shared")
+_SHARED = Path(
+    os.environ.get("MLPIPE_SHARED_DIR") or Path(__file__).resolve().parents[2] / "shared"
+)
 FIXTURES = _LOCAL_FIXTURES if _LOCAL_FIXTURES.is_dir() else _SHARED / "fixtures" / "elyra"
 
 CANARY = "CANARY-9f2c-do-not-leak"
@@ -35,7 +38,11 @@ CONFIG: dict[str, Any] = {
         "url": "https://git.example.com/org/dags.git",
         "branch": "main",
         "subfolder": "dags",
-        "auth": {"type": "token", "token": CANARY + "-git-token", "ssh_private_key": CANARY + "-ssh"},
+        "auth": {
+            "type": "token",
+            "token": CANARY + "-git-token",
+            "ssh_private_key": CANARY + "-ssh",
+        },
     },
     "object_storage": {
         "endpoint": "http://minio.minio:9000",
@@ -43,8 +50,11 @@ CONFIG: dict[str, Any] = {
         "bucket": "mlpipe",
         "region": "eu-west-1",
         "prefix": "pipelines",
-        "auth": {"type": "credentials", "access_key_id": CANARY + "-access-key",
-                 "secret_access_key": CANARY + "-secret-key"},
+        "auth": {
+            "type": "credentials",
+            "access_key_id": CANARY + "-access-key",
+            "secret_access_key": CANARY + "-secret-key",
+        },
         "pod_credentials_secret": "mlpipe-s3",
     },
     "kubernetes": {
@@ -57,16 +67,36 @@ CONFIG: dict[str, Any] = {
 LOCAL_CONFIG: dict[str, Any] = {
     "name": "local",
     "type": "local",
-    "local": {"dag_repo_path": "local/dags.git", "branch": "main", "subfolder": "dags",
-              "artifacts_path": "local/artifacts"},
+    "local": {
+        "dag_repo_path": "local/dags.git",
+        "branch": "main",
+        "subfolder": "dags",
+        "artifacts_path": "local/artifacts",
+    },
 }
 IMAGES: list[dict[str, Any]] = [
-    {"name": "pandas", "display_name": "Pandas", "image": "amancevice/pandas:jupyter-2.3.2",
-     "pull_policy": "IfNotPresent", "source": "builtin"},
-    {"name": "private", "display_name": "Private", "image": "quay.io/example/private:1.0",
-     "pull_policy": "Always", "pull_secret": "quay-pull", "source": "user"},
-    {"name": "runtime", "display_name": "Runtime", "image": "registry.example.com/ml/runtime:1.4",
-     "pull_policy": "IfNotPresent", "source": "user"},
+    {
+        "name": "pandas",
+        "display_name": "Pandas",
+        "image": "amancevice/pandas:jupyter-2.3.2",
+        "pull_policy": "IfNotPresent",
+        "source": "builtin",
+    },
+    {
+        "name": "private",
+        "display_name": "Private",
+        "image": "quay.io/example/private:1.0",
+        "pull_policy": "Always",
+        "pull_secret": "quay-pull",
+        "source": "user",
+    },
+    {
+        "name": "runtime",
+        "display_name": "Runtime",
+        "image": "registry.example.com/ml/runtime:1.4",
+        "pull_policy": "IfNotPresent",
+        "source": "user",
+    },
     {"name": "r", "display_name": "R", "image": "registry.example.com/ml/r:4.3", "source": "user"},
 ]
 OPS = {"notebook": "execute-notebook-node", "python": "execute-python-node", "r": "execute-r-node"}
@@ -76,16 +106,30 @@ EXT = {"notebook": ".ipynb", "python": ".py", "r": ".r"}
 # -- builders -----------------------------------------------------------------------------------
 
 
-def node(node_id: str, filename: str, *, kind: str | None = None, label: str = "",
-         params: dict[str, Any] | None = None, parents: Iterable[str] = (), mlpipe: dict[str, Any] | None = None,
-         description: str = "", ui_extra: dict[str, Any] | None = None) -> dict[str, Any]:
+def node(
+    node_id: str,
+    filename: str,
+    *,
+    kind: str | None = None,
+    label: str = "",
+    params: dict[str, Any] | None = None,
+    parents: Iterable[str] = (),
+    mlpipe: dict[str, Any] | None = None,
+    description: str = "",
+    ui_extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     if kind is None:
         kind = next((k for k, e in EXT.items() if filename.lower().endswith(e)), "python")
     app_data: dict[str, Any] = {
         "component_parameters": {"filename": filename, **(params or {})},
         "label": label,
-        "ui_data": {"label": label or filename.rsplit("/", 1)[-1], "x_pos": 0, "y_pos": 0,
-                    "description": description, **(ui_extra or {})},
+        "ui_data": {
+            "label": label or filename.rsplit("/", 1)[-1],
+            "x_pos": 0,
+            "y_pos": 0,
+            "description": description,
+            **(ui_extra or {}),
+        },
     }
     if mlpipe:
         app_data["mlpipe"] = mlpipe
@@ -93,21 +137,44 @@ def node(node_id: str, filename: str, *, kind: str | None = None, label: str = "
     links = [{"id": f"{p}->{node_id}", "node_id_ref": p, "port_id_ref": "outPort"} for p in parents]
     if links:
         inputs["links"] = links
-    return {"id": node_id, "type": "execution_node", "op": OPS[kind], "app_data": app_data,
-            "inputs": [inputs], "outputs": [{"id": "outPort"}]}
+    return {
+        "id": node_id,
+        "type": "execution_node",
+        "op": OPS[kind],
+        "app_data": app_data,
+        "inputs": [inputs],
+        "outputs": [{"id": "outPort"}],
+    }
 
 
-def pipeline(name: str, nodes: list[dict[str, Any]], *, defaults: dict[str, Any] | None = None,
-             mlpipe: dict[str, Any] | None = None, description: str = "") -> dict[str, Any]:
-    props: dict[str, Any] = {"name": name, "runtime": "Apache Airflow", "pipeline_defaults": defaults or {}}
+def pipeline(
+    name: str,
+    nodes: list[dict[str, Any]],
+    *,
+    defaults: dict[str, Any] | None = None,
+    mlpipe: dict[str, Any] | None = None,
+    description: str = "",
+) -> dict[str, Any]:
+    props: dict[str, Any] = {
+        "name": name,
+        "runtime": "Apache Airflow",
+        "pipeline_defaults": defaults or {},
+    }
     if description:
         props["description"] = description
-    app_data: dict[str, Any] = {"ui_data": {"comments": []}, "version": 8, "runtime_type": "APACHE_AIRFLOW",
-                                "properties": props}
+    app_data: dict[str, Any] = {
+        "ui_data": {"comments": []},
+        "version": 8,
+        "runtime_type": "APACHE_AIRFLOW",
+        "properties": props,
+    }
     if mlpipe:
         app_data["mlpipe"] = mlpipe
     return {
-        "doc_type": "pipeline", "version": "3.0", "json_schema": "", "id": "corpus",
+        "doc_type": "pipeline",
+        "version": "3.0",
+        "json_schema": "",
+        "id": "corpus",
         "primary_pipeline": "primary",
         "pipelines": [{"id": "primary", "nodes": nodes, "app_data": app_data, "runtime_ref": ""}],
         "schemas": [],
@@ -139,7 +206,9 @@ def props_demo() -> dict[str, Any] | None:
 def _svg(i: int) -> str:
     # The editor stores ~3 KB of URI-encoded SVG per node; keep files realistically large.
     unit = f"%3Cpath d='M{i} 0 L{i + 7} 13 Z' fill='%23{i % 997:03d}a0c'/%3E"
-    return "data:image/svg+xml;utf8,%3Csvg xmlns='http://www.w3.org/2000/svg'%3E" + unit * (2900 // len(unit))
+    return "data:image/svg+xml;utf8,%3Csvg xmlns='http://www.w3.org/2000/svg'%3E" + unit * (
+        2900 // len(unit)
+    )
 
 
 def random_dag(n: int = 200, seed: int = 7, svg: bool = True) -> dict[str, Any]:
@@ -164,28 +233,57 @@ def random_dag(n: int = 200, seed: int = 7, svg: bool = True) -> dict[str, Any]:
         parents = []
         if i:
             window = list(range(max(0, i - 20), i))
-            parents = [f"n{p:05d}" for p in sorted(rng.sample(window, min(len(window), rng.choice([1, 1, 2, 3]))))]
-        nodes.append(node(f"n{i:05d}", filename, kind=kind, label=f"{stage.title()} {i}", params=params,
-                          parents=parents, description=f"Step {i}: {stage}",
-                          ui_extra={"image": _svg(i)} if svg else None))
+            parents = [
+                f"n{p:05d}"
+                for p in sorted(rng.sample(window, min(len(window), rng.choice([1, 1, 2, 3]))))
+            ]
+        nodes.append(
+            node(
+                f"n{i:05d}",
+                filename,
+                kind=kind,
+                label=f"{stage.title()} {i}",
+                params=params,
+                parents=parents,
+                description=f"Step {i}: {stage}",
+                ui_extra={"image": _svg(i)} if svg else None,
+            )
+        )
     return pipeline(
-        f"random {n}", nodes,
-        defaults={"runtime_image": "registry.example.com/ml/runtime:1.4",
-                  "env_vars": [{"env_var": "STAGE", "value": "dev"}]},
-        mlpipe={"dag_id": f"random_{n}", "parameters": [
-            {"name": "alpha", "type": "number", "default": 0.5, "minimum": 0, "maximum": 1},
-            {"name": "mode", "type": "string", "default": "fast", "enum": ["fast", "full"]},
-        ]},
+        f"random {n}",
+        nodes,
+        defaults={
+            "runtime_image": "registry.example.com/ml/runtime:1.4",
+            "env_vars": [{"env_var": "STAGE", "value": "dev"}],
+        },
+        mlpipe={
+            "dag_id": f"random_{n}",
+            "parameters": [
+                {"name": "alpha", "type": "number", "default": 0.5, "minimum": 0, "maximum": 1},
+                {"name": "mode", "type": "string", "default": "fast", "enum": ["fast", "full"]},
+            ],
+        },
     )
 
 
 def minimal_dag(n: int = 200) -> dict[str, Any]:
     """``n`` Python nodes in a chain (n-1 links), only a file each and a default image: the shape of
     the 200-node pipeline Elyra's export was measured with."""
-    nodes = [node(f"n{i:05d}", f"step_{i}.py", parents=[f"n{i - 1:05d}"] if i else [],
-                  description="Run Python script") for i in range(n)]
-    return pipeline(f"minimal {n}", nodes, defaults={"runtime_image": "registry.example.com/ml/runtime:1.4"},
-                    mlpipe={"dag_id": f"minimal_{n}"})
+    nodes = [
+        node(
+            f"n{i:05d}",
+            f"step_{i}.py",
+            parents=[f"n{i - 1:05d}"] if i else [],
+            description="Run Python script",
+        )
+        for i in range(n)
+    ]
+    return pipeline(
+        f"minimal {n}",
+        nodes,
+        defaults={"runtime_image": "registry.example.com/ml/runtime:1.4"},
+        mlpipe={"dag_id": f"minimal_{n}"},
+    )
 
 
 HOSTILE = [
@@ -215,29 +313,46 @@ def hostile() -> dict[str, Any]:
     nodes = []
     for i, text in enumerate(HOSTILE):
         env = [{"env_var": "HOSTILE", "value": text}, {"env_var": f"V{i}", "value": text[::-1]}]
-        nodes.append(node(
-            f"h{i:02d}", f"files/ff{_safe_name(text)}_{i}.py", label=text, description=text,
-            parents=[f"h{i - 1:02d}"] if i else [],
-            params={
-                "env_vars": env,
-                "outputs": [f"out/{_safe_name(text)}*.csv"],
-                "kubernetes_pod_annotations": [{"key": "note", "value": text}],
-                "mounted_volumes": [{"path": "/mnt/data", "pvc_name": "data", "sub_path": text}],
-            },
-        ))
+        nodes.append(
+            node(
+                f"h{i:02d}",
+                f"files/ff{_safe_name(text)}_{i}.py",
+                label=text,
+                description=text,
+                parents=[f"h{i - 1:02d}"] if i else [],
+                params={
+                    "env_vars": env,
+                    "outputs": [f"out/{_safe_name(text)}*.csv"],
+                    "kubernetes_pod_annotations": [{"key": "note", "value": text}],
+                    "mounted_volumes": [
+                        {"path": "/mnt/data", "pvc_name": "data", "sub_path": text}
+                    ],
+                },
+            )
+        )
     return pipeline(
-        "Hostile \"pipeline\" {{ x }}\n", nodes,
+        'Hostile "pipeline" {{ x }}\n',
+        nodes,
         defaults={"runtime_image": "registry.example.com/ml/runtime:1.4"},
         description="'''; import os #\n{% raw %}",
         mlpipe={
             "dag_id": "hostile",
             "owner": "o'wner\"{{x}}",
-            "doc_md": "# Title\n{{ 1 }}\n```\n\"\"\"\n```\nREADME.md",
+            "doc_md": '# Title\n{{ 1 }}\n```\n"""\n```\nREADME.md',
             "tags": ["tag {{ x }}", "quote\"'", "uni 🚀"],
             "parameters": [
-                {"name": "text", "type": "string", "default": HOSTILE[0] + HOSTILE[4],
-                 "description": HOSTILE[3] + HOSTILE[1]},
-                {"name": "choice", "type": "string", "default": "a\"b", "enum": ["a\"b", "{{ c }}", "\n"]},
+                {
+                    "name": "text",
+                    "type": "string",
+                    "default": HOSTILE[0] + HOSTILE[4],
+                    "description": HOSTILE[3] + HOSTILE[1],
+                },
+                {
+                    "name": "choice",
+                    "type": "string",
+                    "default": 'a"b',
+                    "enum": ['a"b', "{{ c }}", "\n"],
+                },
             ],
         },
     )
@@ -253,8 +368,12 @@ def everything() -> dict[str, Any]:
     """Every node property and every Airflow setting, on notebook, Python and R nodes."""
     all_props = {
         "runtime_image": "quay.io/example/private:1.0",
-        "cpu": 0.5, "cpu_limit": "1500m", "memory": 8, "memory_limit": "12Gi",
-        "gpu": 2, "gpu_vendor": "amd.com/gpu",
+        "cpu": 0.5,
+        "cpu_limit": "1500m",
+        "memory": 8,
+        "memory_limit": "12Gi",
+        "gpu": 2,
+        "gpu_vendor": "amd.com/gpu",
         "dependencies": ["data/*.csv", "lib/helpers.py"],
         "include_subdirectories": True,
         "outputs": ["model/model.pkl", "metrics.json"],
@@ -275,48 +394,107 @@ def everything() -> dict[str, Any]:
         "pipeline_parameters": ["alpha", "epochs"],
     }
     mlpipe_task = {
-        "task_id": "train_model", "retries": 3, "retry_delay_seconds": 60, "execution_timeout_seconds": 7200,
-        "trigger_rule": "all_done", "pool": "gpu_pool", "priority_weight": 10,
-        "node_selector": [{"key": "kubernetes.io/arch", "value": "amd64"}], "service_account": "trainer",
+        "task_id": "train_model",
+        "retries": 3,
+        "retry_delay_seconds": 60,
+        "execution_timeout_seconds": 7200,
+        "trigger_rule": "all_done",
+        "pool": "gpu_pool",
+        "priority_weight": 10,
+        "node_selector": [{"key": "kubernetes.io/arch", "value": "amd64"}],
+        "service_account": "trainer",
     }
     nodes = [
-        node("prep", "prep/prepare.py", label="Prepare data", description="Cleans the raw data.",
-             params={"memory": "512Mi", "cpu": 2, "outputs": ["data/clean.csv"]}),
-        node("train", "train/train.ipynb", label="Train model", description="Fits the model.",
-             params=all_props, mlpipe=mlpipe_task, parents=["prep"]),
-        node("report", "report/report.r", label="Report", parents=["train", "prep"],
-             params={"pipeline_parameters": []}, mlpipe={"trigger_rule": "none_failed"}),
+        node(
+            "prep",
+            "prep/prepare.py",
+            label="Prepare data",
+            description="Cleans the raw data.",
+            params={"memory": "512Mi", "cpu": 2, "outputs": ["data/clean.csv"]},
+        ),
+        node(
+            "train",
+            "train/train.ipynb",
+            label="Train model",
+            description="Fits the model.",
+            params=all_props,
+            mlpipe=mlpipe_task,
+            parents=["prep"],
+        ),
+        node(
+            "report",
+            "report/report.r",
+            label="Report",
+            parents=["train", "prep"],
+            params={"pipeline_parameters": []},
+            mlpipe={"trigger_rule": "none_failed"},
+        ),
     ]
     # An Elyra binding node between train and a final step: links run through it.
-    nodes.append({"id": "bind", "type": "binding_exit_node", "inputs": [
-        {"id": "inPort", "links": [{"id": "l", "node_id_ref": "train", "port_id_ref": "outPort"}]}]})
+    nodes.append(
+        {
+            "id": "bind",
+            "type": "binding_exit_node",
+            "inputs": [
+                {
+                    "id": "inPort",
+                    "links": [{"id": "l", "node_id_ref": "train", "port_id_ref": "outPort"}],
+                }
+            ],
+        }
+    )
     nodes.append(node("publish", "publish.py", label="Publish", parents=["bind"]))
     return pipeline(
-        "Everything pipeline", nodes,
+        "Everything pipeline",
+        nodes,
         description="All properties.",
         defaults={
             "runtime_image": "registry.example.com/ml/runtime:1.4",
-            "env_vars": [{"env_var": "STAGE", "value": "dev"}, {"env_var": "LOG_LEVEL", "value": "info"}],
+            "env_vars": [
+                {"env_var": "STAGE", "value": "dev"},
+                {"env_var": "LOG_LEVEL", "value": "info"},
+            ],
             "kubernetes_secrets": [{"env_var": "API_TOKEN", "name": "api", "key": "token"}],
             "kubernetes_pod_labels": [{"key": "project", "value": "churn"}],
-            "kubernetes_tolerations": [{"key": "dedicated", "operator": "Equal", "value": "ml",
-                                        "effect": "NoSchedule"}],
+            "kubernetes_tolerations": [
+                {"key": "dedicated", "operator": "Equal", "value": "ml", "effect": "NoSchedule"}
+            ],
             "kubernetes_shared_mem_size": {"size": 1, "units": "G"},
             "cos_object_prefix": "team-a/churn",
         },
         mlpipe={
-            "dag_id": "everything", "schedule": "0 3 * * *", "start_date": "2024-06-01", "catchup": True,
-            "max_active_runs": 2, "owner": "alice", "tags": ["churn", "ml"], "doc_md": "# Everything\nAll of it.",
-            "is_paused_upon_creation": False, "dagrun_timeout_seconds": 86400, "retries": 1,
-            "retry_delay_seconds": 120, "execution_timeout_seconds": 3600,
+            "dag_id": "everything",
+            "schedule": "0 3 * * *",
+            "start_date": "2024-06-01",
+            "catchup": True,
+            "max_active_runs": 2,
+            "owner": "alice",
+            "tags": ["churn", "ml"],
+            "doc_md": "# Everything\nAll of it.",
+            "is_paused_upon_creation": False,
+            "dagrun_timeout_seconds": 86400,
+            "retries": 1,
+            "retry_delay_seconds": 120,
+            "execution_timeout_seconds": 3600,
             "parameters": [
-                {"name": "alpha", "type": "number", "default": 0.1, "minimum": 0, "maximum": 1,
-                 "description": "Learning rate"},
+                {
+                    "name": "alpha",
+                    "type": "number",
+                    "default": 0.1,
+                    "minimum": 0,
+                    "maximum": 1,
+                    "description": "Learning rate",
+                },
                 {"name": "epochs", "type": "integer", "default": 10, "minimum": 1},
                 {"name": "mode", "type": "string", "default": "full", "enum": ["fast", "full"]},
                 {"name": "dry_run", "type": "boolean", "default": False},
                 {"name": "note", "type": "string"},
-                {"name": "items", "type": "string", "default": "x", "description": "dict attribute name"},
+                {
+                    "name": "items",
+                    "type": "string",
+                    "default": "x",
+                    "description": "dict attribute name",
+                },
             ],
         },
     )
@@ -340,13 +518,17 @@ def write_files(doc: dict[str, Any], folder: Path, size: int = 64) -> None:
     folder = Path(folder)
     for n in nodes_of(doc):
         params = n.get("app_data", {}).get("component_parameters", {})
-        names = [params.get("filename")] + [d.replace("*", "sample") for d in params.get("dependencies") or []]
+        names = [params.get("filename")] + [
+            d.replace("*", "sample") for d in params.get("dependencies") or []
+        ]
         for name in names:
             if isinstance(name, str) and name:
                 path = folder / name
                 path.parent.mkdir(parents=True, exist_ok=True)
                 if not path.exists():
-                    path.write_bytes((f"# {name}\n".encode("utf-8", "surrogatepass") * size)[: size * 8])
+                    path.write_bytes(
+                        (f"# {name}\n".encode("utf-8", "surrogatepass") * size)[: size * 8]
+                    )
 
 
 def shuffled_keys(value: Any, seed: int = 1) -> Any:
@@ -368,18 +550,41 @@ def shuffled_keys(value: Any, seed: int = 1) -> Any:
 # -- what a generated DAG may contain -------------------------------------------------------------
 
 ALLOWED_CALLS = {
-    "DAG", "KubernetesPodOperator", "Secret", "Param", "dict", "timedelta", "pendulum.datetime",
-    "k8s.V1ResourceRequirements", "k8s.V1Volume", "k8s.V1VolumeMount", "k8s.V1Toleration",
-    "k8s.V1PersistentVolumeClaimVolumeSource", "k8s.V1EmptyDirVolumeSource", "k8s.V1LocalObjectReference",
-    "k8s.V1SecretVolumeSource", "k8s.V1KeyToPath",  # a serve node's registry Secret for Kaniko
+    "DAG",
+    "KubernetesPodOperator",
+    "Secret",
+    "Param",
+    "dict",
+    "timedelta",
+    "pendulum.datetime",
+    "k8s.V1ResourceRequirements",
+    "k8s.V1Volume",
+    "k8s.V1VolumeMount",
+    "k8s.V1Toleration",
+    "k8s.V1PersistentVolumeClaimVolumeSource",
+    "k8s.V1EmptyDirVolumeSource",
+    "k8s.V1LocalObjectReference",
+    "k8s.V1SecretVolumeSource",
+    "k8s.V1KeyToPath",  # a serve node's registry Secret for Kaniko
 }
 ALLOWED_IMPORTS = {
-    ("datetime", "timedelta"), ("airflow.sdk", "DAG"), ("airflow.sdk", "Param"), ("airflow", "DAG"),
+    ("datetime", "timedelta"),
+    ("airflow.sdk", "DAG"),
+    ("airflow.sdk", "Param"),
+    ("airflow", "DAG"),
     ("airflow.models.param", "Param"),
     ("airflow.providers.cncf.kubernetes.operators.pod", "KubernetesPodOperator"),
-    ("airflow.providers.cncf.kubernetes.secret", "Secret"), ("kubernetes.client", "models"),
+    ("airflow.providers.cncf.kubernetes.secret", "Secret"),
+    ("kubernetes.client", "models"),
 }
-CONSTANTS = {"RUNNER", "NOTEBOOK_PARAMS", "TASK_ENV", "TASK_LABELS", "STORE_SECRETS", "POD_SETTINGS"}
+CONSTANTS = {
+    "RUNNER",
+    "NOTEBOOK_PARAMS",
+    "TASK_ENV",
+    "TASK_LABELS",
+    "STORE_SECRETS",
+    "POD_SETTINGS",
+}
 
 
 class DagShapeError(AssertionError):
@@ -417,7 +622,11 @@ def _check_value(node: ast.AST, names: set[str]) -> None:
                 raise DagShapeError("dict key is not a string literal")
             _check_value(value, names)
         return
-    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub) and isinstance(node.operand, ast.Constant):
+    if (
+        isinstance(node, ast.UnaryOp)
+        and isinstance(node.op, ast.USub)
+        and isinstance(node.operand, ast.Constant)
+    ):
         return _check_value(node.operand, names)
     if isinstance(node, ast.Call):
         func = _dotted(node.func)
@@ -443,7 +652,9 @@ def _check_import(stmt: ast.stmt, names: set[str]) -> None:
         for alias in stmt.names:
             if (stmt.module, alias.name) not in ALLOWED_IMPORTS or stmt.level:
                 raise DagShapeError(f"unexpected import {stmt.module}.{alias.name}")
-            if alias.asname not in (None, "k8s") or (alias.asname == "k8s") != (alias.name == "models"):
+            if alias.asname not in (None, "k8s") or (alias.asname == "k8s") != (
+                alias.name == "models"
+            ):
                 raise DagShapeError("unexpected alias")
             names.add(alias.asname or alias.name)
         return
@@ -462,12 +673,19 @@ def check_dag_ast(text: str) -> ast.Module:
             if stmt.orelse or stmt.finalbody or len(stmt.handlers) != 1:
                 raise DagShapeError("unexpected try shape")
             handler = stmt.handlers[0]
-            if not (isinstance(handler.type, ast.Name) and handler.type.id == "ImportError") or handler.name:
+            if (
+                not (isinstance(handler.type, ast.Name) and handler.type.id == "ImportError")
+                or handler.name
+            ):
                 raise DagShapeError("unexpected except clause")
             for s in stmt.body + handler.body:
                 _check_import(s, names)
         elif isinstance(stmt, ast.Assign) and not dag_seen:
-            if len(stmt.targets) != 1 or not isinstance(stmt.targets[0], ast.Name) or stmt.targets[0].id not in CONSTANTS:
+            if (
+                len(stmt.targets) != 1
+                or not isinstance(stmt.targets[0], ast.Name)
+                or stmt.targets[0].id not in CONSTANTS
+            ):
                 raise DagShapeError("unexpected module assignment")
             _check_value(stmt.value, names)
             names.add(stmt.targets[0].id)
@@ -494,14 +712,21 @@ def _check_dag_body(body: list[ast.stmt], names: set[str]) -> None:
             target = stmt.targets[0]
             if len(stmt.targets) != 1 or not isinstance(target, ast.Name) or target.id in names:
                 raise DagShapeError("unexpected assignment in the DAG block")
-            if not (isinstance(stmt.value, ast.Call) and _dotted(stmt.value.func) == "KubernetesPodOperator"):
+            if not (
+                isinstance(stmt.value, ast.Call)
+                and _dotted(stmt.value.func) == "KubernetesPodOperator"
+            ):
                 raise DagShapeError("a task that is not a KubernetesPodOperator")
             if stmt.value.args:
                 raise DagShapeError("positional operator arguments")
             _check_value(stmt.value, names)
             names.add(target.id)
             tasks.add(target.id)
-        elif isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.BinOp) and isinstance(stmt.value.op, ast.RShift):
+        elif (
+            isinstance(stmt, ast.Expr)
+            and isinstance(stmt.value, ast.BinOp)
+            and isinstance(stmt.value.op, ast.RShift)
+        ):
             left, right = stmt.value.left, stmt.value.right
             ups = left.elts if isinstance(left, ast.List) else [left]
             for n in ups + [right]:
@@ -512,14 +737,20 @@ def _check_dag_body(body: list[ast.stmt], names: set[str]) -> None:
 
 
 def string_constants(tree: ast.AST) -> set[str]:
-    return {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)}
+    return {
+        n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)
+    }
 
 
 def operator_kwargs(tree: ast.AST) -> dict[str, dict[str, ast.AST]]:
     """task_id -> {keyword: value node} for each KubernetesPodOperator call."""
     out = {}
     for n in ast.walk(tree):
-        if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == "KubernetesPodOperator":
+        if (
+            isinstance(n, ast.Call)
+            and isinstance(n.func, ast.Name)
+            and n.func.id == "KubernetesPodOperator"
+        ):
             kw = {k.arg: k.value for k in n.keywords if k.arg}
             out[ast.literal_eval(kw["task_id"])] = kw
     return out
@@ -552,7 +783,11 @@ class C:
         self.func, self.args, self.kwargs = func, args, kwargs
 
     def __eq__(self, other: Any) -> bool:
-        return isinstance(other, C) and (self.func, self.args, self.kwargs) == (other.func, other.args, other.kwargs)
+        return isinstance(other, C) and (self.func, self.args, self.kwargs) == (
+            other.func,
+            other.args,
+            other.kwargs,
+        )
 
     def __repr__(self) -> str:
         inner = [repr(a) for a in self.args] + [f"{k}={v!r}" for k, v in self.kwargs.items()]

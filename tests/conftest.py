@@ -10,7 +10,7 @@ import pytest
 
 pytest_plugins = ("pytest_jupyter.jupyter_server",)
 
-from fixture_paths import ELYRA_FIXTURES, FIXTURES  # noqa: F401
+from fixture_paths import ELYRA_FIXTURES, FIXTURES  # noqa: E402, F401
 
 
 @pytest.fixture(autouse=True)

@@ -168,7 +168,14 @@ class GitHttpServer(PortServer):
         self.max_seconds = max_seconds
 
     def command(self) -> list[str]:
-        return [sys.executable, __file__, "--root", str(self.root), "--max-seconds", str(self.max_seconds)]
+        return [
+            sys.executable,
+            __file__,
+            "--root",
+            str(self.root),
+            "--max-seconds",
+            str(self.max_seconds),
+        ]
 
     def environment(self) -> dict[str, str]:
         # the token reaches the server through its environment, never its command line

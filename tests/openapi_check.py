@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import yaml
@@ -13,7 +13,7 @@ from jsonschema import Draft202012Validator
 SPEC_PATH = Path(__file__).parent.parent / "mlpipe_lab" / "openapi.yaml"
 
 
-@lru_cache(maxsize=None)
+@cache
 def spec() -> dict:
     return yaml.safe_load(SPEC_PATH.read_text())
 
@@ -31,8 +31,9 @@ def _match(path: str) -> str:
 
 def check_response(method: str, path: str, status: int, body: bytes) -> None:
     path = path.split("?")[0]
-    candidates = [t for t in spec()["paths"]
-                  if re.match("^" + re.sub(r"\{[^}]+\}", r"[^/]+", t) + "$", path)]
+    candidates = [
+        t for t in spec()["paths"] if re.match("^" + re.sub(r"\{[^}]+\}", r"[^/]+", t) + "$", path)
+    ]
     # the most literal template wins
     template = min(candidates, key=lambda t: t.count("{")) if candidates else _match(path)
     operation = spec()["paths"][template].get(method.lower())

@@ -10,8 +10,16 @@ from mlpipe_lab.pipeline import new_document
 OPS = {".ipynb": "execute-notebook-node", ".py": "execute-python-node", ".r": "execute-r-node"}
 
 
-def node(node_id: str, filename: str, *, parents: list[str] = (), label: str | None = None,
-         image: str = "python:3.11", mlpipe: dict | None = None, **params: Any) -> dict[str, Any]:
+def node(
+    node_id: str,
+    filename: str,
+    *,
+    parents: list[str] = (),
+    label: str | None = None,
+    image: str = "python:3.11",
+    mlpipe: dict | None = None,
+    **params: Any,
+) -> dict[str, Any]:
     ext = "." + filename.rsplit(".", 1)[-1].lower()
     component = {"filename": filename, "runtime_image": image, **params}
     if image is None:
@@ -26,7 +34,8 @@ def node(node_id: str, filename: str, *, parents: list[str] = (), label: str | N
     port: dict[str, Any] = {"id": "inPort"}
     if parents:
         port["links"] = [
-            {"id": f"link-{p}-{node_id}", "node_id_ref": p, "port_id_ref": "outPort"} for p in parents
+            {"id": f"link-{p}-{node_id}", "node_id_ref": p, "port_id_ref": "outPort"}
+            for p in parents
         ]
     return {
         "id": node_id,
@@ -38,8 +47,9 @@ def node(node_id: str, filename: str, *, parents: list[str] = (), label: str | N
     }
 
 
-def pipeline(name: str, nodes: list[dict], *, defaults: dict | None = None,
-             mlpipe: dict | None = None) -> dict[str, Any]:
+def pipeline(
+    name: str, nodes: list[dict], *, defaults: dict | None = None, mlpipe: dict | None = None
+) -> dict[str, Any]:
     doc = new_document(name)
     primary = doc["pipelines"][0]
     primary["nodes"] = copy.deepcopy(nodes)

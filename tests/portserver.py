@@ -29,13 +29,19 @@ class PortServer:
 
     def start(self):
         self.proc = subprocess.Popen(
-            list(self.command()), env=dict(self.environment()), stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL, text=True, start_new_session=True,
+            list(self.command()),
+            env=dict(self.environment()),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            start_new_session=True,
         )
         deadline = time.monotonic() + self.start_timeout
         line = ""
         while time.monotonic() < deadline:
-            ready, _, _ = select.select([self.proc.stdout], [], [], max(0.0, deadline - time.monotonic()))
+            ready, _, _ = select.select(
+                [self.proc.stdout], [], [], max(0.0, deadline - time.monotonic())
+            )
             line = self.proc.stdout.readline() if ready and self.proc.stdout else ""
             if line.startswith("PORT "):
                 self.port = int(line.split()[1])

@@ -81,7 +81,8 @@ class DemoPredictor:
 
         if isinstance(X, str) and X == "with-response":
             return SeldonResponse(
-                np.array([[1, 0]]), tags={"extra": "yes"},
+                np.array([[1, 0]]),
+                tags={"extra": "yes"},
                 metrics=[{"type": "GAUGE", "key": "mlflowdemo_queue", "value": 3}],
             )
         if isinstance(X, str) and X == "meta":
@@ -104,7 +105,9 @@ class DemoPredictor:
 
     def init_metadata(self):
         return {
-            "name": "mlflowdemo", "versions": ["1"], "platform": "mlflow-sklearn",
+            "name": "mlflowdemo",
+            "versions": ["1"],
+            "platform": "mlflow-sklearn",
             "inputs": [{"name": "input", "datatype": "INT64", "shape": [-1, 2]}],
             "outputs": [{"name": "output", "datatype": "INT64", "shape": [-1]}],
         }
@@ -121,8 +124,19 @@ class RawPredictor:
             from mlpipe_lab.serving.runtime import MicroserviceError
 
             raise MicroserviceError("boom is not allowed", 422, "MICROSERVICE_BAD_DATA")
-        return {"jsonData": {"got": msg}, "meta": {"metrics": [
-            {"type": "TIMER", "key": "raw_latency_ms", "value": 12.5, "tags": {"stage": "raw"}}]}}
+        return {
+            "jsonData": {"got": msg},
+            "meta": {
+                "metrics": [
+                    {
+                        "type": "TIMER",
+                        "key": "raw_latency_ms",
+                        "value": 12.5,
+                        "tags": {"stage": "raw"},
+                    }
+                ]
+            },
+        }
 
     def init_metadata(self):
         return {"name": "raw", "inputs": [{"name": "x"}]}  # no datatype/shape: invalid
@@ -142,8 +156,14 @@ class BrokenLoadPredictor:
 class ServingServer:
     """``python -m mlpipe_lab.serving.runtime`` on 127.0.0.1:<ephemeral> until stopped."""
 
-    def __init__(self, predictor: str, *args: str, env: dict | None = None, start_timeout: float = 60.0,
-                 cwd: str | Path = REPO):
+    def __init__(
+        self,
+        predictor: str,
+        *args: str,
+        env: dict | None = None,
+        start_timeout: float = 60.0,
+        cwd: str | Path = REPO,
+    ):
         self.cwd = str(cwd)
         self.predictor = predictor
         self.args = list(args)
@@ -154,9 +174,23 @@ class ServingServer:
         self.stderr_path: Path | None = None
 
     def command(self) -> list[str]:
-        return [sys.executable, "-m", "mlpipe_lab.serving.runtime", self.predictor,
-                "--host", "127.0.0.1", "--http-port", "0", "--model-dir", str(HERE),
-                "--log-level", "warning", "--graceful-timeout", "5", *self.args]
+        return [
+            sys.executable,
+            "-m",
+            "mlpipe_lab.serving.runtime",
+            self.predictor,
+            "--host",
+            "127.0.0.1",
+            "--http-port",
+            "0",
+            "--model-dir",
+            str(HERE),
+            "--log-level",
+            "warning",
+            "--graceful-timeout",
+            "5",
+            *self.args,
+        ]
 
     def start(self) -> ServingServer:
         import tempfile
@@ -166,8 +200,13 @@ class ServingServer:
         env = {**os.environ, **self.env}
         env.pop("PROMETHEUS_MULTIPROC_DIR", None)
         self.proc = subprocess.Popen(
-            self.command(), env=env, stdout=subprocess.PIPE, stderr=fd, text=True,
-            start_new_session=True, cwd=self.cwd,
+            self.command(),
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=fd,
+            text=True,
+            start_new_session=True,
+            cwd=self.cwd,
         )
         os.close(fd)
         deadline = time.monotonic() + self.start_timeout
@@ -214,8 +253,13 @@ class ServingServer:
             self.stderr_path.unlink(missing_ok=True)
 
 
-def call(url: str, method: str = "GET", body: bytes | str | dict | None = None,
-         headers: dict | None = None, timeout: float = 10.0) -> tuple[int, dict, bytes]:
+def call(
+    url: str,
+    method: str = "GET",
+    body: bytes | str | dict | None = None,
+    headers: dict | None = None,
+    timeout: float = 10.0,
+) -> tuple[int, dict, bytes]:
     """One request on a fresh connection: ``(status, headers (lower-case), body)``."""
     from urllib.parse import urlsplit
 
@@ -284,8 +328,9 @@ class LoggerSink:
 
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.1},
-                                       daemon=True)
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True
+        )
 
     @property
     def url(self) -> str:
@@ -299,7 +344,9 @@ class LoggerSink:
         self.server.shutdown()
         self.server.server_close()
 
-    def for_request(self, request_id: str, count: int, timeout: float = 5.0) -> list[tuple[dict, bytes]]:
+    def for_request(
+        self, request_id: str, count: int, timeout: float = 5.0
+    ) -> list[tuple[dict, bytes]]:
         deadline = time.monotonic() + timeout
         while True:
             with self.lock:

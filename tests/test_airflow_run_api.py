@@ -12,7 +12,6 @@ import textwrap
 from pathlib import Path
 
 import pytest
-
 from test_compile_airflow import harness
 
 pytestmark = pytest.mark.airflow
@@ -36,7 +35,7 @@ with DAG(dag_id="api_ok", schedule=None, start_date=pendulum.datetime(2024, 1, 1
 """
 BAD_DAG = "from airflow.sdk import DAG  # a dag\nraise RuntimeError('broken on purpose')\n"
 
-CHECK = r'''
+CHECK = r"""
 import json, os, sys, time
 from mlpipe_lab.airflowapi import AirflowAPIError, AirflowClient
 home, api = os.environ["AIRFLOW_HOME"], sys.argv[1]
@@ -89,16 +88,22 @@ tis = c.task_instances("api_ok", run_id)
 out["tis"] = {t["task_id"]: [t["state"], t["try_number"]] for t in tis}
 out["log_has_greeting"] = "hello-world" in c.task_log("api_ok", run_id, "hello", 1)
 print("RESULT " + json.dumps(out))
-'''
+"""
 
 
 SETUP = {
-    "3.3": ("v2", "AIRFLOW__API__HOST=127.0.0.1 AIRFLOW__API__PORT=8080 AIRFLOW__API__BASE_URL=http://127.0.0.1:8080 "
-                  "AIRFLOW__CORE__EXECUTION_API_SERVER_URL=http://127.0.0.1:8080/execution/",
-            "curl -sf http://127.0.0.1:8080/api/v2/monitor/health | grep -q '\"dag_processor\":{\"status\":\"healthy\"'"),
-    "2.10": ("v1", "AIRFLOW__WEBSERVER__WEB_SERVER_HOST=127.0.0.1 AIRFLOW__WEBSERVER__WEB_SERVER_PORT=8080 "
-                   "AIRFLOW__API__AUTH_BACKENDS=airflow.api.auth.backend.basic_auth",
-             "curl -sf http://127.0.0.1:8080/health | grep -q healthy"),
+    "3.3": (
+        "v2",
+        "AIRFLOW__API__HOST=127.0.0.1 AIRFLOW__API__PORT=8080 AIRFLOW__API__BASE_URL=http://127.0.0.1:8080 "
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL=http://127.0.0.1:8080/execution/",
+        'curl -sf http://127.0.0.1:8080/api/v2/monitor/health | grep -q \'"dag_processor":{"status":"healthy"\'',
+    ),
+    "2.10": (
+        "v1",
+        "AIRFLOW__WEBSERVER__WEB_SERVER_HOST=127.0.0.1 AIRFLOW__WEBSERVER__WEB_SERVER_PORT=8080 "
+        "AIRFLOW__API__AUTH_BACKENDS=airflow.api.auth.backend.basic_auth",
+        "curl -sf http://127.0.0.1:8080/health | grep -q healthy",
+    ),
 }
 
 
@@ -127,10 +132,16 @@ def test_rest_client_against_standalone(tmp_path, version):
         kill -INT $SA; timeout 60 tail --pid=$SA -f /dev/null || kill -KILL $SA
         exit $rc
         """)
-    proc = subprocess.run(["unshare", "-n", "bash", "-c", script], capture_output=True, text=True, timeout=900)
-    log = (tmp_path / "standalone.log").read_text(errors="replace") if (tmp_path / "standalone.log").exists() else ""
+    proc = subprocess.run(
+        ["unshare", "-n", "bash", "-c", script], capture_output=True, text=True, timeout=900
+    )
+    log = (
+        (tmp_path / "standalone.log").read_text(errors="replace")
+        if (tmp_path / "standalone.log").exists()
+        else ""
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:] + log[-3000:]
-    result = json.loads(next(l for l in proc.stdout.splitlines() if l.startswith("RESULT "))[7:])
+    result = json.loads(next(ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT "))[7:])
     assert result["bad_password_status"] == 401
     assert result["dag_paused"] is True and result["unpaused"] is False
     assert result["import_error_files"] == ["bad.py"]

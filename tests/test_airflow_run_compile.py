@@ -10,19 +10,20 @@ import os
 import subprocess
 import sys
 
+import compile_corpus as cc
 import jinja2.sandbox
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
-
-import compile_corpus as cc
 from compile_corpus import node, pipeline
+from hypothesis import HealthCheck, assume, given, settings
+from test_compile_hostile import EXAMPLES, hostile_pipelines
+
 from mlpipe_lab.compiler import compile_pipeline
 from mlpipe_lab.compiler.bash import PYTHON_VAR, command, sh_quote
 from mlpipe_lab.pipeline import Pipeline, PipelineError
-from test_compile_hostile import EXAMPLES, hostile_pipelines
 
-JINJA = jinja2.sandbox.SandboxedEnvironment(extensions=["jinja2.ext.do"], cache_size=0,
-                                            undefined=jinja2.StrictUndefined)
+JINJA = jinja2.sandbox.SandboxedEnvironment(
+    extensions=["jinja2.ext.do"], cache_size=0, undefined=jinja2.StrictUndefined
+)
 RUN_ID = "manual__2024-01-01T00:00:00+00:00"
 
 
@@ -34,17 +35,28 @@ def worker_config(base=None, **airflow):
 
 
 def compile_doc(doc, config, target=None):
-    return compile_pipeline(Pipeline(doc, "p.pipeline"), images=cc.IMAGES, config=config,
-                            source_path="p.pipeline", target=target)
+    return compile_pipeline(
+        Pipeline(doc, "p.pipeline"),
+        images=cc.IMAGES,
+        config=config,
+        source_path="p.pipeline",
+        target=target,
+    )
 
 
 @pytest.fixture
 def bash_ast(monkeypatch):
     """cc.check_dag_ast / cc.read_dag, taught the local-worker shape (BashOperator, TASK_SETTINGS)."""
     monkeypatch.setattr(cc, "ALLOWED_CALLS", cc.ALLOWED_CALLS | {"BashOperator"})
-    monkeypatch.setattr(cc, "ALLOWED_IMPORTS", cc.ALLOWED_IMPORTS | {
-        ("airflow.providers.standard.operators.bash", "BashOperator"),
-        ("airflow.operators.bash", "BashOperator")})
+    monkeypatch.setattr(
+        cc,
+        "ALLOWED_IMPORTS",
+        cc.ALLOWED_IMPORTS
+        | {
+            ("airflow.providers.standard.operators.bash", "BashOperator"),
+            ("airflow.operators.bash", "BashOperator"),
+        },
+    )
     monkeypatch.setattr(cc, "CONSTANTS", cc.CONSTANTS | {"TASK_SETTINGS"})
 
     def as_kpo(text):  # the corpus checker only knows one operator name in the DAG block
@@ -68,15 +80,21 @@ def render(value, params):
 def argv_dump(tmp_path_factory):
     """An executable standing in for python3: writes its argv as JSON to $ARGV_OUT."""
     path = tmp_path_factory.mktemp("bin") / "fake-python"
-    path.write_text(f"#!{sys.executable}\nimport json, os, sys\n"
-                    "open(os.environ['ARGV_OUT'], 'w').write(json.dumps(sys.argv[1:]))\n")
+    path.write_text(
+        f"#!{sys.executable}\nimport json, os, sys\n"
+        "open(os.environ['ARGV_OUT'], 'w').write(json.dumps(sys.argv[1:]))\n"
+    )
     path.chmod(0o755)
     return path
 
 
 def shell_argv(cmd: str, fake, out) -> list[str]:
     """What bash passes to the interpreter for a rendered bash_command (as BashOperator runs it)."""
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), PYTHON_VAR: str(fake), "ARGV_OUT": str(out)}
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        PYTHON_VAR: str(fake),
+        "ARGV_OUT": str(out),
+    }
     subprocess.run(["bash", "-c", cmd], env=env, check=True, timeout=30)
     return json.loads(out.read_text())
 
@@ -93,25 +111,58 @@ def test_everything_pipeline_becomes_bash_tasks(bash_ast, argv_dump, tmp_path):
     kpo = cc.read_dag(compile_doc(doc, cc.CONFIG).text)
     out = compile_doc(doc, worker_config())
     dag = bash_ast(out.text)
-    assert "KubernetesPodOperator" not in out.text and "k8s" not in out.text and "Secret" not in out.text
-    assert "try:\n    from airflow.providers.standard.operators.bash import BashOperator\nexcept ImportError" \
+    assert (
+        "KubernetesPodOperator" not in out.text
+        and "k8s" not in out.text
+        and "Secret" not in out.text
+    )
+    assert (
+        "try:\n    from airflow.providers.standard.operators.bash import BashOperator\nexcept ImportError"
         in out.text
+    )
     assert dag["order"] == kpo["order"] and dag["upstream"] == kpo["upstream"]
     assert dag["dag"] == kpo["dag"]
-    params = {"alpha": 0.5, "epochs": 3, "mode": "fast", "dry_run": True, "note": None, "items": "it's"}
+    params = {
+        "alpha": 0.5,
+        "epochs": 3,
+        "mode": "fast",
+        "dry_run": True,
+        "note": None,
+        "items": "it's",
+    }
     for task_id, task in dag["tasks"].items():
         pod = kpo["tasks"][task_id]
         assert task["append_env"] is True and task["do_xcom_push"] is False
-        assert task["bash_command"].startswith('exec "${MLPIPE_RUNNER_PYTHON:-python3}" -m mlpipe_lab.runner ')
+        assert task["bash_command"].startswith(
+            'exec "${MLPIPE_RUNNER_PYTHON:-python3}" -m mlpipe_lab.runner '
+        )
         assert not task["bash_command"].endswith((".sh", ".bash"))
-        for key in ("retries", "retry_delay", "execution_timeout", "trigger_rule", "pool", "priority_weight",
-                    "task_display_name", "doc_md"):
+        for key in (
+            "retries",
+            "retry_delay",
+            "execution_timeout",
+            "trigger_rule",
+            "pool",
+            "priority_weight",
+            "task_display_name",
+            "doc_md",
+        ):
             assert task.get(key) == pod.get(key), (task_id, key)
         assert task["env"] == pod["env_vars"]
-        for key in ("image", "container_resources", "volumes", "tolerations", "secrets", "labels", "cmds"):
+        for key in (
+            "image",
+            "container_resources",
+            "volumes",
+            "tolerations",
+            "secrets",
+            "labels",
+            "cmds",
+        ):
             assert key not in task
         rendered = render(task["bash_command"], params)
-        assert shell_argv(rendered, argv_dump, tmp_path / "argv.json") == render(pod_argv(pod), params)
+        assert shell_argv(rendered, argv_dump, tmp_path / "argv.json") == render(
+            pod_argv(pod), params
+        )
     # one warning per Kubernetes-only kind, not per node
     kinds = [p.extra.get("kind") for p in out.problems if p.code == "local-worker"]
     assert sorted(kinds) == sorted(set(kinds))
@@ -137,14 +188,20 @@ def test_unknown_mode_still_warns_and_uses_pods():
 
 def test_deterministic_and_key_order_independent(bash_ast):
     doc = cc.everything()
-    texts = {compile_doc(d, worker_config()).text for d in (doc, copy.deepcopy(doc), cc.shuffled_keys(doc))}
+    texts = {
+        compile_doc(d, worker_config()).text
+        for d in (doc, copy.deepcopy(doc), cc.shuffled_keys(doc))
+    }
     assert len(texts) == 1
 
 
-@pytest.mark.parametrize("target,line", [
-    ("3", "from airflow.providers.standard.operators.bash import BashOperator"),
-    ("2", "from airflow.operators.bash import BashOperator"),
-])
+@pytest.mark.parametrize(
+    "target,line",
+    [
+        ("3", "from airflow.providers.standard.operators.bash import BashOperator"),
+        ("2", "from airflow.operators.bash import BashOperator"),
+    ],
+)
 def test_fixed_targets(target, line, bash_ast):
     text = compile_doc(cc.everything(), worker_config(), target=target).text
     assert line in text and "except ImportError" not in text
@@ -177,12 +234,17 @@ def test_store_secret_warns_once():
     cfg = worker_config()
     cfg["object_storage"]["pod_credentials_secret"] = "s3-creds"
     out = compile_doc(cc.everything(), cfg)
-    assert [p.extra.get("kind") for p in out.problems if p.code == "local-worker"].count("secrets") == 1
+    assert [p.extra.get("kind") for p in out.problems if p.code == "local-worker"].count(
+        "secrets"
+    ) == 1
 
 
 @given(hostile_pipelines())
-@settings(max_examples=max(20, EXAMPLES // 5), deadline=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=max(20, EXAMPLES // 5),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 def test_any_text_runs_the_same_argv(argv_dump, tmp_path, bash_ast, case):
     doc, values = case
     try:
@@ -203,13 +265,19 @@ def test_any_text_runs_the_same_argv(argv_dump, tmp_path, bash_ast, case):
             cmd.encode("utf-8")
         except UnicodeEncodeError:
             assume(False)
-        assert shell_argv(cmd, argv_dump, tmp_path / "h.json") == render(pod_argv(kpo["tasks"][task_id]), params)
+        assert shell_argv(cmd, argv_dump, tmp_path / "h.json") == render(
+            pod_argv(kpo["tasks"][task_id]), params
+        )
         assert render(task["env"], params) == render(kpo["tasks"][task_id]["env_vars"], params)
 
 
 def test_env_value_ending_in_sh_is_not_a_template_file(bash_ast):
-    doc = pipeline("sh", [node("a", "a.py", params={"env_vars": [{"env_var": "S", "value": "deploy.sh"}]})],
-                   defaults={"runtime_image": "registry.example.com/ml/runtime:1.4"}, mlpipe={"dag_id": "sh"})
+    doc = pipeline(
+        "sh",
+        [node("a", "a.py", params={"env_vars": [{"env_var": "S", "value": "deploy.sh"}]})],
+        defaults={"runtime_image": "registry.example.com/ml/runtime:1.4"},
+        mlpipe={"dag_id": "sh"},
+    )
     task = bash_ast(compile_doc(doc, worker_config()).text)["tasks"]["a"]
     assert task["env"]["S"] == "{% raw %}deploy.sh{% endraw %}"
     assert render(task["env"], {})["S"] == "deploy.sh"

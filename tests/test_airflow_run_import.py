@@ -7,15 +7,14 @@ import json
 import os
 import subprocess
 
-import pytest
-
 import compile_corpus as cc
+import pytest
 from test_airflow_run_compile import argv_dump, compile_doc, worker_config  # noqa: F401  (fixture)
 from test_compile_airflow import harness
 
 pytestmark = pytest.mark.airflow
 
-CONF = {"alpha": 0.25, "epochs": 4, "mode": "fast", "items": "it's \"q\" {{ x }}"}
+CONF = {"alpha": 0.25, "epochs": 4, "mode": "fast", "items": 'it\'s "q" {{ x }}'}
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +22,7 @@ def reports(tmp_path_factory):
     folder = tmp_path_factory.mktemp("dags")
     docs = {"everything": cc.everything(), "hostile": cc.hostile()}
     compiled = {}
-    for name, doc in docs.items():
+    for doc in docs.values():
         out = compile_doc(doc, worker_config())
         (folder / out.filename).write_text(out.text, encoding="utf-8")
         compiled[out.dag_id] = out
@@ -37,10 +36,13 @@ def test_imports_and_renders(reports, version, argv_dump, tmp_path):  # noqa: F8
     assert doc["import_errors"] == {}
     for dag_id, out in compiled.items():
         dag = doc["dags"][dag_id]
-        assert [t["task_id"] for t in out.tasks] == sorted(dag["tasks"], key=[t["task_id"] for t in out.tasks].index)
+        assert [t["task_id"] for t in out.tasks] == sorted(
+            dag["tasks"], key=[t["task_id"] for t in out.tasks].index
+        )
         assert set(dag["tasks"]) == {t["task_id"] for t in out.tasks}
-        read = cc.read_dag(compile_doc(cc.everything() if dag_id == "everything" else cc.hostile(),
-                                       cc.CONFIG).text)
+        read = cc.read_dag(
+            compile_doc(cc.everything() if dag_id == "everything" else cc.hostile(), cc.CONFIG).text
+        )
         for task_id, task in dag["tasks"].items():
             assert task["operator"] == "BashOperator"
             assert task["upstream"] == sorted(read["upstream"][task_id])
@@ -56,8 +58,11 @@ def test_imports_and_renders(reports, version, argv_dump, tmp_path):  # noqa: F8
                 assert env["items"] == CONF["items"] and env["mode"] == "fast"
             if "\x00" not in cmd:
                 out_file = tmp_path / f"{task_id}.json"
-                env2 = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "MLPIPE_RUNNER_PYTHON": str(argv_dump),
-                        "ARGV_OUT": str(out_file)}
+                env2 = {
+                    "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+                    "MLPIPE_RUNNER_PYTHON": str(argv_dump),
+                    "ARGV_OUT": str(out_file),
+                }
                 subprocess.run(["bash", "-c", cmd], env=env2, check=True, timeout=30)
                 argv = json.loads(out_file.read_text())
                 assert argv[:2] == ["-m", "mlpipe_lab.runner"] and task_id in argv

@@ -11,11 +11,11 @@ import random
 import tarfile
 from pathlib import Path
 
+import compile_corpus as cc
 import pytest
 
-import compile_corpus as cc
-from mlpipe_lab.compiler import export
 from mlpipe_lab.compiler import bundles as bundles_mod
+from mlpipe_lab.compiler import export
 from mlpipe_lab.compiler.bundles import BundleSet, write_bundle
 from mlpipe_lab.pipeline.files import LocalFiles
 
@@ -43,8 +43,18 @@ def reference_bundle(root: Path, relpaths: list[str]) -> bytes:
     return buf.getvalue()
 
 
-NAMES = ["a.py", "x" * 100, "y" * 101, "d/" + "z" * 120, "é日本/語.py", "sp ace.txt", "run.sh",
-         "q\"uote'.txt", "nl\nname", "deep/er/still/f.ipynb"]
+NAMES = [
+    "a.py",
+    "x" * 100,
+    "y" * 101,
+    "d/" + "z" * 120,
+    "é日本/語.py",
+    "sp ace.txt",
+    "run.sh",
+    "q\"uote'.txt",
+    "nl\nname",
+    "deep/er/still/f.ipynb",
+]
 
 
 @pytest.mark.parametrize("seed", range(2))
@@ -74,8 +84,20 @@ def test_a_file_that_shrinks_while_bundled_is_an_error(tmp_path, monkeypatch):
 
     def lying_fstat(fd):
         st = real_fstat(fd)
-        return os.stat_result((st.st_mode, st.st_ino, st.st_dev, st.st_nlink, st.st_uid, st.st_gid,
-                               200, st.st_atime, st.st_mtime, st.st_ctime))
+        return os.stat_result(
+            (
+                st.st_mode,
+                st.st_ino,
+                st.st_dev,
+                st.st_nlink,
+                st.st_uid,
+                st.st_gid,
+                200,
+                st.st_atime,
+                st.st_mtime,
+                st.st_ctime,
+            )
+        )
 
     monkeypatch.setattr(os, "fstat", lying_fstat)
     with pytest.raises(OSError, match="changed"):
@@ -108,7 +130,9 @@ def test_first_export_moves_a_complete_bundle_folder_into_place(tmp_path, monkey
     folder = tmp_path / "dags" / "random_12.bundles"
     assert [dst for _, dst in renamed] == [folder]
     assert renamed[0][0].name.startswith(".random_12.bundles.tmp-")
-    assert sorted(p.name for p in folder.iterdir()) == sorted(Path(b.path).name for b in result.bundles.values())
+    assert sorted(p.name for p in folder.iterdir()) == sorted(
+        Path(b.path).name for b in result.bundles.values()
+    )
     assert oct(folder.stat().st_mode & 0o777) == oct(0o755)
     assert [p.name for p in (tmp_path / "dags").iterdir() if p.name.startswith(".")] == []
     # the second export finds the folder: bundles are compared one by one, nothing is rewritten
@@ -172,7 +196,9 @@ def background(monkeypatch):
     monkeypatch.setattr(bundles_mod.threading, "active_count", lambda: 1)
 
 
-def test_a_large_first_export_writes_its_bundles_in_a_child_while_the_caller_goes_on(tmp_path, background):
+def test_a_large_first_export_writes_its_bundles_in_a_child_while_the_caller_goes_on(
+    tmp_path, background
+):
     root, bundles, out = _many_bundles(tmp_path)
     assert bundles.stage_in_background()
     pid = bundles._writer[0]
@@ -186,7 +212,9 @@ def test_a_large_first_export_writes_its_bundles_in_a_child_while_the_caller_goe
     assert sorted(p.name for p in out.iterdir()) == ["d.bundles"]
 
 
-def test_a_failing_background_writer_fails_the_commit_and_leaves_nothing(tmp_path, background, monkeypatch):
+def test_a_failing_background_writer_fails_the_commit_and_leaves_nothing(
+    tmp_path, background, monkeypatch
+):
     _, bundles, out = _many_bundles(tmp_path)
     real_open = os.open
 
@@ -237,16 +265,35 @@ def test_the_cli_exports_a_large_pipeline_exactly_as_the_sequential_way(tmp_path
     (folder / "p.pipeline").write_text(json.dumps(doc), encoding="utf-8")
     cc.write_files(doc, folder)
     env = dict(os.environ, MLPIPE_LAB_DATA_DIR=str(tmp_path / "data"))
-    done = subprocess.run([sys.executable, "-m", "mlpipe_lab.cli", "export", str(folder / "p.pipeline"),
-                           "--runtime-config", "local", "--output", str(tmp_path / "cli" / "d.py")],
-                          check=True, capture_output=True, text=True, env=env, timeout=120)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mlpipe_lab.cli",
+            "export",
+            str(folder / "p.pipeline"),
+            "--runtime-config",
+            "local",
+            "--output",
+            str(tmp_path / "cli" / "d.py"),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     # the process ends without the interpreter's teardown: its report must still be complete
     assert done.stdout.endswith("600 tasks, 600 node bundles\n")
     monkeypatch.setattr(bundles_mod, "BACKGROUND_MIN_BUNDLES", 10**9)
-    export(folder / "p.pipeline", config={"type": "local"}, images=[], output=tmp_path / "seq" / "d.py")
+    export(
+        folder / "p.pipeline", config={"type": "local"}, images=[], output=tmp_path / "seq" / "d.py"
+    )
 
     def contents(out: Path) -> dict[str, bytes]:
-        return {p.relative_to(out).as_posix(): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+        return {
+            p.relative_to(out).as_posix(): p.read_bytes() for p in out.rglob("*") if p.is_file()
+        }
 
     cli, seq = contents(tmp_path / "cli"), contents(tmp_path / "seq")
     dag = cli.pop("d.py").decode()
@@ -255,10 +302,26 @@ def test_the_cli_exports_a_large_pipeline_exactly_as_the_sequential_way(tmp_path
     assert all(posixpath.basename(k) in dag for k in cli)
 
 
-@pytest.mark.parametrize("relpath", [
-    "a.py", "sub/b.py", "sub", "missing.py", "sub/missing.py", "link_in.py", "link_out.py", "dirlink/b.py",
-    "outlink/secret.txt", "a.py/x", "sub/../a.py", "./a.py", "sub//b.py", "sub/", ".hidden",
-])
+@pytest.mark.parametrize(
+    "relpath",
+    [
+        "a.py",
+        "sub/b.py",
+        "sub",
+        "missing.py",
+        "sub/missing.py",
+        "link_in.py",
+        "link_out.py",
+        "dirlink/b.py",
+        "outlink/secret.txt",
+        "a.py/x",
+        "sub/../a.py",
+        "./a.py",
+        "sub//b.py",
+        "sub/",
+        ".hidden",
+    ],
+)
 def test_fast_file_checks_agree_with_the_general_way(tmp_path, relpath):
     root = tmp_path / "root"
     (root / "sub").mkdir(parents=True)

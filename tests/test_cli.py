@@ -65,8 +65,19 @@ def test_describe(run):
 
 
 def test_catalog_add_list_show_remove_images(run):
-    code, out, _ = run("catalog", "add", "images", "--name", "pandas", "--image",
-                       "amancevice/pandas:jupyter-2.3.2", "--pull-policy", "Always", "--tag", "data")
+    code, out, _ = run(
+        "catalog",
+        "add",
+        "images",
+        "--name",
+        "pandas",
+        "--image",
+        "amancevice/pandas:jupyter-2.3.2",
+        "--pull-policy",
+        "Always",
+        "--tag",
+        "data",
+    )
     assert code == 0 and "Added pandas" in out
     code, out, _ = run("catalog", "list", "images", "--json")
     entries = {e["name"]: e for e in json.loads(out)}
@@ -83,18 +94,41 @@ def test_catalog_add_list_show_remove_images(run):
 def test_catalog_config_secret_from_env_is_masked_everywhere(run, monkeypatch, tmp_path):
     monkeypatch.setenv("GIT_TOKEN", CANARY)
     spec = tmp_path / "prod.json"
-    spec.write_text(json.dumps({
-        "name": "prod", "type": "airflow",
-        "airflow": {"api_endpoint": "https://airflow.example.com"},
-        "dag_repo": {"url": "https://git.example.com/org/dags.git", "auth": {"type": "token"}},
-        "object_storage": {"bucket": "pipelines", "auth": {"type": "kubernetes_secret"},
-                           "pod_credentials_secret": "s3-creds"},
-    }))
-    code, out, err = run("catalog", "add", "configs", "--from-file", str(spec),
-                         "--secret-env", "dag_repo.auth.token=GIT_TOKEN", "--set", "dag_repo.branch=prod")
+    spec.write_text(
+        json.dumps(
+            {
+                "name": "prod",
+                "type": "airflow",
+                "airflow": {"api_endpoint": "https://airflow.example.com"},
+                "dag_repo": {
+                    "url": "https://git.example.com/org/dags.git",
+                    "auth": {"type": "token"},
+                },
+                "object_storage": {
+                    "bucket": "pipelines",
+                    "auth": {"type": "kubernetes_secret"},
+                    "pod_credentials_secret": "s3-creds",
+                },
+            }
+        )
+    )
+    code, out, err = run(
+        "catalog",
+        "add",
+        "configs",
+        "--from-file",
+        str(spec),
+        "--secret-env",
+        "dag_repo.auth.token=GIT_TOKEN",
+        "--set",
+        "dag_repo.branch=prod",
+    )
     assert code == 0, err
-    for argv in (("catalog", "list", "--json"), ("catalog", "show", "configs", "prod"),
-                 ("catalog", "list")):
+    for argv in (
+        ("catalog", "list", "--json"),
+        ("catalog", "show", "configs", "prod"),
+        ("catalog", "list"),
+    ):
         code, out, _ = run(*argv)
         assert code == 0 and CANARY not in out
     shown = json.loads(run("catalog", "show", "configs", "prod")[1])
@@ -120,8 +154,15 @@ def test_schema_command(run):
 
 def test_cli_start_up_loads_no_server_code():
     """The CLI must start quickly: importing it may not pull in tornado or jupyter_server."""
-    code = ("import sys, mlpipe_lab.cli; "
-            "print(sorted(m for m in ('tornado', 'jupyter_server', 'jsonschema') if m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    code = (
+        "import sys, mlpipe_lab.cli; "
+        "print(sorted(m for m in ('tornado', 'jupyter_server', 'jsonschema') if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )
     assert out.stdout.strip() == "[]"

@@ -8,14 +8,13 @@ import pathlib
 import sys
 from types import SimpleNamespace
 
+import compile_corpus as cc
 import jinja2.sandbox
 import pytest
-
-import compile_corpus as cc
 from compile_corpus import C, read_dag
+
 from mlpipe_lab.compiler import compile_pipeline
 from mlpipe_lab.pipeline import Pipeline
-
 
 
 def _load_harness():
@@ -45,12 +44,20 @@ def compiled(tmp_path_factory):
     folder = tmp_path_factory.mktemp("dags")
     out = {}
     for name, doc in cc.corpus().items():
-        result = compile_pipeline(Pipeline(doc, f"{name}.pipeline"), images=cc.IMAGES, config=cc.CONFIG,
-                                  source_path=f"{name}.pipeline")
+        result = compile_pipeline(
+            Pipeline(doc, f"{name}.pipeline"),
+            images=cc.IMAGES,
+            config=cc.CONFIG,
+            source_path=f"{name}.pipeline",
+        )
         (folder / result.filename).write_text(result.text, encoding="utf-8")
         out[result.dag_id] = read_dag(result.text)
-    local = compile_pipeline(Pipeline(cc.everything(), "local.pipeline"), images=cc.IMAGES,
-                             config=cc.LOCAL_CONFIG, source_path="local.pipeline")
+    local = compile_pipeline(
+        Pipeline(cc.everything(), "local.pipeline"),
+        images=cc.IMAGES,
+        config=cc.LOCAL_CONFIG,
+        source_path="local.pipeline",
+    )
     text = local.text.replace('dag_id="everything"', 'dag_id="everything_local"')
     (folder / "everything_local.py").write_text(text, encoding="utf-8")
     out["everything_local"] = read_dag(text)
@@ -81,12 +88,20 @@ def as_k8s(value, render):
 
 def expected_container(task: dict, render) -> dict:
     env = [{"name": k, "value": render(v)} for k, v in task.get("env_vars", {}).items()]
-    env += [{"name": s.args[1], "valueFrom": {"secretKeyRef": {"key": s.args[3], "name": s.args[2]}}}
-            for s in task.get("secrets", [])]
-    out = {"image": render(task["image"]), "command": [render(a) for a in task["cmds"]],
-           "args": [render(a) for a in task["arguments"]], "env": env,
-           "volumeMounts": [{camel(k): (render(v) if k == "sub_path" else v) for k, v in m.kwargs.items()}
-                            for m in task.get("volume_mounts", [])]}
+    env += [
+        {"name": s.args[1], "valueFrom": {"secretKeyRef": {"key": s.args[3], "name": s.args[2]}}}
+        for s in task.get("secrets", [])
+    ]
+    out = {
+        "image": render(task["image"]),
+        "command": [render(a) for a in task["cmds"]],
+        "args": [render(a) for a in task["arguments"]],
+        "env": env,
+        "volumeMounts": [
+            {camel(k): (render(v) if k == "sub_path" else v) for k, v in m.kwargs.items()}
+            for m in task.get("volume_mounts", [])
+        ],
+    }
     if "image_pull_policy" in task:
         out["imagePullPolicy"] = task["image_pull_policy"]
     if "container_resources" in task:
@@ -108,10 +123,13 @@ def test_corpus_in_real_airflow(version, compiled, reports):
         assert got["schedule"] == d["schedule"] and got["catchup"] == d["catchup"]
         assert got["tags"] == d["tags"] and got["max_active_runs"] == d["max_active_runs"]
         assert got["is_paused_upon_creation"] == d["is_paused_upon_creation"]
-        assert got["start_date"].startswith(f"{d['start_date'].args[0]:04d}-{d['start_date'].args[1]:02d}-")
+        assert got["start_date"].startswith(
+            f"{d['start_date'].args[0]:04d}-{d['start_date'].args[1]:02d}-"
+        )
         params = d.get("params", {})
         assert {k: v["default"] for k, v in got["params"].items()} == {
-            k: (p.args[0] if p.args else None) for k, p in params.items()}
+            k: (p.args[0] if p.args else None) for k, p in params.items()
+        }
         for name, p in params.items():
             assert got["params"][name]["schema"]["type"] == p.kwargs["type"]
         assert set(got["tasks"]) == set(ours["tasks"])
@@ -120,28 +138,41 @@ def test_corpus_in_real_airflow(version, compiled, reports):
             gt = got["tasks"][task_id]
             assert sorted(gt["upstream"]) == sorted(ours["upstream"][task_id]), (dag_id, task_id)
             assert gt["operator"] == "KubernetesPodOperator"
-            assert gt["render_error"] is None and gt["rendered_pod_error"] is None, gt["render_error"]
+            assert gt["render_error"] is None and gt["rendered_pod_error"] is None, gt[
+                "render_error"
+            ]
             prefix = gt["rendered"]["cmds"][gt["rendered"]["cmds"].index("--run-prefix") + 1]
             run_id = prefix.split("/runs/", 1)[1]
 
-            def render(text, _p=run_params, _r=run_id, _t=SimpleNamespace(task_id=task_id)):
+            def render(text, _p=run_params, _r=run_id, _t=SimpleNamespace(task_id=task_id)):  # noqa: B008 (bound per task on purpose)
                 return JINJA.from_string(text).render(params=_p, run_id=_r, task=_t)
 
             pod = gt["rendered_pod"]
             container = pod["spec"]["containers"][0]
             for key, value in expected_container(task, render).items():
-                assert container.get(key, [] if key == "volumeMounts" else None) == value, (dag_id, task_id, key)
+                assert container.get(key, [] if key == "volumeMounts" else None) == value, (
+                    dag_id,
+                    task_id,
+                    key,
+                )
             spec = pod["spec"]
             assert spec.get("volumes", []) == as_k8s(task.get("volumes", []), render)
-            assert (spec.get("tolerations") or []) == as_k8s(task.get("tolerations", []), lambda s: s)
-            assert spec.get("imagePullSecrets", []) == as_k8s(task.get("image_pull_secrets", []), lambda s: s)
+            assert (spec.get("tolerations") or []) == as_k8s(
+                task.get("tolerations", []), lambda s: s
+            )
+            assert spec.get("imagePullSecrets", []) == as_k8s(
+                task.get("image_pull_secrets", []), lambda s: s
+            )
             assert spec.get("serviceAccountName") == task.get("service_account_name")
-            assert (spec.get("nodeSelector") or {}) == {k: render(v) for k, v in task.get("node_selector", {}).items()}
+            assert (spec.get("nodeSelector") or {}) == {
+                k: render(v) for k, v in task.get("node_selector", {}).items()
+            }
             labels = pod["metadata"]["labels"]
             for key, value in task["labels"].items():
                 assert labels[key] == render(value)
             assert (pod["metadata"].get("annotations") or {}) == {
-                k: render(v) for k, v in task.get("annotations", {}).items()}
+                k: render(v) for k, v in task.get("annotations", {}).items()
+            }
             assert pod["metadata"]["namespace"] == task.get("namespace", "default")
             if any(m.kwargs.get("mount_path") == "/dev/shm" for m in task.get("volume_mounts", [])):
                 shm = [v for v in spec["volumes"] if v["name"] == "dshm"][0]
@@ -153,7 +184,9 @@ def test_hostile_text_reaches_the_pod_unchanged(version, reports):
     got = reports[version]["dags"]["hostile"]
     for i, text in enumerate(cc.HOSTILE):
         task = [t for t in got["tasks"].values() if f"_{i}.py" in " ".join(t["arguments"])][0]
-        env = {e["name"]: e.get("value") for e in task["rendered_pod"]["spec"]["containers"][0]["env"]}
+        env = {
+            e["name"]: e.get("value") for e in task["rendered_pod"]["spec"]["containers"][0]["env"]
+        }
         seen = text.replace("\r\n", "\n").replace("\r", "\n")
         assert env["HOSTILE"] == seen
         assert task["rendered_pod"]["metadata"]["annotations"]["note"] == seen

@@ -8,23 +8,33 @@ import io
 import os
 import tokenize
 
+import compile_corpus as cc
 import jinja2.sandbox
 import pytest
+from compile_corpus import node, pipeline, read_dag
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import compile_corpus as cc
-from compile_corpus import node, pipeline, read_dag
 from mlpipe_lab.compiler import compile_pipeline
-from mlpipe_lab.compiler.emit import Call, EmitError, Name, Splat, comment, jinja_safe, needs_raw, py_str
+from mlpipe_lab.compiler.emit import (
+    Call,
+    EmitError,
+    Name,
+    Splat,
+    comment,
+    jinja_safe,
+    needs_raw,
+    py_str,
+)
 from mlpipe_lab.compiler.kpo import ELYRA_DEFAULT_DESCRIPTIONS, doc_text
 from mlpipe_lab.pipeline import Pipeline, PipelineError
 
 IMG = "registry.example.com/ml/runtime:1.4"
 EXAMPLES = int(os.environ.get("MLPIPE_HYPOTHESIS_EXAMPLES", "150"))  # raise it for a deeper search
 # Airflow's template environment (DAG.get_template_env): sandboxed, jinja2.ext.do, defaults otherwise.
-JINJA = jinja2.sandbox.SandboxedEnvironment(extensions=["jinja2.ext.do"], cache_size=0,
-                                            undefined=jinja2.StrictUndefined)
+JINJA = jinja2.sandbox.SandboxedEnvironment(
+    extensions=["jinja2.ext.do"], cache_size=0, undefined=jinja2.StrictUndefined
+)
 
 
 def render(text: str) -> str:
@@ -38,7 +48,9 @@ def airflow_sees(text: str) -> str:
 
 
 def compile_doc(doc, source="p.pipeline"):
-    return compile_pipeline(Pipeline(doc, source), images=cc.IMAGES, config=cc.CONFIG, source_path=source)
+    return compile_pipeline(
+        Pipeline(doc, source), images=cc.IMAGES, config=cc.CONFIG, source_path=source
+    )
 
 
 # -- the emitter -----------------------------------------------------------------------------------
@@ -61,12 +73,17 @@ def test_comments_stay_comments(text):
     line = comment(text)
     line.encode("utf-8")
     assert ast.parse(line + "\n").body == []
-    tokens = [t for t in tokenize.generate_tokens(io.StringIO(line + "\n").readline)
-              if t.type not in (tokenize.NL, tokenize.NEWLINE, tokenize.ENDMARKER)]
+    tokens = [
+        t
+        for t in tokenize.generate_tokens(io.StringIO(line + "\n").readline)
+        if t.type not in (tokenize.NL, tokenize.NEWLINE, tokenize.ENDMARKER)
+    ]
     assert [t.type for t in tokens] == [tokenize.COMMENT]
 
 
-@pytest.mark.parametrize("name", ["os.system", "a b", "x)", "import", "1x", "a;b", "", "__import__('os')"])
+@pytest.mark.parametrize(
+    "name", ["os.system", "a b", "x)", "import", "1x", "a;b", "", "__import__('os')"]
+)
 def test_identifiers_are_checked(name):
     if name == "os.system":  # a dotted name is only allowed as a callee
         with pytest.raises(EmitError):
@@ -124,15 +141,23 @@ def test_hostile_corpus_keeps_text_exact(hostile):
 def test_hostile_templated_fields_render_to_the_users_text(hostile):
     _, _, _, dag = hostile
     for task, text in zip(dag["tasks"].values(), cc.HOSTILE):
-        for value in (task["env_vars"]["HOSTILE"], task["annotations"]["note"],
-                      task["volume_mounts"][0].kwargs["sub_path"]):
+        for value in (
+            task["env_vars"]["HOSTILE"],
+            task["annotations"]["note"],
+            task["volume_mounts"][0].kwargs["sub_path"],
+        ):
             assert render(value) == airflow_sees(text)
         # every string of every templated field renders without error
         for field in ("arguments", "cmds", "image"):
             values = task[field] if isinstance(task[field], list) else [task[field]]
             for value in values:
-                render(value.replace("{{ run_id }}", "").replace("{{ params.", "{{ ('").replace(" | tojson }}", "') }}")
-                       if "params." in value or "run_id" in value else value)
+                render(
+                    value.replace("{{ run_id }}", "")
+                    .replace("{{ params.", "{{ ('")
+                    .replace(" | tojson }}", "') }}")
+                    if "params." in value or "run_id" in value
+                    else value
+                )
 
 
 def test_hostile_text_never_in_code_position(hostile):
@@ -146,34 +171,110 @@ def test_hostile_text_never_in_code_position(hostile):
 
 # -- hypothesis: anything anywhere ---------------------------------------------------------------
 
-FRAGMENTS = ["{{", "}}", "{%", "%}", "{#", "#}", "raw", "endraw", "{% raw %}", "{% endraw %}", "'", '"',
-             "'''", '"""', "\\", "\n", "\r", "\r\n", "\t", "\x00", "\x1b", "\u2028", "\x85", ")", "(", "#",
-             "import os", "é", "🚀", ".md", ".sh", "${X}", "$(id)", "`", ",", ":", "=", " ", "\ud800"]
-hostile_text = st.lists(st.one_of(st.sampled_from(FRAGMENTS), st.text(ANY_CHAR, max_size=4)),
-                        max_size=8).map("".join)
+FRAGMENTS = [
+    "{{",
+    "}}",
+    "{%",
+    "%}",
+    "{#",
+    "#}",
+    "raw",
+    "endraw",
+    "{% raw %}",
+    "{% endraw %}",
+    "'",
+    '"',
+    "'''",
+    '"""',
+    "\\",
+    "\n",
+    "\r",
+    "\r\n",
+    "\t",
+    "\x00",
+    "\x1b",
+    "\u2028",
+    "\x85",
+    ")",
+    "(",
+    "#",
+    "import os",
+    "é",
+    "🚀",
+    ".md",
+    ".sh",
+    "${X}",
+    "$(id)",
+    "`",
+    ",",
+    ":",
+    "=",
+    " ",
+    "\ud800",
+]
+hostile_text = st.lists(
+    st.one_of(st.sampled_from(FRAGMENTS), st.text(ANY_CHAR, max_size=4)), max_size=8
+).map("".join)
 file_stem = st.text(ANY_CHAR.filter(lambda c: c not in "/\\*?[]"), max_size=20)
 
 
 @st.composite
 def hostile_pipelines(draw):
-    values = {k: draw(hostile_text) for k in (
-        "label", "name", "description", "node_description", "env", "annotation", "param_description",
-        "param_default", "doc_md", "owner", "sub_path", "output", "source")}
+    values = {
+        k: draw(hostile_text)
+        for k in (
+            "label",
+            "name",
+            "description",
+            "node_description",
+            "env",
+            "annotation",
+            "param_description",
+            "param_default",
+            "doc_md",
+            "owner",
+            "sub_path",
+            "output",
+            "source",
+        )
+    }
     values["label"] = values["label"][:250]
     values["tag"] = (draw(hostile_text) or "t")[:100]
     stem = draw(file_stem)
-    n = node("a", f"ff{stem}.ipynb", label=values["label"], description=values["node_description"], params={
-        "env_vars": [{"env_var": "USER_VALUE", "value": values["env"]}],
-        "kubernetes_pod_annotations": [{"key": "note", "value": values["annotation"]}],
-        "mounted_volumes": [{"path": "/mnt/x", "pvc_name": "x", "sub_path": values["sub_path"]}],
-        "outputs": ["out/" + values["output"]],
-    })
-    doc = pipeline(values["name"], [n, node("b", "b.py", parents=["a"])], description=values["description"],
-                   defaults={"runtime_image": IMG},
-                   mlpipe={"dag_id": "h", "doc_md": values["doc_md"], "owner": values["owner"] or "x",
-                           "tags": [values["tag"]],
-                           "parameters": [{"name": "p", "type": "string", "default": values["param_default"],
-                                           "description": values["param_description"]}]})
+    n = node(
+        "a",
+        f"ff{stem}.ipynb",
+        label=values["label"],
+        description=values["node_description"],
+        params={
+            "env_vars": [{"env_var": "USER_VALUE", "value": values["env"]}],
+            "kubernetes_pod_annotations": [{"key": "note", "value": values["annotation"]}],
+            "mounted_volumes": [
+                {"path": "/mnt/x", "pvc_name": "x", "sub_path": values["sub_path"]}
+            ],
+            "outputs": ["out/" + values["output"]],
+        },
+    )
+    doc = pipeline(
+        values["name"],
+        [n, node("b", "b.py", parents=["a"])],
+        description=values["description"],
+        defaults={"runtime_image": IMG},
+        mlpipe={
+            "dag_id": "h",
+            "doc_md": values["doc_md"],
+            "owner": values["owner"] or "x",
+            "tags": [values["tag"]],
+            "parameters": [
+                {
+                    "name": "p",
+                    "type": "string",
+                    "default": values["param_default"],
+                    "description": values["param_description"],
+                }
+            ],
+        },
+    )
     return doc, values
 
 
@@ -185,13 +286,20 @@ TEMPLATED = ("env", "annotation", "sub_path", "output")
 def test_any_text_compiles_to_safe_exact_code(case):
     doc, values = case
     try:
-        out = compile_pipeline(Pipeline(doc, values["source"]), images=cc.IMAGES, config=cc.CONFIG,
-                               source_path=values["source"])
+        out = compile_pipeline(
+            Pipeline(doc, values["source"]),
+            images=cc.IMAGES,
+            config=cc.CONFIG,
+            source_path=values["source"],
+        )
     except PipelineError as exc:
         # The only refusal: text with template markers and 'endraw' in a templated field.
         assert {p.code for p in exc.problems} == {"template-text"}, exc.problems
         assert any(needs_raw(values[k]) and "endraw" in values[k] for k in TEMPLATED) or (
-            needs_raw(doc["pipelines"][0]["nodes"][0]["app_data"]["component_parameters"]["filename"]))
+            needs_raw(
+                doc["pipelines"][0]["nodes"][0]["app_data"]["component_parameters"]["filename"]
+            )
+        )
         return
     out.text.encode("utf-8")
     dag = read_dag(out.text)  # parses, and holds only what the compiler emits
@@ -202,10 +310,15 @@ def test_any_text_compiles_to_safe_exact_code(case):
         assert task["doc_md"] == doc_text(values["node_description"])
     assert task["env_vars"]["USER_VALUE"] == jinja_safe(values["env"])
     assert task["annotations"]["note"] == jinja_safe(values["annotation"])
-    for key, value in (("env", task["env_vars"]["USER_VALUE"]), ("annotation", task["annotations"]["note"])):
+    for key, value in (
+        ("env", task["env_vars"]["USER_VALUE"]),
+        ("annotation", task["annotations"]["note"]),
+    ):
         assert render(value) == airflow_sees(values[key])
     if values["sub_path"]:
-        assert render(task["volume_mounts"][0].kwargs["sub_path"]) == airflow_sees(values["sub_path"])
+        assert render(task["volume_mounts"][0].kwargs["sub_path"]) == airflow_sees(
+            values["sub_path"]
+        )
     outputs = [task["arguments"][i + 1] for i, a in enumerate(task["arguments"]) if a == "--output"]
     assert outputs == [jinja_safe("out/" + values["output"])]
     d = dag["dag"]
@@ -219,4 +332,6 @@ def test_any_text_compiles_to_safe_exact_code(case):
     assert param.args == [values["param_default"]]
     assert param.kwargs.get("description", "") == values["param_description"]
     header = out.text.splitlines()[:2]
-    assert header[0].startswith("# Generated by mlpipe-lab ") and header[1].startswith("# source-sha256: ")
+    assert header[0].startswith("# Generated by mlpipe-lab ") and header[1].startswith(
+        "# source-sha256: "
+    )

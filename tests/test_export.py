@@ -11,10 +11,10 @@ import socket
 import tarfile
 from pathlib import Path
 
-import pytest
-
 import compile_corpus as cc
+import pytest
 from compile_corpus import node, pipeline, read_dag
+
 from mlpipe_lab.compiler import bundle_bytes, export
 from mlpipe_lab.pipeline import PipelineError
 
@@ -67,9 +67,18 @@ def test_export_props_demo(props, offline):
     world = result.bundles["66666666-ffff-4fff-8fff-000000000006"]
     assert hello.key.startswith("props_demo/bundles/hello-") and hello.key.endswith(".tar.gz")
     assert len(hello.key.split("-")[-1]) == len("0123456789ab.tar.gz")
-    assert dag["tasks"]["hello"]["arguments"][dag["tasks"]["hello"]["arguments"].index("--bundle") + 1] == hello.key
+    assert (
+        dag["tasks"]["hello"]["arguments"][dag["tasks"]["hello"]["arguments"].index("--bundle") + 1]
+        == hello.key
+    )
     # hello: its file, data.csv, sub/*.py, and (include_subdirectories) its folder, minus our outputs
-    assert list(hello.files) == ["data.csv", "hello.py", "props_demo.pipeline", "sub/helper.py", "world.py"]
+    assert list(hello.files) == [
+        "data.csv",
+        "hello.py",
+        "props_demo.pipeline",
+        "sub/helper.py",
+        "world.py",
+    ]
     assert list(world.files) == ["world.py"]
     assert [m.name for m in members(hello.path)] == list(hello.files)
     assert Path(hello.path).parent == props.parent / "props_demo.bundles"
@@ -100,7 +109,10 @@ def test_bundles_are_deterministic(props, tmp_path):
     third = export(props, config=cc.CONFIG, images=cc.IMAGES)
     world = third.bundles["66666666-ffff-4fff-8fff-000000000006"]
     assert [m.mode for m in members(world.path)] == [0o755]
-    assert third.changed is True and world.key != second.bundles["66666666-ffff-4fff-8fff-000000000006"].key
+    assert (
+        third.changed is True
+        and world.key != second.bundles["66666666-ffff-4fff-8fff-000000000006"].key
+    )
     # the old bundle of that node is gone, nothing temporary is left
     names = sorted(p.name for p in (props.parent / "props_demo.bundles").iterdir())
     assert len(names) == 2 and not any(n.startswith(".") for n in names)
@@ -130,8 +142,11 @@ def test_files_outside_the_folder_are_refused(tmp_path):
     secret = tmp_path / "secret.txt"
     secret.write_text("do not ship")
     folder = tmp_path / "proj"
-    doc = pipeline("p", [node("a", "a.py", params={"dependencies": ["*.txt", "link/*"]})],
-                   defaults={"runtime_image": IMG})
+    doc = pipeline(
+        "p",
+        [node("a", "a.py", params={"dependencies": ["*.txt", "link/*"]})],
+        defaults={"runtime_image": IMG},
+    )
     path = write_pipeline(folder, doc)
     (folder / "a.py").write_text("print(1)")
     (folder / "ok.txt").write_text("ok")
@@ -162,17 +177,25 @@ def test_errors_write_nothing(tmp_path):
     del config["object_storage"]
     with pytest.raises(PipelineError):
         export(path, config=config, images=cc.IMAGES)
-    leftovers = [p for p in path.parent.rglob("*") if p.is_file() and p.name not in ("p.pipeline", "missing.py")]
+    leftovers = [
+        p
+        for p in path.parent.rglob("*")
+        if p.is_file() and p.name not in ("p.pipeline", "missing.py")
+    ]
     assert leftovers == []
 
 
-def test_a_pipeline_with_errors_leaves_nothing_even_after_large_bundles_were_started(tmp_path, monkeypatch):
+def test_a_pipeline_with_errors_leaves_nothing_even_after_large_bundles_were_started(
+    tmp_path, monkeypatch
+):
     """Bundles are built before validation (so that their files can be written meanwhile); a
     pipeline with errors then throws them away: no folder, no temporary file."""
     import mlpipe_lab.compiler.bundles as bundles
 
     monkeypatch.setattr(bundles, "IN_MEMORY_LIMIT", 0)  # every bundle through a temporary file
-    doc = pipeline("p", [node("a", "a.py"), node("b", "b.py", parents=["a"])], defaults={"runtime_image": IMG})
+    doc = pipeline(
+        "p", [node("a", "a.py"), node("b", "b.py", parents=["a"])], defaults={"runtime_image": IMG}
+    )
     doc["pipelines"][0]["nodes"][1]["app_data"]["component_parameters"]["cpu"] = "lots"
     path = write_pipeline(tmp_path / "proj", doc)
     for name in ("a.py", "b.py"):
@@ -202,7 +225,12 @@ def test_export_everything_corpus(tmp_path, offline):
     (folder / "train" / ".ipynb_checkpoints" / "train-checkpoint.ipynb").write_text("{}")
     result = export(path, config=cc.CONFIG, images=cc.IMAGES, target="3")
     train = result.bundles["train"]
-    assert list(train.files) == ["data/sample.csv", "lib/helpers.py", "train/nested/util.py", "train/train.ipynb"]
+    assert list(train.files) == [
+        "data/sample.csv",
+        "lib/helpers.py",
+        "train/nested/util.py",
+        "train/train.ipynb",
+    ]
     assert result.tasks[1] == {"node_id": "train", "task_id": "train_model", "label": "Train model"}
     text = result.dag_path.read_text()
     gz = Path(train.path).read_bytes()
@@ -219,7 +247,9 @@ def test_large_export_is_fast_and_complete(tmp_path):
     path = write_pipeline(folder, doc, "big.pipeline")
     cc.write_files(doc, folder)
     result = export(path, config=cc.CONFIG, images=cc.IMAGES)
-    assert len(result.bundles) == 300 and len(list((folder / "random_300.bundles").iterdir())) == 300
+    assert (
+        len(result.bundles) == 300 and len(list((folder / "random_300.bundles").iterdir())) == 300
+    )
     assert len(read_dag(result.dag_path.read_text())["tasks"]) == 300
 
 
@@ -233,4 +263,6 @@ def test_large_bundles_are_streamed_through_temporary_files(props, monkeypatch):
     monkeypatch.setattr(bundles, "IN_MEMORY_LIMIT", 0)
     large = export(props, config=cc.CONFIG, images=cc.IMAGES)
     assert {k: Path(b.path).read_bytes() for k, b in large.bundles.items()} == expected
-    assert not [p for p in (props.parent / "props_demo.bundles").iterdir() if p.name.startswith(".")]
+    assert not [
+        p for p in (props.parent / "props_demo.bundles").iterdir() if p.name.startswith(".")
+    ]

@@ -11,6 +11,8 @@ import time
 from pathlib import Path
 
 import pytest
+from pipeline_builder import node, pipeline
+from test_runner import notebook
 
 from mlpipe_lab.cli import main
 from mlpipe_lab.compiler import compile_pipeline
@@ -19,9 +21,6 @@ from mlpipe_lab.localrun import LocalRunError, ParameterError, decide, new_run_i
 from mlpipe_lab.localrun.dagfile import DagFileError, read_dag
 from mlpipe_lab.localrun.params import parse_assignments, resolve_params
 from mlpipe_lab.pipeline import Parameter, Pipeline, PipelineError, dumps
-
-from pipeline_builder import node, pipeline
-from test_runner import notebook
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 NO_HTML = {"MLPIPE_RUNNER_HTML": "0"}
@@ -64,8 +63,13 @@ def copy_example(name: str, tmp_path: Path) -> Path:
 def test_iris_example(tmp_path):
     path = copy_example("iris", tmp_path)
     events = Events()
-    result = run_pipeline(path, params={"sample_frac": 0.5}, artifacts_root=tmp_path / "artifacts",
-                          on_event=events, env=NO_HTML)
+    result = run_pipeline(
+        path,
+        params={"sample_frac": 0.5},
+        artifacts_root=tmp_path / "artifacts",
+        on_event=events,
+        env=NO_HTML,
+    )
     assert result.status == "succeeded", result.report()
     assert re.fullmatch(r"local__\d{8}T\d{6}Z__[0-9a-f]{6}", result.run_id)
     run_dir = Path(result.run_dir)
@@ -78,7 +82,10 @@ def test_iris_example(tmp_path):
     assert len(rows) == 1 + 75  # sample_frac reached the notebook
     centroids = json.loads((run_dir / "Train" / "outputs" / "model" / "centroids.json").read_text())
     assert sorted(centroids) == ["0", "1"]
-    assert prep.notebook == str(run_dir / "Prepare_data" / "prepare.ipynb") and Path(prep.notebook).is_file()
+    assert (
+        prep.notebook == str(run_dir / "Prepare_data" / "prepare.ipynb")
+        and Path(prep.notebook).is_file()
+    )
     assert "learning rate (unused): 0.1" in Path(train.log).read_text()
     assert [e["status"] for e in events.of("Train")] == ["queued", "running", "succeeded"]
     assert events.ts("Prepare_data", "succeeded") <= events.ts("Train", "running")
@@ -106,7 +113,9 @@ def test_hello_world_example_and_the_cli(tmp_path, capsys):
 
     assert main(["run", str(path), "--artifacts", str(tmp_path / "a"), "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
-    assert data["status"] == "succeeded" and [n["status"] for n in data["nodes"]] == ["succeeded"] * 2
+    assert (
+        data["status"] == "succeeded" and [n["status"] for n in data["nodes"]] == ["succeeded"] * 2
+    )
     runs = sorted(p.name for p in (tmp_path / "a" / "hello_world" / "runs").iterdir())
     assert len(runs) == 3 and len(set(runs)) == 3
 
@@ -118,23 +127,29 @@ DIAMOND_FILES = {
     "b.py": "import time\ntime.sleep(2)\nopen('b.txt', 'w').write(open('base.txt').read() + '+b')\n",
     "c.py": "import time\ntime.sleep(2)\nopen('c.txt', 'w').write(open('base.txt').read() + '+c')\n",
     "d.py": "parts = [open(f).read() for f in ('base.txt', 'b.txt', 'c.txt')]\n"
-            "open('d.txt', 'w').write(' '.join(parts))\n",
+    "open('d.txt', 'w').write(' '.join(parts))\n",
 }
 
 
 def diamond(folder: Path) -> Path:
-    return write(folder, "diamond", [
-        node("a", "a.py", outputs=["base.txt"]),
-        node("b", "b.py", parents=["a"], outputs=["b.txt"]),
-        node("c", "c.py", parents=["a"], outputs=["c.txt"]),
-        node("d", "d.py", parents=["b", "c"], outputs=["d.txt"]),
-    ], DIAMOND_FILES)
+    return write(
+        folder,
+        "diamond",
+        [
+            node("a", "a.py", outputs=["base.txt"]),
+            node("b", "b.py", parents=["a"], outputs=["b.txt"]),
+            node("c", "c.py", parents=["a"], outputs=["c.txt"]),
+            node("d", "d.py", parents=["b", "c"], outputs=["d.txt"]),
+        ],
+        DIAMOND_FILES,
+    )
 
 
 def test_diamond_branches_run_in_parallel_and_outputs_flow_down(tmp_path):
     events = Events()
-    result = run_pipeline(diamond(tmp_path / "p"), artifacts_root=tmp_path / "art", max_parallel=2,
-                          on_event=events)
+    result = run_pipeline(
+        diamond(tmp_path / "p"), artifacts_root=tmp_path / "art", max_parallel=2, on_event=events
+    )
     assert result.ok, result.report()
     starts = [events.ts(t, "running") for t in ("b", "c")]
     ends = [events.ts(t, "succeeded") for t in ("b", "c")]
@@ -147,8 +162,9 @@ def test_diamond_branches_run_in_parallel_and_outputs_flow_down(tmp_path):
 
 def test_max_parallel_one_runs_branches_one_after_the_other(tmp_path):
     events = Events()
-    result = run_pipeline(diamond(tmp_path / "p"), artifacts_root=tmp_path / "art", max_parallel=1,
-                          on_event=events)
+    result = run_pipeline(
+        diamond(tmp_path / "p"), artifacts_root=tmp_path / "art", max_parallel=1, on_event=events
+    )
     assert result.ok
     first, second = sorted(("b", "c"), key=lambda t: events.ts(t, "running"))
     assert events.ts(second, "running") >= events.ts(first, "succeeded")
@@ -164,44 +180,72 @@ def test_failure_report_skips_and_trigger_rules(tmp_path, capsys):
         "notify.py": "print('notified')\n",
         "other.py": "print('independent')\n",
     }
-    path = write(tmp_path / "p", "failing", [
-        node("root", "root.py", outputs=["r.txt"]),
-        node("bad", "bad.py", parents=["root"]),
-        node("child", "child.py", parents=["bad"]),
-        node("grandchild", "grandchild.py", parents=["child"]),
-        node("cleanup", "cleanup.py", parents=["bad"], mlpipe={"trigger_rule": "all_done"}),
-        node("notify", "notify.py", parents=["child"], mlpipe={"trigger_rule": "always"}),
-        node("other", "other.py"),
-    ], files)
+    path = write(
+        tmp_path / "p",
+        "failing",
+        [
+            node("root", "root.py", outputs=["r.txt"]),
+            node("bad", "bad.py", parents=["root"]),
+            node("child", "child.py", parents=["bad"]),
+            node("grandchild", "grandchild.py", parents=["child"]),
+            node("cleanup", "cleanup.py", parents=["bad"], mlpipe={"trigger_rule": "all_done"}),
+            node("notify", "notify.py", parents=["child"], mlpipe={"trigger_rule": "always"}),
+            node("other", "other.py"),
+        ],
+        files,
+    )
     result = run_pipeline(path, artifacts_root=tmp_path / "art")
     status = {n.task_id: n.status for n in result.nodes}
-    assert status == {"root": "succeeded", "bad": "failed", "child": "skipped", "grandchild": "skipped",
-                      "cleanup": "succeeded", "notify": "succeeded", "other": "succeeded"}
+    assert status == {
+        "root": "succeeded",
+        "bad": "failed",
+        "child": "skipped",
+        "grandchild": "skipped",
+        "cleanup": "succeeded",
+        "notify": "succeeded",
+        "other": "succeeded",
+    }
     assert result.status == "failed"
     bad = result.node("bad")
     assert bad.message == "node 'bad' failed: bad.py exited with status 1 (ValueError: boom)"
     assert bad.exit_code == 1 and [n.task_id for n in result.failures] == ["bad"]
     assert result.node("child").message == "upstream bad failed"
     assert result.node("grandchild").message == "upstream child did not run after a failure"
-    assert "working..." in (Path(result.run_dir) / "bad" / "bad.log").read_text()  # the uploaded log
+    assert (
+        "working..." in (Path(result.run_dir) / "bad" / "bad.log").read_text()
+    )  # the uploaded log
     assert "Traceback" in Path(bad.log).read_text()  # the live log
     assert "upstream task bad left no manifest" in Path(result.node("cleanup").log).read_text()
     report = result.report()
     assert report.splitlines()[0] == f"Run {result.run_id} of failing: failed"
-    assert "  FAILED bad.py (bad): node 'bad' failed: bad.py exited with status 1 (ValueError: boom)" in report
+    assert (
+        "  FAILED bad.py (bad): node 'bad' failed: bad.py exited with status 1 (ValueError: boom)"
+        in report
+    )
     assert f"    log: {bad.log}" in report and "skipped: child (upstream bad failed)" in report
 
     assert main(["run", str(path), "--artifacts", str(tmp_path / "art")]) == 1
     out = capsys.readouterr().out
-    assert "FAILED bad.py (bad): node 'bad' failed: bad.py exited with status 1 (ValueError: boom)" in out
+    assert (
+        "FAILED bad.py (bad): node 'bad' failed: bad.py exited with status 1 (ValueError: boom)"
+        in out
+    )
     assert re.search(r"child\s+skipped\s+upstream bad failed", out)
 
 
 def test_execution_timeout_fails_the_node(tmp_path):
-    path = write(tmp_path / "p", "slow", [
-        node("sleepy", "sleepy.py", mlpipe={"execution_timeout_seconds": 2}),
-        node("after", "after.py", parents=["sleepy"]),
-    ], {"sleepy.py": "import time\nprint('sleeping', flush=True)\ntime.sleep(120)\n", "after.py": "pass\n"})
+    path = write(
+        tmp_path / "p",
+        "slow",
+        [
+            node("sleepy", "sleepy.py", mlpipe={"execution_timeout_seconds": 2}),
+            node("after", "after.py", parents=["sleepy"]),
+        ],
+        {
+            "sleepy.py": "import time\nprint('sleeping', flush=True)\ntime.sleep(120)\n",
+            "after.py": "pass\n",
+        },
+    )
     t0 = time.monotonic()
     result = run_pipeline(path, artifacts_root=tmp_path / "art", grace_seconds=5)
     assert time.monotonic() - t0 < 60
@@ -227,24 +271,49 @@ def test_cancel_stops_running_nodes_and_cancels_the_rest(tmp_path):
     pids.mkdir()
     files = {
         "slow.py": f"import os, time\nopen({str(pids / 'py')!r}, 'w').write(str(os.getpid()))\n"
-                   "print('python node started', flush=True)\ntime.sleep(120)\n",
-        "slow.ipynb": notebook(f"import os, time\nopen({str(pids / 'kernel')!r}, 'w').write(str(os.getpid()))",
-                               "time.sleep(120)"),
+        "print('python node started', flush=True)\ntime.sleep(120)\n",
+        "slow.ipynb": notebook(
+            f"import os, time\nopen({str(pids / 'kernel')!r}, 'w').write(str(os.getpid()))",
+            "time.sleep(120)",
+        ),
         "after.py": "print('never')\n",
     }
-    path = write(tmp_path / "p", "cancelme", [
-        node("slow_py", "slow.py", label="slow_py"),
-        node("slow_nb", "slow.ipynb", label="slow_nb"),
-        node("after", "after.py", parents=["slow_py", "slow_nb"], mlpipe={"trigger_rule": "all_done"}),
-    ], files)
+    path = write(
+        tmp_path / "p",
+        "cancelme",
+        [
+            node("slow_py", "slow.py", label="slow_py"),
+            node("slow_nb", "slow.ipynb", label="slow_nb"),
+            node(
+                "after",
+                "after.py",
+                parents=["slow_py", "slow_nb"],
+                mlpipe={"trigger_rule": "all_done"},
+            ),
+        ],
+        files,
+    )
     cancel = threading.Event()
     events = Events()
     box: dict = {}
-    thread = threading.Thread(target=lambda: box.setdefault("result", run_pipeline(
-        path, artifacts_root=tmp_path / "art", on_event=events, cancel_event=cancel, env=NO_HTML)))
+    thread = threading.Thread(
+        target=lambda: box.setdefault(
+            "result",
+            run_pipeline(
+                path,
+                artifacts_root=tmp_path / "art",
+                on_event=events,
+                cancel_event=cancel,
+                env=NO_HTML,
+            ),
+        )
+    )
     thread.start()
     deadline = time.monotonic() + 120
-    while not ((pids / "py").is_file() and (pids / "kernel").is_file()) and time.monotonic() < deadline:
+    while (
+        not ((pids / "py").is_file() and (pids / "kernel").is_file())
+        and time.monotonic() < deadline
+    ):
         time.sleep(0.1)
     time.sleep(0.5)  # the notebook's second cell is running
     py_pid, kernel_pid = int((pids / "py").read_text()), int((pids / "kernel").read_text())
@@ -256,7 +325,10 @@ def test_cancel_stops_running_nodes_and_cancels_the_rest(tmp_path):
     result = box["result"]
     assert result.status == "cancelled"
     assert {n.task_id: n.status for n in result.nodes} == {
-        "slow_py": "cancelled", "slow_nb": "cancelled", "after": "cancelled"}
+        "slow_py": "cancelled",
+        "slow_nb": "cancelled",
+        "after": "cancelled",
+    }
     assert result.node("after").message == "the run was cancelled"
     for _ in range(50):
         if not _alive(py_pid) and not _alive(kernel_pid):
@@ -275,16 +347,25 @@ def test_cancel_stops_running_nodes_and_cancels_the_rest(tmp_path):
 
 
 def test_parameters():
-    declared = [Parameter("n", "integer", 3, minimum=1), Parameter("x", "number", 0.5),
-                Parameter("flag", "boolean", False), Parameter("name", "string", "a", enum=("a", "b")),
-                Parameter("req", "string", None, required=True)]
+    declared = [
+        Parameter("n", "integer", 3, minimum=1),
+        Parameter("x", "number", 0.5),
+        Parameter("flag", "boolean", False),
+        Parameter("name", "string", "a", enum=("a", "b")),
+        Parameter("req", "string", None, required=True),
+    ]
     values = resolve_params(declared, {"n": "4", "x": "1e-3", "flag": "yes", "req": "r"})
     assert values == {"n": 4, "x": 0.001, "flag": True, "name": "a", "req": "r"}
     assert resolve_params(declared, {"n": 2, "x": 2, "req": "z"})["x"] == 2
-    for given, message in [({"req": "r", "n": "0"}, "at least 1"), ({"req": "r", "n": "1.5"}, "integer"),
-                           ({"req": "r", "flag": "maybe"}, "boolean"), ({"req": "r", "name": "c"}, "one of"),
-                           ({}, "'req' is required"), ({"req": "r", "zzz": 1}, "no parameter 'zzz'"),
-                           ({"req": "r", "x": True}, "must be a number")]:
+    for given, message in [
+        ({"req": "r", "n": "0"}, "at least 1"),
+        ({"req": "r", "n": "1.5"}, "integer"),
+        ({"req": "r", "flag": "maybe"}, "boolean"),
+        ({"req": "r", "name": "c"}, "one of"),
+        ({}, "'req' is required"),
+        ({"req": "r", "zzz": 1}, "no parameter 'zzz'"),
+        ({"req": "r", "x": True}, "must be a number"),
+    ]:
         with pytest.raises(ParameterError, match=message):
             resolve_params(declared, given)
     assert parse_assignments(["a=1", "b=x=y", "c="]) == {"a": "1", "b": "x=y", "c": ""}
@@ -296,21 +377,29 @@ def test_bad_parameters_and_bad_pipelines_start_nothing(tmp_path, capsys):
     path = copy_example("iris", tmp_path)
     with pytest.raises(ParameterError, match="at most 1"):
         run_pipeline(path, params={"sample_frac": 2}, artifacts_root=tmp_path / "art")
-    assert main(["run", str(path), "--artifacts", str(tmp_path / "art"), "-p", "sample_frac=abc"]) == 2
+    assert (
+        main(["run", str(path), "--artifacts", str(tmp_path / "art"), "-p", "sample_frac=abc"]) == 2
+    )
     assert "parameter 'sample_frac' is a number" in capsys.readouterr().err
     broken = write(tmp_path / "b", "broken", [node("x", "missing.py")], {})
     with pytest.raises(PipelineError):
         run_pipeline(broken, artifacts_root=tmp_path / "art")
     assert main(["run", str(broken), "--artifacts", str(tmp_path / "art")]) == 1
-    assert not (tmp_path / "art" / "broken").exists() or not any((tmp_path / "art" / "broken" / "runs").iterdir())
+    assert not (tmp_path / "art" / "broken").exists() or not any(
+        (tmp_path / "art" / "broken" / "runs").iterdir()
+    )
     with pytest.raises(LocalRunError):
         run_pipeline(path, artifacts_root=tmp_path / "art", max_parallel=0)
-    result = run_pipeline(copy_example("hello_world", tmp_path / "h"), artifacts_root=tmp_path / "art",
-                          run_id="fixed")
+    result = run_pipeline(
+        copy_example("hello_world", tmp_path / "h"), artifacts_root=tmp_path / "art", run_id="fixed"
+    )
     assert result.ok and result.run_id == "fixed"
     with pytest.raises(LocalRunError, match="already exists"):
-        run_pipeline(copy_example("hello_world", tmp_path / "h2"), artifacts_root=tmp_path / "art",
-                     run_id="fixed")
+        run_pipeline(
+            copy_example("hello_world", tmp_path / "h2"),
+            artifacts_root=tmp_path / "art",
+            run_id="fixed",
+        )
 
 
 def test_run_ids_are_unique():
@@ -318,44 +407,68 @@ def test_run_ids_are_unique():
     assert len(ids) == 50 and all(i.startswith("local__") for i in ids)
 
 
-@pytest.mark.parametrize("rule, states, expected", [
-    ("all_success", ["success", "success"], "run"),
-    ("all_success", ["success", "failed"], "upstream_failed"),
-    ("all_success", ["success", "skipped"], "skipped"),
-    ("all_done", ["failed", "upstream_failed"], "run"),
-    ("always", ["upstream_failed"], "run"),
-    ("all_failed", ["failed", "upstream_failed"], "run"),
-    ("all_failed", ["failed", "success"], "skipped"),
-    ("one_success", ["failed", "success"], "run"),
-    ("one_success", ["failed", "failed"], "upstream_failed"),
-    ("one_failed", ["success", "failed"], "run"),
-    ("one_failed", ["success"], "skipped"),
-    ("one_done", ["skipped", "failed"], "run"),
-    ("none_failed", ["success", "skipped"], "run"),
-    ("none_failed", ["upstream_failed"], "upstream_failed"),
-    ("none_failed_min_one_success", ["skipped", "skipped"], "skipped"),
-    ("none_skipped", ["failed"], "run"),
-    ("all_skipped", ["skipped"], "run"),
-    ("all_success", [], "run"),
-])
+@pytest.mark.parametrize(
+    "rule, states, expected",
+    [
+        ("all_success", ["success", "success"], "run"),
+        ("all_success", ["success", "failed"], "upstream_failed"),
+        ("all_success", ["success", "skipped"], "skipped"),
+        ("all_done", ["failed", "upstream_failed"], "run"),
+        ("always", ["upstream_failed"], "run"),
+        ("all_failed", ["failed", "upstream_failed"], "run"),
+        ("all_failed", ["failed", "success"], "skipped"),
+        ("one_success", ["failed", "success"], "run"),
+        ("one_success", ["failed", "failed"], "upstream_failed"),
+        ("one_failed", ["success", "failed"], "run"),
+        ("one_failed", ["success"], "skipped"),
+        ("one_done", ["skipped", "failed"], "run"),
+        ("none_failed", ["success", "skipped"], "run"),
+        ("none_failed", ["upstream_failed"], "upstream_failed"),
+        ("none_failed_min_one_success", ["skipped", "skipped"], "skipped"),
+        ("none_skipped", ["failed"], "run"),
+        ("all_skipped", ["skipped"], "run"),
+        ("all_success", [], "run"),
+    ],
+)
 def test_trigger_rules(rule, states, expected):
     assert decide(rule, states) == expected
 
 
 def test_dag_reader_matches_the_plan():
-    doc = pipeline("reader", [
-        node("a", "a.py"), node("b", "b.py", parents=["a"], mlpipe={"trigger_rule": "all_done"}),
-        node("c", "c.py", parents=["a"], mlpipe={"trigger_rule": "all_done", "execution_timeout_seconds": 7}),
-        node("d", "d.ipynb", parents=["b", "c"], outputs=["x.csv"]),
-    ], mlpipe={"execution_timeout_seconds": 60, "parameters": [{"name": "k", "type": "integer", "default": 1}]})
+    doc = pipeline(
+        "reader",
+        [
+            node("a", "a.py"),
+            node("b", "b.py", parents=["a"], mlpipe={"trigger_rule": "all_done"}),
+            node(
+                "c",
+                "c.py",
+                parents=["a"],
+                mlpipe={"trigger_rule": "all_done", "execution_timeout_seconds": 7},
+            ),
+            node("d", "d.ipynb", parents=["b", "c"], outputs=["x.csv"]),
+        ],
+        mlpipe={
+            "execution_timeout_seconds": 60,
+            "parameters": [{"name": "k", "type": "integer", "default": 1}],
+        },
+    )
     pipe = Pipeline(doc, "reader.pipeline")
     config = {"name": "l", "type": "local", "local": {"artifacts_path": "/srv/art"}}
-    dag = read_dag(compile_pipeline(pipe, images=[], config=config, source_path="reader.pipeline").text)
+    dag = read_dag(
+        compile_pipeline(pipe, images=[], config=config, source_path="reader.pipeline").text
+    )
     plan = make_plan(pipe)
     assert list(dag.tasks) == [t.task_id for t in plan.tasks]
-    assert {t: d.upstream for t, d in dag.tasks.items()} == {t.task_id: t.upstream for t in plan.tasks}
+    assert {t: d.upstream for t, d in dag.tasks.items()} == {
+        t.task_id: t.upstream for t in plan.tasks
+    }
     assert [dag.tasks[t].trigger_rule for t in ("a", "b", "c", "d")] == [
-        "all_success", "all_done", "all_done", "all_success"]
+        "all_success",
+        "all_done",
+        "all_done",
+        "all_success",
+    ]
     assert dag.timeout_seconds(dag.tasks["c"]) == 7 and dag.timeout_seconds(dag.tasks["a"]) == 60
     assert dag.tasks["d"].cmds[:3] == ["python3", "-m", "mlpipe_lab.runner"]
     assert "--root" in dag.tasks["d"].cmds and "/srv/art" in dag.tasks["d"].cmds
@@ -373,12 +486,33 @@ def test_ctrl_c_cancels_mlpipe_run(tmp_path):
     import subprocess
     import sys
 
-    path = write(tmp_path / "p", "interrupt", [
-        node("wait", "wait.py", label="wait"), node("next", "next.py", parents=["wait"], label="next"),
-    ], {"wait.py": "import time\nprint('waiting', flush=True)\ntime.sleep(120)\n", "next.py": "pass\n"})
-    proc = subprocess.Popen([sys.executable, "-m", "mlpipe_lab.cli", "run", str(path), "--artifacts",
-                             str(tmp_path / "art")], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    path = write(
+        tmp_path / "p",
+        "interrupt",
+        [
+            node("wait", "wait.py", label="wait"),
+            node("next", "next.py", parents=["wait"], label="next"),
+        ],
+        {
+            "wait.py": "import time\nprint('waiting', flush=True)\ntime.sleep(120)\n",
+            "next.py": "pass\n",
+        },
+    )
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "mlpipe_lab.cli",
+            "run",
+            str(path),
+            "--artifacts",
+            str(tmp_path / "art"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
     try:
         for line in proc.stdout:
             if re.search(r"wait\s+running", line):

@@ -356,7 +356,7 @@ def test_two_publishers_race_without_losing_commits(tmp_path, bare, local_config
                         local_config, cache, dag_id, dag_text(dag_id, f"round {n}"), max_attempts=10
                     )
                 )
-        except BaseException as exc:  # noqa: BLE001 - reported below
+        except BaseException as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=worker, args=(name,)) for name in results]

@@ -31,7 +31,11 @@ RUN = "dag/runs/manual__2024-01-01T00:00:00+00:00"
 def notebook(*cells: tuple[str, str] | str) -> str:
     """A notebook's JSON; a cell is source text, or (tag, source) for a tagged code cell."""
     nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     for cell in cells:
         tag, source = cell if isinstance(cell, tuple) else (None, cell)
         c = nbformat.v4.new_code_cell(source)
@@ -71,11 +75,40 @@ class Store:
         return json.loads(self.run_file(task, "manifest.json").read_text())
 
 
-def run_node(store: Store, task: str, kind: str, file: str, *, outputs=(), upstream=(), params=(),
-             env=None, bundle: str | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
-    argv = [sys.executable, "-m", "mlpipe_lab.runner", "--contract", "1", "--store", "local",
-            "--root", str(store.root), "--run-prefix", RUN, "--kind", kind, "--file", file,
-            "--bundle", bundle or f"dag/bundles/{task}.tar.gz", "--task-id", task]
+def run_node(
+    store: Store,
+    task: str,
+    kind: str,
+    file: str,
+    *,
+    outputs=(),
+    upstream=(),
+    params=(),
+    env=None,
+    bundle: str | None = None,
+    timeout: float = 300,
+) -> subprocess.CompletedProcess:
+    argv = [
+        sys.executable,
+        "-m",
+        "mlpipe_lab.runner",
+        "--contract",
+        "1",
+        "--store",
+        "local",
+        "--root",
+        str(store.root),
+        "--run-prefix",
+        RUN,
+        "--kind",
+        kind,
+        "--file",
+        file,
+        "--bundle",
+        bundle or f"dag/bundles/{task}.tar.gz",
+        "--task-id",
+        task,
+    ]
     for o in outputs:
         argv += ["--output", o]
     for u in upstream:
@@ -102,20 +135,29 @@ def store(tmp_path) -> Store:
 
 
 def test_python_node_uses_dependencies_params_and_uploads_outputs(store):
-    store.bundle("prep", {
-        "src/prep.py": (
-            "import json, os\n"
-            "rows = open('../data/in.txt').read().split()\n"
-            "os.makedirs('../out', exist_ok=True)\n"
-            "json.dump({'rows': rows, 'alpha': os.environ['alpha'], 'mode': os.environ['mode']},"
-            " open('../out/result.json', 'w'))\n"
-            "open('../out/extra.txt', 'w').write('x')\n"
-            "print('prepared', len(rows), 'rows')\n"
-        ),
-        "data/in.txt": "a b c",
-    })
-    proc = run_node(store, "prep", "python", "src/prep.py", outputs=["out/*.json", "out/extra.txt"],
-                    params=[("alpha", "0.5"), ("mode", '"fast"')])
+    store.bundle(
+        "prep",
+        {
+            "src/prep.py": (
+                "import json, os\n"
+                "rows = open('../data/in.txt').read().split()\n"
+                "os.makedirs('../out', exist_ok=True)\n"
+                "json.dump({'rows': rows, 'alpha': os.environ['alpha'], 'mode': os.environ['mode']},"
+                " open('../out/result.json', 'w'))\n"
+                "open('../out/extra.txt', 'w').write('x')\n"
+                "print('prepared', len(rows), 'rows')\n"
+            ),
+            "data/in.txt": "a b c",
+        },
+    )
+    proc = run_node(
+        store,
+        "prep",
+        "python",
+        "src/prep.py",
+        outputs=["out/*.json", "out/extra.txt"],
+        params=[("alpha", "0.5"), ("mode", '"fast"')],
+    )
     assert proc.returncode == 0, proc.stderr
     assert "prepared 3 rows" in proc.stdout
     assert verdict(proc).startswith("mlpipe-runner: node 'prep' succeeded")
@@ -134,11 +176,23 @@ def test_python_node_uses_dependencies_params_and_uploads_outputs(store):
 
 
 def test_outputs_reach_children_and_grandchildren(store):
-    store.bundle("a", {"a.py": "import os\nos.makedirs('data', exist_ok=True)\n"
-                              "open('data/a.txt', 'w').write('from a')\n"})
-    store.bundle("b", {"b.py": "a = open('data/a.txt').read()\nopen('b.txt', 'w').write(a + ' via b')\n"})
-    store.bundle("c", {"c.py": "print(open('data/a.txt').read(), '|', open('b.txt').read())\n"
-                              "open('c.txt', 'w').write('c')\n"})
+    store.bundle(
+        "a",
+        {
+            "a.py": "import os\nos.makedirs('data', exist_ok=True)\n"
+            "open('data/a.txt', 'w').write('from a')\n"
+        },
+    )
+    store.bundle(
+        "b", {"b.py": "a = open('data/a.txt').read()\nopen('b.txt', 'w').write(a + ' via b')\n"}
+    )
+    store.bundle(
+        "c",
+        {
+            "c.py": "print(open('data/a.txt').read(), '|', open('b.txt').read())\n"
+            "open('c.txt', 'w').write('c')\n"
+        },
+    )
     assert run_node(store, "a", "python", "a.py", outputs=["data/a.txt"]).returncode == 0
     # b declares a glob that also matches its (unchanged) input: that stays a's output
     proc = run_node(store, "b", "python", "b.py", outputs=["b.txt", "data/*.txt"], upstream=["a"])
@@ -148,7 +202,10 @@ def test_outputs_reach_children_and_grandchildren(store):
     assert "from a | from a via b" in proc.stdout
     manifest = store.manifest("c")
     assert {o["path"]: o["producer"] for o in manifest["outputs"]} == {
-        "data/a.txt": "a", "b.txt": "b", "c.txt": "c"}
+        "data/a.txt": "a",
+        "b.txt": "b",
+        "c.txt": "c",
+    }
     assert store.manifest("b")["own_outputs"] == ["b.txt"]
     assert not store.run_file("b", "outputs", "data").exists()
 
@@ -157,10 +214,15 @@ def test_failing_node_exits_non_zero_names_the_node_and_uploads_its_log(store):
     store.bundle("bad", {"bad.py": "print('before the error')\nraise ValueError('boom')\n"})
     proc = run_node(store, "bad", "python", "bad.py", outputs=["never.txt"])
     assert proc.returncode == 1
-    assert verdict(proc) == "mlpipe-runner: node 'bad' failed: bad.py exited with status 1 (ValueError: boom)"
+    assert (
+        verdict(proc)
+        == "mlpipe-runner: node 'bad' failed: bad.py exited with status 1 (ValueError: boom)"
+    )
     log = store.run_file("bad", "bad.log").read_text()
     assert "before the error" in log and "Traceback" in log and "ValueError: boom" in log
-    assert log.rstrip().endswith("node 'bad' failed: bad.py exited with status 1 (ValueError: boom)")
+    assert log.rstrip().endswith(
+        "node 'bad' failed: bad.py exited with status 1 (ValueError: boom)"
+    )
     assert not store.run_file("bad", "manifest.json").exists()
 
 
@@ -173,10 +235,13 @@ def test_script_exit_status_is_kept(store):
 
 def test_missing_declared_outputs_are_named(store):
     store.bundle("lazy", {"lazy.py": "open('present.txt', 'w').write('x')\n"})
-    proc = run_node(store, "lazy", "python", "lazy.py", outputs=["present.txt", "model.pkl", "out/*.csv"])
+    proc = run_node(
+        store, "lazy", "python", "lazy.py", outputs=["present.txt", "model.pkl", "out/*.csv"]
+    )
     assert proc.returncode == 1
-    assert verdict(proc) == ("mlpipe-runner: node 'lazy' failed: declared output(s) not produced: "
-                             "model.pkl, out/*.csv")
+    assert verdict(proc) == (
+        "mlpipe-runner: node 'lazy' failed: declared output(s) not produced: model.pkl, out/*.csv"
+    )
     assert store.run_file("lazy", "lazy.log").is_file()
     assert not store.run_file("lazy", "manifest.json").exists()
 
@@ -184,7 +249,10 @@ def test_missing_declared_outputs_are_named(store):
 def test_missing_bundle_and_missing_file(store):
     proc = run_node(store, "ghost", "python", "g.py", bundle="dag/bundles/nothing.tar.gz")
     assert proc.returncode == 1
-    assert "node 'ghost' failed: cannot fetch its bundle: dag/bundles/nothing.tar.gz does not exist" in verdict(proc)
+    assert (
+        "node 'ghost' failed: cannot fetch its bundle: dag/bundles/nothing.tar.gz does not exist"
+        in verdict(proc)
+    )
     store.bundle("other", {"x.py": "pass\n"})
     proc = run_node(store, "other", "python", "y.py")
     assert "node 'other' failed: y.py is not in its bundle" in verdict(proc)
@@ -202,12 +270,22 @@ def test_manifest_paths_that_escape_are_refused(store, tmp_path):
     evil.parent.mkdir(parents=True)
     (store.run_file("evil", "outputs")).mkdir()
     (store.run_file("evil", "outputs", "x")).write_text("pwned")
-    evil.write_text(json.dumps({"outputs": [{"path": "../../escaped.txt", "object": "evil/outputs/x",
-                                             "producer": "evil"}]}))
+    evil.write_text(
+        json.dumps(
+            {
+                "outputs": [
+                    {"path": "../../escaped.txt", "object": "evil/outputs/x", "producer": "evil"}
+                ]
+            }
+        )
+    )
     store.bundle("victim", {"v.py": "pass\n"})
     proc = run_node(store, "victim", "python", "v.py", upstream=["evil"])
     assert proc.returncode == 1
-    assert "node 'victim' failed: input from evil '../../escaped.txt' climbs out with '..'" in verdict(proc)
+    assert (
+        "node 'victim' failed: input from evil '../../escaped.txt' climbs out with '..'"
+        in verdict(proc)
+    )
     assert not list(tmp_path.rglob("escaped.txt"))
 
 
@@ -216,23 +294,43 @@ def test_r_node(store):
     proc = run_node(store, "r", "r", "hello.r", outputs=["r.txt"])
     if shutil.which("Rscript") is None:
         assert proc.returncode == 1
-        assert verdict(proc) == ("mlpipe-runner: node 'r' failed: Rscript is not installed in this "
-                                 "runtime image (R nodes need R)")
+        assert verdict(proc) == (
+            "mlpipe-runner: node 'r' failed: Rscript is not installed in this "
+            "runtime image (R nodes need R)"
+        )
     else:  # pragma: no cover - machines with R
         assert proc.returncode == 0 and "hello from R" in proc.stdout
 
 
 def test_runner_works_without_boto3_for_the_local_store(store):
     store.bundle("plain", {"p.py": "print('no boto here')\n"})
-    blocker = ("import sys; sys.modules['boto3'] = None; sys.modules['botocore'] = None; "
-               "from mlpipe_lab.runner.__main__ import main; sys.exit(main(sys.argv[1:]))")
-    argv = [sys.executable, "-c", blocker, "--store", "local", "--root", str(store.root),
-            "--run-prefix", RUN, "--kind", "python", "--file", "p.py",
-            "--bundle", "dag/bundles/plain.tar.gz", "--task-id", "plain"]
+    blocker = (
+        "import sys; sys.modules['boto3'] = None; sys.modules['botocore'] = None; "
+        "from mlpipe_lab.runner.__main__ import main; sys.exit(main(sys.argv[1:]))"
+    )
+    argv = [
+        sys.executable,
+        "-c",
+        blocker,
+        "--store",
+        "local",
+        "--root",
+        str(store.root),
+        "--run-prefix",
+        RUN,
+        "--kind",
+        "python",
+        "--file",
+        "p.py",
+        "--bundle",
+        "dag/bundles/plain.tar.gz",
+        "--task-id",
+        "plain",
+    ]
     proc = subprocess.run(argv, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0 and "no boto here" in proc.stdout
     argv[argv.index("local")] = "s3"
-    argv[argv.index("--root"):argv.index("--root") + 2] = ["--bucket", "b"]
+    argv[argv.index("--root") : argv.index("--root") + 2] = ["--bucket", "b"]
     proc = subprocess.run(argv, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 1
     assert "node 'plain' failed: the s3 store needs boto3" in proc.stderr
@@ -242,10 +340,28 @@ def test_runner_works_without_boto3_for_the_local_store(store):
 
 
 def test_sigterm_stops_the_node_and_still_uploads_the_log(store):
-    store.bundle("slow", {"slow.py": "import time\nprint('started', flush=True)\ntime.sleep(120)\n"})
-    argv = [sys.executable, "-m", "mlpipe_lab.runner", "--store", "local", "--root", str(store.root),
-            "--run-prefix", RUN, "--kind", "python", "--file", "slow.py",
-            "--bundle", "dag/bundles/slow.tar.gz", "--task-id", "slow"]
+    store.bundle(
+        "slow", {"slow.py": "import time\nprint('started', flush=True)\ntime.sleep(120)\n"}
+    )
+    argv = [
+        sys.executable,
+        "-m",
+        "mlpipe_lab.runner",
+        "--store",
+        "local",
+        "--root",
+        str(store.root),
+        "--run-prefix",
+        RUN,
+        "--kind",
+        "python",
+        "--file",
+        "slow.py",
+        "--bundle",
+        "dag/bundles/slow.tar.gz",
+        "--task-id",
+        "slow",
+    ]
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         for line in proc.stdout:
@@ -274,22 +390,40 @@ def test_node_timeout(store):
 
 
 def test_notebook_node_gets_typed_parameters_and_keeps_executed_copy(store):
-    store.bundle("nb", {"nb/train.ipynb": notebook(
-        "print('setup')",
-        ("parameters", "alpha = 1\nname = 'default'\nlayers = None\nflag = False"),
-        "import json, os\nos.makedirs('../out', exist_ok=True)\n"
-        "json.dump({'alpha': alpha, 'type': type(alpha).__name__, 'name': name, 'layers': layers,"
-        " 'flag': flag, 'env_alpha': os.environ['alpha'], 'cwd': os.path.basename(os.getcwd())},"
-        " open('../out/params.json', 'w'))\nprint('alpha is', alpha)",
-        "1 + 1",
-    )})
-    proc = run_node(store, "nb", "notebook", "nb/train.ipynb", outputs=["out/params.json"],
-                    params=[("alpha", "0.25"), ("name", '"bob"'), ("layers", "[8, 4]"), ("flag", "true")],
-                    env={"MLPIPE_RUNNER_HTML": "1"})
+    store.bundle(
+        "nb",
+        {
+            "nb/train.ipynb": notebook(
+                "print('setup')",
+                ("parameters", "alpha = 1\nname = 'default'\nlayers = None\nflag = False"),
+                "import json, os\nos.makedirs('../out', exist_ok=True)\n"
+                "json.dump({'alpha': alpha, 'type': type(alpha).__name__, 'name': name, 'layers': layers,"
+                " 'flag': flag, 'env_alpha': os.environ['alpha'], 'cwd': os.path.basename(os.getcwd())},"
+                " open('../out/params.json', 'w'))\nprint('alpha is', alpha)",
+                "1 + 1",
+            )
+        },
+    )
+    proc = run_node(
+        store,
+        "nb",
+        "notebook",
+        "nb/train.ipynb",
+        outputs=["out/params.json"],
+        params=[("alpha", "0.25"), ("name", '"bob"'), ("layers", "[8, 4]"), ("flag", "true")],
+        env={"MLPIPE_RUNNER_HTML": "1"},
+    )
     assert proc.returncode == 0, proc.stderr
     got = json.loads(store.run_file("nb", "outputs", "out", "params.json").read_text())
-    assert got == {"alpha": 0.25, "type": "float", "name": "bob", "layers": [8, 4], "flag": True,
-                   "env_alpha": "0.25", "cwd": "nb"}
+    assert got == {
+        "alpha": 0.25,
+        "type": "float",
+        "name": "bob",
+        "layers": [8, 4],
+        "flag": True,
+        "env_alpha": "0.25",
+        "cwd": "nb",
+    }
     executed = nbformat.read(str(store.run_file("nb", "train.ipynb")), as_version=4)
     tags = [c.metadata.get("tags", []) for c in executed.cells]
     assert tags[2] == [INJECTED_TAG] and "alpha = 0.25" in executed.cells[2].source
@@ -303,11 +437,22 @@ def test_notebook_node_gets_typed_parameters_and_keeps_executed_copy(store):
 
 
 def test_failing_notebook_names_the_cell_and_keeps_notebook_and_log(store):
-    store.bundle("nbbad", {"bad.ipynb": notebook("x = 1\nprint('first cell ran')",
-                                                 "raise RuntimeError('cell exploded')", "print('never')")})
+    store.bundle(
+        "nbbad",
+        {
+            "bad.ipynb": notebook(
+                "x = 1\nprint('first cell ran')",
+                "raise RuntimeError('cell exploded')",
+                "print('never')",
+            )
+        },
+    )
     proc = run_node(store, "nbbad", "notebook", "bad.ipynb")
     assert proc.returncode == 1
-    assert verdict(proc) == "mlpipe-runner: node 'nbbad' failed: cell 2 raised RuntimeError: cell exploded"
+    assert (
+        verdict(proc)
+        == "mlpipe-runner: node 'nbbad' failed: cell 2 raised RuntimeError: cell exploded"
+    )
     executed = nbformat.read(str(store.run_file("nbbad", "bad.ipynb")), as_version=4)
     assert executed.cells[1].outputs[0]["output_type"] == "error"
     assert executed.cells[2].get("outputs") == []
@@ -320,11 +465,13 @@ def test_failing_notebook_names_the_cell_and_keeps_notebook_and_log(store):
 
 
 def test_injection_goes_after_the_parameters_cell_and_replaces_an_old_one():
-    nb = nbformat.reads(notebook("a", ("parameters", "x = 1"), (INJECTED_TAG, "x = 0"), "b"), as_version=4)
+    nb = nbformat.reads(
+        notebook("a", ("parameters", "x = 1"), (INJECTED_TAG, "x = 0"), "b"), as_version=4
+    )
     assert inject_parameters(nb, {"x": 5, "s": "it's"}) == 2
     sources = [c.source for c in nb.cells]
     assert sources[0] == "a" and sources[1] == "x = 1" and sources[3] == "b" and len(sources) == 4
-    assert sources[2].splitlines()[1:] == ["x = 5", "s = \"it's\""]
+    assert sources[2].splitlines()[1:] == ["x = 5", 's = "it\'s"']
     nb2 = nbformat.reads(notebook("a", "b"), as_version=4)
     assert inject_parameters(nb2, {"y": None}) == 0 and nb2.cells[0].source.endswith("y = None")
     assert inject_parameters(nb2, {}) is None and [c.source for c in nb2.cells] == ["a", "b"]
@@ -332,12 +479,21 @@ def test_injection_goes_after_the_parameters_cell_and_replaces_an_old_one():
 
 def test_literals():
     assert python_literal(float("nan")) == "float('nan')"
-    assert python_literal({"a": [1, float("inf"), None, True]}) == "{'a': [1, float('inf'), None, True]}"
+    assert (
+        python_literal({"a": [1, float("inf"), None, True]})
+        == "{'a': [1, float('inf'), None, True]}"
+    )
     namespace: dict = {}
     exec("v = " + python_literal({"k": ["x\n'\"", 1.5, False]}), namespace)
     assert namespace["v"] == {"k": ["x\n'\"", 1.5, False]}
-    assert [r_literal(v) for v in (None, True, 3, 2.5, "a\"b", [1, 2])] == [
-        "NULL", "TRUE", "3L", "2.5", '"a\\"b"', '"[1, 2]"']
+    assert [r_literal(v) for v in (None, True, 3, 2.5, 'a"b', [1, 2])] == [
+        "NULL",
+        "TRUE",
+        "3L",
+        "2.5",
+        '"a\\"b"',
+        '"[1, 2]"',
+    ]
 
 
 # -- bundles and paths ----------------------------------------------------------------------------------
@@ -354,8 +510,12 @@ def _tar(*members: tuple[str, str, str | bytes]) -> bytes:
                 info.size = len(data)
                 tar.addfile(info, io.BytesIO(data))
                 continue
-            info.type = {"dir": tarfile.DIRTYPE, "sym": tarfile.SYMTYPE, "hard": tarfile.LNKTYPE,
-                         "chr": tarfile.CHRTYPE}[kind]
+            info.type = {
+                "dir": tarfile.DIRTYPE,
+                "sym": tarfile.SYMTYPE,
+                "hard": tarfile.LNKTYPE,
+                "chr": tarfile.CHRTYPE,
+            }[kind]
             info.linkname = value if kind in ("sym", "hard") else ""
             tar.addfile(info)
     return buf.getvalue()
@@ -367,9 +527,19 @@ UNSAFE = {
     "absolute": ([("file", "/tmp/evil.txt", "x")], "is absolute"),
     "symlink-out": ([("sym", "link", "../../etc/passwd")], "link leading out of the bundle"),
     "symlink-absolute": ([("sym", "link", "/etc/passwd")], "link to an absolute path"),
-    "symlink-chain": ([("sym", "p", "."), ("sym", "p/q", "../evil")], "link leading out of the bundle"),
-    "link-through-link": ([("sym", "d", "."), ("file", "d/ok.txt", "fine"), ("sym", "e", "d/.."),
-                           ("file", "e/evil.txt", "x")], "link leading out of the bundle"),
+    "symlink-chain": (
+        [("sym", "p", "."), ("sym", "p/q", "../evil")],
+        "link leading out of the bundle",
+    ),
+    "link-through-link": (
+        [
+            ("sym", "d", "."),
+            ("file", "d/ok.txt", "fine"),
+            ("sym", "e", "d/.."),
+            ("file", "e/evil.txt", "x"),
+        ],
+        "link leading out of the bundle",
+    ),
     "hardlink-out": ([("hard", "h", "/etc/passwd")], "is absolute"),
     "device": ([("chr", "dev", "")], "not a regular file or folder"),
 }
@@ -384,27 +554,40 @@ def test_unsafe_bundles_are_refused(tmp_path, case):
     with pytest.raises(UnsafePath) as exc:
         unpack_bundle(archive, root)
     assert message in exc.value.cause
-    assert not (tmp_path / "deep" / "evil").exists() and not (tmp_path / "deep" / "evil.txt").exists()
+    assert (
+        not (tmp_path / "deep" / "evil").exists() and not (tmp_path / "deep" / "evil.txt").exists()
+    )
     assert not (tmp_path / "evil.txt").exists()
 
 
 def test_unsafe_bundle_fails_the_node_cleanly(store):
-    key = store.raw_bundle("tricky", _tar(("file", "ok.py", "print(1)\n"), ("file", "../../escape.py", "x")))
+    key = store.raw_bundle(
+        "tricky", _tar(("file", "ok.py", "print(1)\n"), ("file", "../../escape.py", "x"))
+    )
     proc = run_node(store, "tricky", "python", "ok.py", bundle=key)
     assert proc.returncode == 1
-    assert verdict(proc) == ("mlpipe-runner: node 'tricky' failed: bundle member '../../escape.py' "
-                             "climbs out with '..'")
+    assert verdict(proc) == (
+        "mlpipe-runner: node 'tricky' failed: bundle member '../../escape.py' climbs out with '..'"
+    )
     assert not list(store.root.parent.rglob("escape.py"))
 
 
 def test_safe_links_inside_the_bundle_are_kept(tmp_path):
     archive = tmp_path / "b.tar.gz"
-    archive.write_bytes(_tar(("dir", "pkg", ""), ("file", "pkg/mod.py", "X = 1\n"),
-                             ("sym", "alias.py", "pkg/mod.py"), ("hard", "copy.py", "pkg/mod.py")))
+    archive.write_bytes(
+        _tar(
+            ("dir", "pkg", ""),
+            ("file", "pkg/mod.py", "X = 1\n"),
+            ("sym", "alias.py", "pkg/mod.py"),
+            ("hard", "copy.py", "pkg/mod.py"),
+        )
+    )
     root = tmp_path / "work"
     files = unpack_bundle(archive, root)
     assert sorted(files) == ["alias.py", "copy.py", "pkg/mod.py"]
-    assert (root / "alias.py").read_text() == "X = 1\n" and (root / "copy.py").read_text() == "X = 1\n"
+    assert (root / "alias.py").read_text() == "X = 1\n" and (
+        root / "copy.py"
+    ).read_text() == "X = 1\n"
 
 
 def test_garbage_bundle(tmp_path):
@@ -431,7 +614,9 @@ def test_output_globs(tmp_path):
 def test_notebook_cell_timeout(store):
     store.bundle("stuck", {"stuck.ipynb": notebook("import time\ntime.sleep(60)")})
     t0 = time.monotonic()
-    proc = run_node(store, "stuck", "notebook", "stuck.ipynb", env={"MLPIPE_RUNNER_CELL_TIMEOUT": "1.5"})
+    proc = run_node(
+        store, "stuck", "notebook", "stuck.ipynb", env={"MLPIPE_RUNNER_CELL_TIMEOUT": "1.5"}
+    )
     assert proc.returncode == 1 and time.monotonic() - t0 < 45
     assert "node 'stuck' failed: a cell ran longer than 1.5 s (cell timeout)" in verdict(proc)
     assert store.run_file("stuck", "stuck.ipynb").is_file()
@@ -441,4 +626,6 @@ def test_file_outside_the_bundle_is_refused(store):
     store.bundle("esc", {"x.py": "pass\n"})
     proc = run_node(store, "esc", "python", "../x.py")
     assert proc.returncode == 1
-    assert verdict(proc) == "mlpipe-runner: node 'esc' failed: --file '../x.py' climbs out with '..'"
+    assert (
+        verdict(proc) == "mlpipe-runner: node 'esc' failed: --file '../x.py' climbs out with '..'"
+    )

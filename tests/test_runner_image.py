@@ -13,8 +13,25 @@ tomllib = pytest.importorskip("tomllib")
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCKERFILE = ROOT / "images" / "runner" / "Dockerfile"
-KNOWN = {"FROM", "ARG", "ENV", "RUN", "COPY", "ADD", "USER", "WORKDIR", "CMD", "ENTRYPOINT", "LABEL",
-         "EXPOSE", "VOLUME", "SHELL", "HEALTHCHECK", "STOPSIGNAL", "ONBUILD"}
+KNOWN = {
+    "FROM",
+    "ARG",
+    "ENV",
+    "RUN",
+    "COPY",
+    "ADD",
+    "USER",
+    "WORKDIR",
+    "CMD",
+    "ENTRYPOINT",
+    "LABEL",
+    "EXPOSE",
+    "VOLUME",
+    "SHELL",
+    "HEALTHCHECK",
+    "STOPSIGNAL",
+    "ONBUILD",
+}
 
 
 def instructions(text: str) -> list[tuple[str, str]]:
@@ -50,7 +67,11 @@ def test_dockerfile_instructions():
     assert "python -m ipykernel install" in runs and "python3 -m mlpipe_lab.runner --help" in runs
     assert not re.search(r"\b(curl|wget)\b", runs)  # nothing fetched from the internet but packages
     assert names[-1] == "CMD" and shlex.split(steps[-1][1].replace(",", " ").strip("[]")) == [
-        "python3", "-m", "mlpipe_lab.runner", "--help"]
+        "python3",
+        "-m",
+        "mlpipe_lab.runner",
+        "--help",
+    ]
     assert ("USER", "1000") in steps
 
 

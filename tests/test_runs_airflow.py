@@ -23,10 +23,8 @@ import time
 from pathlib import Path
 
 import pytest
-
-from jsonschema import Draft202012Validator
-
 from gitserver import git
+from jsonschema import Draft202012Validator
 from openapi_check import spec
 from test_compile_airflow import harness
 
@@ -38,14 +36,14 @@ SERVER_ENV = {
     # a loaded test host answers slowly: the task runner's calls to the API server must wait longer
     # than the 5 s default, or tasks fail before they start
     "3.3": "AIRFLOW__API__HOST=127.0.0.1 AIRFLOW__API__PORT=8080 AIRFLOW__API__BASE_URL=http://127.0.0.1:8080 "
-           "AIRFLOW__CORE__EXECUTION_API_SERVER_URL=http://127.0.0.1:8080/execution/ "
-           "AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT=60",
+    "AIRFLOW__CORE__EXECUTION_API_SERVER_URL=http://127.0.0.1:8080/execution/ "
+    "AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT=60",
     "2.10": "AIRFLOW__WEBSERVER__WEB_SERVER_HOST=127.0.0.1 AIRFLOW__WEBSERVER__WEB_SERVER_PORT=8080 "
-            "AIRFLOW__API__AUTH_BACKENDS=airflow.api.auth.backend.basic_auth "
-            "AIRFLOW__SCHEDULER__DAG_DIR_LIST_INTERVAL=5 AIRFLOW__SCHEDULER__MIN_FILE_PROCESS_INTERVAL=5",
+    "AIRFLOW__API__AUTH_BACKENDS=airflow.api.auth.backend.basic_auth "
+    "AIRFLOW__SCHEDULER__DAG_DIR_LIST_INTERVAL=5 AIRFLOW__SCHEDULER__MIN_FILE_PROCESS_INTERVAL=5",
 }
 HEALTHY = {
-    "3.3": "curl -sf http://127.0.0.1:8080/api/v2/monitor/health | grep -q '\"dag_processor\":{\"status\":\"healthy\"'",
+    "3.3": 'curl -sf http://127.0.0.1:8080/api/v2/monitor/health | grep -q \'"dag_processor":{"status":"healthy"\'',
     "2.10": "curl -sf http://127.0.0.1:8080/health | grep -q healthy",
 }
 
@@ -66,20 +64,34 @@ def report(request, tmp_path_factory):
     git("add", ".", cwd=seed)
     git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "seed", cwd=seed)
     git("push", "-q", str(bare), "main", cwd=seed)
-    bundles = json.dumps([{
-        "name": "mlpipe", "classpath": "airflow.providers.git.bundles.git.GitDagBundle",
-        "kwargs": {"tracking_ref": "main", "subdir": "dags", "repo_url": str(bare), "refresh_interval": 5},
-    }])
+    bundles = json.dumps(
+        [
+            {
+                "name": "mlpipe",
+                "classpath": "airflow.providers.git.bundles.git.GitDagBundle",
+                "kwargs": {
+                    "tracking_ref": "main",
+                    "subdir": "dags",
+                    "repo_url": str(bare),
+                    "refresh_interval": 5,
+                },
+            }
+        ]
+    )
     if version == "3.3":
-        dags = (f"AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST='{bundles}' "
-                f"AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_STORAGE_PATH={work}/bundles")
+        dags = (
+            f"AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST='{bundles}' "
+            f"AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_STORAGE_PATH={work}/bundles"
+        )
         sync = ""
     else:  # a DAG folder kept in sync with the repo, as git-sync does next to Airflow 2
         git("clone", "-q", str(bare), str(work / "synced"))
         dags = f"AIRFLOW__CORE__DAGS_FOLDER={work}/synced/dags"
         # the scenario holds the sync (pause-sync file) to see "waiting" deterministically
-        sync = (f"(while true; do [ -e {work}/pause-sync ] || git -C {work}/synced pull -q --ff-only "
-                f">/dev/null 2>&1; sleep 2; done) & SYNC=$!")
+        sync = (
+            f"(while true; do [ -e {work}/pause-sync ] || git -C {work}/synced pull -q --ff-only "
+            f">/dev/null 2>&1; sleep 2; done) & SYNC=$!"
+        )
     script = textwrap.dedent(f"""\
         ip link set lo up; set -m
         export AIRFLOW_HOME={work}/home AIRFLOW__CORE__LOAD_EXAMPLES=False AIRFLOW__CORE__PARALLELISM=4 \\
@@ -94,16 +106,22 @@ def report(request, tmp_path_factory):
           sleep 1; n=$((n+1)); if [ $n -gt 240 ]; then echo "not healthy"; kill -INT $SA; wait $SA; exit 3; fi
         done
         echo "HEALTHY after $n s"
-        PYTHONPATH={REPO}:{REPO / 'tests'} timeout 1500 {sys.executable} {SCENARIO} {work} {bare} \\
+        PYTHONPATH={REPO}:{REPO / "tests"} timeout 1500 {sys.executable} {SCENARIO} {work} {bare} \\
           {"v2" if version == "3.3" else "v1"}; rc=$?
         kill -INT $SA; timeout 60 tail --pid=$SA -f /dev/null || kill -KILL $SA
         if [ -n "$SYNC" ]; then kill $SYNC; fi
         exit $rc
         """)
     started = time.monotonic()
-    proc = subprocess.run(["unshare", "-n", "bash", "-c", script], capture_output=True, text=True, timeout=1800)
+    proc = subprocess.run(
+        ["unshare", "-n", "bash", "-c", script], capture_output=True, text=True, timeout=1800
+    )
     took = time.monotonic() - started
-    log = (work / "standalone.log").read_text(errors="replace") if (work / "standalone.log").exists() else ""
+    log = (
+        (work / "standalone.log").read_text(errors="replace")
+        if (work / "standalone.log").exists()
+        else ""
+    )
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
     assert proc.returncode == 0 and lines, proc.stdout[-3000:] + proc.stderr[-3000:] + log[-3000:]
     data = json.loads(lines[-1][7:])
@@ -123,7 +141,10 @@ def conforms(name: str, value) -> None:
 
 def ok(report, name):
     value = report[name]
-    assert not (isinstance(value, dict) and ("crash" in value or "service_error" in value)), (name, value)
+    assert not (isinstance(value, dict) and ("crash" in value or "service_error" in value)), (
+        name,
+        value,
+    )
     return value
 
 
@@ -155,7 +176,10 @@ def test_run_tasks_carry_node_ids_labels_and_logs(report):
     assert run["pipeline"] == "demo.pipeline" and run["state"] == "success"
     tasks = {t["task_id"]: t for t in run["tasks"]}
     assert set(tasks) == {"Prepare_data", "Train"}
-    assert (tasks["Prepare_data"]["node_id"], tasks["Prepare_data"]["label"]) == ("prep", "Prepare data")
+    assert (tasks["Prepare_data"]["node_id"], tasks["Prepare_data"]["label"]) == (
+        "prep",
+        "Prepare data",
+    )
     assert all(t["state"] == "success" and t["try_number"] == 1 for t in tasks.values())
     log = ok(report, "log_prep")
     assert re.search(r"prepared with scale 3(\.0)?\b", log["text"]) and log["complete"] is True
@@ -163,7 +187,11 @@ def test_run_tasks_carry_node_ids_labels_and_logs(report):
     assert ok(report, "listed")[0] == run["id"] and ok(report, "listed_by_path")[0] == run["id"]
     cli = ok(report, "cli")
     assert cli["runs"][0] == 0 and run["id"] in cli["runs"][1] and "success" in cli["runs"][1]
-    assert cli["show"][0] == 0 and "Prepare_data" in cli["show"][1] and "(Prepare data)" in cli["show"][1]
+    assert (
+        cli["show"][0] == 0
+        and "Prepare_data" in cli["show"][1]
+        and "(Prepare data)" in cli["show"][1]
+    )
     assert cli["logs"][0] == 0 and "trained on rows" in cli["logs"][1]
 
 
@@ -173,8 +201,10 @@ def test_a_new_commit_is_waited_for(report):
     held = rep["held"]  # a commit Airflow has not read yet
     assert held["state"] == "waiting", held
     if report["api"] == "v2":
-        assert f"still has DAG 'runs_demo' at commit {rep['previous'][:12]}, not {held['commit'][:12]}" \
+        assert (
+            f"still has DAG 'runs_demo' at commit {rep['previous'][:12]}, not {held['commit'][:12]}"
             in held["message"]
+        )
     else:
         assert "has not parsed DAG 'runs_demo' as of commit" in held["message"]
 
@@ -213,7 +243,11 @@ def test_bearer_token_sign_in(report):
 
 def test_errors_in_plain_words(report):
     bad = failed(report, "bad_password")
-    assert bad["status"] == 400 and bad["field"] == "airflow.auth" and "refused the credentials" in bad["message"]
+    assert (
+        bad["status"] == 400
+        and bad["field"] == "airflow.auth"
+        and "refused the credentials" in bad["message"]
+    )
     down = failed(report, "unreachable")
     assert down["status"] == 502 and "http://127.0.0.1:9 cannot be reached" in down["message"]
     s3 = failed(report, "no_object_store")

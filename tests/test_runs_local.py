@@ -15,14 +15,13 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+from openapi_check import check_response
+from pipeline_builder import node, pipeline
 
 from mlpipe_lab.cli import main
 from mlpipe_lab.pipeline import dumps
 from mlpipe_lab.runs import RunsService
 from mlpipe_lab.services import Services
-
-from openapi_check import check_response
-from pipeline_builder import node, pipeline
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -50,8 +49,9 @@ def api(jp_fetch, jp_root_dir):
             kwargs["headers"] = headers
         base, _, query = path.partition("?")
         params = dict(p.split("=", 1) for p in query.split("&")) if query else None
-        response = await jp_fetch("mlpipe-lab", *[quote(p, safe="") for p in base.split("/")], params=params,
-                                  **kwargs)
+        response = await jp_fetch(
+            "mlpipe-lab", *[quote(p, safe="") for p in base.split("/")], params=params, **kwargs
+        )
         if check:
             check_response(method, "/" + base, response.code, response.body)
         return response.code, json.loads(response.body) if response.body else None
@@ -71,10 +71,16 @@ async def until_done(api, run, timeout=90):
 
 
 async def test_local_run_end_to_end_states_tasks_logs_and_listing(api):
-    code, run = await api("POST", "runs", {"path": "hello_world/hello_world.pipeline", "runtime_config": "local"})
+    code, run = await api(
+        "POST", "runs", {"path": "hello_world/hello_world.pipeline", "runtime_config": "local"}
+    )
     assert code == 202, run
-    assert (run["kind"], run["state"], run["dag_id"], run["pipeline"]) == \
-        ("local", "queued", "hello_world", "hello_world/hello_world.pipeline")
+    assert (run["kind"], run["state"], run["dag_id"], run["pipeline"]) == (
+        "local",
+        "queued",
+        "hello_world",
+        "hello_world/hello_world.pipeline",
+    )
     assert [t["task_id"] for t in run["tasks"]] == ["hello", "world"]
     assert {t["state"] for t in run["tasks"]} == {"none"}
 
@@ -88,8 +94,10 @@ async def test_local_run_end_to_end_states_tasks_logs_and_listing(api):
     tasks = {t["task_id"]: t for t in done["tasks"]}
     assert tasks["hello"]["node_id"] == "11111111-aaaa-4aaa-8aaa-000000000001"
     assert tasks["hello"]["label"] == "hello.py"
-    assert all(t["state"] == "success" and t["try_number"] == 1 and t["started"] and t["ended"]
-               for t in tasks.values())
+    assert all(
+        t["state"] == "success" and t["try_number"] == 1 and t["started"] and t["ended"]
+        for t in tasks.values()
+    )
     assert tasks["hello"]["ended"] <= tasks["world"]["started"]  # world waits for hello
     assert Path(done["links"]["artifacts"]).is_dir()
 
@@ -113,11 +121,19 @@ async def test_local_run_end_to_end_states_tasks_logs_and_listing(api):
 
 
 async def test_failure_names_the_node_and_params_reach_it(api, jp_root_dir):
-    write(jp_root_dir / "bad", "bad", [
-        node("ok", "ok.py", label="Prepare"),
-        node("boom", "boom.py", parents=["ok"], label="Train model"),
-        node("after", "ok.py", parents=["boom"], label="Report"),
-    ], {"ok.py": "print('fine')\n", "boom.py": "import sys\nprint('about to fail')\nsys.exit('bad data in row 7')\n"})
+    write(
+        jp_root_dir / "bad",
+        "bad",
+        [
+            node("ok", "ok.py", label="Prepare"),
+            node("boom", "boom.py", parents=["ok"], label="Train model"),
+            node("after", "ok.py", parents=["boom"], label="Report"),
+        ],
+        {
+            "ok.py": "print('fine')\n",
+            "boom.py": "import sys\nprint('about to fail')\nsys.exit('bad data in row 7')\n",
+        },
+    )
     code, run = await api("POST", "runs", {"path": "bad/bad.pipeline", "runtime_config": "local"})
     assert code == 202, run
     done = await until_done(api, run)
@@ -134,20 +150,39 @@ async def test_failure_names_the_node_and_params_reach_it(api, jp_root_dir):
 
 async def test_parameters_and_unsaved_content(api, jp_root_dir):
     folder = jp_root_dir / "params"
-    path = write(folder, "p", [node("n", "n.py", label="n")],
-                 {"n.py": "import os\nprint('greeting=' + os.environ['GREETING'])\n"})
+    path = write(
+        folder,
+        "p",
+        [node("n", "n.py", label="n")],
+        {"n.py": "import os\nprint('greeting=' + os.environ['GREETING'])\n"},
+    )
     doc = json.loads(path.read_text())
     props = doc["pipelines"][0]["app_data"]["properties"]
-    props["pipeline_parameters"] = [{"name": "who", "default_value": {"type": "String", "value": "nobody"}}]
+    props["pipeline_parameters"] = [
+        {"name": "who", "default_value": {"type": "String", "value": "nobody"}}
+    ]
     doc["pipelines"][0]["nodes"][0]["app_data"]["component_parameters"]["env_vars"] = [
-        {"env_var": "GREETING", "value": "hello"}]
-    doc["pipelines"][0]["nodes"][0]["app_data"]["component_parameters"]["pipeline_parameters"] = ["who"]
+        {"env_var": "GREETING", "value": "hello"}
+    ]
+    doc["pipelines"][0]["nodes"][0]["app_data"]["component_parameters"]["pipeline_parameters"] = [
+        "who"
+    ]
     path.write_text(json.dumps(doc))
     # the saved file says "hello"; the editor's unsaved text says "bonjour": the run uses the latter
     unsaved = json.loads(path.read_text())
-    unsaved["pipelines"][0]["nodes"][0]["app_data"]["component_parameters"]["env_vars"][0]["value"] = "bonjour"
-    code, run = await api("POST", "runs", {"path": "params/p.pipeline", "runtime_config": "local",
-                                           "params": {"who": "world"}, "content": json.dumps(unsaved)})
+    unsaved["pipelines"][0]["nodes"][0]["app_data"]["component_parameters"]["env_vars"][0][
+        "value"
+    ] = "bonjour"
+    code, run = await api(
+        "POST",
+        "runs",
+        {
+            "path": "params/p.pipeline",
+            "runtime_config": "local",
+            "params": {"who": "world"},
+            "content": json.dumps(unsaved),
+        },
+    )
     assert code == 202, run
     assert run["params"] == {"who": "world"}
     done = await until_done(api, run)
@@ -157,14 +192,21 @@ async def test_parameters_and_unsaved_content(api, jp_root_dir):
     assert "greeting=bonjour" in log["text"]
     assert "bonjour" not in path.read_text()  # the file on disk is left alone
 
-    code, err = await api("POST", "runs", {"path": "params/p.pipeline", "runtime_config": "local",
-                                           "params": {"nope": 1}})
+    code, err = await api(
+        "POST",
+        "runs",
+        {"path": "params/p.pipeline", "runtime_config": "local", "params": {"nope": 1}},
+    )
     assert code == 400 and err["error"]["field"] == "params" and "nope" in err["error"]["message"]
 
 
 async def test_cancel_stops_a_running_node(api, jp_root_dir):
-    write(jp_root_dir / "slow", "slow", [node("s", "s.py", label="Sleepy"), node("t", "s.py", parents=["s"])],
-          {"s.py": "import time\nprint('sleeping', flush=True)\ntime.sleep(120)\n"})
+    write(
+        jp_root_dir / "slow",
+        "slow",
+        [node("s", "s.py", label="Sleepy"), node("t", "s.py", parents=["s"])],
+        {"s.py": "import time\nprint('sleeping', flush=True)\ntime.sleep(120)\n"},
+    )
     code, run = await api("POST", "runs", {"path": "slow/slow.pipeline", "runtime_config": "local"})
     assert code == 202
     url = f"runs/local/slow/{run['id']}"
@@ -185,15 +227,34 @@ async def test_cancel_stops_a_running_node(api, jp_root_dir):
     assert [t["state"] for t in cancelled["tasks"]] == ["cancelled", "cancelled"]
 
 
-@pytest.mark.parametrize("body,status,field", [
-    ({"path": "hello_world/hello_world.pipeline"}, 400, "runtime_config"),
-    ({"path": "hello_world/hello_world.pipeline", "runtime_config": "nope"}, 404, None),
-    ({"path": "../x.pipeline", "runtime_config": "local"}, 403, "path"),
-    ({"path": "missing.pipeline", "runtime_config": "local"}, 404, "path"),
-    ({"path": "hello_world/hello_world.pipeline", "runtime_config": "local", "params": [1]}, 400, "params"),
-    ({"path": "hello_world/hello_world.pipeline", "runtime_config": "local", "content": 3}, 400, "content"),
-    ({"path": "hello_world/hello_world.pipeline", "runtime_config": "local", "publish": True}, 400, "publish"),
-])
+@pytest.mark.parametrize(
+    "body,status,field",
+    [
+        ({"path": "hello_world/hello_world.pipeline"}, 400, "runtime_config"),
+        ({"path": "hello_world/hello_world.pipeline", "runtime_config": "nope"}, 404, None),
+        ({"path": "../x.pipeline", "runtime_config": "local"}, 403, "path"),
+        ({"path": "missing.pipeline", "runtime_config": "local"}, 404, "path"),
+        (
+            {"path": "hello_world/hello_world.pipeline", "runtime_config": "local", "params": [1]},
+            400,
+            "params",
+        ),
+        (
+            {"path": "hello_world/hello_world.pipeline", "runtime_config": "local", "content": 3},
+            400,
+            "content",
+        ),
+        (
+            {
+                "path": "hello_world/hello_world.pipeline",
+                "runtime_config": "local",
+                "publish": True,
+            },
+            400,
+            "publish",
+        ),
+    ],
+)
 async def test_bad_start_requests_are_clear_4xx(api, body, status, field):
     code, err = await api("POST", "runs", body)
     assert code == status, err
@@ -204,18 +265,24 @@ async def test_bad_start_requests_are_clear_4xx(api, body, status, field):
 
 async def test_pipeline_errors_are_422_with_problems(api, jp_root_dir):
     write(jp_root_dir / "broken", "broken", [node("a", "missing.py")], {})
-    code, err = await api("POST", "runs", {"path": "broken/broken.pipeline", "runtime_config": "local"})
+    code, err = await api(
+        "POST", "runs", {"path": "broken/broken.pipeline", "runtime_config": "local"}
+    )
     assert code == 422
     assert "broken/broken.pipeline" in err["error"]["message"]
     assert any("missing.py" in p["message"] for p in err["error"]["problems"])
 
 
 async def test_unknown_runs_logs_and_bad_queries(api):
-    for path, status in [("runs/local/hello_world/local__nope", 404),
-                         ("runs/local/hello_world/..", 404),
-                         ("runs/nope/hello_world/x", 404),
-                         ("runs/local/hello_world/local__nope/logs/hello", 404),
-                         ("runs?limit=0", 400), ("runs?limit=x", 400), ("runs?dag_id=a%2Fb", 400)]:
+    for path, status in [
+        ("runs/local/hello_world/local__nope", 404),
+        ("runs/local/hello_world/..", 404),
+        ("runs/nope/hello_world/x", 404),
+        ("runs/local/hello_world/local__nope/logs/hello", 404),
+        ("runs?limit=0", 400),
+        ("runs?limit=x", 400),
+        ("runs?dag_id=a%2Fb", 400),
+    ]:
         code, err = await api("GET", path)
         assert code == status, (path, err)
         assert err["error"]["message"]
@@ -224,11 +291,21 @@ async def test_unknown_runs_logs_and_bad_queries(api):
 
 
 async def test_runs_routes_require_authentication(api):
-    for method, path in [("GET", "runs"), ("POST", "runs"), ("GET", "runs/local/d/r"),
-                         ("GET", "runs/local/d/r/logs/t"), ("POST", "runs/local/d/r/cancel"),
-                         ("POST", "publish-status")]:
-        code, _ = await api(method, path, body="{}" if method == "POST" else None,
-                            headers={"Authorization": ""}, check=False)
+    for method, path in [
+        ("GET", "runs"),
+        ("POST", "runs"),
+        ("GET", "runs/local/d/r"),
+        ("GET", "runs/local/d/r/logs/t"),
+        ("POST", "runs/local/d/r/cancel"),
+        ("POST", "publish-status"),
+    ]:
+        code, _ = await api(
+            method,
+            path,
+            body="{}" if method == "POST" else None,
+            headers={"Authorization": ""},
+            check=False,
+        )
         assert code == 403, (method, path)
 
 
@@ -245,8 +322,12 @@ def test_runs_survive_a_restart_and_cli_runs_are_listed(tmp_path, capsys):
     runs = fresh.list()["runs"]
     assert len(runs) == 1
     run = runs[0]
-    assert (run["runtime_config"], run["dag_id"], run["state"], run["pipeline"]) == \
-        ("local", "hello_world", "success", "hello_world/hello_world.pipeline")
+    assert (run["runtime_config"], run["dag_id"], run["state"], run["pipeline"]) == (
+        "local",
+        "hello_world",
+        "success",
+        "hello_world/hello_world.pipeline",
+    )
     full = fresh.get("local", "hello_world", run["id"])
     assert [t["state"] for t in full["tasks"]] == ["success", "success"]
     assert "hello" in fresh.logs("local", "hello_world", run["id"], "hello")["text"]
@@ -255,8 +336,12 @@ def test_runs_survive_a_restart_and_cli_runs_are_listed(tmp_path, capsys):
     record = Path(full["links"]["artifacts"]) / "_mlpipe_local"
     (record / "result.json").unlink()
     events = (record / "events.jsonl").read_text().splitlines()
-    (record / "events.jsonl").write_text("\n".join(events[:-3]) + "\n{\"event\": \"no")  # torn last line
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    (record / "events.jsonl").write_text(
+        "\n".join(events[:-3]) + '\n{"event": "no'
+    )  # torn last line
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
     info = json.loads((record / "run.json").read_text())
     info["pid"] = int(dead.stdout)
     (record / "run.json").write_text(json.dumps(info))
@@ -273,42 +358,63 @@ def test_runs_survive_a_restart_and_cli_runs_are_listed(tmp_path, capsys):
 def test_runner_python_from_the_runtime_config(tmp_path):
     """The local runtime's runner_python is the interpreter of every node."""
     folder = tmp_path / "root"
-    write(folder, "which", [node("w", "w.py", label="w")], {"w.py": "import sys\nprint('exe=' + sys.executable)\n"})
+    write(
+        folder,
+        "which",
+        [node("w", "w.py", label="w")],
+        {"w.py": "import sys\nprint('exe=' + sys.executable)\n"},
+    )
     venv = tmp_path / "py"
     os.makedirs(venv / "bin")
     wrapper = venv / "bin" / "python"  # a distinct interpreter path that still has mlpipe-lab
     marker = tmp_path / "used"
-    wrapper.write_text(f"#!/bin/sh\necho \"$@\" >> {marker}\nexec {sys.executable} \"$@\"\n")
+    wrapper.write_text(f'#!/bin/sh\necho "$@" >> {marker}\nexec {sys.executable} "$@"\n')
     wrapper.chmod(0o755)
     services = Services(folder)
-    services.catalog_call("runtime-configs", "create", {
-        "name": "mine", "type": "local",
-        "local": {"artifacts_path": str(tmp_path / "art"), "runner_python": str(wrapper)}})
+    services.catalog_call(
+        "runtime-configs",
+        "create",
+        {
+            "name": "mine",
+            "type": "local",
+            "local": {"artifacts_path": str(tmp_path / "art"), "runner_python": str(wrapper)},
+        },
+    )
     runs = RunsService(services)
     run = runs.start({"path": "which.pipeline", "runtime_config": "mine"})
     runs.local.wait(run["id"], 60)
     done = runs.get("mine", "which", run["id"])
     assert done["state"] == "success", done
-    assert "-m mlpipe_lab.runner" in marker.read_text()  # the node was started through runner_python
+    assert (
+        "-m mlpipe_lab.runner" in marker.read_text()
+    )  # the node was started through runner_python
 
 
 # -- Airflow configurations, where no Airflow is needed to tell what is wrong ---------------------------
 
 
-AIRFLOW_DOWN = {"name": "af-down", "type": "airflow",
-                "airflow": {"api_endpoint": "http://127.0.0.1:9", "version": "auto",
-                            "auth": {"type": "basic", "username": "u", "password": "canary-pw-77"}},
-                "dag_repo": {"url": "/nonexistent/dags.git"}}
+AIRFLOW_DOWN = {
+    "name": "af-down",
+    "type": "airflow",
+    "airflow": {
+        "api_endpoint": "http://127.0.0.1:9",
+        "version": "auto",
+        "auth": {"type": "basic", "username": "u", "password": "canary-pw-77"},
+    },
+    "dag_repo": {"url": "/nonexistent/dags.git"},
+}
 
 
 async def test_airflow_unreachable_is_a_502_in_plain_words(api):
     code, _ = await api("POST", "catalogs/runtime-configs", AIRFLOW_DOWN, check=False)
     assert code == 201
-    calls = [("GET", "runs?runtime_config=af-down&dag_id=hello_world", None),
-             ("GET", "runs?runtime_config=af-down&path=hello_world/hello_world.pipeline", None),
-             ("GET", "runs/af-down/hello_world/manual__1", None),
-             ("POST", "runs", {"runtime_config": "af-down", "path": "hello_world/hello_world.pipeline"}),
-             ("POST", "publish-status", {"runtime_config": "af-down", "dag_id": "hello_world"})]
+    calls = [
+        ("GET", "runs?runtime_config=af-down&dag_id=hello_world", None),
+        ("GET", "runs?runtime_config=af-down&path=hello_world/hello_world.pipeline", None),
+        ("GET", "runs/af-down/hello_world/manual__1", None),
+        ("POST", "runs", {"runtime_config": "af-down", "path": "hello_world/hello_world.pipeline"}),
+        ("POST", "publish-status", {"runtime_config": "af-down", "dag_id": "hello_world"}),
+    ]
     for method, path, body in calls:
         code, err = await api(method, path, body)
         assert code == 502, (path, err)
@@ -322,11 +428,29 @@ async def test_airflow_requests_that_cannot_work_are_4xx(api):
         ("GET", "runs?runtime_config=af-down", None, "dag_id"),
         ("POST", "publish-status", {"runtime_config": "local", "dag_id": "x"}, "runtime_config"),
         ("POST", "publish-status", {"runtime_config": "af-down", "dag_id": "../x"}, "dag_id"),
-        ("POST", "publish-status", {"runtime_config": "af-down", "dag_id": "x", "commit": "zz top"}, "commit"),
-        ("POST", "runs", {"runtime_config": "af-down", "path": "hello_world/hello_world.pipeline",
-                          "content": "{}"}, "content"),
+        (
+            "POST",
+            "publish-status",
+            {"runtime_config": "af-down", "dag_id": "x", "commit": "zz top"},
+            "commit",
+        ),
+        (
+            "POST",
+            "runs",
+            {
+                "runtime_config": "af-down",
+                "path": "hello_world/hello_world.pipeline",
+                "content": "{}",
+            },
+            "content",
+        ),
         ("POST", "runs", {"runtime_config": "af-down"}, "path"),
-        ("POST", "runs", {"runtime_config": "af-down", "dag_id": "x", "import_timeout": -1}, "import_timeout"),
+        (
+            "POST",
+            "runs",
+            {"runtime_config": "af-down", "dag_id": "x", "import_timeout": -1},
+            "import_timeout",
+        ),
     ]:
         code, err = await api(method, path, body)
         assert code == 400, (path, body, err)
@@ -344,7 +468,9 @@ def test_cli_trigger_runs_show_and_logs_for_local_runs(tmp_path, capsys, monkeyp
     captured = capsys.readouterr()
     run = json.loads(captured.out)
     assert run["state"] == "success" and run["kind"] == "local"
-    assert "hello" in captured.err and "success" in captured.err  # live task lines go to stderr with --json
+    assert (
+        "hello" in captured.err and "success" in captured.err
+    )  # live task lines go to stderr with --json
 
     assert main(["runs"]) == 0
     out = capsys.readouterr().out
@@ -367,8 +493,12 @@ def test_cli_trigger_runs_show_and_logs_for_local_runs(tmp_path, capsys, monkeyp
 
 
 def test_cli_trigger_wait_exit_code_and_failed_log_tail(tmp_path, capsys):
-    path = write(tmp_path / "p", "fail", [node("x", "x.py", label="Explode")],
-                 {"x.py": "print('line before the end')\nraise SystemExit('kaboom')\n"})
+    path = write(
+        tmp_path / "p",
+        "fail",
+        [node("x", "x.py", label="Explode")],
+        {"x.py": "print('line before the end')\nraise SystemExit('kaboom')\n"},
+    )
     assert main(["trigger", str(path), "-r", "local", "--wait"]) == 1
     out = capsys.readouterr().out
     assert "--- last" in out and "log of Explode" in out and "kaboom" in out
@@ -389,9 +519,15 @@ def test_a_run_whose_folder_appears_while_listing_is_listed_once(tmp_path):
     run_dir.mkdir(parents=True)
     runs = LocalRuns()
     runs._active[run_dir.name] = _Active(
-        run_id=run_dir.name, dag_id="hello_world", run_dir=CheckedJustBeforeItWasMade(run_dir),
-        runtime_config="local", pipeline="hello_world.pipeline", params={}, tasks=[],
-        started="2026-11-24T07:12:20Z")
+        run_id=run_dir.name,
+        dag_id="hello_world",
+        run_dir=CheckedJustBeforeItWasMade(run_dir),
+        runtime_config="local",
+        pipeline="hello_world.pipeline",
+        params={},
+        tasks=[],
+        started="2026-11-24T07:12:20Z",
+    )
     listed = runs.list([("local", root)], display=lambda p: p)
     assert [r["id"] for r in listed] == [run_dir.name]
     assert listed[0]["state"] == "queued"

@@ -11,19 +11,23 @@ from __future__ import annotations
 import copy
 import json
 
-import pytest
-
 import compile_corpus as cc
+import pytest
 import serve_fixtures as sf
+from test_compile_airflow import harness
+
 from mlpipe_lab.compiler import compile_pipeline
 from mlpipe_lab.pipeline import Pipeline
-from test_compile_airflow import harness
 
 pytestmark = pytest.mark.airflow
 
 PACKAGE_RESULT = {
-    "model": "churn", "version": "7", "alias": "champion", "model_uri": "models:/churn/7",
-    "storage_uri": "s3://mlflow/5/models/m-1/artifacts", "image": "registry.example.com:5000/models/churn:7",
+    "model": "churn",
+    "version": "7",
+    "alias": "champion",
+    "model_uri": "models:/churn/7",
+    "storage_uri": "s3://mlflow/5/models/m-1/artifacts",
+    "image": "registry.example.com:5000/models/churn:7",
     "context_key": "serve_seldon_v1/runs/manual__mlpipe_render/Serve_churn_package/context.tar.gz",
     "smoke_request": {"data": {"ndarray": [[2, 1]]}},
 }
@@ -45,11 +49,19 @@ def dags(tmp_path_factory):
     worker = copy.deepcopy(_config())
     worker["airflow"]["execution_mode"] = "local-worker"
     for target in sf.TARGET_PROPS:
-        result = compile_pipeline(Pipeline(sf.serve_pipeline(target), "s.pipeline"), images=cc.IMAGES,
-                                  config=_config(), source_path="s.pipeline")
+        result = compile_pipeline(
+            Pipeline(sf.serve_pipeline(target), "s.pipeline"),
+            images=cc.IMAGES,
+            config=_config(),
+            source_path="s.pipeline",
+        )
         texts[result.dag_id] = result.text
-    local = compile_pipeline(Pipeline(sf.serve_pipeline("seldon-v1", name="serve_local_worker"), "w.pipeline"),
-                             images=cc.IMAGES, config=worker, source_path="w.pipeline")
+    local = compile_pipeline(
+        Pipeline(sf.serve_pipeline("seldon-v1", name="serve_local_worker"), "w.pipeline"),
+        images=cc.IMAGES,
+        config=worker,
+        source_path="w.pipeline",
+    )
     texts[local.dag_id] = local.text
     for dag_id, text in texts.items():
         (folder / f"{dag_id}.py").write_text(text, encoding="utf-8")
@@ -75,8 +87,15 @@ def test_serve_dags_import_and_expand(version, dags, reports):
     _, texts = dags
     assert set(report["dags"]) == set(texts)
     v1 = report["dags"]["serve_seldon_v1"]["tasks"]
-    assert set(v1) == {"train", "Serve_churn_package", "Serve_churn_build", "Serve_churn_deploy",
-                       "Serve_churn_wait", "Serve_churn_smoke", "report"}
+    assert set(v1) == {
+        "train",
+        "Serve_churn_package",
+        "Serve_churn_build",
+        "Serve_churn_deploy",
+        "Serve_churn_wait",
+        "Serve_churn_smoke",
+        "report",
+    }
     assert v1["Serve_churn_build"]["upstream"] == ["Serve_churn_package"]
     assert v1["report"]["upstream"] == ["Serve_churn_smoke"]
     for dag_id in ("serve_kserve", "serve_seldon_v2"):
@@ -102,17 +121,28 @@ def test_kaniko_pod(version, reports):
         "--context=s3://mlpipe/pipelines/" + PACKAGE_RESULT["context_key"],
         "--dockerfile=Dockerfile",
         "--destination=registry.example.com:5000/models/churn:7",
-        "--digest-file=/dev/termination-log", "--push-retry=3",
+        "--digest-file=/dev/termination-log",
+        "--push-retry=3",
     ]
     env = {e["name"]: e for e in c["env"]}
     assert env["S3_ENDPOINT"]["value"] == "http://minio.minio:9000"
     assert env["S3_FORCE_PATH_STYLE"]["value"] == "true"
     for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
-        assert env[var] == {"name": var, "valueFrom": {"secretKeyRef": {"name": "mlpipe-s3", "key": var}}}
-    assert c["volumeMounts"] == [{"name": "registry-auth", "mountPath": "/kaniko/.docker", "readOnly": True}]
+        assert env[var] == {
+            "name": var,
+            "valueFrom": {"secretKeyRef": {"name": "mlpipe-s3", "key": var}},
+        }
+    assert c["volumeMounts"] == [
+        {"name": "registry-auth", "mountPath": "/kaniko/.docker", "readOnly": True}
+    ]
     (volume,) = pod["spec"]["volumes"]
-    assert volume == {"name": "registry-auth", "secret": {
-        "secretName": "push-creds", "items": [{"key": ".dockerconfigjson", "path": "config.json"}]}}
+    assert volume == {
+        "name": "registry-auth",
+        "secret": {
+            "secretName": "push-creds",
+            "items": [{"key": ".dockerconfigjson", "path": "config.json"}],
+        },
+    }
     assert pod["metadata"]["namespace"] == "ml-jobs"
     assert pod["metadata"]["labels"]["mlpipe-lab/task"] == "Serve_churn_build"
 
@@ -127,14 +157,19 @@ def test_package_deploy_wait_smoke_pods(version, reports):
     assert base["args"][0] == "package" and "/airflow/xcom/return.json" in base["args"]
     assert {"name": "xcom", "mountPath": "/airflow/xcom"} in base["volumeMounts"]
     env = {e["name"]: e for e in base["env"]}
-    assert env["MLFLOW_TRACKING_TOKEN"]["valueFrom"]["secretKeyRef"] == {"name": "mlflow-token", "key": "token"}
+    assert env["MLFLOW_TRACKING_TOKEN"]["valueFrom"]["secretKeyRef"] == {
+        "name": "mlflow-token",
+        "key": "token",
+    }
 
     deploy = tasks["Serve_churn_deploy"]["rendered_pod"]
     args = _container(deploy)["args"]
     assert args[args.index("--image") + 1] == PACKAGE_RESULT["image"]
     assert json.loads(args[args.index("--spec") + 1])["registry_secret"] == "push-creds"
     assert deploy["spec"]["serviceAccountName"] == "model-deployer"
-    assert tasks["Serve_churn_wait"]["rendered_pod"]["spec"]["serviceAccountName"] == "model-deployer"
+    assert (
+        tasks["Serve_churn_wait"]["rendered_pod"]["spec"]["serviceAccountName"] == "model-deployer"
+    )
     smoke = _container(tasks["Serve_churn_smoke"]["rendered_pod"])["args"]
     assert json.loads(smoke[smoke.index("--request") + 1]) == PACKAGE_RESULT["smoke_request"]
     kserve = reports[version]["dags"]["serve_kserve"]["tasks"]["Serve_churn_deploy"]["rendered_pod"]

@@ -8,10 +8,11 @@ from __future__ import annotations
 import copy
 import json
 
-import pytest
-
 import compile_corpus as cc
+import pytest
 import serve_fixtures as sf
+from test_serving_manifests import crd_validator, errors  # noqa: F401  (fixture)
+
 from mlpipe_lab.compiler import compile_pipeline
 from mlpipe_lab.compiler.compile import image_refs
 from mlpipe_lab.compiler.plan import make_plan
@@ -19,7 +20,6 @@ from mlpipe_lab.pipeline import Pipeline, PipelineError
 from mlpipe_lab.pipeline.validation import validate
 from mlpipe_lab.schemas import validator
 from mlpipe_lab.serving.tasks import spec as specs
-from test_serving_manifests import crd_validator, errors  # noqa: F401  (fixture)
 
 ARGS_OF = "arguments"
 
@@ -30,8 +30,12 @@ def problems(doc, images=True):
 
 
 def compiled(doc, config=cc.CONFIG):
-    return compile_pipeline(Pipeline(doc, "serve.pipeline"), images=cc.IMAGES, config=config,
-                            source_path="serve.pipeline")
+    return compile_pipeline(
+        Pipeline(doc, "serve.pipeline"),
+        images=cc.IMAGES,
+        config=config,
+        source_path="serve.pipeline",
+    )
 
 
 # -- schema and validation --------------------------------------------------------------------
@@ -42,31 +46,45 @@ def test_node_type_is_in_the_schema_and_the_file_stays_pipeline_flow_v3():
 
     schema = load_schema("node-properties")
     assert schema["x-node-types"][sf.SERVE_OP]["file"] is False
-    assert schema["$defs"][sf.SERVE_OP]["properties"]["component_parameters"]["$ref"] == "#/$defs/serve_parameters"
+    assert (
+        schema["$defs"][sf.SERVE_OP]["properties"]["component_parameters"]["$ref"]
+        == "#/$defs/serve_parameters"
+    )
     for target in sf.TARGET_PROPS:
         doc = sf.serve_pipeline(target)
         assert list(validator("pipeline-file").iter_errors(doc)) == []
         assert problems(doc) == [], target
 
 
-@pytest.mark.parametrize("change, path, text", [
-    ({"model_name": None}, "component_parameters", "'model_name' is required"),
-    ({"model_version": "2"}, "component_parameters/model_alias", "not both"),
-    ({"model_alias": None}, "component_parameters/model_version", "version or alias"),
-    ({"model_alias": "no spaces"}, "component_parameters/model_alias", "not allowed"),
-    ({"deployment_name": "Bad_Name"}, "component_parameters/deployment_name", "not allowed"),
-    ({"namespace": "-ns"}, "component_parameters/namespace", "not allowed"),
-    ({"ingress_host": "UPPER.example.com"}, "component_parameters/ingress_host", "not allowed"),
-    ({"registry_secret": None}, "component_parameters/registry_secret", "dockerconfigjson"),
-    ({"image_repository": None}, "component_parameters/image_repository", "image repository"),
-    ({"target": "kubeflow"}, "component_parameters/target", "is not one of"),
-    ({"password": "x"}, "component_parameters", "Unknown setting: 'password'"),
-    ({"tracking_uri": "https://user:pw@mlflow.example.com"}, "component_parameters/tracking_uri", "credentials"),
-    ({"min_replicas": 5, "max_replicas": 2}, "component_parameters/min_replicas", "above max"),
-    ({"smoke_request": "[1"}, "component_parameters/smoke_request", "not JSON"),
-    ({"model_name": "___"}, "component_parameters/deployment_name", "no usable Kubernetes name"),
-    ({"runtime_image": None}, "component_parameters/runtime_image", "No runtime image"),
-])
+@pytest.mark.parametrize(
+    "change, path, text",
+    [
+        ({"model_name": None}, "component_parameters", "'model_name' is required"),
+        ({"model_version": "2"}, "component_parameters/model_alias", "not both"),
+        ({"model_alias": None}, "component_parameters/model_version", "version or alias"),
+        ({"model_alias": "no spaces"}, "component_parameters/model_alias", "not allowed"),
+        ({"deployment_name": "Bad_Name"}, "component_parameters/deployment_name", "not allowed"),
+        ({"namespace": "-ns"}, "component_parameters/namespace", "not allowed"),
+        ({"ingress_host": "UPPER.example.com"}, "component_parameters/ingress_host", "not allowed"),
+        ({"registry_secret": None}, "component_parameters/registry_secret", "dockerconfigjson"),
+        ({"image_repository": None}, "component_parameters/image_repository", "image repository"),
+        ({"target": "kubeflow"}, "component_parameters/target", "is not one of"),
+        ({"password": "x"}, "component_parameters", "Unknown setting: 'password'"),
+        (
+            {"tracking_uri": "https://user:pw@mlflow.example.com"},
+            "component_parameters/tracking_uri",
+            "credentials",
+        ),
+        ({"min_replicas": 5, "max_replicas": 2}, "component_parameters/min_replicas", "above max"),
+        ({"smoke_request": "[1"}, "component_parameters/smoke_request", "not JSON"),
+        (
+            {"model_name": "___"},
+            "component_parameters/deployment_name",
+            "no usable Kubernetes name",
+        ),
+        ({"runtime_image": None}, "component_parameters/runtime_image", "No runtime image"),
+    ],
+)
 def test_bad_serve_nodes_name_node_and_field(change, path, text):
     doc = sf.serve_pipeline("seldon-v1")
     params = doc["pipelines"][0]["nodes"][1]["app_data"]["component_parameters"]
@@ -83,7 +101,9 @@ def test_settings_another_target_ignores_are_warnings():
     doc = sf.serve_pipeline("kserve", registry_secret="push-creds", ingress_host="x.example.com")
     found = problems(doc)
     assert {p[2] for p in found if p[0] == "warning"} == {
-        "component_parameters/registry_secret", "component_parameters/ingress_host"}
+        "component_parameters/registry_secret",
+        "component_parameters/ingress_host",
+    }
     assert not [p for p in found if p[0] == "error"]
 
 
@@ -97,18 +117,21 @@ def test_compile_refuses_a_node_without_tracking_uri():
     assert "mlflow.tracking_uri" in p.message
     # ... and takes the runtime configuration's tracking URI when the node has none
     config = {**cc.CONFIG, "mlflow": {"tracking_uri": "http://mlflow.other:5000"}}
-    assert "--tracking-uri\", \"http://mlflow.other:5000\"" in compiled(doc, config).text
+    assert '--tracking-uri", "http://mlflow.other:5000"' in compiled(doc, config).text
     assert list(validator("runtime-config").iter_errors(config)) == []
 
 
 # -- expansion ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("target, steps", [
-    ("seldon-v1", ["package", "build", "deploy", "wait", "smoke"]),
-    ("kserve", ["package", "deploy", "wait", "smoke"]),
-    ("seldon-v2", ["package", "deploy", "wait", "smoke"]),
-])
+@pytest.mark.parametrize(
+    "target, steps",
+    [
+        ("seldon-v1", ["package", "build", "deploy", "wait", "smoke"]),
+        ("kserve", ["package", "deploy", "wait", "smoke"]),
+        ("seldon-v2", ["package", "deploy", "wait", "smoke"]),
+    ],
+)
 def test_expansion_per_target(target, steps):
     plan = make_plan(Pipeline(sf.serve_pipeline(target)))
     ids = [t.task_id for t in plan.tasks]
@@ -132,8 +155,11 @@ def test_local_expansion_and_unique_ids():
     assert len({i.lower() for i in ids}) == len(ids)
     nodes[1]["app_data"]["mlpipe"] = {"task_id": "deploy-churn"}
     plan = make_plan(Pipeline(doc))
-    assert [t.task_id for t in plan.tasks][1:4] == ["deploy-churn_package", "deploy-churn_build",
-                                                    "deploy-churn_deploy"]
+    assert [t.task_id for t in plan.tasks][1:4] == [
+        "deploy-churn_package",
+        "deploy-churn_build",
+        "deploy-churn_deploy",
+    ]
 
 
 # -- the generated DAG -------------------------------------------------------------------------
@@ -155,36 +181,65 @@ def test_seldon_v1_dag():
     assert args[args.index("--xcom-file") + 1] == "/airflow/xcom/return.json"
     assert args[args.index("--image-repository") + 1] == "models/churn"
     assert "--image-tag" not in args  # the tag defaults to the resolved version, at run time
-    assert [s.args for s in package["secrets"]][-1] == ["env", "MLFLOW_TRACKING_TOKEN", "mlflow-token", "token"]
+    assert [s.args for s in package["secrets"]][-1] == [
+        "env",
+        "MLFLOW_TRACKING_TOKEN",
+        "mlflow-token",
+        "token",
+    ]
 
     build = tasks["Serve_churn_build"]
     assert build["image"] == "gcr.io/kaniko-project/executor:v1.23.2" and "cmds" not in build
     assert build[ARGS_OF][:3] == [
         "--context=s3://mlpipe/pipelines/{{ ti.xcom_pull(task_ids='Serve_churn_package')['context_key'] }}",
         "--dockerfile=Dockerfile",
-        "--destination={{ ti.xcom_pull(task_ids='Serve_churn_package')['image'] }}"]
+        "--destination={{ ti.xcom_pull(task_ids='Serve_churn_package')['image'] }}",
+    ]
     (volume,) = build["volumes"]
     assert volume.kwargs["secret"].kwargs["secret_name"] == "push-creds"
-    assert volume.kwargs["secret"].kwargs["items"][0].kwargs == {"key": ".dockerconfigjson", "path": "config.json"}
+    assert volume.kwargs["secret"].kwargs["items"][0].kwargs == {
+        "key": ".dockerconfigjson",
+        "path": "config.json",
+    }
     (mount,) = build["volume_mounts"]
-    assert mount.kwargs == {"name": "registry-auth", "mount_path": "/kaniko/.docker", "read_only": True}
-    assert build["env_vars"] == {"S3_ENDPOINT": "http://minio.minio:9000", "S3_FORCE_PATH_STYLE": "true",
-                                 "AWS_REGION": "eu-west-1"}
+    assert mount.kwargs == {
+        "name": "registry-auth",
+        "mount_path": "/kaniko/.docker",
+        "read_only": True,
+    }
+    assert build["env_vars"] == {
+        "S3_ENDPOINT": "http://minio.minio:9000",
+        "S3_FORCE_PATH_STYLE": "true",
+        "AWS_REGION": "eu-west-1",
+    }
     assert [s.args[1] for s in build["secrets"]] == ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"]
 
     deploy = tasks["Serve_churn_deploy"]
     spec = json.loads(deploy[ARGS_OF][deploy[ARGS_OF].index("--spec") + 1])
-    assert spec == {"target": "seldon-v1", "name": "churn", "namespace": "models", "cpu": "1", "memory": "1Gi",
-                    "min_replicas": 1, "max_replicas": 4, "cpu_target_percent": 60,
-                    "logger_url": "http://logger.monitoring.svc/events", "logger_mode": "all",
-                    "ingress_host": "churn.models.example.com", "ingress_class": "nginx",
-                    "registry_secret": "push-creds"}
+    assert spec == {
+        "target": "seldon-v1",
+        "name": "churn",
+        "namespace": "models",
+        "cpu": "1",
+        "memory": "1Gi",
+        "min_replicas": 1,
+        "max_replicas": 4,
+        "cpu_target_percent": 60,
+        "logger_url": "http://logger.monitoring.svc/events",
+        "logger_mode": "all",
+        "ingress_host": "churn.models.example.com",
+        "ingress_class": "nginx",
+        "registry_secret": "push-creds",
+    }
     assert deploy["service_account_name"] == "model-deployer"
     assert tasks["Serve_churn_wait"]["service_account_name"] == "model-deployer"
     wait_args = tasks["Serve_churn_wait"][ARGS_OF]
     assert wait_args[wait_args.index("--timeout") + 1] == "600"
     smoke_args = tasks["Serve_churn_smoke"][ARGS_OF]
-    assert smoke_args[-1] == "{{ ti.xcom_pull(task_ids='Serve_churn_package')['smoke_request'] | tojson }}"
+    assert (
+        smoke_args[-1]
+        == "{{ ti.xcom_pull(task_ids='Serve_churn_package')['smoke_request'] | tojson }}"
+    )
     # notebook/script tasks keep the runner; the report receives train's outputs
     report = tasks["report"]
     assert report["cmds"][:3] == ["python3", "-m", "mlpipe_lab.runner"]
@@ -196,9 +251,14 @@ def test_kserve_and_seldon_v2_dags_deploy_the_storage_uri():
     for target in ("kserve", "seldon-v2"):
         tasks = _tasks(compiled(sf.serve_pipeline(target)).text)
         args = tasks["Serve_churn_deploy"][ARGS_OF]
-        assert args[-2:] == ["--storage-uri", "{{ ti.xcom_pull(task_ids='Serve_churn_package')['storage_uri'] }}"]
+        assert args[-2:] == [
+            "--storage-uri",
+            "{{ ti.xcom_pull(task_ids='Serve_churn_package')['storage_uri'] }}",
+        ]
         package = tasks["Serve_churn_package"][ARGS_OF]
-        assert "--image-repository" not in package and package[package.index("--target") + 1] == target
+        assert (
+            "--image-repository" not in package and package[package.index("--target") + 1] == target
+        )
 
 
 def test_local_runtime_and_local_worker_package_and_check():
@@ -208,11 +268,16 @@ def test_local_runtime_and_local_worker_package_and_check():
     assert tasks["Serve_churn_check"][ARGS_OF][-2:] == ["--package-task", "Serve_churn_package"]
     assert "--xcom-file" not in tasks["Serve_churn_package"][ARGS_OF]
     assert "do_xcom_push" not in tasks["Serve_churn_package"]
-    assert any(p.code == "serve-local" and "nothing is deployed" in p.message for p in result.problems)
+    assert any(
+        p.code == "serve-local" and "nothing is deployed" in p.message for p in result.problems
+    )
     worker = copy.deepcopy(cc.CONFIG)
     worker["airflow"]["execution_mode"] = "local-worker"
     text = compiled(sf.serve_pipeline("kserve"), worker).text
-    assert "-m mlpipe_lab.serving.tasks package" in text and "-m mlpipe_lab.serving.tasks check" in text
+    assert (
+        "-m mlpipe_lab.serving.tasks package" in text
+        and "-m mlpipe_lab.serving.tasks check" in text
+    )
     assert "KubernetesPodOperator" not in text and "kaniko" not in text
 
 
@@ -221,7 +286,9 @@ def test_no_secret_value_reaches_the_dag():
         for config in (cc.CONFIG, cc.LOCAL_CONFIG):
             text = compiled(sf.serve_pipeline(target), config).text
             assert cc.CANARY not in text
-            assert "dockerconfigjson" not in text or target == "seldon-v1"  # a key name, not a value
+            assert (
+                "dockerconfigjson" not in text or target == "seldon-v1"
+            )  # a key name, not a value
 
 
 # -- what deploy applies -------------------------------------------------------------------------
@@ -244,13 +311,22 @@ def test_seldon_v1_objects_validate(crd_validator):  # noqa: F811
     predictor = sdep["spec"]["predictors"][0]
     assert predictor["componentSpecs"][0]["hpaSpec"]["maxReplicas"] == 4
     assert predictor["componentSpecs"][0]["spec"]["imagePullSecrets"] == [{"name": "push-creds"}]
-    assert predictor["graph"]["logger"] == {"mode": "all", "url": "http://logger.monitoring.svc/events"}
+    assert predictor["graph"]["logger"] == {
+        "mode": "all",
+        "url": "http://logger.monitoring.svc/events",
+    }
     for obj in objs[1:]:
         kv.validate(obj, latest_version(), strict=True)
-    assert specs.resource_of(sdep).path == "/apis/machinelearning.seldon.io/v1/namespaces/models/seldondeployments/churn"
+    assert (
+        specs.resource_of(sdep).path
+        == "/apis/machinelearning.seldon.io/v1/namespaces/models/seldondeployments/churn"
+    )
     assert specs.resource_of(objs[1]).path == "/api/v1/namespaces/models/services/churn-http"
     url, headers, protocol = specs.endpoint(_spec_of("seldon-v1"))
-    assert url == "http://churn-http.models.svc.cluster.local:8000/api/v1.0/predictions" and protocol == "seldon"
+    assert (
+        url == "http://churn-http.models.svc.cluster.local:8000/api/v1.0/predictions"
+        and protocol == "seldon"
+    )
 
 
 def test_kserve_and_seldon_v2_objects():
@@ -260,7 +336,9 @@ def test_kserve_and_seldon_v2_objects():
     assert model["storageUri"] == "s3://mlflow/1/models/m-1/artifacts"
     assert isvc["spec"]["predictor"]["minReplicas"] == 2
     (m2,) = specs.objects(_spec_of("seldon-v2"), storage_uri="gs://b/m")
-    assert m2["apiVersion"] == "mlops.seldon.io/v1alpha1" and m2["metadata"]["namespace"] == "ml-jobs"
+    assert (
+        m2["apiVersion"] == "mlops.seldon.io/v1alpha1" and m2["metadata"]["namespace"] == "ml-jobs"
+    )
     assert specs.endpoint(_spec_of("seldon-v2"))[1] == {"Seldon-Model": "churn"}
     with pytest.raises(specs.SpecError, match="storage URI"):
         specs.objects(_spec_of("kserve"))
@@ -280,6 +358,8 @@ def test_describe_and_export_a_pipeline_with_a_serve_node(tmp_path):
     serve = [n for n in described["nodes"] if n["op"] == sf.SERVE_OP][0]
     assert serve["file_status"] is None and serve["filename"] == ""
     assert described["files"] == ["report.py", "train.py"]
-    result = export(tmp_path / "s.pipeline", config=cc.CONFIG, images=cc.IMAGES, output=tmp_path / "dag.py")
+    result = export(
+        tmp_path / "s.pipeline", config=cc.CONFIG, images=cc.IMAGES, output=tmp_path / "dag.py"
+    )
     assert sorted(result.bundles) == ["report", "train"]  # serve tasks ship no files
     assert "Serve_churn_deploy" in (tmp_path / "dag.py").read_text()

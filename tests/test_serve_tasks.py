@@ -14,12 +14,21 @@ import threading
 
 import pytest
 
-from mlpipe_lab.serving.tasks import cli, kube, smoke, spec as specs
+from mlpipe_lab.serving.tasks import cli, kube, smoke
+from mlpipe_lab.serving.tasks import spec as specs
 
 pytest.importorskip("kubernetes", reason="the kubernetes client is not installed")
 
-SPEC = {"target": "seldon-v1", "name": "churn", "namespace": "models", "cpu": "1", "memory": "1Gi",
-        "max_replicas": 3, "ingress_host": "churn.example.com", "registry_secret": "push-creds"}
+SPEC = {
+    "target": "seldon-v1",
+    "name": "churn",
+    "namespace": "models",
+    "cpu": "1",
+    "memory": "1Gi",
+    "max_replicas": 3,
+    "ingress_host": "churn.example.com",
+    "registry_secret": "push-creds",
+}
 IMAGE = "registry.example.com:5000/models/churn:3"
 
 
@@ -46,14 +55,22 @@ class RecordingApiServer:
             def do_PATCH(self):
                 raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 path, _, query = self.path.partition("?")
-                rec.requests.append({"method": "PATCH", "path": path, "query": query,
-                                     "content_type": self.headers.get("Content-Type"),
-                                     "authorization": self.headers.get("Authorization"), "body": raw})
+                rec.requests.append(
+                    {
+                        "method": "PATCH",
+                        "path": path,
+                        "query": query,
+                        "content_type": self.headers.get("Content-Type"),
+                        "authorization": self.headers.get("Authorization"),
+                        "body": raw,
+                    }
+                )
                 obj = json.loads(raw)
                 old = rec.objects.get(path)
                 generation = (old or {}).get("metadata", {}).get("generation", 0)
                 changed = old is None or {k: v for k, v in old.items() if k != "metadata"} != {
-                    k: v for k, v in obj.items() if k != "metadata"}
+                    k: v for k, v in obj.items() if k != "metadata"
+                }
                 obj["metadata"]["generation"] = generation + 1 if changed else generation
                 rec.objects[path] = obj
                 self._send(200 if old else 201, obj)
@@ -62,8 +79,16 @@ class RecordingApiServer:
                 rec.requests.append({"method": "GET", "path": self.path})
                 obj = rec.objects.get(self.path)
                 if obj is None:
-                    self._send(404, {"kind": "Status", "status": "Failure", "reason": "NotFound",
-                                     "message": "not found", "code": 404})
+                    self._send(
+                        404,
+                        {
+                            "kind": "Status",
+                            "status": "Failure",
+                            "reason": "NotFound",
+                            "message": "not found",
+                            "code": 404,
+                        },
+                    )
                     return
                 if rec.statuses:
                     obj = {**obj, "status": rec.statuses.pop(0)}
@@ -73,8 +98,9 @@ class RecordingApiServer:
                 pass
 
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.1},
-                                       daemon=True)
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True
+        )
 
     @property
     def url(self):
@@ -93,12 +119,18 @@ def _kubeconfig(tmp_path, url, token="test-token"):
     import yaml
 
     path = tmp_path / "kubeconfig"
-    path.write_text(yaml.safe_dump({
-        "apiVersion": "v1", "kind": "Config", "current-context": "t",
-        "clusters": [{"name": "t", "cluster": {"server": url}}],
-        "users": [{"name": "t", "user": {"token": token}}],
-        "contexts": [{"name": "t", "context": {"cluster": "t", "user": "t"}}],
-    }))
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "current-context": "t",
+                "clusters": [{"name": "t", "cluster": {"server": url}}],
+                "users": [{"name": "t", "user": {"token": token}}],
+                "contexts": [{"name": "t", "context": {"cluster": "t", "user": "t"}}],
+            }
+        )
+    )
     return str(path)
 
 
@@ -111,7 +143,8 @@ def test_deploy_is_a_server_side_apply_and_idempotent(tmp_path, capsys):
         assert [r["path"] for r in first] == [
             "/apis/machinelearning.seldon.io/v1/namespaces/models/seldondeployments/churn",
             "/api/v1/namespaces/models/services/churn-http",
-            "/apis/networking.k8s.io/v1/namespaces/models/ingresses/churn-http"]
+            "/apis/networking.k8s.io/v1/namespaces/models/ingresses/churn-http",
+        ]
         for r in first:
             assert r["content_type"] == "application/apply-patch+yaml"
             assert sorted(r["query"].split("&")) == ["fieldManager=mlpipe-lab", "force=true"]
@@ -133,16 +166,39 @@ def test_deploy_is_a_server_side_apply_and_idempotent(tmp_path, capsys):
 
 def test_deploy_errors_are_reported_not_raised(tmp_path, capsys):
     config = _kubeconfig(tmp_path, "http://127.0.0.1:9")  # nothing listens there
-    assert cli.main(["deploy", "--spec", json.dumps({**SPEC, "target": "kserve"}), "--storage-uri",
-                     "models:/churn/1", "--kubeconfig", config]) == 1
+    assert (
+        cli.main(
+            [
+                "deploy",
+                "--spec",
+                json.dumps({**SPEC, "target": "kserve"}),
+                "--storage-uri",
+                "models:/churn/1",
+                "--kubeconfig",
+                config,
+            ]
+        )
+        == 1
+    )
     assert "physical location" in capsys.readouterr().err
     assert cli.main(["deploy", "--spec", "{}", "--kubeconfig", config]) == 1
     assert "needs a target" in capsys.readouterr().err
 
 
 def test_deploy_dry_run_prints_the_objects(capsys):
-    assert cli.main(["deploy", "--spec", json.dumps({**SPEC, "target": "seldon-v2"}), "--storage-uri",
-                     "s3://models/churn/3", "--dry-run"]) == 0
+    assert (
+        cli.main(
+            [
+                "deploy",
+                "--spec",
+                json.dumps({**SPEC, "target": "seldon-v2"}),
+                "--storage-uri",
+                "s3://models/churn/3",
+                "--dry-run",
+            ]
+        )
+        == 0
+    )
     (model,) = json.loads(capsys.readouterr().out)
     assert model["kind"] == "Model" and model["spec"]["storageUri"] == "s3://models/churn/3"
 
@@ -151,8 +207,12 @@ def test_deploy_dry_run_prints_the_objects(capsys):
 
 SELDON_PROGRESS = [
     None,  # not created yet (404)
-    {"state": "Creating", "conditions": [
-        {"type": "DeploymentsReady", "status": "False", "reason": "Deployment not ready"}]},
+    {
+        "state": "Creating",
+        "conditions": [
+            {"type": "DeploymentsReady", "status": "False", "reason": "Deployment not ready"}
+        ],
+    },
     {"state": "Available", "conditions": [{"type": "Ready", "status": "True"}]},
 ]
 
@@ -178,13 +238,22 @@ def _fetcher(statuses, kind="SeldonDeployment", generation=1):
         if status is None:
             return None
         return {"kind": kind, "metadata": {"generation": generation}, "status": status}
+
     return fetch
 
 
 def test_wait_until_available():
     clock, lines = Clock(), []
-    obj = kube.wait_ready(_fetcher(SELDON_PROGRESS), "SeldonDeployment", "models/churn", 60, interval=5,
-                          clock=clock, sleep=clock.sleep, log=lines.append)
+    obj = kube.wait_ready(
+        _fetcher(SELDON_PROGRESS),
+        "SeldonDeployment",
+        "models/churn",
+        60,
+        interval=5,
+        clock=clock,
+        sleep=clock.sleep,
+        log=lines.append,
+    )
     assert obj["status"]["state"] == "Available"
     assert clock.sleeps == [5, 5]
     assert lines[0] == "SeldonDeployment models/churn: the resource does not exist"
@@ -192,13 +261,31 @@ def test_wait_until_available():
 
 
 def test_wait_timeout_quotes_the_conditions():
-    stuck = [{"state": "Creating", "conditions": [
-        {"type": "DeploymentsReady", "status": "False", "reason": "ImagePullBackOff",
-         "message": "Back-off pulling image registry.example.com:5000/models/churn:3"}]}]
+    stuck = [
+        {
+            "state": "Creating",
+            "conditions": [
+                {
+                    "type": "DeploymentsReady",
+                    "status": "False",
+                    "reason": "ImagePullBackOff",
+                    "message": "Back-off pulling image registry.example.com:5000/models/churn:3",
+                }
+            ],
+        }
+    ]
     clock = Clock()
     with pytest.raises(kube.KubeError) as info:
-        kube.wait_ready(_fetcher(stuck), "SeldonDeployment", "models/churn", 30, interval=10, clock=clock,
-                        sleep=clock.sleep, log=lambda _: None)
+        kube.wait_ready(
+            _fetcher(stuck),
+            "SeldonDeployment",
+            "models/churn",
+            30,
+            interval=10,
+            clock=clock,
+            sleep=clock.sleep,
+            log=lambda _: None,
+        )
     text = str(info.value)
     assert "was not available after 30 s" in text
     assert "DeploymentsReady=False (ImagePullBackOff: Back-off pulling image" in text
@@ -208,15 +295,43 @@ def test_wait_timeout_quotes_the_conditions():
 def test_wait_fails_fast_on_failure_states():
     clock = Clock()
     failed = [{"state": "Failed", "description": "Cannot find container model"}]
-    with pytest.raises(kube.KubeError, match=r"failed: state=Failed \(Cannot find container model\)"):
-        kube.wait_ready(_fetcher(failed), "SeldonDeployment", "m/x", 600, clock=clock, sleep=clock.sleep,
-                        log=lambda _: None)
+    with pytest.raises(
+        kube.KubeError, match=r"failed: state=Failed \(Cannot find container model\)"
+    ):
+        kube.wait_ready(
+            _fetcher(failed),
+            "SeldonDeployment",
+            "m/x",
+            600,
+            clock=clock,
+            sleep=clock.sleep,
+            log=lambda _: None,
+        )
     assert clock.sleeps == []
-    model_failed = [{"conditions": [{"type": "ModelReady", "status": "False", "reason": "ModelFailed",
-                                     "message": "rclone copy failed"}]}]
-    with pytest.raises(kube.KubeError, match="ModelReady=False \\(ModelFailed: rclone copy failed\\)"):
-        kube.wait_ready(_fetcher(model_failed, "Model"), "Model", "m/x", 600, clock=clock, sleep=clock.sleep,
-                        log=lambda _: None)
+    model_failed = [
+        {
+            "conditions": [
+                {
+                    "type": "ModelReady",
+                    "status": "False",
+                    "reason": "ModelFailed",
+                    "message": "rclone copy failed",
+                }
+            ]
+        }
+    ]
+    with pytest.raises(
+        kube.KubeError, match="ModelReady=False \\(ModelFailed: rclone copy failed\\)"
+    ):
+        kube.wait_ready(
+            _fetcher(model_failed, "Model"),
+            "Model",
+            "m/x",
+            600,
+            clock=clock,
+            sleep=clock.sleep,
+            log=lambda _: None,
+        )
 
 
 def test_ready_needs_the_current_generation():
@@ -225,20 +340,46 @@ def test_ready_needs_the_current_generation():
     obj = {"metadata": {"generation": 2}, "status": old}
     assert kube.readiness("InferenceService", obj) == "pending"
     assert kube.readiness("InferenceService", {**obj, "status": new}) == "ready"
-    assert kube.readiness("Model", {"metadata": {}, "status": {"conditions": [
-        {"type": "Ready", "status": "False"}]}}) == "pending"
+    assert (
+        kube.readiness(
+            "Model",
+            {"metadata": {}, "status": {"conditions": [{"type": "Ready", "status": "False"}]}},
+        )
+        == "pending"
+    )
 
 
 def test_wait_cli_reads_the_resource_through_the_client(tmp_path, capsys):
     with RecordingApiServer(statuses=SELDON_PROGRESS[1:]) as api:
         config = _kubeconfig(tmp_path, api.url)
-        assert cli.main(["deploy", "--spec", json.dumps(SPEC), "--image", IMAGE, "--kubeconfig", config]) == 0
-        assert cli.main(["wait", "--spec", json.dumps(SPEC), "--timeout", "20", "--interval", "0.05",
-                         "--kubeconfig", config]) == 0
+        assert (
+            cli.main(
+                ["deploy", "--spec", json.dumps(SPEC), "--image", IMAGE, "--kubeconfig", config]
+            )
+            == 0
+        )
+        assert (
+            cli.main(
+                [
+                    "wait",
+                    "--spec",
+                    json.dumps(SPEC),
+                    "--timeout",
+                    "20",
+                    "--interval",
+                    "0.05",
+                    "--kubeconfig",
+                    config,
+                ]
+            )
+            == 0
+        )
         out = capsys.readouterr().out
         assert "SeldonDeployment models/churn is available" in out
         gets = [r["path"] for r in api.requests if r["method"] == "GET"]
-        assert set(gets) == {"/apis/machinelearning.seldon.io/v1/namespaces/models/seldondeployments/churn"}
+        assert set(gets) == {
+            "/apis/machinelearning.seldon.io/v1/namespaces/models/seldondeployments/churn"
+        }
         assert len(gets) == 2
 
 
@@ -246,16 +387,19 @@ def test_wait_cli_reads_the_resource_through_the_client(tmp_path, capsys):
 
 
 def test_v2_request_and_answer_checks():
-    assert smoke.v2_request({"data": {"ndarray": [[2, 1]]}}) == {"inputs": [
-        {"name": "input-0", "shape": [1, 2], "datatype": "INT64", "data": [2, 1]}]}
+    assert smoke.v2_request({"data": {"ndarray": [[2, 1]]}}) == {
+        "inputs": [{"name": "input-0", "shape": [1, 2], "datatype": "INT64", "data": [2, 1]}]
+    }
     assert smoke.v2_request({"data": {"ndarray": [[0.5, 1]]}})["inputs"][0]["datatype"] == "FP64"
     with pytest.raises(smoke.SmokeError):
         smoke.v2_request({"data": {"ndarray": [["a", "b"]]}})
     ok = b'{"data":{"names":[],"ndarray":[1]},"meta":{}}'
     assert smoke.check_answer("seldon", 200, ok)["data"]["ndarray"] == [1]
-    for status, body, text in ((500, b'{"status":{"code":-1}}', "HTTP 500"),
-                               (200, b"pong", "not JSON"),
-                               (200, b'{"meta":{}}', "not a Seldon prediction")):
+    for status, body, text in (
+        (500, b'{"status":{"code":-1}}', "HTTP 500"),
+        (200, b"pong", "not JSON"),
+        (200, b'{"meta":{}}', "not a Seldon prediction"),
+    ):
         with pytest.raises(smoke.SmokeError, match=text):
             smoke.check_answer("seldon", status, body)
     with pytest.raises(smoke.SmokeError, match="no outputs"):
@@ -271,13 +415,19 @@ def test_smoke_retries_then_reports(monkeypatch):
 
     monkeypatch.setattr(smoke, "post", refused)
     with pytest.raises(smoke.SmokeError, match="no answer after 3 attempts: .*connection refused"):
-        smoke.smoke("http://churn-http.models.svc.cluster.local:8000/api/v1.0/predictions",
-                    {"data": {"ndarray": [[2, 1]]}}, attempts=3, sleep=lambda s: None)
+        smoke.smoke(
+            "http://churn-http.models.svc.cluster.local:8000/api/v1.0/predictions",
+            {"data": {"ndarray": [[2, 1]]}},
+            attempts=3,
+            sleep=lambda s: None,
+        )
     assert len(calls) == 3
 
 
 def test_endpoints_per_target():
-    for target, url in (("seldon-v1", "http://churn-http.models.svc.cluster.local:8000/api/v1.0/predictions"),
-                        ("kserve", "http://churn-predictor.models.svc.cluster.local/v2/models/churn/infer"),
-                        ("seldon-v2", "http://seldon-mesh.models.svc.cluster.local/v2/models/churn/infer")):
+    for target, url in (
+        ("seldon-v1", "http://churn-http.models.svc.cluster.local:8000/api/v1.0/predictions"),
+        ("kserve", "http://churn-predictor.models.svc.cluster.local/v2/models/churn/infer"),
+        ("seldon-v2", "http://seldon-mesh.models.svc.cluster.local/v2/models/churn/infer"),
+    ):
         assert specs.endpoint({**SPEC, "target": target})[0] == url

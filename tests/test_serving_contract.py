@@ -94,8 +94,9 @@ SAVE_MODEL = textwrap.dedent("""\
 def seldon_venv() -> Path:
     """The cached seldon-core venv; the first run builds it from the lock (1-3 min)."""
     try:
-        out = subprocess.run([str(REPO / "scripts" / "seldon-venv.sh")], capture_output=True,
-                             text=True, timeout=1200)
+        out = subprocess.run(
+            [str(REPO / "scripts" / "seldon-venv.sh")], capture_output=True, text=True, timeout=1200
+        )
     except subprocess.TimeoutExpired:
         _unavailable("scripts/seldon-venv.sh did not finish within 20 minutes")
     if out.returncode != 0:
@@ -110,36 +111,72 @@ def exchanges(seldon_venv, tmp_path_factory) -> dict:
     pytest.importorskip("sklearn", reason="the serve-test extra (scikit-learn) is not installed")
     prefix = _netns_prefix()
     if not prefix:
-        _unavailable("no private network namespace (unshare -n / -rn) for seldon-core's 0.0.0.0 bind")
+        _unavailable(
+            "no private network namespace (unshare -n / -rn) for seldon-core's 0.0.0.0 bind"
+        )
     from mlpipe_lab.serving.package import build_context
 
     root = tmp_path_factory.mktemp("contract")
-    saved = subprocess.run([sys.executable, "-c", SAVE_MODEL, str(root / "saved")],
-                           capture_output=True, text=True, timeout=300)
+    saved = subprocess.run(
+        [sys.executable, "-c", SAVE_MODEL, str(root / "saved")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert "SAVED" in saved.stdout, saved.stderr[-3000:]
-    ctx = build_context(root / "saved", root / "mlflow", runtime="seldon-core",
-                        model_name="mlflowdemo", model_version="1")
+    ctx = build_context(
+        root / "saved",
+        root / "mlflow",
+        runtime="seldon-core",
+        model_name="mlflowdemo",
+        model_version="1",
+    )
     contract_dir = root / "contract"
     contract_dir.mkdir()
     shutil.copy(SERVING / "ContractModel.py", contract_dir / "ContractModel.py")
-    params = json.dumps([{"name": "factor", "value": "10", "type": "INT"},
-                         {"name": "label", "value": "lab", "type": "STRING"}])
+    params = json.dumps(
+        [
+            {"name": "factor", "value": "10", "type": "INT"},
+            {"name": "label", "value": "lab", "type": "STRING"},
+        ]
+    )
     seldon_bin = str(seldon_venv / "bin")
     spec = {
         "timeout": 180,
         "servers": [
-            {"name": "mlflow", "dir": str(ctx.path), "predictor": "Predictor", "seldon_bin": seldon_bin,
-             "env": {"MODEL_DIR": str(ctx.path / "model")}},
-            {"name": "contract", "dir": str(contract_dir), "predictor": "ContractModel",
-             "seldon_bin": seldon_bin, "env": {"PREDICTIVE_UNIT_PARAMETERS": params}},
+            {
+                "name": "mlflow",
+                "dir": str(ctx.path),
+                "predictor": "Predictor",
+                "seldon_bin": seldon_bin,
+                "env": {"MODEL_DIR": str(ctx.path / "model")},
+            },
+            {
+                "name": "contract",
+                "dir": str(contract_dir),
+                "predictor": "ContractModel",
+                "seldon_bin": seldon_bin,
+                "env": {"PREDICTIVE_UNIT_PARAMETERS": params},
+            },
         ],
         "cases": [_wire(c) for c in CASES],
     }
     (root / "spec.json").write_text(json.dumps(spec))
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
-    cmd = [*prefix, "sh", "-c", 'ip link set lo up 2>/dev/null || true; exec "$@"', "sh",
-           sys.executable, str(SERVING / "contract_driver.py"), str(root / "spec.json"),
-           str(root / "out.json")]
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
+    }
+    cmd = [
+        *prefix,
+        "sh",
+        "-c",
+        'ip link set lo up 2>/dev/null || true; exec "$@"',
+        "sh",
+        sys.executable,
+        str(SERVING / "contract_driver.py"),
+        str(root / "spec.json"),
+        str(root / "out.json"),
+    ]
     run = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
     assert run.returncode == 0 and (root / "out.json").is_file(), run.stderr[-3000:]
     result = json.loads((root / "out.json").read_text())
@@ -158,8 +195,14 @@ def _wire(case: tuple) -> dict:
     hdrs = dict(headers or {})
     if body is not None:
         hdrs.setdefault("Content-Type", "application/json")
-    return {"id": cid, "server": server, "method": method, "path": path, "headers": hdrs,
-            "body_b64": None if body is None else base64.b64encode(body).decode()}
+    return {
+        "id": cid,
+        "server": server,
+        "method": method,
+        "path": path,
+        "headers": hdrs,
+        "body_b64": None if body is None else base64.b64encode(body).decode(),
+    }
 
 
 P = "/api/v1.0/predictions"
@@ -171,12 +214,41 @@ CASES = [
     # the generated MLflow Predictor: every payload kind, errors from the model and from parsing
     ("mlflow-ndarray", "mlflow", "POST", P, ND, None),
     ("mlflow-ndarray-2rows", "mlflow", "POST", P, {"data": {"ndarray": [[2, 1], [0, 0]]}}, None),
-    ("mlflow-tensor", "mlflow", "POST", P, {"data": {"tensor": {"shape": [1, 2], "values": [2, 1]}}}, None),
-    ("mlflow-names", "mlflow", "POST", P, {"data": {"names": ["f0", "f1"], "ndarray": [[2, 1]]}}, None),
-    ("mlflow-meta", "mlflow", "POST", P,
-     {"meta": {"puid": "req-42", "tags": {"client": "lab"}}, "data": {"ndarray": [[2, 1]]}}, None),
-    ("mlflow-meta-metrics", "mlflow", "POST", P,
-     {"meta": {"metrics": [{"type": "COUNTER", "key": "c", "value": 1}]}, "data": {"ndarray": [[2, 1]]}}, None),
+    (
+        "mlflow-tensor",
+        "mlflow",
+        "POST",
+        P,
+        {"data": {"tensor": {"shape": [1, 2], "values": [2, 1]}}},
+        None,
+    ),
+    (
+        "mlflow-names",
+        "mlflow",
+        "POST",
+        P,
+        {"data": {"names": ["f0", "f1"], "ndarray": [[2, 1]]}},
+        None,
+    ),
+    (
+        "mlflow-meta",
+        "mlflow",
+        "POST",
+        P,
+        {"meta": {"puid": "req-42", "tags": {"client": "lab"}}, "data": {"ndarray": [[2, 1]]}},
+        None,
+    ),
+    (
+        "mlflow-meta-metrics",
+        "mlflow",
+        "POST",
+        P,
+        {
+            "meta": {"metrics": [{"type": "COUNTER", "key": "c", "value": 1}]},
+            "data": {"ndarray": [[2, 1]]},
+        },
+        None,
+    ),
     ("mlflow-wrong-shape", "mlflow", "POST", P, {"data": {"ndarray": [[2, 1, 5]]}}, None),
     ("mlflow-1d", "mlflow", "POST", P, {"data": {"ndarray": [2, 1]}}, None),
     ("mlflow-float-input", "mlflow", "POST", P, {"data": {"ndarray": [[0.5, 1.5]]}}, None),
@@ -188,10 +260,23 @@ CASES = [
     ("mlflow-ping", "mlflow", "GET", "/health/ping", None, None),
     ("mlflow-predict-alias", "mlflow", "POST", "/predict", ND, None),
     ("mlflow-v0.1", "mlflow", "POST", "/api/v0.1/predictions", ND, None),
-    ("mlflow-query-json", "mlflow", "GET", "/predict?json=%7B%22data%22%3A%7B%22ndarray%22%3A%5B%5B2%2C1%5D%5D%7D%7D", None, None),
+    (
+        "mlflow-query-json",
+        "mlflow",
+        "GET",
+        "/predict?json=%7B%22data%22%3A%7B%22ndarray%22%3A%5B%5B2%2C1%5D%5D%7D%7D",
+        None,
+        None,
+    ),
     ("mlflow-form-json", "mlflow", "POST", P, "json=" + json.dumps(ND), FORM),
-    ("mlflow-feedback", "mlflow", "POST", F,
-     {"request": ND, "response": {"data": {"ndarray": [1]}}, "reward": 1.0}, None),
+    (
+        "mlflow-feedback",
+        "mlflow",
+        "POST",
+        F,
+        {"request": ND, "response": {"data": {"ndarray": [1]}}, "reward": 1.0},
+        None,
+    ),
     # bad payloads
     ("bad-malformed-json", "mlflow", "POST", P, '{"data":{"ndarray":[[2,1]', None),
     ("bad-empty-body", "mlflow", "POST", P, "", None),
@@ -201,7 +286,14 @@ CASES = [
     ("bad-text-plain", "mlflow", "POST", P, json.dumps(ND), {"Content-Type": "text/plain"}),
     ("bad-no-content-type", "mlflow", "POST", P, json.dumps(ND), {"Content-Type": ""}),
     ("bad-ragged", "contract", "POST", P, {"data": {"ndarray": [[1, 2], [3]]}}, None),
-    ("bad-tensor-shape", "contract", "POST", P, {"data": {"tensor": {"shape": [3, 3], "values": [1, 2]}}}, None),
+    (
+        "bad-tensor-shape",
+        "contract",
+        "POST",
+        P,
+        {"data": {"tensor": {"shape": [3, 3], "values": [1, 2]}}},
+        None,
+    ),
     ("bad-tensor-no-values", "contract", "POST", P, {"data": {"tensor": {"shape": [1]}}}, None),
     ("bad-bindata", "contract", "POST", P, {"binData": "***"}, None),
     ("bad-feedback-malformed", "contract", "POST", F, "{", None),
@@ -210,31 +302,80 @@ CASES = [
     ("bad-json-null", "mlflow", "POST", P, "null", None),
     ("bad-get-predict-no-json", "mlflow", "GET", "/predict", None, None),
     ("bad-form-without-json", "mlflow", "POST", P, "x=1", FORM),
-    ("bad-metric-from-request", "contract", "POST", P,
-     {"meta": {"metrics": [{"key": "k", "type": "NOPE", "value": 1}]}, "strData": "x"}, None),
+    (
+        "bad-metric-from-request",
+        "contract",
+        "POST",
+        P,
+        {"meta": {"metrics": [{"key": "k", "type": "NOPE", "value": 1}]}, "strData": "x"},
+        None,
+    ),
     # every hook of the contract Predictor
     ("contract-ndarray", "contract", "POST", P, ND, None),
-    ("contract-tensor", "contract", "POST", P, {"data": {"tensor": {"shape": [1, 2], "values": [2, 1]}}}, None),
+    (
+        "contract-tensor",
+        "contract",
+        "POST",
+        P,
+        {"data": {"tensor": {"shape": [1, 2], "values": [2, 1]}}},
+        None,
+    ),
     ("contract-1d", "contract", "POST", P, {"data": {"ndarray": [2, 1]}}, None),
     ("contract-float", "contract", "POST", P, {"data": {"ndarray": [[0.5, 1.5]]}}, None),
     ("contract-empty-data", "contract", "POST", P, {"data": {}}, None),
-    ("contract-names", "contract", "POST", P, {"data": {"names": ["a", "b"], "ndarray": [[2, 1]]}}, None),
+    (
+        "contract-names",
+        "contract",
+        "POST",
+        P,
+        {"data": {"names": ["a", "b"], "ndarray": [[2, 1]]}},
+        None,
+    ),
     ("contract-jsonData", "contract", "POST", P, {"jsonData": {"x": [[2, 1]], "y": "z"}}, None),
     ("contract-strData", "contract", "POST", P, {"strData": "2,1"}, None),
     ("contract-binData", "contract", "POST", P, {"binData": "AgE="}, None),
-    ("contract-meta-puid-tags", "contract", "POST", P,
-     {"meta": {"puid": "req-42", "tags": {"client": "lab"}}, "strData": "x"}, None),
-    ("contract-meta-to-model", "contract", "POST", P,
-     {"meta": {"puid": "p1", "tags": {"a": "b"}}, "strData": "meta"}, None),
-    ("contract-seldon-response", "contract", "POST", P, {"meta": {"tags": {"a": "b"}}, "strData": "with-response"}, None),
+    (
+        "contract-meta-puid-tags",
+        "contract",
+        "POST",
+        P,
+        {"meta": {"puid": "req-42", "tags": {"client": "lab"}}, "strData": "x"},
+        None,
+    ),
+    (
+        "contract-meta-to-model",
+        "contract",
+        "POST",
+        P,
+        {"meta": {"puid": "p1", "tags": {"a": "b"}}, "strData": "meta"},
+        None,
+    ),
+    (
+        "contract-seldon-response",
+        "contract",
+        "POST",
+        P,
+        {"meta": {"tags": {"a": "b"}}, "strData": "with-response"},
+        None,
+    ),
     ("contract-list-output", "contract", "POST", P, {"strData": "list"}, None),
     ("contract-string-array", "contract", "POST", P, {"strData": "strings"}, None),
     ("contract-model-error", "contract", "POST", P, {"strData": "fail"}, None),
     ("contract-model-bad-request", "contract", "POST", P, {"strData": "bad-request"}, None),
     ("contract-wrong-shape", "contract", "POST", P, {"data": {"ndarray": [[2, 1, 5]]}}, None),
-    ("contract-feedback", "contract", "POST", F,
-     {"request": ND, "response": {"data": {"ndarray": [[20, 10]]}}, "reward": 0.5,
-      "truth": {"data": {"ndarray": [[1, 0]]}}}, None),
+    (
+        "contract-feedback",
+        "contract",
+        "POST",
+        F,
+        {
+            "request": ND,
+            "response": {"data": {"ndarray": [[20, 10]]}},
+            "reward": 0.5,
+            "truth": {"data": {"ndarray": [[1, 0]]}},
+        },
+        None,
+    ),
     ("contract-feedback-minimal", "contract", "POST", F, {"reward": 1}, None),
     ("contract-health-status", "contract", "GET", "/health/status", None, None),
     ("contract-metadata", "contract", "GET", "/metadata", None, None),
@@ -279,8 +420,11 @@ DELIBERATE = {
 }
 
 
-@pytest.mark.parametrize("case", [c for c in CASES if c[0] not in DELIBERATE],
-                         ids=[c[0] for c in CASES if c[0] not in DELIBERATE])
+@pytest.mark.parametrize(
+    "case",
+    [c for c in CASES if c[0] not in DELIBERATE],
+    ids=[c[0] for c in CASES if c[0] not in DELIBERATE],
+)
 def test_same_answer_as_seldon_core(exchanges, case):
     cid, server = case[0], case[1]
     got = exchanges["cases"][cid]
@@ -289,8 +433,9 @@ def test_same_answer_as_seldon_core(exchanges, case):
         f"\nseldon-core: {seldon['status']} {seldon['body']}\nours:        {ours['status']} {ours['body']}"
     )
     if seldon["status"] < 300 or seldon["headers"].get("access-control-allow-origin"):
-        assert ours["headers"].get("access-control-allow-origin") == \
-            seldon["headers"].get("access-control-allow-origin")
+        assert ours["headers"].get("access-control-allow-origin") == seldon["headers"].get(
+            "access-control-allow-origin"
+        )
 
 
 def test_the_peer_really_is_seldon_core_1_19(seldon_venv):

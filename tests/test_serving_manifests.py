@@ -46,34 +46,49 @@ def crd_validator():
 
 
 def errors(validator, doc):
-    return [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(doc)]
+    return [
+        f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(doc)
+    ]
 
 
 FULL = m.ServingSpec(
-    name="mlflowdemo", namespace="models",
+    name="mlflowdemo",
+    namespace="models",
     image=m.image_reference("models/mlflowdemo", "1", "registry.example.com:5000"),
-    model_name="classifier", cpu_request="1500m", memory_request="1Gi", cpu_limit="2",
-    min_replicas=1, max_replicas=4, cpu_utilization=60,
-    logger_url="http://logger.seldon-logs.svc.cluster.local", logger_mode="all",
-    parameters=[{"name": "model_dir", "value": "/app/model", "type": "STRING"},
-                {"name": "threshold", "value": 0.5, "type": "FLOAT"},
-                {"name": "verbose", "value": True, "type": "bool"}],
+    model_name="classifier",
+    cpu_request="1500m",
+    memory_request="1Gi",
+    cpu_limit="2",
+    min_replicas=1,
+    max_replicas=4,
+    cpu_utilization=60,
+    logger_url="http://logger.seldon-logs.svc.cluster.local",
+    logger_mode="all",
+    parameters=[
+        {"name": "model_dir", "value": "/app/model", "type": "STRING"},
+        {"name": "threshold", "value": 0.5, "type": "FLOAT"},
+        {"name": "verbose", "value": True, "type": "bool"},
+    ],
     env={"MODEL_DIR": "/app/model"},
     secret_env={"AWS_SECRET_ACCESS_KEY": ("s3-credentials", "secret-key")},
-    image_pull_secret="regcred", service_account="model-runner",
+    image_pull_secret="regcred",
+    service_account="model-runner",
     annotations={"seldon.io/engine-seldon-log-messages-externally": "true"},
     predictor_annotations={"seldon.io/rest-timeout": "60000"},
     labels={"app.kubernetes.io/part-of": "mlpipe", "team": "ds"},
     svc_orch_env={"SELDON_LOG_LEVEL": "INFO"},
-    host="models.example.com", ingress_class="nginx", tls_secret="models-tls",
+    host="models.example.com",
+    ingress_class="nginx",
+    tls_secret="models-tls",
     ingress_annotations={"nginx.ingress.kubernetes.io/proxy-body-size": "64m"},
 )
 
 VARIANTS = {
     "full": FULL,
     "minimal": m.ServingSpec(name="m", image="m:1"),
-    "fixed-replicas-no-logger": m.ServingSpec(name="demo", image="r/demo:2", replicas=3,
-                                              memory_limit=None, predictor_annotations={}),
+    "fixed-replicas-no-logger": m.ServingSpec(
+        name="demo", image="r/demo:2", replicas=3, memory_limit=None, predictor_annotations={}
+    ),
     "logger-default-url": m.ServingSpec(name="demo", image="r/demo:2", logger_mode="request"),
 }
 
@@ -86,8 +101,11 @@ def test_seldon_deployment_validates_against_crd(crd_validator, name):
 
 def test_validator_is_strict(crd_validator):
     doc = m.seldon_deployment(FULL)
-    for path in (("spec", "predictors", 0, "graph"), ("spec", "predictors", 0, "componentSpecs", 0, "hpaSpec"),
-                 ("spec", "predictors", 0, "componentSpecs", 0, "spec", "containers", 0)):
+    for path in (
+        ("spec", "predictors", 0, "graph"),
+        ("spec", "predictors", 0, "componentSpecs", 0, "hpaSpec"),
+        ("spec", "predictors", 0, "componentSpecs", 0, "spec", "containers", 0),
+    ):
         bad = copy.deepcopy(doc)
         node = bad
         for key in path:
@@ -107,22 +125,40 @@ def test_seldon_deployment_fields():
     (container,) = comp["spec"]["containers"]
     assert container["name"] == pred["graph"]["name"] == "classifier"
     assert container["image"] == "registry.example.com:5000/models/mlflowdemo:1"
-    assert container["resources"] == {"requests": {"cpu": "1500m", "memory": "1Gi"},
-                                      "limits": {"cpu": "2", "memory": "1Gi"}}
+    assert container["resources"] == {
+        "requests": {"cpu": "1500m", "memory": "1Gi"},
+        "limits": {"cpu": "2", "memory": "1Gi"},
+    }
     env = {e["name"]: e for e in container["env"]}
     assert env["GUNICORN_WORKERS"]["value"] == "2"  # 1.5 cores -> 2 workers
-    assert env["AWS_SECRET_ACCESS_KEY"] == {"name": "AWS_SECRET_ACCESS_KEY", "valueFrom": {
-        "secretKeyRef": {"name": "s3-credentials", "key": "secret-key"}}}
-    assert comp["hpaSpec"] == {"minReplicas": 1, "maxReplicas": 4, "metricsv2": [{
-        "type": "Resource",
-        "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 60}}}]}
+    assert env["AWS_SECRET_ACCESS_KEY"] == {
+        "name": "AWS_SECRET_ACCESS_KEY",
+        "valueFrom": {"secretKeyRef": {"name": "s3-credentials", "key": "secret-key"}},
+    }
+    assert comp["hpaSpec"] == {
+        "minReplicas": 1,
+        "maxReplicas": 4,
+        "metricsv2": [
+            {
+                "type": "Resource",
+                "resource": {
+                    "name": "cpu",
+                    "target": {"type": "Utilization", "averageUtilization": 60},
+                },
+            }
+        ],
+    }
     assert "replicas" not in pred  # the HPA owns the replica count
-    assert pred["graph"]["logger"] == {"url": "http://logger.seldon-logs.svc.cluster.local", "mode": "all"}
+    assert pred["graph"]["logger"] == {
+        "url": "http://logger.seldon-logs.svc.cluster.local",
+        "mode": "all",
+    }
     assert pred["graph"]["type"] == "MODEL" and pred["graph"]["children"] == []
     assert pred["graph"]["parameters"] == [
         {"name": "model_dir", "type": "STRING", "value": "/app/model"},
         {"name": "threshold", "type": "FLOAT", "value": "0.5"},
-        {"name": "verbose", "type": "BOOL", "value": "true"}]
+        {"name": "verbose", "type": "BOOL", "value": "true"},
+    ]
     assert pred["svcOrchSpec"]["resources"]["requests"] == {"cpu": "100m", "memory": "256Mi"}
     assert comp["spec"]["imagePullSecrets"] == [{"name": "regcred"}]
     assert pred["annotations"] == {"seldon.io/rest-timeout": "60000"}
@@ -131,16 +167,26 @@ def test_seldon_deployment_fields():
     minimal = m.seldon_deployment(VARIANTS["minimal"])
     assert "logger" not in minimal["spec"]["predictors"][0]["graph"]
     assert minimal["spec"]["predictors"][0]["replicas"] == 1
-    assert m.seldon_deployment(VARIANTS["logger-default-url"])["spec"]["predictors"][0]["graph"]["logger"] == {
-        "mode": "request"}
+    assert m.seldon_deployment(VARIANTS["logger-default-url"])["spec"]["predictors"][0]["graph"][
+        "logger"
+    ] == {"mode": "request"}
 
 
-@pytest.mark.parametrize("kwargs", [
-    {"name": "Bad_Name"}, {"logger_mode": "everything"}, {"cpu_request": "lots"},
-    {"min_replicas": 3, "max_replicas": 2}, {"image": "has space:1"}, {"host": "not a host"},
-    {"image_pull_secret": "Reg Cred"}, {"labels": {"k": "bad value!"}}, {"model_name": "a.b"},
-    {"cpu_utilization": 150, "max_replicas": 2},
-])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"name": "Bad_Name"},
+        {"logger_mode": "everything"},
+        {"cpu_request": "lots"},
+        {"min_replicas": 3, "max_replicas": 2},
+        {"image": "has space:1"},
+        {"host": "not a host"},
+        {"image_pull_secret": "Reg Cred"},
+        {"labels": {"k": "bad value!"}},
+        {"model_name": "a.b"},
+        {"cpu_utilization": 150, "max_replicas": 2},
+    ],
+)
 def test_invalid_specs_are_refused(kwargs):
     spec = m.ServingSpec(**{"name": "demo", "image": "r/demo:1", **kwargs})
     with pytest.raises(m.ManifestError):
@@ -155,7 +201,11 @@ def test_image_reference():
     for bad in (("Demo", "1"), ("demo", "bad tag"), ("demo", "sha256:xyz")):
         with pytest.raises(m.ManifestError):
             m.image_reference(*bad)
-    assert m.workers_for_cpu("500m") == 1 and m.workers_for_cpu("2") == 2 and m.workers_for_cpu("2001m") == 3
+    assert (
+        m.workers_for_cpu("500m") == 1
+        and m.workers_for_cpu("2") == 2
+        and m.workers_for_cpu("2001m") == 3
+    )
 
 
 def test_service_and_ingress_validate_against_kubernetes_schemas():
@@ -176,21 +226,29 @@ def test_service_and_ingress_validate_against_kubernetes_schemas():
 def test_service_and_ingress_structure():
     svc, ing = m.service(FULL), m.ingress(FULL)
     assert svc["spec"]["selector"] == {"seldon-app": "mlflowdemo-default"}
-    assert svc["spec"]["ports"] == [{"name": "http", "port": 8000, "protocol": "TCP", "targetPort": 8000}]
+    assert svc["spec"]["ports"] == [
+        {"name": "http", "port": 8000, "protocol": "TCP", "targetPort": 8000}
+    ]
     assert ing["apiVersion"] == "networking.k8s.io/v1"
     assert ing["spec"]["ingressClassName"] == "nginx"
     (rule,) = ing["spec"]["rules"]
     assert rule["host"] == "models.example.com"
-    assert rule["http"]["paths"][0]["backend"] == {"service": {"name": svc["metadata"]["name"],
-                                                               "port": {"number": 8000}}}
+    assert rule["http"]["paths"][0]["backend"] == {
+        "service": {"name": svc["metadata"]["name"], "port": {"number": 8000}}
+    }
     assert ing["spec"]["tls"] == [{"hosts": ["models.example.com"], "secretName": "models-tls"}]
     with pytest.raises(m.ManifestError):
         m.ingress(m.ServingSpec(name="demo", image="r/demo:1"))
 
 
 def test_kserve_and_seldon_v2():
-    isvc = m.kserve_inference_service("mlflowdemo", "s3://models/mlflowdemo/1", namespace="models",
-                                      service_account="s3-reader", max_replicas=3)
+    isvc = m.kserve_inference_service(
+        "mlflowdemo",
+        "s3://models/mlflowdemo/1",
+        namespace="models",
+        service_account="s3-reader",
+        max_replicas=3,
+    )
     assert isvc["apiVersion"] == "serving.kserve.io/v1beta1" and isvc["kind"] == "InferenceService"
     model = isvc["spec"]["predictor"]["model"]
     assert model["modelFormat"] == {"name": "mlflow"} and model["protocolVersion"] == "v2"
@@ -198,9 +256,22 @@ def test_kserve_and_seldon_v2():
     assert isvc["spec"]["predictor"]["serviceAccountName"] == "s3-reader"
     assert isvc["spec"]["predictor"]["maxReplicas"] == 3
     v2 = m.seldon_v2_model("mlflowdemo", "gs://bucket/mlflowdemo/1", replicas=2)
-    assert v2 == {"apiVersion": "mlops.seldon.io/v1alpha1", "kind": "Model", "metadata": {"name": "mlflowdemo"},
-                  "spec": {"storageUri": "gs://bucket/mlflowdemo/1", "requirements": ["mlflow"], "replicas": 2}}
-    for uri in ("models:/mlflowdemo/1", "models:/mlflowdemo@champion", "runs:/abc/model", "/tmp/model"):
+    assert v2 == {
+        "apiVersion": "mlops.seldon.io/v1alpha1",
+        "kind": "Model",
+        "metadata": {"name": "mlflowdemo"},
+        "spec": {
+            "storageUri": "gs://bucket/mlflowdemo/1",
+            "requirements": ["mlflow"],
+            "replicas": 2,
+        },
+    }
+    for uri in (
+        "models:/mlflowdemo/1",
+        "models:/mlflowdemo@champion",
+        "runs:/abc/model",
+        "/tmp/model",
+    ):
         with pytest.raises(m.ManifestError):
             m.kserve_inference_service("x", uri)
         with pytest.raises(m.ManifestError):

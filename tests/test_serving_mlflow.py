@@ -55,12 +55,25 @@ def tracking(tmp_path_factory):
     root = tmp_path_factory.mktemp("mlflow")
     port = _free_port()
     mlflow_bin = os.path.join(os.path.dirname(sys.executable), "mlflow")
-    log = open(root / "server.log", "wb")  # noqa: SIM115 - the server writes it until stopped
+    log = open(root / "server.log", "wb")
     proc = subprocess.Popen(
-        [mlflow_bin, "server", "-h", "127.0.0.1", "-p", str(port), "-w", "1",
-         "--backend-store-uri", f"sqlite:///{root / 'mlflow.db'}",
-         "--artifacts-destination", str(root / "artifacts")],
-        stdout=subprocess.DEVNULL, stderr=log, start_new_session=True,
+        [
+            mlflow_bin,
+            "server",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "-w",
+            "1",
+            "--backend-store-uri",
+            f"sqlite:///{root / 'mlflow.db'}",
+            "--artifacts-destination",
+            str(root / "artifacts"),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=log,
+        start_new_session=True,
         cwd=str(root),
     )
     url = f"http://127.0.0.1:{port}"
@@ -74,11 +87,20 @@ def tracking(tmp_path_factory):
             except OSError:
                 pass
             if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail("mlflow server did not start:\n" + (root / "server.log").read_text()[-3000:])
+                pytest.fail(
+                    "mlflow server did not start:\n" + (root / "server.log").read_text()[-3000:]
+                )
             time.sleep(0.5)
         env = {**os.environ, "MLFLOW_TRACKING_URI": url}
-        out = subprocess.run([sys.executable, "-c", LOG_MODELS], env=env, cwd=str(root),
-                             capture_output=True, text=True, timeout=300, check=False)
+        out = subprocess.run(
+            [sys.executable, "-c", LOG_MODELS],
+            env=env,
+            cwd=str(root),
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
         assert "LOGGED" in out.stdout, out.stderr[-3000:]
         yield url
     finally:
@@ -109,8 +131,18 @@ def test_resolve_version_and_alias(tracking):
 def test_context_from_registry(tracking, tmp_path, capsys):
     from mlpipe_lab.serving.cli import serve_main
 
-    code = serve_main(["models:/mlflowdemo/1", "--tracking-uri", tracking, "--context",
-                       str(tmp_path / "ctx"), "--json", "--runtime", "seldon-core"])
+    code = serve_main(
+        [
+            "models:/mlflowdemo/1",
+            "--tracking-uri",
+            tracking,
+            "--context",
+            str(tmp_path / "ctx"),
+            "--json",
+            "--runtime",
+            "seldon-core",
+        ]
+    )
     assert code == 0
     info = json.loads(capsys.readouterr().out)
     assert info["version"] == "1"
@@ -127,27 +159,58 @@ def test_manifests_from_registry(tracking, capsys):
     yaml = pytest.importorskip("yaml")
     from mlpipe_lab.serving.cli import serve_main
 
-    code = serve_main(["models:/mlflowdemo@champion", "--tracking-uri", tracking, "--manifests",
-                       "--image", "registry.example.com/mlflowdemo:1", "--ingress-host",
-                       "models.example.com", "--image-pull-secret", "regcred"])
+    code = serve_main(
+        [
+            "models:/mlflowdemo@champion",
+            "--tracking-uri",
+            tracking,
+            "--manifests",
+            "--image",
+            "registry.example.com/mlflowdemo:1",
+            "--ingress-host",
+            "models.example.com",
+            "--image-pull-secret",
+            "regcred",
+        ]
+    )
     assert code == 0
     docs = list(yaml.safe_load_all(capsys.readouterr().out))
     assert [d["kind"] for d in docs] == ["SeldonDeployment", "Service", "Ingress"]
     assert docs[0]["spec"]["annotations"]["mlpipe-lab/model-version"] == "1"
-    assert serve_main(["models:/mlflowdemo/99", "--tracking-uri", tracking, "--manifests",
-                       "--image", "x:1"]) == 1
+    assert (
+        serve_main(
+            ["models:/mlflowdemo/99", "--tracking-uri", tracking, "--manifests", "--image", "x:1"]
+        )
+        == 1
+    )
 
 
 def test_serve_alias_with_our_runtime(tracking):
     class CliServer(ServingServer):
         def command(self):
-            return [sys.executable, "-m", "mlpipe_lab.serving.cli", self.predictor,
-                    "--tracking-uri", tracking, "--host", "127.0.0.1", "--http-port", "0"]
+            return [
+                sys.executable,
+                "-m",
+                "mlpipe_lab.serving.cli",
+                self.predictor,
+                "--tracking-uri",
+                tracking,
+                "--host",
+                "127.0.0.1",
+                "--http-port",
+                "0",
+            ]
 
     with CliServer("models:/mlflowdemo@champion", start_timeout=180) as server:
-        status, _, body = call(server.url + "/api/v1.0/predictions", "POST", {"data": {"ndarray": [[2, 1]]}})
-        assert (status, body) == (200, b'{"data":{"names":[],"ndarray":[1]},"meta":{}}\n'), server.stderr()
-        status, _, body = call(server.url + "/api/v1.0/predictions", "POST", {"data": {"ndarray": [[2, 1, 5]]}})
+        status, _, body = call(
+            server.url + "/api/v1.0/predictions", "POST", {"data": {"ndarray": [[2, 1]]}}
+        )
+        assert (status, body) == (200, b'{"data":{"names":[],"ndarray":[1]},"meta":{}}\n'), (
+            server.stderr()
+        )
+        status, _, body = call(
+            server.url + "/api/v1.0/predictions", "POST", {"data": {"ndarray": [[2, 1, 5]]}}
+        )
         err = json.loads(body)["status"]
         assert status == 500 and err["reason"] == "MICROSERVICE_INTERNAL_ERROR"
         assert "Shape of input (1, 3) does not match expected shape (-1, 2)" in err["info"]

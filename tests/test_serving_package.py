@@ -75,11 +75,23 @@ def model_dir(tmp_path):
 
 
 def test_mlpipe_runtime_context(model_dir, tmp_path):
-    ctx = pkg.build_context(model_dir, tmp_path / "ctx", model_uri="models:/mlflowdemo/1",
-                            model_name="mlflowdemo", model_version="1", workers=2)
+    ctx = pkg.build_context(
+        model_dir,
+        tmp_path / "ctx",
+        model_uri="models:/mlflowdemo/1",
+        model_name="mlflowdemo",
+        model_version="1",
+        workers=2,
+    )
     out = ctx.path
-    assert sorted(p.name for p in out.iterdir()) == [".dockerignore", "Dockerfile", "Predictor.py",
-                                                    "model", "requirements.txt", "runtime"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        ".dockerignore",
+        "Dockerfile",
+        "Predictor.py",
+        "model",
+        "requirements.txt",
+        "runtime",
+    ]
     assert (out / "model" / "model.skops").is_file() and (out / "model" / "MLmodel").is_file()
     reqs = (out / "requirements.txt").read_text().split()
     assert reqs[:6] == REQUIREMENTS.split()  # the model's exact pins stay with our runtime
@@ -88,7 +100,10 @@ def test_mlpipe_runtime_context(model_dir, tmp_path):
     assert docker.splitlines()[1] == "FROM python:3.12-slim"
     assert "RUN pip install --no-cache-dir -r /app/requirements.txt" in docker
     assert docker.index("requirements.txt") < docker.index("COPY model/")  # cached layer first
-    assert 'CMD ["python", "-m", "mlpipe_lab.serving.runtime", "Predictor", "--service-type", "MODEL"]' in docker
+    assert (
+        'CMD ["python", "-m", "mlpipe_lab.serving.runtime", "Predictor", "--service-type", "MODEL"]'
+        in docker
+    )
     assert "GUNICORN_WORKERS=2" in docker and "USER 8888" in docker
     assert "seldon-core" not in docker + "\n".join(reqs)
     predictor = (out / "Predictor.py").read_text()
@@ -102,8 +117,15 @@ def test_mlpipe_runtime_context(model_dir, tmp_path):
 def test_seldon_core_runtime_rewrites_pins(model_dir, tmp_path):
     ctx = pkg.build_context(model_dir, tmp_path / "ctx", runtime="seldon-core")
     reqs = (ctx.path / "requirements.txt").read_text().split("\n")
-    assert reqs[:7] == ["mlflow==3.17.2", "numpy", "pandas", "scikit-learn==1.9.1", "scipy==1.17.1",
-                        "skops==0.16.0", "seldon-core==1.19.0"]
+    assert reqs[:7] == [
+        "mlflow==3.17.2",
+        "numpy",
+        "pandas",
+        "scikit-learn==1.9.1",
+        "scipy==1.17.1",
+        "skops==0.16.0",
+        "seldon-core==1.19.0",
+    ]
     docker = (ctx.path / "Dockerfile").read_text()
     assert "FROM python:3.12-slim" in docker
     assert 'CMD ["seldon-core-microservice", "Predictor", "--service-type", "MODEL"]' in docker
@@ -113,7 +135,12 @@ def test_seldon_core_runtime_rewrites_pins(model_dir, tmp_path):
 def test_requirement_rewriting_edge_cases():
     reqs = ["numpy==2.4.6 ; python_version >= '3.10'", "Pandas>=3", "uvicorn==0.1", "mlflow"]
     assert pkg.rewrite_requirements(reqs, "seldon-core") == [
-        "numpy; python_version >= '3.10'", "Pandas", "uvicorn==0.1", "mlflow", "seldon-core==1.19.0"]
+        "numpy; python_version >= '3.10'",
+        "Pandas",
+        "uvicorn==0.1",
+        "mlflow",
+        "seldon-core==1.19.0",
+    ]
     ours = pkg.rewrite_requirements(reqs, "mlpipe")
     assert "uvicorn==0.1" not in ours and "uvicorn==0.54.0" in ours
     with pytest.raises(pkg.PackageError):
@@ -123,9 +150,12 @@ def test_requirement_rewriting_edge_cases():
 def test_requirements_from_conda_and_options(tmp_path):
     d = tmp_path / "m"
     d.mkdir()
-    (d / "MLmodel").write_text("flavors:\n  python_function:\n    loader_module: mlflow.pyfunc.model\n")
-    (d / "conda.yaml").write_text("dependencies:\n- python=3.11\n- pip:\n  - --index-url http://x\n"
-                                  "  - cloudpickle==3.1.2\n")
+    (d / "MLmodel").write_text(
+        "flavors:\n  python_function:\n    loader_module: mlflow.pyfunc.model\n"
+    )
+    (d / "conda.yaml").write_text(
+        "dependencies:\n- python=3.11\n- pip:\n  - --index-url http://x\n  - cloudpickle==3.1.2\n"
+    )
     info = pkg.read_model(d)
     assert info.requirements == ["mlflow", "cloudpickle==3.1.2"]
     assert any("--index-url" in n for n in info.notes)
@@ -150,13 +180,19 @@ def test_refuses_non_pyfunc_and_non_empty_output(model_dir, tmp_path):
 def test_metadata_from_signature(model_dir):
     info = pkg.read_model(model_dir)
     assert pkg.model_metadata(info, "mlflowdemo", "1") == {
-        "custom": {}, "inputs": [{"datatype": "INT64", "name": "input", "shape": [-1, 2]}],
-        "name": "mlflowdemo", "outputs": [{"datatype": "INT64", "name": "output", "shape": [-1]}],
-        "platform": "mlflow-sklearn", "versions": ["1"]}
+        "custom": {},
+        "inputs": [{"datatype": "INT64", "name": "input", "shape": [-1, 2]}],
+        "name": "mlflowdemo",
+        "outputs": [{"datatype": "INT64", "name": "output", "shape": [-1]}],
+        "platform": "mlflow-sklearn",
+        "versions": ["1"],
+    }
     info.signature = {"inputs": [{"type": "long", "name": "f0"}, {"type": "double", "name": "f1"}]}
     assert pkg.column_names(info) == ["f0", "f1"]
     assert pkg.model_metadata(info, "m", None)["inputs"] == [
-        {"name": "f0", "datatype": "INT64", "shape": [-1]}, {"name": "f1", "datatype": "FP64", "shape": [-1]}]
+        {"name": "f0", "datatype": "INT64", "shape": [-1]},
+        {"name": "f1", "datatype": "FP64", "shape": [-1]},
+    ]
 
 
 def test_generated_predictor_served_by_copied_runtime(model_dir, tmp_path):
@@ -173,11 +209,18 @@ def test_generated_predictor_served_by_copied_runtime(model_dir, tmp_path):
     # -S: no site-packages processing, so the editable mlpipe_lab install is invisible, as in
     # the image; the venv's packages come back through PYTHONPATH after the context's runtime.
     site = sysconfig.get_paths()
-    pythonpath = os.pathsep.join([str(ctx.path / "runtime"), str(fake), site["purelib"], site["platlib"]])
+    pythonpath = os.pathsep.join(
+        [str(ctx.path / "runtime"), str(fake), site["purelib"], site["platlib"]]
+    )
     where = subprocess.run(
         [sys.executable, "-S", "-c", "import mlpipe_lab.serving.runtime as r; print(r.__file__)"],
-        env={"PYTHONPATH": pythonpath, "PATH": "/usr/bin:/bin"}, cwd=str(ctx.path), capture_output=True, text=True,
-        timeout=60, check=True).stdout
+        env={"PYTHONPATH": pythonpath, "PATH": "/usr/bin:/bin"},
+        cwd=str(ctx.path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
     assert where.startswith(str(ctx.path / "runtime"))
 
     class ContextServer(ServingServer):
@@ -189,7 +232,9 @@ def test_generated_predictor_served_by_copied_runtime(model_dir, tmp_path):
 
     env = {"PYTHONPATH": pythonpath, "MODEL_DIR": str(ctx.path / "model")}
     with ContextServer("Predictor", env=env, cwd=ctx.path) as server:
-        status, _, body = call(server.url + "/api/v1.0/predictions", "POST", {"data": {"ndarray": [[2, 1]]}})
+        status, _, body = call(
+            server.url + "/api/v1.0/predictions", "POST", {"data": {"ndarray": [[2, 1]]}}
+        )
         assert (status, body) == (200, b'{"data":{"names":[],"ndarray":[1]},"meta":{}}\n')
         meta = json.loads(call(server.url + "/metadata")[2])
         assert meta["name"] == "mlflowdemo" and meta["platform"] == "mlflow-sklearn"

@@ -40,10 +40,16 @@ def sink():
 
 @pytest.fixture(scope="module")
 def echo(sink):
-    params = json.dumps([{"name": "factor", "value": "10", "type": "INT"},
-                         {"name": "columns", "value": 2, "type": "INT"}])
+    params = json.dumps(
+        [
+            {"name": "factor", "value": "10", "type": "INT"},
+            {"name": "columns", "value": 2, "type": "INT"},
+        ]
+    )
     server = ServingServer(
-        "serving_helpers.EchoPredictor", "--workers", "2",
+        "serving_helpers.EchoPredictor",
+        "--workers",
+        "2",
         env={**ECHO_ENV, "PREDICTIVE_UNIT_PARAMETERS": params, "SELDON_LOGGER_URL": sink.url},
     )
     with server:
@@ -64,25 +70,38 @@ def predict(server, body, path="/api/v1.0/predictions", headers=None):
 # -- payload kinds: exactly the documented JSON ----------------------------------------------
 
 DOCUMENTED = [
-    ({"data": {"ndarray": [[2, 1]]}},
-     b'{"data":{"names":["t:0","t:1"],"ndarray":[[20,10]]},"meta":{}}'),
-    ({"data": {"names": ["f0", "f1"], "ndarray": [[2, 1]]}},
-     b'{"data":{"names":["t:0","t:1"],"ndarray":[[20,10]]},"meta":{}}'),
-    ({"data": {"tensor": {"shape": [1, 2], "values": [2, 1]}}},
-     b'{"data":{"names":["t:0","t:1"],"tensor":{"shape":[1,2],"values":[20,10]}},"meta":{}}'),
+    (
+        {"data": {"ndarray": [[2, 1]]}},
+        b'{"data":{"names":["t:0","t:1"],"ndarray":[[20,10]]},"meta":{}}',
+    ),
+    (
+        {"data": {"names": ["f0", "f1"], "ndarray": [[2, 1]]}},
+        b'{"data":{"names":["t:0","t:1"],"ndarray":[[20,10]]},"meta":{}}',
+    ),
+    (
+        {"data": {"tensor": {"shape": [1, 2], "values": [2, 1]}}},
+        b'{"data":{"names":["t:0","t:1"],"tensor":{"shape":[1,2],"values":[20,10]}},"meta":{}}',
+    ),
     ({"jsonData": {"x": [[2, 1]]}}, b'{"jsonData":{"x":[[2,1]]},"meta":{}}'),
     ({"strData": "2,1"}, b'{"meta":{},"strData":"2,1"}'),
     ({"binData": "AgE="}, b'{"binData":"AgE=","meta":{}}'),
-    ({"meta": {"puid": "req-42", "tags": {"client": "lab"}}, "data": {"ndarray": [[2, 1]]}},
-     b'{"data":{"names":["t:0","t:1"],"ndarray":[[20,10]]},"meta":{"puid":"req-42","tags":{"client":"lab"}}}'),
+    (
+        {"meta": {"puid": "req-42", "tags": {"client": "lab"}}, "data": {"ndarray": [[2, 1]]}},
+        b'{"data":{"names":["t:0","t:1"],"ndarray":[[20,10]]},"meta":{"puid":"req-42","tags":{"client":"lab"}}}',
+    ),
     ({"data": {"ndarray": [2, 1]}}, b'{"data":{"names":[],"ndarray":[20,10]},"meta":{}}'),
-    ({"data": {"ndarray": [[0.5, 1.5]]}},
-     b'{"data":{"names":["t:0","t:1"],"ndarray":[[5.0,15.0]]},"meta":{}}'),
+    (
+        {"data": {"ndarray": [[0.5, 1.5]]}},
+        b'{"data":{"names":["t:0","t:1"],"ndarray":[[5.0,15.0]]},"meta":{}}',
+    ),
 ]
 
 
-@pytest.mark.parametrize("request_body,expected", DOCUMENTED, ids=[
-    "ndarray", "names", "tensor", "jsonData", "strData", "binData", "meta", "1-D", "float"])
+@pytest.mark.parametrize(
+    "request_body,expected",
+    DOCUMENTED,
+    ids=["ndarray", "names", "tensor", "jsonData", "strData", "binData", "meta", "1-D", "float"],
+)
 def test_documented_responses(echo, request_body, expected):
     status, headers, body = predict(echo, request_body)
     assert status == 200, body
@@ -98,8 +117,12 @@ def test_predict_alias_query_and_form(echo):
     status, _, got = call(f"{echo.url}/api/v1.0/predictions?{q}")
     assert (status, got) == (200, body)
     form = "json=" + json.dumps({"data": {"ndarray": [[2, 1]]}})
-    status, _, got = call(f"{echo.url}/api/v1.0/predictions", "POST", form,
-                          {"Content-Type": "application/x-www-form-urlencoded"})
+    status, _, got = call(
+        f"{echo.url}/api/v1.0/predictions",
+        "POST",
+        form,
+        {"Content-Type": "application/x-www-form-urlencoded"},
+    )
     assert (status, got) == (200, body)
 
 
@@ -131,15 +154,18 @@ def test_model_error_is_500_internal_error(echo):
     assert "Shape of input (1, 3) does not match expected shape (-1, 2)." in info
 
 
-@pytest.mark.parametrize("body,info", [
-    (b'{"data":{"ndarray":[[2,1]', "Can't find JSON in data"),
-    (b"", "Can't find JSON in data"),
-    (b"not json", "Can't find JSON in data"),
-    (b'{"foo":1}', "Invalid request data type"),
-    (b"[1,2]", "Invalid request data type"),
-    (b'{"meta":"x","strData":"a"}', "Invalid request: meta must be an object"),
-    (b"null", "Can't find JSON in data"),
-])
+@pytest.mark.parametrize(
+    "body,info",
+    [
+        (b'{"data":{"ndarray":[[2,1]', "Can't find JSON in data"),
+        (b"", "Can't find JSON in data"),
+        (b"not json", "Can't find JSON in data"),
+        (b'{"foo":1}', "Invalid request data type"),
+        (b"[1,2]", "Invalid request data type"),
+        (b'{"meta":"x","strData":"a"}', "Invalid request: meta must be an object"),
+        (b"null", "Can't find JSON in data"),
+    ],
+)
 def test_bad_payloads_are_400_bad_data(echo, body, info):
     status, reason, got = error(predict(echo, body))
     assert (status, reason) == (400, "MICROSERVICE_BAD_DATA")
@@ -148,12 +174,18 @@ def test_bad_payloads_are_400_bad_data(echo, body, info):
 
 # Malformed arrays fail as in seldon-core 1.19 (tests/test_serving_contract.py): a 500 whose info
 # is the Python error's text, which names the problem.
-@pytest.mark.parametrize("body,info", [
-    (b'{"data":{"ndarray":[[1,2],[3]]}}', "setting an array element with a sequence"),
-    (b'{"data":{"tensor":{"shape":[3,3],"values":[1,2]}}}', "cannot reshape array of size 2 into shape (3,3)"),
-    (b'{"data":{"tensor":{"shape":[1]}}}', "'values'"),
-    (b'{"binData":"AgE"}', "Incorrect padding"),
-])
+@pytest.mark.parametrize(
+    "body,info",
+    [
+        (b'{"data":{"ndarray":[[1,2],[3]]}}', "setting an array element with a sequence"),
+        (
+            b'{"data":{"tensor":{"shape":[3,3],"values":[1,2]}}}',
+            "cannot reshape array of size 2 into shape (3,3)",
+        ),
+        (b'{"data":{"tensor":{"shape":[1]}}}', "'values'"),
+        (b'{"binData":"AgE"}', "Incorrect padding"),
+    ],
+)
 def test_malformed_arrays_are_500_like_seldon_core(echo, body, info):
     status, reason, got = error(predict(echo, body))
     assert (status, reason) == (500, "MICROSERVICE_INTERNAL_ERROR")
@@ -162,12 +194,22 @@ def test_malformed_arrays_are_500_like_seldon_core(echo, body, info):
 
 def test_body_must_be_declared_json(echo):
     for ctype in ("text/plain", ""):
-        status, reason, info = error(call(echo.url + "/api/v1.0/predictions", "POST",
-                                          b'{"strData":"x"}', {"Content-Type": ctype}))
+        status, reason, info = error(
+            call(
+                echo.url + "/api/v1.0/predictions",
+                "POST",
+                b'{"strData":"x"}',
+                {"Content-Type": ctype},
+            )
+        )
         assert (status, reason) == (500, "MICROSERVICE_INTERNAL_ERROR")
         assert info.startswith("415 Unsupported Media Type")
-    status, _, body = call(echo.url + "/api/v1.0/predictions", "POST", b'{"strData":"x"}',
-                           {"Content-Type": "application/vnd.seldon+json; charset=utf-8"})
+    status, _, body = call(
+        echo.url + "/api/v1.0/predictions",
+        "POST",
+        b'{"strData":"x"}',
+        {"Content-Type": "application/vnd.seldon+json; charset=utf-8"},
+    )
     assert status == 200 and json.loads(body)["strData"] == "x"
 
 
@@ -187,15 +229,22 @@ def test_health_ping_status_and_default_metadata(echo):
     assert status == 200 and json.loads(body) == {"meta": {}, "strData": "healthy"}
     status, _, body = call(echo.url + "/metadata")
     assert status == 200
-    assert json.loads(body) == {"custom": {}, "inputs": [], "name": "classifier", "outputs": [],
-                                "platform": "", "versions": []}
+    assert json.loads(body) == {
+        "custom": {},
+        "inputs": [],
+        "name": "classifier",
+        "outputs": [],
+        "platform": "",
+        "versions": [],
+    }
 
 
 def test_prometheus_counts_requests_of_all_workers(echo):
     def count():
         text = call(echo.url + "/prometheus")[2].decode()
-        return prometheus_value(text, "mlpipe_serving_requests_total", method="POST", code="200",
-                                service="predictions"), text
+        return prometheus_value(
+            text, "mlpipe_serving_requests_total", method="POST", code="200", service="predictions"
+        ), text
 
     before, text = count()
     assert "mlpipe_serving_request_duration_seconds_bucket" in text
@@ -208,8 +257,10 @@ def test_prometheus_counts_requests_of_all_workers(echo):
     predict(echo, b"nope")
     time.sleep(0.1)
     text = count()[1]
-    assert prometheus_value(text, "mlpipe_serving_requests_total", code="400",
-                            service="predictions") >= 1
+    assert (
+        prometheus_value(text, "mlpipe_serving_requests_total", code="400", service="predictions")
+        >= 1
+    )
 
 
 # -- workers ---------------------------------------------------------------------------------
@@ -250,7 +301,9 @@ def test_keep_alive_responses_are_not_delayed(echo):
     try:
         for _ in range(30):
             t0 = time.perf_counter()
-            conn.request("POST", "/api/v1.0/predictions", body, {"Content-Type": "application/json"})
+            conn.request(
+                "POST", "/api/v1.0/predictions", body, {"Content-Type": "application/json"}
+            )
             resp = conn.getresponse()
             resp.read()
             times.append(time.perf_counter() - t0)
@@ -270,7 +323,10 @@ def test_request_and_response_cloudevents_joined_by_request_id(echo, sink):
     assert headers["seldon-puid"] == "log-1"
     events = sink.for_request("log-1", 2)
     by_type = {h["ce-type"]: (h, b) for h, b in events}
-    assert set(by_type) == {"io.seldon.serving.inference.request", "io.seldon.serving.inference.response"}
+    assert set(by_type) == {
+        "io.seldon.serving.inference.request",
+        "io.seldon.serving.inference.response",
+    }
     req_h, req_b = by_type["io.seldon.serving.inference.request"]
     res_h, res_b = by_type["io.seldon.serving.inference.response"]
     assert req_b == raw and res_b == response
@@ -293,7 +349,9 @@ def test_generated_puid_is_the_join_key_and_skip_logging(echo, sink):
     _, headers, _ = predict(echo, {"data": {"ndarray": [[2, 1]]}})
     puid = headers["seldon-puid"]
     assert len(sink.for_request(puid, 2)) == 2
-    predict(echo, {"meta": {"puid": "skip-1"}, "strData": "a"}, headers={"Seldon-Skip-Logging": "true"})
+    predict(
+        echo, {"meta": {"puid": "skip-1"}, "strData": "a"}, headers={"Seldon-Skip-Logging": "true"}
+    )
     predict(echo, {"meta": {"puid": "after-skip"}, "strData": "a"})
     assert len(sink.for_request("after-skip", 2)) == 2
     time.sleep(0.3)
@@ -320,7 +378,10 @@ def test_class_names_seldon_response_and_meta(demo):
     doc = json.loads(predict(demo, {"meta": {"tags": {"a": "b"}}, "strData": "with-response"})[2])
     assert doc["data"] == {"names": ["no", "yes"], "tensor": {"shape": [1, 2], "values": [1, 0]}}
     assert doc["meta"]["tags"] == {"a": "b", "model_uri": "models:/mlflowdemo/1", "extra": "yes"}
-    assert {m["key"] for m in doc["meta"]["metrics"]} == {"mlflowdemo_queue", "mlflowdemo_predictions_total"}
+    assert {m["key"] for m in doc["meta"]["metrics"]} == {
+        "mlflowdemo_queue",
+        "mlflowdemo_predictions_total",
+    }
     text = call(demo.url + "/prometheus")[2].decode()
     assert prometheus_value(text, "mlflowdemo_queue") == 3
     doc = json.loads(predict(demo, {"meta": {"puid": "p"}, "strData": "meta"})[2])
@@ -333,12 +394,19 @@ def test_health_status_metadata_feedback(demo):
     assert json.loads(body)["data"] == {"names": [], "tensor": {"shape": [1], "values": [1]}}
     status, _, body = call(demo.url + "/metadata")
     assert status == 200 and json.loads(body) == {
-        "custom": {}, "inputs": [{"datatype": "INT64", "name": "input", "shape": [-1, 2]}],
-        "name": "mlflowdemo", "outputs": [{"datatype": "INT64", "name": "output", "shape": [-1]}],
-        "platform": "mlflow-sklearn", "versions": ["1"]}
-    feedback = {"request": {"data": {"ndarray": [[2, 1]]}},
-                "response": {"data": {"ndarray": [1]}, "meta": {"puid": "fb-1"}},
-                "reward": 1.0, "truth": {"data": {"ndarray": [1]}}}
+        "custom": {},
+        "inputs": [{"datatype": "INT64", "name": "input", "shape": [-1, 2]}],
+        "name": "mlflowdemo",
+        "outputs": [{"datatype": "INT64", "name": "output", "shape": [-1]}],
+        "platform": "mlflow-sklearn",
+        "versions": ["1"],
+    }
+    feedback = {
+        "request": {"data": {"ndarray": [[2, 1]]}},
+        "response": {"data": {"ndarray": [1]}, "meta": {"puid": "fb-1"}},
+        "reward": 1.0,
+        "truth": {"data": {"ndarray": [1]}},
+    }
     status, headers, body = call(demo.url + "/api/v1.0/feedback", "POST", feedback)
     assert status == 200, body
     assert headers["seldon-puid"] == "fb-1"
@@ -367,7 +435,9 @@ def test_predict_raw_errors_and_bad_metadata():
 
 
 def test_load_failure_stops_the_server():
-    server = ServingServer("serving_helpers.BrokenLoadPredictor", "--workers", "2", start_timeout=30)
+    server = ServingServer(
+        "serving_helpers.BrokenLoadPredictor", "--workers", "2", start_timeout=30
+    )
     t0 = time.monotonic()
     with pytest.raises(RuntimeError, match="the model file is missing"):
         server.start()
@@ -405,7 +475,9 @@ def test_quick_model_calls_run_on_the_event_loop_slow_ones_on_the_thread():
         assert _thread_of(server, "sleep 0.1") == "MainThread"  # measured on the loop: too slow
         assert _thread_of(server).startswith("predict")
         result = {}
-        slow = threading.Thread(target=lambda: result.setdefault("thread", _thread_of(server, "sleep 2")))
+        slow = threading.Thread(
+            target=lambda: result.setdefault("thread", _thread_of(server, "sleep 2"))
+        )
         slow.start()
         time.sleep(0.3)
         t0 = time.perf_counter()
@@ -416,8 +488,14 @@ def test_quick_model_calls_run_on_the_event_loop_slow_ones_on_the_thread():
         assert result["thread"].startswith("predict")
 
 
-@pytest.mark.parametrize("args, where", [(("--threads", "0"), "loop"), (("--threads", "2"), "pool"),
-                                         (("--inline-budget-ms", "0"), "pool")])
+@pytest.mark.parametrize(
+    "args, where",
+    [
+        (("--threads", "0"), "loop"),
+        (("--threads", "2"), "pool"),
+        (("--inline-budget-ms", "0"), "pool"),
+    ],
+)
 def test_model_call_placement_options(args, where):
     with ServingServer("serving_helpers.EchoPredictor", "--workers", "1", *args) as server:
         names = {_thread_of(server) for _ in range(3)} | {_thread_of(server, "sleep 0.05")}

@@ -8,15 +8,15 @@ import pytest
 
 np = pytest.importorskip("numpy")
 
-from mlpipe_lab.serving.runtime import (
+from mlpipe_lab.serving.runtime import (  # noqa: E402
     MicroserviceError,
     ParameterError,
     SeldonResponse,
     parse_parameters,
     protocol,
 )
-from mlpipe_lab.serving.runtime.model import UserModel, import_predictor_class
-from mlpipe_lab.serving.runtime.reqlogger import REQUEST, RESPONSE, RequestLogger
+from mlpipe_lab.serving.runtime.model import UserModel, import_predictor_class  # noqa: E402
+from mlpipe_lab.serving.runtime.reqlogger import REQUEST, RESPONSE, RequestLogger  # noqa: E402
 
 
 def test_parameters_all_types():
@@ -24,14 +24,23 @@ def test_parameters_all_types():
               {"name":"c","value":2,"type":"DOUBLE"},{"name":"d","value":7,"type":"STRING"},
               {"name":"e","value":"false","type":"BOOL"},{"name":"f","value":true,"type":"bool"}]"""
     assert parse_parameters(raw) == {"a": 3, "b": 0.5, "c": 2.0, "d": "7", "e": False, "f": True}
-    assert parse_parameters("") == {} and parse_parameters("[]") == {} and parse_parameters(None) == {}
+    assert (
+        parse_parameters("") == {} and parse_parameters("[]") == {} and parse_parameters(None) == {}
+    )
 
 
-@pytest.mark.parametrize("raw", [
-    "{", '{"name":"a"}', '[{"name":"a","value":1}]', '[{"name":"a","value":"x","type":"INT"}]',
-    '[{"name":"a","value":1,"type":"LONG"}]', '[{"name":"not valid","value":1,"type":"INT"}]',
-    '[{"name":"a","value":"maybe","type":"BOOL"}]',
-])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "{",
+        '{"name":"a"}',
+        '[{"name":"a","value":1}]',
+        '[{"name":"a","value":"x","type":"INT"}]',
+        '[{"name":"a","value":1,"type":"LONG"}]',
+        '[{"name":"not valid","value":1,"type":"INT"}]',
+        '[{"name":"a","value":"maybe","type":"BOOL"}]',
+    ],
+)
 def test_bad_parameters(raw):
     with pytest.raises(ParameterError):
         parse_parameters(raw)
@@ -58,8 +67,10 @@ def test_user_model_hooks_default():
 
 
 def test_import_predictor_class(tmp_path):
-    (tmp_path / "MyModel.py").write_text("class MyModel:\n    def predict(self, X, n):\n        return X\n"
-                                         "class Other(MyModel):\n    pass\n")
+    (tmp_path / "MyModel.py").write_text(
+        "class MyModel:\n    def predict(self, X, n):\n        return X\n"
+        "class Other(MyModel):\n    pass\n"
+    )
     assert import_predictor_class("MyModel", str(tmp_path)).__name__ == "MyModel"
     assert import_predictor_class("MyModel.Other", str(tmp_path)).__name__ == "Other"
     with pytest.raises(ImportError):
@@ -69,12 +80,15 @@ def test_import_predictor_class(tmp_path):
 def test_build_data_kinds():
     m = UserModel(Plain())
     nd = {"data": {"ndarray": [[1]]}}
-    assert protocol.build_data(m, nd, np.array([[1, 2]])) == {"data": {"names": ["t:0", "t:1"], "ndarray": [[1, 2]]}}
+    assert protocol.build_data(m, nd, np.array([[1, 2]])) == {
+        "data": {"names": ["t:0", "t:1"], "ndarray": [[1, 2]]}
+    }
     assert protocol.build_data(m, nd, [1, 2]) == {"data": {"names": [], "ndarray": [1, 2]}}
     assert protocol.build_data(m, nd, np.array(["x"])) == {"data": {"names": [], "ndarray": ["x"]}}
     # a request without data answers numeric arrays as tensor (seldon-core does the same)
     assert protocol.build_data(m, {"strData": "a"}, np.array([1.5])) == {
-        "data": {"names": [], "tensor": {"shape": [1], "values": [1.5]}}}
+        "data": {"names": [], "tensor": {"shape": [1], "values": [1.5]}}
+    }
     assert protocol.build_data(m, nd, {"a": 1}) == {"jsonData": {"a": 1}}
     assert protocol.build_data(m, nd, b"\x02\x01") == {"binData": "AgE="}
     assert protocol.build_data(m, nd, "s") == {"strData": "s"}
@@ -84,8 +98,9 @@ def test_build_data_kinds():
 
 
 def test_meta_echo_and_request_path(monkeypatch):
-    meta = protocol.build_meta({"puid": "p", "tags": {"a": 1}, "metrics": [{"key": "k"}]},
-                               {"b": 2}, [{"key": "m"}])
+    meta = protocol.build_meta(
+        {"puid": "p", "tags": {"a": 1}, "metrics": [{"key": "k"}]}, {"b": 2}, [{"key": "m"}]
+    )
     assert meta == {"puid": "p", "tags": {"a": 1, "b": 2}, "metrics": [{"key": "k"}, {"key": "m"}]}
     assert protocol.build_meta(None, {}, [{"key": "m"}], include_metrics=False) == {}
     monkeypatch.setenv("PREDICTIVE_UNIT_ID", "classifier")
@@ -97,15 +112,26 @@ def test_unwrap_and_metric_validation():
     assert protocol.unwrap(SeldonResponse([1], {"t": 1}, [])) == ([1], {"t": 1}, [])
     assert protocol.unwrap([1]) == ([1], None, None)
     protocol.validate_metrics([{"key": "a", "type": "TIMER", "value": 1.5, "tags": {"x": "y"}}])
-    for bad in ({"key": "a", "type": "HISTOGRAM", "value": 1}, {"key": "a", "type": "GAUGE", "value": "1"},
-                {"type": "GAUGE", "value": 1}, "x"):
+    for bad in (
+        {"key": "a", "type": "HISTOGRAM", "value": 1},
+        {"key": "a", "type": "GAUGE", "value": "1"},
+        {"type": "GAUGE", "value": 1},
+        "x",
+    ):
         with pytest.raises(MicroserviceError):
             protocol.validate_metrics([bad])
 
 
 def test_metadata_validation():
     doc = protocol.validate_metadata(None, "m")
-    assert doc == {"name": "m", "versions": [], "platform": "", "inputs": [], "outputs": [], "custom": {}}
+    assert doc == {
+        "name": "m",
+        "versions": [],
+        "platform": "",
+        "inputs": [],
+        "outputs": [],
+        "custom": {},
+    }
     for bad in ([], {"versions": "1"}, {"inputs": [{"name": "x"}]}, {"custom": 1}):
         with pytest.raises(MicroserviceError) as info:
             protocol.validate_metadata(bad, "m")
@@ -113,7 +139,10 @@ def test_metadata_validation():
 
 
 def test_dumps_matches_flask_jsonify_bytes():
-    assert protocol.dumps({"meta": {}, "data": {"ndarray": np.array([1])}}) == b'{"data":{"ndarray":[1]},"meta":{}}\n'
+    assert (
+        protocol.dumps({"meta": {}, "data": {"ndarray": np.array([1])}})
+        == b'{"data":{"ndarray":[1]},"meta":{}}\n'
+    )
 
 
 def test_logger_never_blocks_and_drops_when_full():
@@ -137,8 +166,14 @@ def test_logger_never_blocks_and_drops_when_full():
     t = threading.Thread(target=srv.serve_forever, daemon=True)
     t.start()
     try:
-        rl = RequestLogger(f"http://127.0.0.1:{srv.server_address[1]}/", "request", source="http://x:9000/",
-                           threads=1, queue_size=3, on_outcome=outcomes.append)
+        rl = RequestLogger(
+            f"http://127.0.0.1:{srv.server_address[1]}/",
+            "request",
+            source="http://x:9000/",
+            threads=1,
+            queue_size=3,
+            on_outcome=outcomes.append,
+        )
         t0 = time.perf_counter()
         for i in range(20):
             rl.log(REQUEST, f"r{i}", b"{}")
@@ -161,18 +196,36 @@ def test_logger_rejects_bad_config():
 
 def test_feedback_response_printed_like_seldon_cores_protobuf():
     """Numbers become doubles, empty names/puid go, a COUNTER metric loses its (zero) type."""
-    msg = {"data": {"names": [], "ndarray": [[1, 2]]}, "meta": {
-        "puid": "", "tags": {"n": 1, "s": "x"},
-        "metrics": [{"key": "c", "type": "COUNTER", "value": 1},
-                    {"key": "g", "type": "GAUGE", "value": 2, "tags": {"a": "b"}}]}}
-    assert protocol.as_proto_json(msg) == {"data": {"ndarray": [[1.0, 2.0]]}, "meta": {
-        "tags": {"n": 1.0, "s": "x"},
-        "metrics": [{"key": "c", "value": 1.0}, {"key": "g", "type": "GAUGE", "value": 2.0, "tags": {"a": "b"}}]}}
+    msg = {
+        "data": {"names": [], "ndarray": [[1, 2]]},
+        "meta": {
+            "puid": "",
+            "tags": {"n": 1, "s": "x"},
+            "metrics": [
+                {"key": "c", "type": "COUNTER", "value": 1},
+                {"key": "g", "type": "GAUGE", "value": 2, "tags": {"a": "b"}},
+            ],
+        },
+    }
+    assert protocol.as_proto_json(msg) == {
+        "data": {"ndarray": [[1.0, 2.0]]},
+        "meta": {
+            "tags": {"n": 1.0, "s": "x"},
+            "metrics": [
+                {"key": "c", "value": 1.0},
+                {"key": "g", "type": "GAUGE", "value": 2.0, "tags": {"a": "b"}},
+            ],
+        },
+    }
     tensor = {"data": {"names": ["a"], "tensor": {"shape": [1, 1], "values": [3]}}, "meta": {}}
     assert protocol.as_proto_json(tensor) == {
-        "data": {"names": ["a"], "tensor": {"shape": [1, 1], "values": [3.0]}}, "meta": {}}
+        "data": {"names": ["a"], "tensor": {"shape": [1, 1], "values": [3.0]}},
+        "meta": {},
+    }
     assert protocol.as_proto_json({"jsonData": {"x": [1, True, None]}, "meta": {}}) == {
-        "jsonData": {"x": [1.0, True, None]}, "meta": {}}
+        "jsonData": {"x": [1.0, True, None]},
+        "meta": {},
+    }
 
 
 def test_request_meta_tags_and_metrics_merged_in_place():
@@ -184,7 +237,10 @@ def test_request_meta_tags_and_metrics_merged_in_place():
     with pytest.raises(MicroserviceError) as err:
         protocol.validate_metrics([{"key": "k", "type": "NOPE", "value": 1}])
     assert (err.value.status_code, err.value.reason) == (500, "MICROSERVICE_BAD_METRIC")
-    assert err.value.message == 'Bad metric created during request: [{"key": "k", "type": "NOPE", "value": 1}]'
+    assert (
+        err.value.message
+        == 'Bad metric created during request: [{"key": "k", "type": "NOPE", "value": 1}]'
+    )
 
 
 def test_call_placement_runs_quick_calls_on_the_loop_and_slow_ones_on_the_pool():

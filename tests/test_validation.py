@@ -6,12 +6,11 @@ import json
 import os
 
 import pytest
+from fixture_paths import ELYRA_FIXTURES
+from pipeline_builder import node, pipeline
 
 from mlpipe_lab.pipeline import validate
 from mlpipe_lab.pipeline.files import LocalFiles
-
-from fixture_paths import ELYRA_FIXTURES
-from pipeline_builder import node, pipeline
 
 
 def problems_of(doc, folder=None, images=None, source="p.pipeline"):
@@ -35,8 +34,12 @@ def write(folder, *names):
 def test_elyra_fixtures_validate_clean_with_their_images_in_the_catalog(name):
     folder = ELYRA_FIXTURES / name
     images = {"amancevice/pandas:jupyter-2.3.2", "quay.io/example/private:1.0"}
-    problems = validate((folder / f"{name}.pipeline").read_text(), source=name,
-                        files=LocalFiles(folder), images=images)
+    problems = validate(
+        (folder / f"{name}.pipeline").read_text(),
+        source=name,
+        files=LocalFiles(folder),
+        images=images,
+    )
     assert problems == []
 
 
@@ -49,21 +52,37 @@ def test_json_error_has_line_and_column():
 
 
 def test_envelope_schema_errors_stop_early_with_the_field():
-    probs = problems_of({"doc_type": "pipeline", "version": "2.0", "primary_pipeline": "x", "pipelines": []})
+    probs = problems_of(
+        {"doc_type": "pipeline", "version": "2.0", "primary_pipeline": "x", "pipelines": []}
+    )
     assert {p.path for p in probs} == {"version", "pipelines"}
     assert all(p.code == "schema" for p in probs)
 
 
 def test_node_schema_errors_name_node_and_field(tmp_path):
     write(tmp_path, "a.py")
-    doc = pipeline("p", [node("n1", "a.py", label="Train", cpu=-2, memory="lots",
-                              env_vars=[{"env_var": "1BAD", "value": "x"}],
-                              mlpipe={"retries": -1, "bogus": True})])
+    doc = pipeline(
+        "p",
+        [
+            node(
+                "n1",
+                "a.py",
+                label="Train",
+                cpu=-2,
+                memory="lots",
+                env_vars=[{"env_var": "1BAD", "value": "x"}],
+                mlpipe={"retries": -1, "bogus": True},
+            )
+        ],
+    )
     probs = problems_of(doc, tmp_path)
     by_path = {p.path: p for p in probs}
     assert set(by_path) >= {
-        "component_parameters/cpu", "component_parameters/memory",
-        "component_parameters/env_vars/0/env_var", "mlpipe/retries", "mlpipe",
+        "component_parameters/cpu",
+        "component_parameters/memory",
+        "component_parameters/env_vars/0/env_var",
+        "mlpipe/retries",
+        "mlpipe",
     }
     for p in probs:
         assert p.node_id == "n1" and p.node_label == "Train" and p.pipeline == "p"
@@ -81,9 +100,14 @@ def test_filename_must_match_node_type(tmp_path):
 
 def test_cycle_names_the_nodes_in_order(tmp_path):
     write(tmp_path, "a.py", "b.py", "c.py")
-    doc = pipeline("p", [node("a", "a.py", label="Load", parents=["c"]),
-                         node("b", "b.py", label="Train", parents=["a"]),
-                         node("c", "c.py", label="Score", parents=["b"])])
+    doc = pipeline(
+        "p",
+        [
+            node("a", "a.py", label="Load", parents=["c"]),
+            node("b", "b.py", label="Train", parents=["a"]),
+            node("c", "c.py", label="Score", parents=["b"]),
+        ],
+    )
     (p,) = problems_of(doc, tmp_path)
     assert p.code == "cycle"
     assert "Load → Train → Score → Load" in p.message
@@ -109,12 +133,15 @@ def test_missing_file(tmp_path):
     assert "does not exist" in p.message
 
 
-@pytest.mark.parametrize("filename,words", [
-    ("../secret.py", "outside"),
-    ("sub/../../secret.py", "outside"),
-    ("/etc/passwd.py", "absolute"),
-    ("~/x.py", "absolute"),
-])
+@pytest.mark.parametrize(
+    "filename,words",
+    [
+        ("../secret.py", "outside"),
+        ("sub/../../secret.py", "outside"),
+        ("/etc/passwd.py", "absolute"),
+        ("~/x.py", "absolute"),
+    ],
+)
 def test_out_of_root_paths_are_refused(tmp_path, filename, words):
     root = tmp_path / "root"
     root.mkdir()
@@ -151,17 +178,27 @@ def test_runtime_image_missing_and_unknown(tmp_path):
     doc = pipeline("p", [node("a", "a.py", image=None), node("b", "b.py", image="private/img:1")])
     probs = problems_of(doc, tmp_path, images={"python:3.11"})
     assert [(p.node_id, p.code, p.severity) for p in probs] == [
-        ("a", "runtime-image", "error"), ("b", "runtime-image", "warning")]
+        ("a", "runtime-image", "error"),
+        ("b", "runtime-image", "warning"),
+    ]
     assert "not in the runtime image catalog" in probs[1].message
     # a pipeline default satisfies every node
-    doc["pipelines"][0]["app_data"]["properties"]["pipeline_defaults"] = {"runtime_image": "python:3.11"}
+    doc["pipelines"][0]["app_data"]["properties"]["pipeline_defaults"] = {
+        "runtime_image": "python:3.11"
+    }
     assert [p.node_id for p in problems_of(doc, tmp_path, images={"python:3.11"})] == ["b"]
 
 
 def test_duplicate_task_ids_after_sanitising(tmp_path):
     write(tmp_path, "a.py", "b.py", "c.py")
-    doc = pipeline("p", [node("a", "a.py", label="Train model"), node("b", "b.py", label="train-model!"),
-                         node("c", "c.py", label="Train model")])
+    doc = pipeline(
+        "p",
+        [
+            node("a", "a.py", label="Train model"),
+            node("b", "b.py", label="train-model!"),
+            node("c", "c.py", label="Train model"),
+        ],
+    )
     probs = problems_of(doc, tmp_path)
     assert [(p.node_id, p.severity) for p in probs] == [("c", "warning")]
     assert "'Train model' and 'Train model' both become task id 'Train_model'" in probs[0].message
@@ -172,11 +209,21 @@ def test_duplicate_task_ids_after_sanitising(tmp_path):
 
 def test_secret_looking_env_vars_warn(tmp_path):
     write(tmp_path, "a.py")
-    doc = pipeline("p", [node("a", "a.py", env_vars=[
-        {"env_var": "DB_PASSWORD", "value": "hunter2"},
-        {"env_var": "GITHUB_TOKEN", "value": ""},
-        {"env_var": "STAGE", "value": "dev"},
-    ])], defaults={"env_vars": [{"env_var": "AWS_SECRET_ACCESS_KEY", "value": "abc"}]})
+    doc = pipeline(
+        "p",
+        [
+            node(
+                "a",
+                "a.py",
+                env_vars=[
+                    {"env_var": "DB_PASSWORD", "value": "hunter2"},
+                    {"env_var": "GITHUB_TOKEN", "value": ""},
+                    {"env_var": "STAGE", "value": "dev"},
+                ],
+            )
+        ],
+        defaults={"env_vars": [{"env_var": "AWS_SECRET_ACCESS_KEY", "value": "abc"}]},
+    )
     probs = problems_of(doc, tmp_path)
     assert [(p.path, p.severity, p.node_id) for p in probs] == [
         ("properties/pipeline_defaults/env_vars/0/value", "warning", None),
@@ -192,14 +239,24 @@ def test_unsupported_nodes(tmp_path):
         {"id": "c", "type": "execution_node", "op": "local-file-catalog:abc:MyOp", "app_data": {}},
     ]
     probs = problems_of(doc, tmp_path)
-    assert [(p.node_id, p.code) for p in probs] == [("s", "unsupported-node"), ("c", "unsupported-node")]
+    assert [(p.node_id, p.code) for p in probs] == [
+        ("s", "unsupported-node"),
+        ("c", "unsupported-node"),
+    ]
 
 
 def test_parameters_typed_and_referenced(tmp_path):
     write(tmp_path, "a.py")
-    doc = pipeline("p", [node("a", "a.py", pipeline_parameters=["rate", "ghost"])], mlpipe={
-        "parameters": [{"name": "rate", "type": "number", "default": "fast"},
-                       {"name": "rate", "type": "number", "default": 0.1}]})
+    doc = pipeline(
+        "p",
+        [node("a", "a.py", pipeline_parameters=["rate", "ghost"])],
+        mlpipe={
+            "parameters": [
+                {"name": "rate", "type": "number", "default": "fast"},
+                {"name": "rate", "type": "number", "default": 0.1},
+            ]
+        },
+    )
     msgs = [p.message for p in problems_of(doc, tmp_path)]
     assert any("default 'fast' is not of type number" in m for m in msgs)
     assert any("defined twice" in m for m in msgs)
@@ -236,7 +293,9 @@ def test_large_pipelines_take_the_quick_path_and_still_report_every_problem(tmp_
     quick = [p.to_json() for p in problems_of(doc, tmp_path)]
     assert quick == slow
     assert [(p["node_id"], p["path"]) for p in quick] == [
-        ("n2", "component_parameters/cpu"), ("n4", "mlpipe/trigger_rule")]
+        ("n2", "component_parameters/cpu"),
+        ("n4", "mlpipe/trigger_rule"),
+    ]
     # and a clean pipeline has no problem on the quick path
     doc = pipeline("p", [node(f"n{i}", "a.py", label=f"n{i}") for i in range(6)])
     assert problems_of(doc, tmp_path) == []

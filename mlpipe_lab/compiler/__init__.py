@@ -9,6 +9,15 @@ from .compile import GENERATOR_VERSION, CompiledDag, compile_checked, compile_pi
 from .export import ExportResult, export
 
 __all__ = [
-    "GENERATOR_VERSION", "BundleRef", "CompiledDag", "ExportResult", "build_bundles", "bundle_bytes",
-    "bundle_files", "compile_checked", "compile_pipeline", "export", "source_hash",
+    "GENERATOR_VERSION",
+    "BundleRef",
+    "CompiledDag",
+    "ExportResult",
+    "build_bundles",
+    "bundle_bytes",
+    "bundle_files",
+    "compile_checked",
+    "compile_pipeline",
+    "export",
+    "source_hash",
 ]

@@ -21,8 +21,15 @@ from ..pipeline.model import Parameter
 from ..runner.contract import MODULE
 from .context import Context
 from .emit import Call, Splat
-from .kpo import (CP, ELYRA_DEFAULT_DESCRIPTIONS, _airflow_settings, _arguments, _env, _node_parameters,
-                  doc_text)
+from .kpo import (
+    CP,
+    ELYRA_DEFAULT_DESCRIPTIONS,
+    _airflow_settings,
+    _arguments,
+    _env,
+    _node_parameters,
+    doc_text,
+)
 from .plan import Task
 
 PYTHON_VAR = "MLPIPE_RUNNER_PYTHON"
@@ -33,11 +40,19 @@ TEMPLATE_EXT = (".sh", ".bash")  # BashOperator.template_ext
 # Kubernetes-only properties: (kind, node property names, what it is)
 K8S_ONLY = (
     ("image", ("runtime_image",), "runtime images"),
-    ("resources", ("cpu", "memory", "cpu_limit", "memory_limit", "gpu"), "CPU, memory and GPU requests"),
+    (
+        "resources",
+        ("cpu", "memory", "cpu_limit", "memory_limit", "gpu"),
+        "CPU, memory and GPU requests",
+    ),
     ("volumes", ("mounted_volumes", "kubernetes_shared_mem_size"), "volumes and shared memory"),
     ("tolerations", ("kubernetes_tolerations",), "tolerations"),
     ("secrets", ("kubernetes_secrets",), "Kubernetes secrets"),
-    ("pod-metadata", ("kubernetes_pod_labels", "kubernetes_pod_annotations"), "pod labels and annotations"),
+    (
+        "pod-metadata",
+        ("kubernetes_pod_labels", "kubernetes_pod_annotations"),
+        "pod labels and annotations",
+    ),
 )
 
 
@@ -61,9 +76,13 @@ def _not_a_file(ctx: Context, value: str, task: Task) -> str:
     if not value.endswith(TEMPLATE_EXT):
         return value
     if "endraw" in value:
-        ctx.error("template-text", "An environment value ending with .sh or .bash that contains the word "
-                  "'endraw' cannot be protected from Airflow's template rendering; remove 'endraw'.",
-                  node=task.node, path=CP + "env_vars")
+        ctx.error(
+            "template-text",
+            "An environment value ending with .sh or .bash that contains the word "
+            "'endraw' cannot be protected from Airflow's template rendering; remove 'endraw'.",
+            node=task.node,
+            path=CP + "env_vars",
+        )
         return value
     return "{% raw %}" + value + "{% endraw %}"
 
@@ -78,19 +97,27 @@ def _present(value: Any) -> bool:
 
 def _warn_k8s_only(ctx: Context, task: Task, props: dict[str, Any], extra: dict[str, Any]) -> None:
     warned = ctx.warned
-    found = [(kind, what) for kind, keys, what in K8S_ONLY if any(_present(props.get(k)) for k in keys)]
+    found = [
+        (kind, what) for kind, keys, what in K8S_ONLY if any(_present(props.get(k)) for k in keys)
+    ]
     if (extra.get("node_selector") or extra.get("service_account")) and "scheduling" not in warned:
         found.append(("scheduling", "node selectors and service accounts"))
     for kind, what in found:
         if kind in warned:
             continue
         warned.add(kind)
-        ctx.warn("local-worker", f"Execution mode 'local-worker' runs tasks on the Airflow worker, so "
-                 f"{what} (Kubernetes only) are ignored; first seen on this node.", node=task.node,
-                 kind=kind)
+        ctx.warn(
+            "local-worker",
+            f"Execution mode 'local-worker' runs tasks on the Airflow worker, so "
+            f"{what} (Kubernetes only) are ignored; first seen on this node.",
+            node=task.node,
+            kind=kind,
+        )
 
 
-def task_call(ctx: Context, task: Task, dag_id: str, params: list[Parameter], shared: set[str]) -> Call:
+def task_call(
+    ctx: Context, task: Task, dag_id: str, params: list[Parameter], shared: set[str]
+) -> Call:
     node = task.node
     props = ctx.pipeline.node_properties(node)
     extra = node.mlpipe
@@ -101,7 +128,9 @@ def task_call(ctx: Context, task: Task, dag_id: str, params: list[Parameter], sh
         kw.append(("doc_md", doc_text(node.description)))
     used = _node_parameters(ctx, node, props, params)
     store_args = ctx.runner_store_args
-    kw.append(("bash_command", command(store_args, list(_arguments(ctx, task, dag_id, props, used)))))
+    kw.append(
+        ("bash_command", command(store_args, list(_arguments(ctx, task, dag_id, props, used))))
+    )
     env = {k: _not_a_file(ctx, v, task) for k, v in _env(ctx, node, props, used).items()}
     if env:
         kw.append(("env", env))

@@ -18,9 +18,10 @@ import tarfile
 import tempfile
 import threading
 import zlib
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Iterable, Iterator
+from typing import IO, Any
 
 from ..pipeline.files import OK, LocalFiles
 from ..pipeline.model import Node, Pipeline
@@ -33,15 +34,25 @@ _SKIPPED_PARTS = ("__pycache__",)
 @dataclass(frozen=True)
 class BundleRef:
     node_id: str
-    key: str  # relative to the storage prefix: <dag_id>/bundles/<task_id>-<sha12 of the .tar>.tar.gz
+    key: (
+        str  # relative to the storage prefix: <dag_id>/bundles/<task_id>-<sha12 of the .tar>.tar.gz
+    )
     sha256: str  # of the .tar.gz file
-    files: tuple[str, ...] = field(default_factory=tuple)  # paths inside, relative to the pipeline folder
+    files: tuple[str, ...] = field(
+        default_factory=tuple
+    )  # paths inside, relative to the pipeline folder
     path: str = ""  # the local file
     size: int = 0
 
     def to_json(self) -> dict[str, Any]:
-        return {"node_id": self.node_id, "key": self.key, "sha256": self.sha256, "files": list(self.files),
-                "path": self.path, "size": self.size}
+        return {
+            "node_id": self.node_id,
+            "key": self.key,
+            "sha256": self.sha256,
+            "files": list(self.files),
+            "path": self.path,
+            "size": self.size,
+        }
 
 
 def bundle_key(dag_id: str, task_id: str, sha256: str) -> str:
@@ -52,7 +63,9 @@ def _hidden_or_cache(relpath: str) -> bool:
     return any(part.startswith(".") or part in _SKIPPED_PARTS for part in relpath.split("/"))
 
 
-def bundle_files(pipeline: Pipeline, node: Node, files: LocalFiles, exclude: Iterable[str] = ()) -> list[str]:
+def bundle_files(
+    pipeline: Pipeline, node: Node, files: LocalFiles, exclude: Iterable[str] = ()
+) -> list[str]:
     """The files of a node's bundle, relative to the pipeline folder, sorted: the node file, the
     dependency globs, and with include_subdirectories everything below the node file's folder
     (hidden files and __pycache__ left out). ``exclude``: paths or folders never bundled (our outputs)."""
@@ -71,19 +84,22 @@ def bundle_files(pipeline: Pipeline, node: Node, files: LocalFiles, exclude: Ite
             out.update(files.glob(pattern))
     if props.get("include_subdirectories") is True:
         folder = posixpath.dirname(main)
-        out.update(f for f in files.folder_files(folder, recursive=True)
-                   if not _hidden_or_cache(f[len(folder) + 1:] if folder else f))
+        out.update(
+            f
+            for f in files.folder_files(folder, recursive=True)
+            if not _hidden_or_cache(f[len(folder) + 1 :] if folder else f)
+        )
     return sorted(f for f in out if allowed(f))
 
 
 def _ustar_header(name: str, size: int, mode: int) -> bytes | None:
     """The 512-byte header tarfile writes (PAX format) for a plain regular file, or None when the
     name needs a PAX extended header (non-ASCII, > 100 bytes) or the size does not fit."""
-    if not name.isascii() or len(name) > 100 or size >= 8 ** 11:
+    if not name.isascii() or len(name) > 100 or size >= 8**11:
         return None
     raw = name.encode("ascii")
     header = bytearray(512)
-    header[0:len(raw)] = raw
+    header[0 : len(raw)] = raw
     header[100:108] = b"%07o\0" % mode
     header[108:124] = b"0000000\x00" * 2  # uid, gid
     header[124:136] = b"%011o\0" % size
@@ -135,8 +151,9 @@ def _tar_pieces(root: Path, relpaths: Iterable[str]) -> Iterator[bytes]:
     yield bytes(2 * tarfile.BLOCKSIZE)
 
 
-def write_bundle(root: Path, relpaths: Iterable[str], out: IO[bytes],
-                 raw_digest: Any = None) -> tuple[str, int]:
+def write_bundle(
+    root: Path, relpaths: Iterable[str], out: IO[bytes], raw_digest: Any = None
+) -> tuple[str, int]:
     """Write the deterministic tar.gz of ``relpaths`` (below ``root``) to ``out``; (sha256, size).
     ``raw_digest``: a hashlib object that also gets the uncompressed archive.
 
@@ -232,8 +249,14 @@ class BundleSet:
         out = {}
         for nid, e in self._entries.items():
             e.compress()
-            out[nid] = BundleRef(node_id=nid, key=e.key, sha256=e.sha256, files=e.files,
-                                 path=str(e.final), size=e.size)
+            out[nid] = BundleRef(
+                node_id=nid,
+                key=e.key,
+                sha256=e.sha256,
+                files=e.files,
+                path=str(e.final),
+                size=e.size,
+            )
         return out
 
     def add(self, node_id: str, dag_id: str, task_id: str, root: Path, relpaths: list[str]) -> str:
@@ -242,7 +265,9 @@ class BundleSet:
         if sum(os.stat(os.path.join(base, r)).st_size for r in relpaths) < IN_MEMORY_LIMIT:
             raw = tar_bytes(root, relpaths)
             key = bundle_key(dag_id, task_id, hashlib.sha256(raw).hexdigest())
-            entry = _Entry(node_id, key, tuple(relpaths), self.folder / posixpath.basename(key), raw=raw)
+            entry = _Entry(
+                node_id, key, tuple(relpaths), self.folder / posixpath.basename(key), raw=raw
+            )
         else:
             if not self.folder.exists():
                 self.folder.mkdir(parents=True)
@@ -256,8 +281,15 @@ class BundleSet:
                 os.unlink(tmp)
                 raise
             key = bundle_key(dag_id, task_id, raw_digest.hexdigest())
-            entry = _Entry(node_id, key, tuple(relpaths), self.folder / posixpath.basename(key),
-                           content=Path(tmp), sha256=sha, size=size)
+            entry = _Entry(
+                node_id,
+                key,
+                tuple(relpaths),
+                self.folder / posixpath.basename(key),
+                content=Path(tmp),
+                sha256=sha,
+                size=size,
+            )
         self._entries[node_id] = entry
         return key
 
@@ -268,8 +300,13 @@ class BundleSet:
         system's state) and only in a single-threaded process such as the CLI, where fork is
         safe. True if started."""
         entries = list(self._entries.values())
-        if (self._writer is not None or len(entries) < BACKGROUND_MIN_BUNDLES
-                or not hasattr(os, "fork") or threading.active_count() != 1 or not self._stageable()):
+        if (
+            self._writer is not None
+            or len(entries) < BACKGROUND_MIN_BUNDLES
+            or not hasattr(os, "fork")
+            or threading.active_count() != 1
+            or not self._stageable()
+        ):
             return False
         staging = self._new_staging()
         read_end, write_end = os.pipe()
@@ -303,7 +340,9 @@ class BundleSet:
         status_line, _, body = report.partition(b"\n")
         if os.waitstatus_to_exitcode(status) != 0 or status_line != b"ok":
             _remove_tree(staging)
-            error = body.decode("utf-8", "replace") if status_line == b"error" else "the writer stopped"
+            error = (
+                body.decode("utf-8", "replace") if status_line == b"error" else "the writer stopped"
+            )
             raise OSError(f"writing the bundles into {self.folder} failed: {error}")
         for entry, (sha, size) in zip(self._entries.values(), json.loads(body), strict=True):
             entry.raw, entry.sha256, entry.size = None, sha, size
@@ -382,7 +421,9 @@ class BundleSet:
 
     def _stageable(self) -> bool:
         """A first export into this folder, every bundle in memory (none streamed to a file)."""
-        return not self.folder.exists() and not any(isinstance(e.content, Path) for e in self._entries.values())
+        return not self.folder.exists() and not any(
+            isinstance(e.content, Path) for e in self._entries.values()
+        )
 
     def _point_at(self, staging: Path) -> None:
         """The bundles were written into ``staging``: that is where they are until the rename."""
@@ -404,7 +445,9 @@ class BundleSet:
         base = os.fspath(staging)
         for entry in self._entries.values():
             entry.compress()
-            fd = os.open(base + os.sep + entry.final.name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            fd = os.open(
+                base + os.sep + entry.final.name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644
+            )
             with os.fdopen(fd, "wb") as fh:
                 fh.write(entry.content)  # type: ignore[arg-type]
 
@@ -440,8 +483,9 @@ def _write_new(final: Path, data: bytes) -> None:
         raise
 
 
-def build_bundles(pipeline: Pipeline, plan: Plan, files: LocalFiles, folder: Path,
-                  exclude: Iterable[str] = ()) -> BundleSet:
+def build_bundles(
+    pipeline: Pipeline, plan: Plan, files: LocalFiles, folder: Path, exclude: Iterable[str] = ()
+) -> BundleSet:
     """Build every task's bundle into ``folder`` (uncommitted; see BundleSet)."""
     exclude = list(exclude)
     bundles = BundleSet(Path(folder))

@@ -11,8 +11,13 @@ from .settings import Settings
 
 
 class Context:
-    def __init__(self, pipeline: Pipeline, settings: Settings, images: list[dict[str, Any]],
-                 bundles: dict[str, Any] | None):
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        settings: Settings,
+        images: list[dict[str, Any]],
+        bundles: dict[str, Any] | None,
+    ):
         self.pipeline = pipeline
         self.settings = settings
         self.images = [i for i in images or [] if isinstance(i, dict)]
@@ -22,11 +27,22 @@ class Context:
         self._image_index: dict[str, dict[str, Any]] | None = None
         self.runner_store_args: list[str] = []  # local-worker mode: the runner's shared arguments
         self.warned: set[str] = set()  # warning kinds given once per pipeline
-        self.store_args: list[str] = []  # the runner's shared store arguments (serve tasks use them too)
-        self.cmds_per_task = False  # True when some task's command is not the runner's (serve nodes)
+        self.store_args: list[
+            str
+        ] = []  # the runner's shared store arguments (serve tasks use them too)
+        self.cmds_per_task = (
+            False  # True when some task's command is not the runner's (serve nodes)
+        )
 
-    def add(self, code: str, message: str, severity: str, node: Node | None = None,
-            path: str = "", **extra: Any) -> None:
+    def add(
+        self,
+        code: str,
+        message: str,
+        severity: str,
+        node: Node | None = None,
+        path: str = "",
+        **extra: Any,
+    ) -> None:
         self.problems.append(
             Problem(
                 code=code,
@@ -40,10 +56,14 @@ class Context:
             )
         )
 
-    def error(self, code: str, message: str, node: Node | None = None, path: str = "", **extra: Any) -> None:
+    def error(
+        self, code: str, message: str, node: Node | None = None, path: str = "", **extra: Any
+    ) -> None:
         self.add(code, message, ERROR, node, path, **extra)
 
-    def warn(self, code: str, message: str, node: Node | None = None, path: str = "", **extra: Any) -> None:
+    def warn(
+        self, code: str, message: str, node: Node | None = None, path: str = "", **extra: Any
+    ) -> None:
         self.add(code, message, WARNING, node, path, **extra)
 
     def tpl(self, text: str, node: Node | None = None, path: str = "") -> str:
@@ -55,7 +75,8 @@ class Context:
                 "template-text",
                 "This text contains Jinja markers ('{{', '{%' or '{#') and the word 'endraw', so it "
                 "cannot be protected from Airflow's template rendering; remove 'endraw'.",
-                node=node, path=path,
+                node=node,
+                path=path,
             )
             return text
 

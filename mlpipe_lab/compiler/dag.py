@@ -13,8 +13,17 @@ from .context import Context
 from .emit import Args, Call, Name
 from .kpo import doc_text
 
-PRESETS = {"@once", "@continuous", "@hourly", "@daily", "@weekly", "@monthly", "@quarterly",
-           "@yearly", "@annually"}
+PRESETS = {
+    "@once",
+    "@continuous",
+    "@hourly",
+    "@daily",
+    "@weekly",
+    "@monthly",
+    "@quarterly",
+    "@yearly",
+    "@annually",
+}
 _CRON_FIELD = re.compile(r"^[0-9A-Za-z*/,?#LW-]+$")
 _PARAM_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 PARAM_TYPES = ("string", "integer", "number", "boolean")
@@ -37,14 +46,20 @@ def imports(uses: set[str], target: str | None) -> list[str]:
         if "Param" in uses:
             lines.append("from airflow.models.param import Param")
     else:
-        lines += ["try:", f"    from airflow.sdk import {names}", "except ImportError:  # Airflow 2.10+",
-                  "    from airflow import DAG"]
+        lines += [
+            "try:",
+            f"    from airflow.sdk import {names}",
+            "except ImportError:  # Airflow 2.10+",
+            "    from airflow import DAG",
+        ]
         if "Param" in uses:
             lines.append("    from airflow.models.param import Param")
     if "BashOperator" in uses:
         lines += _bash_import(target)
     else:
-        lines.append("from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator")
+        lines.append(
+            "from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator"
+        )
     if "Secret" in uses:
         lines.append("from airflow.providers.cncf.kubernetes.secret import Secret")
     if "k8s" in uses:
@@ -59,8 +74,12 @@ def _bash_import(target: str | None) -> list[str]:
         return [new]
     if target == "2":
         return [old]
-    return ["try:", "    " + new, "except ImportError:  # Airflow 2.10+ without the standard provider",
-            "    " + old]
+    return [
+        "try:",
+        "    " + new,
+        "except ImportError:  # Airflow 2.10+ without the standard provider",
+        "    " + old,
+    ]
 
 
 def store_prefix(ctx: Context) -> str:
@@ -75,11 +94,17 @@ def shared_constants(ctx: Context, dag_id: str) -> list[tuple[str, Any]]:
     out: list[tuple[str, Any]] = []
     local_worker = s.type == "airflow" and s.execution_mode == LOCAL_WORKER
     if s.type == "airflow" and s.execution_mode not in ("kubernetes", LOCAL_WORKER):
-        ctx.warn("execution-mode", f"Execution mode '{s.execution_mode}' is not supported yet; "
-                 "tasks run as Kubernetes pods.")
+        ctx.warn(
+            "execution-mode",
+            f"Execution mode '{s.execution_mode}' is not supported yet; "
+            "tasks run as Kubernetes pods.",
+        )
     if s.store is None:
-        ctx.error("object-storage", f"Runtime configuration '{s.name}' has no object storage, so node "
-                  "files cannot reach the task pods; add object storage (endpoint and bucket).")
+        ctx.error(
+            "object-storage",
+            f"Runtime configuration '{s.name}' has no object storage, so node "
+            "files cannot reach the task pods; add object storage (endpoint and bucket).",
+        )
         store = {"store": "s3", "bucket": "unset"}
     elif s.store == "local":
         store = {"store": "local", "root": ctx.tpl(s.root or "")}
@@ -101,14 +126,22 @@ def shared_constants(ctx: Context, dag_id: str) -> list[tuple[str, Any]]:
     if s.store == "s3":
         if s.pod_secret:
             ctx.uses.add("Secret")
-            out.append(("STORE_SECRETS", [
-                Call("Secret", "env", var, s.pod_secret, var)
-                for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
-            ]))
+            out.append(
+                (
+                    "STORE_SECRETS",
+                    [
+                        Call("Secret", "env", var, s.pod_secret, var)
+                        for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
+                    ],
+                )
+            )
         elif s.auth_type != "irsa":
-            ctx.warn("object-storage", f"Runtime configuration '{s.name}' names no credentials Secret for "
-                     "task pods (object_storage.pod_credentials_secret), so pods reach the storage only "
-                     "with ambient credentials (e.g. IAM roles for service accounts).")
+            ctx.warn(
+                "object-storage",
+                f"Runtime configuration '{s.name}' names no credentials Secret for "
+                "task pods (object_storage.pod_credentials_secret), so pods reach the storage only "
+                "with ambient credentials (e.g. IAM roles for service accounts).",
+            )
 
     # Serve tasks run other commands (and Kaniko its own): then each runner task names RUNNER.
     pod: list[tuple[str, Any]] = [] if ctx.cmds_per_task else [("cmds", Name("RUNNER"))]
@@ -133,11 +166,19 @@ def _local_worker_constants(ctx: Context, shared_args: list[str]) -> list[tuple[
     ctx.runner_store_args = shared_args
     if s.pod_secret:
         ctx.warned.add("secrets")
-        ctx.warn("local-worker", f"Runtime configuration '{s.name}' names a Kubernetes Secret for the object "
-                 "storage credentials, which execution mode 'local-worker' cannot use: tasks reach the "
-                 "storage with the Airflow worker's own credentials (its environment).", kind="secrets")
-    return [("TASK_SETTINGS", Call("dict", kwargs=[("append_env", True), ("do_xcom_push", False)],
-                                   multiline=True))]
+        ctx.warn(
+            "local-worker",
+            f"Runtime configuration '{s.name}' names a Kubernetes Secret for the object "
+            "storage credentials, which execution mode 'local-worker' cannot use: tasks reach the "
+            "storage with the Airflow worker's own credentials (its environment).",
+            kind="secrets",
+        )
+    return [
+        (
+            "TASK_SETTINGS",
+            Call("dict", kwargs=[("append_env", True), ("do_xcom_push", False)], multiline=True),
+        )
+    ]
 
 
 def _schedule(ctx: Context) -> str | None:
@@ -150,13 +191,20 @@ def _schedule(ctx: Context) -> str | None:
     text = " ".join(value.split())
     if text.startswith("@"):
         if text not in PRESETS:
-            ctx.error("schedule", f"Unknown schedule preset '{text}'; use one of {', '.join(sorted(PRESETS))}.",
-                      path="mlpipe/schedule")
+            ctx.error(
+                "schedule",
+                f"Unknown schedule preset '{text}'; use one of {', '.join(sorted(PRESETS))}.",
+                path="mlpipe/schedule",
+            )
         return text
     fields = text.split(" ")
     if len(fields) not in (5, 6) or not all(_CRON_FIELD.match(f) for f in fields):
-        ctx.error("schedule", f"Schedule '{value}' is neither a preset (@daily, ...) nor a cron "
-                  "expression of 5 fields (minute hour day month weekday).", path="mlpipe/schedule")
+        ctx.error(
+            "schedule",
+            f"Schedule '{value}' is neither a preset (@daily, ...) nor a cron "
+            "expression of 5 fields (minute hour day month weekday).",
+            path="mlpipe/schedule",
+        )
     return text
 
 
@@ -167,7 +215,11 @@ def _start_date(ctx: Context) -> Call:
     except ValueError:
         day = None
     if day is None:
-        ctx.error("start-date", f"Start date {value!r} is not a date (YYYY-MM-DD).", path="mlpipe/start_date")
+        ctx.error(
+            "start-date",
+            f"Start date {value!r} is not a date (YYYY-MM-DD).",
+            path="mlpipe/start_date",
+        )
         day = _dt.date.fromisoformat(DEFAULT_START)
     return Call("pendulum.datetime", day.year, day.month, day.day, kwargs=[("tz", "UTC")])
 
@@ -183,35 +235,62 @@ def _finite(value: Any) -> bool:
 def param_call(ctx: Context, p: Parameter, index: int, scheduled: bool) -> Call | None:
     path = f"mlpipe/parameters/{index}"
     if not isinstance(p.name, str) or not _PARAM_NAME.match(p.name):
-        ctx.error("parameter", f"Parameter name {p.name!r} must be a Python identifier (letters, digits, _).",
-                  path=path + "/name")
+        ctx.error(
+            "parameter",
+            f"Parameter name {p.name!r} must be a Python identifier (letters, digits, _).",
+            path=path + "/name",
+        )
         return None
     if p.type not in PARAM_TYPES:
-        ctx.error("parameter", f"Parameter '{p.name}': type {p.type!r} is not one of {', '.join(PARAM_TYPES)}.",
-                  path=path + "/type")
+        ctx.error(
+            "parameter",
+            f"Parameter '{p.name}': type {p.type!r} is not one of {', '.join(PARAM_TYPES)}.",
+            path=path + "/type",
+        )
         return None
     for key in ("default", "minimum", "maximum"):
         if not _finite(getattr(p, key)):
-            ctx.error("parameter", f"Parameter '{p.name}': {key} must be a finite number.", path=f"{path}/{key}")
+            ctx.error(
+                "parameter",
+                f"Parameter '{p.name}': {key} must be a finite number.",
+                path=f"{path}/{key}",
+            )
             return None
     if p.enum is not None and not all(_finite(v) for v in p.enum):
-        ctx.error("parameter", f"Parameter '{p.name}': allowed values must be finite.", path=path + "/enum")
+        ctx.error(
+            "parameter",
+            f"Parameter '{p.name}': allowed values must be finite.",
+            path=path + "/enum",
+        )
         return None
     numeric = p.type in ("integer", "number")
     if p.default is not None:
         if p.enum is not None and p.default not in p.enum:
-            ctx.error("parameter", f"Parameter '{p.name}': default {p.default!r} is not an allowed value.",
-                      path=path + "/default")
+            ctx.error(
+                "parameter",
+                f"Parameter '{p.name}': default {p.default!r} is not an allowed value.",
+                path=path + "/default",
+            )
         if numeric and isinstance(p.default, (int, float)) and not isinstance(p.default, bool):
             if p.minimum is not None and p.default < p.minimum:
-                ctx.error("parameter", f"Parameter '{p.name}': default {p.default} is below the minimum {p.minimum}.",
-                          path=path + "/default")
+                ctx.error(
+                    "parameter",
+                    f"Parameter '{p.name}': default {p.default} is below the minimum {p.minimum}.",
+                    path=path + "/default",
+                )
             if p.maximum is not None and p.default > p.maximum:
-                ctx.error("parameter", f"Parameter '{p.name}': default {p.default} is above the maximum {p.maximum}.",
-                          path=path + "/default")
+                ctx.error(
+                    "parameter",
+                    f"Parameter '{p.name}': default {p.default} is above the maximum {p.maximum}.",
+                    path=path + "/default",
+                )
     elif p.required and scheduled:
-        ctx.error("parameter", f"Parameter '{p.name}' is required and has no default, which Airflow refuses "
-                  "for a scheduled DAG; give it a default or remove the schedule.", path=path + "/default")
+        ctx.error(
+            "parameter",
+            f"Parameter '{p.name}' is required and has no default, which Airflow refuses "
+            "for a scheduled DAG; give it a default or remove the schedule.",
+            path=path + "/default",
+        )
     args: list[Any] = []
     nullable = p.default is None and not p.required
     if p.default is not None or nullable:
@@ -246,7 +325,11 @@ def dag_call(ctx: Context, dag_id: str, params: list[Parameter]) -> Call:
     kw.append(("catchup", m.get("catchup") is True))
     max_runs = _int(m.get("max_active_runs"), 1)
     if schedule == "@continuous" and max_runs != 1:
-        ctx.error("schedule", "A continuous schedule needs at most 1 active run.", path="mlpipe/max_active_runs")
+        ctx.error(
+            "schedule",
+            "A continuous schedule needs at most 1 active run.",
+            path="mlpipe/max_active_runs",
+        )
     kw.append(("max_active_runs", max_runs))
     timeout = _int(m.get("dagrun_timeout_seconds"), None)
     if timeout:
@@ -273,7 +356,9 @@ def _default_args(ctx: Context) -> dict[str, Any]:
     owner = m.get("owner") if isinstance(m.get("owner"), str) and m.get("owner") else "mlpipe"
     args: dict[str, Any] = {"owner": owner, "retries": _int(m.get("retries"), 0)}
     ctx.uses.add("timedelta")
-    args["retry_delay"] = Call("timedelta", kwargs=[("seconds", _int(m.get("retry_delay_seconds"), 300))])
+    args["retry_delay"] = Call(
+        "timedelta", kwargs=[("seconds", _int(m.get("retry_delay_seconds"), 300))]
+    )
     timeout = _int(m.get("execution_timeout_seconds"), None)
     if timeout:
         args["execution_timeout"] = Call("timedelta", kwargs=[("seconds", timeout)])

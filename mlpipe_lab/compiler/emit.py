@@ -11,14 +11,15 @@ from __future__ import annotations
 import keyword
 import math
 import re
+from collections.abc import Iterable, Sequence
 from functools import lru_cache
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 WIDTH = 100  # preferred line width; literals longer than this stay on one line
 INDENT = "    "
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_PLAIN = re.compile(r'[ !#-\[\]-~]*\Z')
+_PLAIN = re.compile(r"[ !#-\[\]-~]*\Z")
 _TEMPLATE_START = ("{{", "{%", "{#")
 
 
@@ -66,8 +67,9 @@ class Call:
 
     __slots__ = ("func", "args", "kwargs", "multiline")
 
-    def __init__(self, func: str, *args: Any, kwargs: Sequence[tuple[str, Any]] = (),
-                 multiline: bool = False):
+    def __init__(
+        self, func: str, *args: Any, kwargs: Sequence[tuple[str, Any]] = (), multiline: bool = False
+    ):
         self.func = _check_name(func, dotted=True)
         self.args = list(args)
         self.kwargs = [(k if isinstance(k, Splat) else _check_name(k), v) for k, v in kwargs]
@@ -128,8 +130,18 @@ def _dict(value: dict) -> str:
 # these, such as Args or an int-like enum, take the slower way), because the compiler writes
 # some 40 values per task.
 _INLINE = {
-    str: _py_str, bool: repr, type(None): repr, int: repr, float: _float, Name: lambda v: v.name,
-    Splat: _splat_outside, Call: _call, list: _list, Args: _list, tuple: _tuple, dict: _dict,
+    str: _py_str,
+    bool: repr,
+    type(None): repr,
+    int: repr,
+    float: _float,
+    Name: lambda v: v.name,
+    Splat: _splat_outside,
+    Call: _call,
+    list: _list,
+    Args: _list,
+    tuple: _tuple,
+    dict: _dict,
 }
 
 
@@ -197,7 +209,9 @@ def render(value: Any, indent: int = 0, prefix: str = "") -> list[str]:
         items = [(None, v) for v in value]
     else:  # dict
         opener, closer = "{", "}"
-        items = [("**", k) if isinstance(k, Splat) else (py_str(k) + ": ", v) for k, v in value.items()]
+        items = [
+            ("**", k) if isinstance(k, Splat) else (py_str(k) + ": ", v) for k, v in value.items()
+        ]
     lines = [pad + prefix + opener]
     inner = pad + INDENT
     for label, item in items:

@@ -84,16 +84,25 @@ def export(
         if text is None:
             text = pipeline_path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise PipelineError([Problem(code="file", message=f"Cannot read the pipeline file: {exc}.",
-                                     pipeline=source)]) from None
+        raise PipelineError(
+            [
+                Problem(
+                    code="file", message=f"Cannot read the pipeline file: {exc}.", pipeline=source
+                )
+            ]
+        ) from None
     doc = document.parse(text, pipeline=source)
     pipeline = Pipeline(doc, source)
     files = LocalFiles(pipeline_path.parent)
-    plan = plan_for(pipeline, config)  # a plan even for a broken pipeline; validation says what is wrong
+    plan = plan_for(
+        pipeline, config
+    )  # a plan even for a broken pipeline; validation says what is wrong
     dag_path = Path(output) if output is not None else pipeline_path.parent / f"{plan.dag_id}.py"
     bundle_dir = dag_path.parent / f"{plan.dag_id}.bundles"
     # Our own outputs never go into a bundle (else each export would change the next one).
-    exclude = [r for r in (_relative_to(dag_path, files.root), _relative_to(bundle_dir, files.root)) if r]
+    exclude = [
+        r for r in (_relative_to(dag_path, files.root), _relative_to(bundle_dir, files.root)) if r
+    ]
     # Bundles first, so that a large first export writes their files (in a child process) while
     # this one validates and compiles; nothing is committed before both succeeded.
     bundles, failure = None, None
@@ -103,15 +112,25 @@ def export(
     except Exception as exc:  # reported after validation, which explains most of them better
         failure = exc
     try:
-        checked = validate(doc, source=source, files=files, images=image_refs(images), pipeline=pipeline)
+        checked = validate(
+            doc, source=source, files=files, images=image_refs(images), pipeline=pipeline
+        )
         errors = [p for p in checked if p.severity == ERROR]
         if errors:
             raise PipelineError(errors)
         if failure is not None:
             raise failure
         assert bundles is not None
-        compiled = compile_checked(pipeline, checked, images=images, config=config, source_path=source,
-                                   bundles=bundles.keys, target=target, plan=plan)
+        compiled = compile_checked(
+            pipeline,
+            checked,
+            images=images,
+            config=config,
+            source_path=source,
+            bundles=bundles.keys,
+            target=target,
+            plan=plan,
+        )
     except BaseException:
         if bundles is not None:
             bundles.discard()

@@ -32,7 +32,9 @@ ELYRA_DEFAULT_DESCRIPTIONS = {"Run notebook file", "Run Python script", "Run R s
 _UNITLESS = re.compile(r"^[0-9]+(\.[0-9]+)?$")
 
 
-def task_call(ctx: Context, task: Task, dag_id: str, params: list[Parameter], shared: set[str]) -> Call:
+def task_call(
+    ctx: Context, task: Task, dag_id: str, params: list[Parameter], shared: set[str]
+) -> Call:
     node = task.node
     props = ctx.pipeline.node_properties(node)
     extra = node.mlpipe
@@ -101,8 +103,12 @@ def _image(ctx: Context, node: Node, props: dict[str, Any]) -> list[tuple[str, A
             names.append(name)
     if names:
         ctx.uses.add("k8s")
-        out.append(("image_pull_secrets", [Call("k8s.V1LocalObjectReference", kwargs=[("name", n)])
-                                           for n in names]))
+        out.append(
+            (
+                "image_pull_secrets",
+                [Call("k8s.V1LocalObjectReference", kwargs=[("name", n)]) for n in names],
+            )
+        )
     return out
 
 
@@ -117,12 +123,21 @@ def param_ref(name: str) -> str:
     return f"params.{name}"
 
 
-_PARAMSDICT_ATTRS = {"validate", "dump", "get_param", "to_dict", "serialize", "deserialize",
-                     "suppress_exception", "filter_params_by_source"}
+_PARAMSDICT_ATTRS = {
+    "validate",
+    "dump",
+    "get_param",
+    "to_dict",
+    "serialize",
+    "deserialize",
+    "suppress_exception",
+    "filter_params_by_source",
+}
 
 
-def _node_parameters(ctx: Context, node: Node, props: dict[str, Any],
-                     params: list[Parameter]) -> list[Parameter]:
+def _node_parameters(
+    ctx: Context, node: Node, props: dict[str, Any], params: list[Parameter]
+) -> list[Parameter]:
     """The pipeline parameters a node receives: those it lists, or all when it lists none."""
     wanted = props.get("pipeline_parameters")
     if not isinstance(wanted, list) or not wanted:
@@ -131,8 +146,14 @@ def _node_parameters(ctx: Context, node: Node, props: dict[str, Any],
     return [by_name[n] for n in dict.fromkeys(wanted) if isinstance(n, str) and n in by_name]
 
 
-def _arguments(ctx: Context, task: Task, dag_id: str, props: dict[str, Any],
-               used: list[Parameter], all_params: list[Parameter] | None = None) -> list[str]:
+def _arguments(
+    ctx: Context,
+    task: Task,
+    dag_id: str,
+    props: dict[str, Any],
+    used: list[Parameter],
+    all_params: list[Parameter] | None = None,
+) -> list[str]:
     """The task's runner arguments. With ``all_params``, a notebook that gets every pipeline
     parameter refers to the module constant NOTEBOOK_PARAMS (see notebook_param_args) instead of
     repeating the same ``--param`` arguments in each task."""
@@ -142,22 +163,27 @@ def _arguments(ctx: Context, task: Task, dag_id: str, props: dict[str, Any],
     if not key:
         key = f"{dag_id}/bundles/{task.task_id}.tar.gz"
         if ctx.bundles is not None:
-            ctx.warn("bundles", "No bundle was built for this node; the DAG refers to a placeholder key.",
-                     node=node)
+            ctx.warn(
+                "bundles",
+                "No bundle was built for this node; the DAG refers to a placeholder key.",
+                node=node,
+            )
     outputs = [o for o in props.get("outputs") or [] if isinstance(o, str) and o]
     notebook_params = []
     shared = bool(all_params) and task.kind == "notebook" and used == all_params
     if task.kind == "notebook" and not shared:
         notebook_params = _notebook_params(used)
-    args = Args(task_arguments(
-        kind=task.kind,
-        file=ctx.tpl(task.file, node, CP + "filename"),
-        bundle=ctx.tpl(key, node),
-        task_id=task.task_id,
-        outputs=[ctx.tpl(o, node, CP + "outputs") for o in outputs],
-        upstream=task.data_upstream,
-        params=notebook_params,
-    ))
+    args = Args(
+        task_arguments(
+            kind=task.kind,
+            file=ctx.tpl(task.file, node, CP + "filename"),
+            bundle=ctx.tpl(key, node),
+            task_id=task.task_id,
+            outputs=[ctx.tpl(o, node, CP + "outputs") for o in outputs],
+            upstream=task.data_upstream,
+            params=notebook_params,
+        )
+    )
     if shared:
         ctx.uses.add(NOTEBOOK_PARAMS)
         args.append(Splat(NOTEBOOK_PARAMS))  # the --param arguments come last, as above
@@ -197,13 +223,23 @@ def _env(ctx: Context, node: Node, props: dict[str, Any], used: list[Parameter])
         value = entry.get("value")
         value = "" if value is None else value if isinstance(value, str) else str(value)
         if "\r" in value:
-            ctx.warn("template-text", f"Environment variable '{name}': carriage returns become line "
-                     "feeds when Airflow renders the value.", node=node, path=CP + "env_vars")
+            ctx.warn(
+                "template-text",
+                f"Environment variable '{name}': carriage returns become line "
+                "feeds when Airflow renders the value.",
+                node=node,
+                path=CP + "env_vars",
+            )
         env[name] = ctx.tpl(value, node, CP + "env_vars")
     for p in used:
         if p.name in env:
-            ctx.warn("env-conflict", f"Environment variable '{p.name}' is also a pipeline parameter; "
-                     "the parameter's value is used.", node=node, path=CP + "env_vars")
+            ctx.warn(
+                "env-conflict",
+                f"Environment variable '{p.name}' is also a pipeline parameter; "
+                "the parameter's value is used.",
+                node=node,
+                path=CP + "env_vars",
+            )
         env[p.name] = "{{ " + param_ref(p.name) + " }}"
     return env
 
@@ -213,11 +249,23 @@ def _secrets(ctx: Context, node: Node, props: dict[str, Any], shared: set[str]) 
     plain = {e.get("env_var") for e in normalise_entries("env_vars", props.get("env_vars"))}
     for entry in normalise_entries("kubernetes_secrets", props.get("kubernetes_secrets")):
         var, name, key = entry.get("env_var"), entry.get("name"), entry.get("key")
-        if not (isinstance(var, str) and var and isinstance(name, str) and name and isinstance(key, str) and key):
+        if not (
+            isinstance(var, str)
+            and var
+            and isinstance(name, str)
+            and name
+            and isinstance(key, str)
+            and key
+        ):
             continue
         if var in plain:
-            ctx.warn("env-conflict", f"Environment variable '{var}' is set both as plain text and from "
-                     "a secret; the secret wins.", node=node, path=CP + "kubernetes_secrets")
+            ctx.warn(
+                "env-conflict",
+                f"Environment variable '{var}' is set both as plain text and from "
+                "a secret; the secret wins.",
+                node=node,
+                path=CP + "kubernetes_secrets",
+            )
         ctx.uses.add("Secret")
         own.append(Call("Secret", "env", var, name, key))
     if "STORE_SECRETS" in shared:
@@ -278,7 +326,12 @@ def _resources(ctx: Context, node: Node, props: dict[str, Any]) -> Call | None:
             continue
         quantity = conv(props[key])
         if quantity is None:
-            ctx.error("resources", f"{key}: {props[key]!r} is not a valid amount.", node=node, path=CP + key)
+            ctx.error(
+                "resources",
+                f"{key}: {props[key]!r} is not a valid amount.",
+                node=node,
+                path=CP + key,
+            )
         else:
             target[name] = ctx.tpl(quantity, node, CP + key)
     gpu = props.get("gpu")
@@ -317,16 +370,30 @@ def _volumes(ctx: Context, node: Node, props: dict[str, Any]) -> tuple[list[Call
         if not (isinstance(path, str) and path and isinstance(claim, str) and claim):
             continue
         if path.rstrip("/") == "/dev/shm":
-            ctx.error("volume", "/dev/shm is reserved for shared memory; set the shared memory size instead.",
-                      node=node, path=CP + "mounted_volumes")
+            ctx.error(
+                "volume",
+                "/dev/shm is reserved for shared memory; set the shared memory size instead.",
+                node=node,
+                path=CP + "mounted_volumes",
+            )
             continue
         if claim not in by_claim:
             by_claim[claim] = _dns_label("pvc-" + claim, used)
-            volumes.append(Call("k8s.V1Volume", kwargs=[
-                ("name", by_claim[claim]),
-                ("persistent_volume_claim", Call("k8s.V1PersistentVolumeClaimVolumeSource",
-                                                 kwargs=[("claim_name", ctx.tpl(claim, node))])),
-            ]))
+            volumes.append(
+                Call(
+                    "k8s.V1Volume",
+                    kwargs=[
+                        ("name", by_claim[claim]),
+                        (
+                            "persistent_volume_claim",
+                            Call(
+                                "k8s.V1PersistentVolumeClaimVolumeSource",
+                                kwargs=[("claim_name", ctx.tpl(claim, node))],
+                            ),
+                        ),
+                    ],
+                )
+            )
         mkw: list[tuple[str, Any]] = [("name", by_claim[claim]), ("mount_path", path)]
         sub_path = entry.get("sub_path")
         if isinstance(sub_path, str) and sub_path:
@@ -338,13 +405,30 @@ def _volumes(ctx: Context, node: Node, props: dict[str, Any]) -> tuple[list[Call
     if isinstance(shm, dict):
         size = shm.get("size")
         if isinstance(size, (int, float)) and not isinstance(size, bool) and size > 0:
-            units = shm.get("units") if isinstance(shm.get("units"), str) and shm.get("units") else "G"
-            volumes.append(Call("k8s.V1Volume", kwargs=[
-                ("name", SHM_VOLUME),
-                ("empty_dir", Call("k8s.V1EmptyDirVolumeSource", kwargs=[
-                    ("medium", "Memory"), ("size_limit", _number_text(size) + units)])),
-            ]))
-            mounts.append(Call("k8s.V1VolumeMount", kwargs=[("name", SHM_VOLUME), ("mount_path", "/dev/shm")]))
+            units = (
+                shm.get("units") if isinstance(shm.get("units"), str) and shm.get("units") else "G"
+            )
+            volumes.append(
+                Call(
+                    "k8s.V1Volume",
+                    kwargs=[
+                        ("name", SHM_VOLUME),
+                        (
+                            "empty_dir",
+                            Call(
+                                "k8s.V1EmptyDirVolumeSource",
+                                kwargs=[
+                                    ("medium", "Memory"),
+                                    ("size_limit", _number_text(size) + units),
+                                ],
+                            ),
+                        ),
+                    ],
+                )
+            )
+            mounts.append(
+                Call("k8s.V1VolumeMount", kwargs=[("name", SHM_VOLUME), ("mount_path", "/dev/shm")])
+            )
     if volumes:
         ctx.uses.add("k8s")
     return volumes, mounts
@@ -370,17 +454,26 @@ def _pairs(ctx: Context, node: Node, props: dict[str, Any], kind: str) -> dict[s
     for entry in normalise_entries(kind, props.get(kind)):
         key, value = entry.get("key"), entry.get("value")
         if isinstance(key, str) and key:
-            out[key] = ctx.tpl(value if isinstance(value, str) else "" if value is None else str(value),
-                               node, CP + kind)
+            out[key] = ctx.tpl(
+                value if isinstance(value, str) else "" if value is None else str(value),
+                node,
+                CP + kind,
+            )
     return dict(sorted(out.items()))
 
 
-def _labels(ctx: Context, node: Node, props: dict[str, Any], dag_id: str, task_id: str) -> dict[str, str]:
+def _labels(
+    ctx: Context, node: Node, props: dict[str, Any], dag_id: str, task_id: str
+) -> dict[str, str]:
     labels = _pairs(ctx, node, props, "kubernetes_pod_labels")
     for ours in (LABEL_DAG, LABEL_TASK):
         if ours in labels:
-            ctx.warn("label", f"Pod label '{ours}' is set by mlpipe-lab; your value is replaced.",
-                     node=node, path=CP + "kubernetes_pod_labels")
+            ctx.warn(
+                "label",
+                f"Pod label '{ours}' is set by mlpipe-lab; your value is replaced.",
+                node=node,
+                path=CP + "kubernetes_pod_labels",
+            )
     labels[LABEL_DAG] = label_value(dag_id)
     value = label_value(task_id)
     labels[LABEL_TASK] = TASK_ID_TEMPLATE if value == task_id else value
@@ -392,7 +485,9 @@ def _node_selector(ctx: Context, node: Node, extra: dict[str, Any]) -> dict[str,
     for entry in extra.get("node_selector") or []:
         if isinstance(entry, dict) and isinstance(entry.get("key"), str) and entry["key"]:
             value = entry.get("value")
-            out[entry["key"]] = ctx.tpl(value if isinstance(value, str) else "", node, "mlpipe/node_selector")
+            out[entry["key"]] = ctx.tpl(
+                value if isinstance(value, str) else "", node, "mlpipe/node_selector"
+            )
     return dict(sorted(out.items()))
 
 
@@ -405,8 +500,12 @@ def _tolerations(ctx: Context, node: Node, props: dict[str, Any]) -> list[Call]:
             value = operator if field == "operator" else entry.get(field)
             if field == "value" and operator == "Exists":
                 if value:
-                    ctx.warn("toleration", "A toleration with operator Exists takes no value; the value "
-                             "is left out.", node=node, path=CP + "kubernetes_tolerations")
+                    ctx.warn(
+                        "toleration",
+                        "A toleration with operator Exists takes no value; the value is left out.",
+                        node=node,
+                        path=CP + "kubernetes_tolerations",
+                    )
                 continue
             if isinstance(value, str) and value:
                 kw.append((field, value))
@@ -425,7 +524,10 @@ def _airflow_settings(ctx: Context, extra: dict[str, Any]) -> list[tuple[str, An
     out: list[tuple[str, Any]] = []
     if isinstance(extra.get("retries"), int) and not isinstance(extra.get("retries"), bool):
         out.append(("retries", extra["retries"]))
-    for key, arg in (("retry_delay_seconds", "retry_delay"), ("execution_timeout_seconds", "execution_timeout")):
+    for key, arg in (
+        ("retry_delay_seconds", "retry_delay"),
+        ("execution_timeout_seconds", "execution_timeout"),
+    ):
         delta = _seconds(extra.get(key))
         if delta is not None:
             ctx.uses.add("timedelta")
@@ -433,6 +535,8 @@ def _airflow_settings(ctx: Context, extra: dict[str, Any]) -> list[tuple[str, An
     for key in ("trigger_rule", "pool"):
         if isinstance(extra.get(key), str) and extra[key]:
             out.append((key, extra[key]))
-    if isinstance(extra.get("priority_weight"), int) and not isinstance(extra.get("priority_weight"), bool):
+    if isinstance(extra.get("priority_weight"), int) and not isinstance(
+        extra.get("priority_weight"), bool
+    ):
         out.append(("priority_weight", extra["priority_weight"]))
     return out

@@ -10,6 +10,7 @@ import keyword
 import posixpath
 import re
 from dataclasses import dataclass, field
+
 from ..pipeline.graph import Graph
 from ..pipeline.ids import slugify, unique_ids
 from ..pipeline.model import NOTEBOOK_OP, PYTHON_OP, R_OP, SERVE_OP, Node, Pipeline
@@ -30,11 +31,25 @@ def serve_steps(node: Node, local: bool) -> tuple[str, ...]:
     target = node.parameters.get("target") or "seldon-v1"
     return SERVE_STEPS if target in IMAGE_TARGETS else tuple(s for s in SERVE_STEPS if s != "build")
 
+
 # Names the generated module defines or imports; task variables never take them.
 MODULE_NAMES = {
-    "DAG", "Param", "KubernetesPodOperator", "Secret", "k8s", "pendulum", "timedelta",
-    "RUNNER", "POD_SETTINGS", "TASK_ENV", "TASK_LABELS", "STORE_SECRETS", "dag",
-    "BashOperator", "TASK_SETTINGS", "NOTEBOOK_PARAMS",
+    "DAG",
+    "Param",
+    "KubernetesPodOperator",
+    "Secret",
+    "k8s",
+    "pendulum",
+    "timedelta",
+    "RUNNER",
+    "POD_SETTINGS",
+    "TASK_ENV",
+    "TASK_LABELS",
+    "STORE_SECRETS",
+    "dag",
+    "BashOperator",
+    "TASK_SETTINGS",
+    "NOTEBOOK_PARAMS",
 }
 _RESERVED = MODULE_NAMES | set(dir(builtins))
 
@@ -103,15 +118,22 @@ def make_plan(pipeline: Pipeline, local: bool = False) -> Plan:
             ids = unique_ids([f"{task_ids[node.id][:240]}_{s}" for s in names], reserved=taken)
             taken.update(ids)
             steps[node.id] = dict(zip(names, ids))
-    last = {nid: (list(steps[nid].values())[-1] if nid in steps else tid) for nid, tid in task_ids.items()}
+    last = {
+        nid: (list(steps[nid].values())[-1] if nid in steps else tid)
+        for nid, tid in task_ids.items()
+    }
 
     graph = pipeline.graph
     try:
         order = graph.topological_order()
     except ValueError:  # cycles are validation errors; keep going for a partial plan
         order = [n.id for n in pipeline.nodes]
-    ordered_ids = [tid for nid in order if nid in task_ids
-                   for tid in (steps[nid].values() if nid in steps else [task_ids[nid]])]
+    ordered_ids = [
+        tid
+        for nid in order
+        if nid in task_ids
+        for tid in (steps[nid].values() if nid in steps else [task_ids[nid]])
+    ]
     variables = _variables(ordered_ids)
     tasks: list[Task] = []
     memo: dict[str, list[str]] = {}
@@ -124,15 +146,33 @@ def make_plan(pipeline: Pipeline, local: bool = False) -> Plan:
         ups = [last[u] for u in parents]
         data_ups = list(dict.fromkeys(d for u in parents for d in data_of.get(u, [task_ids[u]])))
         if nid not in steps:
-            tasks.append(Task(node=node, task_id=task_ids[nid], var=variables[task_ids[nid]],
-                              kind=KIND_BY_OP[node.op], file=normalise_file(node.filename), upstream=ups,
-                              data_upstream=data_ups))
+            tasks.append(
+                Task(
+                    node=node,
+                    task_id=task_ids[nid],
+                    var=variables[task_ids[nid]],
+                    kind=KIND_BY_OP[node.op],
+                    file=normalise_file(node.filename),
+                    upstream=ups,
+                    data_upstream=data_ups,
+                )
+            )
             continue
         data_of[nid] = data_ups
         previous = ups
         for step, tid in steps[nid].items():
-            tasks.append(Task(node=node, task_id=tid, var=variables[tid], kind="serve", file="",
-                              upstream=previous, step=step, steps=steps[nid]))
+            tasks.append(
+                Task(
+                    node=node,
+                    task_id=tid,
+                    var=variables[tid],
+                    kind="serve",
+                    file="",
+                    upstream=previous,
+                    step=step,
+                    steps=steps[nid],
+                )
+            )
             previous = [tid]
     position = {t.task_id: i for i, t in enumerate(tasks)}
     for t in tasks:
@@ -141,8 +181,9 @@ def make_plan(pipeline: Pipeline, local: bool = False) -> Plan:
     return Plan(dag_id=dag_id_of(pipeline), tasks=tasks)
 
 
-def _upstream_tasks(nid: str, graph: Graph, task_ids: dict[str, str],
-                    memo: dict[str, list[str]]) -> list[str]:
+def _upstream_tasks(
+    nid: str, graph: Graph, task_ids: dict[str, str], memo: dict[str, list[str]]
+) -> list[str]:
     """Direct upstream tasks, looking through non-task nodes."""
     out: list[str] = []
     seen: set[str] = set()
@@ -155,7 +196,9 @@ def _upstream_tasks(nid: str, graph: Graph, task_ids: dict[str, str],
     return out
 
 
-def _through(nid: str, graph: Graph, task_ids: dict[str, str], memo: dict[str, list[str]]) -> list[str]:
+def _through(
+    nid: str, graph: Graph, task_ids: dict[str, str], memo: dict[str, list[str]]
+) -> list[str]:
     if nid not in memo:
         memo[nid] = []  # guards against cycles among non-task nodes
         memo[nid] = _upstream_tasks(nid, graph, task_ids, memo)

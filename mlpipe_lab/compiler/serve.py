@@ -28,7 +28,16 @@ from . import bash
 from .context import Context
 from .dag import store_prefix
 from .emit import Args, Call, Name, Splat
-from .kpo import CP, _airflow_settings, _image, _labels, _secrets, cpu_quantity, memory_quantity, store_env
+from .kpo import (
+    CP,
+    _airflow_settings,
+    _image,
+    _labels,
+    _secrets,
+    cpu_quantity,
+    memory_quantity,
+    store_env,
+)
 from .plan import Task
 
 MODULE = "mlpipe_lab.serving.tasks"
@@ -46,7 +55,9 @@ def _props(ctx: Context, task: Task) -> dict[str, Any]:
 
 def xcom(task: Task, key: str, filters: str = "") -> str:
     """Jinja for a value the package task returned (task ids are [A-Za-z0-9_.-])."""
-    return "{{ ti.xcom_pull(task_ids='" + task.steps["package"] + "')['" + key + "']" + filters + " }}"
+    return (
+        "{{ ti.xcom_pull(task_ids='" + task.steps["package"] + "')['" + key + "']" + filters + " }}"
+    )
 
 
 def deployment_spec(ctx: Context, task: Task) -> dict[str, Any]:
@@ -61,22 +72,41 @@ def deployment_spec(ctx: Context, task: Task) -> dict[str, Any]:
         "name": serve_deployment_name(props),
         "namespace": props.get("namespace") or ctx.settings.namespace or "default",
     }
-    for key, conv in (("cpu", cpu_quantity), ("memory", memory_quantity), ("cpu_limit", cpu_quantity),
-                      ("memory_limit", memory_quantity)):
+    for key, conv in (
+        ("cpu", cpu_quantity),
+        ("memory", memory_quantity),
+        ("cpu_limit", cpu_quantity),
+        ("memory_limit", memory_quantity),
+    ):
         if props.get(key) not in (None, ""):
             spec[key] = conv(props[key])
-    for key in ("replicas", "min_replicas", "max_replicas", "cpu_target_percent", "logger_url",
-                "logger_mode", "ingress_host", "ingress_class", "registry_secret"):
+    for key in (
+        "replicas",
+        "min_replicas",
+        "max_replicas",
+        "cpu_target_percent",
+        "logger_url",
+        "logger_mode",
+        "ingress_host",
+        "ingress_class",
+        "registry_secret",
+    ):
         if props.get(key) not in (None, ""):
             spec[key] = props[key]
     if spec["target"] != "seldon-v1":
         for key in ("logger_url", "ingress_host", "registry_secret"):
             spec.pop(key, None)
     try:
-        serve_spec.objects(serve_spec.load(spec), image="registry.invalid/model:1",
-                           storage_uri="s3://bucket/model")
+        serve_spec.objects(
+            serve_spec.load(spec), image="registry.invalid/model:1", storage_uri="s3://bucket/model"
+        )
     except serve_spec.SpecError as exc:
-        ctx.error("serve", f"The deployment would be invalid: {exc}", node=node, path=CP + "deployment_name")
+        ctx.error(
+            "serve",
+            f"The deployment would be invalid: {exc}",
+            node=node,
+            path=CP + "deployment_name",
+        )
     return spec
 
 
@@ -89,12 +119,21 @@ def _tracking_uri(ctx: Context, task: Task, props: dict[str, Any], local: bool) 
     uri = props.get("tracking_uri") or ctx.settings.tracking_uri
     if not uri:
         if local:
-            ctx.warn("serve", "No MLflow tracking URI on the node or in the runtime configuration: the "
-                     "task uses MLFLOW_TRACKING_URI from its environment.", node=task.node,
-                     path=CP + "tracking_uri")
+            ctx.warn(
+                "serve",
+                "No MLflow tracking URI on the node or in the runtime configuration: the "
+                "task uses MLFLOW_TRACKING_URI from its environment.",
+                node=task.node,
+                path=CP + "tracking_uri",
+            )
             return None
-        ctx.error("serve", f"No MLflow tracking URI: set it on the node or in runtime configuration "
-                  f"'{ctx.settings.name}' (mlflow.tracking_uri).", node=task.node, path=CP + "tracking_uri")
+        ctx.error(
+            "serve",
+            f"No MLflow tracking URI: set it on the node or in runtime configuration "
+            f"'{ctx.settings.name}' (mlflow.tracking_uri).",
+            node=task.node,
+            path=CP + "tracking_uri",
+        )
         return None
     return ctx.tpl(uri, task.node, CP + "tracking_uri")
 
@@ -103,8 +142,14 @@ def package_arguments(ctx: Context, task: Task, local: bool) -> list[str]:
     props = _props(ctx, task)
     node = task.node
     target = props.get("target") or "seldon-v1"
-    args = ["package", *ctx.store_args, "--task-id", task.task_id,
-            "--model", ctx.tpl(str(props.get("model_name") or ""), node, CP + "model_name")]
+    args = [
+        "package",
+        *ctx.store_args,
+        "--task-id",
+        task.task_id,
+        "--model",
+        ctx.tpl(str(props.get("model_name") or ""), node, CP + "model_name"),
+    ]
     if props.get("model_alias"):
         args += ["--alias", ctx.tpl(str(props["model_alias"]), node, CP + "model_alias")]
     else:
@@ -120,16 +165,23 @@ def package_arguments(ctx: Context, task: Task, local: bool) -> list[str]:
             if props.get(key):
                 args += ["--" + key.replace("_", "-"), ctx.tpl(str(props[key]), node, CP + key)]
     if isinstance(props.get("smoke_request"), str) and props["smoke_request"].strip():
-        args += ["--smoke-request", ctx.tpl(props["smoke_request"].strip(), node, CP + "smoke_request")]
+        args += [
+            "--smoke-request",
+            ctx.tpl(props["smoke_request"].strip(), node, CP + "smoke_request"),
+        ]
     if not local:
         args += ["--xcom-file", XCOM_FILE]
     return args
 
 
 def check_arguments(ctx: Context, task: Task) -> list[str]:
-    ctx.warn("serve-local", "Without Kubernetes (local runtime or local-worker mode) this node packages "
-             "the model and checks the package by serving it on 127.0.0.1 for one request; no image is "
-             "built and nothing is deployed.", node=task.node)
+    ctx.warn(
+        "serve-local",
+        "Without Kubernetes (local runtime or local-worker mode) this node packages "
+        "the model and checks the package by serving it on 127.0.0.1 for one request; no image is "
+        "built and nothing is deployed.",
+        node=task.node,
+    )
     return ["check", *ctx.store_args, "--package-task", task.steps["package"]]
 
 
@@ -148,12 +200,16 @@ def _step_arguments(ctx: Context, task: Task) -> list[str]:
 
 
 def _common(ctx: Context, task: Task) -> list[tuple[Any, Any]]:
-    kw: list[tuple[Any, Any]] = [("task_id", task.task_id),
-                                 ("task_display_name", f"{task.node.label}: {task.step}")]
+    kw: list[tuple[Any, Any]] = [
+        ("task_id", task.task_id),
+        ("task_display_name", f"{task.node.label}: {task.step}"),
+    ]
     return kw
 
 
-def task_call(ctx: Context, task: Task, dag_id: str, params: list[Parameter], shared: set[str]) -> Call:
+def task_call(
+    ctx: Context, task: Task, dag_id: str, params: list[Parameter], shared: set[str]
+) -> Call:
     """A KubernetesPodOperator for one step of a serve node."""
     if task.step == "build":
         return _kaniko_call(ctx, task, dag_id, shared)
@@ -208,23 +264,49 @@ def _kaniko_call(ctx: Context, task: Task, dag_id: str, shared: set[str]) -> Cal
         env["AWS_REGION"] = ctx.tpl(s.region)
     ctx.uses.add("k8s")
     secret = str(props.get("registry_secret") or "")
-    volume = Call("k8s.V1Volume", kwargs=[
-        ("name", DOCKER_CONFIG_VOLUME),
-        ("secret", Call("k8s.V1SecretVolumeSource", kwargs=[
-            ("secret_name", ctx.tpl(secret, node, CP + "registry_secret")),
-            ("items", [Call("k8s.V1KeyToPath", kwargs=[("key", ".dockerconfigjson"), ("path", "config.json")])]),
-        ])),
-    ])
-    mount = Call("k8s.V1VolumeMount", kwargs=[("name", DOCKER_CONFIG_VOLUME), ("mount_path", DOCKER_CONFIG_DIR),
-                                              ("read_only", True)])
+    volume = Call(
+        "k8s.V1Volume",
+        kwargs=[
+            ("name", DOCKER_CONFIG_VOLUME),
+            (
+                "secret",
+                Call(
+                    "k8s.V1SecretVolumeSource",
+                    kwargs=[
+                        ("secret_name", ctx.tpl(secret, node, CP + "registry_secret")),
+                        (
+                            "items",
+                            [
+                                Call(
+                                    "k8s.V1KeyToPath",
+                                    kwargs=[("key", ".dockerconfigjson"), ("path", "config.json")],
+                                )
+                            ],
+                        ),
+                    ],
+                ),
+            ),
+        ],
+    )
+    mount = Call(
+        "k8s.V1VolumeMount",
+        kwargs=[
+            ("name", DOCKER_CONFIG_VOLUME),
+            ("mount_path", DOCKER_CONFIG_DIR),
+            ("read_only", True),
+        ],
+    )
     kw = _common(ctx, task)
     kw += [("image", KANIKO_IMAGE), ("arguments", Args(args))]
     if env:
         kw.append(("env_vars", env))
     if "STORE_SECRETS" in shared:
         kw.append(("secrets", Name("STORE_SECRETS")))
-    kw += [("volumes", [volume]), ("volume_mounts", [mount]),
-           ("labels", _labels(ctx, node, {}, dag_id, task.task_id))]
+    kw += [
+        ("volumes", [volume]),
+        ("volume_mounts", [mount]),
+        ("labels", _labels(ctx, node, {}, dag_id, task.task_id)),
+    ]
     account = node.mlpipe.get("service_account") or s.service_account
     if isinstance(account, str) and account:
         kw.append(("service_account_name", account))
@@ -233,9 +315,13 @@ def _kaniko_call(ctx: Context, task: Task, dag_id: str, shared: set[str]) -> Cal
     return Call("KubernetesPodOperator", kwargs=kw, multiline=True)
 
 
-def bash_task_call(ctx: Context, task: Task, dag_id: str, params: list[Parameter], shared: set[str]) -> Call:
+def bash_task_call(
+    ctx: Context, task: Task, dag_id: str, params: list[Parameter], shared: set[str]
+) -> Call:
     """local-worker mode: package and check run on the Airflow worker."""
-    args = package_arguments(ctx, task, True) if task.step == "package" else check_arguments(ctx, task)
+    args = (
+        package_arguments(ctx, task, True) if task.step == "package" else check_arguments(ctx, task)
+    )
     kw = _common(ctx, task)
     kw.append(("bash_command", bash.command([], args, module=MODULE)))
     env = store_env(ctx)

@@ -10,7 +10,13 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
-    "LocalRunError", "NodeResult", "ParameterError", "RunResult", "decide", "new_run_id", "run_pipeline",
+    "LocalRunError",
+    "NodeResult",
+    "ParameterError",
+    "RunResult",
+    "decide",
+    "new_run_id",
+    "run_pipeline",
 ]
 
 

@@ -21,10 +21,16 @@ def _artifacts(args: argparse.Namespace) -> Path:
     from ..errors import ServiceError
     from ..services import Services
 
-    config = Services(os.getcwd(), data_dir=args.data_dir, confine_outputs=False).runtime_config(args.runtime_config)
+    config = Services(os.getcwd(), data_dir=args.data_dir, confine_outputs=False).runtime_config(
+        args.runtime_config
+    )
     if config.get("type") != "local":
-        raise ServiceError(f"Runtime configuration '{args.runtime_config}' is not a local one; "
-                           "mlpipe run runs pipelines on this machine.", 400, field="runtime_config")
+        raise ServiceError(
+            f"Runtime configuration '{args.runtime_config}' is not a local one; "
+            "mlpipe run runs pipelines on this machine.",
+            400,
+            field="runtime_config",
+        )
     return Path(config["local"]["artifacts_path"])
 
 
@@ -104,9 +110,14 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     def work() -> None:
         try:
-            outcome["result"] = run_pipeline(args.pipeline, params=params, artifacts_root=root,
-                                             max_parallel=args.max_parallel, on_event=on_event,
-                                             cancel_event=cancel)
+            outcome["result"] = run_pipeline(
+                args.pipeline,
+                params=params,
+                artifacts_root=root,
+                max_parallel=args.max_parallel,
+                on_event=on_event,
+                cancel_event=cancel,
+            )
         except BaseException as exc:  # handed to the main thread
             outcome["error"] = exc
         finally:
@@ -126,8 +137,11 @@ def cmd_run(args: argparse.Namespace) -> int:
                 cancel.set()
     error = outcome.get("error")
     if isinstance(error, PipelineError):
-        raise ServiceError(f"Pipeline '{args.pipeline}' has errors; fix them before running.", 422,
-                           problems=error.problems)
+        raise ServiceError(
+            f"Pipeline '{args.pipeline}' has errors; fix them before running.",
+            422,
+            problems=error.problems,
+        )
     if isinstance(error, (ParameterError, LocalRunError)):
         raise ServiceError(str(error), 400)
     if error is not None:

@@ -91,7 +91,9 @@ def _dotted(node: ast.AST) -> str:
         return node.id
     if isinstance(node, ast.Attribute):
         return _dotted(node.value) + "." + node.attr
-    raise DagFileError(f"unexpected callee {type(node).__name__} at line {getattr(node, 'lineno', '?')}")
+    raise DagFileError(
+        f"unexpected callee {type(node).__name__} at line {getattr(node, 'lineno', '?')}"
+    )
 
 
 def _eval(node: ast.AST, env: dict[str, Any]) -> Any:
@@ -99,7 +101,9 @@ def _eval(node: ast.AST, env: dict[str, Any]) -> Any:
         return node.value
     if isinstance(node, ast.Name):
         if node.id not in env:
-            raise DagFileError(f"name {node.id!r} is used before it is defined (line {node.lineno})")
+            raise DagFileError(
+                f"name {node.id!r} is used before it is defined (line {node.lineno})"
+            )
         return env[node.id]
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
         value = _eval(node.operand, env)
@@ -155,7 +159,9 @@ def read_dag(text: str) -> DagFile:
     try:
         tree = ast.parse(text)
     except SyntaxError as exc:
-        raise DagFileError(f"the DAG file is not valid Python: {exc.msg} (line {exc.lineno})") from None
+        raise DagFileError(
+            f"the DAG file is not valid Python: {exc.msg} (line {exc.lineno})"
+        ) from None
     env: dict[str, Any] = {}
     dag_kwargs: dict[str, Any] | None = None
     tasks: dict[str, DagTask] = {}
@@ -163,7 +169,11 @@ def read_dag(text: str) -> DagFile:
     for stmt in tree.body:
         if isinstance(stmt, (ast.Import, ast.ImportFrom, ast.Try)):
             continue
-        if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
+        if (
+            isinstance(stmt, ast.Assign)
+            and len(stmt.targets) == 1
+            and isinstance(stmt.targets[0], ast.Name)
+        ):
             env[stmt.targets[0].id] = _eval(stmt.value, env)
         elif isinstance(stmt, ast.With) and len(stmt.items) == 1:
             dag = _eval(stmt.items[0].context_expr, env)
@@ -182,9 +192,14 @@ def read_dag(text: str) -> DagFile:
     return DagFile(dag_id=dag_id, dag_kwargs=dag_kwargs, tasks=tasks, constants=env)
 
 
-def _task_statement(stmt: ast.stmt, env: dict[str, Any], tasks: dict[str, DagTask],
-                    by_var: dict[str, str]) -> None:
-    if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
+def _task_statement(
+    stmt: ast.stmt, env: dict[str, Any], tasks: dict[str, DagTask], by_var: dict[str, str]
+) -> None:
+    if (
+        isinstance(stmt, ast.Assign)
+        and len(stmt.targets) == 1
+        and isinstance(stmt.targets[0], ast.Name)
+    ):
         value = _eval(stmt.value, env)
         if not isinstance(value, Opaque) or not isinstance(value.kwargs.get("task_id"), str):
             raise DagFileError(f"expected an operator with a task_id at line {stmt.lineno}")
@@ -199,7 +214,9 @@ def _task_statement(stmt: ast.stmt, env: dict[str, Any], tasks: dict[str, DagTas
         try:
             ids = [[by_var[v] for v in group] for group in groups]
         except KeyError as exc:
-            raise DagFileError(f"unknown task variable {exc.args[0]!r} at line {stmt.lineno}") from None
+            raise DagFileError(
+                f"unknown task variable {exc.args[0]!r} at line {stmt.lineno}"
+            ) from None
         for left, right in zip(ids, ids[1:]):
             for down in right:
                 for up in left:
@@ -215,8 +232,9 @@ def render(value: Any, context: dict[str, Any]) -> Any:
     import jinja2
     import jinja2.sandbox
 
-    env = jinja2.sandbox.SandboxedEnvironment(undefined=jinja2.StrictUndefined, cache_size=0,
-                                              keep_trailing_newline=True)
+    env = jinja2.sandbox.SandboxedEnvironment(
+        undefined=jinja2.StrictUndefined, cache_size=0, keep_trailing_newline=True
+    )
 
     def go(item: Any) -> Any:
         if isinstance(item, str):

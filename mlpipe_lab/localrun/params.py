@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from ..pipeline.model import Parameter
 
@@ -66,7 +67,9 @@ def _check(p: Parameter, value: Any) -> Any:
     kinds = {
         "string": lambda v: isinstance(v, str),
         "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
-        "number": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v),
+        "number": lambda v: (
+            isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+        ),
         "boolean": lambda v: isinstance(v, bool),
     }
     check = kinds.get(p.type)
@@ -96,8 +99,10 @@ def resolve_params(declared: list[Parameter], given: Mapping[str, Any] | None) -
     unknown = sorted(set(given) - set(by_name))
     if unknown:
         known = ", ".join(sorted(by_name)) or "none"
-        raise ParameterError(f"the pipeline has no parameter {', '.join(repr(u) for u in unknown)} "
-                             f"(its parameters: {known})")
+        raise ParameterError(
+            f"the pipeline has no parameter {', '.join(repr(u) for u in unknown)} "
+            f"(its parameters: {known})"
+        )
     out: dict[str, Any] = {}
     for p in declared:
         if p.name in given:

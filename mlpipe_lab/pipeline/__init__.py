@@ -8,7 +8,22 @@ from .problems import ERROR, WARNING, PipelineError, Problem, has_errors
 from .validation import validate
 
 __all__ = [
-    "ERROR", "GENERIC_OPS", "WARNING", "Graph", "Node", "Parameter", "Pipeline", "PipelineError",
-    "Problem", "dumps", "has_errors", "load", "new_document", "parse", "slugify", "subgraph",
-    "unique_ids", "validate",
+    "ERROR",
+    "GENERIC_OPS",
+    "WARNING",
+    "Graph",
+    "Node",
+    "Parameter",
+    "Pipeline",
+    "PipelineError",
+    "Problem",
+    "dumps",
+    "has_errors",
+    "load",
+    "new_document",
+    "parse",
+    "slugify",
+    "subgraph",
+    "unique_ids",
+    "validate",
 ]

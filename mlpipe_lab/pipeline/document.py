@@ -10,7 +10,7 @@ import copy
 import json
 from typing import Any
 
-from .problems import Problem, PipelineError
+from .problems import PipelineError, Problem
 
 PIPELINE_FLOW_VERSION = "3.0"
 ELYRA_VERSION = 8
@@ -38,7 +38,11 @@ def parse(text: str, pipeline: str = "") -> dict[str, Any]:
         ) from None
     if not isinstance(doc, dict):
         raise PipelineError(
-            [Problem(code="json", message="The file must contain a JSON object.", pipeline=pipeline)]
+            [
+                Problem(
+                    code="json", message="The file must contain a JSON object.", pipeline=pipeline
+                )
+            ]
         )
     return doc
 

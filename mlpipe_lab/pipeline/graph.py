@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import copy
 import heapq
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
-from .model import Pipeline
+if TYPE_CHECKING:  # model.py builds a Graph lazily; no import cycle at run time
+    from .model import Pipeline
 
 
 class Graph:
@@ -126,14 +128,16 @@ class Graph:
             )
             if nxt == start or nxt in seen:
                 if nxt != start:  # walked into an inner loop: cut the path there
-                    path = path[path.index(nxt):]
+                    path = path[path.index(nxt) :]
                 return path
             path.append(nxt)
             seen.add(nxt)
             cur = nxt
 
 
-def subgraph(pipeline: Pipeline, node_ids: Iterable[str], with_ancestors: bool = False) -> dict[str, Any]:
+def subgraph(
+    pipeline: Pipeline, node_ids: Iterable[str], with_ancestors: bool = False
+) -> dict[str, Any]:
     """A new document holding only the chosen nodes (plus, optionally, everything upstream),
     keeping the links among them and dropping links that point outside."""
     graph = pipeline.graph

@@ -8,9 +8,10 @@ properties stored directly in app_data (before version 7) are normalised when re
 from __future__ import annotations
 
 import posixpath
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, Iterator
+from typing import Any
 
 NOTEBOOK_OP = "execute-notebook-node"
 PYTHON_OP = "execute-python-node"
@@ -123,7 +124,9 @@ class Node:
                 continue
             for link in port.get("links") or []:
                 if isinstance(link, dict) and isinstance(link.get("node_id_ref"), str):
-                    yield Link(source=link["node_id_ref"], target=self.id, id=str(link.get("id", "")))
+                    yield Link(
+                        source=link["node_id_ref"], target=self.id, id=str(link.get("id", ""))
+                    )
 
     def __repr__(self) -> str:
         return f"Node({self.id!r}, {self.label!r})"
@@ -141,7 +144,12 @@ class Parameter:
     maximum: float | None = None
 
 
-_ELYRA_PARAM_TYPES = {"String": "string", "Integer": "integer", "Float": "number", "Bool": "boolean"}
+_ELYRA_PARAM_TYPES = {
+    "String": "string",
+    "Integer": "integer",
+    "Float": "number",
+    "Bool": "boolean",
+}
 
 
 class Pipeline:

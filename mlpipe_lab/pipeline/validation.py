@@ -6,13 +6,13 @@ Pure apart from the optional ``files`` view (see files.py) used to check that fi
 from __future__ import annotations
 
 import re
-from typing import Any, Collection, Iterable, Protocol
+from collections.abc import Collection, Iterable
+from typing import Any, Protocol
 
 from ..schemas import quick_cached, quick_check, validator
 from . import document
 from .files import ABSOLUTE, MISSING, NOT_A_FILE, OK, OUTSIDE, lexical_status
-from .graph import Graph
-from .ids import is_valid_id, slugify
+from .ids import slugify
 from .model import GENERIC_OPS, SERVE_OP, Node, Pipeline, normalise_entries
 from .problems import ERROR, WARNING, PipelineError, Problem
 
@@ -73,8 +73,15 @@ class Validator:
                 return []
         return list(validator(name, pointer).iter_errors(instance))
 
-    def add(self, code: str, message: str, node: Node | None = None, path: str = "",
-            severity: str = ERROR, **extra: Any) -> None:
+    def add(
+        self,
+        code: str,
+        message: str,
+        node: Node | None = None,
+        path: str = "",
+        severity: str = ERROR,
+        **extra: Any,
+    ) -> None:
         self.problems.append(
             Problem(
                 code=code,
@@ -116,15 +123,23 @@ class Validator:
             return False
         version = self.p.version
         if version is None:
-            self.add("version", "The pipeline has no app_data.version; it is read as version 8.",
-                     path="app_data/version", severity=WARNING)
+            self.add(
+                "version",
+                "The pipeline has no app_data.version; it is read as version 8.",
+                path="app_data/version",
+                severity=WARNING,
+            )
         return True
 
     def _node_at(self, parts: list) -> Node | None:
         # pipelines/<i>/nodes/<j>/... -> the node, when it is in the primary pipeline
         if len(parts) >= 4 and parts[0] == "pipelines" and parts[2] == "nodes":
             pipelines = self.p.doc.get("pipelines") or []
-            if isinstance(parts[1], int) and parts[1] < len(pipelines) and pipelines[parts[1]] is self.p.primary:
+            if (
+                isinstance(parts[1], int)
+                and parts[1] < len(pipelines)
+                and pipelines[parts[1]] is self.p.primary
+            ):
                 idx = parts[3]
                 for n in self.p.nodes:
                     if n.index == idx:
@@ -135,25 +150,38 @@ class Validator:
         data = {k: self.p.app_data[k] for k in ("properties", "mlpipe") if k in self.p.app_data}
         for err in self.schema_errors("pipeline-properties", data):
             self.add("schema", _plain(err), path=_pointer(list(err.absolute_path)))
-        self._secret_like_env(self.p.defaults.get("env_vars"), None, "properties/pipeline_defaults/env_vars")
+        self._secret_like_env(
+            self.p.defaults.get("env_vars"), None, "properties/pipeline_defaults/env_vars"
+        )
         params = self.p.parameters
         seen: set[str] = set()
         for i, param in enumerate(params):
             path = f"mlpipe/parameters/{i}"
             if param.name in seen:
-                self.add("parameter", f"Parameter '{param.name}' is defined twice.", path=path + "/name")
+                self.add(
+                    "parameter", f"Parameter '{param.name}' is defined twice.", path=path + "/name"
+                )
             seen.add(param.name)
             if param.default is not None and not _type_ok(param.type, param.default):
-                self.add("parameter",
-                         f"Parameter '{param.name}': default {param.default!r} is not of type {param.type}.",
-                         path=path + "/default")
+                self.add(
+                    "parameter",
+                    f"Parameter '{param.name}': default {param.default!r} is not of type {param.type}.",
+                    path=path + "/default",
+                )
             if param.required and param.default is None:
-                self.add("parameter",
-                         f"Parameter '{param.name}' is required but has no default; scheduled runs would fail.",
-                         path=path + "/default", severity=WARNING)
+                self.add(
+                    "parameter",
+                    f"Parameter '{param.name}' is required but has no default; scheduled runs would fail.",
+                    path=path + "/default",
+                    severity=WARNING,
+                )
         dag_id = self.p.mlpipe.get("dag_id")
         if not dag_id and not slugify(self.p.name, fallback=""):
-            self.add("dag-id", "The pipeline name gives no usable DAG id; set a DAG id.", path="mlpipe/dag_id")
+            self.add(
+                "dag-id",
+                "The pipeline name gives no usable DAG id; set a DAG id.",
+                path="mlpipe/dag_id",
+            )
 
     # -- structure -----------------------------------------------------------------------
 
@@ -161,15 +189,22 @@ class Validator:
         ids: dict[str, Node] = {}
         for node in self.p.nodes:
             if node.id in ids:
-                self.add("duplicate-node-id", f"Node id '{node.id}' is used by two nodes.", node=node,
-                         path="id")
+                self.add(
+                    "duplicate-node-id",
+                    f"Node id '{node.id}' is used by two nodes.",
+                    node=node,
+                    path="id",
+                )
             ids[node.id] = node
         for node in self.p.nodes:
             for link in node.input_links():
                 if link.source not in ids:
-                    self.add("missing-link-target",
-                             f"A link into this node comes from node '{link.source}', which does not exist.",
-                             node=node, path="inputs")
+                    self.add(
+                        "missing-link-target",
+                        f"A link into this node comes from node '{link.source}', which does not exist.",
+                        node=node,
+                        path="inputs",
+                    )
                 elif link.source == node.id:
                     self.add("cycle", "The node is linked to itself.", node=node, path="inputs")
         for cycle in self.p.graph.cycles():
@@ -177,8 +212,12 @@ class Validator:
                 continue  # self links are reported above
             labels = [self.p.node_by_id[n].label for n in cycle]
             loop = " → ".join(labels + [labels[0]])
-            self.add("cycle", f"The links form a cycle: {loop}. Remove one link to break it.",
-                     node=self.p.node_by_id[cycle[0]], nodes=cycle)
+            self.add(
+                "cycle",
+                f"The links form a cycle: {loop}. Remove one link to break it.",
+                node=self.p.node_by_id[cycle[0]],
+                nodes=cycle,
+            )
 
     def _task_ids(self) -> None:
         owners: dict[str, Node] = {}
@@ -189,14 +228,21 @@ class Validator:
             if key in owners:
                 other = owners[key]
                 if explicit:
-                    self.add("duplicate-task-id",
-                             f"Task id '{task_id}' is also used by node '{other.label}'; choose another.",
-                             node=node, path="mlpipe/task_id")
+                    self.add(
+                        "duplicate-task-id",
+                        f"Task id '{task_id}' is also used by node '{other.label}'; choose another.",
+                        node=node,
+                        path="mlpipe/task_id",
+                    )
                 else:
-                    self.add("duplicate-task-id",
-                             f"Nodes '{other.label}' and '{node.label}' both become task id '{task_id}'; "
-                             f"this one will get a numbered suffix. Rename one to keep ids readable.",
-                             node=node, path="label", severity=WARNING)
+                    self.add(
+                        "duplicate-task-id",
+                        f"Nodes '{other.label}' and '{node.label}' both become task id '{task_id}'; "
+                        f"this one will get a numbered suffix. Rename one to keep ids readable.",
+                        node=node,
+                        path="label",
+                        severity=WARNING,
+                    )
             else:
                 owners[key] = node
 
@@ -204,9 +250,11 @@ class Validator:
 
     def _node(self, node: Node) -> None:
         if node.type == "super_node":
-            self.add("unsupported-node",
-                     "Supernodes are not supported; expand the supernode in the editor before compiling.",
-                     node=node)
+            self.add(
+                "unsupported-node",
+                "Supernodes are not supported; expand the supernode in the editor before compiling.",
+                node=node,
+            )
             return
         if node.type != "execution_node":
             return  # binding/model nodes carry nothing to run
@@ -214,9 +262,13 @@ class Validator:
             self._serve_node(node)
             return
         if node.op not in GENERIC_OPS:
-            self.add("unsupported-node",
-                     f"Node type '{node.op or '(none)'}' is not supported; only notebook, Python, R "
-                     "script and Serve MLflow model nodes can run.", node=node, path="op")
+            self.add(
+                "unsupported-node",
+                f"Node type '{node.op or '(none)'}' is not supported; only notebook, Python, R "
+                "script and Serve MLflow model nodes can run.",
+                node=node,
+                path="op",
+            )
             return
         data = {"label": node.app_data.get("label", ""), "component_parameters": node.parameters}
         if "mlpipe" in node.app_data:
@@ -228,21 +280,35 @@ class Validator:
         props = self.p.node_properties(node)
         self._runtime_image(node, props)
         self._files(node, props)
-        self._secret_like_env(node.parameters.get("env_vars"), node, "component_parameters/env_vars")
+        self._secret_like_env(
+            node.parameters.get("env_vars"), node, "component_parameters/env_vars"
+        )
         wanted = props.get("pipeline_parameters") or []
         defined = {p.name for p in self.p.parameters} if wanted else set()
         for i, name in enumerate(wanted):
             if name not in defined:
-                self.add("parameter", f"The node uses parameter '{name}', which the pipeline does not define.",
-                         node=node, path=f"component_parameters/pipeline_parameters/{i}")
+                self.add(
+                    "parameter",
+                    f"The node uses parameter '{name}', which the pipeline does not define.",
+                    node=node,
+                    path=f"component_parameters/pipeline_parameters/{i}",
+                )
         for kind in ("kubernetes_secrets", "mounted_volumes"):
             for i, entry in enumerate(normalise_entries(kind, props.get(kind))):
                 if kind == "kubernetes_secrets" and not (entry.get("name") and entry.get("key")):
-                    self.add("schema", f"Secret for '{entry.get('env_var', '')}' needs a secret name and key.",
-                             node=node, path=f"component_parameters/{kind}/{i}")
+                    self.add(
+                        "schema",
+                        f"Secret for '{entry.get('env_var', '')}' needs a secret name and key.",
+                        node=node,
+                        path=f"component_parameters/{kind}/{i}",
+                    )
                 if kind == "mounted_volumes" and not entry.get("pvc_name"):
-                    self.add("schema", f"Volume at '{entry.get('path', '')}' needs a PVC name.",
-                             node=node, path=f"component_parameters/{kind}/{i}")
+                    self.add(
+                        "schema",
+                        f"Volume at '{entry.get('path', '')}' needs a PVC name.",
+                        node=node,
+                        path=f"component_parameters/{kind}/{i}",
+                    )
 
     def _serve_node(self, node: Node) -> None:
         data = {"label": node.app_data.get("label", ""), "component_parameters": node.parameters}
@@ -256,18 +322,28 @@ class Validator:
         self._runtime_image(node, props)
         for problem in serve_problems(props):
             code, message, field, severity = problem
-            self.add(code, message, node=node, path=f"component_parameters/{field}", severity=severity)
+            self.add(
+                code, message, node=node, path=f"component_parameters/{field}", severity=severity
+            )
 
     def _runtime_image(self, node: Node, props: dict[str, Any]) -> None:
         image = props.get("runtime_image")
         if not image:
-            self.add("runtime-image", "No runtime image: choose one for the node or as a pipeline default.",
-                     node=node, path="component_parameters/runtime_image")
+            self.add(
+                "runtime-image",
+                "No runtime image: choose one for the node or as a pipeline default.",
+                node=node,
+                path="component_parameters/runtime_image",
+            )
         elif self.images is not None and image not in self.images:
-            self.add("runtime-image",
-                     f"Runtime image '{image}' is not in the runtime image catalog, so no pull policy or "
-                     "pull secret applies; add it to the catalog.",
-                     node=node, path="component_parameters/runtime_image", severity=WARNING)
+            self.add(
+                "runtime-image",
+                f"Runtime image '{image}' is not in the runtime image catalog, so no pull policy or "
+                "pull secret applies; add it to the catalog.",
+                node=node,
+                path="component_parameters/runtime_image",
+                severity=WARNING,
+            )
 
     def _files(self, node: Node, props: dict[str, Any]) -> None:
         filename = node.filename
@@ -281,12 +357,21 @@ class Validator:
             if status != OK:
                 self._file_status(node, pattern, status, path)
             elif self.files is not None and not self.files.glob(pattern):
-                self.add("file", f"Dependency '{pattern}' matches no file.", node=node, path=path,
-                         severity=WARNING)
+                self.add(
+                    "file",
+                    f"Dependency '{pattern}' matches no file.",
+                    node=node,
+                    path=path,
+                    severity=WARNING,
+                )
         for i, pattern in enumerate(props.get("outputs") or []):
             if isinstance(pattern, str) and lexical_status(pattern) != OK:
-                self.add("file", f"Output '{pattern}' must be a path inside the pipeline's folder.",
-                         node=node, path=f"component_parameters/outputs/{i}")
+                self.add(
+                    "file",
+                    f"Output '{pattern}' must be a path inside the pipeline's folder.",
+                    node=node,
+                    path=f"component_parameters/outputs/{i}",
+                )
 
     def _file(self, node: Node, relpath: str, path: str) -> None:
         status = lexical_status(relpath)
@@ -308,15 +393,26 @@ class Validator:
         for i, entry in enumerate(normalise_entries("env_vars", entries)):
             name = str(entry.get("env_var", ""))
             if SECRET_NAME.search(name) and str(entry.get("value", "") or "").strip():
-                self.add("plain-secret",
-                         f"Environment variable '{name}' looks like a secret but has a plain value, which "
-                         "would be written into the DAG file; use a Kubernetes secret instead.",
-                         node=node, path=f"{base}/{i}/value", severity=WARNING)
+                self.add(
+                    "plain-secret",
+                    f"Environment variable '{name}' looks like a secret but has a plain value, which "
+                    "would be written into the DAG file; use a Kubernetes secret instead.",
+                    node=node,
+                    path=f"{base}/{i}/value",
+                    severity=WARNING,
+                )
 
 
 # Targets that run an image built from the model (Kaniko) and read these node settings.
-IMAGE_ONLY_FIELDS = ("image_registry", "image_repository", "image_tag", "registry_secret", "logger_url",
-                     "ingress_host", "serving_runtime")
+IMAGE_ONLY_FIELDS = (
+    "image_registry",
+    "image_repository",
+    "image_tag",
+    "registry_secret",
+    "logger_url",
+    "ingress_host",
+    "serving_runtime",
+)
 _CREDENTIALS_IN_URL = re.compile(r"^[a-z][a-z0-9+.-]*://[^/@\s]*@", re.IGNORECASE)
 
 
@@ -336,39 +432,88 @@ def serve_problems(props: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     out: list[tuple[str, str, str, str]] = []
     version, alias = props.get("model_version"), props.get("model_alias")
     if version and alias:
-        out.append(("serve", "Give a model version or a model alias, not both.", "model_alias", ERROR))
+        out.append(
+            ("serve", "Give a model version or a model alias, not both.", "model_alias", ERROR)
+        )
     elif not version and not alias:
         out.append(("serve", "Choose the model version or alias to serve.", "model_version", ERROR))
-    if isinstance(props.get("model_name"), str) and props["model_name"] and not serve_deployment_name(props):
-        out.append(("serve", f"Model name '{props['model_name']}' gives no usable Kubernetes name; set a "
-                    "deployment name (lower-case letters, digits and -).", "deployment_name", ERROR))
+    if (
+        isinstance(props.get("model_name"), str)
+        and props["model_name"]
+        and not serve_deployment_name(props)
+    ):
+        out.append(
+            (
+                "serve",
+                f"Model name '{props['model_name']}' gives no usable Kubernetes name; set a "
+                "deployment name (lower-case letters, digits and -).",
+                "deployment_name",
+                ERROR,
+            )
+        )
     target = props.get("target") or "seldon-v1"
     if target == "seldon-v1":
         if not props.get("image_repository"):
-            out.append(("serve", "Target seldon-v1 builds an image: set the image repository it is pushed to.",
-                        "image_repository", ERROR))
+            out.append(
+                (
+                    "serve",
+                    "Target seldon-v1 builds an image: set the image repository it is pushed to.",
+                    "image_repository",
+                    ERROR,
+                )
+            )
         if not props.get("registry_secret"):
-            out.append(("serve", "Target seldon-v1 pushes and pulls the image with a registry login: name the "
-                        "Kubernetes Secret (type kubernetes.io/dockerconfigjson) that holds it.",
-                        "registry_secret", ERROR))
+            out.append(
+                (
+                    "serve",
+                    "Target seldon-v1 pushes and pulls the image with a registry login: name the "
+                    "Kubernetes Secret (type kubernetes.io/dockerconfigjson) that holds it.",
+                    "registry_secret",
+                    ERROR,
+                )
+            )
     else:
         for field in IMAGE_ONLY_FIELDS:
             if props.get(field):
-                out.append(("serve", f"'{field}' applies to target seldon-v1 only; target {target} ignores it.",
-                            field, WARNING))
+                out.append(
+                    (
+                        "serve",
+                        f"'{field}' applies to target seldon-v1 only; target {target} ignores it.",
+                        field,
+                        WARNING,
+                    )
+                )
     for field in ("tracking_uri", "logger_url"):
         value = props.get(field)
         if isinstance(value, str) and _CREDENTIALS_IN_URL.match(value):
-            out.append(("plain-secret", f"The {field.replace('_', ' ')} contains credentials, which would be "
-                        "written into the DAG file; remove them and give them as a Kubernetes secret.",
-                        field, ERROR))
+            out.append(
+                (
+                    "plain-secret",
+                    f"The {field.replace('_', ' ')} contains credentials, which would be "
+                    "written into the DAG file; remove them and give them as a Kubernetes secret.",
+                    field,
+                    ERROR,
+                )
+            )
     low, high = props.get("min_replicas"), props.get("max_replicas")
     if isinstance(low, int) and isinstance(high, int) and low > high:
-        out.append(("serve", f"Autoscaling: min replicas ({low}) is above max replicas ({high}).",
-                    "min_replicas", ERROR))
+        out.append(
+            (
+                "serve",
+                f"Autoscaling: min replicas ({low}) is above max replicas ({high}).",
+                "min_replicas",
+                ERROR,
+            )
+        )
     if isinstance(low, int) and high is None:
-        out.append(("serve", "Autoscaling needs max replicas; min replicas alone does nothing.",
-                    "max_replicas", WARNING))
+        out.append(
+            (
+                "serve",
+                "Autoscaling needs max replicas; min replicas alone does nothing.",
+                "max_replicas",
+                WARNING,
+            )
+        )
     request = props.get("smoke_request")
     if isinstance(request, str) and request.strip():
         import json
@@ -377,10 +522,19 @@ def serve_problems(props: dict[str, Any]) -> list[tuple[str, str, str, str]]:
             parsed = json.loads(request)
         except ValueError as exc:
             parsed = None
-            out.append(("serve", f"The smoke-test request is not JSON: {exc}.", "smoke_request", ERROR))
+            out.append(
+                ("serve", f"The smoke-test request is not JSON: {exc}.", "smoke_request", ERROR)
+            )
         if parsed is not None and not isinstance(parsed, dict):
-            out.append(("serve", "The smoke-test request must be a JSON object, e.g. "
-                        '{"data": {"ndarray": [[2, 1]]}}.', "smoke_request", ERROR))
+            out.append(
+                (
+                    "serve",
+                    "The smoke-test request must be a JSON object, e.g. "
+                    '{"data": {"ndarray": [[2, 1]]}}.',
+                    "smoke_request",
+                    ERROR,
+                )
+            )
     return out
 
 
@@ -414,5 +568,7 @@ def _plain(err: Any) -> str:
         title = err.schema.get("title") or field or "value"
         return f"{title}: {err.instance!r} has characters that are not allowed."
     if err.validator == "oneOf" and field in ("cpu", "cpu_limit", "memory", "memory_limit"):
-        return f"{field}: {err.instance!r} is not a positive number or quantity (e.g. 0.5, 2, 512Mi)."
+        return (
+            f"{field}: {err.instance!r} is not a positive number or quantity (e.g. 0.5, 2, 512Mi)."
+        )
     return err.message

@@ -362,7 +362,7 @@ def _rollback(
         except PublishError as exc:
             left.append(key)
             log.warning("could not remove orphan bundle %s: %s", key, scrub(exc.message, secrets))
-        except Exception:  # noqa: BLE001 - keep removing the others
+        except Exception:
             left.append(key)
             log.warning("could not remove orphan bundle %s", key)
     if removed:

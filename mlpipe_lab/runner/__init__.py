@@ -20,6 +20,13 @@ from .contract import (
 )
 
 __all__ = [
-    "CONTRACT_VERSION", "KINDS", "MODULE", "build_parser", "parse_args", "runner_arguments",
-    "runner_command", "store_arguments", "task_arguments",
+    "CONTRACT_VERSION",
+    "KINDS",
+    "MODULE",
+    "build_parser",
+    "parse_args",
+    "runner_arguments",
+    "runner_command",
+    "store_arguments",
+    "task_arguments",
 ]

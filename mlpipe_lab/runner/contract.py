@@ -47,7 +47,8 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 CONTRACT_VERSION = 1
 MODULE = "mlpipe_lab.runner"
@@ -139,8 +140,12 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m mlpipe_lab.runner",
         description="Run one pipeline node (notebook, Python or R script) inside its pod.",
     )
-    p.add_argument("--contract", type=int, default=CONTRACT_VERSION,
-                   help="version of this command-line contract the DAG was generated for")
+    p.add_argument(
+        "--contract",
+        type=int,
+        default=CONTRACT_VERSION,
+        help="version of this command-line contract the DAG was generated for",
+    )
     store = p.add_argument_group("storage")
     store.add_argument("--store", choices=STORES, required=True)
     store.add_argument("--endpoint", help="S3 endpoint URL (empty: AWS default)")
@@ -151,13 +156,16 @@ def build_parser() -> argparse.ArgumentParser:
     store.add_argument("--run-prefix", required=True, help="key prefix of this DAG run's files")
     task = p.add_argument_group("task")
     task.add_argument("--kind", choices=KINDS, required=True)
-    task.add_argument("--file", required=True, help="notebook or script, relative to the bundle root")
+    task.add_argument(
+        "--file", required=True, help="notebook or script, relative to the bundle root"
+    )
     task.add_argument("--bundle", required=True, help="key of the node's tar.gz bundle")
     task.add_argument("--task-id", required=True)
     task.add_argument("--output", action="append", default=[], dest="outputs", metavar="GLOB")
     task.add_argument("--upstream", action="append", default=[], metavar="TASK_ID")
-    task.add_argument("--param", action="append", default=[], dest="params", type=_param,
-                      metavar="NAME=JSON")
+    task.add_argument(
+        "--param", action="append", default=[], dest="params", type=_param, metavar="NAME=JSON"
+    )
     return p
 
 
@@ -166,8 +174,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.contract != CONTRACT_VERSION:
-        parser.error(f"this runner speaks contract {CONTRACT_VERSION}, the DAG asks for {args.contract}; "
-                     "use a runtime image with a matching mlpipe-lab")
+        parser.error(
+            f"this runner speaks contract {CONTRACT_VERSION}, the DAG asks for {args.contract}; "
+            "use a runtime image with a matching mlpipe-lab"
+        )
     if args.store == "s3" and not args.bucket:
         parser.error("--store s3 needs --bucket")
     if args.store == "local" and not args.root:

@@ -49,7 +49,9 @@ ENV_HTML = "MLPIPE_RUNNER_HTML"  # "0": no HTML copy of executed notebooks (nbco
 
 
 def now_iso() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return (
+        _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    )
 
 
 def env_text(value: Any) -> str:
@@ -160,8 +162,12 @@ class NodeRun:
 
     def _stopped(self) -> NodeFailure:
         if self.stop_reason == "timeout":
-            return NodeFailure(f"timed out after {_seconds(ENV_TIMEOUT):g} s ({ENV_TIMEOUT})", TIMEOUT_EXIT)
-        return NodeFailure("terminated (the run was cancelled or the pod was stopped)", TERMINATED_EXIT)
+            return NodeFailure(
+                f"timed out after {_seconds(ENV_TIMEOUT):g} s ({ENV_TIMEOUT})", TIMEOUT_EXIT
+            )
+        return NodeFailure(
+            "terminated (the run was cancelled or the pod was stopped)", TERMINATED_EXIT
+        )
 
     def _check_stop(self) -> None:
         if self.stop_reason:
@@ -185,14 +191,18 @@ class NodeRun:
         if not (work / self.file).is_file():
             raise NodeFailure(f"{self.file} is not in its bundle {self.args.bundle}")
 
-    def fetch_inputs(self, store: Store, work: Path, log: Log) -> tuple[dict[str, dict], dict[str, str]]:
+    def fetch_inputs(
+        self, store: Store, work: Path, log: Log
+    ) -> tuple[dict[str, dict], dict[str, str]]:
         """Download what the upstream tasks' manifests list; ({path: entry}, {path: sha256})."""
         available: dict[str, dict[str, Any]] = {}
         for up in self.args.upstream:
             manifest = store.get_json(self.key(up, MANIFEST))
             if manifest is None:
-                log.note(f"upstream task {up} left no manifest (it failed or was skipped); "
-                         "its outputs are not available")
+                log.note(
+                    f"upstream task {up} left no manifest (it failed or was skipped); "
+                    "its outputs are not available"
+                )
                 continue
             entries = manifest.get("outputs") if isinstance(manifest, dict) else None
             if not isinstance(entries, list):
@@ -204,8 +214,10 @@ class NodeRun:
                 check_key(entry["object"])
                 previous = available.get(path)
                 if previous is not None and previous["object"] != entry["object"]:
-                    log.note(f"input {path} comes from both {previous.get('producer')} and "
-                             f"{entry.get('producer')}; using the one from {previous.get('producer')}")
+                    log.note(
+                        f"input {path} comes from both {previous.get('producer')} and "
+                        f"{entry.get('producer')}; using the one from {previous.get('producer')}"
+                    )
                     continue
                 available[path] = {**entry, "path": path}
         hashes: dict[str, str] = {}
@@ -239,14 +251,22 @@ class NodeRun:
                 raise NodeFailure("Rscript is not installed in this runtime image (R nodes need R)")
             cmd = [rscript, name]
         env = {**os.environ, **self._param_env(), "PYTHONUNBUFFERED": "1"}
-        log.note(f"running {' '.join([os.path.basename(cmd[0]), *cmd[1:]])} in {self._relfolder(folder, work)}")
+        log.note(
+            f"running {' '.join([os.path.basename(cmd[0]), *cmd[1:]])} in {self._relfolder(folder, work)}"
+        )
         tail = bytearray()
         with self._lock:
             if self.stop_reason:
                 raise self._stopped()
             try:
-                child = subprocess.Popen(cmd, cwd=folder, env=env, stdin=subprocess.DEVNULL,
-                                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                child = subprocess.Popen(
+                    cmd,
+                    cwd=folder,
+                    env=env,
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT,
+                )
             except OSError as exc:
                 raise NodeFailure(f"cannot start {cmd[0]}: {exc.strerror or exc}") from None
             self._child = child
@@ -336,8 +356,13 @@ class NodeRun:
         for rel, path in sorted(own.items()):
             obj = f"{self.task}/outputs/{rel}"
             store.put_file(self.key(obj), path)
-            entries[rel] = {"path": rel, "object": obj, "producer": self.task,
-                            "sha256": sha256_file(path), "size": path.stat().st_size}
+            entries[rel] = {
+                "path": rel,
+                "object": obj,
+                "producer": self.task,
+                "sha256": sha256_file(path),
+                "size": path.stat().st_size,
+            }
             self._check_stop()
         if entries:
             log.note(f"outputs: {', '.join(sorted(entries))}")
@@ -352,8 +377,9 @@ def _last_line(data: bytes) -> str:
     return ""
 
 
-def manifest(task: str, outputs: dict[str, dict], own: list[str], started: str,
-             extra: dict[str, str | None]) -> dict[str, Any]:
+def manifest(
+    task: str, outputs: dict[str, dict], own: list[str], started: str, extra: dict[str, str | None]
+) -> dict[str, Any]:
     return {
         "contract": CONTRACT_VERSION,
         "task_id": task,
@@ -380,7 +406,11 @@ def run(args: Any) -> int:
     uploaded: dict[str, str | None] = {"log": None, "notebook": None, "html": None}
     exit_code, cause, final = 0, "", ""
 
-    previous = signal.getsignal(signal.SIGTERM) if threading.current_thread() is threading.main_thread() else None
+    previous = (
+        signal.getsignal(signal.SIGTERM)
+        if threading.current_thread() is threading.main_thread()
+        else None
+    )
 
     def on_sigterm(signum, frame):
         if not node.stop("terminated"):
@@ -412,7 +442,9 @@ def run(args: Any) -> int:
         final = f"{RESULT_PREFIX}node '{task}' succeeded in {time.monotonic() - t0:.1f} s"
         log.record(final)
         uploaded["log"] = _upload_log(store, node, log)
-        store.put_json(node.key(task, MANIFEST), manifest(task, available, list(entries), started, uploaded))
+        store.put_json(
+            node.key(task, MANIFEST), manifest(task, available, list(entries), started, uploaded)
+        )
     except NodeFailure as failure:
         exit_code, cause = failure.exit_code, failure.cause
     except KeyboardInterrupt:
@@ -460,7 +492,9 @@ def _say(line: str) -> None:
         pass
 
 
-def _upload_notebook(store: Store, node: NodeRun, executed: Path | None, log: Log) -> dict[str, str | None]:
+def _upload_notebook(
+    store: Store, node: NodeRun, executed: Path | None, log: Log
+) -> dict[str, str | None]:
     out: dict[str, str | None] = {"notebook": None, "html": None}
     if executed is None or not executed.is_file():
         return out

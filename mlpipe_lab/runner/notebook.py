@@ -11,8 +11,9 @@ import json
 import math
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from .errors import NodeFailure
 
@@ -31,7 +32,11 @@ def python_literal(value: Any) -> str:
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(python_literal(v) for v in value) + "]"
     if isinstance(value, dict):
-        return "{" + ", ".join(f"{python_literal(str(k))}: {python_literal(v)}" for k, v in value.items()) + "}"
+        return (
+            "{"
+            + ", ".join(f"{python_literal(str(k))}: {python_literal(v)}" for k, v in value.items())
+            + "}"
+        )
     return repr(value)
 
 
@@ -55,9 +60,13 @@ def r_literal(value: Any) -> str:
 
 def injection_source(params: dict[str, Any], language: str) -> str:
     if language == "r":
-        lines = ["# Parameters injected by mlpipe-lab"] + [f"{k} <- {r_literal(v)}" for k, v in params.items()]
+        lines = ["# Parameters injected by mlpipe-lab"] + [
+            f"{k} <- {r_literal(v)}" for k, v in params.items()
+        ]
     else:
-        lines = ["# Parameters injected by mlpipe-lab"] + [f"{k} = {python_literal(v)}" for k, v in params.items()]
+        lines = ["# Parameters injected by mlpipe-lab"] + [
+            f"{k} = {python_literal(v)}" for k, v in params.items()
+        ]
     return "\n".join(lines)
 
 
@@ -117,7 +126,10 @@ def _text_of(msg_type: str, content: dict[str, Any]) -> str:
         kinds = ", ".join(sorted(data)) or "empty"
         return f"[{kinds} output]\n"
     if msg_type == "error":
-        trace = "\n".join(content.get("traceback") or []) or f"{content.get('ename')}: {content.get('evalue')}"
+        trace = (
+            "\n".join(content.get("traceback") or [])
+            or f"{content.get('ename')}: {content.get('evalue')}"
+        )
         return _ANSI.sub("", trace) + "\n"
     return ""
 
@@ -141,8 +153,10 @@ def execute_notebook(
         from nbclient import NotebookClient
         from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
     except ImportError:
-        raise NodeFailure("running notebooks needs nbclient, nbformat and ipykernel in the runtime "
-                          "image (pip install 'mlpipe_lab[runner]')") from None
+        raise NodeFailure(
+            "running notebooks needs nbclient, nbformat and ipykernel in the runtime "
+            "image (pip install 'mlpipe_lab[runner]')"
+        ) from None
     try:
         nb = nbformat.read(str(path), as_version=4)
     except Exception as exc:  # nbformat raises many kinds (JSON, validation, OS)
@@ -156,7 +170,7 @@ def execute_notebook(
     total = len(code_cells)
 
     class _Client(NotebookClient):
-        def output(self, outs, msg, display_id, cell_index):  # noqa: D401 - nbclient hook
+        def output(self, outs, msg, display_id, cell_index):
             try:
                 text = _text_of(msg["msg_type"], msg.get("content") or {})
                 if text:
@@ -207,8 +221,10 @@ def execute_notebook(
         raise NodeFailure("the kernel died") from None
     except Exception as exc:
         if type(exc).__name__ == "NoSuchKernel":
-            raise NodeFailure(f"kernel {name!r} is not installed in this image (for Python "
-                              "notebooks install ipykernel)") from None
+            raise NodeFailure(
+                f"kernel {name!r} is not installed in this image (for Python "
+                "notebooks install ipykernel)"
+            ) from None
         if isinstance(exc, RuntimeError) and "Kernel didn't respond" in str(exc):
             raise NodeFailure(f"the kernel did not start within {startup_timeout:g} s") from None
         raise

@@ -25,7 +25,12 @@ def clean_relpath(text: str, what: str = "path") -> str:
     """``text`` as a normalised relative POSIX path, or UnsafePath."""
     if not isinstance(text, str) or not text or "\x00" in text:
         raise UnsafePath(f"{what} {text!r} is empty or invalid")
-    if "\\" in text or text.startswith("/") or text.startswith("~") or (len(text) > 1 and text[1] == ":"):
+    if (
+        "\\" in text
+        or text.startswith("/")
+        or text.startswith("~")
+        or (len(text) > 1 and text[1] == ":")
+    ):
         raise UnsafePath(f"{what} {text!r} is absolute")
     parts = text.split("/")
     if ".." in parts:
@@ -73,15 +78,21 @@ def _check_member(member: tarfile.TarInfo, seen_files: set[str]) -> str:
     if member.issym():
         link = member.linkname
         if not link or link.startswith("/") or "\\" in link or (len(link) > 1 and link[1] == ":"):
-            raise UnsafePath(f"bundle member {member.name!r} is a link to an absolute path {link!r}")
+            raise UnsafePath(
+                f"bundle member {member.name!r} is a link to an absolute path {link!r}"
+            )
         resolved = posixpath.normpath(posixpath.join(posixpath.dirname(rel), link))
         if resolved == ".." or resolved.startswith("../"):
-            raise UnsafePath(f"bundle member {member.name!r} is a link leading out of the bundle ({link!r})")
+            raise UnsafePath(
+                f"bundle member {member.name!r} is a link leading out of the bundle ({link!r})"
+            )
     elif member.islnk():
         target = clean_relpath(member.linkname, f"hard link target of {member.name!r}")
         if target not in seen_files:
-            raise UnsafePath(f"bundle member {member.name!r} is a hard link to {member.linkname!r}, "
-                             "which is not a file earlier in the bundle")
+            raise UnsafePath(
+                f"bundle member {member.name!r} is a hard link to {member.linkname!r}, "
+                "which is not a file earlier in the bundle"
+            )
     elif not (member.isfile() or member.isdir()):
         raise UnsafePath(f"bundle member {member.name!r} is not a regular file or folder")
     return rel
@@ -118,10 +129,14 @@ def unpack_bundle(archive: Path, root: Path) -> list[str]:
                     raise UnsafePath(f"bundle member {member.name!r} leads out of the bundle")
                 if member.issym():
                     # realpath resolves links already unpacked before applying '..'
-                    real = os.path.realpath(os.path.join(os.path.realpath(dest.parent), member.linkname))
+                    real = os.path.realpath(
+                        os.path.join(os.path.realpath(dest.parent), member.linkname)
+                    )
                     if not inside(root, Path(real)):
-                        raise UnsafePath(f"bundle member {member.name!r} is a link leading out of "
-                                         f"the bundle ({member.linkname!r})")
+                        raise UnsafePath(
+                            f"bundle member {member.name!r} is a link leading out of "
+                            f"the bundle ({member.linkname!r})"
+                        )
                     if dest.exists() or dest.is_symlink():
                         dest.unlink()
                     os.symlink(member.linkname, dest)
@@ -170,8 +185,13 @@ def match_outputs(root: Path, patterns: list[str]) -> tuple[dict[str, Path], lis
         hits = 0
         for match in sorted(glob.glob(glob.escape(str(root)) + "/" + pat, recursive=True)):
             path = Path(match)
-            candidates = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file()) \
-                if path.is_dir() else []
+            candidates = (
+                [path]
+                if path.is_file()
+                else sorted(p for p in path.rglob("*") if p.is_file())
+                if path.is_dir()
+                else []
+            )
             for file in candidates:
                 if not inside(root, file):
                     continue

@@ -21,8 +21,13 @@ DATA_DIR_ENV = "MLPIPE_LAB_DATA_DIR"
 
 def check_key(key: str) -> str:
     parts = key.split("/") if isinstance(key, str) else []
-    if not parts or key.startswith("/") or "\\" in key or any(p in ("", ".", "..") for p in parts) \
-            or any(ord(c) < 32 for c in key):
+    if (
+        not parts
+        or key.startswith("/")
+        or "\\" in key
+        or any(p in ("", ".", "..") for p in parts)
+        or any(ord(c) < 32 for c in key)
+    ):
         raise StoreError(f"invalid object key {key!r}")
     return key
 
@@ -80,7 +85,9 @@ class LocalStore(Store):
         except FileNotFoundError:
             raise StoreError(f"{key} does not exist in {self.describe()}") from None
         except OSError as exc:
-            raise StoreError(f"cannot read {key} from {self.describe()}: {exc.strerror or exc}") from None
+            raise StoreError(
+                f"cannot read {key} from {self.describe()}: {exc.strerror or exc}"
+            ) from None
 
     def get_json(self, key: str) -> Any | None:
         source = self.path(key)
@@ -89,7 +96,9 @@ class LocalStore(Store):
         except FileNotFoundError:
             return None
         except OSError as exc:
-            raise StoreError(f"cannot read {key} from {self.describe()}: {exc.strerror or exc}") from None
+            raise StoreError(
+                f"cannot read {key} from {self.describe()}: {exc.strerror or exc}"
+            ) from None
         try:
             return json.loads(text)
         except ValueError:
@@ -109,7 +118,9 @@ class LocalStore(Store):
                 Path(tmp).unlink(missing_ok=True)
                 raise
         except OSError as exc:
-            raise StoreError(f"cannot write {key} to {self.describe()}: {exc.strerror or exc}") from None
+            raise StoreError(
+                f"cannot write {key} to {self.describe()}: {exc.strerror or exc}"
+            ) from None
 
     def put_file(self, key: str, path: Path, content_type: str | None = None) -> None:
         def copy(fh):
@@ -124,18 +135,26 @@ class LocalStore(Store):
 
 
 class S3Store(Store):
-    def __init__(self, bucket: str, prefix: str = "", endpoint: str | None = None,
-                 region: str | None = None):
+    def __init__(
+        self, bucket: str, prefix: str = "", endpoint: str | None = None, region: str | None = None
+    ):
         try:
             import boto3
             from botocore.config import Config
         except ImportError:
-            raise StoreError("the s3 store needs boto3, which this runtime image lacks "
-                             "(pip install 'mlpipe_lab[runner]')") from None
+            raise StoreError(
+                "the s3 store needs boto3, which this runtime image lacks "
+                "(pip install 'mlpipe_lab[runner]')"
+            ) from None
         self.bucket = bucket
         self.prefix = (prefix or "").strip("/")
         self.endpoint = (endpoint or "").rstrip("/") or None
-        region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+        region = (
+            region
+            or os.environ.get("AWS_REGION")
+            or os.environ.get("AWS_DEFAULT_REGION")
+            or "us-east-1"
+        )
         options: dict[str, Any] = {
             "region_name": region,
             "signature_version": "s3v4",
@@ -145,8 +164,11 @@ class S3Store(Store):
             "s3": {"addressing_style": "path" if self.endpoint else "auto"},
         }
         try:  # newer botocore sends CRC checksums some S3-compatible stores refuse
-            config = Config(**options, request_checksum_calculation="when_required",
-                            response_checksum_validation="when_required")
+            config = Config(
+                **options,
+                request_checksum_calculation="when_required",
+                response_checksum_validation="when_required",
+            )
         except TypeError:
             config = Config(**options)
         kwargs: dict[str, Any] = {"config": config, "region_name": region}
@@ -165,7 +187,11 @@ class S3Store(Store):
     def _fail(self, action: str, key: str, exc: Exception) -> StoreError:
         response = getattr(exc, "response", None) or {}
         error = response.get("Error") or {}
-        detail = f"{error.get('Code', '')} {error.get('Message', '')}".strip() or str(exc) or type(exc).__name__
+        detail = (
+            f"{error.get('Code', '')} {error.get('Message', '')}".strip()
+            or str(exc)
+            or type(exc).__name__
+        )
         return StoreError(f"cannot {action} {key} in {self.describe()}: {detail}")
 
     @staticmethod
@@ -191,7 +217,9 @@ class S3Store(Store):
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
-            body = self.client.get_object(Bucket=self.bucket, Key=self.object_key(key))["Body"].read()
+            body = self.client.get_object(Bucket=self.bucket, Key=self.object_key(key))[
+                "Body"
+            ].read()
         except ClientError as exc:
             if self._missing(exc):
                 return None
@@ -204,9 +232,8 @@ class S3Store(Store):
             raise StoreError(f"{key} in {self.describe()} is not valid JSON") from None
 
     def put_file(self, key: str, path: Path, content_type: str | None = None) -> None:
-        from botocore.exceptions import BotoCoreError, ClientError
-
         from boto3.exceptions import S3UploadFailedError
+        from botocore.exceptions import BotoCoreError, ClientError
 
         extra = {"ContentType": content_type} if content_type else None
         try:
@@ -224,8 +251,12 @@ class S3Store(Store):
 
         payload = json.dumps(data, indent=2, sort_keys=True).encode("utf-8") + b"\n"
         try:
-            self.client.put_object(Bucket=self.bucket, Key=self.object_key(key), Body=payload,
-                                   ContentType="application/json")
+            self.client.put_object(
+                Bucket=self.bucket,
+                Key=self.object_key(key),
+                Body=payload,
+                ContentType="application/json",
+            )
         except (ClientError, BotoCoreError) as exc:
             raise self._fail("upload", key, exc) from None
 

@@ -16,22 +16,37 @@ import os
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from ..airflowapi import AirflowAPIError, AirflowClient
 from ..errors import ServiceError
 from .model import failure_summary, make_run, make_task, plain_message, safe_id
 
-IMPORT_TIMEOUT = 300.0  # seconds to wait for Airflow to import a pushed commit (bundle refresh ≤ 300 s)
+IMPORT_TIMEOUT = (
+    300.0  # seconds to wait for Airflow to import a pushed commit (bundle refresh ≤ 300 s)
+)
 POLL_SECONDS = 2.0
 RUNNER_VERDICT = "mlpipe-runner: node '"
 
 _RUN_STATE = {"queued": "queued", "running": "running", "success": "success", "failed": "failed"}
-_TASK_STATE = {None: "none", "none": "none", "scheduled": "scheduled", "queued": "queued", "running": "running",
-               "success": "success", "failed": "failed", "upstream_failed": "upstream_failed",
-               "skipped": "skipped", "up_for_retry": "up_for_retry", "up_for_reschedule": "up_for_retry",
-               "restarting": "up_for_retry", "deferred": "running", "removed": "skipped"}
+_TASK_STATE = {
+    None: "none",
+    "none": "none",
+    "scheduled": "scheduled",
+    "queued": "queued",
+    "running": "running",
+    "success": "success",
+    "failed": "failed",
+    "upstream_failed": "upstream_failed",
+    "skipped": "skipped",
+    "up_for_retry": "up_for_retry",
+    "up_for_reschedule": "up_for_retry",
+    "restarting": "up_for_retry",
+    "deferred": "running",
+    "removed": "skipped",
+}
 
 _index_lock = threading.Lock()
 
@@ -55,8 +70,12 @@ def _client_for(config: dict[str, Any]) -> AirflowClient:
 
 def unreachable(base: str, exc: AirflowAPIError) -> ServiceError:
     reason = str(exc).split(": ", 1)[-1]
-    return ServiceError(f"Airflow at {base} cannot be reached ({reason}). Check that it is running and the "
-                        "runtime configuration's Airflow URL.", 502, field="runtime_config")
+    return ServiceError(
+        f"Airflow at {base} cannot be reached ({reason}). Check that it is running and the "
+        "runtime configuration's Airflow URL.",
+        502,
+        field="runtime_config",
+    )
 
 
 class AirflowRuns:
@@ -77,7 +96,9 @@ class AirflowRuns:
                 self._client = _client_for(self.config)
             return self._client
 
-    def call(self, what: str, fn: Callable[..., Any], *args: Any, missing: str | None = None, **kw: Any) -> Any:
+    def call(
+        self, what: str, fn: Callable[..., Any], *args: Any, missing: str | None = None, **kw: Any
+    ) -> Any:
         try:
             return fn(*args, **kw)
         except AirflowAPIError as exc:
@@ -87,9 +108,13 @@ class AirflowRuns:
         if exc.status is None:
             return unreachable(self.base, exc)
         if exc.status in (401, 403):
-            return ServiceError(f"Airflow at {self.base} refused the credentials of runtime configuration "
-                                f"'{self.name}' (HTTP {exc.status}) while trying to {what}. Check its "
-                                "Airflow sign-in settings.", 400, field="airflow.auth")
+            return ServiceError(
+                f"Airflow at {self.base} refused the credentials of runtime configuration "
+                f"'{self.name}' (HTTP {exc.status}) while trying to {what}. Check its "
+                "Airflow sign-in settings.",
+                400,
+                field="airflow.auth",
+            )
         if exc.status == 404 and missing:
             return ServiceError(missing, 404)
         detail = str(exc).split(": HTTP ", 1)[-1][:400]
@@ -98,7 +123,9 @@ class AirflowRuns:
     # -- pipeline index (dag id -> pipeline path; runs cancelled from here) ----------------------
 
     def _index_path(self) -> Path:
-        return Path(self.services.catalog("runtime-configs").data_dir) / "runs" / "airflow-index.json"
+        return (
+            Path(self.services.catalog("runtime-configs").data_dir) / "runs" / "airflow-index.json"
+        )
 
     def _index(self) -> dict[str, Any]:
         try:
@@ -107,8 +134,13 @@ class AirflowRuns:
             data = {}
         return data.get(self.name) or {"pipelines": {}, "cancelled": []}
 
-    def _remember(self, *, dag_id: str | None = None, pipeline: str | None = None,
-                  cancelled: str | None = None) -> None:
+    def _remember(
+        self,
+        *,
+        dag_id: str | None = None,
+        pipeline: str | None = None,
+        cancelled: str | None = None,
+    ) -> None:
         with _index_lock:
             path = self._index_path()
             try:
@@ -125,7 +157,9 @@ class AirflowRuns:
             tmp.write_text(json.dumps(data, indent=1), encoding="utf-8")
             os.replace(tmp, path)
 
-    def _tasks_of(self, dag_id: str, pipeline: str | None) -> tuple[str | None, dict[str, dict[str, str]]]:
+    def _tasks_of(
+        self, dag_id: str, pipeline: str | None
+    ) -> tuple[str | None, dict[str, dict[str, str]]]:
         """(pipeline path, {task_id: {node_id, label}}) when the pipeline of the DAG is known."""
         from ..compiler.plan import dag_id_of, make_plan
 
@@ -139,7 +173,9 @@ class AirflowRuns:
             plan = make_plan(model)
         except Exception:  # the file moved or changed: show what Airflow knows
             return pipeline, {}
-        return pipeline, {t.task_id: {"node_id": t.node_id, "label": t.node.label} for t in plan.tasks}
+        return pipeline, {
+            t.task_id: {"node_id": t.node_id, "label": t.node.label} for t in plan.tasks
+        }
 
     # -- runs --------------------------------------------------------------------------------
 
@@ -150,20 +186,35 @@ class AirflowRuns:
             return f"{self.base}/dags/{quote(dag_id, safe='')}/runs/{quote(run_id, safe='')}"
         return f"{self.base}/dags/{quote(dag_id, safe='')}/grid?dag_run_id={quote(run_id, safe='')}"
 
-    def _run(self, dag_id: str, dr: dict[str, Any], *, pipeline: str | None, nodes: dict[str, dict[str, str]],
-             tis: list[dict[str, Any]] | None) -> dict[str, Any]:
+    def _run(
+        self,
+        dag_id: str,
+        dr: dict[str, Any],
+        *,
+        pipeline: str | None,
+        nodes: dict[str, dict[str, str]],
+        tis: list[dict[str, Any]] | None,
+    ) -> dict[str, Any]:
         run_id = dr.get("dag_run_id") or dr.get("run_id") or ""
         state = _RUN_STATE.get(dr.get("state"), "unknown")
         if state == "failed" and run_id in self._index()["cancelled"]:
             state = "cancelled"
         tasks = []
-        for ti in sorted(tis or [], key=lambda t: (t.get("start_date") or "~", t.get("task_id") or "")):
+        for ti in sorted(
+            tis or [], key=lambda t: (t.get("start_date") or "~", t.get("task_id") or "")
+        ):
             known = nodes.get(ti.get("task_id"), {})
-            tasks.append(make_task(ti.get("task_id") or "", node_id=known.get("node_id"),
-                                   label=known.get("label") or ti.get("task_display_name"),
-                                   state=_TASK_STATE.get(ti.get("state"), "none"),
-                                   try_number=ti.get("try_number") or 0, started=ti.get("start_date"),
-                                   ended=ti.get("end_date")))
+            tasks.append(
+                make_task(
+                    ti.get("task_id") or "",
+                    node_id=known.get("node_id"),
+                    label=known.get("label") or ti.get("task_display_name"),
+                    state=_TASK_STATE.get(ti.get("state"), "none"),
+                    try_number=ti.get("try_number") or 0,
+                    started=ti.get("start_date"),
+                    ended=ti.get("end_date"),
+                )
+            )
         links = {"airflow": self._link(dag_id, run_id)}
         if dr.get("bundle_version"):
             links["commit"] = dr["bundle_version"]
@@ -173,14 +224,32 @@ class AirflowRuns:
             message = "The run was cancelled (Airflow marked it failed)."
         elif state == "failed":
             message = failure_summary(tasks) or "The run failed."
-        return make_run(id=run_id, kind="airflow", runtime_config=self.name, dag_id=dag_id, pipeline=pipeline,
-                        state=state, started=dr.get("start_date"), ended=dr.get("end_date"), params=conf,
-                        message=message, links=links, tasks=tasks)
+        return make_run(
+            id=run_id,
+            kind="airflow",
+            runtime_config=self.name,
+            dag_id=dag_id,
+            pipeline=pipeline,
+            state=state,
+            started=dr.get("start_date"),
+            ended=dr.get("end_date"),
+            params=conf,
+            message=message,
+            links=links,
+            tasks=tasks,
+        )
 
-    def list(self, dag_id: str, *, limit: int = 50, pipeline: str | None = None) -> list[dict[str, Any]]:
+    def list(
+        self, dag_id: str, *, limit: int = 50, pipeline: str | None = None
+    ) -> list[dict[str, Any]]:
         pipeline, _ = self._tasks_of(dag_id, pipeline)
-        runs = self.call(f"list the runs of DAG '{dag_id}'", self.client.dag_runs, dag_id, limit,
-                         missing=f"DAG '{dag_id}' is not in Airflow (not published, or not imported yet).")
+        runs = self.call(
+            f"list the runs of DAG '{dag_id}'",
+            self.client.dag_runs,
+            dag_id,
+            limit,
+            missing=f"DAG '{dag_id}' is not in Airflow (not published, or not imported yet).",
+        )
         return [self._run(dag_id, dr, pipeline=pipeline, nodes={}, tis=None) for dr in runs]
 
     def get(self, dag_id: str, run_id: str, *, pipeline: str | None = None) -> dict[str, Any]:
@@ -188,7 +257,9 @@ class AirflowRuns:
             raise ServiceError("Run not found.", 404)
         missing = f"Airflow has no run '{run_id}' of DAG '{dag_id}'."
         dr = self.call("read the run", self.client.dag_run, dag_id, run_id, missing=missing)
-        tis = self.call("read the run's tasks", self.client.task_instances, dag_id, run_id, missing=missing)
+        tis = self.call(
+            "read the run's tasks", self.client.task_instances, dag_id, run_id, missing=missing
+        )
         pipeline, nodes = self._tasks_of(dag_id, pipeline)
         run = self._run(dag_id, dr, pipeline=pipeline, nodes=nodes, tis=tis)
         for task in run["tasks"]:  # why each failed node failed, in its own words
@@ -208,28 +279,43 @@ class AirflowRuns:
         for line in reversed(lines):
             at = line.find(RUNNER_VERDICT)
             if at >= 0:
-                return line[at + len("mlpipe-runner: "):][:500]
+                return line[at + len("mlpipe-runner: ") :][:500]
         errors = [ln for ln in lines if "Error" in ln or "ERROR" in ln or "Traceback" in ln]
         return " | ".join((errors or lines)[-3:])[:500] or None
 
-    def logs(self, dag_id: str, run_id: str, task_id: str, *, try_number: int | None, offset: int) -> dict[str, Any]:
+    def logs(
+        self, dag_id: str, run_id: str, task_id: str, *, try_number: int | None, offset: int
+    ) -> dict[str, Any]:
         if not all(safe_id(x) for x in (dag_id, run_id, task_id)):
             raise ServiceError("Task not found.", 404)
         missing = f"Airflow has no task '{task_id}' in run '{run_id}' of DAG '{dag_id}'."
-        tis = self.call("read the run's tasks", self.client.task_instances, dag_id, run_id, missing=missing)
+        tis = self.call(
+            "read the run's tasks", self.client.task_instances, dag_id, run_id, missing=missing
+        )
         ti = next((t for t in tis if t.get("task_id") == task_id), None)
         if ti is None:
             raise ServiceError(missing, 404)
         tries = int(ti.get("try_number") or 0)
         number = tries if try_number in (None, 0) else try_number
         if number < 1 or number > max(tries, 1):
-            raise ServiceError(f"Task '{task_id}' has no try {number} (it has {tries}).", 404, field="try_number")
-        finished = _TASK_STATE.get(ti.get("state")) in ("success", "failed", "upstream_failed", "skipped") \
+            raise ServiceError(
+                f"Task '{task_id}' has no try {number} (it has {tries}).", 404, field="try_number"
+            )
+        finished = (
+            _TASK_STATE.get(ti.get("state")) in ("success", "failed", "upstream_failed", "skipped")
             or number < tries
+        )
         if tries == 0:
             return {"text": "", "offset": 0, "complete": finished}
-        text = self.call("read the task's log", self.client.task_log, dag_id, run_id, task_id, number,
-                         missing=missing)
+        text = self.call(
+            "read the task's log",
+            self.client.task_log,
+            dag_id,
+            run_id,
+            task_id,
+            number,
+            missing=missing,
+        )
         # offsets count characters of the whole log Airflow returns (it has no byte ranges)
         return {"text": text[offset:], "offset": max(offset, len(text)), "complete": finished}
 
@@ -250,31 +336,53 @@ class AirflowRuns:
 
         repo = self.config.get("dag_repo") or {}
         try:
-            git = GitDagRepo(repo.get("url", ""), cache_dir=cache_dir_for(self.services.catalog("runtime-configs")
-                                                                         .data_dir),
-                             branch=repo.get("branch") or "main", subfolder=repo.get("subfolder", "dags"))
+            git = GitDagRepo(
+                repo.get("url", ""),
+                cache_dir=cache_dir_for(self.services.catalog("runtime-configs").data_dir),
+                branch=repo.get("branch") or "main",
+                subfolder=repo.get("subfolder", "dags"),
+            )
             path = git.path_for(dag_id)
         except Exception:
             return None
-        proc = subprocess.run(["git", "-C", str(git.clone_dir), "show", f"{commit}:{path}"], capture_output=True,
-                              text=True, timeout=30, env={**os.environ, "GIT_TERMINAL_PROMPT": "0"})
+        proc = subprocess.run(
+            ["git", "-C", str(git.clone_dir), "show", f"{commit}:{path}"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            env={**os.environ, "GIT_TERMINAL_PROMPT": "0"},
+        )
         return proc.stdout if proc.returncode == 0 else None
 
     def import_status(self, dag_id: str, commit: str | None) -> dict[str, Any]:
         """One look: "imported" (at ``commit`` when given), "import_error" or "waiting"."""
         errors = self.call("read import errors", self.client.import_errors, filename_pattern=dag_id)
-        mine = [{"filename": e.get("filename") or "", "message": (e.get("stack_trace") or "").strip()[-4000:]}
-                for e in errors if os.path.basename(e.get("filename") or "") == f"{dag_id}.py"]
+        mine = [
+            {
+                "filename": e.get("filename") or "",
+                "message": (e.get("stack_trace") or "").strip()[-4000:],
+            }
+            for e in errors
+            if os.path.basename(e.get("filename") or "") == f"{dag_id}.py"
+        ]
         if mine:
-            return {"state": "import_error", "commit": commit, "errors": mine,
-                    "message": f"Airflow cannot import {mine[0]['filename']}: "
-                               f"{mine[0]['message'].splitlines()[-1] if mine[0]['message'] else 'see its log'}"}
+            return {
+                "state": "import_error",
+                "commit": commit,
+                "errors": mine,
+                "message": f"Airflow cannot import {mine[0]['filename']}: "
+                f"{mine[0]['message'].splitlines()[-1] if mine[0]['message'] else 'see its log'}",
+            }
         try:
             dag = self.client.get_dag(dag_id)
         except AirflowAPIError as exc:
             if exc.status == 404:
-                return {"state": "waiting", "commit": commit, "errors": [],
-                        "message": f"Airflow has not imported DAG '{dag_id}' yet."}
+                return {
+                    "state": "waiting",
+                    "commit": commit,
+                    "errors": [],
+                    "message": f"Airflow has not imported DAG '{dag_id}' yet.",
+                }
             raise self.error("read the DAG", exc) from None
         if not commit:
             return {"state": "imported", "commit": dag.get("bundle_version"), "errors": []}
@@ -282,21 +390,38 @@ class AirflowRuns:
         if version:
             if version.startswith(commit) or commit.startswith(version):
                 return {"state": "imported", "commit": version, "errors": []}
-            return {"state": "waiting", "commit": commit, "errors": [],
-                    "message": f"Airflow still has DAG '{dag_id}' at commit {version[:12]}, not {commit[:12]}."}
+            return {
+                "state": "waiting",
+                "commit": commit,
+                "errors": [],
+                "message": f"Airflow still has DAG '{dag_id}' at commit {version[:12]}, not {commit[:12]}.",
+            }
         expected = self.expected_source(dag_id, commit)
         if expected is None:
-            return {"state": "waiting", "commit": commit, "errors": [],
-                    "message": f"Commit {commit[:12]} is not in the local clone of the DAG repository; cannot "
-                               "compare it with what Airflow parsed."}
+            return {
+                "state": "waiting",
+                "commit": commit,
+                "errors": [],
+                "message": f"Commit {commit[:12]} is not in the local clone of the DAG repository; cannot "
+                "compare it with what Airflow parsed.",
+            }
         source = self.call("read the DAG's source", self.client.dag_source, dag)
         if source.strip() == expected.strip():
             return {"state": "imported", "commit": commit, "errors": []}
-        return {"state": "waiting", "commit": commit, "errors": [],
-                "message": f"Airflow has not parsed DAG '{dag_id}' as of commit {commit[:12]} yet."}
+        return {
+            "state": "waiting",
+            "commit": commit,
+            "errors": [],
+            "message": f"Airflow has not parsed DAG '{dag_id}' as of commit {commit[:12]} yet.",
+        }
 
-    def wait_imported(self, dag_id: str, commit: str | None, timeout: float = IMPORT_TIMEOUT,
-                      on_poll: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+    def wait_imported(
+        self,
+        dag_id: str,
+        commit: str | None,
+        timeout: float = IMPORT_TIMEOUT,
+        on_poll: Callable[[dict[str, Any]], None] | None = None,
+    ) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         while True:
             status = self.import_status(dag_id, commit)
@@ -305,20 +430,32 @@ class AirflowRuns:
             if status["state"] == "imported":
                 return status
             if status["state"] == "import_error":
-                raise ServiceError(status["message"] + "\n" + status["errors"][0]["message"][-1500:], 422,
-                                   field="dag")
+                raise ServiceError(
+                    status["message"] + "\n" + status["errors"][0]["message"][-1500:],
+                    422,
+                    field="dag",
+                )
             if time.monotonic() > deadline:
                 path = f"{(self.config.get('dag_repo') or {}).get('subfolder', 'dags')}/{dag_id}.py"
                 at = f" at commit {commit}" if commit else ""
-                raise ServiceError(f"Airflow did not import {path}{at} within {timeout:g} s "
-                                   f"({status.get('message') or 'still waiting'}). Check that Airflow reads "
-                                   "this repository and branch, and its DAG processor.", 504)
+                raise ServiceError(
+                    f"Airflow did not import {path}{at} within {timeout:g} s "
+                    f"({status.get('message') or 'still waiting'}). Check that Airflow reads "
+                    "this repository and branch, and its DAG processor.",
+                    504,
+                )
             time.sleep(POLL_SECONDS)
 
-    def trigger(self, dag_id: str, params: dict[str, Any], *, pipeline: str | None) -> dict[str, Any]:
-        dag = self.call("read the DAG", self.client.get_dag, dag_id,
-                        missing=f"DAG '{dag_id}' is not in Airflow: publish it first (or wait until "
-                                "Airflow has imported it).")
+    def trigger(
+        self, dag_id: str, params: dict[str, Any], *, pipeline: str | None
+    ) -> dict[str, Any]:
+        dag = self.call(
+            "read the DAG",
+            self.client.get_dag,
+            dag_id,
+            missing=f"DAG '{dag_id}' is not in Airflow: publish it first (or wait until "
+            "Airflow has imported it).",
+        )
         if dag.get("has_import_errors"):
             status = self.import_status(dag_id, None)
             if status["state"] == "import_error":
@@ -335,13 +472,23 @@ class AirflowRuns:
         """``POST runs`` for Airflow: [publish, wait for the import of the pushed commit,] trigger."""
         path, dag_id, pipeline = body.get("path"), body.get("dag_id"), None
         timeout = body.get("import_timeout", IMPORT_TIMEOUT)
-        if not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or not 0 < timeout <= 3600:
-            raise ServiceError("'import_timeout' must be a number of seconds (at most 3600).", 400,
-                               field="import_timeout")
+        if (
+            not isinstance(timeout, (int, float))
+            or isinstance(timeout, bool)
+            or not 0 < timeout <= 3600
+        ):
+            raise ServiceError(
+                "'import_timeout' must be a number of seconds (at most 3600).",
+                400,
+                field="import_timeout",
+            )
         if path:
             if body.get("content") is not None:
-                raise ServiceError("Save the pipeline before running it on Airflow (it runs what was "
-                                   "published).", 400, field="content")
+                raise ServiceError(
+                    "Save the pipeline before running it on Airflow (it runs what was published).",
+                    400,
+                    field="content",
+                )
             _, _, dag_id, params, _ = runs._prepare(path, None, params)
             pipeline = self.services.relative(self.services.resolve(path))
         elif not safe_id(dag_id):

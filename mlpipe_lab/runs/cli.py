@@ -57,12 +57,17 @@ def _task_line(task: dict[str, Any], width: int) -> str:
 
 
 def _print_run(run: dict[str, Any]) -> None:
-    print(f"Run {run['id']} of {run['dag_id']} ({run['kind']}, {run['runtime_config']}): {run['state']}")
+    print(
+        f"Run {run['id']} of {run['dag_id']} ({run['kind']}, {run['runtime_config']}): {run['state']}"
+    )
     print(f"  started {run['started'] or '-'}  ended {run['ended'] or '-'}")
     if run.get("pipeline"):
         print(f"  pipeline: {run['pipeline']}")
     if run.get("params"):
-        print("  params: " + ", ".join(f"{k}={json.dumps(v)}" for k, v in sorted(run["params"].items())))
+        print(
+            "  params: "
+            + ", ".join(f"{k}={json.dumps(v)}" for k, v in sorted(run["params"].items()))
+        )
     for name, link in sorted(run.get("links", {}).items()):
         print(f"  {name}: {link}")
     width = max([len(t["task_id"]) for t in run["tasks"]] + [4])
@@ -81,16 +86,21 @@ def _find(service, args: argparse.Namespace, run_id: str, name: str | None) -> d
     for run in listed:
         if run["id"] == run_id:
             return service.get(run["runtime_config"], run["dag_id"], run_id)
-    raise ServiceError(f"No run '{run_id}' found; give --runtime-config and --dag-id (or the pipeline) "
-                       "for Airflow runs.", 404)
+    raise ServiceError(
+        f"No run '{run_id}' found; give --runtime-config and --dag-id (or the pipeline) "
+        "for Airflow runs.",
+        404,
+    )
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
     words = list(args.words)
     if words[:1] == ["show"]:
         if len(words) != 2:
-            raise ServiceError("usage: mlpipe runs show RUN_ID [--runtime-config N] [--dag-id D | --pipeline P]",
-                               400)
+            raise ServiceError(
+                "usage: mlpipe runs show RUN_ID [--runtime-config N] [--dag-id D | --pipeline P]",
+                400,
+            )
         service, name = _runs(args, args.pipeline)
         run = _find(service, args, words[1], name)
         _print_json(run) if args.json else _print_run(run)
@@ -99,15 +109,19 @@ def cmd_runs(args: argparse.Namespace) -> int:
         raise ServiceError("usage: mlpipe runs [PIPELINE] [--runtime-config N] [--dag-id D]", 400)
     pipeline = words[0] if words else args.pipeline
     service, name = _runs(args, pipeline)
-    result = service.list(runtime_config=args.runtime_config, dag_id=args.dag_id, path=name, limit=args.limit)
+    result = service.list(
+        runtime_config=args.runtime_config, dag_id=args.dag_id, path=name, limit=args.limit
+    )
     if args.json:
         _print_json(result)
         return 0
     if not result["runs"]:
         print("No runs.")
     for run in result["runs"]:
-        print(f"{run['started'] or '-':<25} {run['state']:<9} {run['kind']:<7} {run['runtime_config']:<16} "
-              f"{run['dag_id']:<24} {run['id']}")
+        print(
+            f"{run['started'] or '-':<25} {run['state']:<9} {run['kind']:<7} {run['runtime_config']:<16} "
+            f"{run['dag_id']:<24} {run['id']}"
+        )
     return 0
 
 
@@ -116,8 +130,14 @@ def cmd_logs(args: argparse.Namespace) -> int:
     run = _find(service, args, args.run_id, name)
     offset, texts = 0, []
     while True:
-        chunk = service.logs(run["runtime_config"], run["dag_id"], run["id"], args.task_id,
-                             try_number=args.try_number, offset=offset)
+        chunk = service.logs(
+            run["runtime_config"],
+            run["dag_id"],
+            run["id"],
+            args.task_id,
+            try_number=args.try_number,
+            offset=offset,
+        )
         if args.json:
             texts.append(chunk["text"])
         else:
@@ -138,8 +158,12 @@ def follow(service, run: dict[str, Any], *, json_out: bool, interval: float) -> 
     """Print each task's state changes until the run ends; then the logs' tails of failed tasks."""
     live = sys.stderr if json_out else sys.stdout
     seen: dict[str, tuple[str, int]] = {}
-    print(f"{_clock(run['started'])}  run {run['id']} of {run['dag_id']}: {run['state']}"
-          + (f"  {run['links']['airflow']}" if run["links"].get("airflow") else ""), file=live, flush=True)
+    print(
+        f"{_clock(run['started'])}  run {run['id']} of {run['dag_id']}: {run['state']}"
+        + (f"  {run['links']['airflow']}" if run["links"].get("airflow") else ""),
+        file=live,
+        flush=True,
+    )
     while True:
         run = service.get(run["runtime_config"], run["dag_id"], run["id"])
         width = max([len(t["task_id"]) for t in run["tasks"]] + [12])
@@ -148,8 +172,11 @@ def follow(service, run: dict[str, Any], *, json_out: bool, interval: float) -> 
             if seen.get(task["task_id"]) != key and task["state"] != "none":
                 seen[task["task_id"]] = key
                 stamp = task["ended"] if task["state"] in ("success", "failed") else task["started"]
-                print(f"{_clock(stamp)}  {task['task_id']:<{width}}  {task['state']:<15} try {task['try_number']}",
-                      file=live, flush=True)
+                print(
+                    f"{_clock(stamp)}  {task['task_id']:<{width}}  {task['state']:<15} try {task['try_number']}",
+                    file=live,
+                    flush=True,
+                )
         if run["state"] not in ("queued", "running"):
             break
         time.sleep(interval)
@@ -157,15 +184,22 @@ def follow(service, run: dict[str, Any], *, json_out: bool, interval: float) -> 
         if task["state"] == "failed":
             log = service.logs(run["runtime_config"], run["dag_id"], run["id"], task["task_id"])
             tail = log["text"].rstrip().splitlines()[-LOG_TAIL_LINES:]
-            print(f"--- last {len(tail)} lines of the log of {task['task_id']} (try {task['try_number']}) ---",
-                  file=live)
+            print(
+                f"--- last {len(tail)} lines of the log of {task['task_id']} (try {task['try_number']}) ---",
+                file=live,
+            )
             print("\n".join(tail), file=live, flush=True)
     return run
 
 
 def _finish(service, run: dict[str, Any], args: argparse.Namespace, wait: bool) -> int:
     if wait:
-        run = follow(service, run, json_out=args.json, interval=0.5 if run["kind"] == "local" else FOLLOW_SECONDS)
+        run = follow(
+            service,
+            run,
+            json_out=args.json,
+            interval=0.5 if run["kind"] == "local" else FOLLOW_SECONDS,
+        )
     if args.json:
         _print_json(run)
     else:
@@ -182,8 +216,13 @@ def cmd_trigger(args: argparse.Namespace) -> int:
     params = _params(args.param)
     if args.dag_id:
         params = {k: _json_or_text(v) for k, v in params.items()}
-    body = {"runtime_config": args.runtime_config, "path": name, "dag_id": args.dag_id, "params": params,
-            "import_timeout": args.import_timeout}
+    body = {
+        "runtime_config": args.runtime_config,
+        "path": name,
+        "dag_id": args.dag_id,
+        "params": params,
+        "import_timeout": args.import_timeout,
+    }
     run = service.start(body)
     # a local run lives in this process: it has to be waited for
     return _finish(service, run, args, wait=args.wait or run["kind"] == "local")
@@ -201,12 +240,18 @@ def cmd_submit_trigger(args: argparse.Namespace, published: dict[str, Any]) -> i
     service, name = _runs(args, args.pipeline)
     config = service.config(args.runtime_config)
     if config.get("type") != "airflow":
-        raise ServiceError("--trigger needs an Airflow runtime configuration (use `mlpipe run` locally).", 400,
-                           field="runtime_config")
+        raise ServiceError(
+            "--trigger needs an Airflow runtime configuration (use `mlpipe run` locally).",
+            400,
+            field="runtime_config",
+        )
     from .airflow import AirflowRuns
 
-    airflow = AirflowRuns(args.runtime_config, service.services.runtime_config(args.runtime_config,
-                                                                               with_secrets=True), service.services)
+    airflow = AirflowRuns(
+        args.runtime_config,
+        service.services.runtime_config(args.runtime_config, with_secrets=True),
+        service.services,
+    )
     live = sys.stderr if args.json else sys.stdout
     commit = published.get("commit")
     last: list[str] = []
@@ -217,11 +262,17 @@ def cmd_submit_trigger(args: argparse.Namespace, published: dict[str, Any]) -> i
             last.append(text)
             print(f"  import: {text}", file=live, flush=True)
 
-    print(f"waiting for Airflow to import {published['dag_id']}" + (f" at {commit}" if commit else ""),
-          file=live, flush=True)
+    print(
+        f"waiting for Airflow to import {published['dag_id']}"
+        + (f" at {commit}" if commit else ""),
+        file=live,
+        flush=True,
+    )
     airflow.wait_imported(published["dag_id"], commit, timeout=args.import_timeout, on_poll=on_poll)
     print(f"  imported{' at ' + commit if commit else ''}", file=live, flush=True)
-    run = service.start({"runtime_config": args.runtime_config, "path": name, "params": _params(args.param)})
+    run = service.start(
+        {"runtime_config": args.runtime_config, "path": name, "params": _params(args.param)}
+    )
     if commit:
         run["links"].setdefault("commit", commit)
     return _finish(service, run, args, wait=args.wait)

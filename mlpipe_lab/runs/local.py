@@ -12,9 +12,10 @@ from __future__ import annotations
 import json
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from ..errors import ServiceError
 from .model import failure_summary, make_run, make_task, plain_message, safe_id
@@ -23,9 +24,20 @@ RECORD = "_mlpipe_local"  # = localrun.run.RECORD (not imported: that module is 
 LOG_CHUNK = 256 * 1024  # bytes of log per request; the UI asks again from the returned offset
 
 # localrun's words -> the contract's
-_RUN_STATE = {"running": "running", "succeeded": "success", "failed": "failed", "cancelled": "cancelled"}
-_TASK_STATE = {"queued": "queued", "running": "running", "succeeded": "success", "failed": "failed",
-               "cancelled": "cancelled", "skipped": "skipped"}
+_RUN_STATE = {
+    "running": "running",
+    "succeeded": "success",
+    "failed": "failed",
+    "cancelled": "cancelled",
+}
+_TASK_STATE = {
+    "queued": "queued",
+    "running": "running",
+    "succeeded": "success",
+    "failed": "failed",
+    "cancelled": "cancelled",
+    "skipped": "skipped",
+}
 
 
 @dataclass
@@ -90,35 +102,65 @@ class LocalRuns:
 
     # -- starting ----------------------------------------------------------------------------
 
-    def start(self, *, file: Path, text: str | None, params: dict[str, Any], runtime_config: str,
-              artifacts_root: Path, dag_id: str, pipeline: str | None, tasks: list[dict[str, Any]],
-              images: list[dict[str, Any]], python: str | None = None,
-              env: dict[str, str] | None = None) -> dict[str, Any]:
+    def start(
+        self,
+        *,
+        file: Path,
+        text: str | None,
+        params: dict[str, Any],
+        runtime_config: str,
+        artifacts_root: Path,
+        dag_id: str,
+        pipeline: str | None,
+        tasks: list[dict[str, Any]],
+        images: list[dict[str, Any]],
+        python: str | None = None,
+        env: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
         """Start the run in a thread and return it as it is now (queued)."""
         from ..localrun.run import iso, new_run_id, utc_now
 
         run_id = new_run_id()
-        active = _Active(run_id=run_id, dag_id=dag_id, run_dir=artifacts_root / dag_id / "runs" / run_id,
-                         runtime_config=runtime_config, pipeline=pipeline, params=dict(params),
-                         tasks=[make_task(t["task_id"], node_id=t.get("node_id"), label=t.get("label"))
-                                for t in tasks],
-                         started=iso(utc_now()))
+        active = _Active(
+            run_id=run_id,
+            dag_id=dag_id,
+            run_dir=artifacts_root / dag_id / "runs" / run_id,
+            runtime_config=runtime_config,
+            pipeline=pipeline,
+            params=dict(params),
+            tasks=[
+                make_task(t["task_id"], node_id=t.get("node_id"), label=t.get("label"))
+                for t in tasks
+            ],
+            started=iso(utc_now()),
+        )
 
         def work() -> None:
             from ..localrun.run import run_pipeline
 
             try:
-                run_pipeline(file, text=text, params=params, artifacts_root=artifacts_root, run_id=run_id,
-                             max_parallel=self.max_parallel, cancel_event=active.cancel, images=images,
-                             python=python, env=env,
-                             meta={"kind": "local", "runtime_config": runtime_config, "source": pipeline})
+                run_pipeline(
+                    file,
+                    text=text,
+                    params=params,
+                    artifacts_root=artifacts_root,
+                    run_id=run_id,
+                    max_parallel=self.max_parallel,
+                    cancel_event=active.cancel,
+                    images=images,
+                    python=python,
+                    env=env,
+                    meta={"kind": "local", "runtime_config": runtime_config, "source": pipeline},
+                )
             except Exception as exc:  # shown as the run's message: the request has long returned
                 active.error = getattr(exc, "message", None) or str(exc) or type(exc).__name__
                 problems = getattr(exc, "problems", None)
                 if problems:
                     active.error = "; ".join(p.describe() for p in problems[:5])
 
-        active.thread = threading.Thread(target=work, name=f"mlpipe-local-run-{run_id}", daemon=True)
+        active.thread = threading.Thread(
+            target=work, name=f"mlpipe-local-run-{run_id}", daemon=True
+        )
         with self._lock:
             self._active[run_id] = active
         active.thread.start()
@@ -127,18 +169,38 @@ class LocalRuns:
     def _pending(self, active: _Active) -> dict[str, Any]:
         state, message, ended = "queued", None, None
         if active.error:
-            state, message, ended = "failed", f"The run could not start: {active.error}", active.started
+            state, message, ended = (
+                "failed",
+                f"The run could not start: {active.error}",
+                active.started,
+            )
         elif active.cancel.is_set():
             state = "cancelled"
-        return make_run(id=active.run_id, kind="local", runtime_config=active.runtime_config,
-                        dag_id=active.dag_id, pipeline=active.pipeline, state=state, started=active.started,
-                        ended=ended, params=active.params, message=message,
-                        links={"artifacts": str(active.run_dir)}, tasks=active.tasks)
+        return make_run(
+            id=active.run_id,
+            kind="local",
+            runtime_config=active.runtime_config,
+            dag_id=active.dag_id,
+            pipeline=active.pipeline,
+            state=state,
+            started=active.started,
+            ended=ended,
+            params=active.params,
+            message=message,
+            links={"artifacts": str(active.run_dir)},
+            tasks=active.tasks,
+        )
 
     # -- reading records ---------------------------------------------------------------------
 
-    def read(self, run_dir: Path, *, runtime_config: str, display: Callable[[str], str | None],
-             with_tasks: bool = True) -> dict[str, Any] | None:
+    def read(
+        self,
+        run_dir: Path,
+        *,
+        runtime_config: str,
+        display: Callable[[str], str | None],
+        with_tasks: bool = True,
+    ) -> dict[str, Any] | None:
         """The run recorded in ``run_dir`` (None when there is none)."""
         record = run_dir / RECORD
         active = self._active.get(run_dir.name)
@@ -160,8 +222,10 @@ class LocalRuns:
                 if state != "running":
                     ended = e.get("time")
             elif e.get("event") == "node" and isinstance(e.get("task_id"), str):
-                t = tasks.setdefault(e["task_id"], make_task(e["task_id"], node_id=e.get("node_id"),
-                                                             label=e.get("label")))
+                t = tasks.setdefault(
+                    e["task_id"],
+                    make_task(e["task_id"], node_id=e.get("node_id"), label=e.get("label")),
+                )
                 status = e.get("status")
                 t["state"] = _TASK_STATE.get(status, "none")
                 if status == "skipped" and e.get("reason") == "upstream_failed":
@@ -174,11 +238,16 @@ class LocalRuns:
                 t["message"] = plain_message(e.get("message"))
         if not events and result.get("nodes"):  # a record from before events were kept
             for n in result["nodes"]:
-                tasks[n["task_id"]] = make_task(n["task_id"], node_id=n.get("node_id"), label=n.get("label"),
-                                                state=_TASK_STATE.get(n.get("status"), "none"),
-                                                try_number=1 if n.get("started_at") else 0,
-                                                started=n.get("started_at"), ended=n.get("finished_at"),
-                                                message=n.get("message"))
+                tasks[n["task_id"]] = make_task(
+                    n["task_id"],
+                    node_id=n.get("node_id"),
+                    label=n.get("label"),
+                    state=_TASK_STATE.get(n.get("status"), "none"),
+                    try_number=1 if n.get("started_at") else 0,
+                    started=n.get("started_at"),
+                    ended=n.get("finished_at"),
+                    message=n.get("message"),
+                )
         if result.get("status"):
             state = _RUN_STATE.get(result["status"], "unknown")
         message = None
@@ -187,8 +256,10 @@ class LocalRuns:
             elsewhere = info.get("pid") != os.getpid() and _pid_alive(info.get("pid"))
             if not (in_this_process or elsewhere):
                 state = "unknown"
-                message = ("The process running this run stopped before it finished (for example the "
-                           "server was restarted); its nodes' last known states are shown.")
+                message = (
+                    "The process running this run stopped before it finished (for example the "
+                    "server was restarted); its nodes' last known states are shown."
+                )
         for t in tasks.values():
             t.pop("pid", None)
         task_list = list(tasks.values())
@@ -198,12 +269,18 @@ class LocalRuns:
             message = "The run was cancelled."
         pipeline = info.get("pipeline") or result.get("pipeline")
         return make_run(
-            id=run_dir.name, kind="local", runtime_config=info.get("runtime_config") or runtime_config,
+            id=run_dir.name,
+            kind="local",
+            runtime_config=info.get("runtime_config") or runtime_config,
             dag_id=info.get("dag_id") or result.get("dag_id") or run_dir.parent.parent.name,
-            pipeline=display(pipeline) if pipeline else None, state=state,
-            started=info.get("started_at") or result.get("started_at"), ended=ended,
-            params=info.get("params") or result.get("params") or {}, message=message,
-            links={"artifacts": str(run_dir)}, tasks=task_list if with_tasks else [],
+            pipeline=display(pipeline) if pipeline else None,
+            state=state,
+            started=info.get("started_at") or result.get("started_at"),
+            ended=ended,
+            params=info.get("params") or result.get("params") or {},
+            message=message,
+            links={"artifacts": str(run_dir)},
+            tasks=task_list if with_tasks else [],
         )
 
     def run_dir(self, root: Path, dag_id: str, run_id: str) -> Path:
@@ -211,17 +288,35 @@ class LocalRuns:
             raise ServiceError("Run not found.", 404)
         return root / dag_id / "runs" / run_id
 
-    def get(self, root: Path, dag_id: str, run_id: str, *, runtime_config: str,
-            display: Callable[[str], str | None]) -> dict[str, Any]:
-        run = self.read(self.run_dir(root, dag_id, run_id), runtime_config=runtime_config, display=display)
+    def get(
+        self,
+        root: Path,
+        dag_id: str,
+        run_id: str,
+        *,
+        runtime_config: str,
+        display: Callable[[str], str | None],
+    ) -> dict[str, Any]:
+        run = self.read(
+            self.run_dir(root, dag_id, run_id), runtime_config=runtime_config, display=display
+        )
         if run is None:
-            raise ServiceError(f"No local run '{run_id}' of DAG '{dag_id}' in runtime configuration "
-                               f"'{runtime_config}'.", 404)
+            raise ServiceError(
+                f"No local run '{run_id}' of DAG '{dag_id}' in runtime configuration "
+                f"'{runtime_config}'.",
+                404,
+            )
         return run
 
-    def list(self, roots: list[tuple[str, Path]], *, display: Callable[[str], str | None],
-             dag_id: str | None = None, limit: int = 50,
-             match: Callable[[dict[str, Any]], bool] | None = None) -> list[dict[str, Any]]:
+    def list(
+        self,
+        roots: list[tuple[str, Path]],
+        *,
+        display: Callable[[str], str | None],
+        dag_id: str | None = None,
+        limit: int = 50,
+        match: Callable[[dict[str, Any]], bool] | None = None,
+    ) -> list[dict[str, Any]]:
         """The newest ``limit`` runs (that ``match``) under the artifacts folders ``(runtime config,
         folder)``. Run ids start with their UTC start time, so only that many records are read."""
         if dag_id and not safe_id(dag_id):
@@ -236,9 +331,13 @@ class LocalRuns:
             seen.add(root)
             # started, folder not written yet (the artifacts folder itself may not exist yet either)
             with self._lock:
-                starting = [a for a in self._active.values()
-                            if a.run_dir.parent.parent.parent.resolve() == root and not a.run_dir.exists()
-                            and (not dag_id or a.dag_id == dag_id)]
+                starting = [
+                    a
+                    for a in self._active.values()
+                    if a.run_dir.parent.parent.parent.resolve() == root
+                    and not a.run_dir.exists()
+                    and (not dag_id or a.dag_id == dag_id)
+                ]
             for a in starting:
                 pending[(root, a.dag_id, a.run_dir.name)] = {**self._pending(a), "tasks": []}
             if root.is_dir():
@@ -260,15 +359,29 @@ class LocalRuns:
 
     # -- logs and cancel ---------------------------------------------------------------------
 
-    def logs(self, root: Path, dag_id: str, run_id: str, task_id: str, *, offset: int, runtime_config: str,
-             display: Callable[[str], str | None]) -> dict[str, Any]:
+    def logs(
+        self,
+        root: Path,
+        dag_id: str,
+        run_id: str,
+        task_id: str,
+        *,
+        offset: int,
+        runtime_config: str,
+        display: Callable[[str], str | None],
+    ) -> dict[str, Any]:
         run = self.get(root, dag_id, run_id, runtime_config=runtime_config, display=display)
         task = next((t for t in run["tasks"] if t["task_id"] == task_id), None)
         if task is None or not safe_id(task_id):
             raise ServiceError(f"Run '{run_id}' has no task '{task_id}'.", 404)
         path = self.run_dir(root, dag_id, run_id) / RECORD / "logs" / f"{task_id}.log"
-        finished = task["state"] in ("success", "failed", "cancelled", "skipped", "upstream_failed") \
-            or run["state"] in ("success", "failed", "cancelled", "unknown")
+        finished = task["state"] in (
+            "success",
+            "failed",
+            "cancelled",
+            "skipped",
+            "upstream_failed",
+        ) or run["state"] in ("success", "failed", "cancelled", "unknown")
         try:
             with open(path, "rb") as fh:
                 fh.seek(offset)
@@ -286,15 +399,25 @@ class LocalRuns:
         text = data[:cut].decode("utf-8", errors="replace")
         return {"text": text, "offset": offset + cut, "complete": finished and not more}
 
-    def cancel(self, root: Path, dag_id: str, run_id: str, *, runtime_config: str,
-               display: Callable[[str], str | None]) -> dict[str, Any]:
+    def cancel(
+        self,
+        root: Path,
+        dag_id: str,
+        run_id: str,
+        *,
+        runtime_config: str,
+        display: Callable[[str], str | None],
+    ) -> dict[str, Any]:
         run = self.get(root, dag_id, run_id, runtime_config=runtime_config, display=display)
         if run["state"] in ("success", "failed", "cancelled"):
             raise ServiceError(f"Run '{run_id}' has already finished ({run['state']}).", 409)
         active = self._active.get(run_id)
         if active is None or not active.alive:
-            raise ServiceError(f"Run '{run_id}' was not started by this server (it runs in another process, "
-                               "e.g. `mlpipe run` in a terminal: stop it there with Ctrl-C).", 409)
+            raise ServiceError(
+                f"Run '{run_id}' was not started by this server (it runs in another process, "
+                "e.g. `mlpipe run` in a terminal: stop it there with Ctrl-C).",
+                409,
+            )
         active.cancel.set()
         active.thread.join(timeout=15)  # the engine stops its nodes: SIGTERM, then SIGKILL
         return self.get(root, dag_id, run_id, runtime_config=runtime_config, display=display)

@@ -7,8 +7,18 @@ import re
 from typing import Any
 
 RUN_STATES = ("queued", "running", "success", "failed", "cancelled", "unknown")
-TASK_STATES = ("none", "scheduled", "queued", "running", "success", "failed", "upstream_failed", "skipped",
-               "up_for_retry", "cancelled")
+TASK_STATES = (
+    "none",
+    "scheduled",
+    "queued",
+    "running",
+    "success",
+    "failed",
+    "upstream_failed",
+    "skipped",
+    "up_for_retry",
+    "cancelled",
+)
 RUN_DONE = ("success", "failed", "cancelled")
 TASK_DONE = ("success", "failed", "upstream_failed", "skipped", "cancelled")
 
@@ -23,25 +33,62 @@ def safe_id(value: Any) -> bool:
     return isinstance(value, str) and bool(_SAFE_ID.match(value)) and value not in (".", "..")
 
 
-def make_task(task_id: str, *, node_id: str | None = None, label: str | None = None, state: str = "none",
-              try_number: int = 0, started: str | None = None, ended: str | None = None,
-              message: str | None = None) -> dict[str, Any]:
-    return {"task_id": task_id, "node_id": node_id or None, "label": label or None, "state": state,
-            "try_number": int(try_number or 0), "started": started, "ended": ended,
-            "message": plain_message(message)}
+def make_task(
+    task_id: str,
+    *,
+    node_id: str | None = None,
+    label: str | None = None,
+    state: str = "none",
+    try_number: int = 0,
+    started: str | None = None,
+    ended: str | None = None,
+    message: str | None = None,
+) -> dict[str, Any]:
+    return {
+        "task_id": task_id,
+        "node_id": node_id or None,
+        "label": label or None,
+        "state": state,
+        "try_number": int(try_number or 0),
+        "started": started,
+        "ended": ended,
+        "message": plain_message(message),
+    }
 
 
 def plain_message(message: str | None) -> str | None:
     return _VERDICT_PREFIX.sub("", message) if message else None
 
 
-def make_run(*, id: str, kind: str, runtime_config: str, dag_id: str, pipeline: str | None, state: str,
-             started: str | None = None, ended: str | None = None, params: dict[str, Any] | None = None,
-             message: str | None = None, links: dict[str, str] | None = None,
-             tasks: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    return {"id": id, "kind": kind, "runtime_config": runtime_config, "dag_id": dag_id, "pipeline": pipeline,
-            "state": state, "started": started, "ended": ended, "params": dict(params or {}),
-            "message": message or None, "links": dict(links or {}), "tasks": list(tasks or [])}
+def make_run(
+    *,
+    id: str,
+    kind: str,
+    runtime_config: str,
+    dag_id: str,
+    pipeline: str | None,
+    state: str,
+    started: str | None = None,
+    ended: str | None = None,
+    params: dict[str, Any] | None = None,
+    message: str | None = None,
+    links: dict[str, str] | None = None,
+    tasks: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    return {
+        "id": id,
+        "kind": kind,
+        "runtime_config": runtime_config,
+        "dag_id": dag_id,
+        "pipeline": pipeline,
+        "state": state,
+        "started": started,
+        "ended": ended,
+        "params": dict(params or {}),
+        "message": message or None,
+        "links": dict(links or {}),
+        "tasks": list(tasks or []),
+    }
 
 
 def failure_summary(tasks: list[dict[str, Any]]) -> str | None:
@@ -49,7 +96,10 @@ def failure_summary(tasks: list[dict[str, Any]]) -> str | None:
     parts = []
     for t in tasks:
         if t["state"] == "failed":
-            name = f"'{t['label']}' ({t['task_id']})" if t.get("label") and t["label"] != t["task_id"] \
+            name = (
+                f"'{t['label']}' ({t['task_id']})"
+                if t.get("label") and t["label"] != t["task_id"]
                 else f"'{t['task_id']}'"
+            )
             parts.append(f"Node {name} failed" + (f": {t['message']}" if t.get("message") else "."))
     return "\n".join(parts) or None

@@ -55,7 +55,9 @@ class RunsService:
         if params is None:
             return {}
         if not isinstance(params, dict):
-            raise ServiceError("'params' must be an object of parameter values by name.", 400, field="params")
+            raise ServiceError(
+                "'params' must be an object of parameter values by name.", 400, field="params"
+            )
         return params
 
     def _prepare(self, path: Any, content: Any, params: dict[str, Any]):
@@ -67,15 +69,20 @@ class RunsService:
             raise ServiceError("'content' must be the pipeline file's text.", 400, field="content")
         checked = self.services.validate(path, content)
         if not checked["valid"]:
-            raise ServiceError(f"Pipeline '{path}' has errors; fix them before running.", 422,
-                               problems=[p for p in checked["problems"] if p["severity"] == "error"])
+            raise ServiceError(
+                f"Pipeline '{path}' has errors; fix them before running.",
+                422,
+                problems=[p for p in checked["problems"] if p["severity"] == "error"],
+            )
         file, pipeline = self.services.load(path, content)
         try:
             values = resolve_params(pipeline.parameters, params)
         except ParameterError as exc:
             raise ServiceError(f"Pipeline '{path}': {exc}", 400, field="params") from None
         plan = make_plan(pipeline)
-        tasks = [{"task_id": t.task_id, "node_id": t.node_id, "label": t.node.label} for t in plan.tasks]
+        tasks = [
+            {"task_id": t.task_id, "node_id": t.node_id, "label": t.node.label} for t in plan.tasks
+        ]
         return file, pipeline, dag_id_of(pipeline), values, tasks
 
     # -- runs ------------------------------------------------------------------------------
@@ -87,19 +94,42 @@ class RunsService:
         params = self._params(body.get("params"))
         if config.get("type") == "local":
             if body.get("publish"):
-                raise ServiceError("'publish' applies to Airflow runtime configurations only.", 400,
-                                   field="publish")
-            file, pipeline, dag_id, values, tasks = self._prepare(body.get("path"), body.get("content"), params)
+                raise ServiceError(
+                    "'publish' applies to Airflow runtime configurations only.",
+                    400,
+                    field="publish",
+                )
+            file, pipeline, dag_id, values, tasks = self._prepare(
+                body.get("path"), body.get("content"), params
+            )
             local = config["local"]
-            python = local.get("runner_python") or os.environ.get("MLPIPE_RUNNER_PYTHON") or sys.executable
-            return self.local.start(file=file, text=body.get("content"), params=values, runtime_config=name,
-                                    artifacts_root=Path(local["artifacts_path"]), dag_id=dag_id,
-                                    pipeline=self.services.relative(file), tasks=tasks,
-                                    images=self.services.catalog_call("runtime-images", "list"), python=python)
+            python = (
+                local.get("runner_python")
+                or os.environ.get("MLPIPE_RUNNER_PYTHON")
+                or sys.executable
+            )
+            return self.local.start(
+                file=file,
+                text=body.get("content"),
+                params=values,
+                runtime_config=name,
+                artifacts_root=Path(local["artifacts_path"]),
+                dag_id=dag_id,
+                pipeline=self.services.relative(file),
+                tasks=tasks,
+                images=self.services.catalog_call("runtime-images", "list"),
+                python=python,
+            )
         return self._airflow_runs(name, config).start(self, body, params)
 
-    def list(self, *, runtime_config: str | None = None, dag_id: str | None = None, path: str | None = None,
-             limit: Any = None) -> dict[str, Any]:
+    def list(
+        self,
+        *,
+        runtime_config: str | None = None,
+        dag_id: str | None = None,
+        path: str | None = None,
+        limit: Any = None,
+    ) -> dict[str, Any]:
         try:
             limit = DEFAULT_LIMIT if limit in (None, "") else int(limit)
         except (TypeError, ValueError):
@@ -113,20 +143,32 @@ class RunsService:
             wanted_path = self.services.relative(self.services.resolve(path))
             if not dag_id:
                 dag_id = self._dag_id_of(path)
+
         def match(run: dict[str, Any]) -> bool:
-            return not wanted_path or (run["pipeline"] in (None, wanted_path) and run["dag_id"] == dag_id)
+            return not wanted_path or (
+                run["pipeline"] in (None, wanted_path) and run["dag_id"] == dag_id
+            )
 
         runs: list[dict[str, Any]] = []
-        runs += self.local.list(self._local_roots(runtime_config), display=self.display, dag_id=dag_id or None,
-                                limit=limit, match=match)
+        runs += self.local.list(
+            self._local_roots(runtime_config),
+            display=self.display,
+            dag_id=dag_id or None,
+            limit=limit,
+            match=match,
+        )
         if runtime_config:
             config = self.config(runtime_config)
             if config.get("type") == "airflow":
                 if not dag_id:
-                    raise ServiceError("Listing Airflow runs needs a DAG id or a pipeline path.", 400,
-                                       field="dag_id")
-                runs += self._airflow_runs(runtime_config, config).list(dag_id, limit=limit,
-                                                                        pipeline=wanted_path)
+                    raise ServiceError(
+                        "Listing Airflow runs needs a DAG id or a pipeline path.",
+                        400,
+                        field="dag_id",
+                    )
+                runs += self._airflow_runs(runtime_config, config).list(
+                    dag_id, limit=limit, pipeline=wanted_path
+                )
         runs = [r for r in runs if match(r)]
         runs.sort(key=lambda r: (r["started"] or "", r["id"]), reverse=True)
         return {"runs": runs[:limit]}
@@ -140,12 +182,25 @@ class RunsService:
     def get(self, runtime_config: str, dag_id: str, run_id: str) -> dict[str, Any]:
         config = self.config(runtime_config)
         if config.get("type") == "local":
-            return self.local.get(Path(config["local"]["artifacts_path"]), dag_id, run_id,
-                                  runtime_config=runtime_config, display=self.display)
+            return self.local.get(
+                Path(config["local"]["artifacts_path"]),
+                dag_id,
+                run_id,
+                runtime_config=runtime_config,
+                display=self.display,
+            )
         return self._airflow_runs(runtime_config, config).get(dag_id, run_id)
 
-    def logs(self, runtime_config: str, dag_id: str, run_id: str, task_id: str, *, try_number: Any = None,
-             offset: Any = None) -> dict[str, Any]:
+    def logs(
+        self,
+        runtime_config: str,
+        dag_id: str,
+        run_id: str,
+        task_id: str,
+        *,
+        try_number: Any = None,
+        offset: Any = None,
+    ) -> dict[str, Any]:
         try:
             offset = int(offset or 0)
             try_number = None if try_number in (None, "") else int(try_number)
@@ -155,29 +210,47 @@ class RunsService:
             raise ServiceError("'offset' and 'try_number' cannot be negative.", 400)
         config = self.config(runtime_config)
         if config.get("type") == "local":
-            return self.local.logs(Path(config["local"]["artifacts_path"]), dag_id, run_id, task_id,
-                                   offset=offset, runtime_config=runtime_config, display=self.display)
-        return self._airflow_runs(runtime_config, config).logs(dag_id, run_id, task_id, try_number=try_number,
-                                                                offset=offset)
+            return self.local.logs(
+                Path(config["local"]["artifacts_path"]),
+                dag_id,
+                run_id,
+                task_id,
+                offset=offset,
+                runtime_config=runtime_config,
+                display=self.display,
+            )
+        return self._airflow_runs(runtime_config, config).logs(
+            dag_id, run_id, task_id, try_number=try_number, offset=offset
+        )
 
     def cancel(self, runtime_config: str, dag_id: str, run_id: str) -> dict[str, Any]:
         config = self.config(runtime_config)
         if config.get("type") == "local":
-            return self.local.cancel(Path(config["local"]["artifacts_path"]), dag_id, run_id,
-                                     runtime_config=runtime_config, display=self.display)
+            return self.local.cancel(
+                Path(config["local"]["artifacts_path"]),
+                dag_id,
+                run_id,
+                runtime_config=runtime_config,
+                display=self.display,
+            )
         return self._airflow_runs(runtime_config, config).cancel(dag_id, run_id)
 
     def publish_status(self, body: dict[str, Any]) -> dict[str, Any]:
         name = body.get("runtime_config")
         config = self.config(name)
         if config.get("type") != "airflow":
-            raise ServiceError(f"Runtime configuration '{name}' is not an Airflow one; local runs need no "
-                               "import.", 400, field="runtime_config")
+            raise ServiceError(
+                f"Runtime configuration '{name}' is not an Airflow one; local runs need no import.",
+                400,
+                field="runtime_config",
+            )
         dag_id = body.get("dag_id")
         if not safe_id(dag_id):
             raise ServiceError("Give the DAG id.", 400, field="dag_id")
         commit = body.get("commit")
-        if commit is not None and not (isinstance(commit, str) and commit.isalnum() and 7 <= len(commit) <= 64):
+        if commit is not None and not (
+            isinstance(commit, str) and commit.isalnum() and 7 <= len(commit) <= 64
+        ):
             raise ServiceError("'commit' must be a git commit id.", 400, field="commit")
         return self._airflow_runs(name, config).import_status(dag_id, commit)
 
@@ -187,11 +260,15 @@ class RunsService:
         from .airflow import AirflowRuns
 
         if config.get("type") != "airflow":
-            raise ServiceError(f"Runtime configuration '{name}' has an unknown type.", 400, field="runtime_config")
+            raise ServiceError(
+                f"Runtime configuration '{name}' has an unknown type.", 400, field="runtime_config"
+            )
         secret_config = self.services.runtime_config(name, with_secrets=True)
         # one client per configuration as long as it is unchanged: it keeps its token and the
         # detected API version (each costs a request to a possibly busy Airflow)
-        key = hashlib.sha256(json.dumps(secret_config, sort_keys=True, default=str).encode()).hexdigest()
+        key = hashlib.sha256(
+            json.dumps(secret_config, sort_keys=True, default=str).encode()
+        ).hexdigest()
         cached = self._airflow.get(name)
         if cached is None or cached[0] != key:
             cached = self._airflow[name] = (key, AirflowRuns(name, secret_config, self.services))

@@ -12,7 +12,7 @@ import marshal
 import os
 import sys
 import tempfile
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -31,7 +31,7 @@ class UnknownSchema(KeyError):
     pass
 
 
-@lru_cache(maxsize=None)
+@cache
 def _load(name: str) -> str:
     try:
         filename = SCHEMA_FILES[name]
@@ -49,7 +49,7 @@ def schema_names() -> list[str]:
     return sorted(SCHEMA_FILES)
 
 
-@lru_cache(maxsize=None)
+@cache
 def validator(name: str, pointer: str = ""):
     """A jsonschema validator for a schema, or for a sub-schema at a JSON pointer ("/$defs/x").
 
@@ -60,7 +60,7 @@ def validator(name: str, pointer: str = ""):
     return Draft202012Validator(dereference(name, pointer))
 
 
-@lru_cache(maxsize=None)
+@cache
 def quick_check(name: str, pointer: str = ""):
     """A fast yes/no validator (generated code, fastjsonschema) for large documents, or None.
 
@@ -118,10 +118,16 @@ def _quick_path(schema: dict[str, Any], fastjsonschema: Any) -> Path | None:
         folder = cache_dir() / "validators"
     except (RuntimeError, KeyError):
         return None
-    key = hashlib.sha256("\0".join([
-        json.dumps(schema, sort_keys=True), fastjsonschema.VERSION, sys.version,
-        importlib.util.MAGIC_NUMBER.hex(),
-    ]).encode("utf-8")).hexdigest()[:32]
+    key = hashlib.sha256(
+        "\0".join(
+            [
+                json.dumps(schema, sort_keys=True),
+                fastjsonschema.VERSION,
+                sys.version,
+                importlib.util.MAGIC_NUMBER.hex(),
+            ]
+        ).encode("utf-8")
+    ).hexdigest()[:32]
     return folder / f"{key}.marshal"
 
 
@@ -132,7 +138,9 @@ def _quick_code(schema: dict[str, Any], fastjsonschema: Any) -> Any:
             return marshal.loads(path.read_bytes())
         except (OSError, ValueError, EOFError, TypeError):
             pass
-    code = compile(fastjsonschema.compile_to_code(schema, use_default=False), "<mlpipe-lab validator>", "exec")
+    code = compile(
+        fastjsonschema.compile_to_code(schema, use_default=False), "<mlpipe-lab validator>", "exec"
+    )
     if path is None:
         return code
     try:  # a cache: when it cannot be written, the next process generates the code again
@@ -158,7 +166,7 @@ def dereference(name: str, pointer: str = "") -> dict[str, Any]:
     return json.loads(_dereferenced(name, pointer))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _dereferenced(name: str, pointer: str) -> str:
     root = load_schema(name)
     docs = {SCHEMA_FILES[name]: root}

@@ -23,18 +23,31 @@ from .runtime.cli import add_inline_budget_option
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="mlpipe serve", description=__doc__.split("\n\n")[0])
-    p.add_argument("model", help="models:/NAME/VERSION, models:/NAME@ALIAS, runs:/… or a model folder")
-    p.add_argument("--tracking-uri", default=None, help="MLflow tracking URI (default: MLFLOW_TRACKING_URI)")
-    p.add_argument("--runtime", choices=["mlpipe", "seldon-core"], default="mlpipe",
-                   help="serving runtime in the image (local serving always uses ours)")
+    p.add_argument(
+        "model", help="models:/NAME/VERSION, models:/NAME@ALIAS, runs:/… or a model folder"
+    )
+    p.add_argument(
+        "--tracking-uri", default=None, help="MLflow tracking URI (default: MLFLOW_TRACKING_URI)"
+    )
+    p.add_argument(
+        "--runtime",
+        choices=["mlpipe", "seldon-core"],
+        default="mlpipe",
+        help="serving runtime in the image (local serving always uses ours)",
+    )
     p.add_argument("--context", metavar="DIR", help="write the image build context to DIR and stop")
-    p.add_argument("--manifests", action="store_true",
-                   help="print SeldonDeployment, Service and Ingress YAML and stop")
+    p.add_argument(
+        "--manifests",
+        action="store_true",
+        help="print SeldonDeployment, Service and Ingress YAML and stop",
+    )
     p.add_argument("--image", help="image for --manifests (registry/repository:tag)")
     p.add_argument("--name", help="deployment name (default: the registered model's name)")
     p.add_argument("--namespace")
     p.add_argument("--ingress-host")
-    p.add_argument("--image-pull-secret", help="name of a docker-registry Secret (a reference only)")
+    p.add_argument(
+        "--image-pull-secret", help="name of a docker-registry Secret (a reference only)"
+    )
     p.add_argument("--cpu", default="500m", help="CPU request (workers in the image follow it)")
     p.add_argument("--host", default="127.0.0.1", help="local serving address")
     p.add_argument("--http-port", type=int, default=9000)
@@ -64,11 +77,17 @@ def serve_main(argv: Sequence[str] | None = None) -> int:
             return 2
         try:
             spec = manifests.ServingSpec(
-                name=name, image=args.image, namespace=args.namespace, cpu_request=args.cpu,
-                host=args.ingress_host, image_pull_secret=args.image_pull_secret,
+                name=name,
+                image=args.image,
+                namespace=args.namespace,
+                cpu_request=args.cpu,
+                host=args.ingress_host,
+                image_pull_secret=args.image_pull_secret,
                 logger_url=args.logger_url,
-                annotations={"mlpipe-lab/model-uri": args.model,
-                             **({"mlpipe-lab/model-version": resolved.version} if resolved.version else {})},
+                annotations={
+                    "mlpipe-lab/model-uri": args.model,
+                    **({"mlpipe-lab/model-version": resolved.version} if resolved.version else {}),
+                },
             )
             sys.stdout.write(manifests.to_yaml(manifests.deployment_objects(spec)))
         except manifests.ManifestError as exc:
@@ -81,17 +100,27 @@ def serve_main(argv: Sequence[str] | None = None) -> int:
         model_dir = registry.download(args.model, workdir / "download", args.tracking_uri)
         out = Path(args.context) if args.context else workdir / "context"
         ctx = package.build_context(
-            model_dir, out, runtime=args.runtime if args.context else "mlpipe",
-            model_uri=args.model, model_name=name, model_version=resolved.version,
+            model_dir,
+            out,
+            runtime=args.runtime if args.context else "mlpipe",
+            model_uri=args.model,
+            model_name=name,
+            model_version=resolved.version,
             workers=manifests.workers_for_cpu(args.cpu),
         )
     except (registry.RegistryError, package.PackageError, manifests.ManifestError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     if args.context:
-        info = {"context": str(ctx.path), "runtime": ctx.runtime, "model": args.model,
-                "version": resolved.version, "download_uri": resolved.download_uri,
-                "requirements": ctx.requirements, "notes": ctx.notes}
+        info = {
+            "context": str(ctx.path),
+            "runtime": ctx.runtime,
+            "model": args.model,
+            "version": resolved.version,
+            "download_uri": resolved.download_uri,
+            "requirements": ctx.requirements,
+            "notes": ctx.notes,
+        }
         if args.json:
             print(json.dumps(info, indent=2))
         else:
@@ -104,11 +133,18 @@ def serve_main(argv: Sequence[str] | None = None) -> int:
 
     os.environ["MODEL_DIR"] = str(ctx.path / "model")
     opts = ServerOptions(
-        predictor="Predictor", host=args.host, http_port=args.http_port, workers=args.workers,
-        threads=args.threads, inline_budget=max(0.0, args.inline_budget_ms) / 1000, logger_url=args.logger_url,
+        predictor="Predictor",
+        host=args.host,
+        http_port=args.http_port,
+        workers=args.workers,
+        threads=args.threads,
+        inline_budget=max(0.0, args.inline_budget_ms) / 1000,
+        logger_url=args.logger_url,
         search_path=str(ctx.path),
     )
-    print(f"serving {args.model} (version {resolved.version or '-'}) from {ctx.path}", file=sys.stderr)
+    print(
+        f"serving {args.model} (version {resolved.version or '-'}) from {ctx.path}", file=sys.stderr
+    )
     return serve(opts)
 
 

@@ -111,8 +111,17 @@ def _env(plain: dict[str, Any], secret_refs: dict[str, tuple[str, str]]) -> list
     for name, ref in secret_refs.items():
         _check(_ENV_NAME, name, "environment variable name")
         secret, key = ref
-        out.append({"name": name, "valueFrom": {"secretKeyRef": {
-            "name": _check(_DNS_SUBDOMAIN, secret, "secret name"), "key": str(key)}}})
+        out.append(
+            {
+                "name": name,
+                "valueFrom": {
+                    "secretKeyRef": {
+                        "name": _check(_DNS_SUBDOMAIN, secret, "secret name"),
+                        "key": str(key),
+                    }
+                },
+            }
+        )
     return out
 
 
@@ -143,7 +152,8 @@ class ServingSpec:
     service_account: str | None = None
     annotations: dict[str, Any] = field(default_factory=dict)  # SeldonDeployment spec.annotations
     predictor_annotations: dict[str, Any] = field(
-        default_factory=lambda: {"seldon.io/rest-timeout": "60000"})
+        default_factory=lambda: {"seldon.io/rest-timeout": "60000"}
+    )
     labels: dict[str, str] = field(default_factory=dict)
     svc_orch_cpu: str = "100m"
     svc_orch_memory: str = "256Mi"
@@ -164,15 +174,26 @@ class ServingSpec:
         dns_label(self.predictor_name, "predictor name")
         if len(f"{self.name}-{self.predictor_name}") > 63:
             raise ManifestError("name + predictor name must fit in 63 characters (Service name)")
-        if not isinstance(self.image, str) or not self.image or any(c.isspace() for c in self.image):
+        if (
+            not isinstance(self.image, str)
+            or not self.image
+            or any(c.isspace() for c in self.image)
+        ):
             raise ManifestError(f"invalid image: {self.image!r}")
-        for what, value in (("cpu request", self.cpu_request), ("memory request", self.memory_request),
-                            ("cpu limit", self.cpu_limit), ("memory limit", self.memory_limit),
-                            ("svcOrch cpu", self.svc_orch_cpu), ("svcOrch memory", self.svc_orch_memory)):
+        for what, value in (
+            ("cpu request", self.cpu_request),
+            ("memory request", self.memory_request),
+            ("cpu limit", self.cpu_limit),
+            ("memory limit", self.memory_limit),
+            ("svcOrch cpu", self.svc_orch_cpu),
+            ("svcOrch memory", self.svc_orch_memory),
+        ):
             if value is not None:
                 quantity(value, what)
         if self.logger_mode not in LOGGER_MODES:
-            raise ManifestError(f"logger mode must be one of {', '.join(LOGGER_MODES)}: {self.logger_mode!r}")
+            raise ManifestError(
+                f"logger mode must be one of {', '.join(LOGGER_MODES)}: {self.logger_mode!r}"
+            )
         if self.max_replicas is not None:
             low = self.min_replicas if self.min_replicas is not None else 1
             if not (1 <= low <= self.max_replicas):
@@ -198,8 +219,9 @@ class ServingSpec:
         return f"{self.name}-{self.predictor_name}"
 
 
-def _metadata(name: str, namespace: str | None, labels: dict | None = None,
-              annotations: dict | None = None) -> dict:
+def _metadata(
+    name: str, namespace: str | None, labels: dict | None = None, annotations: dict | None = None
+) -> dict:
     meta: dict[str, Any] = {"name": name}
     if namespace:
         meta["namespace"] = namespace
@@ -217,7 +239,9 @@ def _parameters(params: list[dict]) -> list[dict]:
             raise ManifestError(f"graph parameter needs name, value and type: {p!r}")
         kind = str(p["type"]).upper()
         if kind not in ("INT", "FLOAT", "DOUBLE", "STRING", "BOOL"):
-            raise ManifestError(f"graph parameter type must be INT, FLOAT, DOUBLE, STRING or BOOL: {p!r}")
+            raise ManifestError(
+                f"graph parameter type must be INT, FLOAT, DOUBLE, STRING or BOOL: {p!r}"
+            )
         value = p["value"]
         if isinstance(value, bool):
             value = "true" if value else "false"
@@ -225,8 +249,12 @@ def _parameters(params: list[dict]) -> list[dict]:
     return out
 
 
-def _resources(cpu: str | None, memory: str | None, cpu_limit: str | None = None,
-               memory_limit: str | None = None) -> dict:
+def _resources(
+    cpu: str | None,
+    memory: str | None,
+    cpu_limit: str | None = None,
+    memory_limit: str | None = None,
+) -> dict:
     res: dict[str, dict] = {}
     requests = {k: v for k, v in (("cpu", cpu), ("memory", memory)) if v is not None}
     limits = {k: v for k, v in (("cpu", cpu_limit), ("memory", memory_limit)) if v is not None}
@@ -248,12 +276,21 @@ def seldon_deployment(spec: ServingSpec) -> dict:
         "image": spec.image,
         "imagePullPolicy": "IfNotPresent",
         "env": _env(env, spec.secret_env),
-        "resources": _resources(spec.cpu_request, spec.memory_request, spec.cpu_limit,
-                                spec.memory_limit),
-        "readinessProbe": {**probe, "initialDelaySeconds": 5, "periodSeconds": 5,
-                           "failureThreshold": 3},
-        "livenessProbe": {**probe, "initialDelaySeconds": 30, "periodSeconds": 10,
-                          "failureThreshold": 6},
+        "resources": _resources(
+            spec.cpu_request, spec.memory_request, spec.cpu_limit, spec.memory_limit
+        ),
+        "readinessProbe": {
+            **probe,
+            "initialDelaySeconds": 5,
+            "periodSeconds": 5,
+            "failureThreshold": 3,
+        },
+        "livenessProbe": {
+            **probe,
+            "initialDelaySeconds": 30,
+            "periodSeconds": 10,
+            "failureThreshold": 6,
+        },
     }
     pod_spec: dict[str, Any] = {"containers": [container]}
     if spec.image_pull_secret:
@@ -265,11 +302,18 @@ def seldon_deployment(spec: ServingSpec) -> dict:
         component["hpaSpec"] = {
             "minReplicas": spec.min_replicas if spec.min_replicas is not None else 1,
             "maxReplicas": spec.max_replicas,
-            "metricsv2": [{
-                "type": "Resource",
-                "resource": {"name": "cpu", "target": {
-                    "type": "Utilization", "averageUtilization": spec.cpu_utilization}},
-            }],
+            "metricsv2": [
+                {
+                    "type": "Resource",
+                    "resource": {
+                        "name": "cpu",
+                        "target": {
+                            "type": "Utilization",
+                            "averageUtilization": spec.cpu_utilization,
+                        },
+                    },
+                }
+            ],
         }
     graph: dict[str, Any] = {
         "name": spec.model_name,
@@ -304,8 +348,12 @@ def seldon_deployment(spec: ServingSpec) -> dict:
         "apiVersion": SELDON_API,
         "kind": "SeldonDeployment",
         "metadata": _metadata(spec.name, spec.namespace, spec.labels or None),
-        "spec": {"name": spec.name, "protocol": "seldon", "transport": "rest",
-                 "predictors": [predictor]},
+        "spec": {
+            "name": spec.name,
+            "protocol": "seldon",
+            "transport": "rest",
+            "predictors": [predictor],
+        },
     }
     if spec.annotations:
         body["spec"]["annotations"] = _annotations(spec.annotations)
@@ -328,14 +376,26 @@ def service(spec: ServingSpec) -> dict:
     return {
         "apiVersion": "v1",
         "kind": "Service",
-        "metadata": _metadata(name, spec.namespace, {"app.kubernetes.io/name": spec.name,
-                                                     "app.kubernetes.io/managed-by": "mlpipe-lab",
-                                                     **spec.labels}),
+        "metadata": _metadata(
+            name,
+            spec.namespace,
+            {
+                "app.kubernetes.io/name": spec.name,
+                "app.kubernetes.io/managed-by": "mlpipe-lab",
+                **spec.labels,
+            },
+        ),
         "spec": {
             "type": "ClusterIP",
             "selector": {"seldon-app": spec.predictor_service},
-            "ports": [{"name": "http", "port": EXECUTOR_HTTP_PORT, "protocol": "TCP",
-                       "targetPort": EXECUTOR_HTTP_PORT}],
+            "ports": [
+                {
+                    "name": "http",
+                    "port": EXECUTOR_HTTP_PORT,
+                    "protocol": "TCP",
+                    "targetPort": EXECUTOR_HTTP_PORT,
+                }
+            ],
         },
     }
 
@@ -349,13 +409,27 @@ def ingress(spec: ServingSpec) -> dict:
     body: dict[str, Any] = {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "Ingress",
-        "metadata": _metadata(f"{spec.name}-http", spec.namespace,
-                              {"app.kubernetes.io/name": spec.name,
-                               "app.kubernetes.io/managed-by": "mlpipe-lab", **spec.labels},
-                              spec.ingress_annotations or None),
+        "metadata": _metadata(
+            f"{spec.name}-http",
+            spec.namespace,
+            {
+                "app.kubernetes.io/name": spec.name,
+                "app.kubernetes.io/managed-by": "mlpipe-lab",
+                **spec.labels,
+            },
+            spec.ingress_annotations or None,
+        ),
         "spec": {
-            "rules": [{"host": spec.host, "http": {"paths": [
-                {"path": spec.ingress_path, "pathType": "Prefix", "backend": backend}]}}],
+            "rules": [
+                {
+                    "host": spec.host,
+                    "http": {
+                        "paths": [
+                            {"path": spec.ingress_path, "pathType": "Prefix", "backend": backend}
+                        ]
+                    },
+                }
+            ],
         },
     }
     if spec.ingress_class:
@@ -373,8 +447,17 @@ def deployment_objects(spec: ServingSpec) -> list[dict]:
     return objs
 
 
-_STORAGE_SCHEMES = ("s3://", "gs://", "https://", "http://", "pvc://", "azure://", "oci://",
-                    "hdfs://", "webhdfs://")
+_STORAGE_SCHEMES = (
+    "s3://",
+    "gs://",
+    "https://",
+    "http://",
+    "pvc://",
+    "azure://",
+    "oci://",
+    "hdfs://",
+    "webhdfs://",
+)
 
 
 def _storage_uri(uri: str) -> str:
@@ -389,10 +472,19 @@ def _storage_uri(uri: str) -> str:
 
 
 def kserve_inference_service(
-    name: str, storage_uri: str, *, namespace: str | None = None, service_account: str | None = None,
-    cpu_request: str = "500m", memory_request: str = "512Mi", memory_limit: str | None = "1Gi",
-    min_replicas: int = 1, max_replicas: int | None = None, runtime: str | None = None,
-    annotations: dict | None = None, labels: dict | None = None,
+    name: str,
+    storage_uri: str,
+    *,
+    namespace: str | None = None,
+    service_account: str | None = None,
+    cpu_request: str = "500m",
+    memory_request: str = "512Mi",
+    memory_limit: str | None = "1Gi",
+    min_replicas: int = 1,
+    max_replicas: int | None = None,
+    runtime: str | None = None,
+    annotations: dict | None = None,
+    labels: dict | None = None,
 ) -> dict:
     """A KServe InferenceService for an MLflow model (served by the ``kserve-mlserver`` runtime)."""
     dns_label(name)
@@ -402,8 +494,12 @@ def kserve_inference_service(
         "modelFormat": {"name": "mlflow"},
         "protocolVersion": "v2",
         "storageUri": _storage_uri(storage_uri),
-        "resources": _resources(quantity(cpu_request, "cpu"), quantity(memory_request, "memory"),
-                                None, memory_limit and quantity(memory_limit, "memory")),
+        "resources": _resources(
+            quantity(cpu_request, "cpu"),
+            quantity(memory_request, "memory"),
+            None,
+            memory_limit and quantity(memory_limit, "memory"),
+        ),
     }
     if runtime:
         model["runtime"] = dns_label(runtime, "runtime")
@@ -423,23 +519,35 @@ def kserve_inference_service(
 
 
 def seldon_v2_model(
-    name: str, storage_uri: str, *, namespace: str | None = None, replicas: int | None = None,
-    memory: str | None = None, server: str | None = None, requirements: list[str] | None = None,
+    name: str,
+    storage_uri: str,
+    *,
+    namespace: str | None = None,
+    replicas: int | None = None,
+    memory: str | None = None,
+    server: str | None = None,
+    requirements: list[str] | None = None,
 ) -> dict:
     """A Seldon Core 2 ``Model`` scheduled on an MLServer ``Server`` that can load MLflow models."""
     dns_label(name)
     if namespace:
         dns_label(namespace, "namespace")
-    spec: dict[str, Any] = {"storageUri": _storage_uri(storage_uri),
-                            "requirements": list(requirements or ["mlflow"])}
+    spec: dict[str, Any] = {
+        "storageUri": _storage_uri(storage_uri),
+        "requirements": list(requirements or ["mlflow"]),
+    }
     if replicas is not None:
         spec["replicas"] = int(replicas)
     if memory is not None:
         spec["memory"] = quantity(memory, "memory")
     if server is not None:
         spec["server"] = dns_label(server, "server")
-    return {"apiVersion": SELDON_V2_API, "kind": "Model", "metadata": _metadata(name, namespace),
-            "spec": spec}
+    return {
+        "apiVersion": SELDON_V2_API,
+        "kind": "Model",
+        "metadata": _metadata(name, namespace),
+        "spec": spec,
+    }
 
 
 def to_yaml(objects: list[dict]) -> str:

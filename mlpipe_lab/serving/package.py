@@ -34,8 +34,18 @@ RUNTIME_REQUIREMENTS = (
 )
 # seldon-core 1.19.0 needs numpy<2; pandas>=3 needs numpy>=2: both pins go (serving facts).
 SELDON_CORE_UNPIN = ("numpy", "pandas")
-RUNTIME_FILES = ("__init__.py", "__main__.py", "app.py", "cli.py", "metrics.py", "model.py",
-                 "params.py", "protocol.py", "reqlogger.py", "server.py")
+RUNTIME_FILES = (
+    "__init__.py",
+    "__main__.py",
+    "app.py",
+    "cli.py",
+    "metrics.py",
+    "model.py",
+    "params.py",
+    "protocol.py",
+    "reqlogger.py",
+    "server.py",
+)
 
 _NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
 
@@ -73,7 +83,9 @@ def read_model(model_dir: str | Path) -> ModelInfo:
         raise PackageError(f"{mlmodel_path}: not valid YAML: {exc}") from None
     flavors = mlmodel.get("flavors") or {}
     if "python_function" not in flavors:
-        raise PackageError(f"{mlmodel_path}: no python_function flavor, mlflow.pyfunc cannot load it")
+        raise PackageError(
+            f"{mlmodel_path}: no python_function flavor, mlflow.pyfunc cannot load it"
+        )
     pyfunc = flavors["python_function"] or {}
     other = [f for f in flavors if f != "python_function"]
     flavor = other[0] if other else (pyfunc.get("loader_module") or "pyfunc").rpartition(".")[2]
@@ -82,8 +94,15 @@ def read_model(model_dir: str | Path) -> ModelInfo:
     signature = mlmodel.get("signature")
     if isinstance(signature, dict):
         signature = {k: json.loads(v) if isinstance(v, str) else v for k, v in signature.items()}
-    return ModelInfo(path, mlmodel, requirements, pyfunc.get("python_version"), flavor,
-                     signature if isinstance(signature, dict) else None, notes)
+    return ModelInfo(
+        path,
+        mlmodel,
+        requirements,
+        pyfunc.get("python_version"),
+        flavor,
+        signature if isinstance(signature, dict) else None,
+        notes,
+    )
 
 
 def _model_requirements(path: Path, notes: list[str]) -> list[str]:
@@ -133,8 +152,10 @@ def rewrite_requirements(requirements: list[str], runtime: str = "mlpipe") -> li
             marker = req.split(";", 1)[1].strip() if ";" in req else ""
             out.append(f"{name}; {marker}" if marker else name)
             continue
-        if canon in {canonical_name(_NAME.match(r).group(1)) for r in RUNTIME_REQUIREMENTS} \
-                and runtime == "mlpipe":
+        if (
+            canon in {canonical_name(_NAME.match(r).group(1)) for r in RUNTIME_REQUIREMENTS}
+            and runtime == "mlpipe"
+        ):
             continue  # the runtime's tested pin wins
         out.append(req)
     if runtime == "seldon-core":
@@ -146,12 +167,31 @@ def rewrite_requirements(requirements: list[str], runtime: str = "mlpipe") -> li
     return out
 
 
-_MLFLOW_TO_V2 = {"boolean": "BOOL", "bool": "BOOL", "integer": "INT32", "int32": "INT32",
-                 "long": "INT64", "int64": "INT64", "float": "FP32", "float32": "FP32",
-                 "double": "FP64", "float64": "FP64", "string": "BYTES", "str": "BYTES",
-                 "binary": "BYTES", "bytes": "BYTES", "datetime": "BYTES", "int8": "INT8",
-                 "int16": "INT16", "uint8": "UINT8", "uint16": "UINT16", "uint32": "UINT32",
-                 "uint64": "UINT64", "float16": "FP16", "object": "BYTES"}
+_MLFLOW_TO_V2 = {
+    "boolean": "BOOL",
+    "bool": "BOOL",
+    "integer": "INT32",
+    "int32": "INT32",
+    "long": "INT64",
+    "int64": "INT64",
+    "float": "FP32",
+    "float32": "FP32",
+    "double": "FP64",
+    "float64": "FP64",
+    "string": "BYTES",
+    "str": "BYTES",
+    "binary": "BYTES",
+    "bytes": "BYTES",
+    "datetime": "BYTES",
+    "int8": "INT8",
+    "int16": "INT16",
+    "uint8": "UINT8",
+    "uint16": "UINT16",
+    "uint32": "UINT32",
+    "uint64": "UINT64",
+    "float16": "FP16",
+    "object": "BYTES",
+}
 
 
 def _tensors(spec: Any, default_name: str) -> list[dict]:
@@ -162,12 +202,23 @@ def _tensors(spec: Any, default_name: str) -> list[dict]:
         for i, s in enumerate(spec):
             t = s.get("tensor-spec") or {}
             name = s.get("name") or (default_name if len(spec) == 1 else f"{default_name}-{i}")
-            out.append({"name": name, "datatype": _MLFLOW_TO_V2.get(str(t.get("dtype")), "BYTES"),
-                        "shape": list(t.get("shape") or [-1])})
+            out.append(
+                {
+                    "name": name,
+                    "datatype": _MLFLOW_TO_V2.get(str(t.get("dtype")), "BYTES"),
+                    "shape": list(t.get("shape") or [-1]),
+                }
+            )
         return out
-    return [{"name": s.get("name") or f"{default_name}-{i}",
-             "datatype": _MLFLOW_TO_V2.get(str(s.get("type")), "BYTES"), "shape": [-1]}
-            for i, s in enumerate(spec) if isinstance(s, dict)]
+    return [
+        {
+            "name": s.get("name") or f"{default_name}-{i}",
+            "datatype": _MLFLOW_TO_V2.get(str(s.get("type")), "BYTES"),
+            "shape": [-1],
+        }
+        for i, s in enumerate(spec)
+        if isinstance(s, dict)
+    ]
 
 
 def model_metadata(info: ModelInfo, name: str, version: str | None) -> dict:
@@ -185,8 +236,11 @@ def model_metadata(info: ModelInfo, name: str, version: str | None) -> dict:
 
 def column_names(info: ModelInfo) -> list[str]:
     sig = (info.signature or {}).get("inputs")
-    if isinstance(sig, list) and sig and all(isinstance(s, dict) and s.get("name") and
-                                             s.get("type") != "tensor" for s in sig):
+    if (
+        isinstance(sig, list)
+        and sig
+        and all(isinstance(s, dict) and s.get("name") and s.get("type") != "tensor" for s in sig)
+    ):
         return [s["name"] for s in sig]
     return []
 
@@ -297,29 +351,44 @@ def build_context(
     requirements = rewrite_requirements(info.requirements, runtime)
     (out / "requirements.txt").write_text("\n".join(requirements) + "\n")
     metadata = json.dumps(model_metadata(info, name, model_version), sort_keys=True)
-    (out / "Predictor.py").write_text(PREDICTOR_TEMPLATE.format(
-        model_uri=uri.replace('"""', ""), metadata=metadata, columns=column_names(info)))
+    (out / "Predictor.py").write_text(
+        PREDICTOR_TEMPLATE.format(
+            model_uri=uri.replace('"""', ""), metadata=metadata, columns=column_names(info)
+        )
+    )
     files = ["Dockerfile", "Predictor.py", "requirements.txt", "model/"]
     if runtime == "mlpipe":
         _copy_runtime(out / "runtime")
         files.append("runtime/")
         runtime_copy = "COPY runtime/ /app/runtime/\n"
         pythonpath = " \\\n    PYTHONPATH=/app/runtime"
-        cmd = json.dumps(["python", "-m", "mlpipe_lab.serving.runtime", "Predictor",
-                          "--service-type", "MODEL"])
+        cmd = json.dumps(
+            ["python", "-m", "mlpipe_lab.serving.runtime", "Predictor", "--service-type", "MODEL"]
+        )
         rewrite_note = ""
     else:
         runtime_copy, pythonpath = "", ""
         cmd = json.dumps(["seldon-core-microservice", "Predictor", "--service-type", "MODEL"])
         rewrite_note = " minus the numpy/pandas pins (seldon-core 1.19 needs numpy<2)"
-    (out / "Dockerfile").write_text(DOCKERFILE_TEMPLATE.format(
-        model_uri=uri, runtime=runtime, base_image=base_image, rewrite_note=rewrite_note,
-        runtime_copy=runtime_copy, workers=workers, pythonpath=pythonpath,
-        python_version=info.python_version or "unknown", cmd=cmd))
+    (out / "Dockerfile").write_text(
+        DOCKERFILE_TEMPLATE.format(
+            model_uri=uri,
+            runtime=runtime,
+            base_image=base_image,
+            rewrite_note=rewrite_note,
+            runtime_copy=runtime_copy,
+            workers=workers,
+            pythonpath=pythonpath,
+            python_version=info.python_version or "unknown",
+            cmd=cmd,
+        )
+    )
     (out / ".dockerignore").write_text("**/__pycache__\n**/*.pyc\n")
     notes = list(info.notes)
     if info.python_version and not info.python_version.startswith("3.12") and "3.12" in base_image:
-        notes.append(f"model was logged with Python {info.python_version}; the image uses {base_image}")
+        notes.append(
+            f"model was logged with Python {info.python_version}; the image uses {base_image}"
+        )
     return BuildContext(out, runtime, requirements, notes, files)
 
 
@@ -333,7 +402,9 @@ def _copy_runtime(dest: Path) -> None:
     src = Path(__file__).resolve().parent / "runtime"
     target = dest / "mlpipe_lab" / "serving" / "runtime"
     target.mkdir(parents=True)
-    (dest / "mlpipe_lab" / "__init__.py").write_text('"""Serving runtime only (copied by mlpipe-lab)."""\n')
+    (dest / "mlpipe_lab" / "__init__.py").write_text(
+        '"""Serving runtime only (copied by mlpipe-lab)."""\n'
+    )
     (dest / "mlpipe_lab" / "serving" / "__init__.py").write_text("")
     for name in RUNTIME_FILES:
         shutil.copy2(src / name, target / name)

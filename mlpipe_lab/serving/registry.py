@@ -111,7 +111,9 @@ def _fail(tracking_uri: str, exc: Exception, name: str | None = None) -> Registr
     message = exc.message if isinstance(exc, MlflowException) else str(exc)
     # MLflow's messages quote the whole URL and retry details; the first line says enough.
     first = message.strip().splitlines()[0][:300] if message.strip() else type(exc).__name__
-    return RegistryUnavailable(f"The MLflow registry at {tracking_uri} cannot be reached or failed: {first}")
+    return RegistryUnavailable(
+        f"The MLflow registry at {tracking_uri} cannot be reached or failed: {first}"
+    )
 
 
 def search_models(tracking_uri: str, name_filter: str = "", max_results: int = 200) -> list[dict]:
@@ -123,16 +125,20 @@ def search_models(tracking_uri: str, name_filter: str = "", max_results: int = 2
         flt = f"name ILIKE '%{safe}%'"
     try:
         models = client.search_registered_models(filter_string=flt or None, max_results=max_results)
-    except Exception as exc:  # noqa: BLE001 - MlflowException, requests and sqlalchemy errors alike
+    except Exception as exc:
         raise _fail(tracking_uri, exc) from None
     out = []
     for rm in models:
-        out.append({
-            "name": rm.name,
-            "description": rm.description or "",
-            "aliases": {str(k): str(v) for k, v in (rm.aliases or {}).items()},
-            "latest_versions": sorted({str(v.version) for v in rm.latest_versions or []}, key=int),
-        })
+        out.append(
+            {
+                "name": rm.name,
+                "description": rm.description or "",
+                "aliases": {str(k): str(v) for k, v in (rm.aliases or {}).items()},
+                "latest_versions": sorted(
+                    {str(v.version) for v in rm.latest_versions or []}, key=int
+                ),
+            }
+        )
     return sorted(out, key=lambda m: m["name"].lower())
 
 
@@ -141,21 +147,26 @@ def model_versions(tracking_uri: str, name: str) -> dict:
     client = _client(tracking_uri)
     try:
         rm = client.get_registered_model(name)
-        versions = client.search_model_versions(filter_string=f"name = '{name.replace(chr(39), '')}'")
-    except Exception as exc:  # noqa: BLE001
+        versions = client.search_model_versions(
+            filter_string=f"name = '{name.replace(chr(39), '')}'"
+        )
+    except Exception as exc:
         raise _fail(tracking_uri, exc, name) from None
     aliases = {str(k): str(v) for k, v in (rm.aliases or {}).items()}
     by_version: dict[str, list[str]] = {}
     for alias, version in aliases.items():
         by_version.setdefault(version, []).append(alias)
-    out = [{
-        "version": str(v.version),
-        "status": v.status,
-        "stage": v.current_stage,
-        "run_id": v.run_id,
-        "aliases": sorted(by_version.get(str(v.version), [])),
-        "created": v.creation_timestamp,
-        "description": v.description or "",
-    } for v in versions]
+    out = [
+        {
+            "version": str(v.version),
+            "status": v.status,
+            "stage": v.current_stage,
+            "run_id": v.run_id,
+            "aliases": sorted(by_version.get(str(v.version), [])),
+            "created": v.creation_timestamp,
+            "description": v.description or "",
+        }
+        for v in versions
+    ]
     out.sort(key=lambda v: int(v["version"]), reverse=True)
     return {"name": rm.name, "aliases": aliases, "versions": out}

@@ -11,7 +11,7 @@ _HERE = str(pathlib.Path(__file__).resolve().parent)
 if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
 
-import harness
+import harness  # noqa: E402
 
 
 @pytest.fixture(scope="session")

@@ -231,7 +231,7 @@ def _params(dag) -> dict[str, Any]:
     for name in params:
         try:
             param = params.get_param(name)
-        except Exception:  # noqa: BLE001  (plain dict, not a ParamsDict)
+        except Exception:
             out[name] = {"default": _jsonable(params[name]), "schema": {}, "description": None}
             continue
         out[name] = {
@@ -253,7 +253,7 @@ def _serialization_error(dag) -> str | None:
             return None
     try:
         serializer.to_dict(dag)
-    except Exception:  # noqa: BLE001  (reported, not raised)
+    except Exception:
         return _error_text()
     return None
 
@@ -302,7 +302,7 @@ def _build_pod(op) -> tuple[Any, str | None]:
         ):
             pod = op.build_pod_request_obj()
         return ApiClient().sanitize_for_serialization(pod), None
-    except Exception:  # noqa: BLE001  (reported, not raised)
+    except Exception:
         return None, _error_text()
 
 
@@ -364,7 +364,7 @@ def _render_params(dag, conf: dict) -> tuple[dict | None, str | None]:
         for key, value in conf.items():
             params[key] = value
         return params.validate(), None
-    except Exception as exc:  # noqa: BLE001  ParamValidationError says which param and why
+    except Exception as exc:
         return None, f"{type(exc).__name__}: {exc}"
 
 
@@ -378,7 +378,7 @@ def _render_task(task, context: dict) -> tuple[Any, dict | None, str | None]:
             setattr(clone, field, copy.deepcopy(getattr(task, field, None)))
         clone.render_template_fields(dict(context, task=clone))
         return clone, {f: _jsonable(getattr(clone, f, None)) for f in task.template_fields}, None
-    except Exception:  # noqa: BLE001  (reported, not raised)
+    except Exception:
         return None, None, _error_text()
 
 

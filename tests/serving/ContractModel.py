@@ -35,11 +35,15 @@ class ContractModel:
             if X == "fail":
                 raise ValueError("the model failed")
             if X == "bad-request":
-                raise ModelError("bad request from the model", status_code=400,
-                                 reason="MICROSERVICE_BAD_DATA")
+                raise ModelError(
+                    "bad request from the model", status_code=400, reason="MICROSERVICE_BAD_DATA"
+                )
             if X == "with-response":
-                return SeldonResponse(np.array([[1, 0]]), tags={"extra": "yes"},
-                                      metrics=[{"type": "GAUGE", "key": "contract_queue", "value": 3}])
+                return SeldonResponse(
+                    np.array([[1, 0]]),
+                    tags={"extra": "yes"},
+                    metrics=[{"type": "GAUGE", "key": "contract_queue", "value": 3}],
+                )
             if X == "meta":
                 return {"meta_seen": meta}
             if X == "names":
@@ -61,7 +65,9 @@ class ContractModel:
 
     def init_metadata(self):
         return {
-            "name": "contract", "versions": ["1"], "platform": "test",
+            "name": "contract",
+            "versions": ["1"],
+            "platform": "test",
             "inputs": [{"name": "input", "datatype": "INT64", "shape": [-1, 2]}],
             "outputs": [{"name": "output", "datatype": "INT64", "shape": [-1, 2]}],
         }

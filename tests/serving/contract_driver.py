@@ -62,23 +62,43 @@ def start(kind: str, server: dict, index: int, logdir: str) -> tuple[subprocess.
     log_path = os.path.join(logdir, f"{server['name']}-{kind}.log")
     if kind == "seldon":
         port = SELDON_BASE_PORT + index
-        env.update({
-            "PREDICTIVE_UNIT_HTTP_SERVICE_PORT": str(port),
-            "PREDICTIVE_UNIT_GRPC_SERVICE_PORT": str(port + 1000),
-            "PREDICTIVE_UNIT_METRICS_SERVICE_PORT": str(port + 2000),
-            "PREDICTIVE_UNIT_METRICS_ENDPOINT": "/prometheus",
-            "GRPC_WORKERS": "0",  # REST only: the contract is about REST
-        })
-        cmd = [os.path.join(server["seldon_bin"], "seldon-core-microservice"), server["predictor"],
-               "--service-type", "MODEL"]
+        env.update(
+            {
+                "PREDICTIVE_UNIT_HTTP_SERVICE_PORT": str(port),
+                "PREDICTIVE_UNIT_GRPC_SERVICE_PORT": str(port + 1000),
+                "PREDICTIVE_UNIT_METRICS_SERVICE_PORT": str(port + 2000),
+                "PREDICTIVE_UNIT_METRICS_ENDPOINT": "/prometheus",
+                "GRPC_WORKERS": "0",  # REST only: the contract is about REST
+            }
+        )
+        cmd = [
+            os.path.join(server["seldon_bin"], "seldon-core-microservice"),
+            server["predictor"],
+            "--service-type",
+            "MODEL",
+        ]
     else:
         port = OURS_BASE_PORT + index
-        cmd = [sys.executable, "-m", "mlpipe_lab.serving.runtime", server["predictor"],
-               "--host", "127.0.0.1", "--http-port", str(port), "--model-dir", server["dir"],
-               "--log-level", "warning", "--graceful-timeout", "5"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "mlpipe_lab.serving.runtime",
+            server["predictor"],
+            "--host",
+            "127.0.0.1",
+            "--http-port",
+            str(port),
+            "--model-dir",
+            server["dir"],
+            "--log-level",
+            "warning",
+            "--graceful-timeout",
+            "5",
+        ]
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen(cmd, cwd=server["dir"], env=env, stdout=log, stderr=log,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            cmd, cwd=server["dir"], env=env, stdout=log, stderr=log, start_new_session=True
+        )
     return proc, port, log_path
 
 
@@ -89,8 +109,11 @@ def send(port: int, case: dict) -> dict:
         conn.request(case["method"], case["path"], body=body, headers=case.get("headers") or {})
         resp = conn.getresponse()
         raw = resp.read()
-        return {"status": resp.status, "headers": {k.lower(): v for k, v in resp.getheaders()},
-                "body": raw.decode("utf-8", "replace")}
+        return {
+            "status": resp.status,
+            "headers": {k.lower(): v for k, v in resp.getheaders()},
+            "body": raw.decode("utf-8", "replace"),
+        }
     finally:
         conn.close()
 
@@ -112,7 +135,7 @@ def main() -> int:
                 ports[(server["name"], kind)] = port
                 logs[f"{server['name']}-{kind}"] = log_path
         for i, server in enumerate(spec["servers"]):
-            for kind, proc in zip(("seldon", "ours"), procs[2 * i: 2 * i + 2]):
+            for kind, proc in zip(("seldon", "ours"), procs[2 * i : 2 * i + 2]):
                 wait_ready(ports[(server["name"], kind)], proc, timeout)
         for case in spec["cases"]:
             result["cases"][case["id"]] = {

@@ -146,7 +146,11 @@ class SeldonApp:
         headers: list[tuple[bytes, bytes]] = []
         service = "other"
         if route is None:
-            status, body, ctype = 404, protocol.dumps(protocol.error_body(f"Not found: {path}", "NOT_FOUND")), JSON
+            status, body, ctype = (
+                404,
+                protocol.dumps(protocol.error_body(f"Not found: {path}", "NOT_FOUND")),
+                JSON,
+            )
         elif method == "OPTIONS":
             status, body, ctype = 200, b"", b"text/plain"
             headers = [
@@ -154,7 +158,13 @@ class SeldonApp:
                 (b"access-control-allow-headers", b"*"),
             ]
         elif method not in route[0] and not (method == "HEAD" and "GET" in route[0]):
-            status, body, ctype = 405, protocol.dumps(protocol.error_body(f"Method {method} not allowed", "METHOD_NOT_ALLOWED")), JSON
+            status, body, ctype = (
+                405,
+                protocol.dumps(
+                    protocol.error_body(f"Method {method} not allowed", "METHOD_NOT_ALLOWED")
+                ),
+                JSON,
+            )
             headers = [(b"allow", ", ".join(route[0]).encode())]
         else:
             service = route[2]
@@ -219,9 +229,13 @@ class SeldonApp:
         finally:
             took = time.perf_counter() - start
             if placement.took(took):
-                log.info("a model call took %.0f ms on the event loop (budget %.0f ms): the next %d calls "
-                         "run on the thread pool", took * 1000, placement.budget * 1000,
-                         placement.pool_calls_left)
+                log.info(
+                    "a model call took %.0f ms on the event loop (budget %.0f ms): the next %d calls "
+                    "run on the thread pool",
+                    took * 1000,
+                    placement.budget * 1000,
+                    placement.pool_calls_left,
+                )
 
     @staticmethod
     def _header(scope: dict, name: bytes) -> bytes | None:
@@ -302,7 +316,11 @@ class SeldonApp:
                     return 200, protocol.dumps(self._raw_response(result, "predict"))
                 data, tags, metrics = protocol.unwrap(result)
                 features_request = request if isinstance(request, dict) else {}
-                meta = features_request.get("meta") if isinstance(features_request.get("meta"), dict) else None
+                meta = (
+                    features_request.get("meta")
+                    if isinstance(features_request.get("meta"), dict)
+                    else None
+                )
             else:
                 features, names, meta, _kind, _ = protocol.extract(request)
                 data, tags, metrics = protocol.unwrap(model.predict(features, names, meta))
@@ -316,7 +334,9 @@ class SeldonApp:
                 log.exception("prediction failed")
             return status, protocol.dumps(err)
 
-    def _meta(self, request_meta: dict | None, tags: dict | None, metrics: list | None, method: str) -> dict:
+    def _meta(
+        self, request_meta: dict | None, tags: dict | None, metrics: list | None, method: str
+    ) -> dict:
         model = self.model
         protocol.validate_metrics(list(metrics or []))
         all_metrics = protocol.validate_metrics(model.metrics()) + list(metrics or [])
@@ -377,7 +397,9 @@ class SeldonApp:
             data, tags, metrics = protocol.unwrap(result)
             if data is None:
                 data = np.array([])
-            out = protocol.build_data(self.model, request if isinstance(request, dict) else {}, data)
+            out = protocol.build_data(
+                self.model, request if isinstance(request, dict) else {}, data
+            )
             out["meta"] = self._meta(None, tags, metrics, "feedback")
             return 200, protocol.dumps(protocol.as_proto_json(out))
         except Exception as exc:
@@ -387,7 +409,12 @@ class SeldonApp:
             return status, protocol.dumps(err)
 
     async def _ping(self, scope: dict, receive: Callable) -> tuple:
-        return 200, b"pong", b"text/html; charset=utf-8", []  # Flask's type for a str, as seldon-core
+        return (
+            200,
+            b"pong",
+            b"text/html; charset=utf-8",
+            [],
+        )  # Flask's type for a str, as seldon-core
 
     async def _health(self, scope: dict, receive: Callable) -> tuple:
         status, body = await self._call(self._health_sync)
@@ -411,7 +438,10 @@ class SeldonApp:
             default_name = self.config.unit_id or self.model.name
             try:
                 raw = self.model.init_metadata() if self.model.init_metadata is not None else {}
-                self._metadata = (200, protocol.dumps(protocol.validate_metadata(raw, default_name)))
+                self._metadata = (
+                    200,
+                    protocol.dumps(protocol.validate_metadata(raw, default_name)),
+                )
             except Exception as exc:
                 status, err = _error_from(exc)
                 if not isinstance(exc, MicroserviceError):

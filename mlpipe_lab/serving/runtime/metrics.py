@@ -23,8 +23,25 @@ import threading
 
 log = logging.getLogger("mlpipe_lab.serving")
 
-LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05, 0.075, 0.1, 0.25,
-                   0.5, 1.0, 2.5, 5.0, 10.0)
+LATENCY_BUCKETS = (
+    0.001,
+    0.0025,
+    0.005,
+    0.0075,
+    0.01,
+    0.015,
+    0.02,
+    0.03,
+    0.05,
+    0.075,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+)
 _NAME_BAD = re.compile(r"[^a-zA-Z0-9_:]")
 
 
@@ -44,18 +61,25 @@ class Metrics:
         self.multiprocess = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
         reg = self.registry
         self.requests = pc.Counter(
-            "mlpipe_serving_requests", "HTTP requests served", ["method", "code", "service"],
+            "mlpipe_serving_requests",
+            "HTTP requests served",
+            ["method", "code", "service"],
             registry=reg,
         )
         self.latency = pc.Histogram(
-            "mlpipe_serving_request_duration_seconds", "HTTP request latency",
-            ["method", "code", "service"], buckets=LATENCY_BUCKETS, registry=reg,
+            "mlpipe_serving_request_duration_seconds",
+            "HTTP request latency",
+            ["method", "code", "service"],
+            buckets=LATENCY_BUCKETS,
+            registry=reg,
         )
         self.feedback = pc.Counter("seldon_api_model_feedback", "Feedback requests", registry=reg)
-        self.reward = pc.Counter("seldon_api_model_feedback_reward", "Summed feedback reward",
-                                 registry=reg)
-        self.logger_events = pc.Counter("mlpipe_serving_logger_events", "Request logger events",
-                                        ["outcome"], registry=reg)
+        self.reward = pc.Counter(
+            "seldon_api_model_feedback_reward", "Summed feedback reward", registry=reg
+        )
+        self.logger_events = pc.Counter(
+            "mlpipe_serving_logger_events", "Request logger events", ["outcome"], registry=reg
+        )
         self._custom: dict[tuple[str, str], tuple[object, tuple[str, ...]]] = {}
         self._lock = threading.Lock()
         self._children: dict[tuple, object] = {}
@@ -89,13 +113,21 @@ class Metrics:
                 if any(n == name for n, _ in self._custom):
                     raise ValueError(f"{name} already exported with another type")
                 if kind == "COUNTER":
-                    obj = pc.Counter(name, f"custom counter {name}", labelnames, registry=self.registry)
+                    obj = pc.Counter(
+                        name, f"custom counter {name}", labelnames, registry=self.registry
+                    )
                 elif kind == "GAUGE":
-                    obj = pc.Gauge(name, f"custom gauge {name}", labelnames, registry=self.registry,
-                                   multiprocess_mode="mostrecent")
+                    obj = pc.Gauge(
+                        name,
+                        f"custom gauge {name}",
+                        labelnames,
+                        registry=self.registry,
+                        multiprocess_mode="mostrecent",
+                    )
                 else:
-                    obj = pc.Histogram(name, f"custom timer {name} (seconds)", labelnames,
-                                       registry=self.registry)
+                    obj = pc.Histogram(
+                        name, f"custom timer {name} (seconds)", labelnames, registry=self.registry
+                    )
                 entry = self._custom[(name, kind)] = (obj, labelnames)
         obj, names = entry
         if names != labelnames:

@@ -104,7 +104,9 @@ class UserModel:
 
     def predict(self, features: Any, feature_names: list, meta: dict | None) -> Any:
         if self._predict is None:
-            raise MicroserviceError("predict() is not implemented", 500, "MICROSERVICE_INTERNAL_ERROR")
+            raise MicroserviceError(
+                "predict() is not implemented", 500, "MICROSERVICE_INTERNAL_ERROR"
+            )
         if self._predict_takes_meta:
             return self._predict(features, feature_names, meta=meta)
         return self._predict(features, feature_names)

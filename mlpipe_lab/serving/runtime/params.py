@@ -66,5 +66,7 @@ def parse_parameters(raw: str | list | None) -> dict[str, Any]:
         try:
             out[name] = convert(value)
         except (TypeError, ValueError) as exc:
-            raise ParameterError(f"parameter {name!r}: {value!r} is not a valid {kind}: {exc}") from None
+            raise ParameterError(
+                f"parameter {name!r}: {value!r} is not a valid {kind}: {exc}"
+            ) from None
     return out

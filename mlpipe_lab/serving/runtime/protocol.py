@@ -35,7 +35,9 @@ def error_body(info: str, reason: str = INTERNAL_ERROR) -> dict:
 
 def dumps(obj: Any) -> bytes:
     """Compact JSON with sorted keys and a trailing newline, byte-for-byte like Flask's jsonify."""
-    return (json.dumps(obj, sort_keys=True, separators=(",", ":"), default=_default) + "\n").encode()
+    return (
+        json.dumps(obj, sort_keys=True, separators=(",", ":"), default=_default) + "\n"
+    ).encode()
 
 
 def _default(value: Any) -> Any:
@@ -66,15 +68,18 @@ def _array_from_datadef(datadef: Any) -> np.ndarray:
     the values, a tensor without ``values``) fail as seldon-core's do: a 500 with the Python
     error's own text, which names the problem (the contract test pins this)."""
     if not isinstance(datadef, dict):
-        raise bad_data(f"Invalid request data type: data must be an object, not {type(datadef).__name__}")
+        raise bad_data(
+            f"Invalid request data type: data must be an object, not {type(datadef).__name__}"
+        )
     if "tensor" in datadef:
         tensor = datadef["tensor"]
         return np.array(tensor["values"]).reshape(tensor["shape"])
     if "ndarray" in datadef:
         return np.array(datadef["ndarray"])
     if "tftensor" in datadef:
-        raise MicroserviceError("tftensor payloads are not supported by this runtime", 500,
-                                INTERNAL_ERROR)
+        raise MicroserviceError(
+            "tftensor payloads are not supported by this runtime", 500, INTERNAL_ERROR
+        )
     return np.array([])
 
 
@@ -130,7 +135,8 @@ def validate_metrics(metrics: list) -> list:
         )
         if not ok:
             raise MicroserviceError(
-                f"Bad metric created during request: {json.dumps(metrics, default=str)}", 500,
+                f"Bad metric created during request: {json.dumps(metrics, default=str)}",
+                500,
                 BAD_METRIC,
             )
     return metrics
@@ -197,7 +203,10 @@ def build_data(model: UserModel, request: dict, output: Any) -> dict:
     if numeric and (requested is None or "tensor" in requested):
         payload_kind, payload = "tensor", {"shape": list(arr.shape), "values": arr.ravel().tolist()}
     else:
-        payload_kind, payload = "ndarray", arr.tolist() if isinstance(output, np.ndarray) else _listify(output)
+        payload_kind, payload = (
+            "ndarray",
+            arr.tolist() if isinstance(output, np.ndarray) else _listify(output),
+        )
     names = model.class_names(arr.shape[1]) if arr.ndim > 1 else []
     return {"data": {"names": names, payload_kind: payload}}
 
@@ -229,9 +238,15 @@ def validate_metadata(meta: Any, default_name: str) -> dict:
         "custom": meta.get("custom", {}),
     }
     if not isinstance(out["name"], str) or not isinstance(out["platform"], str):
-        raise MicroserviceError("Model metadata: name and platform must be strings", 500, BAD_METADATA)
-    if not isinstance(out["versions"], list) or not all(isinstance(v, str) for v in out["versions"]):
-        raise MicroserviceError("Model metadata: versions must be a list of strings", 500, BAD_METADATA)
+        raise MicroserviceError(
+            "Model metadata: name and platform must be strings", 500, BAD_METADATA
+        )
+    if not isinstance(out["versions"], list) or not all(
+        isinstance(v, str) for v in out["versions"]
+    ):
+        raise MicroserviceError(
+            "Model metadata: versions must be a list of strings", 500, BAD_METADATA
+        )
     if not isinstance(out["custom"], dict):
         raise MicroserviceError("Model metadata: custom must be a dict", 500, BAD_METADATA)
     for side in ("inputs", "outputs"):

@@ -78,20 +78,24 @@ class RequestLogger:
             return self.mode in ("all", "response")
         return self.mode == "all"
 
-    def log(self, ce_type: str, request_id: str, body: bytes, content_type: str = "application/json") -> None:
+    def log(
+        self, ce_type: str, request_id: str, body: bytes, content_type: str = "application/json"
+    ) -> None:
         """Queue one event; never blocks."""
         if not self.wants(ce_type):
             return
         if not self._threads:
             self._start()
         headers = dict(self._static)
-        headers.update({
-            "Ce-Id": str(uuid.uuid4()),
-            "Ce-Type": ce_type,
-            "Ce-Time": datetime.now(timezone.utc).isoformat().replace("+00:00", "Z"),
-            "Ce-Requestid": request_id,
-            "Content-Type": content_type,
-        })
+        headers.update(
+            {
+                "Ce-Id": str(uuid.uuid4()),
+                "Ce-Type": ce_type,
+                "Ce-Time": datetime.now(timezone.utc).isoformat().replace("+00:00", "Z"),
+                "Ce-Requestid": request_id,
+                "Content-Type": content_type,
+            }
+        )
         try:
             self._queue.put_nowait((headers, body))
         except queue.Full:

@@ -96,14 +96,21 @@ def run_worker(index: int, user_obj: Any, opts: ServerOptions, socks: list, read
 
             env = _worker_env()
             request_logger = RequestLogger(
-                opts.logger_url, opts.logger_mode, source=default_source(socks[0].getsockname()[1]),
-                model_id=env["model_id"] or model.name, deployment=env["deployment"],
-                namespace=env["namespace"], endpoint=env["endpoint"],
+                opts.logger_url,
+                opts.logger_mode,
+                source=default_source(socks[0].getsockname()[1]),
+                model_id=env["model_id"] or model.name,
+                deployment=env["deployment"],
+                namespace=env["namespace"],
+                endpoint=env["endpoint"],
                 on_outcome=(lambda outcome: metrics.logger_events.labels(outcome).inc())
-                if metrics is not None else None,
+                if metrics is not None
+                else None,
             )
         config = AppConfig(
-            metrics_path=opts.metrics_path, threads=opts.threads, inline_budget=opts.inline_budget,
+            metrics_path=opts.metrics_path,
+            threads=opts.threads,
+            inline_budget=opts.inline_budget,
             max_body=opts.max_body,
             include_metrics_in_response=opts.include_metrics_in_response,
             unit_id=os.environ.get("PREDICTIVE_UNIT_ID", ""),
@@ -145,9 +152,17 @@ def _serve(app: Any, opts: ServerOptions, socks: list) -> None:
     except ImportError:
         http = "h11"
     config = uvicorn.Config(
-        app, loop=loop, http=http, lifespan="on", access_log=False, log_level=opts.log_level,
-        timeout_keep_alive=opts.keep_alive, server_header=False, proxy_headers=False,
-        backlog=opts.backlog, timeout_graceful_shutdown=opts.graceful_timeout,
+        app,
+        loop=loop,
+        http=http,
+        lifespan="on",
+        access_log=False,
+        log_level=opts.log_level,
+        timeout_keep_alive=opts.keep_alive,
+        server_header=False,
+        proxy_headers=False,
+        backlog=opts.backlog,
+        timeout_graceful_shutdown=opts.graceful_timeout,
     )
     server = uvicorn.Server(config)
     server.run(sockets=socks)
@@ -206,8 +221,13 @@ class Supervisor:
             return 0 if self.stopping else 1
         port = self.socks[0].getsockname()[1]
         host = self.opts.host
-        log.info("serving %s on http://%s:%d with %d worker(s)", self.opts.predictor, host, port,
-                 self.opts.workers)
+        log.info(
+            "serving %s on http://%s:%d with %d worker(s)",
+            self.opts.predictor,
+            host,
+            port,
+            self.opts.workers,
+        )
         print(f"PORT {port}", flush=True)
         while not self.stopping:
             try:
@@ -223,7 +243,9 @@ class Supervisor:
             self._mark_dead(pid)
             if self.stopping:
                 break
-            log.warning("worker %d (pid %d) exited with status %d; starting a new one", index, pid, status)
+            log.warning(
+                "worker %d (pid %d) exited with status %d; starting a new one", index, pid, status
+            )
             new_pid, fd = self.spawn(index)
             if not self.wait_ready({fd: new_pid}):
                 self.failed_starts += 1

@@ -21,8 +21,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from ...runner.contract import CONTRACT_VERSION, STORES
 from ..package import RUNTIMES
@@ -49,8 +49,10 @@ def _kube_options(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m mlpipe_lab.serving.tasks",
-                                description="The tasks of a 'Serve MLflow model' pipeline node.")
+    p = argparse.ArgumentParser(
+        prog="python -m mlpipe_lab.serving.tasks",
+        description="The tasks of a 'Serve MLflow model' pipeline node.",
+    )
     sub = p.add_subparsers(dest="step", required=True)
     pkg = sub.add_parser("package", help="resolve, download and package the model")
     _store_options(pkg)
@@ -66,7 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
     pkg.add_argument("--image-repository")
     pkg.add_argument("--image-tag")
     pkg.add_argument("--smoke-request")
-    pkg.add_argument("--xcom-file", help="also write the result here (Airflow: /airflow/xcom/return.json)")
+    pkg.add_argument(
+        "--xcom-file", help="also write the result here (Airflow: /airflow/xcom/return.json)"
+    )
 
     dep = sub.add_parser("deploy", help="server-side apply the serving resources")
     _kube_options(dep)
@@ -105,7 +109,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "contract", CONTRACT_VERSION) != CONTRACT_VERSION:
-        parser.error(f"this image speaks contract {CONTRACT_VERSION}, the DAG asks for {args.contract}")
+        parser.error(
+            f"this image speaks contract {CONTRACT_VERSION}, the DAG asks for {args.contract}"
+        )
     if getattr(args, "store", None) == "s3" and not args.bucket:
         parser.error("--store s3 needs --bucket")
     if getattr(args, "store", None) == "local" and not args.root:
@@ -132,11 +138,20 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             from .package import run_package
 
             result = run_package(
-                store=store, run_prefix=args.run_prefix, task_id=args.task_id, name=args.model,
-                version=args.version, alias=args.alias, target=args.target, tracking_uri=args.tracking_uri,
-                runtime=args.runtime, image_registry=args.image_registry,
-                image_repository=args.image_repository, image_tag=args.image_tag,
-                smoke_request=args.smoke_request)
+                store=store,
+                run_prefix=args.run_prefix,
+                task_id=args.task_id,
+                name=args.model,
+                version=args.version,
+                alias=args.alias,
+                target=args.target,
+                tracking_uri=args.tracking_uri,
+                runtime=args.runtime,
+                image_registry=args.image_registry,
+                image_repository=args.image_repository,
+                image_tag=args.image_tag,
+                smoke_request=args.smoke_request,
+            )
             if args.xcom_file:
                 path = Path(args.xcom_file)
                 path.parent.mkdir(parents=True, exist_ok=True)
@@ -145,8 +160,12 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             return 0
         from .smoke import run_check
 
-        run_check(store=store, run_prefix=args.run_prefix, package_task=args.package_task,
-                  request=_json_arg(parser, args.request, "--request"))
+        run_check(
+            store=store,
+            run_prefix=args.run_prefix,
+            package_task=args.package_task,
+            request=_json_arg(parser, args.request, "--request"),
+        )
         return 0
 
     from . import spec as specs
@@ -170,17 +189,28 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         if args.dry_run:
             print(json.dumps(objects, indent=2, sort_keys=True))
             return 0
-        api = kube.api_client(in_cluster=not args.kubeconfig, kubeconfig=args.kubeconfig, context=args.context)
+        api = kube.api_client(
+            in_cluster=not args.kubeconfig, kubeconfig=args.kubeconfig, context=args.context
+        )
         for obj in objects:
             answer = kube.apply(api, obj)
             generation = (answer or {}).get("metadata", {}).get("generation")
-            print(f"applied {obj['kind']} {obj['metadata']['namespace']}/{obj['metadata']['name']}"
-                  + (f" (generation {generation})" if generation else ""))
+            print(
+                f"applied {obj['kind']} {obj['metadata']['namespace']}/{obj['metadata']['name']}"
+                + (f" (generation {generation})" if generation else "")
+            )
         return 0
 
     res = specs.main_resource(spec)
-    api = kube.api_client(in_cluster=not args.kubeconfig, kubeconfig=args.kubeconfig, context=args.context)
-    kube.wait_ready(lambda: kube.get(api, res), res.kind, f"{res.namespace}/{res.name}", args.timeout,
-                    args.interval)
+    api = kube.api_client(
+        in_cluster=not args.kubeconfig, kubeconfig=args.kubeconfig, context=args.context
+    )
+    kube.wait_ready(
+        lambda: kube.get(api, res),
+        res.kind,
+        f"{res.namespace}/{res.name}",
+        args.timeout,
+        args.interval,
+    )
     print(f"{res.kind} {res.namespace}/{res.name} is available")
     return 0

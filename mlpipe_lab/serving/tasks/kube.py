@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from .spec import Resource, resource_of
 
@@ -35,17 +36,31 @@ def api_client(in_cluster: bool = True, kubeconfig: str | None = None, context: 
     return client.ApiClient(cfg)
 
 
-def _call(api, method: str, path: str, body: Any = None, query: list | None = None,
-          content_type: str | None = None) -> Any:
+def _call(
+    api,
+    method: str,
+    path: str,
+    body: Any = None,
+    query: list | None = None,
+    content_type: str | None = None,
+) -> Any:
     from kubernetes.client.rest import ApiException
 
     headers = {"Accept": "application/json"}
     if content_type:
         headers["Content-Type"] = content_type
     try:
-        return api.call_api(path, method, query_params=query or [], header_params=headers, body=body,
-                            auth_settings=["BearerToken"], _return_http_data_only=True,
-                            _preload_content=True, **_response_kind(api))
+        return api.call_api(
+            path,
+            method,
+            query_params=query or [],
+            header_params=headers,
+            body=body,
+            auth_settings=["BearerToken"],
+            _return_http_data_only=True,
+            _preload_content=True,
+            **_response_kind(api),
+        )
     except ApiException as exc:
         raise KubeError(_api_message(method, path, exc)) from None
 
@@ -74,9 +89,14 @@ def apply(api, obj: dict) -> dict:
     """Server-side apply of one object; returns what the API server answered."""
     res = resource_of(obj)
     # The client sends the dict as JSON (which is YAML) for this content type.
-    return _call(api, "PATCH", res.path, body=obj,
-                 query=[("fieldManager", FIELD_MANAGER), ("force", "true")],
-                 content_type=APPLY_CONTENT_TYPE)
+    return _call(
+        api,
+        "PATCH",
+        res.path,
+        body=obj,
+        query=[("fieldManager", FIELD_MANAGER), ("force", "true")],
+        content_type=APPLY_CONTENT_TYPE,
+    )
 
 
 def get(api, res: Resource) -> dict | None:
@@ -84,9 +104,15 @@ def get(api, res: Resource) -> dict | None:
     from kubernetes.client.rest import ApiException
 
     try:
-        return api.call_api(res.path, "GET", header_params={"Accept": "application/json"},
-                            auth_settings=["BearerToken"], _return_http_data_only=True,
-                            _preload_content=True, **_response_kind(api))
+        return api.call_api(
+            res.path,
+            "GET",
+            header_params={"Accept": "application/json"},
+            auth_settings=["BearerToken"],
+            _return_http_data_only=True,
+            _preload_content=True,
+            **_response_kind(api),
+        )
     except ApiException as exc:
         if exc.status == 404:
             return None
@@ -103,8 +129,10 @@ def conditions_text(obj: dict | None) -> str:
     status = obj.get("status") or {}
     parts = []
     if status.get("state"):
-        parts.append(f"state={status['state']}" + (f" ({status['description']})"
-                                                    if status.get("description") else ""))
+        parts.append(
+            f"state={status['state']}"
+            + (f" ({status['description']})" if status.get("description") else "")
+        )
     for c in status.get("conditions") or []:
         if not isinstance(c, dict):
             continue
@@ -130,18 +158,30 @@ def readiness(kind: str, obj: dict | None) -> str:
     generation = (obj.get("metadata") or {}).get("generation")
     observed = status.get("observedGeneration")
     ready = conditions.get("Ready") or {}
-    if ready.get("status") == "True" and (observed is None or generation is None or observed >= generation):
+    if ready.get("status") == "True" and (
+        observed is None or generation is None or observed >= generation
+    ):
         return "ready"
     if kind == "Model" and (conditions.get("ModelReady") or {}).get("reason") == "ModelFailed":
         return "failed"
-    if kind == "InferenceService" and (status.get("modelStatus") or {}).get("transitionStatus") == "BlockedByFailedLoad":
+    if (
+        kind == "InferenceService"
+        and (status.get("modelStatus") or {}).get("transitionStatus") == "BlockedByFailedLoad"
+    ):
         return "failed"
     return "pending"
 
 
-def wait_ready(fetch: Callable[[], dict | None], kind: str, name: str, timeout: float,
-               interval: float = 5.0, clock: Callable[[], float] = time.monotonic,
-               sleep: Callable[[float], None] = time.sleep, log: Callable[[str], None] = print) -> dict:
+def wait_ready(
+    fetch: Callable[[], dict | None],
+    kind: str,
+    name: str,
+    timeout: float,
+    interval: float = 5.0,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+    log: Callable[[str], None] = print,
+) -> dict:
     """Poll ``fetch`` until the resource is ready; KubeError quoting the conditions otherwise."""
     deadline = clock() + timeout
     last_text = None

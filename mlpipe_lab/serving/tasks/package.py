@@ -81,11 +81,23 @@ def seed_request(model_dir: Path) -> dict | None:
     return None
 
 
-def run_package(*, store: Any, run_prefix: str, task_id: str, name: str, version: str | None,
-                alias: str | None, target: str, tracking_uri: str | None, runtime: str = "mlpipe",
-                image_registry: str | None = None, image_repository: str | None = None,
-                image_tag: str | None = None, smoke_request: str | None = None,
-                log=print) -> dict:
+def run_package(
+    *,
+    store: Any,
+    run_prefix: str,
+    task_id: str,
+    name: str,
+    version: str | None,
+    alias: str | None,
+    target: str,
+    tracking_uri: str | None,
+    runtime: str = "mlpipe",
+    image_registry: str | None = None,
+    image_repository: str | None = None,
+    image_tag: str | None = None,
+    smoke_request: str | None = None,
+    log=print,
+) -> dict:
     """Resolve, download, package, upload; the result (also stored as resolved.json)."""
     uri = model_uri(name, version, alias)
     try:
@@ -94,17 +106,25 @@ def run_package(*, store: Any, run_prefix: str, task_id: str, name: str, version
         raise PackageTaskError(f"cannot resolve {uri}: {exc}") from None
     pinned = f"models:/{name}/{resolved.version}"
     log(f"{uri} is version {resolved.version} ({resolved.download_uri})")
-    result: dict[str, Any] = {"model": name, "version": resolved.version, "alias": alias,
-                              "model_uri": pinned, "storage_uri": resolved.download_uri}
+    result: dict[str, Any] = {
+        "model": name,
+        "version": resolved.version,
+        "alias": alias,
+        "model_uri": pinned,
+        "storage_uri": resolved.download_uri,
+    }
     if target != "seldon-v1":
         try:  # KServe and Seldon Core 2 read the files themselves: they need a physical location
             manifests._storage_uri(resolved.download_uri or "")
         except manifests.ManifestError as exc:
-            raise PackageTaskError(f"{pinned}: target {target} cannot load this model: {exc}") from None
+            raise PackageTaskError(
+                f"{pinned}: target {target} cannot load this model: {exc}"
+            ) from None
     elif image_repository:  # the image the build task pushes (no repository: local check only)
         try:
-            result["image"] = manifests.image_reference(image_repository, image_tag or str(resolved.version),
-                                                        image_registry or None)
+            result["image"] = manifests.image_reference(
+                image_repository, image_tag or str(resolved.version), image_registry or None
+            )
         except manifests.ManifestError as exc:
             raise PackageTaskError(str(exc)) from None
     with tempfile.TemporaryDirectory(prefix="mlpipe-serve-") as tmp:
@@ -120,11 +140,19 @@ def run_package(*, store: Any, run_prefix: str, task_id: str, name: str, version
                 raise PackageTaskError(f"the smoke-test request is not JSON: {exc}") from None
         request = request or seed_request(model_dir)
         if request is None:
-            raise PackageTaskError(f"{pinned} has no input example: set the node's smoke-test request")
+            raise PackageTaskError(
+                f"{pinned} has no input example: set the node's smoke-test request"
+            )
         result["smoke_request"] = request
         # Every target: the local check serves this context too.
-        ctx = build_context(model_dir, Path(tmp) / "context", runtime=runtime, model_uri=pinned,
-                            model_name=name, model_version=str(resolved.version))
+        ctx = build_context(
+            model_dir,
+            Path(tmp) / "context",
+            runtime=runtime,
+            model_uri=pinned,
+            model_name=name,
+            model_version=str(resolved.version),
+        )
         for note in ctx.notes:
             log(f"note: {note}")
         read_model(ctx.path / "model")  # the copy is loadable by pyfunc's rules

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import numbers
 import os
 import select
 import signal
@@ -13,10 +14,9 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
-
-import numbers
+from typing import Any
 
 
 class SmokeError(RuntimeError):
@@ -33,8 +33,16 @@ def v2_request(seldon: dict) -> dict:
     if not all(isinstance(v, numbers.Number) and not isinstance(v, bool) for v in flat):
         raise SmokeError("only numeric ndarray rows can be sent to a V2 endpoint")
     datatype = "INT64" if all(isinstance(v, int) for v in flat) else "FP64"
-    return {"inputs": [{"name": "input-0", "shape": [len(rows), len(rows[0])], "datatype": datatype,
-                        "data": flat}]}
+    return {
+        "inputs": [
+            {
+                "name": "input-0",
+                "shape": [len(rows), len(rows[0])],
+                "datatype": datatype,
+                "data": flat,
+            }
+        ]
+    }
 
 
 def check_answer(protocol: str, status: int, body: bytes) -> Any:
@@ -48,8 +56,12 @@ def check_answer(protocol: str, status: int, body: bytes) -> Any:
         raise SmokeError(f"the answer is not JSON: {text[:1000]}") from None
     if protocol == "seldon":
         data = answer.get("data") if isinstance(answer, dict) else None
-        payload = isinstance(data, dict) and any(k in data for k in ("ndarray", "tensor", "tftensor"))
-        other = isinstance(answer, dict) and any(k in answer for k in ("jsonData", "strData", "binData"))
+        payload = isinstance(data, dict) and any(
+            k in data for k in ("ndarray", "tensor", "tftensor")
+        )
+        other = isinstance(answer, dict) and any(
+            k in answer for k in ("jsonData", "strData", "binData")
+        )
         if not (payload or other):
             raise SmokeError(f"not a Seldon prediction (no data.ndarray/tensor): {text[:1000]}")
     else:
@@ -60,18 +72,29 @@ def check_answer(protocol: str, status: int, body: bytes) -> Any:
 
 
 def post(url: str, body: dict, headers: dict[str, str], timeout: float) -> tuple[int, bytes]:
-    req = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
-                                 headers={"Content-Type": "application/json", **headers})
+    req = urllib.request.Request(
+        url,
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={"Content-Type": "application/json", **headers},
+    )
     try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 - our own URL
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
             return resp.status, resp.read()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read()
 
 
-def smoke(url: str, request: dict, protocol: str = "seldon", headers: dict[str, str] | None = None,
-          attempts: int = 10, delay: float = 3.0, timeout: float = 30.0,
-          sleep: Callable[[float], None] = time.sleep) -> Any:
+def smoke(
+    url: str,
+    request: dict,
+    protocol: str = "seldon",
+    headers: dict[str, str] | None = None,
+    attempts: int = 10,
+    delay: float = 3.0,
+    timeout: float = 30.0,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Any:
     """POST the request; connection failures and 503s (routes still settling) are retried."""
     body = request if protocol == "seldon" else v2_request(request)
     last = ""
@@ -98,18 +121,39 @@ def unpack(tarball: Path, dest: Path) -> Path:
     return dest
 
 
-def serve_context_once(context_dir: Path, request: dict, start_timeout: float = 180.0,
-                       log=print) -> Any:
+def serve_context_once(
+    context_dir: Path, request: dict, start_timeout: float = 180.0, log=print
+) -> Any:
     """Serve a build context with our runtime on 127.0.0.1 (ephemeral port), send one request,
     stop it. Uses this interpreter, so it needs the model's requirements installed."""
     env = {**os.environ, "MODEL_DIR": str(context_dir / "model")}
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "mlpipe_lab.serving.runtime", "Predictor", "--host", "127.0.0.1",
-         "--http-port", "0", "--model-dir", str(context_dir), "--workers", "1", "--log-level", "warning",
-         "--graceful-timeout", "5"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, start_new_session=True,
-        cwd=str(context_dir))
+        [
+            sys.executable,
+            "-m",
+            "mlpipe_lab.serving.runtime",
+            "Predictor",
+            "--host",
+            "127.0.0.1",
+            "--http-port",
+            "0",
+            "--model-dir",
+            str(context_dir),
+            "--workers",
+            "1",
+            "--log-level",
+            "warning",
+            "--graceful-timeout",
+            "5",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        start_new_session=True,
+        cwd=str(context_dir),
+    )
     try:
         port = None
         deadline = time.monotonic() + start_timeout
@@ -121,7 +165,9 @@ def serve_context_once(context_dir: Path, request: dict, start_timeout: float = 
                     port = int(line.split()[1])
         if port is None:
             _stop(proc)
-            raise SmokeError("the serving runtime did not start: " + (proc.stderr.read() or "")[-2000:])
+            raise SmokeError(
+                "the serving runtime did not start: " + (proc.stderr.read() or "")[-2000:]
+            )
         url = f"http://127.0.0.1:{port}/api/v1.0/predictions"
         log(f"serving the package on {url}")
         return smoke(url, request, attempts=3, delay=1.0)
@@ -142,8 +188,9 @@ def _stop(proc: subprocess.Popen) -> None:
             stream.close()
 
 
-def run_check(*, store: Any, run_prefix: str, package_task: str, request: dict | None = None,
-              log=print) -> Any:
+def run_check(
+    *, store: Any, run_prefix: str, package_task: str, request: dict | None = None, log=print
+) -> Any:
     """The local check of a package task's output (context and resolved.json from the store)."""
     from .package import context_key, resolved_key
 
