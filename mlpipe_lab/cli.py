@@ -257,7 +257,9 @@ def _entry_from_args(args: argparse.Namespace) -> dict[str, Any]:
 
 def cmd_catalog_list(args: argparse.Namespace) -> int:
     svc = _services(args)
-    kinds = [args.kind] if args.kind else ["runtime-images", "runtime-configs"]
+    kinds = (
+        [args.kind] if args.kind else ["runtime-images", "runtime-configs", "component-catalogs"]
+    )
     out = {}
     for kind in kinds:
         from .services import catalog_kind
@@ -309,7 +311,9 @@ def cmd_catalog_remove(args: argparse.Namespace) -> int:
 
 def cmd_catalog_import(args: argparse.Namespace) -> int:
     svc = _services(args)
-    kinds = [args.kind] if args.kind else ["runtime-images", "runtime-configs"]
+    kinds = (
+        [args.kind] if args.kind else ["runtime-images", "runtime-configs", "component-catalogs"]
+    )
     imported = []
     for kind in kinds:
         imported += svc.catalog_call(
@@ -523,10 +527,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_schema)
 
     cat = sub.add_parser(
-        "catalog", parents=[common], help="runtime images and runtime configurations"
+        "catalog",
+        parents=[common],
+        help="runtime images, runtime configurations and component catalogs",
     )
     csub = cat.add_subparsers(dest="catalog_command", metavar="ACTION", required=True)
-    kinds = "runtime-images (images) or runtime-configs (configs)"
+    kinds = "runtime-images (images), runtime-configs (configs) or component-catalogs"
 
     p = csub.add_parser("list", parents=[common], help="list entries")
     p.add_argument("kind", nargs="?", help=kinds)
@@ -552,7 +558,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--image", help="runtime images: the container image")
     p.add_argument("--pull-policy", dest="pull_policy", choices=["Always", "IfNotPresent", "Never"])
     p.add_argument("--pull-secret", dest="pull_secret")
-    p.add_argument("--type", choices=["local", "airflow"], help="runtime configs: the type")
+    p.add_argument(
+        "--type",
+        help="runtime configs: local or airflow; component catalogs: the source "
+        "(local-directory-catalog, url-catalog, airflow-providers, ...)",
+    )
     p.add_argument("--from-file", dest="from_file", help="JSON file with the entry")
     p.add_argument(
         "--set",

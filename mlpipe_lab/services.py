@@ -17,7 +17,7 @@ from .pipeline.files import LocalFiles
 from .pipeline.ids import slugify, unique_ids
 from .pipeline.model import normalise_entries
 
-CATALOG_KINDS = ("runtime-images", "runtime-configs")
+CATALOG_KINDS = ("runtime-images", "runtime-configs", "component-catalogs")
 KIND_ALIASES = {
     "runtime-images": "runtime-images",
     "images": "runtime-images",
@@ -28,6 +28,8 @@ KIND_ALIASES = {
     "config": "runtime-configs",
     "runtime-config": "runtime-configs",
     "runtimes": "runtime-configs",
+    "component-catalogs": "component-catalogs",
+    "component-catalog": "component-catalogs",
 }
 
 
@@ -36,7 +38,8 @@ def catalog_kind(kind: str) -> str:
         return KIND_ALIASES[kind]
     except KeyError:
         raise ServiceError(
-            f"Unknown catalog '{kind}'; use runtime-images or runtime-configs.", 404
+            f"Unknown catalog '{kind}'; use runtime-images, runtime-configs or component-catalogs.",
+            404,
         ) from None
 
 

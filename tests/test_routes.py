@@ -91,6 +91,7 @@ async def test_schemas_index_and_each_schema(api):
         "pipeline-properties",
         "runtime-config",
         "runtime-image",
+        "component-catalog",
     }
     assert set(index["node_types"]) == {
         "execute-notebook-node",

@@ -22,7 +22,34 @@ from .names import is_valid_name, slugify
 ELYRA_SCHEMASPACES: dict[str, tuple[str, frozenset[str] | None]] = {
     "runtime-images": ("runtime-images", frozenset({"runtime-image"})),
     "runtime-configs": ("runtimes", frozenset({"airflow"})),
+    "component-catalogs": (
+        "component-catalogs",
+        frozenset(
+            {
+                "local-file-catalog",
+                "local-directory-catalog",
+                "url-catalog",
+                "airflow-package-catalog",
+                "airflow-provider-package-catalog",
+                "elyra-kfp-examples-catalog",
+                "elyra-airflow-examples-catalog",
+            }
+        ),
+    ),
 }
+# Elyra component catalog metadata we keep (the rest, e.g. UI hints, is Elyra's own).
+_COMPONENT_CATALOG_FIELDS = (
+    "runtime_type",
+    "categories",
+    "paths",
+    "base_path",
+    "include_subdirs",
+    "airflow_package_download_url",
+    "airflow_provider_package_download_url",
+    "search_contrib",
+    "auth_id",
+    "auth_password",
+)
 
 _PULL_POLICIES = ("Always", "IfNotPresent", "Never")
 _DEFAULT_GIT_HOSTS = {"GITHUB": "https://github.com", "GITLAB": "https://gitlab.com"}
@@ -185,7 +212,33 @@ def runtime_from_elyra(name: str, instance: dict[str, Any]) -> dict[str, Any]:
     return entry
 
 
-_CONVERTERS = {"runtime-images": image_from_elyra, "runtime-configs": runtime_from_elyra}
+def component_catalog_from_elyra(name: str, instance: dict[str, Any]) -> dict[str, Any]:
+    """Elyra component catalog instance -> our component catalog entry (same field names; the
+    schema name becomes ``type``)."""
+    metadata = instance.get("metadata")
+    if not isinstance(metadata, dict):
+        raise ConversionError("has no metadata")
+    schema_name = instance.get("schema_name")
+    if not isinstance(schema_name, str):
+        raise ConversionError("has no schema_name")
+    entry = _common(name, instance, metadata)
+    entry.pop("tags", None)
+    entry["type"] = schema_name
+    for key in _COMPONENT_CATALOG_FIELDS:
+        value = metadata.get(key)
+        if value not in (None, "", []):
+            entry[key] = value
+    if schema_name in ("local-file-catalog", "local-directory-catalog", "url-catalog"):
+        if not entry.get("paths"):
+            raise ConversionError("has no paths")
+    return entry
+
+
+_CONVERTERS = {
+    "runtime-images": image_from_elyra,
+    "runtime-configs": runtime_from_elyra,
+    "component-catalogs": component_catalog_from_elyra,
+}
 
 
 def read_elyra(kind: str, elyra_data_dir: Path) -> list[ElyraEntry]:
@@ -227,8 +280,8 @@ def read_elyra(kind: str, elyra_data_dir: Path) -> list[ElyraEntry]:
         schema_name = instance.get("schema_name")
         if schema_names is not None and schema_name is not None and schema_name not in schema_names:
             continue
-        if kind == "runtime-configs" and schema_name is None:
-            continue  # a runtime of unknown flavour
+        if kind != "runtime-images" and schema_name is None:
+            continue  # a runtime or catalog of unknown flavour
         seen.add(name)
         try:
             entries.append(ElyraEntry(name, path, convert(name, instance)))

@@ -49,7 +49,7 @@ MASK = "********"
 REV_KEY = "_secrets_rev"
 PENDING_SUFFIX = ".pending"
 DATA_DIR_ENV = "MLPIPE_LAB_DATA_DIR"
-KINDS = ("runtime-images", "runtime-configs")
+KINDS = ("runtime-images", "runtime-configs", "component-catalogs")
 #: Server-computed keys added to returned entries and ignored on input.
 META_KEYS = ("source", "read_only", "error")
 
@@ -80,6 +80,7 @@ class _KindSpec:
 _SPECS = {
     "runtime-images": _KindSpec("runtime-image", "runtime image", ()),
     "runtime-configs": _KindSpec("runtime-config", "runtime configuration", (LOCAL_BUILTIN,)),
+    "component-catalogs": _KindSpec("component-catalog", "component catalog", ()),
 }
 
 
@@ -137,7 +138,8 @@ def resolve_local_paths(
 
 
 class Catalog:
-    """One catalog (``kind`` is ``"runtime-images"`` or ``"runtime-configs"``).
+    """One catalog (``kind`` is ``"runtime-images"``, ``"runtime-configs"`` or
+    ``"component-catalogs"``).
 
     ``data_dir``: where our catalog lives (default ``default_data_dir()``). ``elyra_data_dir``: the
     Jupyter data dir whose ``metadata/`` Elyra uses (default ``jupyter_data_dir()``);
@@ -654,12 +656,27 @@ class RuntimeConfigs(Catalog):
         return resolve_local_paths(self.get(name), self.data_dir)
 
 
+class ComponentCatalogs(Catalog):
+    """The component catalogs (where operators and KFP components come from); see
+    ``mlpipe_lab.components`` for reading them."""
+
+    def __init__(
+        self,
+        data_dir: str | os.PathLike[str] | None = None,
+        elyra_data_dir: str | os.PathLike[str] | None = None,
+        include_elyra: bool = True,
+    ) -> None:
+        super().__init__("component-catalogs", data_dir, elyra_data_dir, include_elyra)
+
+
 def open_catalog(kind: str, **kwargs: Any) -> Catalog:
-    """``RuntimeImages`` or ``RuntimeConfigs`` for ``kind``."""
+    """``RuntimeImages``, ``RuntimeConfigs`` or ``ComponentCatalogs`` for ``kind``."""
     if kind == "runtime-images":
         return RuntimeImages(**kwargs)
     if kind == "runtime-configs":
         return RuntimeConfigs(**kwargs)
+    if kind == "component-catalogs":
+        return ComponentCatalogs(**kwargs)
     raise ValueError(f"unknown catalog kind {kind!r}; expected one of {', '.join(KINDS)}")
 
 

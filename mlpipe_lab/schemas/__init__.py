@@ -24,6 +24,7 @@ SCHEMA_FILES = {
     "node-properties": "node-properties.json",
     "runtime-image": "runtime-image.json",
     "runtime-config": "runtime-config.json",
+    "component-catalog": "component-catalog.json",
 }
 
 
