@@ -1,5 +1,6 @@
 """The node runner (python -m mlpipe_lab.runner) against the local store: real bundles built by the
-compiler's bundle writer, real subprocesses, real notebooks executed with nbclient."""
+compiler's bundle writer, real subprocesses, real notebooks executed in a real ipykernel (through
+jupyter_client, as in a pod's image)."""
 
 from __future__ import annotations
 
@@ -295,17 +296,20 @@ def test_r_node(store):
     if shutil.which("Rscript") is None:
         assert proc.returncode == 1
         assert verdict(proc) == (
-            "mlpipe-runner: node 'r' failed: Rscript is not installed in this "
-            "runtime image (R nodes need R)"
+            "mlpipe-runner: node 'r' failed: this image has no Rscript (R nodes need R in "
+            "their image)"
         )
     else:  # pragma: no cover - machines with R
         assert proc.returncode == 0 and "hello from R" in proc.stdout
 
 
-def test_runner_works_without_boto3_for_the_local_store(store):
+def test_runner_needs_no_boto3_nbclient_or_nbformat(store):
+    """The runner's own S3 client and notebook executor: with boto3, botocore, nbclient and
+    nbformat unimportable it still runs nodes, and S3 fails only for want of a reachable store."""
     store.bundle("plain", {"p.py": "print('no boto here')\n"})
     blocker = (
-        "import sys; sys.modules['boto3'] = None; sys.modules['botocore'] = None; "
+        "import sys\nfor m in ('boto3', 'botocore', 'nbclient', 'nbformat', 'nbconvert'): "
+        "sys.modules[m] = None\n"
         "from mlpipe_lab.runner.__main__ import main; sys.exit(main(sys.argv[1:]))"
     )
     argv = [
@@ -330,13 +334,25 @@ def test_runner_works_without_boto3_for_the_local_store(store):
     proc = subprocess.run(argv, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0 and "no boto here" in proc.stdout
     argv[argv.index("local")] = "s3"
-    argv[argv.index("--root") : argv.index("--root") + 2] = ["--bucket", "b"]
-    proc = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+    argv[argv.index("--root") : argv.index("--root") + 2] = [
+        "--bucket",
+        "b",
+        "--endpoint",
+        "http://127.0.0.1:9",
+    ]
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": "k", "AWS_SECRET_ACCESS_KEY": "s"}
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=120, env=env)
     assert proc.returncode == 1
-    assert "node 'plain' failed: the s3 store needs boto3" in proc.stderr
-    code = "import sys, mlpipe_lab.runner.__main__; print('boto3' in sys.modules, 'nbclient' in sys.modules)"
+    assert verdict(proc).startswith(
+        "mlpipe-runner: node 'plain' failed: cannot fetch its bundle: cannot reach the object "
+        "store at http://127.0.0.1:9: "
+    ), proc.stderr
+    code = (
+        "import sys, mlpipe_lab.runner.__main__\n"
+        "print(*[m in sys.modules for m in ('boto3', 'nbclient', 'nbformat', 'jupyter_client')])"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert out.stdout.split() == ["False", "False"]
+    assert out.stdout.split() == ["False", "False", "False", "False"]
 
 
 def test_sigterm_stops_the_node_and_still_uploads_the_log(store):
@@ -465,16 +481,18 @@ def test_failing_notebook_names_the_cell_and_keeps_notebook_and_log(store):
 
 
 def test_injection_goes_after_the_parameters_cell_and_replaces_an_old_one():
-    nb = nbformat.reads(
-        notebook("a", ("parameters", "x = 1"), (INJECTED_TAG, "x = 0"), "b"), as_version=4
-    )
+    nb = json.loads(notebook("a", ("parameters", "x = 1"), (INJECTED_TAG, "x = 0"), "b"))
     assert inject_parameters(nb, {"x": 5, "s": "it's"}) == 2
-    sources = [c.source for c in nb.cells]
+    sources = ["".join(c["source"]) for c in nb["cells"]]
     assert sources[0] == "a" and sources[1] == "x = 1" and sources[3] == "b" and len(sources) == 4
     assert sources[2].splitlines()[1:] == ["x = 5", 's = "it\'s"']
-    nb2 = nbformat.reads(notebook("a", "b"), as_version=4)
-    assert inject_parameters(nb2, {"y": None}) == 0 and nb2.cells[0].source.endswith("y = None")
-    assert inject_parameters(nb2, {}) is None and [c.source for c in nb2.cells] == ["a", "b"]
+    assert nb["cells"][2]["metadata"]["tags"] == [INJECTED_TAG] and nb["cells"][2]["id"]
+    nb2 = json.loads(notebook("a", "b"))
+    assert inject_parameters(nb2, {"y": None}) == 0 and nb2["cells"][0]["source"].endswith(
+        "y = None"
+    )
+    assert inject_parameters(nb2, {}) is None
+    assert ["".join(c["source"]) for c in nb2["cells"]] == ["a", "b"]
 
 
 def test_literals():

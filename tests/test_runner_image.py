@@ -1,5 +1,6 @@
-"""The reference runtime image's Dockerfile (it cannot be built here: no Docker). Its instructions
-parse, it installs the package extra that exists in pyproject.toml, and fetches no code at pod start."""
+"""The runner image's Dockerfile (Docker does not run here: the emulated-pods tier builds the same
+image as a root file system, tests/pods). Its instructions parse, it installs the wheel with the
+extra that exists in pyproject.toml and nothing else, and its command is the init container's."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import shlex
 from pathlib import Path
 
 import pytest
+
+from mlpipe_lab.runner.contract import install_command
 
 tomllib = pytest.importorskip("tomllib")
 
@@ -64,14 +67,11 @@ def test_dockerfile_instructions():
     runs = " ".join(args for name, args in steps if name == "RUN")
     copies = [args for name, args in steps if name == "COPY"]
     assert copies == ["mlpipe_lab-*.whl /tmp/wheels/"]
-    assert "python -m ipykernel install" in runs and "python3 -m mlpipe_lab.runner --help" in runs
+    assert "python3 -m mlpipe_lab.runner.install /tmp/check" in runs
+    assert "apt-get" not in runs  # python3 and the wheel, nothing else
     assert not re.search(r"\b(curl|wget)\b", runs)  # nothing fetched from the internet but packages
-    assert names[-1] == "CMD" and shlex.split(steps[-1][1].replace(",", " ").strip("[]")) == [
-        "python3",
-        "-m",
-        "mlpipe_lab.runner",
-        "--help",
-    ]
+    command = shlex.split(steps[-1][1].replace(",", " ").strip("[]"))
+    assert names[-1] == "CMD" and command == install_command()
     assert ("USER", "1000") in steps
 
 
@@ -80,8 +80,6 @@ def test_the_extra_it_installs_exists():
     extras = re.findall(r"mlpipe_lab\[([a-z0-9_,-]+)\]", runs)
     assert extras == ["runner"]
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    deps = project["optional-dependencies"]["runner"]
-    names = {re.split(r"[<>=!~\[ ]", d, maxsplit=1)[0].lower() for d in deps}
-    assert {"nbclient", "nbformat", "nbconvert", "ipykernel", "boto3"} <= names
+    assert project["optional-dependencies"]["runner"] == []  # the runner is standard library only
     readme = (ROOT / "images" / "runner" / "README.md").read_text()
     assert "mlpipe_lab[runner]" in readme and "Rscript" in readme and "ipykernel" in readme

@@ -111,6 +111,9 @@ def test_runner_runs_the_compiled_dag_commands_against_s3(s3, tmp_path):
             "prefix": "team",
             "pod_credentials_secret": "store-creds",
         },
+        # the runner installed in the image (this test's Python); tests/pods runs the default,
+        # the runner copied in by an init container
+        "kubernetes": {"runner_delivery": "image"},
     }
     (tmp_path / "project").mkdir()
     path = write_pipeline(tmp_path / "project")

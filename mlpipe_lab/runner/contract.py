@@ -1,15 +1,25 @@
 """The command-line contract between generated DAGs and the node runner (stdlib only).
 
-Every task pod of a generated DAG runs::
+Every task pod of a generated DAG runs the runner (see "Delivery" below) with::
 
-    python3 -m mlpipe_lab.runner --contract 1 \\
+    RUNNER --contract 1 \\
         --store s3 [--endpoint URL] --bucket BUCKET [--region REGION] [--prefix PREFIX] \\
         --run-prefix KEY \\
         --kind {notebook,python,r} --file PATH --bundle KEY --task-id TASK_ID \\
         [--output GLOB]... [--upstream TASK_ID]... [--param NAME=JSON]...
 
 or, for the local (embedded) runtime, ``--store local --root PATH`` instead of the S3 options.
-The runner ships in the runtime image; pods download nothing but the node's bundle.
+
+Delivery (how RUNNER reaches the pod; pods download nothing but the node's bundle):
+
+``init-container`` (the default)
+    An init container from the runner image (python3 + the mlpipe_lab wheel) runs
+    ``python3 -m mlpipe_lab.runner.install /mlpipe`` into an ``emptyDir`` volume mounted at
+    ``/mlpipe`` in both containers; the node's container then runs
+    ``python3 /mlpipe/mlpipe-runner.pyz`` (started through ``/bin/sh`` so that an image without
+    python3 says so in one line), with nothing installed in the node's image.
+``image``
+    The runner is already in the node's image: ``python3 -m mlpipe_lab.runner``.
 
 Meaning (all object keys are relative to ``--prefix`` in ``--bucket``, or to ``--root`` locally):
 
@@ -54,11 +64,36 @@ CONTRACT_VERSION = 1
 MODULE = "mlpipe_lab.runner"
 KINDS = ("notebook", "python", "r")
 STORES = ("s3", "local")
+MIN_PYTHON = (3, 9)  # the oldest python3 the runner runs on, in the node's image
+
+# Delivery: see the module docstring.
+DELIVERY_MODES = ("init-container", "image")
+DEFAULT_DELIVERY = "init-container"
+RUNNER_DIR = "/mlpipe"  # where the emptyDir with the runner is mounted
+RUNNER_VOLUME = "mlpipe-runner"
+ZIPAPP_NAME = "mlpipe-runner.pyz"
+INSTALL_MODULE = "mlpipe_lab.runner.install"
+IMAGE_ENV = "MLPIPE_IMAGE"  # the node's image, named in the runner's messages
+# $0 is "mlpipe-runner", "$@" the runner arguments; no python3 -> one line and status 127.
+LAUNCH_SCRIPT = (
+    'command -v python3 >/dev/null 2>&1 || { echo "mlpipe-runner: image ${' + IMAGE_ENV + ":-?} "
+    'has no python3: nodes need python3 (3.9 or later) on PATH" >&2; exit 127; }; '
+    "exec python3 " + RUNNER_DIR + "/" + ZIPAPP_NAME + ' "$@"'
+)
 
 
-def runner_command(python: str = "python3") -> list[str]:
-    """The container command that starts the runner."""
-    return [python, "-m", MODULE]
+def runner_command(python: str = "python3", delivery: str = "image") -> list[str]:
+    """The container command that starts the runner; the arguments follow it."""
+    if delivery == "image":
+        return [python, "-m", MODULE]
+    if delivery == "init-container":
+        return ["/bin/sh", "-c", LAUNCH_SCRIPT, "mlpipe-runner"]
+    raise ValueError(f"delivery must be one of {DELIVERY_MODES}, not {delivery!r}")
+
+
+def install_command(folder: str = RUNNER_DIR) -> list[str]:
+    """The init container's command (runner image): copy the runner zipapp into ``folder``."""
+    return ["python3", "-m", INSTALL_MODULE, folder]
 
 
 def store_arguments(

@@ -248,7 +248,9 @@ class NodeRun:
         else:
             rscript = shutil.which("Rscript")
             if rscript is None:
-                raise NodeFailure("Rscript is not installed in this runtime image (R nodes need R)")
+                from .notebook import image_name
+
+                raise NodeFailure(f"{image_name()} has no Rscript (R nodes need R in their image)")
             cmd = [rscript, name]
         env = {**os.environ, **self._param_env(), "PYTHONUNBUFFERED": "1"}
         log.note(

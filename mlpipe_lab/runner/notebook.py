@@ -1,19 +1,27 @@
-"""Notebook nodes: inject parameters, execute with nbclient, keep the executed copy (and HTML).
+"""Notebook nodes: inject parameters, execute in the image's Jupyter kernel, keep the executed copy.
 
 Parameters go into a new code cell tagged ``injected-parameters`` right after the cell tagged
 ``parameters`` (or at the top when there is none), replacing an injected cell from an earlier run,
-as papermill does. Outputs are written to the log as the kernel sends them.
+as papermill does. The notebook is read and written as plain JSON (nbformat 4), so the runner
+needs neither nbformat nor nbclient: it starts the kernel the image has (``python3`` for Python
+notebooks, from ipykernel) with the image's own ``jupyter_client``, which every ipykernel installs
+(with ``pyzmq``), and sends it the cells one by one over the Jupyter messaging protocol. Outputs go
+to the log as the kernel sends them and into the executed notebook, with timing per cell.
 """
 
 from __future__ import annotations
 
+import datetime as _dt
 import json
 import math
 import os
+import queue
 import re
-from collections.abc import Callable
+import sys
+import time
+import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from .errors import NodeFailure
 
@@ -75,21 +83,37 @@ def _tags(cell: Any) -> list[str]:
     return tags if isinstance(tags, list) else []
 
 
-def inject_parameters(nb: Any, params: dict[str, Any], language: str = "python") -> int | None:
-    """Insert the parameters cell into the notebook (in place); its index, or None without params."""
-    import nbformat
+def _source(cell: Any) -> str:
+    source = cell.get("source") or ""
+    return "".join(source) if isinstance(source, list) else str(source)
 
-    nb.cells = [c for c in nb.cells if INJECTED_TAG not in _tags(c)]
+
+def _new_cell_id(nb: Any) -> dict[str, str]:
+    """Cells have ids from nbformat 4.5 on."""
+    minor = nb.get("nbformat_minor") if isinstance(nb.get("nbformat_minor"), int) else 0
+    return {"id": uuid.uuid4().hex[:8]} if minor >= 5 else {}
+
+
+def inject_parameters(nb: Any, params: dict[str, Any], language: str = "python") -> int | None:
+    """Insert the parameters cell into the notebook (a dict, in place); its index, or None
+    without parameters."""
+    nb["cells"] = [c for c in nb.get("cells") or [] if INJECTED_TAG not in _tags(c)]
     if not params:
         return None
     position = 0
-    for i, cell in enumerate(nb.cells):
+    for i, cell in enumerate(nb["cells"]):
         if PARAMETERS_TAG in _tags(cell):
             position = i + 1
             break
-    cell = nbformat.v4.new_code_cell(source=injection_source(params, language))
-    cell.metadata["tags"] = [INJECTED_TAG]
-    nb.cells.insert(position, cell)
+    cell = {
+        "cell_type": "code",
+        "execution_count": None,
+        **_new_cell_id(nb),
+        "metadata": {"tags": [INJECTED_TAG]},
+        "outputs": [],
+        "source": injection_source(params, language),
+    }
+    nb["cells"].insert(position, cell)
     return position
 
 
@@ -109,6 +133,95 @@ def kernel_name(nb: Any, override: str | None) -> str:
     if notebook_language(nb) == "python" or not spec.get("name"):
         return "python3"
     return str(spec["name"])
+
+
+def read_notebook(path: Path) -> dict[str, Any]:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            nb = json.load(fh)
+    except (OSError, ValueError) as exc:
+        raise NodeFailure(f"cannot read the notebook {path.name}: {exc}") from None
+    if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
+        version = nb.get("nbformat") if isinstance(nb, dict) else None
+        hint = f" (nbformat {version}: save it with Jupyter 4+ first)" if version else ""
+        raise NodeFailure(f"{path.name} is not a Jupyter notebook in nbformat 4{hint}")
+    for cell in nb["cells"]:
+        if not isinstance(cell, dict):
+            raise NodeFailure(f"{path.name} is not a valid notebook (a cell is not an object)")
+        cell["source"] = _source(cell)
+        if cell.get("cell_type") == "code":
+            cell["outputs"] = []
+            cell["execution_count"] = None
+    return nb
+
+
+def write_notebook(nb: Any, path: Path) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(nb, fh, indent=1, ensure_ascii=False)
+        fh.write("\n")
+    os.replace(tmp, path)
+
+
+# -- the kernel -----------------------------------------------------------------------------------
+
+
+def image_name() -> str:
+    """How log lines name where the node runs (the pod's image, which the DAG puts in its env)."""
+    image = os.environ.get("MLPIPE_IMAGE", "").strip()
+    return f"image {image}" if image else "this image"
+
+
+def _kernel_dirs() -> list[str]:
+    """Where Jupyter looks for kernel specs (jupyter_core's data path), without jupyter_core."""
+    dirs = [p for p in os.environ.get("JUPYTER_PATH", "").split(os.pathsep) if p]
+    data = os.environ.get("JUPYTER_DATA_DIR") or os.path.join(
+        os.environ.get("XDG_DATA_HOME") or os.path.expanduser("~/.local/share"), "jupyter"
+    )
+    dirs += [data, os.path.join(sys.prefix, "share", "jupyter")]
+    dirs += ["/usr/local/share/jupyter", "/usr/share/jupyter"]
+    return [os.path.join(d, "kernels") for d in dict.fromkeys(dirs)]
+
+
+def kernels_on_disk() -> dict[str, str]:
+    """{kernel name: its kernel.json} found in the usual places."""
+    found: dict[str, str] = {}
+    for folder in _kernel_dirs():
+        try:
+            names = sorted(os.listdir(folder))
+        except OSError:
+            continue
+        for name in names:
+            spec = os.path.join(folder, name, "kernel.json")
+            if name.lower() not in found and os.path.isfile(spec):
+                found[name.lower()] = spec
+    return found
+
+
+def no_kernel(name: str) -> NodeFailure:
+    hint = "add ipykernel" if name == "python3" else f"install the kernel {name!r}"
+    others = sorted(k for k in kernels_on_disk() if k != name)
+    also = f" (it has: {', '.join(others)})" if others else ""
+    return NodeFailure(f"no Jupyter kernel '{name}' in {image_name()}: {hint}{also}")
+
+
+def _jupyter_client_importable() -> bool:
+    """Whether the image's python3 has jupyter_client (ipykernel depends on it)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # jupyter_core's path-migration notices
+        try:
+            import jupyter_client.manager  # noqa: F401
+        except Exception:  # missing, or an installation too broken to use
+            return False
+    return True
+
+
+def _now() -> str:
+    return (
+        _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    )
 
 
 # -- execution ------------------------------------------------------------------------------------
@@ -134,6 +247,197 @@ def _text_of(msg_type: str, content: dict[str, Any]) -> str:
     return ""
 
 
+def _output(msg_type: str, content: dict[str, Any]) -> dict[str, Any] | None:
+    """The nbformat output for an IOPub message, or None."""
+    if msg_type == "stream":
+        return {
+            "output_type": "stream",
+            "name": content.get("name", "stdout"),
+            "text": content.get("text", ""),
+        }
+    if msg_type in ("display_data", "execute_result"):
+        out = {
+            "output_type": msg_type,
+            "data": content.get("data") or {},
+            "metadata": content.get("metadata") or {},
+        }
+        if msg_type == "execute_result":
+            out["execution_count"] = content.get("execution_count")
+        return out
+    if msg_type == "error":
+        return {
+            "output_type": "error",
+            "ename": content.get("ename", ""),
+            "evalue": content.get("evalue", ""),
+            "traceback": content.get("traceback") or [],
+        }
+    return None
+
+
+class _Outputs:
+    """A cell's outputs as they arrive: consecutive stream text merged, clear_output honoured."""
+
+    def __init__(self, cell: dict[str, Any]):
+        self.cell = cell
+        self.clear_pending = False
+
+    def add(self, msg_type: str, content: dict[str, Any]) -> None:
+        if msg_type == "clear_output":
+            if content.get("wait"):
+                self.clear_pending = True
+            else:
+                self.cell["outputs"] = []
+            return
+        out = _output(msg_type, content)
+        if out is None:
+            return
+        if self.clear_pending:
+            self.cell["outputs"], self.clear_pending = [], False
+        outputs = self.cell["outputs"]
+        if (
+            out["output_type"] == "stream"
+            and outputs
+            and outputs[-1].get("output_type") == "stream"
+            and outputs[-1].get("name") == out["name"]
+        ):
+            outputs[-1]["text"] += out["text"]
+        else:
+            outputs.append(out)
+
+
+class Kernel:
+    """One kernel of the image, started in ``workdir`` with the runner's environment, through
+    the image's own jupyter_client."""
+
+    def __init__(self, name: str, workdir: Path, startup_timeout: float):
+        if not _jupyter_client_importable():
+            if name in kernels_on_disk():
+                raise NodeFailure(
+                    f"{image_name()} has the Jupyter kernel '{name}' but its python3 "
+                    f"({sys.executable}) cannot import jupyter_client: install ipykernel "
+                    "into the image's python3"
+                )
+            raise no_kernel(name)
+        from jupyter_client.kernelspec import NoSuchKernel
+        from jupyter_client.manager import KernelManager
+
+        self.km = KernelManager(kernel_name=name)
+        self.kc = None
+        try:
+            self.km.start_kernel(cwd=str(workdir), env=dict(os.environ))
+        except NoSuchKernel:
+            raise no_kernel(name) from None
+        except OSError as exc:
+            raise NodeFailure(
+                f"cannot start the Jupyter kernel '{name}' in {image_name()}: {exc}"
+            ) from None
+        self.kc = self.km.client()
+        self.kc.start_channels()
+        try:
+            self.kc.wait_for_ready(timeout=startup_timeout)
+        except RuntimeError:
+            self.shutdown()
+            raise NodeFailure(
+                f"the kernel '{name}' did not start within {startup_timeout:g} s"
+            ) from None
+
+    @property
+    def pid(self) -> int | None:
+        provisioner = getattr(self.km, "provisioner", None)
+        process = getattr(provisioner, "process", None) or getattr(self.km, "kernel", None)
+        return getattr(process, "pid", None)
+
+    def alive(self) -> bool:
+        try:
+            return bool(self.km.is_alive())
+        except Exception:
+            return False
+
+    def language_info(self) -> dict[str, Any]:
+        try:
+            msg_id = self.kc.kernel_info()
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                reply = self.kc.get_shell_msg(timeout=10)
+                if reply["parent_header"].get("msg_id") == msg_id:
+                    return reply["content"].get("language_info") or {}
+        except Exception:
+            pass
+        return {}
+
+    def _next(self, channel: str) -> dict[str, Any] | None:
+        """The next message of a channel, or None after a second of silence (the kernel alive)."""
+        get = self.kc.get_iopub_msg if channel == "iopub" else self.kc.get_shell_msg
+        try:
+            return get(timeout=1)
+        except queue.Empty:
+            if not self.alive():
+                raise NodeFailure("the kernel died") from None
+            return None
+
+    def run_cell(
+        self, cell: dict[str, Any], write: Callable[[str], None], timeout: float | None
+    ) -> dict[str, Any]:
+        """Execute one code cell; the execute_reply content (status ok, error or aborted)."""
+        timing = cell.setdefault("metadata", {}).setdefault("execution", {})
+        msg_id = self.kc.execute(
+            cell["source"], store_history=True, allow_stdin=False, stop_on_error=True
+        )
+        outputs = _Outputs(cell)
+        deadline = time.monotonic() + timeout if timeout else None
+        idle = False
+        reply: dict[str, Any] | None = None
+        while not (idle and reply is not None):
+            if deadline is not None and time.monotonic() > deadline:
+                self.interrupt()
+                raise NodeFailure(f"a cell ran longer than {timeout:g} s (cell timeout)")
+            msg = self._next("iopub" if not idle else "shell")
+            if msg is None or msg.get("parent_header", {}).get("msg_id") != msg_id:
+                continue
+            kind, content = msg["msg_type"], msg.get("content") or {}
+            if kind == "execute_reply":
+                reply = content
+                timing["shell.execute_reply"] = _now()
+                if cell.get("execution_count") is None:
+                    cell["execution_count"] = content.get("execution_count")
+            elif kind == "status":
+                state = content.get("execution_state")
+                if state == "busy":
+                    timing["iopub.status.busy"] = _now()
+                elif state == "idle":
+                    timing["iopub.status.idle"] = _now()
+                    idle = True
+            elif kind == "execute_input":
+                timing["iopub.execute_input"] = _now()
+                cell["execution_count"] = content.get("execution_count")
+            else:
+                try:
+                    text = _text_of(kind, content)
+                    if text:
+                        write(text)
+                except Exception:  # never let logging break execution
+                    pass
+                outputs.add(kind, content)
+        return reply
+
+    def interrupt(self) -> None:
+        try:
+            self.km.interrupt_kernel()
+        except Exception:
+            pass
+
+    def shutdown(self) -> None:
+        if self.kc is not None:
+            try:
+                self.kc.stop_channels()
+            except Exception:
+                pass
+        try:
+            self.km.shutdown_kernel(now=True)
+        except Exception:
+            pass
+
+
 def execute_notebook(
     path: Path,
     *,
@@ -148,99 +452,43 @@ def execute_notebook(
 ) -> None:
     """Run the notebook; always writes what was executed to ``executed_path`` (when the notebook
     could be read). Raises NodeFailure naming the failing cell."""
-    try:
-        import nbformat
-        from nbclient import NotebookClient
-        from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
-    except ImportError:
-        raise NodeFailure(
-            "running notebooks needs nbclient, nbformat and ipykernel in the runtime "
-            "image (pip install 'mlpipe_lab[runner]')"
-        ) from None
-    try:
-        nb = nbformat.read(str(path), as_version=4)
-    except Exception as exc:  # nbformat raises many kinds (JSON, validation, OS)
-        raise NodeFailure(f"cannot read the notebook {path.name}: {exc}") from None
+    nb = read_notebook(path)
     language = notebook_language(nb)
     if params and language not in ("python", "r"):
         write(f"[mlpipe-runner] parameters are not injected into {language} notebooks\n")
         params = {}
     inject_parameters(nb, params, language)
-    code_cells = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"]
-    total = len(code_cells)
-
-    class _Client(NotebookClient):
-        def output(self, outs, msg, display_id, cell_index):
-            try:
-                text = _text_of(msg["msg_type"], msg.get("content") or {})
-                if text:
-                    write(text)
-            except Exception:  # never let logging break execution
-                pass
-            return super().output(outs, msg, display_id, cell_index)
-
-    def cell_start(cell, cell_index, **_):
-        if cell.cell_type == "code":
-            write(f"[mlpipe-runner] cell {code_cells.index(cell_index) + 1}/{total}\n")
-
-    def notebook_start(notebook=None, **_):
-        pid = None
-        try:
-            km = client.km
-            provisioner = getattr(km, "provisioner", None)
-            process = getattr(provisioner, "process", None)
-            pid = getattr(process, "pid", None) or getattr(provisioner, "pid", None)
-        except Exception:
-            pid = None
-        on_kernel_start(pid)
-
+    meta = nb.setdefault("metadata", {})
+    meta["mlpipe"] = {"parameters": params, "start_time": _now()}
+    code = [c for c in nb["cells"] if c.get("cell_type") == "code"]
     name = kernel_name(nb, kernel)
-    client = _Client(
-        nb,
-        timeout=math.ceil(cell_timeout) if cell_timeout else None,
-        startup_timeout=math.ceil(startup_timeout),
-        kernel_name=name,
-        allow_errors=False,
-        record_timing=True,
-        resources={"metadata": {"path": str(workdir)}},
-        on_cell_execute=cell_start,
-        on_notebook_start=notebook_start,
-    )
-    write(f"[mlpipe-runner] executing {path.name} with kernel {name} ({total} code cells)\n")
+    write(f"[mlpipe-runner] executing {path.name} with kernel {name} ({len(code)} code cells)\n")
+    k: Kernel | None = None
     try:
-        client.execute()
-    except CellExecutionError as exc:
-        ename = getattr(exc, "ename", "") or "error"
-        evalue = getattr(exc, "evalue", "") or ""
-        index = _failed_cell(nb, code_cells)
-        where = f"cell {index}" if index else "a cell"
-        raise NodeFailure(f"{where} raised {ename}: {evalue}".rstrip(": ")) from None
-    except CellTimeoutError:
-        raise NodeFailure(f"a cell ran longer than {cell_timeout:g} s (cell timeout)") from None
-    except DeadKernelError:
-        raise NodeFailure("the kernel died") from None
-    except Exception as exc:
-        if type(exc).__name__ == "NoSuchKernel":
-            raise NodeFailure(
-                f"kernel {name!r} is not installed in this image (for Python "
-                "notebooks install ipykernel)"
-            ) from None
-        if isinstance(exc, RuntimeError) and "Kernel didn't respond" in str(exc):
-            raise NodeFailure(f"the kernel did not start within {startup_timeout:g} s") from None
-        raise
+        k = Kernel(name, workdir, startup_timeout)
+        on_kernel_start(k.pid)
+        info = k.language_info()
+        if info:
+            meta["language_info"] = info
+        for n, cell in enumerate(code, start=1):
+            if not cell["source"].strip():
+                continue
+            write(f"[mlpipe-runner] cell {n}/{len(code)}\n")
+            reply = k.run_cell(cell, write, cell_timeout)
+            if reply.get("status") == "error":
+                ename = reply.get("ename") or "error"
+                evalue = reply.get("evalue") or ""
+                raise NodeFailure(f"cell {n} raised {ename}: {evalue}".rstrip(": "))
+            if reply.get("status") == "aborted":
+                raise NodeFailure(f"cell {n} was aborted by the kernel")
     finally:
+        meta["mlpipe"]["end_time"] = _now()
+        if k is not None:
+            k.shutdown()
         try:
-            nbformat.write(nb, str(executed_path))
+            write_notebook(nb, executed_path)
         except Exception as exc:  # keep the real cause; just say the copy is missing
             write(f"[mlpipe-runner] could not save the executed notebook: {exc}\n")
-
-
-def _failed_cell(nb: Any, code_cells: list[int]) -> int | None:
-    for n, index in enumerate(code_cells, start=1):
-        cell = nb.cells[index]
-        if any(o.get("output_type") == "error" for o in cell.get("outputs") or []):
-            return n
-    return None
 
 
 def to_html(executed: Path, html: Path) -> str | None:

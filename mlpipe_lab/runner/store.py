@@ -1,8 +1,8 @@
 """The runner's view of the object store: get and put files and small JSON documents by key.
 
 ``--store local --root PATH`` keeps objects as files ``<root>/[<prefix>/]<key>``; ``--store s3``
-talks to an S3-compatible bucket with boto3, imported only when needed (a runtime image that
-runs S3-backed DAGs must have it). S3 credentials come from the environment only.
+talks to an S3-compatible bucket with the runner's own client (s3.py, standard library only).
+S3 credentials come from the pod's environment only (see s3.py for the sources).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import StoreError
+from .s3 import CREDENTIAL_CODES, S3Client, S3Error
 
 DATA_DIR_ENV = "MLPIPE_LAB_DATA_DIR"
 
@@ -135,47 +136,14 @@ class LocalStore(Store):
 
 
 class S3Store(Store):
+    """A bucket of an S3-compatible store, through the runner's own SigV4 client (s3.py)."""
+
     def __init__(
         self, bucket: str, prefix: str = "", endpoint: str | None = None, region: str | None = None
     ):
-        try:
-            import boto3
-            from botocore.config import Config
-        except ImportError:
-            raise StoreError(
-                "the s3 store needs boto3, which this runtime image lacks "
-                "(pip install 'mlpipe_lab[runner]')"
-            ) from None
         self.bucket = bucket
         self.prefix = (prefix or "").strip("/")
-        self.endpoint = (endpoint or "").rstrip("/") or None
-        region = (
-            region
-            or os.environ.get("AWS_REGION")
-            or os.environ.get("AWS_DEFAULT_REGION")
-            or "us-east-1"
-        )
-        options: dict[str, Any] = {
-            "region_name": region,
-            "signature_version": "s3v4",
-            "connect_timeout": 10,
-            "read_timeout": 120,
-            "retries": {"max_attempts": 5, "mode": "standard"},
-            "s3": {"addressing_style": "path" if self.endpoint else "auto"},
-        }
-        try:  # newer botocore sends CRC checksums some S3-compatible stores refuse
-            config = Config(
-                **options,
-                request_checksum_calculation="when_required",
-                response_checksum_validation="when_required",
-            )
-        except TypeError:
-            config = Config(**options)
-        kwargs: dict[str, Any] = {"config": config, "region_name": region}
-        if self.endpoint:
-            kwargs["endpoint_url"] = self.endpoint
-        # credentials: boto3's default chain (AWS_* environment, web identity); never arguments
-        self.client = boto3.session.Session().client("s3", **kwargs)
+        self.client = S3Client(bucket, endpoint or None, region or None)
 
     def describe(self) -> str:
         return f"bucket {self.bucket}"
@@ -184,47 +152,32 @@ class S3Store(Store):
         check_key(key)
         return f"{self.prefix}/{key}" if self.prefix else key
 
-    def _fail(self, action: str, key: str, exc: Exception) -> StoreError:
-        response = getattr(exc, "response", None) or {}
-        error = response.get("Error") or {}
-        detail = (
-            f"{error.get('Code', '')} {error.get('Message', '')}".strip()
-            or str(exc)
-            or type(exc).__name__
-        )
-        return StoreError(f"cannot {action} {key} in {self.describe()}: {detail}")
-
-    @staticmethod
-    def _missing(exc: Exception) -> bool:
-        response = getattr(exc, "response", None) or {}
-        code = str((response.get("Error") or {}).get("Code") or "")
-        status = (response.get("ResponseMetadata") or {}).get("HTTPStatusCode")
-        return code in ("404", "NoSuchKey", "NotFound") or status == 404
+    def _fail(self, action: str, key: str, exc: S3Error) -> StoreError:
+        if (
+            exc.code in ("Credentials", "Connection", "NoSuchBucket")
+            or exc.code in CREDENTIAL_CODES
+        ):
+            return StoreError(str(exc))  # the same for every key: say it once, plainly
+        return StoreError(f"cannot {action} {key} in {self.describe()}: {exc}")
 
     def get_file(self, key: str, dest: Path) -> None:
-        from botocore.exceptions import BotoCoreError, ClientError
-
         try:
-            self.client.download_file(self.bucket, self.object_key(key), str(dest))
-        except ClientError as exc:
-            if self._missing(exc):
+            with open(dest, "wb") as fh:
+                self.client.get_to(self.object_key(key), fh)
+        except S3Error as exc:
+            dest.unlink(missing_ok=True)
+            if exc.missing:
                 raise StoreError(f"{key} does not exist in {self.describe()}") from None
             raise self._fail("download", key, exc) from None
-        except BotoCoreError as exc:
-            raise self._fail("download", key, exc) from None
+        except OSError as exc:
+            raise StoreError(f"cannot write {dest}: {exc.strerror or exc}") from None
 
     def get_json(self, key: str) -> Any | None:
-        from botocore.exceptions import BotoCoreError, ClientError
-
         try:
-            body = self.client.get_object(Bucket=self.bucket, Key=self.object_key(key))[
-                "Body"
-            ].read()
-        except ClientError as exc:
-            if self._missing(exc):
+            body = self.client.get_bytes(self.object_key(key))
+        except S3Error as exc:
+            if exc.missing:
                 return None
-            raise self._fail("read", key, exc) from None
-        except BotoCoreError as exc:
             raise self._fail("read", key, exc) from None
         try:
             return json.loads(body)
@@ -232,32 +185,18 @@ class S3Store(Store):
             raise StoreError(f"{key} in {self.describe()} is not valid JSON") from None
 
     def put_file(self, key: str, path: Path, content_type: str | None = None) -> None:
-        from boto3.exceptions import S3UploadFailedError
-        from botocore.exceptions import BotoCoreError, ClientError
-
-        extra = {"ContentType": content_type} if content_type else None
         try:
-            self.client.upload_file(str(path), self.bucket, self.object_key(key), ExtraArgs=extra)
-        except (ClientError, BotoCoreError) as exc:
+            self.client.put_file(self.object_key(key), str(path), content_type)
+        except S3Error as exc:
             raise self._fail("upload", key, exc) from None
-        except S3UploadFailedError as exc:  # wraps the ClientError's text
-            detail = str(exc).rsplit(": ", 1)[-1]
-            raise StoreError(f"cannot upload {key} to {self.describe()}: {detail}") from None
         except OSError as exc:
             raise StoreError(f"cannot read {path} to upload it: {exc.strerror or exc}") from None
 
     def put_json(self, key: str, data: Any) -> None:
-        from botocore.exceptions import BotoCoreError, ClientError
-
         payload = json.dumps(data, indent=2, sort_keys=True).encode("utf-8") + b"\n"
         try:
-            self.client.put_object(
-                Bucket=self.bucket,
-                Key=self.object_key(key),
-                Body=payload,
-                ContentType="application/json",
-            )
-        except (ClientError, BotoCoreError) as exc:
+            self.client.put_bytes(self.object_key(key), payload, "application/json")
+        except S3Error as exc:
             raise self._fail("upload", key, exc) from None
 
 

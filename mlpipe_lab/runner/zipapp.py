@@ -1,0 +1,102 @@
+"""The self-contained runner: this package as one zipapp that any python3 (3.9+) runs.
+
+    python3 -m mlpipe_lab.runner.zipapp OUT.pyz      # write the zipapp (e.g. for Airflow workers)
+    python3 OUT.pyz --contract 1 ...                  # the runner, as python3 -m mlpipe_lab.runner
+
+The archive holds the runner's modules under ``mlpipe_lab/runner/`` with an empty
+``mlpipe_lab/__init__.py`` (the extension's package is not needed), and a ``__main__.py`` that first
+checks the interpreter's version in syntax every Python 3 reads. The runner needs nothing outside
+the standard library (its S3 client and notebook executor are its own; a notebook's kernel is the
+image's), so nothing else is vendored. Built from the installed package's files, so the runner
+image always hands out the runner of the wheel it has.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+from .contract import CONTRACT_VERSION, MIN_PYTHON
+
+HERE = Path(__file__).resolve().parent
+# Modules the pods never run: building archives and copying them.
+LEFT_OUT = {"zipapp.py", "install.py"}
+
+MAIN = """# mlpipe-lab node runner (zipapp). Plain syntax: an old python3 must reach the version check.
+import os
+import sys
+
+if sys.version_info < {minimum!r}:
+    image = os.environ.get("MLPIPE_IMAGE")
+    image = "image " + image if image else "this image"
+    sys.stderr.write(
+        "mlpipe-runner: %s has python3 %d.%d; the runner needs Python %d.%d or later\\n"
+        % ((image,) + tuple(sys.version_info[:2]) + {minimum!r})
+    )
+    sys.exit(127)
+
+from mlpipe_lab.runner.__main__ import main
+
+sys.exit(main())
+"""
+
+PACKAGE_INIT = '"""The mlpipe-lab runner alone (zipapp); the extension is not part of it."""\n'
+
+
+def sources() -> list[Path]:
+    return sorted(p for p in HERE.glob("*.py") if p.name not in LEFT_OUT)
+
+
+def archive_bytes() -> bytes:
+    """The zipapp's bytes: deterministic for the same sources (fixed times, sorted names)."""
+    buffer = io.BytesIO()
+    buffer.write(b"#!/usr/bin/env python3\n")
+    stamp = (2020, 1, 1, 0, 0, 0)
+
+    def add(zf: zipfile.ZipFile, name: str, data: bytes) -> None:
+        info = zipfile.ZipInfo(name, stamp)
+        info.compress_type = zipfile.ZIP_DEFLATED
+        info.external_attr = 0o644 << 16
+        zf.writestr(info, data)
+
+    with zipfile.ZipFile(buffer, "w") as zf:
+        add(zf, "__main__.py", MAIN.format(minimum=MIN_PYTHON).encode())
+        add(zf, "mlpipe_lab/__init__.py", PACKAGE_INIT.encode())
+        for path in sources():
+            add(zf, f"mlpipe_lab/runner/{path.name}", path.read_bytes())
+    return buffer.getvalue()
+
+
+def write_zipapp(target: Path) -> Path:
+    """Write the zipapp to ``target`` atomically (readable by every user: the main container may
+    run as another uid than the init container)."""
+    data = archive_bytes()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".mlpipe-runner-")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.chmod(tmp, 0o755)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return target
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1 or args[0].startswith("-"):
+        sys.stderr.write("usage: python3 -m mlpipe_lab.runner.zipapp OUT.pyz\n")
+        return 2
+    target = write_zipapp(Path(args[0]))
+    print(f"mlpipe-runner (contract {CONTRACT_VERSION}): {target} ({target.stat().st_size} bytes)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
