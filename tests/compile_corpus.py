@@ -566,6 +566,9 @@ ALLOWED_CALLS = {
     "k8s.V1LocalObjectReference",
     "k8s.V1SecretVolumeSource",
     "k8s.V1KeyToPath",  # a serve node's registry Secret for Kaniko
+    "k8s.V1Container",  # the runner's init container (RUNNER_POD)
+    "k8s.V1Pod",
+    "k8s.V1PodSpec",
 }
 ALLOWED_IMPORTS = {
     ("datetime", "timedelta"),
@@ -579,6 +582,9 @@ ALLOWED_IMPORTS = {
 }
 CONSTANTS = {
     "RUNNER",
+    "RUNNER_IN_IMAGE",
+    "RUNNER_COPIED",
+    "RUNNER_POD",
     "NOTEBOOK_PARAMS",
     "TASK_ENV",
     "TASK_LABELS",

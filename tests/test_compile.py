@@ -13,6 +13,7 @@ from mlpipe_lab.compiler import compile_pipeline, source_hash
 from mlpipe_lab.compiler.kpo import cpu_quantity, label_value, memory_quantity
 from mlpipe_lab.pipeline import Pipeline, PipelineError
 from mlpipe_lab.pipeline.ids import is_valid_id
+from mlpipe_lab.runner.contract import runner_command
 
 IMG = "registry.example.com/ml/runtime:1.4"
 
@@ -66,8 +67,12 @@ def test_hello_world_structure(hello):
     assert dag["order"] == ["hello", "world"]
     assert dag["upstream"] == {"hello": [], "world": ["hello"]}
     assert [t["task_id"] for t in hello.tasks] == ["hello", "world"]
+    launcher = runner_command(delivery="init-container")
     for task in dag["tasks"].values():
-        assert task["cmds"][:3] == ["python3", "-m", "mlpipe_lab.runner"]
+        # the default delivery: the runner copied in by the runner image's init container
+        assert task["cmds"][: len(launcher)] == launcher
+        assert task["full_pod_spec"] == dag["constants"]["RUNNER_POD"]
+        assert task["init_container_logs"] is True
         assert task["namespace"] == "ml-jobs" and task["in_cluster"] is True
         assert task["get_logs"] is True and task["on_finish_action"] == "delete_succeeded_pod"
         assert task["task_display_name"] in ("hello.py", "world.py")
@@ -322,9 +327,7 @@ def test_runner_command_and_storage(everything):
     out, dag = everything
     cmds = dag["tasks"]["Publish"]["cmds"]
     assert cmds == [
-        "python3",
-        "-m",
-        "mlpipe_lab.runner",
+        *runner_command(delivery="init-container"),
         "--contract",
         "1",
         "--store",

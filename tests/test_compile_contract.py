@@ -221,8 +221,10 @@ def test_generated_commands_parse_after_rendering(config):
             env.from_string(a).render(params=params, run_id="manual__2024")
             for a in task["cmds"] + task["arguments"]
         ]
-        assert rendered[:3] == ["python3", "-m", "mlpipe_lab.runner"]
-        args = parse_args(rendered[3:])
+        # Kubernetes: the runner copied in by an init container; the local runtime: installed
+        launcher = runner_command(delivery="init-container" if config is cc.CONFIG else "image")
+        assert rendered[: len(launcher)] == launcher
+        args = parse_args(rendered[len(launcher) :])
         assert args.task_id == task_id and args.run_prefix == "everything/runs/manual__2024"
         assert args.bundle == f"everything/bundles/{task_id}.tar.gz"
         if task_id == "train_model":

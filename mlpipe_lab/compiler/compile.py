@@ -12,7 +12,7 @@ from ..pipeline.files import OK, lexical_status
 from ..pipeline.model import Pipeline
 from ..pipeline.problems import ERROR, PipelineError, Problem
 from ..pipeline.validation import validate
-from . import bash, serve
+from . import bash, delivery, serve
 from .context import Context
 from .dag import LOCAL_WORKER, dag_call, imports, shared_constants
 from .emit import Call, Name, Splat, Writer, escape_for_comment, literal, render
@@ -121,7 +121,10 @@ def compile_checked(
     local_worker = ctx.settings.type == "airflow" and ctx.settings.execution_mode == LOCAL_WORKER
     if plan is None:
         plan = plan_for(pipeline, config)
-    ctx.cmds_per_task = not local_worker and any(t.kind == "serve" for t in plan.tasks)
+    ctx.delivery_modes = {delivery.mode(ctx, t.node) for t in plan.tasks if t.kind != "serve"}
+    ctx.cmds_per_task = not local_worker and (
+        any(t.kind == "serve" for t in plan.tasks) or len(ctx.delivery_modes) > 1
+    )
     params = pipeline.parameters
     if bundles is None:
         ctx.warn(
@@ -151,6 +154,8 @@ def compile_checked(
         raise PipelineError(errors)
     if NOTEBOOK_PARAMS in ctx.uses:
         constants.insert(1, (NOTEBOOK_PARAMS, notebook_param_args(params)))  # after RUNNER
+    if delivery.INIT in ctx.uses:
+        constants.insert(1, (delivery.INIT, delivery.runner_pod(ctx)))
     _share_common_settings(constants, [c for _, c in calls])
     _share_common_entries(constants, [c for _, c in calls], "env_vars", "TASK_ENV")
     _share_common_entries(constants, [c for _, c in calls], "env", "TASK_ENV")
@@ -216,6 +221,8 @@ SHAREABLE = (
     "priority_weight",
     "retries",
     "labels",
+    "full_pod_spec",
+    "init_container_logs",
 )
 
 

@@ -33,6 +33,7 @@ class Context:
         self.cmds_per_task = (
             False  # True when some task's command is not the runner's (serve nodes)
         )
+        self.delivery_modes: set[str] = set()  # how the runner reaches the runner tasks' pods
 
     def add(
         self,

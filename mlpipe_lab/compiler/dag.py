@@ -10,6 +10,7 @@ from typing import Any
 from ..pipeline.model import Parameter
 from ..runner.contract import runner_command, store_arguments
 from .context import Context
+from .delivery import OTHER_RUNNER
 from .emit import Args, Call, Name
 from .kpo import doc_text
 
@@ -120,8 +121,11 @@ def shared_constants(ctx: Context, dag_id: str) -> list[tuple[str, Any]]:
     ctx.store_args = shared_args
     if local_worker:
         return _local_worker_constants(ctx, shared_args)
-    runner = runner_command() + shared_args
-    out.append(("RUNNER", Args(runner)))
+    # RUNNER: the command of the configuration's delivery; tasks whose image says otherwise name
+    # the other constant (see delivery.py)
+    out.append(("RUNNER", Args(runner_command(delivery=s.runner_delivery) + shared_args)))
+    for other in sorted(ctx.delivery_modes - {s.runner_delivery}):
+        out.append((OTHER_RUNNER[other], Args(runner_command(delivery=other) + shared_args)))
 
     if s.store == "s3":
         if s.pod_secret:

@@ -13,8 +13,10 @@ from functools import lru_cache
 from typing import Any
 
 from ..pipeline.model import Node, Parameter, normalise_entries
-from ..runner.contract import task_arguments
+from ..runner.contract import RUNNER_DIR, RUNNER_VOLUME, task_arguments
+from . import delivery
 from .context import Context
+from .delivery import OTHER_RUNNER
 from .emit import Args, Call, Name, Splat
 from .plan import Task
 
@@ -46,10 +48,12 @@ def task_call(
     kw += _image(ctx, node, props)
 
     used = _node_parameters(ctx, node, props, params)
+    runner_mode = delivery.mode(ctx, node)
     if ctx.cmds_per_task:
-        kw.append(("cmds", Name("RUNNER")))
+        default = runner_mode == ctx.settings.runner_delivery
+        kw.append(("cmds", Name("RUNNER" if default else OTHER_RUNNER[runner_mode])))
     kw.append(("arguments", _arguments(ctx, task, dag_id, props, used, all_params=params)))
-    env = _env(ctx, node, props, used)
+    env = {**delivery.env(ctx, node), **_env(ctx, node, props, used)}
     if env:
         kw.append(("env_vars", env))
     secrets = _secrets(ctx, node, props, shared)
@@ -59,6 +63,7 @@ def task_call(
     if resources is not None:
         kw.append(("container_resources", resources))
     volumes, mounts = _volumes(ctx, node, props)
+    kw += delivery.task_kwargs(ctx, node)
     if volumes:
         kw.append(("volumes", volumes))
         kw.append(("volume_mounts", mounts))
@@ -363,11 +368,20 @@ def _dns_label(text: str, used: set[str]) -> str:
 def _volumes(ctx: Context, node: Node, props: dict[str, Any]) -> tuple[list[Call], list[Call]]:
     volumes: list[Call] = []
     mounts: list[Call] = []
-    used = {SHM_VOLUME}
+    used = {SHM_VOLUME, RUNNER_VOLUME}
     by_claim: dict[str, str] = {}
     for entry in normalise_entries("mounted_volumes", props.get("mounted_volumes")):
         path, claim = entry.get("path"), entry.get("pvc_name")
         if not (isinstance(path, str) and path and isinstance(claim, str) and claim):
+            continue
+        if path.rstrip("/") == RUNNER_DIR:
+            ctx.error(
+                "volume",
+                f"{RUNNER_DIR} is where the node runner is copied into the pod; mount the volume "
+                "elsewhere.",
+                node=node,
+                path=CP + "mounted_volumes",
+            )
             continue
         if path.rstrip("/") == "/dev/shm":
             ctx.error(

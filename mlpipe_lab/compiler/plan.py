@@ -50,6 +50,9 @@ MODULE_NAMES = {
     "BashOperator",
     "TASK_SETTINGS",
     "NOTEBOOK_PARAMS",
+    "RUNNER_POD",
+    "RUNNER_IN_IMAGE",
+    "RUNNER_COPIED",
 }
 _RESERVED = MODULE_NAMES | set(dir(builtins))
 

@@ -9,7 +9,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ..runner.contract import DEFAULT_DELIVERY, DELIVERY_MODES
+
 DEFAULT_ARTIFACTS = "local/artifacts"
+RUNNER_REPOSITORY = "ghcr.io/mlpipe-lab/runner"
+
+
+def default_runner_image() -> str:
+    """The runner image of this mlpipe-lab version (its runner speaks this DAG's contract)."""
+    try:
+        from .._version import __version__
+    except ImportError:  # a source tree that was never built
+        __version__ = "0.0.0"
+    return f"{RUNNER_REPOSITORY}:{__version__}"
 
 
 def _dict(value: Any) -> dict[str, Any]:
@@ -43,6 +55,9 @@ class Settings:
     auth_type: str | None
     # serving
     tracking_uri: str | None = None
+    # how the runner reaches task pods (runner/contract.py); runtime images may override the mode
+    runner_delivery: str = DEFAULT_DELIVERY
+    runner_image: str = ""
 
 
 def read_settings(config: dict[str, Any]) -> Settings:
@@ -84,4 +99,13 @@ def read_settings(config: dict[str, Any]) -> Settings:
         pod_secret=_text(storage.get("pod_credentials_secret")) if store == "s3" else None,
         auth_type=_text(_dict(storage.get("auth")).get("type")) if store == "s3" else None,
         tracking_uri=_text(_dict(config.get("mlflow")).get("tracking_uri")),
+        # the local runtime runs nodes with the server's own Python: the runner is there
+        runner_delivery=(
+            kube.get("runner_delivery")
+            if kind == "airflow" and kube.get("runner_delivery") in DELIVERY_MODES
+            else DEFAULT_DELIVERY
+            if kind == "airflow"
+            else "image"
+        ),
+        runner_image=_text(kube.get("runner_image")) or default_runner_image(),
     )
