@@ -20,11 +20,17 @@ from test_compile_hostile import EXAMPLES, hostile_pipelines
 from mlpipe_lab.compiler import compile_pipeline
 from mlpipe_lab.compiler.bash import PYTHON_VAR, command, sh_quote
 from mlpipe_lab.pipeline import Pipeline, PipelineError
+from mlpipe_lab.runner.contract import IMAGE_ENV, runner_command
 
 JINJA = jinja2.sandbox.SandboxedEnvironment(
     extensions=["jinja2.ext.do"], cache_size=0, undefined=jinja2.StrictUndefined
 )
 RUN_ID = "manual__2024-01-01T00:00:00+00:00"
+
+
+def pod_env(env: dict) -> dict:
+    """A pod's environment less what only pods have (the image's name for the runner's messages)."""
+    return {k: v for k, v in env.items() if k != IMAGE_ENV}
 
 
 def worker_config(base=None, **airflow):
@@ -100,7 +106,13 @@ def shell_argv(cmd: str, fake, out) -> list[str]:
 
 
 def pod_argv(kpo_task) -> list[str]:
-    return list(kpo_task["cmds"][1:]) + list(kpo_task["arguments"])  # without "python3"
+    """The runner's argv in the pod, as ``python3 -m mlpipe_lab.runner`` would get it (without
+    "python3"): the pod's launcher passes its arguments on to the runner unchanged."""
+    cmds = list(kpo_task["cmds"])
+    launcher = runner_command(delivery="init-container")
+    if cmds[: len(launcher)] == launcher:
+        cmds = runner_command() + cmds[len(launcher) :]
+    return cmds[1:] + list(kpo_task["arguments"])
 
 
 # -- the emitted file ------------------------------------------------------------------------------
@@ -148,7 +160,7 @@ def test_everything_pipeline_becomes_bash_tasks(bash_ast, argv_dump, tmp_path):
             "doc_md",
         ):
             assert task.get(key) == pod.get(key), (task_id, key)
-        assert task["env"] == pod["env_vars"]
+        assert task["env"] == pod_env(pod["env_vars"])
         for key in (
             "image",
             "container_resources",
@@ -220,7 +232,7 @@ def test_hostile_corpus(bash_ast, argv_dump, tmp_path):
         if "\x00" in cmd:  # argv cannot hold NUL: neither a pod nor bash can run this one
             continue
         assert shell_argv(cmd, argv_dump, tmp_path / "a.json") == render(pod_argv(pod), params)
-        assert render(task["env"], params) == render(pod["env_vars"], params)
+        assert render(task["env"], params) == render(pod_env(pod["env_vars"]), params)
 
 
 def test_command_quoting_units():
@@ -268,7 +280,9 @@ def test_any_text_runs_the_same_argv(argv_dump, tmp_path, bash_ast, case):
         assert shell_argv(cmd, argv_dump, tmp_path / "h.json") == render(
             pod_argv(kpo["tasks"][task_id]), params
         )
-        assert render(task["env"], params) == render(kpo["tasks"][task_id]["env_vars"], params)
+        assert render(task["env"], params) == render(
+            pod_env(kpo["tasks"][task_id]["env_vars"]), params
+        )
 
 
 def test_env_value_ending_in_sh_is_not_a_template_file(bash_ast):
