@@ -154,11 +154,7 @@ def test_defaults_filled_for_minimal_entries_are_valid():
     assert filled["airflow"]["execution_mode"] == "kubernetes"
     assert filled["dag_repo"]["branch"] == "main"
     assert filled["dag_repo"]["subfolder"] == "dags"
-    assert filled["kubernetes"] == {
-        "namespace": "default",
-        "in_cluster": True,
-        "runner_delivery": "init-container",
-    }
+    assert filled["kubernetes"] == {"namespace": "default", "in_cluster": True}
     assert list(Draft202012Validator(load_schema("runtime-config")).iter_errors(filled)) == []
 
     local = apply_defaults("runtime-config", {"type": "local", "local": {}})
