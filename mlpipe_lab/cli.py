@@ -108,7 +108,17 @@ def cmd_export(args: argparse.Namespace) -> int:
     gc.disable()
     svc, name = _for_pipeline(args, args.pipeline)
     output = os.path.abspath(args.output) if args.output else None
-    result = svc.export(name, args.runtime_config, output)
+    try:
+        result = svc.export(name, args.runtime_config, output, overwrite=args.overwrite)
+    except ServiceError as exc:
+        # The same refusal as in the editor, with the command-line way out.
+        if exc.code == "output-exists":
+            exc.message = exc.message.replace(
+                "needs your consent (overwrite).", "needs --overwrite."
+            )
+        elif exc.code == "output-not-generated":
+            exc.message = exc.message.replace("another DAG file", "another DAG file (-o FILE)")
+        raise
     _EXPORTED = True
     if args.json:
         _print_json(result)
@@ -119,6 +129,8 @@ def cmd_export(args: argparse.Namespace) -> int:
         print(Problem(**p).describe())
     where = args.output or os.path.join(os.path.dirname(args.pipeline), result["dag_path"])
     state = "written" if result["changed"] else "unchanged"
+    if result.get("replaced"):
+        state = "replaced the earlier export"
     print(
         f"DAG {result['dag_id']}: {where} ({state}), {len(result['tasks'])} tasks, "
         f"{len(result['bundles'])} node bundles"
@@ -384,7 +396,15 @@ def build_parser() -> argparse.ArgumentParser:
         default="local",
         help="runtime configuration name (default: local)",
     )
-    p.add_argument("--output", "-o", help="DAG file (default: <dag_id>.py next to the pipeline)")
+    p.add_argument(
+        "--output", "-o", help="DAG file (default: dags/<dag_id>.py in the pipeline's folder)"
+    )
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an earlier export whose content differs (a file mlpipe-lab did not write "
+        "is never replaced)",
+    )
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser(

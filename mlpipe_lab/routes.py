@@ -178,8 +178,23 @@ class ExportHandler(BaseHandler):
     @json_errors
     async def post(self) -> None:
         body = self.body()
+        for flag in ("overwrite", "dry_run"):
+            if not isinstance(body.get(flag, False), bool):
+                raise ServiceError(f"'{flag}' must be true or false.", 400, field=flag)
+        if body.get("dry_run"):
+            content = body.get("content")
+            if content is not None and not isinstance(content, str):
+                raise ServiceError(
+                    "'content' must be the pipeline file's text.", 400, field="content"
+                )
+            self.send(self.services.export_target(body.get("path"), content, body.get("output")))
+            return
         args = (body.get("path"), body.get("runtime_config"), body.get("output"))
-        self.send(await asyncio.to_thread(self.services.export, *args))
+        self.send(
+            await asyncio.to_thread(
+                self.services.export, *args, overwrite=body.get("overwrite", False)
+            )
+        )
 
 
 class SubmitHandler(BaseHandler):

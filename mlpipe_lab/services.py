@@ -273,31 +273,68 @@ class Services:
             f"Pipeline '{path}' has errors; fix them before exporting.", 422, problems=exc.problems
         )
 
-    def export(self, path: str, runtime_config: str, output: str | None = None) -> dict[str, Any]:
-        """Offline: the DAG file (default: next to the pipeline) and the node bundles, on disk."""
-        from .compiler.export import export
+    def _export_output(self, output: str | None) -> Path | None:
+        if not output:
+            return None
+        target = (self.root / output).resolve()
+        try:
+            target.relative_to(self.root)
+        except ValueError:
+            if self.confine_outputs:
+                raise ServiceError(
+                    f"'{output}' is outside the server's root folder.", 403, field="output"
+                ) from None
+        if target.suffix != ".py":
+            raise ServiceError("The DAG file must end in .py.", 400, field="output")
+        return target
+
+    def export_target(
+        self, path: str, content: str | None = None, output: str | None = None
+    ) -> dict[str, Any]:
+        """What the next export would write (DAG id, file) and what is there now; writes nothing.
+        ``existing``: null, or whether mlpipe-lab wrote it and from which pipeline."""
+        from .compiler.export import export_target
+
+        file, text = self.read(path, content)
+        try:
+            target = export_target(file, text=text, output=self._export_output(output))
+        except PipelineError as exc:
+            raise ServiceError(
+                f"Pipeline '{path}' cannot be read.", 400, problems=exc.problems
+            ) from None
+        existing = target.existing
+        return {
+            "dag_id": target.dag_id,
+            "dag_path": self.display_path(target.dag_path),
+            "existing": None
+            if existing is None
+            else {"generated": existing.generated, "source": existing.source},
+        }
+
+    def export(
+        self,
+        path: str,
+        runtime_config: str,
+        output: str | None = None,
+        overwrite: bool = False,
+    ) -> dict[str, Any]:
+        """Offline: the DAG file (default: ``dags/<dag_id>.py`` beside the pipeline) and the node
+        bundles, on disk. A file mlpipe-lab did not write is never replaced; an earlier export only
+        with ``overwrite`` (the user said yes)."""
+        from .compiler.export import OutputExists, export
 
         file = self.resolve(path)
         if not file.exists():
             raise ServiceError(f"Pipeline '{path}' does not exist.", 404, field="path")
-        target = None
-        if output:
-            target = (self.root / output).resolve()
-            try:
-                target.relative_to(self.root)
-            except ValueError:
-                if self.confine_outputs:
-                    raise ServiceError(
-                        f"'{output}' is outside the server's root folder.", 403, field="output"
-                    ) from None
-            if target.suffix != ".py":
-                raise ServiceError("The DAG file must end in .py.", 400, field="output")
+        target = self._export_output(output)
         config = self.runtime_config(runtime_config)
         images = self.catalog_call("runtime-images", "list")
         try:
-            result = export(file, config=config, images=images, output=target)
+            result = export(file, config=config, images=images, output=target, overwrite=overwrite)
         except PipelineError as exc:
             raise self._compile_errors(path, exc) from None
+        except OutputExists as exc:
+            raise self._output_exists(exc) from None
         data = result.to_json()
         data["dag_path"] = self.display_path(Path(data["dag_path"]))
         shown: dict[str, str] = {}  # the bundles share one folder: resolve it once
@@ -308,6 +345,27 @@ class Services:
             bundle["path"] = posixpath.join(shown[folder], name) if shown[folder] != "." else name
         data["runtime_config"] = runtime_config
         return data
+
+    def _output_exists(self, exc: Any) -> ServiceError:
+        shown = self.display_path(exc.path)
+        if not exc.existing.generated:
+            return ServiceError(
+                f"'{shown}' exists and was not written by mlpipe-lab, so export leaves it alone. "
+                "Move it away, choose another DAG file, or give the pipeline another DAG id.",
+                409,
+                field="output",
+                code="output-not-generated",
+                details={"dag_path": shown},
+            )
+        source = exc.existing.source or "another pipeline"
+        return ServiceError(
+            f"'{shown}' holds an earlier export of {source}; replacing it needs your consent "
+            "(overwrite).",
+            409,
+            field="overwrite",
+            code="output-exists",
+            details={"dag_path": shown, "source": exc.existing.source},
+        )
 
     def submit(self, path: str, runtime_config: str) -> dict[str, Any]:
         """Export into a scratch folder, then upload the bundles and commit the DAG (one commit)."""

@@ -117,20 +117,43 @@ export namespace MLPipeClient {
     );
   }
 
-  /** Compile the saved pipeline into its DAG file (offline). */
+  /**
+   * Compile the saved pipeline into its DAG file (offline). The server never
+   * replaces a file it did not write; `overwrite` (after the user agreed)
+   * lets it replace an earlier export.
+   */
   export function exportPipeline(
     path: string,
     runtimeConfig: string,
-    output?: string
+    options: { output?: string; overwrite?: boolean } = {}
   ): Promise<MLPipeAPI.IExportResult> {
-    const body: { [key: string]: string } = {
+    const body: { [key: string]: string | boolean } = {
       path,
       runtime_config: runtimeConfig
     };
-    if (output) {
-      body.output = output;
+    if (options.output) {
+      body.output = options.output;
+    }
+    if (options.overwrite) {
+      body.overwrite = true;
     }
     return requestAPI('export', json('POST', body));
+  }
+
+  /** Where the next export of the pipeline (or of `content`) writes; writes nothing. */
+  export function exportTarget(
+    path: string,
+    content?: string
+  ): Promise<MLPipeAPI.IExportTarget> {
+    return requestAPI(
+      'export',
+      json(
+        'POST',
+        content === undefined
+          ? { path, dry_run: true }
+          : { path, content, dry_run: true }
+      )
+    );
   }
 
   /** Publish the saved pipeline with a runtime configuration. */

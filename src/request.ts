@@ -19,7 +19,11 @@ export class MLPipeRequestError extends ServerConnection.ResponseError {
     response: Response,
     message: string,
     readonly problems: MLPipeAPI.IProblem[] = [],
-    readonly field: string | null = null
+    readonly field: string | null = null,
+    /** What kind of error (e.g. `output-exists`), for callers that act on it. */
+    readonly code: string | null = null,
+    /** Facts about the error (e.g. the file in the way). */
+    readonly details: { [key: string]: unknown } = {}
   ) {
     super(response, message);
     this.name = 'MLPipeRequestError';
@@ -39,6 +43,8 @@ export function parseErrorReply(body: unknown): {
   message: string | null;
   problems: MLPipeAPI.IProblem[];
   field?: string;
+  code?: string;
+  details?: { [key: string]: unknown };
 } {
   if (!isObject(body)) {
     return { message: null, problems: [] };
@@ -52,9 +58,17 @@ export function parseErrorReply(body: unknown): {
           p => isObject(p) && typeof p.message === 'string'
         ) as MLPipeAPI.IProblem[])
       : [];
-    return typeof error.field === 'string' && error.field
-      ? { message, problems, field: error.field }
-      : { message, problems };
+    return {
+      message,
+      problems,
+      ...(typeof error.field === 'string' && error.field
+        ? { field: error.field }
+        : {}),
+      ...(typeof error.code === 'string' && error.code
+        ? { code: error.code }
+        : {}),
+      ...(isObject(error.details) ? { details: error.details } : {})
+    };
   }
   if (typeof error === 'string' && error) {
     return { message: error, problems: [] };
@@ -103,7 +117,7 @@ export async function requestAPI<T>(
   }
 
   if (!response.ok) {
-    const { message, problems, field } = parseErrorReply(data);
+    const { message, problems, field, code, details } = parseErrorReply(data);
     const fallback =
       `${EXTENSION_ID}: ${init.method ?? 'GET'} ${endPoint} failed ` +
       `(${response.status}${response.statusText ? ` ${response.statusText}` : ''})`;
@@ -111,7 +125,9 @@ export async function requestAPI<T>(
       response,
       message ?? fallback,
       problems,
-      field ?? null
+      field ?? null,
+      code ?? null,
+      details ?? {}
     );
   }
 

@@ -165,7 +165,18 @@ export namespace MLPipeAPI {
     problems: IProblem[];
     tasks: { node_id: string; task_id: string; label?: string }[];
     changed: boolean;
+    /** An earlier export with other content was replaced (with consent). */
+    replaced?: boolean;
     runtime_config?: string;
+  }
+
+  /** Reply of `POST /mlpipe-lab/export` with `dry_run`: where the next export writes. */
+  export interface IExportTarget {
+    dag_id: string;
+    /** From the server root, e.g. `iris/dags/train.py`. */
+    dag_path: string;
+    /** What is at `dag_path` now: nothing, an earlier export, or someone's own file. */
+    existing: { generated: boolean; source: string | null } | null;
   }
 
   /** One step of a publish. */
@@ -238,7 +249,10 @@ export namespace MLPipeAPI {
   export interface IErrorReply {
     error: {
       message: string;
+      /** What kind of error, e.g. `output-exists` (export: ask, then retry with overwrite). */
+      code?: string;
       field?: string;
+      details?: { [key: string]: unknown };
       problems?: IProblem[];
     };
   }

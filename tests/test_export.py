@@ -58,7 +58,9 @@ def offline(monkeypatch):
 
 def test_export_props_demo(props, offline):
     result = export(props, config=cc.CONFIG, images=cc.IMAGES)
-    assert result.dag_id == "props_demo" and result.dag_path == props.parent / "props_demo.py"
+    assert (
+        result.dag_id == "props_demo" and result.dag_path == props.parent / "dags" / "props_demo.py"
+    )
     text = result.dag_path.read_text(encoding="utf-8")
     assert text.splitlines()[0].endswith(" from props_demo.pipeline. DO NOT EDIT.")
     assert str(props.parent) not in text and "/tmp" not in text
@@ -81,7 +83,7 @@ def test_export_props_demo(props, offline):
     ]
     assert list(world.files) == ["world.py"]
     assert [m.name for m in members(hello.path)] == list(hello.files)
-    assert Path(hello.path).parent == props.parent / "props_demo.bundles"
+    assert Path(hello.path).parent == props.parent / "dags" / "props_demo.bundles"
     assert "bundles" not in {p.code for p in result.problems}
     data = result.to_json()
     json.dumps(data)
@@ -106,7 +108,7 @@ def test_bundles_are_deterministic(props, tmp_path):
             assert (m.mtime, m.uid, m.gid, m.uname, m.gname, m.mode) == (0, 0, 0, "", "", 0o644)
     # an executable keeps its x bit, and only that
     os.chmod(props.parent / "world.py", 0o755)
-    third = export(props, config=cc.CONFIG, images=cc.IMAGES)
+    third = export(props, config=cc.CONFIG, images=cc.IMAGES, overwrite=True)  # a new DAG
     world = third.bundles["66666666-ffff-4fff-8fff-000000000006"]
     assert [m.mode for m in members(world.path)] == [0o755]
     assert (
@@ -114,9 +116,10 @@ def test_bundles_are_deterministic(props, tmp_path):
         and world.key != second.bundles["66666666-ffff-4fff-8fff-000000000006"].key
     )
     # the old bundle of that node is gone, nothing temporary is left
-    names = sorted(p.name for p in (props.parent / "props_demo.bundles").iterdir())
+    names = sorted(p.name for p in (props.parent / "dags" / "props_demo.bundles").iterdir())
     assert len(names) == 2 and not any(n.startswith(".") for n in names)
-    assert not [p for p in props.parent.iterdir() if p.name.startswith(".")]
+    for folder in (props.parent, props.parent / "dags"):
+        assert not [p for p in folder.iterdir() if p.name.startswith(".")]
 
 
 def test_bundle_bytes_do_not_depend_on_order_or_folder(tmp_path):
@@ -136,6 +139,7 @@ def test_export_to_another_folder(props, tmp_path):
     assert (tmp_path / "dags" / "sub" / "props_demo.bundles").is_dir()
     assert str(tmp_path) not in out.read_text()
     assert not (props.parent / "props_demo.py").exists()
+    assert not (props.parent / "dags").exists()
 
 
 def test_files_outside_the_folder_are_refused(tmp_path):
@@ -248,7 +252,8 @@ def test_large_export_is_fast_and_complete(tmp_path):
     cc.write_files(doc, folder)
     result = export(path, config=cc.CONFIG, images=cc.IMAGES)
     assert (
-        len(result.bundles) == 300 and len(list((folder / "random_300.bundles").iterdir())) == 300
+        len(result.bundles) == 300
+        and len(list((folder / "dags" / "random_300.bundles").iterdir())) == 300
     )
     assert len(read_dag(result.dag_path.read_text())["tasks"]) == 300
 
@@ -264,5 +269,7 @@ def test_large_bundles_are_streamed_through_temporary_files(props, monkeypatch):
     large = export(props, config=cc.CONFIG, images=cc.IMAGES)
     assert {k: Path(b.path).read_bytes() for k, b in large.bundles.items()} == expected
     assert not [
-        p for p in (props.parent / "props_demo.bundles").iterdir() if p.name.startswith(".")
+        p
+        for p in (props.parent / "dags" / "props_demo.bundles").iterdir()
+        if p.name.startswith(".")
     ]

@@ -41,12 +41,12 @@ def git(*args, cwd=None):
     ).stdout
 
 
-async def test_export_writes_the_dag_next_to_the_pipeline(api, jp_root_dir):
+async def test_export_writes_the_dag_into_the_dags_folder_beside_the_pipeline(api, jp_root_dir):
     code, result = await api(
         "POST", "export", {"path": "hello_world/hello_world.pipeline", "runtime_config": "local"}
     )
     assert code == 200, result
-    assert result["dag_path"] == "hello_world/hello_world.py"
+    assert result["dag_path"] == "hello_world/dags/hello_world.py"
     text = (jp_root_dir / result["dag_path"]).read_text()
     assert 'dag_id="hello_world"' in text
     assert [t["task_id"] for t in result["tasks"]] == ["hello", "world"]
@@ -79,7 +79,7 @@ async def test_export_refuses_bad_input(api, jp_root_dir):
     )
     assert code == 422
     assert err["error"]["problems"][0]["node_label"] == "world.py"
-    assert not (jp_root_dir / "hello_world" / "hello_world.py").exists()
+    assert not (jp_root_dir / "hello_world" / "dags").exists()
 
 
 async def test_submit_and_retire_on_the_local_runtime(api, isolated_data, tmp_path):

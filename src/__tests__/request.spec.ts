@@ -85,6 +85,28 @@ describe('requestAPI', () => {
     expect(error.message).toBe('invalid pipeline');
     expect(error.problems).toEqual(problems);
     expect(error.status).toBe(400);
+    expect(error.code).toBeNull();
+    expect(error.details).toEqual({});
+  });
+
+  it('carries the code and details of a refusal to the caller', async () => {
+    makeRequest.mockResolvedValue(
+      fakeResponse(
+        409,
+        JSON.stringify({
+          error: {
+            message: 'exists',
+            code: 'output-not-generated',
+            details: { dag_path: 'p/dags/x.py' }
+          }
+        })
+      )
+    );
+    const error = await requestAPI('export', { method: 'POST' }, settings)
+      .then(() => null)
+      .catch(e => e);
+    expect(error.code).toBe('output-not-generated');
+    expect(error.details).toEqual({ dag_path: 'p/dags/x.py' });
   });
 
   it('falls back to the status when the error body says nothing', async () => {
@@ -136,6 +158,27 @@ describe('parseErrorReply', () => {
       }
     });
     expect(problems).toEqual([{ message: 'ok' }]);
+  });
+
+  it('keeps the code and details a client acts on (export: ask, then overwrite)', () => {
+    const reply = parseErrorReply({
+      error: {
+        message: "'a/dags/x.py' holds an earlier export of x.pipeline",
+        code: 'output-exists',
+        field: 'overwrite',
+        details: { dag_path: 'a/dags/x.py', source: 'x.pipeline' }
+      }
+    });
+    expect(reply.code).toBe('output-exists');
+    expect(reply.field).toBe('overwrite');
+    expect(reply.details).toEqual({
+      dag_path: 'a/dags/x.py',
+      source: 'x.pipeline'
+    });
+    expect(parseErrorReply({ error: { message: 'm', details: 3 } })).toEqual({
+      message: 'm',
+      problems: []
+    });
   });
 });
 

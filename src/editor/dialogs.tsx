@@ -63,7 +63,8 @@ export class RuntimeConfigPicker
     private _configs: MLPipeAPI.IRuntimeConfig[],
     private _trans: TranslationBundle,
     private _intro: string,
-    initial: string
+    initial: string,
+    private _facts: JSX.Element | null = null
   ) {
     super();
     this.addClass('jp-MLPipe-ConfigPicker');
@@ -106,6 +107,7 @@ export class RuntimeConfigPicker
           <p className="jp-MLPipe-Hint">{chosen.description}</p>
         )}
         {chosen?.error && <p className="jp-MLPipe-Problem">{chosen.error}</p>}
+        {this._facts}
       </div>
     );
   }
@@ -160,8 +162,9 @@ export async function showProblems(
 async function chooseConfig(
   title: string,
   intro: string,
-  accept: string,
-  trans: TranslationBundle
+  accept: string | null,
+  trans: TranslationBundle,
+  facts: JSX.Element | null = null
 ): Promise<string | null> {
   let configs: MLPipeAPI.IRuntimeConfig[];
   try {
@@ -177,11 +180,20 @@ async function chooseConfig(
   }
   const result = await showDialog({
     title,
-    body: new RuntimeConfigPicker(configs, trans, intro, lastRuntimeConfig),
-    buttons: [
-      Dialog.cancelButton({ label: trans.__('Cancel') }),
-      Dialog.okButton({ label: accept })
-    ],
+    body: new RuntimeConfigPicker(
+      configs,
+      trans,
+      intro,
+      lastRuntimeConfig,
+      facts
+    ),
+    // no accept button when the action cannot be done (the facts say why)
+    buttons: accept
+      ? [
+          Dialog.cancelButton({ label: trans.__('Cancel') }),
+          Dialog.okButton({ label: accept })
+        ]
+      : [Dialog.cancelButton({ label: trans.__('Close') })],
     focusNodeSelector: 'select'
   });
   if (!result.button.accept || !result.value) {
@@ -221,8 +233,83 @@ export interface IRunOptions {
   runtimeConfig?: string;
 }
 
+/** The DAG id and file of an export, and what is at that file now. */
+export function ExportTargetFacts(props: {
+  target: MLPipeAPI.IExportTarget;
+  pipeline: string;
+  trans: TranslationBundle;
+}): JSX.Element {
+  const { target, pipeline, trans } = props;
+  const existing = target.existing;
+  return (
+    <div className="jp-MLPipe-ExportTarget">
+      <table className="jp-MLPipe-Facts">
+        <tbody>
+          <tr>
+            <th>{trans.__('DAG id')}</th>
+            <td data-field="dag_id">{target.dag_id}</td>
+          </tr>
+          <tr>
+            <th>{trans.__('DAG file')}</th>
+            <td data-field="dag_path">{target.dag_path}</td>
+          </tr>
+        </tbody>
+      </table>
+      {existing &&
+        (existing.generated ? (
+          <p
+            className="jp-MLPipe-Problem jp-MLPipe-Problem-warning"
+            data-existing="export"
+          >
+            {existing.source && existing.source !== pipeline
+              ? trans.__(
+                  'This file holds an export of %1, another pipeline with the same DAG id. Exporting replaces it.',
+                  existing.source
+                )
+              : trans.__(
+                  'This file holds an earlier export of this pipeline. Exporting replaces it (unless nothing changed).'
+                )}
+          </p>
+        ) : (
+          <p className="jp-MLPipe-Problem" data-existing="foreign">
+            {trans.__(
+              'A file that mlpipe-lab did not write is at this path, so nothing will be exported: move it away, or give the pipeline another DAG id (Pipeline properties).'
+            )}
+          </p>
+        ))}
+    </div>
+  );
+}
+
+/** Ask before replacing an earlier export (after the server refused to replace it unasked). */
+async function confirmReplace(
+  error: MLPipeRequestError,
+  trans: TranslationBundle
+): Promise<boolean> {
+  const path = String(error.details.dag_path ?? '');
+  const source =
+    typeof error.details.source === 'string' ? error.details.source : null;
+  const answer = await showDialog({
+    title: trans.__('Replace the earlier export?'),
+    body: source
+      ? trans.__(
+          '%1 holds an earlier export of %2. Replace it with this export?',
+          path,
+          source
+        )
+      : trans.__('%1 holds an earlier export. Replace it?', path),
+    buttons: [
+      Dialog.cancelButton({ label: trans.__('Cancel') }),
+      Dialog.warnButton({ label: trans.__('Replace') })
+    ]
+  });
+  return answer.button.accept;
+}
+
 /**
- * Export the pipeline as an Airflow DAG next to it and open the DAG.
+ * Export the pipeline as an Airflow DAG into the `dags` folder beside it and
+ * open the DAG. The dialog shows the DAG id and file first; an earlier export
+ * is replaced only when the user said so, a file mlpipe-lab did not write never.
  * Returns the result, or null when cancelled or failed (the user was told why).
  */
 export async function exportPipeline(
@@ -230,44 +317,91 @@ export async function exportPipeline(
   options: IRunOptions
 ): Promise<MLPipeAPI.IExportResult | null> {
   const { trans } = options;
+  const pipeline = basename(editor.context.path);
+  let target: MLPipeAPI.IExportTarget | null = null;
+  try {
+    target = await MLPipeClient.exportTarget(
+      editor.context.path,
+      editor.editorModel.toString()
+    );
+  } catch {
+    // an unreadable pipeline: the export itself says what is wrong
+  }
+  const blocked = !!target?.existing && !target.existing.generated;
+  // Seeing that an earlier export is there and choosing "Export and replace" is the consent.
+  let overwrite = !!target?.existing?.generated;
   const config =
     options.runtimeConfig ??
     (await chooseConfig(
       trans.__('Export as Airflow DAG'),
       trans.__(
-        'Writes the DAG file of "%1" next to it, with the settings of the runtime configuration below. Nothing is uploaded.',
-        basename(editor.context.path)
+        'Writes the DAG file of "%1" and its node bundles into the dags folder beside it, with the settings of the runtime configuration below. Nothing is uploaded.',
+        pipeline
       ),
-      trans.__('Export'),
-      trans
+      blocked
+        ? null
+        : overwrite
+          ? trans.__('Export and Replace')
+          : trans.__('Export'),
+      trans,
+      target ? (
+        <ExportTargetFacts target={target} pipeline={pipeline} trans={trans} />
+      ) : null
     ));
+  if (options.runtimeConfig) {
+    overwrite = false; // no dialog was shown: ask if the server finds an earlier export
+  }
   if (!config || !(await saveFirst(editor, trans))) {
     return null;
   }
-  try {
-    const result = await MLPipeClient.exportPipeline(
-      editor.context.path,
-      config
-    );
-    editor.editorModel.setProblems(result.problems ?? []);
-    options.openFile(result.dag_path);
-    Notification.success(
-      result.changed
-        ? trans.__('Exported DAG "%1" to %2', result.dag_id, result.dag_path)
-        : trans.__(
-            'DAG "%1" is up to date (%2)',
-            result.dag_id,
-            result.dag_path
-          ),
-      { autoClose: 5000 }
-    );
-    return result;
-  } catch (error) {
-    if (error instanceof MLPipeRequestError && error.problems.length) {
-      editor.editorModel.setProblems(error.problems);
+  for (;;) {
+    try {
+      const result = await MLPipeClient.exportPipeline(
+        editor.context.path,
+        config,
+        { overwrite }
+      );
+      editor.editorModel.setProblems(result.problems ?? []);
+      options.openFile(result.dag_path);
+      Notification.success(
+        !result.changed
+          ? trans.__(
+              'DAG "%1" is up to date (%2)',
+              result.dag_id,
+              result.dag_path
+            )
+          : result.replaced
+            ? trans.__(
+                'Exported DAG "%1" to %2 (the earlier export was replaced)',
+                result.dag_id,
+                result.dag_path
+              )
+            : trans.__(
+                'Exported DAG "%1" to %2',
+                result.dag_id,
+                result.dag_path
+              ),
+        { autoClose: 5000 }
+      );
+      return result;
+    } catch (error) {
+      if (
+        error instanceof MLPipeRequestError &&
+        error.code === 'output-exists' &&
+        !overwrite
+      ) {
+        if (await confirmReplace(error, trans)) {
+          overwrite = true;
+          continue;
+        }
+        return null;
+      }
+      if (error instanceof MLPipeRequestError && error.problems.length) {
+        editor.editorModel.setProblems(error.problems);
+      }
+      await showProblems(trans.__('Export failed'), error, trans);
+      return null;
     }
-    await showProblems(trans.__('Export failed'), error, trans);
-    return null;
   }
 }
 
