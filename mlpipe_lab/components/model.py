@@ -94,6 +94,7 @@ class Component:
     bases: tuple[str, ...] = ()  # base classes, dotted as the source imported them
     accepts_kwargs: bool = False  # **kwargs in __init__ (passed on to the base class)
     template_fields: tuple[str, ...] = ()
+    template_ext: tuple[str, ...] = ()  # a templated string ending so is read as a file name
     # Kubeflow Pipelines components
     outputs: tuple[Output, ...] = ()
     container: KfpContainer | None = None

@@ -151,6 +151,7 @@ def _inherit_local(comp: Component, parsed: dict[str, Component], depth: int = 0
     params = list(comp.params)
     names = {p.name for p in params}
     fields = list(comp.template_fields)
+    ext = list(comp.template_ext)
     accepts = comp.accepts_kwargs
     for base in comp.bases:
         local = parsed.get(base)
@@ -163,11 +164,14 @@ def _inherit_local(comp: Component, parsed: dict[str, Component], depth: int = 0
                 names.add(p.name)
         if not fields:
             fields = list(local.template_fields)
+        if not ext:
+            ext = list(local.template_ext)
         accepts = local.accepts_kwargs
     return replace(
         comp,
         params=tuple(params),
         template_fields=tuple(fields),
+        template_ext=tuple(ext),
         accepts_kwargs=accepts,
         bases=tuple(b for b in comp.bases if b not in parsed)
         + tuple(b for base in comp.bases if base in parsed for b in parsed[base].bases),
@@ -181,6 +185,7 @@ def inherit(comp: Component, base: Component) -> Component:
         return comp
     names = {p.name for p in comp.params}
     fields = comp.template_fields or base.template_fields
+    ext = comp.template_ext or base.template_ext
     extra = tuple(
         replace(p, templated=p.name in fields) for p in base.params if p.name not in names
     )
@@ -188,6 +193,7 @@ def inherit(comp: Component, base: Component) -> Component:
         comp,
         params=comp.params + extra,
         template_fields=fields,
+        template_ext=ext,
         accepts_kwargs=base.accepts_kwargs,
         bases=base.bases,
     )
@@ -224,6 +230,7 @@ def _parse_class(info: _ClassInfo, module: str) -> Component:
         bases=tuple(b for b in info.bases if b),
         accepts_kwargs=accepts_kwargs,
         template_fields=tuple(fields),
+        template_ext=tuple(_template_fields(node, "template_ext")),
         problems=tuple(problems),
     )
 
@@ -244,7 +251,7 @@ def _arguments(args: ast.arguments) -> list[tuple[ast.arg, ast.expr | None]]:
     return out
 
 
-def _template_fields(node: ast.ClassDef) -> list[str]:
+def _template_fields(node: ast.ClassDef, attribute: str = "template_fields") -> list[str]:
     for item in node.body:
         target: ast.expr | None = None
         value: ast.expr | None = None
@@ -252,7 +259,7 @@ def _template_fields(node: ast.ClassDef) -> list[str]:
             target, value = item.targets[0], item.value
         elif isinstance(item, ast.AnnAssign):
             target, value = item.target, item.value
-        if isinstance(target, ast.Name) and target.id == "template_fields" and value is not None:
+        if isinstance(target, ast.Name) and target.id == attribute and value is not None:
             return _strings_in(value)
     return []
 

@@ -1,0 +1,253 @@
+"""Operator nodes -> operator calls: arguments as literals, Jinja protection of templated fields,
+XCom and parameter references, refusals naming node and field, imports for Airflow 3 and 2."""
+
+from __future__ import annotations
+
+import ast
+
+import compile_corpus as cc
+import jinja2.sandbox
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mlpipe_lab.compiler.context import Context
+from mlpipe_lab.compiler.emit import Writer
+from mlpipe_lab.compiler.operator import (
+    OperatorTask,
+    import_lines,
+    import_modules,
+    operator_call,
+    safe_module,
+)
+from mlpipe_lab.compiler.settings import read_settings
+from mlpipe_lab.components.elyra import node_values
+from mlpipe_lab.components.pyparse import parse_operators
+from mlpipe_lab.pipeline.model import Parameter, Pipeline
+
+BASH_LIKE = '''
+from airflow.models import BaseOperator
+
+
+class RunOperator(BaseOperator):
+    """Runs a command.
+
+    :param bash_command: The command.
+    :param env: Environment.
+    :param retries_text: Not templated.
+    """
+
+    template_fields = ("bash_command", "env")
+    template_ext = (".sh", ".bash")
+
+    def __init__(self, *, bash_command: str, env: dict[str, str] | None = None,
+                 count: int = 1, note: str = "", **kwargs):
+        super().__init__(**kwargs)
+'''
+(RUN,) = parse_operators(BASH_LIKE, module="acme.ops")
+JINJA = jinja2.sandbox.SandboxedEnvironment(extensions=["jinja2.ext.do"], cache_size=0)
+
+
+def make(values: dict, parents=None, xcom=(), mlpipe=None, label="Run it", params=()):
+    node = {
+        "id": "n1",
+        "type": "execution_node",
+        "op": "acme:RunOperator",
+        "app_data": {"label": label, "component_parameters": values, "mlpipe": mlpipe or {}},
+    }
+    doc = {"primary_pipeline": "p", "pipelines": [{"id": "p", "nodes": [node]}]}
+    pipeline = Pipeline(doc)
+    ctx = Context(pipeline, read_settings(cc.CONFIG), cc.IMAGES, None)
+    task = OperatorTask(
+        node=pipeline.nodes[0],
+        task_id="Run_it",
+        component=RUN,
+        values=node_values(node["app_data"]),
+        alias="RunOperator",
+        parents=parents or {},
+        xcom_parents=set(xcom),
+    )
+    call = operator_call(ctx, task, list(params))
+    w = Writer()
+    w.assign("t", call)
+    return ctx, w.text()
+
+
+def kwargs_of(text: str) -> dict:
+    """Every keyword argument of the one call, each a pure literal (or a timedelta)."""
+    tree = ast.parse(text)
+    (stmt,) = tree.body
+    assert isinstance(stmt, ast.Assign) and isinstance(stmt.value, ast.Call)
+    assert isinstance(stmt.value.func, ast.Name) and stmt.value.func.id == "RunOperator"
+    assert not stmt.value.args
+    out = {}
+    for kw in stmt.value.keywords:
+        if isinstance(kw.value, ast.Call):
+            assert ast.unparse(kw.value.func) == "timedelta"
+            out[kw.arg] = ast.unparse(kw.value)
+        else:
+            out[kw.arg] = ast.literal_eval(kw.value)
+    return out
+
+
+def errors(ctx):
+    return [(p.path, p.message) for p in ctx.problems if p.severity == "error"]
+
+
+def test_values_of_every_elyra_format_become_literal_arguments():
+    ctx, text = make(
+        {
+            "bash_command": {"widget": "string", "value": "echo {{ ds }} && run.sh"},
+            "env": '{"TEST_ENV": "Hello {{ x }}"}',  # Elyra 3 stored dicts as text
+            "count": {"activeControl": "NumberControl", "NumberControl": "3"},
+            "note": "",
+            "xcom_push": True,  # Airflow 1 name
+            "provide_context": False,  # removed in Airflow 2
+            "files": "",  # an empty field of an argument the operator no longer has
+            "mounted_volumes": [],  # Elyra's own node property
+        },
+        mlpipe={"retries": 2, "trigger_rule": "all_done", "execution_timeout_seconds": 60},
+    )
+    assert errors(ctx) == []
+    kw = kwargs_of(text)
+    assert kw["task_id"] == "Run_it" and kw["task_display_name"] == "Run it"
+    assert kw["bash_command"] == "{% raw %}echo {{ ds }} && run.sh{% endraw %}"
+    assert kw["env"] == {"TEST_ENV": "{% raw %}Hello {{ x }}{% endraw %}"}
+    assert kw["count"] == 3 and kw["note"] == "" and kw["do_xcom_push"] is True
+    assert "provide_context" not in kw and "files" not in kw
+    assert kw["retries"] == 2 and kw["trigger_rule"] == "all_done"
+    assert kw["execution_timeout"] == "timedelta(seconds=60)"
+
+
+def test_a_command_ending_in_a_template_extension_is_not_read_as_a_file():
+    _, text = make({"bash_command": "deploy.sh"})
+    assert kwargs_of(text)["bash_command"] == "{% raw %}deploy.sh{% endraw %}"
+    assert JINJA.from_string(kwargs_of(text)["bash_command"]).render() == "deploy.sh"
+
+
+def test_parameters_and_xcom_become_the_only_templates():
+    ctx, text = make(
+        {
+            "bash_command": {"widget": "inputpath", "value": {"value": "p1", "option": ""}},
+            "env": {"widget": "string", "value": "{}"},
+            "note": {"widget": "parameter", "value": "rate"},  # not templated
+        },
+        parents={"p1": "upstream"},
+        xcom={"p1"},
+        params=[Parameter("rate", "number", 0.1)],
+    )
+    assert errors(ctx) == [
+        (
+            "component_parameters/note",
+            "'note' is not templated by RunOperator, so it cannot take a pipeline parameter; "
+            "give a value.",
+        )
+    ]
+    assert kwargs_of(text)["bash_command"] == "{{ ti.xcom_pull(task_ids='upstream') }}"
+    ctx, text = make(
+        {"bash_command": {"widget": "parameter", "value": "rate"}}, params=[Parameter("rate")]
+    )
+    assert errors(ctx) == [] and kwargs_of(text)["bash_command"] == "{{ params.rate }}"
+
+
+@pytest.mark.parametrize(
+    "values,parents,xcom,expected",
+    [
+        ({}, {}, (), ("component_parameters/bash_command", "RunOperator needs 'bash_command' (The command.).")),
+        ({"bash_command": "x", "nope": 1}, {}, (),
+         ("component_parameters/nope", "RunOperator has no argument 'nope'.")),
+        ({"bash_command": "x", "count": "many"}, {}, (),
+         ("component_parameters/count", "'count' must be a whole number, not text.")),
+        ({"bash_command": "x", "env": "{broken"}, {}, (),
+         ("component_parameters/env", "'env' is not a valid JSON value.")),
+        ({"bash_command": {"widget": "inputpath", "value": {"value": "p1", "option": ""}}},
+         {"p1": "nb"}, (),
+         ("component_parameters/bash_command",
+          "'bash_command' takes the return value of 'nb', which pushes none (only operator nodes "
+          "with do_xcom_push do).")),
+        ({"bash_command": {"widget": "inputpath", "value": {"value": "zz", "option": ""}}}, {}, (),
+         ("component_parameters/bash_command",
+          "'bash_command' takes the output of a node that is not linked to this one; link it or "
+          "choose another input.")),
+        ({"bash_command": {"widget": "parameter", "value": "missing"}}, {}, (),
+         ("component_parameters/bash_command",
+          "'bash_command' takes pipeline parameter 'missing', which the pipeline does not define.")),
+        ({"bash_command": {"widget": "file", "value": "cmd.txt"}}, {}, (),
+         ("component_parameters/bash_command",
+          "'bash_command' is read from a file, which mlpipe-lab does not do at export; paste the "
+          "value into the field.")),
+    ],
+)  # fmt: skip
+def test_refusals_name_the_field(values, parents, xcom, expected):
+    ctx, _ = make(values, parents=parents, xcom=xcom)
+    assert errors(ctx) == [expected]
+    assert all(p.node_id == "n1" for p in ctx.problems)
+
+
+def test_imports_for_both_airflow_majors():
+    assert import_modules("airflow.providers.standard.operators.bash", "BashOperator") == (
+        "airflow.providers.standard.operators.bash",
+        "airflow.operators.bash",
+    )
+    assert import_modules("airflow.operators.python", "PythonOperator") == (
+        "airflow.providers.standard.operators.python",
+        "airflow.operators.python",
+    )
+    assert import_modules("airflow.operators.email", "EmailOperator") == (
+        "airflow.providers.smtp.operators.smtp",
+        "airflow.operators.email",
+    )
+    assert import_modules("airflow.providers.http.operators.http", "HttpOperator")[1] == (
+        "airflow.providers.http.operators.http"
+    )
+    lines = import_lines(
+        {
+            "BashOperator": ("airflow.providers.standard.operators.bash", "BashOperator"),
+            "HttpOperator": ("airflow.providers.http.operators.http", "HttpOperator"),
+            "DAG_2": ("team.ops", "DAG"),
+        },
+        None,
+    )
+    assert lines == [  # sorted by module
+        "from airflow.providers.http.operators.http import HttpOperator",
+        "try:",
+        "    from airflow.providers.standard.operators.bash import BashOperator",
+        "except ImportError:  # Airflow 2.10+",
+        "    from airflow.operators.bash import BashOperator",
+        "from team.ops import DAG as DAG_2",
+    ]
+    assert import_lines({"B": ("airflow.providers.standard.operators.bash", "B")}, "2") == [
+        "from airflow.operators.bash import B"
+    ]
+    assert safe_module("a.b_c") and not safe_module("a.import") and not safe_module("a;b")
+
+
+# -- hostile text ---------------------------------------------------------------------------------
+
+ANY_CHAR = st.characters(exclude_categories=())
+FRAGMENTS = ["{{", "}}", "{%", "%}", "{#", "raw", "endraw", "'", '"', "\\", "\n", "\r", "\x00",
+             ")", "(", "#", "import os", ".sh", "$(id)", "\ud800", "__import__('os')"]  # fmt: skip
+hostile = st.lists(
+    st.one_of(st.sampled_from(FRAGMENTS), st.text(ANY_CHAR, max_size=4)), max_size=8
+).map("".join)
+
+
+@given(command=hostile, env=hostile, note=hostile, key=hostile, label=hostile)
+@settings(max_examples=200, deadline=None)
+def test_hostile_text_stays_literal_and_renders_to_itself(command, env, note, key, label):
+    ctx, text = make(
+        {"bash_command": command, "env": {"widget": "string", "value": {key: env}}, "note": note},
+        label=label or "x",
+    )
+    text.encode("utf-8", "surrogatepass")
+    kw = kwargs_of(text)  # one call, every argument a literal: nothing else in code position
+    if errors(ctx):
+        assert {p.code for p in ctx.problems} == {"template-text"}
+        assert "endraw" in command + env
+        return
+    assert kw["note"] == note  # not templated: exactly the user's text
+    for given_text, emitted in ((command, kw["bash_command"]), (env, kw["env"][key])):
+        # Jinja turns \r\n and \r into \n, nothing else
+        assert JINJA.from_string(emitted).render() == given_text.replace("\r\n", "\n").replace(
+            "\r", "\n"
+        )
