@@ -504,3 +504,135 @@ def test_model_call_placement_options(args, where):
             assert names == {"MainThread"}
         else:
             assert all(n.startswith("predict") for n in names), names
+
+
+# -- Open Inference Protocol (V2) on the same server -------------------------------------------
+
+V2 = "/v2/models/classifier"  # the Predictor has no metadata: named by PREDICTIVE_UNIT_ID
+
+
+def _v2_input(shape, data, datatype="INT64", name="input-0", **extra):
+    return {"name": name, "shape": shape, "datatype": datatype, "data": data, **extra}
+
+
+def test_v2_and_seldon_v1_answer_on_the_same_port(echo):
+    status, _, body = predict(echo, {"data": {"ndarray": [[2, 1]]}})
+    assert status == 200 and json.loads(body)["data"]["ndarray"] == [[20, 10]]
+    status, headers, body = predict(
+        echo, {"id": "v2-1", "inputs": [_v2_input([1, 2], [2, 1])]}, V2 + "/infer"
+    )
+    assert status == 200 and headers["content-type"] == "application/json"
+    assert json.loads(body) == {
+        "model_name": "classifier",
+        "id": "v2-1",
+        "parameters": {"content_type": "np"},
+        "outputs": [
+            {
+                "name": "output-1",
+                "shape": [1, 2],
+                "datatype": "INT64",
+                "parameters": {"content_type": "np"},
+                "data": [20, 10],
+            }
+        ],
+    }
+    for path in ("/v2/health/live", "/v2/health/ready", V2 + "/ready"):
+        status, headers, body = call(echo.url + path)
+        assert (status, body) == (200, b"") and "content-type" not in headers
+    meta = json.loads(call(echo.url + V2)[2])
+    assert meta == {
+        "name": "classifier",
+        "versions": [],
+        "platform": "",
+        "inputs": [],
+        "outputs": [],
+    }
+    assert json.loads(call(echo.url + "/v2")[2])["name"] == "mlpipe-serving"
+
+
+@pytest.mark.parametrize(
+    "datatype, data, want",
+    [
+        ("FP32", [0.5, 1.5], [5.0, 15.0]),
+        ("FP64", [0.25, 2], [2.5, 20.0]),
+        ("INT8", [2, 3], [20, 30]),
+        ("UINT16", [2, 3], [20, 30]),
+        ("BOOL", [True, False], [10, 0]),  # bool * 10 is an integer array
+        ("BYTES", ["a", "bc"], ["aaaaaaaaaa", "bcbcbcbcbcbcbcbcbcbc"]),
+    ],
+)
+def test_v2_typed_tensors_round_trip(echo, datatype, data, want):
+    request = {"inputs": [_v2_input([1, 2], data, datatype)]}
+    status, _, body = predict(echo, request, V2 + "/infer")
+    assert status == 200, body
+    (out,) = json.loads(body)["outputs"]
+    assert out["data"] == want and out["shape"] == [1, 2]
+    expected = {"BOOL": "INT64", "BYTES": "BYTES"}.get(datatype, datatype)
+    assert out["datatype"] == expected
+
+
+def test_v2_several_inputs_reach_the_predictor_by_name(echo):
+    request = {
+        "inputs": [
+            _v2_input([2], [1, 2], name="a"),
+            _v2_input([2], ["x", "y"], "BYTES", name="b"),
+        ]
+    }
+    status, _, body = predict(echo, request, V2 + "/infer")
+    doc = json.loads(body)
+    assert status == 200 and doc["parameters"] == {"content_type": "dict"}
+    assert [(o["name"], o["datatype"], o["data"]) for o in doc["outputs"]] == [
+        ("a", "INT64", [1, 2]),
+        ("b", "BYTES", ["x", "y"]),
+    ]
+
+
+def test_v2_base64_bytes_and_nan(echo):
+    request = {"inputs": [_v2_input([1], ["aGk="], "BYTES", parameters={"content_type": "base64"})]}
+    status, _, body = predict(echo, request, V2 + "/infer")
+    assert status == 200 and json.loads(body)["outputs"][0]["data"] == ["hi" * 10]
+    request = {"inputs": [_v2_input([1, 2], [1.0, "NaN"], "FP64")]}
+    status, _, body = predict(echo, request, V2 + "/infer")
+    assert status == 200 and json.loads(body)["outputs"][0]["data"] == [10.0, None]
+
+
+def test_v2_errors(echo):
+    status, _, body = predict(echo, {"inputs": [_v2_input([1, 3], [2, 1, 5])]}, V2 + "/infer")
+    error = json.loads(body)["error"]
+    assert status == 500 and "does not match expected shape (-1, 2)" in error  # a model error
+    status, _, body = predict(echo, {"inputs": [_v2_input([2, 2], [1])]}, V2 + "/infer")
+    assert status == 400 and "cannot reshape" in json.loads(body)["error"]
+    status, _, body = predict(echo, {"inputs": [{"name": "x"}]}, V2 + "/infer")
+    assert status == 422
+    assert [e["loc"][-1] for e in json.loads(body)["detail"]] == ["shape", "datatype", "data"]
+    status, _, body = predict(echo, {"inputs": []}, "/v2/models/other/infer")
+    assert (status, json.loads(body)) == (404, {"error": "Model other not found"})
+
+
+def test_v2_requests_are_counted_and_logged_like_v1(echo, sink):
+    def count(service):
+        text = call(echo.url + "/prometheus")[2].decode()
+        return prometheus_value(text, "mlpipe_serving_requests_total", service=service, code="200")
+
+    before = count("infer")
+    request = {"id": "v2-log-1", "inputs": [_v2_input([1, 2], [2, 1])]}
+    assert predict(echo, request, V2 + "/infer")[0] == 200
+    deadline = time.monotonic() + 5
+    while count("infer") < before + 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert count("infer") == before + 1
+    text = call(echo.url + "/prometheus")[2].decode()
+    assert (
+        prometheus_value(
+            text, "mlpipe_serving_request_duration_seconds_count", service="infer", code="200"
+        )
+        >= 1
+    )
+    events = sink.for_request("v2-log-1", 2)
+    by_type = {h["ce-type"]: (h, b) for h, b in events}
+    req_h, req_b = by_type["io.seldon.serving.inference.request"]
+    res_h, res_b = by_type["io.seldon.serving.inference.response"]
+    assert req_h["ce-protocol"] == res_h["ce-protocol"] == "v2"
+    assert json.loads(req_b) == request
+    assert json.loads(res_b)["id"] == "v2-log-1"
+    assert req_h["ce-inferenceservicename"] == "mlflowdemo"

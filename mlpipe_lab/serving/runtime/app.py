@@ -1,4 +1,5 @@
-"""The ASGI application of one worker: Seldon v1 REST routes, metrics and request logging.
+"""The ASGI application of one worker: Seldon v1 and Open Inference Protocol (V2) REST routes,
+metrics and request logging, the same for both protocols.
 
 A bare ASGI callable (no framework) keeps the per-request overhead small. Model calls run on a
 small thread pool (``threads``) so that ``/health/ping`` and ``/prometheus`` still answer while a
@@ -9,6 +10,7 @@ long prediction runs; with one thread, quick calls run on the event loop instead
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import time
@@ -21,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from . import protocol
+from . import protocol, v2
 from .model import MicroserviceError, UserModel
 from .reqlogger import FEEDBACK, REQUEST, RESPONSE, RequestLogger
 
@@ -44,6 +46,7 @@ class AppConfig:
     max_body: int = 64 * 1024 * 1024
     include_metrics_in_response: bool = True
     unit_id: str = ""
+    model_name: str = ""  # the V2 model name; default: the metadata's name
     extra_headers: list[tuple[bytes, bytes]] = field(default_factory=list)
 
 
@@ -100,7 +103,127 @@ def _error_from(exc: BaseException) -> tuple[int, dict]:
     return 500, protocol.error_body(str(exc), protocol.INTERNAL_ERROR)
 
 
-class SeldonApp:
+class _V2Routes:
+    """The Open Inference Protocol routes of :class:`SeldonApp` (see :mod:`.v2`)."""
+
+    def _v2_route(self, path: str) -> tuple | None:
+        """``(methods, handler, service)`` for a ``/v2`` path, or None (404)."""
+        parts = path.split("/")[2:]
+        if not parts:
+            return ("GET",), self._v2_server_metadata, "v2_metadata"
+        if parts[0] == "health" and len(parts) == 2 and parts[1] in ("live", "ready"):
+            return ("GET",), self._v2_health, "v2_health"
+        if parts[0] != "models" or len(parts) < 2 or not parts[1]:
+            return None
+        name, rest, version = parts[1], parts[2:], None
+        if rest[:1] == ["versions"]:
+            if len(rest) < 2 or not rest[1]:
+                return None
+            version, rest = rest[1], rest[2:]
+        if not rest:
+            handler, methods, service = self._v2_model_metadata, ("GET",), "v2_metadata"
+        elif rest == ["ready"]:
+            handler, methods, service = self._v2_model_ready, ("GET",), "v2_health"
+        elif rest == ["infer"]:
+            handler, methods, service = self._v2_infer, ("POST",), "infer"
+        else:
+            return None
+
+        async def bound(scope: dict, receive: Callable) -> tuple:
+            return await handler(scope, receive, name, version)
+
+        return methods, bound, service
+
+    def v2_metadata(self) -> dict:
+        """The model's V2 metadata: the Predictor's ``v2_metadata()``, else its Seldon
+        ``init_metadata()``; named by ``--model-name`` when given."""
+        if self._v2_meta is None:
+            raw = None
+            hook = getattr(self.model.obj, "v2_metadata", None)
+            if callable(hook):
+                raw = hook()
+            if not isinstance(raw, dict):
+                status, body = self.metadata_document()
+                raw = json.loads(body) if status == 200 else {}
+            name = self.config.model_name or raw.get("name") or self.model.name
+            self._v2_meta = v2.model_metadata(raw, name)
+        return self._v2_meta
+
+    def _v2_check_model(self, name: str, version: str | None) -> dict:
+        meta = self.v2_metadata()
+        if name != meta["name"] or (version is not None and version not in meta["versions"]):
+            raise v2.not_found(name, version)
+        return meta
+
+    @staticmethod
+    def _v2_answer(exc: v2.V2Error) -> tuple:
+        return exc.status, v2.dumps(exc.body()), JSON, []
+
+    async def _v2_server_metadata(self, scope: dict, receive: Callable) -> tuple:
+        from . import __version__
+
+        doc = {"name": "mlpipe-serving", "version": __version__, "extensions": []}
+        return 200, v2.dumps(doc), JSON, []
+
+    async def _v2_health(self, scope: dict, receive: Callable) -> tuple:
+        # a worker serves only after load(): live is ready
+        return 200, b"", b"", []
+
+    async def _v2_model_ready(self, scope, receive, name: str, version: str | None) -> tuple:
+        try:
+            self._v2_check_model(name, version)
+        except v2.V2Error as exc:
+            return self._v2_answer(exc)
+        return 200, b"", b"", []
+
+    async def _v2_model_metadata(self, scope, receive, name: str, version: str | None) -> tuple:
+        try:
+            meta = self._v2_check_model(name, version)
+        except v2.V2Error as exc:
+            return self._v2_answer(exc)
+        return 200, v2.dumps(meta), JSON, []
+
+    async def _v2_infer(self, scope, receive, name: str, version: str | None) -> tuple:
+        body = await self._read_body(receive)
+        try:
+            doc = v2.parse_request(body)
+            meta = self._v2_check_model(name, version)
+        except v2.V2Error as exc:
+            return self._v2_answer(exc)
+        request_id = doc.get("id") or str(uuid.uuid4())
+        rlog = self._logging(scope)
+        if rlog is not None:
+            rlog.log(REQUEST, request_id, body, protocol="v2")
+        status, out = await self._call(self._v2_infer_sync, doc, meta, request_id)
+        if rlog is not None:
+            rlog.log(RESPONSE, request_id, out, protocol="v2")
+        return status, out, JSON, []
+
+    def _v2_infer_sync(self, doc: dict, meta: dict, request_id: str) -> tuple[int, bytes]:
+        try:
+            features, names, _content = v2.decode_request(doc, meta)
+        except v2.V2Error as exc:
+            return exc.status, v2.dumps(exc.body())
+        try:
+            data, _tags, metrics = protocol.unwrap(self.model.predict(features, names, None))
+            if metrics and self.metrics is not None:
+                self.metrics.observe_custom(protocol.validate_metrics(list(metrics)), "predict")
+            model_metrics = self.model.metrics()
+            if model_metrics and self.metrics is not None:
+                self.metrics.observe_custom(protocol.validate_metrics(model_metrics), "predict")
+            version = meta["versions"][0] if meta["versions"] else None
+            out = v2.encode_response(data, meta["name"], version, request_id)
+            return 200, v2.dumps(out)
+        except v2.V2Error as exc:
+            return exc.status, v2.dumps(exc.body())
+        except Exception as exc:
+            err = v2.model_error(exc)
+            if err.status >= 500:
+                log.exception("V2 inference failed")
+            return err.status, v2.dumps(err.body())
+
+
+class SeldonApp(_V2Routes):
     def __init__(
         self,
         model: UserModel,
@@ -120,6 +243,7 @@ class SeldonApp:
         # Several model threads are for models that release the GIL: their calls overlap on the pool.
         self.placement = CallPlacement(self.config.inline_budget if self.config.threads == 1 else 0)
         self._metadata: tuple[int, bytes] | None = None
+        self._v2_meta: dict | None = None
         routes: dict[str, tuple[tuple[str, ...], Callable[..., Awaitable[tuple]], str]] = {}
         for p in PREDICT_PATHS:
             routes[p] = (("POST", "GET"), self._predict, "predictions")
@@ -143,9 +267,14 @@ class SeldonApp:
         start = time.perf_counter()
         method, path = scope["method"], scope["path"]
         route = self.routes.get(path)
+        is_v2 = route is None and (path == "/v2" or path.startswith("/v2/"))
+        if is_v2:
+            route = self._v2_route(path)
         headers: list[tuple[bytes, bytes]] = []
         service = "other"
-        if route is None:
+        if route is None and is_v2:  # FastAPI's answers, as a V2 client gets from MLServer
+            status, body, ctype = 404, b'{"detail":"Not Found"}', JSON
+        elif route is None:
             status, body, ctype = (
                 404,
                 protocol.dumps(protocol.error_body(f"Not found: {path}", "NOT_FOUND")),
@@ -158,13 +287,13 @@ class SeldonApp:
                 (b"access-control-allow-headers", b"*"),
             ]
         elif method not in route[0] and not (method == "HEAD" and "GET" in route[0]):
-            status, body, ctype = (
-                405,
-                protocol.dumps(
+            if is_v2:
+                body = b'{"detail":"Method Not Allowed"}'
+            else:
+                body = protocol.dumps(
                     protocol.error_body(f"Method {method} not allowed", "METHOD_NOT_ALLOWED")
-                ),
-                JSON,
-            )
+                )
+            status, ctype = 405, JSON
             headers = [(b"allow", ", ".join(route[0]).encode())]
         else:
             service = route[2]
@@ -175,7 +304,7 @@ class SeldonApp:
                 status, err = _error_from(exc)
                 body, ctype = protocol.dumps(err), JSON
         out = [
-            (b"content-type", ctype),
+            *(((b"content-type", ctype),) if ctype else ()),
             (b"content-length", str(len(body)).encode()),
             (b"access-control-allow-origin", b"*"),
             *headers,

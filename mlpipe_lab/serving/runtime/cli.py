@@ -11,6 +11,11 @@
 | ``--parameters`` | ``PREDICTIVE_UNIT_PARAMETERS`` | ``[]`` |
 | ``--logger-url`` / ``--logger-mode`` | ``SELDON_LOGGER_URL`` / ``SELDON_LOGGER_MODE`` | off / all |
 | ``--host`` | ``MLPIPE_SERVING_HOST`` | ``0.0.0.0`` |
+| ``--model-name`` | ``MLPIPE_MODEL_NAME`` | the metadata's name (the V2 model name) |
+
+Both protocols answer on the one port: Seldon v1 (``/api/v1.0/predictions``, ``/health/ping``,
+``/metadata``) and the Open Inference Protocol V2 (``/v2/health/live``, ``/v2/models/NAME``,
+``/v2/models/NAME/infer``).
 """
 
 from __future__ import annotations
@@ -51,7 +56,8 @@ def add_inline_budget_option(p: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m mlpipe_lab.serving.runtime",
-        description="Serve a Seldon-contract Predictor class over the Seldon v1 REST protocol.",
+        description="Serve a Seldon-contract Predictor class over the Seldon v1 and Open "
+        "Inference (V2) REST protocols.",
     )
     p.add_argument("interface_name", help="module (class of the same name) or module.Class")
     p.add_argument("--service-type", default="MODEL", help="only MODEL is supported")
@@ -89,6 +95,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--model-dir", default=None, help="folder to import the Predictor from (default: cwd)"
+    )
+    p.add_argument(
+        "--model-name",
+        default=os.environ.get("MLPIPE_MODEL_NAME", ""),
+        help="the model's name in V2 paths (default: the name in its metadata)",
     )
     return p
 
@@ -138,5 +149,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         metrics_enabled=not args.no_metrics,
         include_metrics_in_response=env_flag("INCLUDE_METRICS_IN_CLIENT_RESPONSE", True),
         search_path=args.model_dir,
+        model_name=args.model_name,
     )
     return serve(opts)

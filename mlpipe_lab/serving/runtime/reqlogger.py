@@ -61,7 +61,6 @@ class RequestLogger:
             "Ce-Inferenceservicename": deployment,
             "Ce-Namespace": namespace,
             "Ce-Endpoint": endpoint,
-            "Ce-Protocol": "seldon",
         }
         self._queue: queue.Queue = queue.Queue(maxsize=queue_size)
         self._threads_wanted = max(1, threads)
@@ -79,9 +78,14 @@ class RequestLogger:
         return self.mode == "all"
 
     def log(
-        self, ce_type: str, request_id: str, body: bytes, content_type: str = "application/json"
+        self,
+        ce_type: str,
+        request_id: str,
+        body: bytes,
+        content_type: str = "application/json",
+        protocol: str = "seldon",
     ) -> None:
-        """Queue one event; never blocks."""
+        """Queue one event; never blocks. ``protocol``: ``seldon`` or ``v2`` (``Ce-Protocol``)."""
         if not self.wants(ce_type):
             return
         if not self._threads:
@@ -93,6 +97,7 @@ class RequestLogger:
                 "Ce-Type": ce_type,
                 "Ce-Time": datetime.now(timezone.utc).isoformat().replace("+00:00", "Z"),
                 "Ce-Requestid": request_id,
+                "Ce-Protocol": protocol,
                 "Content-Type": content_type,
             }
         )

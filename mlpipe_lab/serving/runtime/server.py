@@ -51,6 +51,7 @@ class ServerOptions:
     metrics_enabled: bool = True
     include_metrics_in_response: bool = True
     search_path: str | None = None
+    model_name: str = ""
 
 
 def bind_socket(host: str, port: int, backlog: int) -> socket.socket:
@@ -114,9 +115,11 @@ def run_worker(index: int, user_obj: Any, opts: ServerOptions, socks: list, read
             max_body=opts.max_body,
             include_metrics_in_response=opts.include_metrics_in_response,
             unit_id=os.environ.get("PREDICTIVE_UNIT_ID", ""),
+            model_name=opts.model_name,
         )
         app = SeldonApp(model, config, metrics, request_logger)
         app.metadata_document()  # init_metadata() once per worker, after load()
+        app.v2_metadata()
         # The model and its libraries (pandas, scikit-learn, MLflow: ~10^6 objects) live as long as
         # the worker: move them out of the cyclic GC's reach, so a full collection triggered by a
         # request does not walk them all in the middle of that request (tail latency).
