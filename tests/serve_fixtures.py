@@ -36,6 +36,16 @@ TARGET_PROPS: dict[str, dict[str, Any]] = {
     "kserve": {
         "target": "kserve",
         "model_version": "3",
+        "image_repository": "models/churn",
+        "registry_secret": "push-creds",
+        "replicas": 2,
+        "memory": 2,
+        "namespace": "models",
+        "service_account": "model-deployer",
+    },
+    "kserve-mlserver": {
+        "target": "kserve-mlserver",
+        "model_version": "3",
         "replicas": 2,
         "memory": 2,
         "namespace": "models",

@@ -63,6 +63,18 @@ def dags(tmp_path_factory):
         source_path="w.pipeline",
     )
     texts[local.dag_id] = local.text
+    # a canary rollout that also redeploys when @champion moves, on Kubernetes and on a worker
+    for name, config in (("serve_canary", _config()), ("serve_registry_worker", worker)):
+        doc = sf.serve_pipeline(
+            "seldon-v1", name=name, canary_traffic_percent=10, deploy_on_alias_change=True
+        )
+        result = compile_pipeline(
+            Pipeline(doc, f"{name}.pipeline"),
+            images=cc.IMAGES,
+            config=config,
+            source_path=f"{name}.pipeline",
+        )
+        texts[result.dag_id] = result.text
     for dag_id, text in texts.items():
         (folder / f"{dag_id}.py").write_text(text, encoding="utf-8")
     return folder, texts
@@ -98,10 +110,13 @@ def test_serve_dags_import_and_expand(version, dags, reports):
     }
     assert v1["Serve_churn_build"]["upstream"] == ["Serve_churn_package"]
     assert v1["report"]["upstream"] == ["Serve_churn_smoke"]
-    for dag_id in ("serve_kserve", "serve_seldon_v2"):
+    for dag_id in ("serve_kserve_mlserver", "serve_seldon_v2"):
         tasks = report["dags"][dag_id]["tasks"]
         assert "Serve_churn_build" not in tasks
         assert tasks["Serve_churn_deploy"]["upstream"] == ["Serve_churn_package"]
+    # our runtime on KServe: built like seldon-v1
+    kserve = report["dags"]["serve_kserve"]["tasks"]
+    assert kserve["Serve_churn_deploy"]["upstream"] == ["Serve_churn_build"]
     worker = report["dags"]["serve_local_worker"]["tasks"]
     assert set(worker) == {"train", "Serve_churn_package", "Serve_churn_check", "report"}
     assert {t["operator"] for t in worker.values()} == {"BashOperator"}
@@ -172,9 +187,58 @@ def test_package_deploy_wait_smoke_pods(version, reports):
     )
     smoke = _container(tasks["Serve_churn_smoke"]["rendered_pod"])["args"]
     assert json.loads(smoke[smoke.index("--request") + 1]) == PACKAGE_RESULT["smoke_request"]
-    kserve = reports[version]["dags"]["serve_kserve"]["tasks"]["Serve_churn_deploy"]["rendered_pod"]
-    kargs = _container(kserve)["args"]
+    assert args[args.index("--version") + 1] == PACKAGE_RESULT["version"]
+    assert args[args.index("--model-uri") + 1] == PACKAGE_RESULT["model_uri"]
+    dags = reports[version]["dags"]
+    mlserver = dags["serve_kserve_mlserver"]["tasks"]["Serve_churn_deploy"]["rendered_pod"]
+    kargs = _container(mlserver)["args"]
     assert kargs[kargs.index("--storage-uri") + 1] == PACKAGE_RESULT["storage_uri"]
+    ours = _container(dags["serve_kserve"]["tasks"]["Serve_churn_deploy"]["rendered_pod"])["args"]
+    assert ours[ours.index("--image") + 1] == PACKAGE_RESULT["image"]
+
+
+@pytest.mark.parametrize("version", harness.VERSIONS)
+def test_registry_check_and_canary_rollout_tasks(version, reports):
+    """deploy_on_alias_change: the registry step comes first and skips the run (exit 99) when
+    the alias has not moved; the rollout step records the version it promoted at the same key."""
+    dags = reports[version]["dags"]
+    tasks = dags["serve_canary"]["tasks"]
+    assert set(tasks) == {
+        "train",
+        "Serve_churn_registry",
+        "Serve_churn_package",
+        "Serve_churn_build",
+        "Serve_churn_deploy",
+        "Serve_churn_rollout",
+        "report",
+    }
+    assert tasks["Serve_churn_registry"]["upstream"] == ["train"]
+    assert tasks["Serve_churn_package"]["upstream"] == ["Serve_churn_registry"]
+    assert tasks["Serve_churn_rollout"]["upstream"] == ["Serve_churn_deploy"]
+    assert tasks["report"]["upstream"] == ["Serve_churn_rollout"]
+    registry = tasks["Serve_churn_registry"]
+    assert registry["skip_on_exit_code"] == [99]
+    base = _container(registry["rendered_pod"])
+    args = base["args"]
+    assert base["command"] == ["python3", "-m", "mlpipe_lab.serving.tasks"]
+    assert args[0] == "registry" and args[args.index("--alias") + 1] == "champion"
+    key = args[args.index("--state-key") + 1]
+    assert key == "serve_canary/serving/Serve_churn/deployed.json"
+    env = {e["name"]: e for e in base["env"]}
+    assert env["MLFLOW_TRACKING_TOKEN"]["valueFrom"]["secretKeyRef"]["name"] == "mlflow-token"
+    rollout = tasks["Serve_churn_rollout"]
+    rargs = _container(rollout["rendered_pod"])["args"]
+    assert rargs[0] == "rollout" and rargs[rargs.index("--state-key") + 1] == key
+    assert rargs[rargs.index("--version") + 1] == PACKAGE_RESULT["version"]
+    assert json.loads(rargs[rargs.index("--spec") + 1])["canary_traffic_percent"] == 10
+    assert rollout["rendered_pod"]["spec"]["serviceAccountName"] == "model-deployer"
+    assert not rollout["skip_on_exit_code"]  # a rollback fails the task
+    worker = dags["serve_registry_worker"]["tasks"]
+    assert worker["Serve_churn_registry"]["operator"] == "BashOperator"
+    assert worker["Serve_churn_registry"]["skip_on_exit_code"] == [99]
+    assert worker["Serve_churn_package"]["upstream"] == ["Serve_churn_registry"]
+    check = worker["Serve_churn_check"]["rendered"]["bash_command"]
+    assert " check " in check and "--state-key" in check
 
 
 @pytest.mark.parametrize("version", harness.VERSIONS)

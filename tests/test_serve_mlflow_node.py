@@ -145,15 +145,15 @@ def test_package_failures_name_the_cause(tracking, tmp_path, capsys):  # noqa: F
             "--version",
             "1",
             "--target",
-            "kserve",
+            "kserve-mlserver",
             "--tracking-uri",
             tracking,
         ]
     )
     assert code == 1
     assert (
-        "target kserve cannot load this model" in capsys.readouterr().err
-    )  # mlflow-artifacts:/ URI
+        "target kserve-mlserver cannot load this model" in capsys.readouterr().err
+    )  # mlflow-artifacts:/ URI: MLServer cannot read it, our runtime's image carries the files
 
 
 def test_check_serves_the_package_on_loopback(tracking, tmp_path, capsys):  # noqa: F811

@@ -9,9 +9,9 @@ import copy
 import json
 
 import compile_corpus as cc
+import crds
 import pytest
 import serve_fixtures as sf
-from test_serving_manifests import crd_validator, errors  # noqa: F401  (fixture)
 
 from mlpipe_lab.compiler import compile_pipeline
 from mlpipe_lab.compiler.compile import image_refs
@@ -19,7 +19,9 @@ from mlpipe_lab.compiler.plan import make_plan
 from mlpipe_lab.pipeline import Pipeline, PipelineError
 from mlpipe_lab.pipeline.validation import validate
 from mlpipe_lab.schemas import validator
-from mlpipe_lab.serving.tasks import spec as specs
+from mlpipe_lab.serving import manifests as m
+from mlpipe_lab.serving.spec import ServeSpec
+from mlpipe_lab.serving.tasks import resources
 
 ARGS_OF = "arguments"
 
@@ -98,7 +100,9 @@ def test_bad_serve_nodes_name_node_and_field(change, path, text):
 
 
 def test_settings_another_target_ignores_are_warnings():
-    doc = sf.serve_pipeline("kserve", registry_secret="push-creds", ingress_host="x.example.com")
+    doc = sf.serve_pipeline(
+        "kserve-mlserver", registry_secret="push-creds", ingress_host="x.example.com"
+    )
     found = problems(doc)
     assert {p[2] for p in found if p[0] == "warning"} == {
         "component_parameters/registry_secret",
@@ -128,7 +132,8 @@ def test_compile_refuses_a_node_without_tracking_uri():
     "target, steps",
     [
         ("seldon-v1", ["package", "build", "deploy", "wait", "smoke"]),
-        ("kserve", ["package", "deploy", "wait", "smoke"]),
+        ("kserve", ["package", "build", "deploy", "wait", "smoke"]),
+        ("kserve-mlserver", ["package", "deploy", "wait", "smoke"]),
         ("seldon-v2", ["package", "deploy", "wait", "smoke"]),
     ],
 )
@@ -216,7 +221,10 @@ def test_seldon_v1_dag():
 
     deploy = tasks["Serve_churn_deploy"]
     spec = json.loads(deploy[ARGS_OF][deploy[ARGS_OF].index("--spec") + 1])
+    # the typed spec's own JSON: the node's settings, defaults left out
     assert spec == {
+        "model_name": "churn",
+        "model_alias": "champion",
         "target": "seldon-v1",
         "name": "churn",
         "namespace": "models",
@@ -226,11 +234,22 @@ def test_seldon_v1_dag():
         "max_replicas": 4,
         "cpu_target_percent": 60,
         "logger_url": "http://logger.monitoring.svc/events",
-        "logger_mode": "all",
+        "image_registry": "registry.example.com:5000",
+        "image_repository": "models/churn",
         "ingress_host": "churn.models.example.com",
-        "ingress_class": "nginx",
         "registry_secret": "push-creds",
+        "service_account": "model-deployer",
     }
+    assert ServeSpec.from_json(spec).cpu_target_percent == 60
+    xcom = "{{ ti.xcom_pull(task_ids='Serve_churn_package')['%s'] }}"
+    assert deploy[ARGS_OF][3:] == [
+        "--version",
+        xcom % "version",
+        "--model-uri",
+        xcom % "model_uri",
+        "--image",
+        xcom % "image",
+    ]
     assert deploy["service_account_name"] == "model-deployer"
     assert tasks["Serve_churn_wait"]["service_account_name"] == "model-deployer"
     wait_args = tasks["Serve_churn_wait"][ARGS_OF]
@@ -247,8 +266,8 @@ def test_seldon_v1_dag():
     assert cc.read_dag(result.text)["upstream"]["report"] == ["Serve_churn_smoke"]
 
 
-def test_kserve_and_seldon_v2_dags_deploy_the_storage_uri():
-    for target in ("kserve", "seldon-v2"):
+def test_targets_running_mlserver_deploy_the_storage_uri_and_ours_an_image():
+    for target in ("kserve-mlserver", "seldon-v2"):
         tasks = _tasks(compiled(sf.serve_pipeline(target)).text)
         args = tasks["Serve_churn_deploy"][ARGS_OF]
         assert args[-2:] == [
@@ -259,6 +278,17 @@ def test_kserve_and_seldon_v2_dags_deploy_the_storage_uri():
         assert (
             "--image-repository" not in package and package[package.index("--target") + 1] == target
         )
+        assert "Serve_churn_build" not in tasks
+    tasks = _tasks(compiled(sf.serve_pipeline("kserve")).text)
+    assert tasks["Serve_churn_deploy"][ARGS_OF][-2:] == [
+        "--image",
+        "{{ ti.xcom_pull(task_ids='Serve_churn_package')['image'] }}",
+    ]
+    package = tasks["Serve_churn_package"][ARGS_OF]
+    assert package[package.index("--image-repository") + 1] == "models/churn"
+    # Kaniko builds the same context as for seldon-v1
+    seldon = _tasks(compiled(sf.serve_pipeline("seldon-v1")).text)
+    assert tasks["Serve_churn_build"][ARGS_OF] == seldon["Serve_churn_build"][ARGS_OF]
 
 
 def test_local_runtime_and_local_worker_package_and_check():
@@ -286,8 +316,9 @@ def test_no_secret_value_reaches_the_dag():
         for config in (cc.CONFIG, cc.LOCAL_CONFIG):
             text = compiled(sf.serve_pipeline(target), config).text
             assert cc.CANARY not in text
-            assert (
-                "dockerconfigjson" not in text or target == "seldon-v1"
+            assert "dockerconfigjson" not in text or target in (
+                "seldon-v1",
+                "kserve",
             )  # a key name, not a value
 
 
@@ -297,17 +328,18 @@ def test_no_secret_value_reaches_the_dag():
 def _spec_of(target):
     tasks = _tasks(compiled(sf.serve_pipeline(target)).text)
     args = tasks["Serve_churn_deploy"][ARGS_OF]
-    return specs.load(args[args.index("--spec") + 1])
+    return ServeSpec.from_json(args[args.index("--spec") + 1])
 
 
-def test_seldon_v1_objects_validate(crd_validator):  # noqa: F811
+def test_seldon_v1_objects_validate():
     kv = pytest.importorskip("kubernetes_validate", reason="kubernetes-validate is not installed")
     from kubernetes_validate.utils import latest_version
 
-    objs = specs.objects(_spec_of("seldon-v1"), image="registry.example.com:5000/models/churn:1")
+    release = m.Release(version="1", image="registry.example.com:5000/models/churn:1")
+    objs = m.objects(_spec_of("seldon-v1"), release)
     assert [o["kind"] for o in objs] == ["SeldonDeployment", "Service", "Ingress"]
     sdep = objs[0]
-    assert errors(crd_validator, sdep) == []
+    assert crds.errors(crds.SELDON, sdep) == []
     predictor = sdep["spec"]["predictors"][0]
     assert predictor["componentSpecs"][0]["hpaSpec"]["maxReplicas"] == 4
     assert predictor["componentSpecs"][0]["spec"]["imagePullSecrets"] == [{"name": "push-creds"}]
@@ -318,11 +350,11 @@ def test_seldon_v1_objects_validate(crd_validator):  # noqa: F811
     for obj in objs[1:]:
         kv.validate(obj, latest_version(), strict=True)
     assert (
-        specs.resource_of(sdep).path
+        resources.resource_of(sdep).path
         == "/apis/machinelearning.seldon.io/v1/namespaces/models/seldondeployments/churn"
     )
-    assert specs.resource_of(objs[1]).path == "/api/v1/namespaces/models/services/churn-http"
-    url, headers, protocol = specs.endpoint(_spec_of("seldon-v1"))
+    assert resources.resource_of(objs[1]).path == "/api/v1/namespaces/models/services/churn-http"
+    url, headers, protocol = resources.endpoint(_spec_of("seldon-v1"))
     assert (
         url == "http://churn-http.models.svc.cluster.local:8000/api/v1.0/predictions"
         and protocol == "seldon"
@@ -330,20 +362,28 @@ def test_seldon_v1_objects_validate(crd_validator):  # noqa: F811
 
 
 def test_kserve_and_seldon_v2_objects():
-    (isvc,) = specs.objects(_spec_of("kserve"), storage_uri="s3://mlflow/1/models/m-1/artifacts")
+    (isvc,) = m.objects(_spec_of("kserve"), m.Release(version="3", image="r.example.com/churn:3"))
+    assert crds.errors(crds.INFERENCE_SERVICE, isvc) == []
+    assert isvc["spec"]["predictor"]["containers"][0]["image"] == "r.example.com/churn:3"
+    assert isvc["spec"]["predictor"]["minReplicas"] == 2
+    files = m.Release(version="3", storage_uri="s3://mlflow/1/models/m-1/artifacts")
+    (isvc,) = m.objects(_spec_of("kserve-mlserver"), files)
+    assert crds.errors(crds.INFERENCE_SERVICE, isvc) == []
     model = isvc["spec"]["predictor"]["model"]
     assert model["modelFormat"] == {"name": "mlflow"} and model["protocolVersion"] == "v2"
     assert model["storageUri"] == "s3://mlflow/1/models/m-1/artifacts"
-    assert isvc["spec"]["predictor"]["minReplicas"] == 2
-    (m2,) = specs.objects(_spec_of("seldon-v2"), storage_uri="gs://b/m")
+    (m2,) = m.objects(_spec_of("seldon-v2"), m.Release(storage_uri="gs://b/m"))
     assert (
         m2["apiVersion"] == "mlops.seldon.io/v1alpha1" and m2["metadata"]["namespace"] == "ml-jobs"
     )
-    assert specs.endpoint(_spec_of("seldon-v2"))[1] == {"Seldon-Model": "churn"}
-    with pytest.raises(specs.SpecError, match="storage URI"):
-        specs.objects(_spec_of("kserve"))
-    with pytest.raises(specs.SpecError, match="physical location"):
-        specs.objects(_spec_of("kserve"), storage_uri="models:/churn/1")
+    assert resources.endpoint(_spec_of("seldon-v2"))[1] == {"Seldon-Model": "churn"}
+    assert resources.endpoint(_spec_of("kserve"))[0] == (
+        "http://churn-predictor.models.svc.cluster.local/v2/models/churn/infer"
+    )
+    with pytest.raises(m.ManifestError, match="physical location"):
+        m.objects(_spec_of("kserve-mlserver"), m.Release(storage_uri="models:/churn/1"))
+    with pytest.raises(m.ManifestError, match="invalid image"):
+        m.objects(_spec_of("kserve"), m.Release(version="3"))
 
 
 def test_describe_and_export_a_pipeline_with_a_serve_node(tmp_path):

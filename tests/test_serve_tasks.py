@@ -14,11 +14,12 @@ import threading
 
 import pytest
 
-from mlpipe_lab.serving.tasks import cli, kube, smoke
-from mlpipe_lab.serving.tasks import spec as specs
+from mlpipe_lab.serving.spec import ServeSpec
+from mlpipe_lab.serving.tasks import cli, kube, resources, smoke
 
 pytest.importorskip("kubernetes", reason="the kubernetes client is not installed")
 
+# A --spec as DAGs compiled before the typed spec carry it (no model_name): still understood.
 SPEC = {
     "target": "seldon-v1",
     "name": "churn",
@@ -171,7 +172,7 @@ def test_deploy_errors_are_reported_not_raised(tmp_path, capsys):
             [
                 "deploy",
                 "--spec",
-                json.dumps({**SPEC, "target": "kserve"}),
+                json.dumps({**SPEC, "target": "kserve-mlserver"}),
                 "--storage-uri",
                 "models:/churn/1",
                 "--kubeconfig",
@@ -428,6 +429,10 @@ def test_endpoints_per_target():
     for target, url in (
         ("seldon-v1", "http://churn-http.models.svc.cluster.local:8000/api/v1.0/predictions"),
         ("kserve", "http://churn-predictor.models.svc.cluster.local/v2/models/churn/infer"),
+        (
+            "kserve-mlserver",
+            "http://churn-predictor.models.svc.cluster.local/v2/models/churn/infer",
+        ),
         ("seldon-v2", "http://seldon-mesh.models.svc.cluster.local/v2/models/churn/infer"),
     ):
-        assert specs.endpoint({**SPEC, "target": target})[0] == url
+        assert resources.endpoint(ServeSpec.from_json({**SPEC, "target": target}))[0] == url

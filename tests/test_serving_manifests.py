@@ -1,199 +1,257 @@
-"""Generated serving manifests: SeldonDeployments validate against the shared CRD's v1 schema with
-unknown fields as errors; Service/Ingress against Kubernetes' own schemas (kubernetes-validate,
-strict); KServe and Seldon Core 2 objects against their documented structure; no secret values."""
+"""Generated serving manifests for every target, from the typed serving spec: SeldonDeployments and
+InferenceServices (our runtime's image, MLServer's, canary splits, promotions and rollbacks)
+validate against the shared CRDs with unknown fields as errors; Service/Ingress against
+Kubernetes' own schemas (kubernetes-validate, strict); no secret values anywhere."""
 
 from __future__ import annotations
 
 import copy
-import json
-from pathlib import Path
 
+import crds
 import pytest
 
 from mlpipe_lab.serving import manifests as m
+from mlpipe_lab.serving.spec import ServeSpec
 
-CONTRACTS = Path(__file__).resolve().parents[2] / "shared" / "contracts"
-CRD_PATH = CONTRACTS / "seldondeployment-crd.yaml"
 SECRET_VALUE = "s3cr3t-Passw0rd-value"
+IMAGE_3 = m.image_reference("models/mlflowdemo", "3", "registry.example.com:5000")
+IMAGE_4 = m.image_reference("models/mlflowdemo", "4", "registry.example.com:5000")
+V3 = m.Release(version="3", image=IMAGE_3, model_uri="models:/mlflowdemo/3")
+V4 = m.Release(version="4", image=IMAGE_4, model_uri="models:/mlflowdemo/4")
+FILES = m.Release(version="4", storage_uri="s3://mlflow/1/models/m-4/artifacts")
 
-
-def _strict(schema):
-    """Drop x-kubernetes-* keys; objects with properties reject unknown fields."""
-    if isinstance(schema, list):
-        return [_strict(s) for s in schema]
-    if not isinstance(schema, dict):
-        return schema
-    out = {k: _strict(v) for k, v in schema.items() if not k.startswith("x-kubernetes-")}
-    if "properties" in out and out.get("type", "object") == "object":
-        out["additionalProperties"] = False
-    return out
-
-
-@pytest.fixture(scope="module")
-def crd_validator():
-    if not CRD_PATH.exists():
-        pytest.skip(f"SeldonDeployment CRD not found at {CRD_PATH}: cannot validate against it")
-    yaml = pytest.importorskip("yaml")
-    from jsonschema import Draft7Validator
-
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    with CRD_PATH.open() as fh:
-        crd = yaml.load(fh, Loader=loader)
-    (v1,) = [v for v in crd["spec"]["versions"] if v["name"] == "v1"]
-    schema = _strict(v1["schema"]["openAPIV3Schema"])
-    Draft7Validator.check_schema(schema)
-    return Draft7Validator(schema)
-
-
-def errors(validator, doc):
-    return [
-        f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(doc)
-    ]
-
-
-FULL = m.ServingSpec(
+FULL = ServeSpec(
+    model_name="mlflowdemo",
     name="mlflowdemo",
     namespace="models",
-    image=m.image_reference("models/mlflowdemo", "1", "registry.example.com:5000"),
-    model_name="classifier",
-    cpu_request="1500m",
-    memory_request="1Gi",
+    cpu="1500m",
+    memory="1Gi",
     cpu_limit="2",
     min_replicas=1,
     max_replicas=4,
-    cpu_utilization=60,
+    cpu_target_percent=60,
     logger_url="http://logger.seldon-logs.svc.cluster.local",
-    logger_mode="all",
-    parameters=[
-        {"name": "model_dir", "value": "/app/model", "type": "STRING"},
-        {"name": "threshold", "value": 0.5, "type": "FLOAT"},
-        {"name": "verbose", "value": True, "type": "bool"},
-    ],
-    env={"MODEL_DIR": "/app/model"},
-    secret_env={"AWS_SECRET_ACCESS_KEY": ("s3-credentials", "secret-key")},
-    image_pull_secret="regcred",
+    registry_secret="regcred",
     service_account="model-runner",
-    annotations={"seldon.io/engine-seldon-log-messages-externally": "true"},
-    predictor_annotations={"seldon.io/rest-timeout": "60000"},
-    labels={"app.kubernetes.io/part-of": "mlpipe", "team": "ds"},
-    svc_orch_env={"SELDON_LOG_LEVEL": "INFO"},
-    host="models.example.com",
-    ingress_class="nginx",
-    tls_secret="models-tls",
-    ingress_annotations={"nginx.ingress.kubernetes.io/proxy-body-size": "64m"},
+    ingress_host="models.example.com",
+    canary_traffic_percent=10,
 )
-
-VARIANTS = {
-    "full": FULL,
-    "minimal": m.ServingSpec(name="m", image="m:1"),
-    "fixed-replicas-no-logger": m.ServingSpec(
-        name="demo", image="r/demo:2", replicas=3, memory_limit=None, predictor_annotations={}
-    ),
-    "logger-default-url": m.ServingSpec(name="demo", image="r/demo:2", logger_mode="request"),
-}
+MINIMAL = ServeSpec(model_name="m", name="m")
+FIXED = ServeSpec(model_name="demo", name="demo", replicas=3, memory_limit=None)
+LOGGER_MODE = ServeSpec(model_name="demo", name="demo", logger_mode="request")
 
 
-@pytest.mark.parametrize("name", list(VARIANTS))
-def test_seldon_deployment_validates_against_crd(crd_validator, name):
-    doc = m.seldon_deployment(VARIANTS[name])
-    assert errors(crd_validator, json.loads(json.dumps(doc))) == []
+def _objects(spec, release, **kw):
+    return m.objects(spec.replace(target=kw.pop("target", spec.target)), release, **kw)
 
 
-def test_validator_is_strict(crd_validator):
-    doc = m.seldon_deployment(FULL)
+# (id, spec, target, release, stable, share)
+CASES = [
+    ("seldon-full", FULL, "seldon-v1", V4, None, None),
+    ("seldon-minimal", MINIMAL, "seldon-v1", V4, None, None),
+    ("seldon-fixed-replicas", FIXED, "seldon-v1", V4, None, None),
+    ("seldon-logger-mode", LOGGER_MODE, "seldon-v1", V4, None, None),
+    ("seldon-canary", FULL, "seldon-v1", V4, V3, None),
+    ("seldon-rollback", FULL, "seldon-v1", V4, V3, 0),
+    ("kserve-full", FULL, "kserve", V4, None, None),
+    ("kserve-minimal", MINIMAL, "kserve", V4, None, None),
+    ("kserve-canary", FULL, "kserve", V4, V3, None),
+    ("kserve-rollback", FULL, "kserve", V4, V3, 0),
+    ("kserve-mlserver", FULL, "kserve-mlserver", FILES, None, None),
+    ("kserve-mlserver-minimal", MINIMAL, "kserve-mlserver", FILES, None, None),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
+def test_objects_validate_against_the_crds(case):
+    _id, spec, target, release, stable, share = case
+    main = _objects(spec, release, target=target, stable=stable, share=share)[0]
+    assert crds.errors(crds.for_kind(main["kind"]), main) == []
+
+
+def test_validators_are_strict():
+    sdep = _objects(FULL, V4, target="seldon-v1")[0]
     for path in (
         ("spec", "predictors", 0, "graph"),
         ("spec", "predictors", 0, "componentSpecs", 0, "hpaSpec"),
         ("spec", "predictors", 0, "componentSpecs", 0, "spec", "containers", 0),
     ):
-        bad = copy.deepcopy(doc)
+        bad = copy.deepcopy(sdep)
         node = bad
         for key in path:
             node = node[key]
         node["typo"] = 1
-        assert errors(crd_validator, bad), path
-    bad = copy.deepcopy(doc)
+        assert crds.errors(crds.SELDON, bad), path
+    bad = copy.deepcopy(sdep)
     bad["spec"]["predictors"][0]["componentSpecs"][0]["hpaSpec"]["maxReplicas"] = "4"
-    assert errors(crd_validator, bad)
+    assert crds.errors(crds.SELDON, bad)
+    isvc = _objects(FULL, V4, target="kserve", stable=V3)[0]
+    for path in (("spec", "predictor"), ("spec", "predictor", "containers", 0)):
+        bad = copy.deepcopy(isvc)
+        node = bad
+        for key in path:
+            node = node[key]
+        node["canaryTraficPercent"] = 10
+        assert crds.errors(crds.INFERENCE_SERVICE, bad), path
+    bad = copy.deepcopy(isvc)
+    bad["spec"]["predictor"]["canaryTrafficPercent"] = "10"
+    assert crds.errors(crds.INFERENCE_SERVICE, bad)
 
 
-def test_seldon_deployment_fields():
-    doc = m.seldon_deployment(FULL)
+def test_seldon_deployment_runs_our_runtime_image():
+    doc = _objects(FULL, V4, target="seldon-v1")[0]
     assert doc["apiVersion"] == "machinelearning.seldon.io/v1" and doc["kind"] == "SeldonDeployment"
     (pred,) = doc["spec"]["predictors"]
+    assert pred["name"] == "v4" and pred["traffic"] == 100
     (comp,) = pred["componentSpecs"]
     (container,) = comp["spec"]["containers"]
-    assert container["name"] == pred["graph"]["name"] == "classifier"
-    assert container["image"] == "registry.example.com:5000/models/mlflowdemo:1"
+    assert container["name"] == pred["graph"]["name"] == "model"
+    assert container["image"] == IMAGE_4
     assert container["resources"] == {
         "requests": {"cpu": "1500m", "memory": "1Gi"},
         "limits": {"cpu": "2", "memory": "1Gi"},
     }
-    env = {e["name"]: e for e in container["env"]}
-    assert env["GUNICORN_WORKERS"]["value"] == "2"  # 1.5 cores -> 2 workers
-    assert env["AWS_SECRET_ACCESS_KEY"] == {
-        "name": "AWS_SECRET_ACCESS_KEY",
-        "valueFrom": {"secretKeyRef": {"name": "s3-credentials", "key": "secret-key"}},
+    assert {e["name"]: e["value"] for e in container["env"]} == {"GUNICORN_WORKERS": "2"}
+    assert container["readinessProbe"]["httpGet"] == {
+        "path": "/health/ping",
+        "port": 9000,
+        "scheme": "HTTP",
     }
-    assert comp["hpaSpec"] == {
-        "minReplicas": 1,
-        "maxReplicas": 4,
-        "metricsv2": [
-            {
-                "type": "Resource",
-                "resource": {
-                    "name": "cpu",
-                    "target": {"type": "Utilization", "averageUtilization": 60},
-                },
-            }
-        ],
+    assert comp["metadata"]["labels"] == {
+        "mlpipe-lab/deployment": "mlflowdemo",
+        "mlpipe-lab/model-version": "4",
     }
-    assert "replicas" not in pred  # the HPA owns the replica count
+    assert comp["hpaSpec"]["maxReplicas"] == 4 and "replicas" not in pred
+    assert comp["hpaSpec"]["metricsv2"][0]["resource"]["target"]["averageUtilization"] == 60
     assert pred["graph"]["logger"] == {
         "url": "http://logger.seldon-logs.svc.cluster.local",
         "mode": "all",
     }
-    assert pred["graph"]["type"] == "MODEL" and pred["graph"]["children"] == []
-    assert pred["graph"]["parameters"] == [
-        {"name": "model_dir", "type": "STRING", "value": "/app/model"},
-        {"name": "threshold", "type": "FLOAT", "value": "0.5"},
-        {"name": "verbose", "type": "BOOL", "value": "true"},
-    ]
-    assert pred["svcOrchSpec"]["resources"]["requests"] == {"cpu": "100m", "memory": "256Mi"}
     assert comp["spec"]["imagePullSecrets"] == [{"name": "regcred"}]
-    assert pred["annotations"] == {"seldon.io/rest-timeout": "60000"}
-    assert doc["spec"]["annotations"] == {"seldon.io/engine-seldon-log-messages-externally": "true"}
-    assert doc["metadata"]["namespace"] == "models"
-    minimal = m.seldon_deployment(VARIANTS["minimal"])
-    assert "logger" not in minimal["spec"]["predictors"][0]["graph"]
-    assert minimal["spec"]["predictors"][0]["replicas"] == 1
-    assert m.seldon_deployment(VARIANTS["logger-default-url"])["spec"]["predictors"][0]["graph"][
-        "logger"
-    ] == {"mode": "request"}
+    assert doc["metadata"]["annotations"] == {
+        "mlpipe-lab/model-version": "4",
+        "mlpipe-lab/model-uri": "models:/mlflowdemo/4",
+    }
+    minimal = _objects(MINIMAL, V4, target="seldon-v1")[0]["spec"]["predictors"][0]
+    assert "logger" not in minimal["graph"] and minimal["replicas"] == 1
+    assert minimal["componentSpecs"][0]["spec"]["containers"][0]["resources"] == {
+        "requests": {"cpu": "500m", "memory": "512Mi"},  # the schema's defaults
+        "limits": {"memory": "1Gi"},
+    }
+    mode = _objects(LOGGER_MODE, V4, target="seldon-v1")[0]["spec"]["predictors"][0]
+    assert mode["graph"]["logger"] == {"mode": "request"}
+
+
+def test_seldon_canary_promotion_and_rollback_are_predictor_sets():
+    canary = _objects(FULL, V4, target="seldon-v1", stable=V3)[0]
+    assert [(p["name"], p["traffic"]) for p in canary["spec"]["predictors"]] == [
+        ("v3", 90),
+        ("v4", 10),
+    ]
+    images = [
+        p["componentSpecs"][0]["spec"]["containers"][0]["image"]
+        for p in canary["spec"]["predictors"]
+    ]
+    assert images == [IMAGE_3, IMAGE_4]
+    assert canary["metadata"]["annotations"]["mlpipe-lab/previous-model-version"] == "3"
+    # promotion: the new predictor alone, unchanged (its pods are not restarted)
+    promoted = _objects(FULL, V4, target="seldon-v1")[0]
+    assert promoted["spec"]["predictors"] == [{**canary["spec"]["predictors"][1], "traffic": 100}]
+    # rollback: the old predictor alone, unchanged
+    back = _objects(FULL, V4, target="seldon-v1", stable=V3, share=0)[0]
+    assert back["spec"]["predictors"] == [{**canary["spec"]["predictors"][0], "traffic": 100}]
+    assert back["metadata"]["annotations"]["mlpipe-lab/model-version"] == "3"
+    # the same version again is a plain re-deploy, not a canary
+    again = _objects(FULL, V4, target="seldon-v1", stable=m.Release(version="4", image=IMAGE_4))
+    assert len(again[0]["spec"]["predictors"]) == 1
+    # what a live object says runs, for the next deploy
+    assert m.releases_of(canary) == [
+        (m.Release(version="3", image=IMAGE_3), 90),
+        (m.Release(version="4", image=IMAGE_4), 10),
+    ]
+
+
+def test_kserve_runs_our_runtime_image_with_a_canary_share():
+    isvc = _objects(FULL, V4, target="kserve")[0]
+    assert isvc["apiVersion"] == "serving.kserve.io/v1beta1"
+    predictor = isvc["spec"]["predictor"]
+    assert "model" not in predictor and "canaryTrafficPercent" not in predictor
+    (container,) = predictor["containers"]
+    assert container["name"] == "kserve-container" and container["image"] == IMAGE_4
+    assert container["ports"] == [{"containerPort": 8080, "protocol": "TCP"}]
+    env = {e["name"]: e["value"] for e in container["env"]}
+    assert env["PREDICTIVE_UNIT_HTTP_SERVICE_PORT"] == "8080"
+    assert env["MLPIPE_MODEL_NAME"] == "mlflowdemo" and env["GUNICORN_WORKERS"] == "2"
+    assert env["SELDON_LOGGER_URL"] == "http://logger.seldon-logs.svc.cluster.local"
+    assert container["readinessProbe"]["httpGet"]["path"] == "/v2/health/ready"
+    assert predictor["imagePullSecrets"] == [{"name": "regcred"}]
+    assert predictor["serviceAccountName"] == "model-runner"
+    assert predictor["labels"] == {
+        "mlpipe-lab/deployment": "mlflowdemo",
+        "mlpipe-lab/model-version": "4",
+    }
+    assert (predictor["minReplicas"], predictor["maxReplicas"]) == (1, 4)
+    assert isvc["metadata"]["annotations"]["prometheus.kserve.io/path"] == "/prometheus"
+    canary = _objects(FULL, V4, target="kserve", stable=V3)[0]
+    assert canary["spec"]["predictor"]["canaryTrafficPercent"] == 10
+    assert canary["metadata"]["annotations"]["mlpipe-lab/previous-model-version"] == "3"
+    assert m.releases_of(canary) == [
+        (m.Release(version="3"), 90),
+        (m.Release(version="4", image=IMAGE_4, model_uri="models:/mlflowdemo/4"), 10),
+    ]
+    back = _objects(FULL, V4, target="kserve", stable=V3, share=0)[0]
+    assert back["spec"]["predictor"]["canaryTrafficPercent"] == 0
+    assert m.releases_of(back)[0] == (m.Release(version="3"), 100)
+
+
+def test_kserve_mlserver_and_seldon_v2_load_the_files():
+    (isvc,) = _objects(FULL, FILES, target="kserve-mlserver")
+    model = isvc["spec"]["predictor"]["model"]
+    assert model["modelFormat"] == {"name": "mlflow"} and model["protocolVersion"] == "v2"
+    assert model["storageUri"] == "s3://mlflow/1/models/m-4/artifacts"
+    assert "containers" not in isvc["spec"]["predictor"]
+    (v2,) = _objects(MINIMAL.replace(replicas=2), FILES, target="seldon-v2")
+    assert v2["apiVersion"] == "mlops.seldon.io/v1alpha1" and v2["kind"] == "Model"
+    assert v2["spec"] == {
+        "storageUri": FILES.storage_uri,
+        "requirements": ["mlflow"],
+        "replicas": 2,
+        "memory": "512Mi",
+    }
+    for uri in (
+        "models:/mlflowdemo/1",
+        "models:/mlflowdemo@champion",
+        "runs:/abc/model",
+        "/tmp/model",
+    ):
+        for target in ("kserve-mlserver", "seldon-v2"):
+            with pytest.raises(m.ManifestError):
+                _objects(MINIMAL, m.Release(storage_uri=uri), target=target)
 
 
 @pytest.mark.parametrize(
-    "kwargs",
+    "changes",
     [
         {"name": "Bad_Name"},
+        {"namespace": "Bad NS"},
         {"logger_mode": "everything"},
-        {"cpu_request": "lots"},
+        {"cpu": "lots"},
         {"min_replicas": 3, "max_replicas": 2},
-        {"image": "has space:1"},
-        {"host": "not a host"},
-        {"image_pull_secret": "Reg Cred"},
-        {"labels": {"k": "bad value!"}},
-        {"model_name": "a.b"},
-        {"cpu_utilization": 150, "max_replicas": 2},
+        {"ingress_host": "not a host"},
+        {"registry_secret": "Reg Cred"},
+        {"cpu_target_percent": 150, "max_replicas": 2},
+        {"canary_traffic_percent": 100},
+        {"name": "x" * 50},
     ],
 )
-def test_invalid_specs_are_refused(kwargs):
-    spec = m.ServingSpec(**{"name": "demo", "image": "r/demo:1", **kwargs})
+def test_invalid_specs_are_refused(changes):
     with pytest.raises(m.ManifestError):
-        m.deployment_objects(spec)
+        m.objects(MINIMAL.replace(**changes), V4)
+    with pytest.raises(m.ManifestError):
+        m.objects(MINIMAL, m.Release(version="4", image="has space:1"))
 
 
-def test_image_reference():
+def test_image_reference_and_workers():
     assert m.image_reference("models/demo", "1.0", "ghcr.io") == "ghcr.io/models/demo:1.0"
     assert m.image_reference("demo") == "demo:latest"
     digest = "sha256:" + "a" * 64
@@ -213,7 +271,7 @@ def test_service_and_ingress_validate_against_kubernetes_schemas():
     from kubernetes_validate.utils import latest_version
 
     version = latest_version()
-    objs = m.deployment_objects(FULL)
+    objs = _objects(FULL, V4, target="seldon-v1")
     assert [o["kind"] for o in objs] == ["SeldonDeployment", "Service", "Ingress"]
     for obj in objs[1:]:
         kv.validate(obj, version, strict=True)
@@ -221,89 +279,34 @@ def test_service_and_ingress_validate_against_kubernetes_schemas():
     bad["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["port"]["nmber"] = 1
     with pytest.raises(kv.ValidationError):
         kv.validate(bad, version, strict=True)
-
-
-def test_service_and_ingress_structure():
-    svc, ing = m.service(FULL), m.ingress(FULL)
-    assert svc["spec"]["selector"] == {"seldon-app": "mlflowdemo-default"}
+    svc, ing = objs[1], objs[2]
+    # every predictor's pods (a canary's too) carry this label
+    assert svc["spec"]["selector"] == {"mlpipe-lab/deployment": "mlflowdemo"}
     assert svc["spec"]["ports"] == [
         {"name": "http", "port": 8000, "protocol": "TCP", "targetPort": 8000}
     ]
-    assert ing["apiVersion"] == "networking.k8s.io/v1"
     assert ing["spec"]["ingressClassName"] == "nginx"
     (rule,) = ing["spec"]["rules"]
     assert rule["host"] == "models.example.com"
     assert rule["http"]["paths"][0]["backend"] == {
         "service": {"name": svc["metadata"]["name"], "port": {"number": 8000}}
     }
-    assert ing["spec"]["tls"] == [{"hosts": ["models.example.com"], "secretName": "models-tls"}]
     with pytest.raises(m.ManifestError):
-        m.ingress(m.ServingSpec(name="demo", image="r/demo:1"))
-
-
-def test_kserve_and_seldon_v2():
-    isvc = m.kserve_inference_service(
-        "mlflowdemo",
-        "s3://models/mlflowdemo/1",
-        namespace="models",
-        service_account="s3-reader",
-        max_replicas=3,
-    )
-    assert isvc["apiVersion"] == "serving.kserve.io/v1beta1" and isvc["kind"] == "InferenceService"
-    model = isvc["spec"]["predictor"]["model"]
-    assert model["modelFormat"] == {"name": "mlflow"} and model["protocolVersion"] == "v2"
-    assert model["storageUri"] == "s3://models/mlflowdemo/1"
-    assert isvc["spec"]["predictor"]["serviceAccountName"] == "s3-reader"
-    assert isvc["spec"]["predictor"]["maxReplicas"] == 3
-    v2 = m.seldon_v2_model("mlflowdemo", "gs://bucket/mlflowdemo/1", replicas=2)
-    assert v2 == {
-        "apiVersion": "mlops.seldon.io/v1alpha1",
-        "kind": "Model",
-        "metadata": {"name": "mlflowdemo"},
-        "spec": {
-            "storageUri": "gs://bucket/mlflowdemo/1",
-            "requirements": ["mlflow"],
-            "replicas": 2,
-        },
-    }
-    for uri in (
-        "models:/mlflowdemo/1",
-        "models:/mlflowdemo@champion",
-        "runs:/abc/model",
-        "/tmp/model",
-    ):
-        with pytest.raises(m.ManifestError):
-            m.kserve_inference_service("x", uri)
-        with pytest.raises(m.ManifestError):
-            m.seldon_v2_model("x", uri)
+        m.ingress(MINIMAL)
 
 
 def test_no_secret_values_anywhere():
     """Credentials are only ever referenced by Secret name; nothing accepts a secret value."""
-    objs = m.deployment_objects(FULL) + [
-        m.kserve_inference_service("mlflowdemo", "s3://models/m/1", service_account="s3-reader"),
-        m.seldon_v2_model("mlflowdemo", "s3://models/m/1"),
-    ]
+    objs = []
+    for case in CASES:
+        _id, spec, target, release, stable, share = case
+        objs += _objects(spec, release, target=target, stable=stable, share=share)
     text = m.to_yaml(objs)
-    for word in ("password", "dockerconfigjson", "auth:", SECRET_VALUE):
+    for word in ("password", "dockerconfigjson", "auth:", "token", SECRET_VALUE):
         assert word not in text.lower()
     assert all(o["kind"] != "Secret" for o in objs)
-    secret_refs = []
+    import dataclasses
 
-    def walk(node):
-        if isinstance(node, dict):
-            if "secretKeyRef" in node:
-                secret_refs.append(node["secretKeyRef"])
-            for v in node.values():
-                walk(v)
-        elif isinstance(node, list):
-            for v in node:
-                walk(v)
-
-    walk(objs)
-    assert secret_refs == [{"name": "s3-credentials", "key": "secret-key"}]
-    import inspect
-
-    params = set(inspect.signature(m.ServingSpec).parameters)
-    params |= set(inspect.signature(m.kserve_inference_service).parameters)
-    assert not {p for p in params if any(w in p for w in ("password", "token", "credential"))}
+    names = {f.name for f in dataclasses.fields(ServeSpec)}
+    names |= {f.name for f in dataclasses.fields(m.Release)}
+    assert not {n for n in names if any(w in n for w in ("password", "token", "credential"))}

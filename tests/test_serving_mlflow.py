@@ -176,7 +176,8 @@ def test_manifests_from_registry(tracking, capsys):
     assert code == 0
     docs = list(yaml.safe_load_all(capsys.readouterr().out))
     assert [d["kind"] for d in docs] == ["SeldonDeployment", "Service", "Ingress"]
-    assert docs[0]["spec"]["annotations"]["mlpipe-lab/model-version"] == "1"
+    assert docs[0]["metadata"]["annotations"]["mlpipe-lab/model-version"] == "1"
+    assert docs[0]["spec"]["predictors"][0]["name"] == "v1"
     assert (
         serve_main(
             ["models:/mlflowdemo/99", "--tracking-uri", tracking, "--manifests", "--image", "x:1"]

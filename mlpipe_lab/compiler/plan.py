@@ -17,19 +17,13 @@ from ..pipeline.model import NOTEBOOK_OP, PYTHON_OP, R_OP, SERVE_OP, Node, Pipel
 
 KIND_BY_OP = {NOTEBOOK_OP: "notebook", PYTHON_OP: "python", R_OP: "r", SERVE_OP: "serve"}
 
-# The tasks a serve node becomes, in order. "build" (Kaniko) only for targets that need an image;
-# without Kubernetes (local runtime, local-worker mode) the node packages the model and checks the
-# package by serving it on 127.0.0.1 for one request ("check").
-SERVE_STEPS = ("package", "build", "deploy", "wait", "smoke")
-SERVE_LOCAL_STEPS = ("package", "check")
-IMAGE_TARGETS = ("seldon-v1",)
-
 
 def serve_steps(node: Node, local: bool) -> tuple[str, ...]:
-    if local:
-        return SERVE_LOCAL_STEPS
-    target = node.parameters.get("target") or "seldon-v1"
-    return SERVE_STEPS if target in IMAGE_TARGETS else tuple(s for s in SERVE_STEPS if s != "build")
+    """The tasks a serve node becomes, in order: its typed serving spec decides (see
+    ``mlpipe_lab.serving.spec.ServeSpec.steps``)."""
+    from ..serving.spec import ServeSpec
+
+    return ServeSpec.from_properties(node.parameters).steps(local)
 
 
 # Names the generated module defines or imports; task variables never take them.
@@ -65,7 +59,7 @@ class Task:
     kind: str
     file: str  # node file, relative to the pipeline folder, normalised
     upstream: list[str] = field(default_factory=list)  # task ids of direct upstream tasks
-    step: str | None = None  # for serve nodes: which of SERVE_STEPS / SERVE_LOCAL_STEPS
+    step: str | None = None  # for serve nodes: which of serving.spec.STEPS / LOCAL_STEPS
     steps: dict[str, str] = field(default_factory=dict)  # serve nodes: step -> task id of the node
     # Tasks whose outputs this task receives (the runner's --upstream): serve tasks have no
     # outputs, so the tasks before a serve node stand in for it.

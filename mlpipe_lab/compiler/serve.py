@@ -1,29 +1,35 @@
-"""A "Serve MLflow model" node -> the tasks it expands into (see plan.SERVE_STEPS).
+"""A "Serve MLflow model" node -> the tasks it expands into (``ServeSpec.steps``).
+
+The node's typed serving spec (:class:`mlpipe_lab.serving.spec.ServeSpec`) is the single source of
+its settings; its ``--spec`` JSON is what the deploy, wait, smoke and rollout tasks receive.
 
 With Kubernetes (execution mode ``kubernetes``) every step is a KubernetesPodOperator:
 
+- ``<id>_registry`` (``deploy_on_alias_change``): asks the MLflow registry where the alias points
+  and ends the run as skipped (exit code 99) when that version is the one this node last deployed;
 - ``<id>_package``: the runner image runs ``python3 -m mlpipe_lab.serving.tasks package``: resolve
   the version or alias, download the model, upload the build context to the object store, and
   return (XCom) the resolved version, the image reference and the model's storage URI;
-- ``<id>_build`` (seldon-v1 only): Kaniko's executor builds the context from ``s3://…`` with the
-  object store's pod-credentials Secret and pushes with the docker config of the registry Secret,
-  mounted at ``/kaniko/.docker``;
-- ``<id>_deploy``: server-side apply of the resources (the node's service account);
-- ``<id>_wait``: until the resource's status says it is available, or its conditions in the error;
-- ``<id>_smoke``: one request to the in-cluster endpoint, answer checked.
+- ``<id>_build`` (targets running our runtime: seldon-v1, kserve): Kaniko's executor builds the
+  context from ``s3://…`` with the object store's pod-credentials Secret and pushes with the docker
+  config of the registry Secret, mounted at ``/kaniko/.docker``;
+- ``<id>_deploy``: server-side apply of the resources (the node's service account); with a canary
+  share, the new version next to the running one;
+- ``<id>_wait`` and ``<id>_smoke``: until the resource is available, then one request; or, with a
+  canary, ``<id>_rollout``: wait, watch the new version's metrics and smoke tests, then promote it
+  or roll back and fail with the numbers that decided.
 
 Without Kubernetes (the ``local`` runtime, execution mode ``local-worker``) the node becomes
 ``<id>_package`` and ``<id>_check`` (the package served on 127.0.0.1 for one request): nothing is
-built or deployed. Settings pass to the tasks as JSON (``--spec``); secrets only by Secret name.
+built or deployed. Secrets only by Secret name.
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from ..pipeline.model import Parameter
-from ..pipeline.validation import serve_deployment_name
+from ..serving.spec import ServeSpec
 from . import bash
 from .context import Context
 from .dag import store_prefix
@@ -34,8 +40,6 @@ from .kpo import (
     _image,
     _labels,
     _secrets,
-    cpu_quantity,
-    memory_quantity,
     store_env,
 )
 from .plan import Task
@@ -46,11 +50,20 @@ KANIKO_IMAGE = "gcr.io/kaniko-project/executor:v1.23.2"
 XCOM_FILE = "/airflow/xcom/return.json"
 DOCKER_CONFIG_VOLUME = "registry-auth"
 DOCKER_CONFIG_DIR = "/kaniko/.docker"
-DEFAULT_TIMEOUT = 600
+SKIP_EXIT_CODE = 99  # the registry step: nothing new to deploy
 
 
 def _props(ctx: Context, task: Task) -> dict[str, Any]:
     return ctx.pipeline.node_properties(task.node)
+
+
+def serve_spec(ctx: Context, task: Task) -> ServeSpec:
+    """The node's typed serving spec, with the runtime configuration's fallbacks."""
+    return ServeSpec.from_properties(
+        _props(ctx, task),
+        namespace=ctx.settings.namespace or None,
+        tracking_uri=ctx.settings.tracking_uri or None,
+    )
 
 
 def xcom(task: Task, key: str, filters: str = "") -> str:
@@ -60,59 +73,23 @@ def xcom(task: Task, key: str, filters: str = "") -> str:
     )
 
 
-def deployment_spec(ctx: Context, task: Task) -> dict[str, Any]:
-    """The node's deployment settings for the deploy/wait/smoke tasks, checked by building the
-    objects once with placeholder image and storage URI (errors name the node)."""
-    # imported here: pipelines without serve nodes do not pay for the manifest module (~7 ms)
-    from ..serving.tasks import spec as serve_spec
+def deployment_spec(ctx: Context, task: Task) -> ServeSpec:
+    """The spec, checked once by building its objects with a placeholder release (errors name
+    the node)."""
+    from ..serving.spec import manifest_problems
 
-    node, props = task.node, _props(ctx, task)
-    spec: dict[str, Any] = {
-        "target": props.get("target") or "seldon-v1",
-        "name": serve_deployment_name(props),
-        "namespace": props.get("namespace") or ctx.settings.namespace or "default",
-    }
-    for key, conv in (
-        ("cpu", cpu_quantity),
-        ("memory", memory_quantity),
-        ("cpu_limit", cpu_quantity),
-        ("memory_limit", memory_quantity),
-    ):
-        if props.get(key) not in (None, ""):
-            spec[key] = conv(props[key])
-    for key in (
-        "replicas",
-        "min_replicas",
-        "max_replicas",
-        "cpu_target_percent",
-        "logger_url",
-        "logger_mode",
-        "ingress_host",
-        "ingress_class",
-        "registry_secret",
-    ):
-        if props.get(key) not in (None, ""):
-            spec[key] = props[key]
-    if spec["target"] != "seldon-v1":
-        for key in ("logger_url", "ingress_host", "registry_secret"):
-            spec.pop(key, None)
-    try:
-        serve_spec.objects(
-            serve_spec.load(spec), image="registry.invalid/model:1", storage_uri="s3://bucket/model"
-        )
-    except serve_spec.SpecError as exc:
-        ctx.error(
-            "serve",
-            f"The deployment would be invalid: {exc}",
-            node=node,
-            path=CP + "deployment_name",
-        )
+    spec = serve_spec(ctx, task)
+    for _code, message, field, _severity in manifest_problems(spec):
+        ctx.error("serve", message, node=task.node, path=CP + field)
     return spec
 
 
-def _spec_text(ctx: Context, task: Task) -> str:
-    text = json.dumps(deployment_spec(ctx, task), sort_keys=True, separators=(",", ":"))
-    return ctx.tpl(text, task.node, CP + "deployment_name")
+def state_key(ctx: Context, task: Task) -> str:
+    """Where the node records the version it last deployed (run-independent): the registry step
+    compares the alias with it."""
+    from .plan import dag_id_of
+
+    return f"{dag_id_of(ctx.pipeline)}/serving/{task.steps['package'].removesuffix('_package')}/deployed.json"
 
 
 def _tracking_uri(ctx: Context, task: Task, props: dict[str, Any], local: bool) -> str | None:
@@ -138,36 +115,53 @@ def _tracking_uri(ctx: Context, task: Task, props: dict[str, Any], local: bool) 
     return ctx.tpl(uri, task.node, CP + "tracking_uri")
 
 
+def _model_arguments(ctx: Context, task: Task, spec: ServeSpec) -> list[str]:
+    node = task.node
+    args = ["--model", ctx.tpl(spec.model_name, node, CP + "model_name")]
+    if spec.model_alias:
+        args += ["--alias", ctx.tpl(spec.model_alias, node, CP + "model_alias")]
+    else:
+        args += ["--version", str(spec.model_version or "")]
+    return args
+
+
+def _state_arguments(ctx: Context, task: Task, spec: ServeSpec, store: bool = True) -> list[str]:
+    """What the last step needs to record the deployed version (only when the registry step
+    compares with it)."""
+    if not spec.registry_check:
+        return []
+    return [*(ctx.store_args if store else []), "--state-key", state_key(ctx, task)]
+
+
+def registry_arguments(ctx: Context, task: Task, local: bool) -> list[str]:
+    spec = serve_spec(ctx, task)
+    args = ["registry", *ctx.store_args, "--state-key", state_key(ctx, task)]
+    args += ["--model", ctx.tpl(spec.model_name, task.node, CP + "model_name")]
+    args += ["--alias", ctx.tpl(spec.model_alias or "", task.node, CP + "model_alias")]
+    uri = _tracking_uri(ctx, task, _props(ctx, task), local)
+    return args + (["--tracking-uri", uri] if uri else [])
+
+
 def package_arguments(ctx: Context, task: Task, local: bool) -> list[str]:
     props = _props(ctx, task)
+    spec = serve_spec(ctx, task)
     node = task.node
-    target = props.get("target") or "seldon-v1"
-    args = [
-        "package",
-        *ctx.store_args,
-        "--task-id",
-        task.task_id,
-        "--model",
-        ctx.tpl(str(props.get("model_name") or ""), node, CP + "model_name"),
-    ]
-    if props.get("model_alias"):
-        args += ["--alias", ctx.tpl(str(props["model_alias"]), node, CP + "model_alias")]
-    else:
-        args += ["--version", str(props.get("model_version") or "")]
-    args += ["--target", target]
+    args = ["package", *ctx.store_args, "--task-id", task.task_id]
+    args += _model_arguments(ctx, task, spec)
+    args += ["--target", spec.target]
     uri = _tracking_uri(ctx, task, props, local)
     if uri:
         args += ["--tracking-uri", uri]
     if props.get("serving_runtime"):
-        args += ["--runtime", str(props["serving_runtime"])]
-    if target == "seldon-v1" and not local:
+        args += ["--runtime", spec.serving_runtime]
+    if spec.builds_image and not local:
         for key in ("image_registry", "image_repository", "image_tag"):
-            if props.get(key):
-                args += ["--" + key.replace("_", "-"), ctx.tpl(str(props[key]), node, CP + key)]
-    if isinstance(props.get("smoke_request"), str) and props["smoke_request"].strip():
+            if getattr(spec, key):
+                args += ["--" + key.replace("_", "-"), ctx.tpl(getattr(spec, key), node, CP + key)]
+    if spec.smoke_request and spec.smoke_request.strip():
         args += [
             "--smoke-request",
-            ctx.tpl(props["smoke_request"].strip(), node, CP + "smoke_request"),
+            ctx.tpl(spec.smoke_request.strip(), node, CP + "smoke_request"),
         ]
     if not local:
         args += ["--xcom-file", XCOM_FILE]
@@ -182,21 +176,35 @@ def check_arguments(ctx: Context, task: Task) -> list[str]:
         "built and nothing is deployed.",
         node=task.node,
     )
-    return ["check", *ctx.store_args, "--package-task", task.steps["package"]]
+    spec = serve_spec(ctx, task)
+    args = ["check", *ctx.store_args, "--package-task", task.steps["package"]]
+    return args + _state_arguments(ctx, task, spec, store=False)
+
+
+def _release_arguments(task: Task, spec: ServeSpec) -> list[str]:
+    args = ["--version", xcom(task, "version"), "--model-uri", xcom(task, "model_uri")]
+    if spec.builds_image:
+        return args + ["--image", xcom(task, "image")]
+    return args + ["--storage-uri", xcom(task, "storage_uri")]
 
 
 def _step_arguments(ctx: Context, task: Task) -> list[str]:
-    props = _props(ctx, task)
-    spec = _spec_text(ctx, task)
-    target = props.get("target") or "seldon-v1"
+    spec = deployment_spec(ctx, task)
+    text = ctx.tpl(spec.to_text(), task.node, CP + "deployment_name")
+    request = ["--request", xcom(task, "smoke_request", " | tojson")]
     if task.step == "deploy":
-        if target == "seldon-v1":
-            return ["deploy", "--spec", spec, "--image", xcom(task, "image")]
-        return ["deploy", "--spec", spec, "--storage-uri", xcom(task, "storage_uri")]
+        return ["deploy", "--spec", text, *_release_arguments(task, spec)]
     if task.step == "wait":
-        timeout = props.get("wait_timeout_seconds") or DEFAULT_TIMEOUT
-        return ["wait", "--spec", spec, "--timeout", str(timeout)]
-    return ["smoke", "--spec", spec, "--request", xcom(task, "smoke_request", " | tojson")]
+        return ["wait", "--spec", text, "--timeout", str(spec.wait_timeout_seconds)]
+    if task.step == "rollout":
+        args = ["rollout", "--spec", text, *_release_arguments(task, spec), *request]
+        return (
+            args + ["--timeout", str(spec.wait_timeout_seconds)] + _state_arguments(ctx, task, spec)
+        )
+    args = ["smoke", "--spec", text, *request]
+    if spec.registry_check:
+        args += ["--version", xcom(task, "version"), *_state_arguments(ctx, task, spec)]
+    return args
 
 
 def _common(ctx: Context, task: Task) -> list[tuple[Any, Any]]:
@@ -220,19 +228,26 @@ def task_call(
     kw.append(("cmds", ["python3", "-m", MODULE]))
     if task.step == "package":
         kw.append(("arguments", Args(package_arguments(ctx, task, local))))
+    elif task.step == "registry":
+        kw.append(("arguments", Args(registry_arguments(ctx, task, local))))
+        kw.append(("skip_on_exit_code", SKIP_EXIT_CODE))
     elif task.step == "check":
         kw.append(("arguments", Args(check_arguments(ctx, task))))
     else:
         kw.append(("arguments", Args(_step_arguments(ctx, task))))
-    if task.step in ("package", "check"):
+    spec = serve_spec(ctx, task)
+    if task.step in ("registry", "package", "check") or (
+        task.step in ("smoke", "rollout") and spec.registry_check
+    ):  # the steps that reach the object store (and, registry/package, MLflow)
         env = store_env(ctx)
         if env:
             kw.append(("env_vars", env))
-        secrets = _secrets(ctx, node, props if task.step == "package" else {}, shared)
+        mlflow = task.step in ("registry", "package")
+        secrets = _secrets(ctx, node, props if mlflow else {}, shared)
         if secrets is not None:
             kw.append(("secrets", secrets))
     kw.append(("labels", _labels(ctx, node, {}, dag_id, task.task_id)))
-    account = props.get("service_account") if task.step in ("deploy", "wait") else None
+    account = props.get("service_account") if task.step in ("deploy", "wait", "rollout") else None
     account = account or node.mlpipe.get("service_account") or ctx.settings.service_account
     if isinstance(account, str) and account:
         kw.append(("service_account_name", account))
@@ -318,15 +333,20 @@ def _kaniko_call(ctx: Context, task: Task, dag_id: str, shared: set[str]) -> Cal
 def bash_task_call(
     ctx: Context, task: Task, dag_id: str, params: list[Parameter], shared: set[str]
 ) -> Call:
-    """local-worker mode: package and check run on the Airflow worker."""
-    args = (
-        package_arguments(ctx, task, True) if task.step == "package" else check_arguments(ctx, task)
-    )
+    """local-worker mode: registry, package and check run on the Airflow worker."""
+    if task.step == "registry":
+        args = registry_arguments(ctx, task, True)
+    elif task.step == "package":
+        args = package_arguments(ctx, task, True)
+    else:
+        args = check_arguments(ctx, task)
     kw = _common(ctx, task)
     kw.append(("bash_command", bash.command([], args, module=MODULE)))
     env = store_env(ctx)
     if env:
         kw.append(("env", env))
+    if task.step == "registry":  # BashOperator's own default too; said for the reader
+        kw.append(("skip_on_exit_code", SKIP_EXIT_CODE))
     kw += _airflow_settings(ctx, task.node.mlpipe)
     kw.append((Splat(bash.SETTINGS), None))
     return Call("BashOperator", kwargs=kw, multiline=True)

@@ -320,6 +320,8 @@ class Validator:
             self.add("schema", _plain(err), node=node, path=_pointer(list(err.absolute_path)))
         props = self.p.node_properties(node)
         self._runtime_image(node, props)
+        from ..serving.spec import problems as serve_problems
+
         for problem in serve_problems(props):
             code, message, field, severity = problem
             self.add(
@@ -401,141 +403,6 @@ class Validator:
                     path=f"{base}/{i}/value",
                     severity=WARNING,
                 )
-
-
-# Targets that run an image built from the model (Kaniko) and read these node settings.
-IMAGE_ONLY_FIELDS = (
-    "image_registry",
-    "image_repository",
-    "image_tag",
-    "registry_secret",
-    "logger_url",
-    "ingress_host",
-    "serving_runtime",
-)
-_CREDENTIALS_IN_URL = re.compile(r"^[a-z][a-z0-9+.-]*://[^/@\s]*@", re.IGNORECASE)
-
-
-def serve_deployment_name(props: dict[str, Any]) -> str:
-    """The deployment name of a serve node: given, or the model name made a DNS label."""
-    given = props.get("deployment_name")
-    if isinstance(given, str) and given:
-        return given
-    name = props.get("model_name") if isinstance(props.get("model_name"), str) else ""
-    label = re.sub(r"[^a-z0-9-]+", "-", name.lower()).strip("-")
-    label = re.sub(r"^[^a-z]+", "", label)[:45].rstrip("-")
-    return label
-
-
-def serve_problems(props: dict[str, Any]) -> list[tuple[str, str, str, str]]:
-    """Checks of a serve node beyond its schema: ``(code, message, field, severity)``."""
-    out: list[tuple[str, str, str, str]] = []
-    version, alias = props.get("model_version"), props.get("model_alias")
-    if version and alias:
-        out.append(
-            ("serve", "Give a model version or a model alias, not both.", "model_alias", ERROR)
-        )
-    elif not version and not alias:
-        out.append(("serve", "Choose the model version or alias to serve.", "model_version", ERROR))
-    if (
-        isinstance(props.get("model_name"), str)
-        and props["model_name"]
-        and not serve_deployment_name(props)
-    ):
-        out.append(
-            (
-                "serve",
-                f"Model name '{props['model_name']}' gives no usable Kubernetes name; set a "
-                "deployment name (lower-case letters, digits and -).",
-                "deployment_name",
-                ERROR,
-            )
-        )
-    target = props.get("target") or "seldon-v1"
-    if target == "seldon-v1":
-        if not props.get("image_repository"):
-            out.append(
-                (
-                    "serve",
-                    "Target seldon-v1 builds an image: set the image repository it is pushed to.",
-                    "image_repository",
-                    ERROR,
-                )
-            )
-        if not props.get("registry_secret"):
-            out.append(
-                (
-                    "serve",
-                    "Target seldon-v1 pushes and pulls the image with a registry login: name the "
-                    "Kubernetes Secret (type kubernetes.io/dockerconfigjson) that holds it.",
-                    "registry_secret",
-                    ERROR,
-                )
-            )
-    else:
-        for field in IMAGE_ONLY_FIELDS:
-            if props.get(field):
-                out.append(
-                    (
-                        "serve",
-                        f"'{field}' applies to target seldon-v1 only; target {target} ignores it.",
-                        field,
-                        WARNING,
-                    )
-                )
-    for field in ("tracking_uri", "logger_url"):
-        value = props.get(field)
-        if isinstance(value, str) and _CREDENTIALS_IN_URL.match(value):
-            out.append(
-                (
-                    "plain-secret",
-                    f"The {field.replace('_', ' ')} contains credentials, which would be "
-                    "written into the DAG file; remove them and give them as a Kubernetes secret.",
-                    field,
-                    ERROR,
-                )
-            )
-    low, high = props.get("min_replicas"), props.get("max_replicas")
-    if isinstance(low, int) and isinstance(high, int) and low > high:
-        out.append(
-            (
-                "serve",
-                f"Autoscaling: min replicas ({low}) is above max replicas ({high}).",
-                "min_replicas",
-                ERROR,
-            )
-        )
-    if isinstance(low, int) and high is None:
-        out.append(
-            (
-                "serve",
-                "Autoscaling needs max replicas; min replicas alone does nothing.",
-                "max_replicas",
-                WARNING,
-            )
-        )
-    request = props.get("smoke_request")
-    if isinstance(request, str) and request.strip():
-        import json
-
-        try:
-            parsed = json.loads(request)
-        except ValueError as exc:
-            parsed = None
-            out.append(
-                ("serve", f"The smoke-test request is not JSON: {exc}.", "smoke_request", ERROR)
-            )
-        if parsed is not None and not isinstance(parsed, dict):
-            out.append(
-                (
-                    "serve",
-                    "The smoke-test request must be a JSON object, e.g. "
-                    '{"data": {"ndarray": [[2, 1]]}}.',
-                    "smoke_request",
-                    ERROR,
-                )
-            )
-    return out
 
 
 def _type_ok(kind: str, value: Any) -> bool:

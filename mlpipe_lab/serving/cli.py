@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .runtime.cli import add_inline_budget_option
+from .spec import STORAGE_TARGETS, TARGETS, defaults
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,8 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--manifests",
         action="store_true",
-        help="print SeldonDeployment, Service and Ingress YAML and stop",
+        help="print the target's Kubernetes objects as YAML and stop",
     )
+    p.add_argument("--target", choices=TARGETS, default=defaults()["target"])
     p.add_argument("--image", help="image for --manifests (registry/repository:tag)")
     p.add_argument("--name", help="deployment name (default: the registered model's name)")
     p.add_argument("--namespace")
@@ -48,7 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--image-pull-secret", help="name of a docker-registry Secret (a reference only)"
     )
-    p.add_argument("--cpu", default="500m", help="CPU request (workers in the image follow it)")
+    p.add_argument(
+        "--cpu", default=defaults()["cpu"], help="CPU request (workers in the image follow it)"
+    )
     p.add_argument("--host", default="127.0.0.1", help="local serving address")
     p.add_argument("--http-port", type=int, default=9000)
     p.add_argument("--workers", type=int, default=1)
@@ -72,24 +76,29 @@ def serve_main(argv: Sequence[str] | None = None) -> int:
     name = name.lower().replace("_", "-")
 
     if args.manifests:
-        if not args.image:
+        if not args.image and args.target not in STORAGE_TARGETS:
             print("error: --manifests needs --image", file=sys.stderr)
             return 2
+        from .spec import ServeSpec
+
         try:
-            spec = manifests.ServingSpec(
+            spec = ServeSpec(
+                model_name=resolved.name or name,
                 name=name,
-                image=args.image,
-                namespace=args.namespace,
-                cpu_request=args.cpu,
-                host=args.ingress_host,
-                image_pull_secret=args.image_pull_secret,
+                namespace=args.namespace or "default",
+                target=args.target,
+                cpu=args.cpu,
+                ingress_host=args.ingress_host,
+                registry_secret=args.image_pull_secret,
                 logger_url=args.logger_url,
-                annotations={
-                    "mlpipe-lab/model-uri": args.model,
-                    **({"mlpipe-lab/model-version": resolved.version} if resolved.version else {}),
-                },
             )
-            sys.stdout.write(manifests.to_yaml(manifests.deployment_objects(spec)))
+            release = manifests.Release(
+                version=resolved.version,
+                image=args.image,
+                storage_uri=resolved.download_uri if args.target in STORAGE_TARGETS else None,
+                model_uri=args.model if args.model.startswith("models:/") else None,
+            )
+            sys.stdout.write(manifests.to_yaml(manifests.objects(spec, release)))
         except manifests.ManifestError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1

@@ -28,6 +28,7 @@ Output (all keys always present unless marked optional):
         "tasks": {task_id: {
             "operator", "operator_module", "upstream": [...], "downstream": [...], "retries",
             "retry_delay_seconds", "execution_timeout_seconds", "trigger_rule", "pool",
+            "skip_on_exit_code" (list of exit codes, or None),
             "task_display_name", "doc_md", "owner", "template_fields": [...],
             # KubernetesPodOperator (and subclasses) only:
             "image", "cmds", "arguments", "namespace", "env_vars" (normalised {name: value}),
@@ -306,6 +307,14 @@ def _build_pod(op) -> tuple[Any, str | None]:
         return None, _error_text()
 
 
+def _exit_codes(value: Any) -> list | None:
+    if value is None:
+        return None
+    if isinstance(value, int):
+        return [value]
+    return sorted(value)
+
+
 def _describe_task(task, kpo_cls, render_context: dict | None) -> dict[str, Any]:
     info: dict[str, Any] = {
         "operator": type(task).__name__,
@@ -317,6 +326,8 @@ def _describe_task(task, kpo_cls, render_context: dict | None) -> dict[str, Any]
         "execution_timeout_seconds": _seconds(getattr(task, "execution_timeout", None)),
         "trigger_rule": _text(getattr(task, "trigger_rule", None)),
         "pool": getattr(task, "pool", None),
+        # exit codes that leave the task skipped (KPO, BashOperator); a list, or None
+        "skip_on_exit_code": _exit_codes(getattr(task, "skip_on_exit_code", None)),
         "task_display_name": getattr(task, "task_display_name", None),
         "doc_md": getattr(task, "doc_md", None),
         "owner": getattr(task, "owner", None),

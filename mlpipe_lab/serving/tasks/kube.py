@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from .spec import Resource, resource_of
+from .resources import Resource, main_resource, resource_of
 
 FIELD_MANAGER = "mlpipe-lab"
 APPLY_CONTENT_TYPE = "application/apply-patch+yaml"
@@ -97,6 +97,57 @@ def apply(api, obj: dict) -> dict:
         query=[("fieldManager", FIELD_MANAGER), ("force", "true")],
         content_type=APPLY_CONTENT_TYPE,
     )
+
+
+def apply_all(api, objects: list[dict], log: Callable[[str], None] = print) -> None:
+    for obj in objects:
+        answer = apply(api, obj)
+        generation = (answer or {}).get("metadata", {}).get("generation")
+        log(
+            f"applied {obj['kind']} {obj['metadata']['namespace']}/{obj['metadata']['name']}"
+            + (f" (generation {generation})" if generation else "")
+        )
+
+
+def deploy(api, spec, release, log: Callable[[str], None] = print) -> list[dict]:
+    """Apply a release. With a canary share in the spec and another version running, the new
+    version gets that share next to it (the rollout step then promotes or rolls back)."""
+    from .. import manifests
+
+    stable = None
+    if spec.canary:
+        live = get(api, main_resource(spec))
+        others = [
+            (r, share)
+            for r, share in manifests.releases_of(live)
+            if share > 0 and r.version != release.version
+        ]
+        if others:
+            stable = max(others, key=lambda pair: pair[1])[0]
+            log(
+                f"canary: version {release.version} gets {spec.canary_traffic_percent} % of the "
+                f"traffic next to version {stable.version}"
+            )
+        else:
+            log(f"canary: no other version runs, so version {release.version} takes all traffic")
+    objects = manifests.objects(spec, release, stable=stable)
+    apply_all(api, objects, log)
+    return objects
+
+
+def list_pods(api, namespace: str, selector: str) -> list[dict]:
+    """``[{"name", "ip", "ready"}]`` of the pods matching a label selector."""
+    path = f"/api/v1/namespaces/{namespace}/pods"
+    answer = _call(api, "GET", path, query=[("labelSelector", selector)]) or {}
+    out = []
+    for pod in answer.get("items") or []:
+        status = pod.get("status") or {}
+        ready = any(
+            c.get("type") == "Ready" and c.get("status") == "True"
+            for c in status.get("conditions") or []
+        )
+        out.append({"name": pod["metadata"]["name"], "ip": status.get("podIP"), "ready": ready})
+    return out
 
 
 def get(api, res: Resource) -> dict | None:

@@ -12,6 +12,7 @@ from typing import Any
 
 from .. import manifests, registry
 from ..package import build_context, read_model
+from ..spec import STORAGE_TARGETS
 
 CONTEXT_FILE = "context.tar.gz"
 RESOLVED_FILE = "resolved.json"
@@ -113,9 +114,9 @@ def run_package(
         "model_uri": pinned,
         "storage_uri": resolved.download_uri,
     }
-    if target != "seldon-v1":
-        try:  # KServe and Seldon Core 2 read the files themselves: they need a physical location
-            manifests._storage_uri(resolved.download_uri or "")
+    if target in STORAGE_TARGETS:
+        try:  # MLServer reads the files itself: it needs a physical location
+            manifests.storage_uri(resolved.download_uri or "")
         except manifests.ManifestError as exc:
             raise PackageTaskError(
                 f"{pinned}: target {target} cannot load this model: {exc}"

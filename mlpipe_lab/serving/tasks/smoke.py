@@ -24,7 +24,10 @@ class SmokeError(RuntimeError):
 
 
 def v2_request(seldon: dict) -> dict:
-    """The Open Inference (V2) form of a Seldon ``{"data": {"ndarray": rows}}`` request."""
+    """The Open Inference (V2) form of a Seldon ``{"data": {"ndarray": rows}}`` request; a V2
+    request (``{"inputs": [...]}``) as it is."""
+    if isinstance(seldon, dict) and isinstance(seldon.get("inputs"), list):
+        return seldon
     rows = ((seldon or {}).get("data") or {}).get("ndarray")
     if not isinstance(rows, list) or not rows:
         raise SmokeError("the smoke-test request needs data.ndarray rows to send to a V2 endpoint")
