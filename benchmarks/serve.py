@@ -1,19 +1,25 @@
-"""Serving benchmark, side by side in one run: our runtime, seldon-core 1.19's microservice and
-``mlflow models serve`` on the same MLflow model, single-row requests at concurrency 8.
+"""Serving benchmark, side by side in one run: our runtime (Seldon v1 and Open Inference V2
+endpoints), seldon-core 1.19's microservice, MLServer 1.7's V2 server and ``mlflow models serve``
+on the same MLflow model, single-row requests at concurrency 8.
 
-    python benchmarks/serve.py [--servers mlpipe,seldon-core,mlflow] [--workers 1,2]
-                               [--duration 10] [--warmup 2] [--runs 3] [--threads 1]
-                               [--client auto|wrk|python] [--json FILE]
+    python benchmarks/serve.py [--servers mlpipe,mlpipe-v2,mlserver,seldon-core,mlflow]
+                               [--workers 1,2] [--duration 10] [--warmup 2] [--runs 3]
+                               [--threads 1] [--client auto|wrk|python] [--json FILE]
 
 The model is a small scikit-learn LogisticRegression saved by this venv's MLflow 3; our runtime
 and seldon-core serve it through the same generated ``Predictor.py``
 (``mlpipe_lab.serving.package.build_context``), ``mlflow models serve --env-manager local -w N``
-serves the model folder itself. seldon-core runs from the cached venv of ``scripts/seldon-venv.sh``
-(Python 3.12, numpy 1.26) with its defaults (gunicorn sync workers, ``GUNICORN_THREADS=1``) and
-``GUNICORN_WORKERS=N``, as in docs/serving-facts.md.
+serves the model folder itself, MLServer's MLflow runtime loads the same folder. seldon-core runs
+from the cached venv of ``scripts/seldon-venv.sh`` (Python 3.12, numpy 1.26) with its defaults
+(gunicorn sync workers, ``GUNICORN_THREADS=1``) and ``GUNICORN_WORKERS=N``, as in
+docs/serving-facts.md; MLServer from ``scripts/mlserver-venv.sh`` (Python 3.11, the model's own
+numpy 2) with ``parallel_workers`` 0 for one worker (inference in its server process, its
+fastest single-process setup) and N for N workers.
 
-Requests: ``{"data":{"ndarray":[[2,1]]}}`` to ``/api/v1.0/predictions`` (Seldon) and
-``{"inputs":[[2,1]]}`` to ``/invocations`` (MLflow). Load: ``wrk -t1 -c8`` (``apt-get install
+Requests: ``{"data":{"ndarray":[[2,1]]}}`` to ``/api/v1.0/predictions`` (Seldon v1),
+``{"inputs":[{"name":"input-0","shape":[1,2],"datatype":"INT64","data":[2,1]}]}`` to
+``/v2/models/bench/infer`` (V2: ours and MLServer) and ``{"inputs":[[2,1]]}`` to ``/invocations``
+(MLflow). Load: ``wrk -t1 -c8`` (``apt-get install
 wrk``) after a warm-up, else the asyncio keep-alive client below. For each worker count all
 servers are started once and measured in turns (``--runs`` rounds), so host-load drift hits them
 alike; the table gives the median run. seldon-core binds 0.0.0.0 unconditionally, so the whole
@@ -45,10 +51,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from hoststats import cpu_times, steal_pct  # noqa: E402
 
 CONCURRENCY = 8
-TARGET_RATIO, TARGET_P99_MS = 1.5, 20.0
+TARGET_P99_MS = 20.0
+# (our server, the peer it is compared with, the req/s ratio to reach at equal workers)
+TARGETS = (("mlpipe runtime", "seldon-core 1.19", 1.5), ("mlpipe runtime V2", "MLServer 1.7", 2.0))
 SELDON_BODY = b'{"data":{"ndarray":[[2,1]]}}'
+V2_BODY = b'{"inputs":[{"name":"input-0","shape":[1,2],"datatype":"INT64","data":[2,1]}]}'
+V2_PATH = "/v2/models/bench/infer"
 MLFLOW_BODY = b'{"inputs":[[2,1]]}'
 IN_NETNS = "MLPIPE_BENCH_NETNS"
+PEERS = ("seldon-core", "mlserver")
 
 SAVE_MODEL = textwrap.dedent("""\
     import sys
@@ -120,7 +131,10 @@ class Server:
         )
         with urllib.request.urlopen(req, timeout=30) as r:
             doc = json.loads(r.read())
-        got = doc.get("predictions", (doc.get("data") or {}).get("ndarray"))
+        if "outputs" in doc:
+            got = doc["outputs"][0]["data"]
+        else:
+            got = doc.get("predictions", (doc.get("data") or {}).get("ndarray"))
         if got != [1]:
             raise RuntimeError(f"{self.name}: unexpected prediction {doc}")
 
@@ -136,18 +150,60 @@ class Server:
         self.log.close()
 
 
+def mlserver_repository(ctx: Path, workers: int, port: int) -> Path:
+    """An MLServer model repository for the benchmark model: settings on 127.0.0.1."""
+    repo = ctx.parent / f"mlserver-{workers}"
+    if not repo.exists():
+        (repo / "bench").mkdir(parents=True)
+        os.symlink(ctx / "model", repo / "bench" / "model")
+        settings = {"name": "bench", "implementation": "mlserver_mlflow.MLflowRuntime"}
+        settings["parameters"] = {"uri": "./model", "version": "1"}
+        (repo / "bench" / "model-settings.json").write_text(json.dumps(settings))
+    server = {
+        "host": "127.0.0.1",
+        "http_port": port,
+        "grpc_port": port + 1,
+        "metrics_port": port + 2,
+        "parallel_workers": 0 if workers == 1 else workers,
+    }
+    (repo / "settings.json").write_text(json.dumps(server))
+    return repo
+
+
 def make_servers(
-    kinds: list[str], workers: int, threads: int, ctx: Path, seldon_bin: Path | None, base_port: int
+    kinds: list[str],
+    workers: int,
+    threads: int,
+    ctx: Path,
+    peers: dict[str, Path],
+    base_port: int,
 ) -> list[Server]:
     model = ctx / "model"
     bin_dir = Path(sys.executable).parent
+    seldon_bin = peers.get("seldon-core")
     out = []
     for i, kind in enumerate(kinds):
         port = base_port + 10 * i
-        if kind == "mlpipe":
+        if kind == "mlserver":
+            repo = mlserver_repository(ctx, workers, port)
             out.append(
                 Server(
-                    "mlpipe runtime",
+                    "MLServer 1.7",
+                    workers,
+                    port,
+                    [str(peers["mlserver"] / "mlserver"), "start", str(repo)],
+                    repo,
+                    {},
+                    V2_PATH,
+                    V2_BODY,
+                    "/v2/health/ready",
+                )
+            )
+        elif kind in ("mlpipe", "mlpipe-v2"):
+            v2 = kind == "mlpipe-v2"
+            out.append(
+                Server(
+                    "mlpipe runtime V2" if v2 else "mlpipe runtime",
                     workers,
                     port,
                     [
@@ -172,8 +228,8 @@ def make_servers(
                     ],
                     ctx,
                     {"MODEL_DIR": str(model)},
-                    "/api/v1.0/predictions",
-                    SELDON_BODY,
+                    V2_PATH if v2 else "/api/v1.0/predictions",
+                    V2_BODY if v2 else SELDON_BODY,
                     "/health/ping",
                 )
             )
@@ -233,7 +289,9 @@ def make_servers(
                 )
             )
         else:
-            raise SystemExit(f"unknown server {kind!r} (mlpipe, seldon-core, mlflow)")
+            raise SystemExit(
+                f"unknown server {kind!r} (mlpipe, mlpipe-v2, mlserver, seldon-core, mlflow)"
+            )
     return out
 
 
@@ -359,12 +417,16 @@ def build_model(root: Path) -> Path:
     ).path
 
 
-def seldon_venv() -> Path:
+def peer_venv(peer: str) -> Path:
+    """The bin folder of a peer's cached venv (scripts/peer-venv.sh seldon|mlserver)."""
     out = subprocess.run(
-        [str(ROOT / "scripts" / "seldon-venv.sh")], stdout=subprocess.PIPE, text=True, timeout=1200
+        [str(ROOT / "scripts" / "peer-venv.sh"), peer],
+        stdout=subprocess.PIPE,
+        text=True,
+        timeout=1200,
     )
     if out.returncode != 0:
-        raise SystemExit("scripts/seldon-venv.sh failed (see above)")
+        raise SystemExit(f"scripts/peer-venv.sh {peer} failed (see above)")
     return Path(out.stdout.strip().splitlines()[-1]) / "bin"
 
 
@@ -390,7 +452,7 @@ def reexec_in_netns(argv: list[str]) -> int:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--servers", default="mlpipe,seldon-core,mlflow")
+    ap.add_argument("--servers", default="mlpipe,mlpipe-v2,mlserver,seldon-core,mlflow")
     ap.add_argument("--workers", default="1,2")
     ap.add_argument("--threads", type=int, default=1, help="our runtime's model-call threads")
     ap.add_argument("--duration", type=float, default=10.0)
@@ -400,8 +462,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", help="also write the results here")
     args = ap.parse_args(argv)
     kinds = [k.strip() for k in args.servers.split(",") if k.strip()]
-    # seldon-venv.sh needs PyPI on a first run: build it before leaving the network behind.
-    seldon_bin = seldon_venv() if "seldon-core" in kinds else None
+    # The peers' venvs need PyPI on a first run: build them before leaving the network behind.
+    peers = {k: peer_venv("seldon" if k == "seldon-core" else k) for k in kinds if k in PEERS}
     if "seldon-core" in kinds and not os.environ.get(IN_NETNS):
         return reexec_in_netns([str(Path(__file__).resolve()), *argv])
     client = args.client
@@ -412,9 +474,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="serve-bench-") as tmp:
         ctx = build_model(Path(tmp))
         for workers in [int(w) for w in args.workers.split(",")]:
-            servers = make_servers(
-                kinds, workers, args.threads, ctx, seldon_bin, 18000 + workers * 100
-            )
+            servers = make_servers(kinds, workers, args.threads, ctx, peers, 18000 + workers * 100)
             runs: dict[str, list[dict]] = {s.name: [] for s in servers}
             try:
                 for s in servers:
@@ -452,29 +512,31 @@ def main(argv: list[str] | None = None) -> int:
         f"host load {load_avg:.1f} on {os.cpu_count()} cores"
     )
     print(
-        "| server | workers | req/s (median, min-max) | p50 ms | p99 ms | errors | vs seldon-core | CPU steal |"
+        "| server | workers | req/s (median, min-max) | p50 ms | p99 ms | errors | vs peer | CPU steal |"
     )
     print("|---|---|---|---|---|---|---|---|")
-    seldon = {r["workers"]: r for r in rows if r["server"].startswith("seldon-core")}
+    by = {(r["server"], r["workers"]): r for r in rows}
+    peer_of = {ours: peer for ours, peer, _ in TARGETS}
     verdicts = []
     for r in rows:
-        base = seldon.get(r["workers"])
-        ratio = f"{r['rps'] / base['rps']:.2f}x" if base else "-"
+        base = by.get((peer_of.get(r["server"], "seldon-core 1.19"), r["workers"]))
+        ratio = f"{r['rps'] / base['rps']:.2f}x {base['server'].split()[0]}" if base else "-"
         print(
             f"| {r['server']} | {r['workers']} | {r['rps']:.0f} ({r['rps_min']:.0f}-{r['rps_max']:.0f}) "
             f"| {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {r['errors']} | {ratio} | {r['steal_pct']:.0f} % |"
         )
-        if r["server"] == "mlpipe runtime" and base:
-            ok = r["rps"] >= TARGET_RATIO * base["rps"] and r["p99_ms"] <= TARGET_P99_MS
+    for ours, peer, target in TARGETS:
+        for workers in sorted({r["workers"] for r in rows}):
+            mine, theirs = by.get((ours, workers)), by.get((peer, workers))
+            if not (mine and theirs):
+                continue
+            ok = mine["rps"] >= target * theirs["rps"] and mine["p99_ms"] <= TARGET_P99_MS
             verdicts.append(
-                f"{r['workers']} worker(s): {r['rps'] / base['rps']:.2f}x, "
-                f"p99 {r['p99_ms']:.1f} ms -> {'met' if ok else 'NOT met'}"
+                f"{ours} vs {peer}, {workers} worker(s): {mine['rps'] / theirs['rps']:.2f}x "
+                f"(target >= {target}x), p99 {mine['p99_ms']:.1f} ms -> {'met' if ok else 'NOT met'}"
             )
     if verdicts:
-        print(
-            f"\ntarget (>= {TARGET_RATIO}x seldon-core's req/s at equal workers, p99 <= "
-            f"{TARGET_P99_MS:.0f} ms): " + "; ".join(verdicts)
-        )
+        print(f"\ntargets (p99 <= {TARGET_P99_MS:.0f} ms):\n  " + "\n  ".join(verdicts))
     if args.json:
         Path(args.json).write_text(
             json.dumps({"client": client, "load": load_avg, "rows": rows}, indent=2)
