@@ -46,7 +46,7 @@ test('export of a script writes dags/<id>.py and never replaces the script', asy
   );
   await expect(dialog.locator('[data-existing]')).toHaveCount(0);
   await dialog.locator('select[name="runtime_config"]').selectOption('local');
-  await page.screenshot({ path: `${SCREENSHOTS}/export-dialog.png` });
+  await page.screenshot({ path: `${SCREENSHOTS}/export-script-dialog.png` });
   await dialog.getByRole('button', { name: 'Export', exact: true }).click();
   // the new one-node pipeline has no runtime image yet: a clear refusal, nothing written
   await expect(dialog).toContainText('No runtime image', { timeout: 20_000 });

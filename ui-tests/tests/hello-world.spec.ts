@@ -143,7 +143,10 @@ test('hello world: build, save and export a two-node pipeline', async ({
       hasText: 'hello_world.py'
     })
   ).toBeVisible();
-  expect(await page.contents.fileExists(`${tmpPath}/hello_world.py`)).toBe(true);
+  // into the dags folder beside the pipeline, never over a source file
+  expect(await page.contents.fileExists(`${tmpPath}/dags/hello_world.py`)).toBe(
+    true
+  );
 
   // the server agrees the saved pipeline is valid
   const validation = await api(page, 'validate', {
