@@ -155,7 +155,7 @@ def mlserver_repository(ctx: Path, workers: int, port: int) -> Path:
     repo = ctx.parent / f"mlserver-{workers}"
     if not repo.exists():
         (repo / "bench").mkdir(parents=True)
-        os.symlink(ctx / "model", repo / "bench" / "model")
+        shutil.copytree(ctx / "model", repo / "bench" / "model")  # MLflow refuses a symlink
         settings = {"name": "bench", "implementation": "mlserver_mlflow.MLflowRuntime"}
         settings["parameters"] = {"uri": "./model", "version": "1"}
         (repo / "bench" / "model-settings.json").write_text(json.dumps(settings))

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .runtime.cli import add_inline_budget_option
-from .spec import STORAGE_TARGETS, TARGETS, defaults
+from .spec import RUNTIMES, STORAGE_TARGETS, TARGETS, defaults
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,8 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--runtime",
-        choices=["mlpipe", "seldon-core"],
-        default="mlpipe",
+        choices=RUNTIMES,
+        default=defaults()["serving_runtime"],
         help="serving runtime in the image (local serving always uses ours)",
     )
     p.add_argument("--context", metavar="DIR", help="write the image build context to DIR and stop")
@@ -111,7 +111,7 @@ def serve_main(argv: Sequence[str] | None = None) -> int:
         ctx = package.build_context(
             model_dir,
             out,
-            runtime=args.runtime if args.context else "mlpipe",
+            runtime=args.runtime if args.context else package.OUR_RUNTIME,
             model_uri=args.model,
             model_name=name,
             model_version=resolved.version,

@@ -24,7 +24,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from .spec import ServeSpec
+from .spec import LOGGER_MODES, ServeSpec, defaults
 
 SELDON_API = "machinelearning.seldon.io/v1"
 KSERVE_API = "serving.kserve.io/v1beta1"
@@ -160,7 +160,7 @@ def check(spec: ServeSpec) -> None:
     ):
         if value is not None:
             quantity(value, what)
-    if spec.logger_mode not in ("all", "request", "response"):
+    if spec.logger_mode not in LOGGER_MODES:
         raise ManifestError(f"logger mode must be all, request or response: {spec.logger_mode!r}")
     if spec.max_replicas is not None:
         low = spec.min_replicas if spec.min_replicas is not None else 1
@@ -296,7 +296,7 @@ def _seldon_predictor(spec: ServeSpec, release: Release, traffic: int) -> dict:
         "endpoint": {"type": "REST"},
         "children": [],
     }
-    if spec.logger_url is not None or spec.logger_mode != "all":
+    if spec.logger_url is not None or spec.logger_mode != defaults()["logger_mode"]:
         graph["logger"] = {"mode": spec.logger_mode}
         if spec.logger_url:
             graph["logger"]["url"] = spec.logger_url

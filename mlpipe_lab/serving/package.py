@@ -22,7 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-RUNTIMES = ("mlpipe", "seldon-core")
+from .spec import RUNTIMES, defaults
+
+OUR_RUNTIME = "mlpipe"  # what mlpipe_lab.serving.runtime is called in the runtime setting
 DEFAULT_BASE_IMAGE = "python:3.12-slim"
 SELDON_CORE_REQUIREMENT = "seldon-core==1.19.0"
 # What our runtime needs in the image, pinned to the versions it is tested with.
@@ -127,8 +129,10 @@ def _model_requirements(path: Path, notes: list[str]) -> list[str]:
     return out
 
 
-def rewrite_requirements(requirements: list[str], runtime: str = "mlpipe") -> list[str]:
-    """The model's requirements made installable together with ``runtime``."""
+def rewrite_requirements(requirements: list[str], runtime: str | None = None) -> list[str]:
+    """The model's requirements made installable together with ``runtime`` (default: the
+    node setting's default)."""
+    runtime = runtime or defaults()["serving_runtime"]
     if runtime not in RUNTIMES:
         raise PackageError(f"runtime must be one of {', '.join(RUNTIMES)}, not {runtime!r}")
     out: list[str] = []
@@ -141,7 +145,7 @@ def rewrite_requirements(requirements: list[str], runtime: str = "mlpipe") -> li
             continue
         if (
             canon in {canonical_name(_NAME.match(r).group(1)) for r in RUNTIME_REQUIREMENTS}
-            and runtime == "mlpipe"
+            and runtime == OUR_RUNTIME
         ):
             continue  # the runtime's tested pin wins
         out.append(req)
@@ -384,7 +388,7 @@ def build_context(
     model_dir: str | Path,
     out_dir: str | Path,
     *,
-    runtime: str = "mlpipe",
+    runtime: str | None = None,
     model_uri: str | None = None,
     model_name: str | None = None,
     model_version: str | None = None,
@@ -392,6 +396,7 @@ def build_context(
     workers: int = 1,
 ) -> BuildContext:
     """Write the build context for ``model_dir`` into ``out_dir`` (created; must be empty)."""
+    runtime = runtime or defaults()["serving_runtime"]
     if runtime not in RUNTIMES:
         raise PackageError(f"runtime must be one of {', '.join(RUNTIMES)}, not {runtime!r}")
     if workers < 1:
@@ -420,7 +425,7 @@ def build_context(
         )
     )
     files = ["Dockerfile", "Predictor.py", "requirements.txt", "model/"]
-    if runtime == "mlpipe":
+    if runtime == OUR_RUNTIME:
         _copy_runtime(out / "runtime")
         files.append("runtime/")
         runtime_copy = "COPY runtime/ /app/runtime/\n"

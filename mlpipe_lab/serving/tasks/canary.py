@@ -86,7 +86,7 @@ def rollout(
     release: manifests.Release,
     request: dict,
     *,
-    ready_timeout: float = 600.0,
+    ready_timeout: float,
     pods: PodEndpoints | None = None,
     policy: Policy | None = None,
     log: Callable[[str], None] = print,

@@ -31,8 +31,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ...runner.contract import CONTRACT_VERSION, STORES
-from ..package import RUNTIMES
-from ..spec import TARGETS
+from ..spec import RUNTIMES, TARGETS, defaults
 
 STEPS = ("registry", "package", "deploy", "wait", "smoke", "rollout", "check")
 SKIP_EXIT_CODE = 99
@@ -89,7 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     which.add_argument("--alias")
     pkg.add_argument("--target", choices=TARGETS, required=True)
     pkg.add_argument("--tracking-uri")
-    pkg.add_argument("--runtime", choices=RUNTIMES, default="mlpipe")
+    pkg.add_argument("--runtime", choices=RUNTIMES, default=defaults()["serving_runtime"])
     pkg.add_argument("--image-registry")
     pkg.add_argument("--image-repository")
     pkg.add_argument("--image-tag")
@@ -105,7 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     wait = sub.add_parser("wait", help="wait until the model is available")
     _kube_options(wait)
-    wait.add_argument("--timeout", type=float, default=600.0)
+    wait.add_argument("--timeout", type=float, default=defaults()["wait_timeout_seconds"])
     wait.add_argument("--interval", type=float, default=5.0)
 
     smoke = sub.add_parser("smoke", help="send one request to the in-cluster endpoint")
@@ -120,7 +119,12 @@ def build_parser() -> argparse.ArgumentParser:
     _kube_options(roll)
     _release_options(roll)
     roll.add_argument("--request", required=True, help="the smoke-test request (JSON)")
-    roll.add_argument("--timeout", type=float, default=600.0, help="for the canary to be ready")
+    roll.add_argument(
+        "--timeout",
+        type=float,
+        default=defaults()["wait_timeout_seconds"],
+        help="for the canary to be ready",
+    )
     _state_options(roll)
 
     check = sub.add_parser("check", help="serve the package on 127.0.0.1 and send one request")

@@ -92,7 +92,7 @@ def run_package(
     alias: str | None,
     target: str,
     tracking_uri: str | None,
-    runtime: str = "mlpipe",
+    runtime: str | None = None,
     image_registry: str | None = None,
     image_repository: str | None = None,
     image_tag: str | None = None,
