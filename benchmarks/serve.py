@@ -5,6 +5,7 @@ on the same MLflow model, single-row requests at concurrency 8.
     python benchmarks/serve.py [--servers mlpipe,mlpipe-v2,mlserver,seldon-core,mlflow]
                                [--workers 1,2] [--duration 10] [--warmup 2] [--runs 3]
                                [--threads 1] [--client auto|wrk|python] [--json FILE]
+                               [--baseline CHECKOUT]
 
 The model is a small scikit-learn LogisticRegression saved by this venv's MLflow 3; our runtime
 and seldon-core serve it through the same generated ``Predictor.py``
@@ -177,6 +178,7 @@ def make_servers(
     ctx: Path,
     peers: dict[str, Path],
     base_port: int,
+    baseline: Path | None = None,
 ) -> list[Server]:
     model = ctx / "model"
     bin_dir = Path(sys.executable).parent
@@ -199,11 +201,16 @@ def make_servers(
                     "/v2/health/ready",
                 )
             )
-        elif kind in ("mlpipe", "mlpipe-v2"):
+        elif kind in ("mlpipe", "mlpipe-v2", "baseline"):
             v2 = kind == "mlpipe-v2"
+            name = "mlpipe runtime V2" if v2 else "mlpipe runtime"
+            env = {"MODEL_DIR": str(model)}
+            if kind == "baseline":  # our v1 endpoint as another checkout has it
+                name = f"mlpipe runtime ({baseline.name})"
+                env["PYTHONPATH"] = str(baseline)
             out.append(
                 Server(
-                    "mlpipe runtime V2" if v2 else "mlpipe runtime",
+                    name,
                     workers,
                     port,
                     [
@@ -227,7 +234,7 @@ def make_servers(
                         "5",
                     ],
                     ctx,
-                    {"MODEL_DIR": str(model)},
+                    env,
                     V2_PATH if v2 else "/api/v1.0/predictions",
                     V2_BODY if v2 else SELDON_BODY,
                     "/health/ping",
@@ -460,8 +467,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--client", choices=["auto", "wrk", "python"], default="auto")
     ap.add_argument("--json", help="also write the results here")
+    ap.add_argument(
+        "--baseline",
+        type=Path,
+        help="also serve our v1 endpoint from this checkout (e.g. a git worktree of an earlier "
+        "commit), side by side in the same run",
+    )
     args = ap.parse_args(argv)
     kinds = [k.strip() for k in args.servers.split(",") if k.strip()]
+    if args.baseline:
+        kinds.insert(kinds.index("mlpipe") + 1 if "mlpipe" in kinds else 0, "baseline")
     # The peers' venvs need PyPI on a first run: build them before leaving the network behind.
     peers = {k: peer_venv("seldon" if k == "seldon-core" else k) for k in kinds if k in PEERS}
     if "seldon-core" in kinds and not os.environ.get(IN_NETNS):
@@ -474,7 +489,9 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="serve-bench-") as tmp:
         ctx = build_model(Path(tmp))
         for workers in [int(w) for w in args.workers.split(",")]:
-            servers = make_servers(kinds, workers, args.threads, ctx, peers, 18000 + workers * 100)
+            servers = make_servers(
+                kinds, workers, args.threads, ctx, peers, 18000 + workers * 100, args.baseline
+            )
             runs: dict[str, list[dict]] = {s.name: [] for s in servers}
             try:
                 for s in servers:

@@ -338,6 +338,7 @@ def test_rollout_promotes_or_rolls_back(served, fake_kube, target, canary_versio
             spec,
             V2,
             REQUEST,
+            ready_timeout=30,
             pods=_pods(served[canary_version]),
             policy=POLICY,
             log=lines.append,
