@@ -29,13 +29,20 @@ def _services(args: argparse.Namespace, root: str | None = None):
 
 
 def _for_pipeline(args: argparse.Namespace, path: str):
-    """Services rooted at the pipeline's folder, and the pipeline's name in it.
+    """Services rooted at the pipeline's project root, and the pipeline's path in it.
 
-    On the command line the user may name any file they can read; the folder of the pipeline is
-    still the boundary for the files the pipeline itself refers to.
+    The project root bounds the files a pipeline may use: ``--root``, else the git work tree that
+    holds the pipeline, else the current folder (or the pipeline's folder when it is elsewhere).
     """
-    abspath = os.path.abspath(path)
-    return _services(args, os.path.dirname(abspath)), os.path.basename(abspath)
+    from .pipeline.files import find_project_root
+
+    abspath = os.path.realpath(path)
+    given = getattr(args, "root", None)
+    root = os.path.realpath(given) if given else str(find_project_root(abspath, os.getcwd()))
+    rel = os.path.relpath(abspath, root)
+    if rel == os.pardir or rel.startswith(os.pardir + os.sep):
+        raise ServiceError(f"'{path}' is not below the project root {root} (--root).", 400)
+    return _services(args, root), rel.replace(os.sep, "/")
 
 
 # -- pipeline commands ----------------------------------------------------------------------
@@ -127,7 +134,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     for p in result["problems"]:
         print(Problem(**p).describe())
-    where = args.output or os.path.join(os.path.dirname(args.pipeline), result["dag_path"])
+    # the answer's paths are relative to the project root; show them relative to here
+    where = args.output or os.path.relpath(os.path.join(svc.root, result["dag_path"]))
     state = "written" if result["changed"] else "unchanged"
     if result.get("replaced"):
         state = "replaced the earlier export"
@@ -365,6 +373,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--data-dir",
         default=None,
         help="catalog folder (default: $MLPIPE_LAB_DATA_DIR or <jupyter data dir>/mlpipe-lab)",
+    )
+    common.add_argument(
+        "--root",
+        default=None,
+        help="project root: pipelines may use files anywhere below it (default: the git work "
+        "tree that holds the pipeline, else the current folder)",
     )
 
     parser = argparse.ArgumentParser(

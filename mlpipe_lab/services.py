@@ -13,7 +13,7 @@ from typing import Any
 
 from .errors import ServiceError
 from .pipeline import PipelineError, has_errors, load, parse, validate
-from .pipeline.files import LocalFiles
+from .pipeline.files import PipelineFiles
 from .pipeline.ids import slugify, unique_ids
 from .pipeline.model import normalise_entries
 
@@ -130,7 +130,7 @@ class Services:
         problems = validate(
             text,
             source=self.relative(file),
-            files=LocalFiles(file.parent),
+            files=PipelineFiles.at(self.root, file),
             images=self.image_refs(),
         )
         return {
@@ -152,7 +152,7 @@ class Services:
     def describe(self, path: str) -> dict[str, Any]:
         """What a pipeline uses: files, images, secrets, volumes, parameters, task ids."""
         file, pipeline = self.load(path)
-        files = LocalFiles(file.parent)
+        files = PipelineFiles.at(self.root, file)
         catalog = {
             e["image"]: e for e in self.catalog_call("runtime-images", "list") if e.get("image")
         }
@@ -164,12 +164,12 @@ class Services:
             order = [n.id for n in pipeline.nodes]
         position = {nid: i for i, nid in enumerate(order)}
         nodes, images, secrets, volumes = [], {}, [], []
+        bundled = []
         for node, task_id in zip(pipeline.nodes, task_ids):
             props = pipeline.node_properties(node)
-            deps = []
-            for pattern in props.get("dependencies") or []:
-                if isinstance(pattern, str):
-                    deps.extend(files.glob(pattern))
+            found = files.node(pipeline, node)
+            bundled.append(found)
+            deps = [f for f in found.bundle if f != found.name] if found.file else []
             image = props.get("runtime_image") or ""
             if image:
                 entry = catalog.get(image)
@@ -211,10 +211,11 @@ class Services:
                     "filename": node.filename,
                     # a serve node has no file by design
                     "file_status": (
-                        files.check(node.filename)
-                        if node.filename
-                        else None
+                        None
                         if node.is_serve
+                        else "ok"
+                        if found.file
+                        and not any(p.field.endswith("filename") for p in found.problems)
                         else "missing"
                     ),
                     "dependencies": sorted(set(deps)),
@@ -231,9 +232,10 @@ class Services:
             "dag_id": pipeline.mlpipe.get("dag_id") or slugify(pipeline.name, fallback="pipeline"),
             "version": pipeline.version,
             "nodes": nodes,
+            # every file the nodes ship, relative to the root (dependencies are relative to
+            # their node's file)
             "files": sorted(
-                {n["filename"] for n in nodes if n["filename"]}
-                | {d for n in nodes for d in n["dependencies"]}
+                {posixpath.join(f.folder, b) for f in bundled for b in f.bundle if f.file}
             ),
             "images": sorted(images.values(), key=lambda i: i["image"]),
             "secrets": secrets,
@@ -330,7 +332,14 @@ class Services:
         config = self.runtime_config(runtime_config)
         images = self.catalog_call("runtime-images", "list")
         try:
-            result = export(file, config=config, images=images, output=target, overwrite=overwrite)
+            result = export(
+                file,
+                config=config,
+                images=images,
+                output=target,
+                overwrite=overwrite,
+                root=self.root,
+            )
         except PipelineError as exc:
             raise self._compile_errors(path, exc) from None
         except OutputExists as exc:
@@ -382,7 +391,11 @@ class Services:
         with tempfile.TemporaryDirectory(prefix="mlpipe-submit-") as scratch:
             try:
                 exported = export(
-                    file, config=compile_config, images=images, output=Path(scratch) / "dag.py"
+                    file,
+                    config=compile_config,
+                    images=images,
+                    output=Path(scratch) / "dag.py",
+                    root=self.root,
                 )
             except PipelineError as exc:
                 raise self._compile_errors(path, exc) from None

@@ -12,6 +12,7 @@ import ast
 import copy
 import json
 import os
+import posixpath
 import random
 from collections.abc import Iterable
 from pathlib import Path
@@ -514,12 +515,15 @@ def corpus(large: int = 200) -> dict[str, dict[str, Any]]:
 
 
 def write_files(doc: dict[str, Any], folder: Path, size: int = 64) -> None:
-    """Create every file a pipeline's nodes name (and something for each dependency glob)."""
+    """Create every file a pipeline's nodes name (and something for each dependency glob, which
+    is relative to the node file's folder, as in Elyra)."""
     folder = Path(folder)
     for n in nodes_of(doc):
         params = n.get("app_data", {}).get("component_parameters", {})
-        names = [params.get("filename")] + [
-            d.replace("*", "sample") for d in params.get("dependencies") or []
+        filename = params.get("filename")
+        base = posixpath.dirname(filename) if isinstance(filename, str) else ""
+        names = [filename] + [
+            posixpath.join(base, d.replace("*", "sample")) for d in params.get("dependencies") or []
         ]
         for name in names:
             if isinstance(name, str) and name:

@@ -61,7 +61,13 @@ def test_describe(run):
     assert "/mnt/data <- data-pvc (hello.py)" in out
     code, out, _ = run("describe", "--json", "props_demo/props_demo.pipeline")
     info = json.loads(out)
-    assert info["files"] == ["data.csv", "hello.py", "sub/helper.py", "world.py"]
+    # relative to the project root: here the current folder (not in a git work tree)
+    assert info["files"] == [
+        "props_demo/data.csv",
+        "props_demo/hello.py",
+        "props_demo/sub/helper.py",
+        "props_demo/world.py",
+    ]
 
 
 def test_catalog_add_list_show_remove_images(run):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import posixpath
 
 import compile_corpus as cc
 import pytest
@@ -292,7 +293,7 @@ def test_everything_parameters_and_runner_arguments(everything):
         "--kind",
         "notebook",
         "--file",
-        "train/train.ipynb",
+        "train.ipynb",  # inside its bundle, whose root is the file's folder
         "--bundle",
         "everything/bundles/train_model.tar.gz",
         "--task-id",
@@ -307,10 +308,17 @@ def test_everything_parameters_and_runner_arguments(everything):
         "epochs={{ params.epochs | tojson }}",
     ]
     assert train["env_vars"]["alpha"] == "{{ params.alpha }}" and "mode" not in train["env_vars"]
-    # An R node listing no parameters gets all of them, as environment variables only.
+    # An R node listing no parameters gets none (as in Elyra) ...
     assert "--param" not in report["arguments"] and report["arguments"][1] == "r"
-    assert report["env_vars"]["mode"] == "{{ params.mode }}"
-    assert report["env_vars"]["items"] == '{{ params["items"] }}'  # a dict attribute name
+    assert not any("params" in v for v in report.get("env_vars", {}).values())
+    # ... and the ones it lists as environment variables only
+    doc = cc.everything()
+    (r_node,) = [n for n in cc.nodes_of(doc) if n["id"] == "report"]
+    r_node["app_data"]["component_parameters"]["pipeline_parameters"] = ["mode", "items"]
+    selected = read_dag(compile_doc(doc).text)["tasks"]["Report"]
+    assert "--param" not in selected["arguments"]
+    assert selected["env_vars"]["mode"] == "{{ params.mode }}"
+    assert selected["env_vars"]["items"] == '{{ params["items"] }}'  # a dict attribute name
     assert [
         report["arguments"][i + 1] for i, a in enumerate(report["arguments"]) if a == "--upstream"
     ] == ["Prepare_data", "train_model"]
@@ -477,6 +485,10 @@ def test_task_label_is_templated_only_when_the_task_id_is_a_label_value():
 
 def test_tasks_share_one_labels_dict_and_notebook_parameters():
     doc = cc.random_dag(30, svg=False)
+    for n in cc.nodes_of(doc):  # notebooks that select every parameter share one list
+        params = n["app_data"]["component_parameters"]
+        if n["op"] == cc.OPS["notebook"] and "pipeline_parameters" not in params:
+            params["pipeline_parameters"] = ["alpha", "mode"]
     out = compile_doc(doc)
     dag = read_dag(out.text)
     assert "labels=" not in out.text.split("with DAG(")[1]  # no task spells out its labels
@@ -504,7 +516,7 @@ def test_tasks_share_one_labels_dict_and_notebook_parameters():
         t
         for t in dag["tasks"].values()
         if t["arguments"][t["arguments"].index("--file") + 1]
-        == nb["app_data"]["component_parameters"]["filename"]
+        == posixpath.basename(nb["app_data"]["component_parameters"]["filename"])
     )
     assert task["arguments"][-2:] == ["--param", "alpha={{ params.alpha | tojson }}"]
 
@@ -633,7 +645,9 @@ def test_required_parameter_without_default_on_manual_dag():
 
 
 def test_elyra_pipeline_parameters_are_read():
-    doc = simple(node("a", "a.ipynb"))
+    doc = simple(
+        node("a", "a.ipynb", params={"pipeline_parameters": ["rate"]}), node("b", "b.ipynb")
+    )
     doc["pipelines"][0]["app_data"]["properties"]["pipeline_parameters"] = [
         {"name": "rate", "default_value": {"type": "Float", "value": 0.5}, "description": "r"},
         {"name": "flag", "default_value": {"type": "Bool", "value": True}},
@@ -644,6 +658,12 @@ def test_elyra_pipeline_parameters_are_read():
         "flag": C("Param", [True], {"type": "boolean"}),
     }
     assert "rate={{ params.rate | tojson }}" in dag["tasks"]["a"]["arguments"]
+    # a node gets only the parameters it selects (as in Elyra): b selected none
+    assert "flag={{ params.flag | tojson }}" not in dag["tasks"]["a"]["arguments"]
+    assert not any("params." in str(a) for a in dag["tasks"]["b"]["arguments"])
+    assert "rate" in dag["tasks"]["a"]["env_vars"] and "rate" not in dag["tasks"]["b"].get(
+        "env_vars", {}
+    )
 
 
 def test_targets():

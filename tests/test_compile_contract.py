@@ -230,7 +230,7 @@ def test_generated_commands_parse_after_rendering(config):
         if task_id == "train_model":
             assert args.params == {"alpha": 0.25, "epochs": 3}
             assert args.upstream == ["Prepare_data"] and args.kind == "notebook"
-            assert args.file == "train/train.ipynb"
+            assert args.file == "train.ipynb"  # relative to the bundle root: its folder
         if config is cc.CONFIG:
             assert (args.store, args.bucket, args.prefix) == (
                 "s3",

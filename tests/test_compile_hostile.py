@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import io
 import os
+import posixpath
 import tokenize
 
 import compile_corpus as cc
@@ -124,7 +125,8 @@ def test_hostile_corpus_keeps_text_exact(hostile):
         assert task["annotations"]["note"] == jinja_safe(text)
         assert task["volume_mounts"][0].kwargs["sub_path"] == jinja_safe(text)
         file_arg = task["arguments"][task["arguments"].index("--file") + 1]
-        assert file_arg == jinja_safe(node_model.filename)
+        # the file inside its bundle, whose root is the file's folder
+        assert file_arg == jinja_safe(posixpath.basename(posixpath.normpath(node_model.filename)))
     props = doc["pipelines"][0]["app_data"]
     d = dag["dag"]
     assert d["dag_display_name"] == model.name

@@ -73,14 +73,9 @@ def test_export_props_demo(props, offline):
         dag["tasks"]["hello"]["arguments"][dag["tasks"]["hello"]["arguments"].index("--bundle") + 1]
         == hello.key
     )
-    # hello: its file, data.csv, sub/*.py, and (include_subdirectories) its folder, minus our outputs
-    assert list(hello.files) == [
-        "data.csv",
-        "hello.py",
-        "props_demo.pipeline",
-        "sub/helper.py",
-        "world.py",
-    ]
+    # hello: its file, data.csv and sub/*.py; include_subdirectories only lets the patterns match
+    # in subfolders, it does not ship the whole folder (as in Elyra)
+    assert list(hello.files) == ["data.csv", "hello.py", "sub/helper.py"]
     assert list(world.files) == ["world.py"]
     assert [m.name for m in members(hello.path)] == list(hello.files)
     assert Path(hello.path).parent == props.parent / "dags" / "props_demo.bundles"
@@ -156,11 +151,17 @@ def test_files_outside_the_folder_are_refused(tmp_path):
     (folder / "ok.txt").write_text("ok")
     (folder / "link").mkdir()
     (folder / "link" / "escape.txt").symlink_to(secret)
+    (folder / "link" / "fine.txt").write_text("fine")
     result = export(path, config=cc.CONFIG, images=cc.IMAGES)
     ref = result.bundles["a"]
-    assert list(ref.files) == ["a.py", "ok.txt"]
+    assert list(ref.files) == ["a.py", "link/fine.txt", "ok.txt"]
     for m in members(ref.path):
         assert "secret" not in m.name
+    # a pattern that only matches a link pointing out matches nothing: refused, not skipped
+    (folder / "link" / "fine.txt").unlink()
+    with pytest.raises(PipelineError) as exc:
+        export(path, config=cc.CONFIG, images=cc.IMAGES)
+    assert [p.path for p in exc.value.problems] == ["component_parameters/dependencies/1"]
     doc["pipelines"][0]["nodes"][0]["app_data"]["component_parameters"]["filename"] = "../secret.py"
     write_pipeline(folder, doc)
     with pytest.raises(PipelineError) as exc:
@@ -229,12 +230,8 @@ def test_export_everything_corpus(tmp_path, offline):
     (folder / "train" / ".ipynb_checkpoints" / "train-checkpoint.ipynb").write_text("{}")
     result = export(path, config=cc.CONFIG, images=cc.IMAGES, target="3")
     train = result.bundles["train"]
-    assert list(train.files) == [
-        "data/sample.csv",
-        "lib/helpers.py",
-        "train/nested/util.py",
-        "train/train.ipynb",
-    ]
+    # relative to the node file's folder; the subfolder that no pattern names is not shipped
+    assert list(train.files) == ["data/sample.csv", "lib/helpers.py", "train.ipynb"]
     assert result.tasks[1] == {"node_id": "train", "task_id": "train_model", "label": "Train model"}
     text = result.dag_path.read_text()
     gz = Path(train.path).read_bytes()

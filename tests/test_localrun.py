@@ -446,7 +446,7 @@ def test_dag_reader_matches_the_plan():
                 parents=["a"],
                 mlpipe={"trigger_rule": "all_done", "execution_timeout_seconds": 7},
             ),
-            node("d", "d.ipynb", parents=["b", "c"], outputs=["x.csv"]),
+            node("d", "d.ipynb", parents=["b", "c"], outputs=["x.csv"], pipeline_parameters=["k"]),
         ],
         mlpipe={
             "execution_timeout_seconds": 60,

@@ -238,7 +238,13 @@ async def test_describe(api):
     code, info = await api("GET", "describe?path=props_demo/props_demo.pipeline")
     assert code == 200
     assert info["dag_id"] == "props_demo"
-    assert info["files"] == ["data.csv", "hello.py", "sub/helper.py", "world.py"]
+    # relative to the server's root (dependencies are relative to their node's file)
+    assert info["files"] == [
+        "props_demo/data.csv",
+        "props_demo/hello.py",
+        "props_demo/sub/helper.py",
+        "props_demo/world.py",
+    ]
     assert info["secrets"] == [
         {"node": "hello.py", "env_var": "DB_PASS", "secret": "db-creds", "key": "password"}
     ]

@@ -80,8 +80,20 @@ def write_pipeline(folder: Path) -> Path:
         "s3flow",
         [
             node("load", "load.py", outputs=["data/raw.csv"]),
-            node("features", "features.ipynb", parents=["load"], outputs=["data/features.json"]),
-            node("report", "report.py", parents=["features"], outputs=["report.txt"]),
+            node(
+                "features",
+                "features.ipynb",
+                parents=["load"],
+                outputs=["data/features.json"],
+                pipeline_parameters=["scale", "label"],
+            ),
+            node(
+                "report",
+                "report.py",
+                parents=["features"],
+                outputs=["report.txt"],
+                pipeline_parameters=["scale", "label"],
+            ),
             node("broken", "broken.py", parents=["load"]),
         ],
         mlpipe={

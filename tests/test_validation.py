@@ -167,10 +167,13 @@ def test_dependencies_outside_or_matching_nothing(tmp_path):
     write(tmp_path, "a.py", "data/x.csv")
     doc = pipeline("p", [node("a", "a.py", dependencies=["data/*.csv", "../up/*", "none/*.txt"])])
     probs = problems_of(doc, tmp_path)
+    # a dependency that matches nothing would make a smaller bundle without a word: an error
     assert [(p.path, p.severity) for p in probs] == [
         ("component_parameters/dependencies/1", "error"),
-        ("component_parameters/dependencies/2", "warning"),
+        ("component_parameters/dependencies/2", "error"),
     ]
+    assert "outside the node file's folder" in probs[0].message
+    assert "matches no file" in probs[1].message
 
 
 def test_runtime_image_missing_and_unknown(tmp_path):

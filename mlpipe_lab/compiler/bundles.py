@@ -1,8 +1,12 @@
 """Node bundles: a node's file and dependencies as a deterministic tar.gz named by its content.
 
+A bundle holds what Elyra's dependency archive holds: the node's file and its dependencies, with
+paths relative to the node file's folder (the bundle root; the node runs there, and its outputs
+are relative to it). Which files that is, is decided by PipelineFiles (pipeline/files.py), the
+same code validation asks, and which refuses anything outside the project root.
+
 Same files, same bytes: entries sorted, mtime 0, uid/gid 0, no user names, modes normalised to
-0644/0755, gzip header without name or time. Files come through LocalFiles, which refuses
-anything outside the pipeline's folder (absolute paths, '..', symlinks pointing out).
+0644/0755, gzip header without name or time.
 """
 
 from __future__ import annotations
@@ -23,12 +27,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from ..pipeline.files import OK, LocalFiles
+from ..pipeline.files import LocalFiles, PipelineFiles
 from ..pipeline.model import Node, Pipeline
-from .plan import Plan, normalise_file
+from .plan import Plan
 
 SUFFIX = ".tar.gz"
-_SKIPPED_PARTS = ("__pycache__",)
 
 
 @dataclass(frozen=True)
@@ -38,9 +41,7 @@ class BundleRef:
         str  # relative to the storage prefix: <dag_id>/bundles/<task_id>-<sha12 of the .tar>.tar.gz
     )
     sha256: str  # of the .tar.gz file
-    files: tuple[str, ...] = field(
-        default_factory=tuple
-    )  # paths inside, relative to the pipeline folder
+    files: tuple[str, ...] = field(default_factory=tuple)  # paths inside (node-folder relative)
     path: str = ""  # the local file
     size: int = 0
 
@@ -59,37 +60,34 @@ def bundle_key(dag_id: str, task_id: str, sha256: str) -> str:
     return f"{dag_id}/bundles/{task_id}-{sha256[:12]}{SUFFIX}"
 
 
-def _hidden_or_cache(relpath: str) -> bool:
-    return any(part.startswith(".") or part in _SKIPPED_PARTS for part in relpath.split("/"))
-
-
 def bundle_files(
-    pipeline: Pipeline, node: Node, files: LocalFiles, exclude: Iterable[str] = ()
+    pipeline: Pipeline,
+    node: Node,
+    files: PipelineFiles | LocalFiles,
+    exclude: Iterable[str] = (),
 ) -> list[str]:
-    """The files of a node's bundle, relative to the pipeline folder, sorted: the node file, the
-    dependency globs, and with include_subdirectories everything below the node file's folder
-    (hidden files and __pycache__ left out). ``exclude``: paths or folders never bundled (our outputs)."""
-    props = pipeline.node_properties(node)
+    """The files of a node's bundle relative to the node file's folder, sorted: the node file and
+    what its dependencies match. ``exclude``: paths or folders (relative to the project root)
+    never bundled (our own outputs). A file that cannot be used is left out here; validation
+    reports it (export refuses)."""
+    if isinstance(files, LocalFiles):
+        files = PipelineFiles(files)
+    found = files.node(pipeline, node)
     blocked = [e.rstrip("/") for e in exclude if e]
+    prefix = found.folder + "/" if found.folder else ""
 
     def allowed(rel: str) -> bool:
-        return not any(rel == b or rel.startswith(b + "/") for b in blocked)
+        full = prefix + rel
+        return not any(full == b or full.startswith(b + "/") for b in blocked)
 
-    out: set[str] = set()
-    main = normalise_file(node.filename)
-    if main and files.check(main) == OK:
-        out.add(main)
-    for pattern in props.get("dependencies") or []:
-        if isinstance(pattern, str) and pattern:
-            out.update(files.glob(pattern))
-    if props.get("include_subdirectories") is True:
-        folder = posixpath.dirname(main)
-        out.update(
-            f
-            for f in files.folder_files(folder, recursive=True)
-            if not _hidden_or_cache(f[len(folder) + 1 :] if folder else f)
-        )
-    return sorted(f for f in out if allowed(f))
+    return [f for f in found.bundle if allowed(f)] if found.file else []
+
+
+def bundle_root(pipeline: Pipeline, node: Node, files: PipelineFiles) -> Path:
+    """The folder a node's bundle is made from (the node file's folder)."""
+    assert files.root is not None
+    folder = files.node(pipeline, node).folder
+    return files.root / folder if folder else files.root
 
 
 def _ustar_header(name: str, size: int, mode: int) -> bytes | None:
@@ -484,9 +482,15 @@ def _write_new(final: Path, data: bytes) -> None:
 
 
 def build_bundles(
-    pipeline: Pipeline, plan: Plan, files: LocalFiles, folder: Path, exclude: Iterable[str] = ()
+    pipeline: Pipeline,
+    plan: Plan,
+    files: PipelineFiles | LocalFiles,
+    folder: Path,
+    exclude: Iterable[str] = (),
 ) -> BundleSet:
     """Build every task's bundle into ``folder`` (uncommitted; see BundleSet)."""
+    if isinstance(files, LocalFiles):
+        files = PipelineFiles(files)
     exclude = list(exclude)
     bundles = BundleSet(Path(folder))
     try:
@@ -494,7 +498,8 @@ def build_bundles(
             if task.kind == "serve":  # serve tasks ship no files: they fetch the model themselves
                 continue
             rel = bundle_files(pipeline, task.node, files, exclude)
-            bundles.add(task.node_id, plan.dag_id, task.task_id, files.root, rel)
+            root = bundle_root(pipeline, task.node, files)
+            bundles.add(task.node_id, plan.dag_id, task.task_id, root, rel)
     except BaseException:
         bundles.discard()
         raise

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ..pipeline import document
-from ..pipeline.files import LocalFiles
+from ..pipeline.files import PipelineFiles
 from ..pipeline.model import Pipeline
 from ..pipeline.problems import ERROR, PipelineError, Problem
 from ..pipeline.validation import validate
@@ -177,10 +177,12 @@ def export(
     target: str | None = None,
     text: str | None = None,
     overwrite: bool = False,
+    root: Path | None = None,
 ) -> ExportResult:
     """Validate (with the files), build the bundles into ``<output dir>/<dag_id>.bundles/``, compile
     and write the DAG to ``output`` (default ``<pipeline dir>/dags/<dag_id>.py``).
-    ``text``: the pipeline's unsaved content (its files are still found next to ``pipeline_path``).
+    ``text``: the pipeline's unsaved content (its files are still found next to ``pipeline_path``);
+    ``root``: the project root, below which the pipeline may use files (default: its folder).
     Raises PipelineError (nothing written) when the pipeline has errors, and OutputExists (nothing
     written) when the DAG file is not one mlpipe-lab wrote, or is an earlier export with other
     content and ``overwrite`` is false."""
@@ -190,7 +192,7 @@ def export(
         text = _read(pipeline_path, source)
     doc = document.parse(text, pipeline=source)
     pipeline = Pipeline(doc, source)
-    files = LocalFiles(pipeline_path.parent)
+    files = PipelineFiles.at(root if root is not None else pipeline_path.parent, pipeline_path)
     plan = plan_for(
         pipeline, config
     )  # a plan even for a broken pipeline; validation says what is wrong

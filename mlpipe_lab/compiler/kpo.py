@@ -143,12 +143,8 @@ _PARAMSDICT_ATTRS = {
 def _node_parameters(
     ctx: Context, node: Node, props: dict[str, Any], params: list[Parameter]
 ) -> list[Parameter]:
-    """The pipeline parameters a node receives: those it lists, or all when it lists none."""
-    wanted = props.get("pipeline_parameters")
-    if not isinstance(wanted, list) or not wanted:
-        return list(params)
-    by_name = {p.name: p for p in params}
-    return [by_name[n] for n in dict.fromkeys(wanted) if isinstance(n, str) and n in by_name]
+    """The pipeline parameters a node receives: only those it selects (as in Elyra)."""
+    return ctx.pipeline.node_parameters(node)
 
 
 def _arguments(

@@ -57,7 +57,7 @@ class Task:
     task_id: str
     var: str
     kind: str
-    file: str  # node file, relative to the pipeline folder, normalised
+    file: str  # node file inside its bundle, whose root is the file's folder: its base name
     upstream: list[str] = field(default_factory=list)  # task ids of direct upstream tasks
     step: str | None = None  # for serve nodes: which of serving.spec.STEPS / LOCAL_STEPS
     steps: dict[str, str] = field(default_factory=dict)  # serve nodes: step -> task id of the node
@@ -149,7 +149,7 @@ def make_plan(pipeline: Pipeline, local: bool = False) -> Plan:
                     task_id=task_ids[nid],
                     var=variables[task_ids[nid]],
                     kind=KIND_BY_OP[node.op],
-                    file=normalise_file(node.filename),
+                    file=posixpath.basename(normalise_file(node.filename)),
                     upstream=ups,
                     data_upstream=data_ups,
                 )

@@ -47,9 +47,12 @@ def parse(text: str, pipeline: str = "") -> dict[str, Any]:
     return doc
 
 
-def dumps(doc: dict[str, Any]) -> str:
-    """Serialise the way Elyra's editor does (2-space indent, UTF-8 kept), newline-terminated."""
-    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+def dumps(doc: dict[str, Any], *, like: str | None = None) -> str:
+    """Serialise the way Elyra's editor does (``JSON.stringify(doc, null, 2)``: 2-space indent,
+    UTF-8 kept). Newline-terminated, unless ``like`` (the text the document was read from) is
+    not: Elyra writes no final newline, and a file saved unchanged stays byte-identical."""
+    text = json.dumps(doc, indent=2, ensure_ascii=False)
+    return text if like is not None and not like.endswith("\n") else text + "\n"
 
 
 def new_document(name: str, runtime_type: str = "APACHE_AIRFLOW") -> dict[str, Any]:

@@ -1,8 +1,12 @@
 """The pipeline model: read-only views over a parsed .pipeline document.
 
-Views never copy or rewrite the underlying JSON, so saving the document loses nothing. Elyra files
-of format versions 1-8 are read as they are: older list formats ("KEY=value" strings) and
-properties stored directly in app_data (before version 7) are normalised when read, not written.
+Views never rewrite the underlying JSON, so saving the document loses nothing. Every historical
+Elyra format is read the way Elyra's own migrations (pipeline-editor ``migration/migrateV1..V8``)
+read it, without migrating the file: pre-version-1 property names (``artifact``, ``image``,
+``vars``...), properties stored directly in app_data (before version 4), ``"KEY=value"`` list
+entries (before version 8, and 7.5 dev builds), and ``null``/``""`` for unset properties and list
+entries (Elyra 3 wrote them). Version-1 file paths (relative to the Jupyter root) are resolved by
+files.py, which knows the project root.
 """
 
 from __future__ import annotations
@@ -33,6 +37,22 @@ LIST_MERGE_KEYS = {
     "kubernetes_tolerations": ("key", "operator", "value", "effect"),
 }
 SCALAR_DEFAULTS = ("runtime_image", "kubernetes_shared_mem_size")
+# Properties whose value is a list of strings (patterns, names): entries are kept as strings.
+STRING_LISTS = ("dependencies", "outputs", "pipeline_parameters")
+# Names of properties before format version 1 (migrateV1), and what they are called now.
+LEGACY_NAMES = {
+    "artifact": "filename",
+    "notebook": "filename",
+    "image": "runtime_image",
+    "docker_image": "runtime_image",
+    "vars": "env_vars",
+    "file_dependencies": "dependencies",
+    "recursive_dependencies": "include_subdirectories",
+}
+# app_data keys that are not node properties when a file keeps the properties in app_data.
+_NOT_PROPERTIES = ("ui_data", "label", "component_parameters", "mlpipe")
+# Elyra's format version; files without one are read as version 0 (as Elyra's migrate does).
+CURRENT_VERSION = 8
 
 
 @dataclass(frozen=True)
@@ -54,11 +74,15 @@ class Node:
 
     @property
     def type(self) -> str:
-        return str(self.raw.get("type", ""))
+        kind = str(self.raw.get("type", ""))
+        return "execution_node" if kind == "pipeline_node" else kind  # before version 1
 
     @property
     def op(self) -> str:
-        return str(self.raw.get("op", ""))
+        op = self.raw.get("op")
+        if not op and self.raw.get("type") == "pipeline_node":
+            return NOTEBOOK_OP  # before version 1 every node ran a notebook (migrateV1)
+        return str(op or "")
 
     @property
     def is_generic(self) -> bool:
@@ -79,15 +103,34 @@ class Node:
         return data if isinstance(data, dict) else {}
 
     @cached_property
-    def parameters(self) -> dict[str, Any]:
-        """The node's own properties (Elyra's component_parameters), as stored."""
+    def stored_parameters(self) -> dict[str, Any]:
+        """The node's own properties (Elyra's component_parameters) exactly as stored."""
         params = self.app_data.get("component_parameters")
         if isinstance(params, dict):
             return params
-        # Elyra formats before version 7 kept the properties directly in app_data.
-        if "filename" in self.app_data:
-            return {k: v for k, v in self.app_data.items() if k not in ("ui_data", "label")}
+        # Before format version 4 the properties lived directly in app_data.
+        if any(k in self.app_data for k in ("filename", *LEGACY_NAMES)):
+            return {k: v for k, v in self.app_data.items() if k not in _NOT_PROPERTIES}
         return {}
+
+    @cached_property
+    def _read(self) -> tuple[dict[str, Any], dict[str, list[int]]]:
+        return read_properties(self.stored_parameters)
+
+    @property
+    def parameters(self) -> dict[str, Any]:
+        """The node's own properties in today's format (see read_properties); do not mutate."""
+        return self._read[0]
+
+    def stored_path(self, path: str) -> str:
+        """A field path into ``parameters`` as the path of the stored value: list entries that
+        were left out because they are unset (``null``, ``""``) shift the later indexes."""
+        parts = path.split("/")
+        if len(parts) >= 3 and parts[0] == "component_parameters" and parts[2].isdigit():
+            kept = self._read[1].get(parts[1])
+            if kept is not None and int(parts[2]) < len(kept):
+                parts[2] = str(kept[int(parts[2])])
+        return "/".join(parts)
 
     @cached_property
     def mlpipe(self) -> dict[str, Any]:
@@ -175,19 +218,47 @@ class Pipeline:
         return data if isinstance(data, dict) else {}
 
     @property
-    def version(self) -> int | None:
+    def version(self) -> int | float | None:
+        """``app_data.version`` as stored (Elyra dev builds wrote 7.5); None when absent."""
         value = self.app_data.get("version")
-        return value if isinstance(value, int) else None
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return None
+        return value
+
+    @property
+    def format_version(self) -> float:
+        """The format the file is read as: its version, 0 when it has none (as Elyra does)."""
+        value = self.version
+        return 0 if value is None else value
+
+    @property
+    def paths_from_root(self) -> bool:
+        """File paths of versions before 2 are relative to the Jupyter root, not to the file."""
+        return self.format_version < 2
 
     @property
     def properties(self) -> dict[str, Any]:
         props = self.app_data.get("properties")
         return props if isinstance(props, dict) else {}
 
+    @cached_property
+    def _defaults(self) -> tuple[dict[str, Any], dict[str, list[int]]]:
+        value = self.properties.get("pipeline_defaults")
+        return read_properties(value if isinstance(value, dict) else {})
+
     @property
     def defaults(self) -> dict[str, Any]:
-        value = self.properties.get("pipeline_defaults")
-        return value if isinstance(value, dict) else {}
+        """pipeline_defaults in today's format (see read_properties); do not mutate."""
+        return self._defaults[0]
+
+    def stored_defaults_path(self, path: str) -> str:
+        """Like Node.stored_path, for ``properties/pipeline_defaults/<kind>/<i>/...``."""
+        parts = path.split("/")
+        if len(parts) >= 4 and parts[:2] == ["properties", "pipeline_defaults"]:
+            kept = self._defaults[1].get(parts[2])
+            if kept is not None and parts[3].isdigit() and int(parts[3]) < len(kept):
+                parts[3] = str(kept[int(parts[3])])
+        return "/".join(parts)
 
     @property
     def mlpipe(self) -> dict[str, Any]:
@@ -262,6 +333,15 @@ class Pipeline:
                 )
         return out
 
+    def node_parameters(self, node: Node) -> list[Parameter]:
+        """The pipeline parameters a node receives: the ones it selects, in the pipeline's order.
+        A node that selects none gets none (as in Elyra)."""
+        wanted = self.node_properties(node).get("pipeline_parameters")
+        if not isinstance(wanted, list) or not wanted:
+            return []
+        names = {n for n in wanted if isinstance(n, str)}
+        return [p for p in self.parameters if p.name in names]
+
     def node_properties(self, node: Node) -> dict[str, Any]:
         """The node's properties with pipeline_defaults merged the way Elyra merges them.
         Computed once per node (validation, bundling and the compiler each ask): do not mutate."""
@@ -276,17 +356,35 @@ def _entry_key(kind: str, entry: dict[str, Any]) -> tuple:
 
 
 def normalise_entries(kind: str, value: Any) -> list[dict[str, Any]]:
-    """List property entries as dicts, accepting Elyra's pre-v8 string forms."""
+    """List property entries as dicts, accepting Elyra's pre-v8 string forms; unset entries
+    (``null``, ``""``) are left out."""
+    if not isinstance(value, list):
+        return []
     out = []
-    for item in value or []:
-        if isinstance(item, dict):
-            out.append(item)
-        elif isinstance(item, str) and item.strip():
-            out.append(_from_legacy_string(kind, item.strip()))
+    for item in value:
+        entry = _entry(kind, item)
+        if entry is not None:
+            out.append(entry)
     return out
 
 
+def _entry(kind: str, item: Any) -> Any:
+    """One list entry in today's format, or None when it is unset."""
+    if kind in STRING_LISTS:
+        if isinstance(item, str):
+            return item if item.strip() else None
+        return item  # None: unset; other types are left for the schema to report
+    if isinstance(item, dict):
+        if any(v is None for v in item.values()):
+            return {k: v for k, v in item.items() if v is not None} or None
+        return item
+    if isinstance(item, str):
+        return _from_legacy_string(kind, item.strip()) if item.strip() else None
+    return item
+
+
 def _from_legacy_string(kind: str, text: str) -> dict[str, Any]:
+    """Elyra <= 7 list entries (migrateV8 turns them into objects the same way)."""
     if kind == "env_vars" or kind in ("kubernetes_pod_annotations", "kubernetes_pod_labels"):
         key, _, value = text.partition("=")
         field = "env_var" if kind == "env_vars" else "key"
@@ -298,10 +396,67 @@ def _from_legacy_string(kind: str, text: str) -> dict[str, Any]:
     if kind == "mounted_volumes":  # /path=pvc-name
         path, _, pvc = text.partition("=")
         return {"path": path.strip(), "pvc_name": pvc.strip()}
-    if kind == "kubernetes_tolerations":  # key:operator:value:effect
+    if kind == "kubernetes_tolerations":  # TOL_ID=key:operator:value:effect
+        head, sep, rest = text.partition("=")
+        if sep and ":" not in head:
+            text = rest
         parts = (text.split(":") + ["", "", "", ""])[:4]
         return dict(zip(("key", "operator", "value", "effect"), (p.strip() for p in parts)))
     return {"value": text}
+
+
+def read_properties(stored: dict[str, Any]) -> tuple[dict[str, Any], dict[str, list[int]]]:
+    """Node properties (or pipeline_defaults) in today's format, and for each list that lost
+    unset entries the stored index of every kept entry.
+
+    Pre-v1 names become today's names (the stored value wins if both are present); ``null`` or
+    ``""`` for a property means it is not set; list entries that are ``null``/``""`` are left
+    out, ``"KEY=value"`` strings become objects, and ``null`` fields of objects are unset. A
+    property already in today's format is the stored object itself (no copy)."""
+    if not _needs_reading(stored):
+        return stored, {}
+    out: dict[str, Any] = {}
+    kept: dict[str, list[int]] = {}
+    for key, value in stored.items():
+        name = LEGACY_NAMES.get(key, key)
+        if name != key and name in stored:
+            continue
+        if value is None or (isinstance(value, str) and not value.strip()):
+            continue
+        if isinstance(value, list) and (name in LIST_MERGE_KEYS or name in STRING_LISTS):
+            entries: list[Any] = []
+            index: list[int] = []
+            for i, item in enumerate(value):
+                entry = _entry(name, item)
+                if entry is not None:
+                    entries.append(entry)
+                    index.append(i)
+            if len(index) != len(value):
+                kept[name] = index
+            value = entries
+        elif isinstance(value, dict) and any(v is None for v in value.values()):
+            value = {k: v for k, v in value.items() if v is not None}
+        out[name] = value
+    return out, kept
+
+
+def _needs_reading(stored: dict[str, Any]) -> bool:
+    for key, value in stored.items():
+        if key in LEGACY_NAMES or value is None:
+            return True
+        if isinstance(value, str):
+            if not value.strip():
+                return True
+        elif isinstance(value, list):
+            strings = key in STRING_LISTS
+            for item in value:
+                if item is None or (isinstance(item, str) and (not strings or not item.strip())):
+                    return True
+                if isinstance(item, dict) and any(v is None for v in item.values()):
+                    return True
+        elif isinstance(value, dict) and any(v is None for v in value.values()):
+            return True
+    return False
 
 
 def merge_defaults(node_params: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:

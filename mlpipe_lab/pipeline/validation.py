@@ -5,15 +5,16 @@ Pure apart from the optional ``files`` view (see files.py) used to check that fi
 
 from __future__ import annotations
 
+import posixpath
 import re
 from collections.abc import Collection, Iterable
-from typing import Any, Protocol
+from typing import Any
 
 from ..schemas import quick_cached, quick_check, validator
 from . import document
-from .files import ABSOLUTE, MISSING, NOT_A_FILE, OK, OUTSIDE, lexical_status
+from .files import LocalFiles, PipelineFiles
 from .ids import slugify
-from .model import GENERIC_OPS, SERVE_OP, Node, Pipeline, normalise_entries
+from .model import CURRENT_VERSION, GENERIC_OPS, SERVE_OP, Node, Pipeline, normalise_entries
 from .problems import ERROR, WARNING, PipelineError, Problem
 
 # Names that usually hold credentials; their values belong in a Kubernetes Secret.
@@ -29,21 +30,18 @@ SECRET_NAME = re.compile(
 QUICK_CHECK_NODES = 300
 
 
-class FileView(Protocol):
-    def check(self, relpath: str) -> str: ...
-    def glob(self, pattern: str) -> list[str]: ...
-
-
 def validate(
     source_text_or_doc: str | dict[str, Any],
     *,
     source: str = "",
-    files: FileView | None = None,
+    files: PipelineFiles | LocalFiles | None = None,
     images: Collection[str] | None = None,
     pipeline: Pipeline | None = None,
 ) -> list[Problem]:
-    """All problems of a pipeline. ``images``: known runtime image references (None = unchecked);
-    ``pipeline``: a view of this same document to reuse (export compiles with it afterwards)."""
+    """All problems of a pipeline. ``files``: the pipeline's files below its project root (a
+    LocalFiles is the pipeline's own folder as the root; None = judge paths by their text only);
+    ``images``: known runtime image references (None = unchecked); ``pipeline``: a view of this
+    same document to reuse (export compiles with it afterwards)."""
     name_hint = source or "pipeline"
     if isinstance(source_text_or_doc, str):
         try:
@@ -58,9 +56,14 @@ def validate(
 
 
 class Validator:
-    def __init__(self, pipeline: Pipeline, files: FileView | None, images: Collection[str] | None):
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        files: PipelineFiles | LocalFiles | None,
+        images: Collection[str] | None,
+    ):
         self.p = pipeline
-        self.files = files
+        self.files = files if isinstance(files, PipelineFiles) else PipelineFiles(files)
         self.images = set(images) if images is not None else None
         self.problems: list[Problem] = []
         self.name = pipeline.name
@@ -122,10 +125,11 @@ class Validator:
         if fatal:
             return False
         version = self.p.version
-        if version is None:
+        if version is not None and version > CURRENT_VERSION:
             self.add(
                 "version",
-                "The pipeline has no app_data.version; it is read as version 8.",
+                f"The pipeline was written by a newer Elyra (format version {version}); it is "
+                f"read as version {CURRENT_VERSION}, so settings that version added are ignored.",
                 path="app_data/version",
                 severity=WARNING,
             )
@@ -148,8 +152,11 @@ class Validator:
 
     def _pipeline_properties(self) -> None:
         data = {k: self.p.app_data[k] for k in ("properties", "mlpipe") if k in self.p.app_data}
+        if "pipeline_defaults" in self.p.properties:  # as read: older formats in today's format
+            data["properties"] = {**self.p.properties, "pipeline_defaults": self.p.defaults}
         for err in self.schema_errors("pipeline-properties", data):
-            self.add("schema", _plain(err), path=_pointer(list(err.absolute_path)))
+            path = self.p.stored_defaults_path(_pointer(list(err.absolute_path)))
+            self.add("schema", _plain(err), path=path)
         self._secret_like_env(
             self.p.defaults.get("env_vars"), None, "properties/pipeline_defaults/env_vars"
         )
@@ -276,10 +283,15 @@ class Validator:
         if not isinstance(data["label"], str):
             data["label"] = ""
         for err in self.schema_errors("node-properties", data, f"/$defs/{node.op}"):
-            self.add("schema", _plain(err), node=node, path=_pointer(list(err.absolute_path)))
+            path = _pointer(list(err.absolute_path))
+            if path == "component_parameters/filename" and err.validator == "pattern":
+                continue  # said in plain words by _file_kind
+            self.add("schema", _plain(err), node=node, path=node.stored_path(path))
         props = self.p.node_properties(node)
         self._runtime_image(node, props)
-        self._files(node, props)
+        self._file_kind(node)
+        for problem in self.files.node(self.p, node).problems:
+            self.add("file", problem.message, node=node, path=node.stored_path(problem.field))
         self._secret_like_env(
             node.parameters.get("env_vars"), node, "component_parameters/env_vars"
         )
@@ -347,49 +359,23 @@ class Validator:
                 severity=WARNING,
             )
 
-    def _files(self, node: Node, props: dict[str, Any]) -> None:
-        filename = node.filename
-        if filename:
-            self._file(node, filename, "component_parameters/filename")
-        for i, pattern in enumerate(props.get("dependencies") or []):
-            if not isinstance(pattern, str) or not pattern:
-                continue
-            path = f"component_parameters/dependencies/{i}"
-            status = lexical_status(pattern)
-            if status != OK:
-                self._file_status(node, pattern, status, path)
-            elif self.files is not None and not self.files.glob(pattern):
-                self.add(
-                    "file",
-                    f"Dependency '{pattern}' matches no file.",
-                    node=node,
-                    path=path,
-                    severity=WARNING,
-                )
-        for i, pattern in enumerate(props.get("outputs") or []):
-            if isinstance(pattern, str) and lexical_status(pattern) != OK:
-                self.add(
-                    "file",
-                    f"Output '{pattern}' must be a path inside the pipeline's folder.",
-                    node=node,
-                    path=f"component_parameters/outputs/{i}",
-                )
-
-    def _file(self, node: Node, relpath: str, path: str) -> None:
-        status = lexical_status(relpath)
-        if status == OK and self.files is not None:
-            status = self.files.check(relpath)
-        self._file_status(node, relpath, status, path)
-
-    def _file_status(self, node: Node, relpath: str, status: str, path: str) -> None:
-        messages = {
-            MISSING: f"File '{relpath}' does not exist.",
-            ABSOLUTE: f"File '{relpath}' is an absolute path; use a path relative to the pipeline file.",
-            OUTSIDE: f"File '{relpath}' is outside the pipeline's folder; only files below it can be used.",
-            NOT_A_FILE: f"'{relpath}' is a folder, not a file.",
-        }
-        if status in messages:
-            self.add("file", messages[status], node=node, path=path)
+    def _file_kind(self, node: Node) -> None:
+        """A node runs one kind of file: say so plainly when its file is of another kind."""
+        name = node.filename.strip()
+        if not name:
+            return
+        ext = posixpath.splitext(name)[1].lower()
+        wanted = _NODE_FILE_KINDS[node.op]
+        if ext in wanted[0]:
+            return
+        found = _FILE_KIND_NAMES.get(ext)
+        node_kind = wanted[1]
+        if found:
+            fix = f"use a {found[1]} node for it, or choose {wanted[2]}"
+            message = f"A {node_kind} node runs {wanted[2]}, but '{name}' is {found[0]}: {fix}."
+        else:
+            message = f"A {node_kind} node runs {wanted[2]}; '{name}' is not one ({wanted[3]})."
+        self.add("file-kind", message, node=node, path="component_parameters/filename")
 
     def _secret_like_env(self, entries: Any, node: Node | None, base: str) -> None:
         for i, entry in enumerate(normalise_entries("env_vars", entries)):
@@ -403,6 +389,19 @@ class Validator:
                     path=f"{base}/{i}/value",
                     severity=WARNING,
                 )
+
+
+# Per generic node type: the file extensions it runs, and how to say it.
+_NODE_FILE_KINDS = {
+    "execute-notebook-node": ((".ipynb",), "notebook", "a Jupyter notebook", "a .ipynb file"),
+    "execute-python-node": ((".py",), "Python script", "a Python script", "a .py file"),
+    "execute-r-node": ((".r",), "R script", "an R script", "a .r or .R file"),
+}
+_FILE_KIND_NAMES = {
+    ".ipynb": ("a notebook", "notebook"),
+    ".py": ("a Python script", "Python script"),
+    ".r": ("an R script", "R script"),
+}
 
 
 def _type_ok(kind: str, value: Any) -> bool:
