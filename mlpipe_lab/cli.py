@@ -161,7 +161,7 @@ def _print_publish(result: dict[str, Any]) -> None:
 
 def cmd_submit(args: argparse.Namespace) -> int:
     svc, name = _for_pipeline(args, args.pipeline)
-    result = svc.submit(name, args.runtime_config)
+    result = svc.submit(name, args.runtime_config, replace=args.replace)
     if args.trigger:
         from .runs.cli import cmd_submit_trigger
 
@@ -177,12 +177,13 @@ def cmd_submit(args: argparse.Namespace) -> int:
 
 def cmd_retire(args: argparse.Namespace) -> int:
     dag_id = args.dag_id
-    if dag_id.endswith(".pipeline"):
-        svc, name = _for_pipeline(args, dag_id)
-        dag_id = svc.describe(name)["dag_id"]
+    path = None
+    if dag_id.endswith(".pipeline"):  # only this pipeline's DAG: another file's is left alone
+        svc, path = _for_pipeline(args, dag_id)
+        dag_id = svc.describe(path)["dag_id"]
     else:
         svc = _services(args)
-    result = svc.retire(dag_id, args.runtime_config)
+    result = svc.retire(dag_id, args.runtime_config, path=path)
     if args.json:
         _print_json(result)
     else:
@@ -428,6 +429,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("pipeline", metavar="PIPELINE")
     p.add_argument("--runtime-config", "-r", dest="runtime_config", default="local")
+    p.add_argument(
+        "--replace",
+        action="store_true",
+        help="take over a DAG id another pipeline file published (this pipeline, moved or renamed)",
+    )
     p.add_argument(
         "--trigger",
         action="store_true",

@@ -206,7 +206,10 @@ class SubmitHandler(BaseHandler):
         # git and uploads block: keep the server responsive while they run
         self.send(
             await asyncio.to_thread(
-                self.services.submit, body.get("path"), body.get("runtime_config")
+                self.services.submit,
+                body.get("path"),
+                body.get("runtime_config"),
+                body.get("replace") is True,
             )
         )
 
@@ -219,7 +222,10 @@ class RetireHandler(BaseHandler):
         body = self.body()
         self.send(
             await asyncio.to_thread(
-                self.services.retire, body.get("dag_id"), body.get("runtime_config")
+                self.services.retire,
+                body.get("dag_id"),
+                body.get("runtime_config"),
+                body.get("path") or None,
             )
         )
 

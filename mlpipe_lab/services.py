@@ -376,12 +376,14 @@ class Services:
             details={"dag_path": shown, "source": exc.existing.source},
         )
 
-    def submit(self, path: str, runtime_config: str) -> dict[str, Any]:
-        """Export into a scratch folder, then upload the bundles and commit the DAG (one commit)."""
+    def submit(self, path: str, runtime_config: str, replace: bool = False) -> dict[str, Any]:
+        """Export into a scratch folder, then upload the bundles and commit the DAG (one commit).
+        A DAG id published from another pipeline file is refused (409) unless ``replace``."""
         import tempfile
 
         from .compiler.export import export
         from .publish import PublishError, cache_dir_for, publish
+        from .publish.identity import identify
 
         file = self.resolve(path)
         if not file.exists():
@@ -404,6 +406,7 @@ class Services:
                 for b in exported.bundles.values()
             ]
             dag_text = exported.dag_path.read_text(encoding="utf-8")
+            data_dir = self.catalog("runtime-configs").data_dir
             try:
                 result = publish(
                     dag_id=exported.dag_id,
@@ -411,9 +414,13 @@ class Services:
                     source_path=self.relative(file),
                     bundles=bundles,
                     config=self.runtime_config(runtime_config, with_secrets=True),
-                    cache_dir=cache_dir_for(self.catalog("runtime-configs").data_dir),
+                    cache_dir=cache_dir_for(data_dir),
+                    identity=identify(file, self.relative(file), data_dir),
+                    replace=bool(replace),
                 )
             except PublishError as exc:
+                if exc.step == "dag-id":
+                    raise _dag_id_taken(exc, self.relative(file)) from None
                 raise ServiceError(
                     f"Publishing '{path}' failed at {exc.step}: {exc.message}",
                     exc.status if 400 <= exc.status < 600 and exc.status != 500 else 502,
@@ -424,18 +431,29 @@ class Services:
         data["runtime_config"] = runtime_config
         return data
 
-    def retire(self, dag_id: str, runtime_config: str) -> dict[str, Any]:
+    def retire(self, dag_id: str, runtime_config: str, path: str | None = None) -> dict[str, Any]:
+        """Delete a DAG from the DAG repository. With ``path`` (the pipeline being retired), a
+        DAG another pipeline file published is left alone (409)."""
         from .publish import PublishError, cache_dir_for, retire
+        from .publish.identity import identify
 
         if not isinstance(dag_id, str) or not dag_id:
             raise ServiceError("Give the DAG id to retire.", 400, field="dag_id")
+        data_dir = self.catalog("runtime-configs").data_dir
+        identity = None
+        if path:
+            file = self.resolve(path)
+            identity = identify(file, self.relative(file), data_dir)
         try:
             result = retire(
                 dag_id=dag_id,
                 config=self.runtime_config(runtime_config, with_secrets=True),
-                cache_dir=cache_dir_for(self.catalog("runtime-configs").data_dir),
+                cache_dir=cache_dir_for(data_dir),
+                identity=identity,
             )
         except PublishError as exc:
+            if exc.step == "dag-id":
+                raise _dag_id_taken(exc, path or dag_id) from None
             raise ServiceError(
                 f"Retiring '{dag_id}' failed at {exc.step}: {exc.message}",
                 exc.status if exc.status != 500 else 502,
@@ -512,3 +530,28 @@ class Services:
             raise ServiceError("Give a registered model name.", 400, field="model_name")
         uri = self.mlflow_tracking_uri(tracking_uri, runtime_config)
         return {"tracking_uri": uri, **self._registry_call(registry.model_versions, uri, name)}
+
+
+def _dag_id_taken(exc: Any, pipeline: str) -> ServiceError:
+    """A DAG id another pipeline file published: 409, with a problem on the DAG id field that
+    names the other file (the Submit dialog shows it and offers the ways out)."""
+    from .pipeline.problems import Problem
+
+    problem = Problem(
+        code="dag-id-taken",
+        message=exc.message,
+        pipeline=pipeline,
+        path="mlpipe/dag_id",
+        extra=dict(exc.details),
+    )
+    other = exc.details.get("published_from")
+    by = f"the pipeline file '{other}'" if other else "a DAG file mlpipe-lab did not publish"
+    summary = f"DAG id '{exc.details.get('dag_id')}' is taken by {by}; nothing was changed."
+    return ServiceError(
+        summary,
+        409,
+        field="dag_id",
+        problems=[problem],
+        code="dag-id-taken",
+        details=dict(exc.details),
+    )

@@ -205,7 +205,10 @@ def test_exact_text_and_message_extra(tmp_path, bare, local_config):
         message_extra="Published by alice from lab.\nNodes: 3",
     )
     assert show(bare, "dags/etl.py").encode() == text.encode()
-    assert log(bare)[0]["body"] == "Published by alice from lab.\nNodes: 3"
+    # the body, then the trailers that say which pipeline file the DAG came from
+    assert log(bare)[0]["body"] == (
+        "Published by alice from lab.\nNodes: 3\n\nPipeline-Source: pipelines/etl.pipeline"
+    )
 
 
 def test_keeps_foreign_files_and_an_existing_airflowignore(tmp_path, bare, local_config):

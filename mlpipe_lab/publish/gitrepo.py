@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import PublishError
+from .identity import Owner, parse_publish_message
 from .redact import redact_url, scrub
 
 try:  # POSIX advisory locks; elsewhere only threads of this process are serialised
@@ -578,6 +579,30 @@ class GitSession:
             return [path]
 
         return self._change(path, mutate, message)
+
+    def owner(self, dag_id: str) -> Owner | None:
+        """Who published the DAG file of ``dag_id`` now on the branch; None when there is none.
+        Read from the last commit that published it (``pipelines: publish <dag_id> (...)``); a
+        file no publish commit made is reported with ``source`` None."""
+        path = self.repo.path_for(dag_id)
+        target = self.repo.clone_dir / path
+        if not (target.exists() or target.is_symlink()):
+            return None
+        log = self._must("log", "-n", "200", "--format=%H%x1f%B%x1e", "--", path, step="git-fetch")
+        last = ""
+        last_subject = ""
+        for record in log.split("\x1e"):
+            sha, _, message = record.strip("\n").partition("\x1f")
+            if not sha:
+                continue
+            if not last:
+                last, last_subject = sha, message.split("\n", 1)[0]
+            published, source, pipeline_id = parse_publish_message(message)
+            if published == dag_id and source:
+                return Owner(
+                    source=source, id=pipeline_id, commit=sha, subject=message.split("\n", 1)[0]
+                )
+        return Owner(source=None, id=None, commit=last, subject=last_subject)
 
     # -- steps --------------------------------------------------------------------------------------
 

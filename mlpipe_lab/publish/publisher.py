@@ -22,7 +22,16 @@ from typing import Any
 from urllib.parse import quote
 
 from .errors import PublishError
-from .gitrepo import DEFAULT_AUTHOR, GitAuth, GitDagRepo, GitOutcome, check_dag_id, init_bare_repo
+from .gitrepo import (
+    DEFAULT_AUTHOR,
+    GitAuth,
+    GitDagRepo,
+    GitOutcome,
+    GitSession,
+    check_dag_id,
+    init_bare_repo,
+)
+from .identity import Owner, PipelineIdentity
 from .objectstore import LocalStore, ObjectStore, S3Store, verify_bundles
 from .redact import collect_secrets, find_leak, redact_url, scrub
 
@@ -200,6 +209,8 @@ def publish(
     generator: str | None = None,
     timeout: float = 120.0,
     max_attempts: int = 5,
+    identity: PipelineIdentity | None = None,
+    replace: bool = False,
 ) -> PublishResult:
     """Upload ``bundles`` and commit ``dag_text`` as ``<subfolder>/<dag_id>.py`` (one commit).
 
@@ -207,7 +218,11 @@ def publish(
     (e.g. ``<data_dir>/git-cache``). ``bundles`` are ``{node_id, key, sha256, path}`` (key relative
     to the storage prefix). The commit message is
     ``pipelines: publish <dag_id> (<source_path>) hash=<sha256 of the DAG, 12> gen=<generator>``,
-    followed by ``message_extra`` as its body.
+    followed by ``message_extra`` as its body and the ``Pipeline-Source``/``Pipeline-Id``
+    trailers of ``identity`` (default: the source path alone).
+
+    A DAG file of this id that another pipeline file published is not replaced (step ``dag-id``,
+    status 409, ``details`` naming it) unless ``replace`` (the same pipeline, moved or renamed).
     Raises :class:`PublishError`; on failure nothing this call uploaded remains.
     """
     steps: list[dict[str, Any]] = []
@@ -232,9 +247,12 @@ def publish(
         f"pipelines: publish {dag_id} ({_one_line(str(source_path))}) hash={digest} "
         f"gen={_one_line(str(generator), 60)}"
     )
+    if identity is None:
+        identity = PipelineIdentity(source=_one_line(str(source_path)), id="")
     extra = (message_extra or "").strip()
     if extra:
-        message += "\n\n" + extra + "\n"
+        message += "\n\n" + extra
+    message += "\n\n" + identity.trailers() + "\n"
     _step(
         steps, "validate", "ok", f"{dag_id}: DAG {len(dag_text)} characters, {len(checked)} bundles"
     )
@@ -259,6 +277,7 @@ def publish(
     try:
         with target.repo.session() as session:
             _record_fetch(steps, target, session.remote_head)
+            _check_owner(steps, session, dag_id, identity, replace, "publish")
             for bundle in checked:
                 status = store.put(bundle["key"], bundle["path"], bundle["sha256"])  # type: ignore[union-attr]
                 if status == "created":
@@ -287,7 +306,8 @@ def publish(
                 note += f" Could not remove {len(left)} uploaded bundles: {', '.join(left)}."
             exc.message = scrub(exc.message + note, secrets)
             exc.steps = steps + [{"step": exc.step, "status": "failed", "message": exc.message}]
-            log.warning("publish of %s failed at %s: %s", dag_id, exc.step, exc.message)
+            level = logging.INFO if exc.step == "dag-id" else logging.WARNING  # a refusal
+            log.log(level, "publish of %s failed at %s: %s", dag_id, exc.step, exc.message)
         raise
     _record_git(steps, outcome, target)
     return _result(target, "publish", dag_id, outcome, steps, uploaded, reused, secrets)
@@ -301,9 +321,13 @@ def retire(
     author: str = DEFAULT_AUTHOR,
     timeout: float = 120.0,
     max_attempts: int = 5,
+    identity: PipelineIdentity | None = None,
 ) -> PublishResult:
     """Delete ``<subfolder>/<dag_id>.py`` in one commit (``pipelines: retire <dag_id>``). Bundles stay
-    in object storage: earlier DAG runs may still reference them."""
+    in object storage: earlier DAG runs may still reference them.
+
+    ``identity``: the pipeline being retired. Given, a DAG file another pipeline file published
+    is left alone (step ``dag-id``, status 409); without it the DAG id alone says what to delete."""
     steps: list[dict[str, Any]] = []
     secrets = collect_secrets(config)
     check_dag_id(dag_id)
@@ -318,14 +342,80 @@ def retire(
     try:
         with target.repo.session() as session:
             _record_fetch(steps, target, session.remote_head)
+            if identity is not None:
+                _check_owner(steps, session, dag_id, identity, False, "retire")
             outcome = session.delete(dag_id, f"pipelines: retire {dag_id}")
     except PublishError as exc:
         exc.message = scrub(exc.message, secrets)
         exc.steps = steps + [{"step": exc.step, "status": "failed", "message": exc.message}]
-        log.warning("retire of %s failed at %s: %s", dag_id, exc.step, exc.message)
+        level = logging.INFO if exc.step == "dag-id" else logging.WARNING  # a refusal
+        log.log(level, "retire of %s failed at %s: %s", dag_id, exc.step, exc.message)
         raise
     _record_git(steps, outcome, target)
     return _result(target, "retire", dag_id, outcome, steps, [], [], secrets)
+
+
+def _check_owner(
+    steps: list[dict[str, Any]],
+    session: GitSession,
+    dag_id: str,
+    identity: PipelineIdentity,
+    replace: bool,
+    action: str,
+) -> None:
+    """Refuse to replace (or delete) a DAG file another pipeline file published."""
+    owner = session.owner(dag_id)
+    if owner is None or owner.same_pipeline(identity):
+        return
+    path = session.repo.path_for(dag_id)
+    where = f"{path} in {session.repo.display_url} ({session.repo.branch})"
+    if replace:
+        _step(steps, "dag-id", "ok", f"replacing {where}, {_published_from(owner)}, as asked")
+        return
+    message = _owner_conflict(dag_id, where, owner, identity, action)
+    raise PublishError(
+        "dag-id",
+        message,
+        details={
+            "dag_id": dag_id,
+            "path": path,
+            "published_from": owner.source,
+            "commit": owner.commit,
+            "source": identity.source,
+            "action": action,
+        },
+    )
+
+
+def _published_from(owner: Owner) -> str:
+    if owner.source is None:
+        return f"which mlpipe-lab did not publish (last changed in commit {owner.commit[:12]})"
+    return f"published from '{owner.source}' (commit {owner.commit[:12]})"
+
+
+def _owner_conflict(
+    dag_id: str, where: str, owner: Owner, identity: PipelineIdentity, action: str
+) -> str:
+    other = _published_from(owner)
+    if owner.source is not None and owner.source == identity.source:
+        # same path, another file: another workspace or clone with the same layout
+        other = (
+            f"published from a file '{owner.source}' in another workspace or repository "
+            f"(commit {owner.commit[:12]})"
+        )
+    if action == "retire":
+        return (
+            f"DAG '{dag_id}' ({where}) was {other}, not from '{identity.source}'; retiring "
+            f"'{identity.source}' leaves it alone. Nothing was changed. To remove that DAG on "
+            "purpose, retire it by its DAG id."
+        )
+    return (
+        f"DAG id '{dag_id}' is taken: {where} was {other}, not from '{identity.source}', and "
+        "publishing would replace it. Give this pipeline its own DAG id: rename it (pipeline "
+        "properties › Name) or set its DAG id (Airflow settings › DAG id). If it is the same "
+        "pipeline, moved or renamed, publish again with replace (mlpipe submit --replace, or "
+        "Replace in the Submit dialog) to take the DAG over. Nothing was uploaded or committed."
+    )
 
 
 def _record_fetch(steps: list[dict[str, Any]], target: _Target, head: str | None) -> None:
