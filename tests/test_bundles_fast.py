@@ -360,7 +360,7 @@ def test_globs_are_computed_once_per_pattern(tmp_path, monkeypatch):
     files = LocalFiles(tmp_path)
     calls = []
     real = files._glob
-    monkeypatch.setattr(files, "_glob", lambda p: calls.append(p) or real(p))
+    monkeypatch.setattr(files, "_glob", lambda p, *a: calls.append(p) or real(p, *a))
     first = files.glob("data/*.csv")
     first.append("mutated by the caller")
     assert files.glob("data/*.csv") == ["data/a.csv"] and calls == ["data/*.csv"]

@@ -80,6 +80,14 @@ def _summary(result: Any) -> list[str]:
     return lines
 
 
+def _project_root(args: argparse.Namespace) -> str:
+    """--root, else the git work tree that holds the pipeline, else the current folder."""
+    from ..pipeline.files import find_project_root
+
+    given = getattr(args, "root", None)
+    return given or str(find_project_root(args.pipeline, os.getcwd()))
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from ..errors import ServiceError
     from ..pipeline.problems import PipelineError
@@ -93,6 +101,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.max_parallel < 1:
         raise ServiceError("--max-parallel must be at least 1.", 400, field="max_parallel")
     root = _artifacts(args)
+    project_root = _project_root(args)
     live = sys.stderr if args.json else sys.stdout
     width = [12]
 
@@ -112,6 +121,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         try:
             outcome["result"] = run_pipeline(
                 args.pipeline,
+                project_root=project_root,
                 params=params,
                 artifacts_root=root,
                 max_parallel=args.max_parallel,

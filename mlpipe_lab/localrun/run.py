@@ -588,6 +588,7 @@ def run_pipeline(
     grace_seconds: float = 10.0,
     text: str | None = None,
     meta: Mapping[str, Any] | None = None,
+    project_root: str | os.PathLike[str] | None = None,
 ) -> RunResult:
     """Run a pipeline on this machine and return when it has finished (or was cancelled).
 
@@ -600,6 +601,7 @@ def run_pipeline(
     runner (default: this one); ``env``: extra environment for the nodes. ``text``: the pipeline's
     unsaved content (its files are still read next to ``pipeline_path``). ``meta``: extra facts
     kept in the run's ``run.json`` (e.g. the runtime configuration that started it).
+    ``project_root``: below it the pipeline may use files (default: the pipeline's folder).
 
     Raises PipelineError (the pipeline has errors), ParameterError (bad values) or LocalRunError.
     """
@@ -646,7 +648,12 @@ def run_pipeline(
     config = {"name": "local-run", "type": "local", "local": {"artifacts_path": str(root)}}
     try:
         exported = export(
-            path, config=config, images=images or [], output=record / "dag.py", text=text
+            path,
+            config=config,
+            images=images or [],
+            output=record / "dag.py",
+            text=text,
+            root=Path(project_root).resolve() if project_root is not None else None,
         )
     except BaseException:
         shutil.rmtree(run_dir, ignore_errors=True)

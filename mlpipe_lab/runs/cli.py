@@ -26,13 +26,20 @@ def _print_json(data: Any) -> None:
 
 
 def _runs(args: argparse.Namespace, pipeline: str | None = None):
-    """The runs service rooted at the pipeline's folder (or here), and the pipeline's name in it."""
+    """The runs service rooted at the pipeline's project root (or here), and the pipeline's path
+    in it: --root, else the git work tree that holds the pipeline, else the current folder."""
+    from ..pipeline.files import find_project_root
     from ..services import Services
     from .service import RunsService
 
-    root = os.path.dirname(os.path.abspath(pipeline)) if pipeline else os.getcwd()
+    root = getattr(args, "root", None) or os.getcwd()
+    if pipeline and not getattr(args, "root", None):
+        root = str(find_project_root(pipeline, os.getcwd()))
     service = RunsService(Services(root, data_dir=args.data_dir, confine_outputs=False))
-    return service, (os.path.basename(pipeline) if pipeline else None)
+    if not pipeline:
+        return service, None
+    rel = os.path.relpath(os.path.realpath(pipeline), os.path.realpath(root))
+    return service, rel.replace(os.sep, "/")
 
 
 def _params(items: list[str]) -> dict[str, Any]:

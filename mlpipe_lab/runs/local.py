@@ -116,8 +116,10 @@ class LocalRuns:
         images: list[dict[str, Any]],
         python: str | None = None,
         env: dict[str, str] | None = None,
+        root: Path | None = None,
     ) -> dict[str, Any]:
-        """Start the run in a thread and return it as it is now (queued)."""
+        """Start the run in a thread and return it as it is now (queued). ``root``: the project
+        root, below which the pipeline may use files."""
         from ..localrun.run import iso, new_run_id, utc_now
 
         run_id = new_run_id()
@@ -151,6 +153,7 @@ class LocalRuns:
                     python=python,
                     env=env,
                     meta={"kind": "local", "runtime_config": runtime_config, "source": pipeline},
+                    project_root=root,
                 )
             except Exception as exc:  # shown as the run's message: the request has long returned
                 active.error = getattr(exc, "message", None) or str(exc) or type(exc).__name__

@@ -119,6 +119,7 @@ class RunsService:
                 tasks=tasks,
                 images=self.services.catalog_call("runtime-images", "list"),
                 python=python,
+                root=self.services.root,
             )
         return self._airflow_runs(name, config).start(self, body, params)
 

@@ -80,6 +80,7 @@ def write_project(folder: Path) -> Path:
                 image=NB_IMAGE,
                 parents=["prepare"],
                 outputs=["data/model.json"],
+                pipeline_parameters=["scale"],  # a node gets the parameters it selects
             ),
             node("report", "report.py", image=PY_IMAGE, parents=["train"], outputs=["report.txt"]),
             node("broken", "broken.py", image=PY_IMAGE),
