@@ -69,7 +69,7 @@ class Entry:
     nodes: str
     ops: str
     refs: str
-    expect: str = ""  # "export" or "refuse"
+    expect: str = ""  # "export", "refuse" or "either" (exported, or refused naming the node)
     reason: str = ""  # why it is refused (for the table and the assertions)
 
     @property
@@ -122,7 +122,8 @@ def _expectation(e: Entry) -> tuple[str, str]:
         return "refuse", "no pipelines field"
     ops = [o.strip().rsplit("x", 1)[0] for o in e.ops.split(",") if o.strip()]
     if any(op not in GENERIC_OPS for op in ops):
-        return "refuse", "custom component or supernode"
+        # issue 13 compiles these; until then they are refused naming the node and component
+        return "either", "custom component or supernode"
     if e.refs.startswith("MISSING"):
         return "refuse", "referenced file missing"
     if e.nodes.strip() in ("", "0"):
@@ -351,10 +352,13 @@ def table(results: list[Result], airflow: dict[str, dict[int, list[str]]] | None
         lines.append(line + "  " + note[:160])
     complete = [r for r in results if r.entry.expect == "export"]
     incomplete = [r for r in results if r.entry.expect == "refuse"]
+    either = [r for r in results if r.entry.expect == "either"]
     lines.append("")
     lines.append(
         f"complete: {sum(r.exported for r in complete)}/{len(complete)} export; "
-        f"incomplete: {sum(not r.exported for r in incomplete)}/{len(incomplete)} refused"
+        f"incomplete: {sum(not r.exported for r in incomplete)}/{len(incomplete)} refused; "
+        f"with components/supernodes: {sum(r.exported for r in either)}/{len(either)} export, "
+        f"{sum(not r.exported for r in either)} refused"
         + (
             "; "
             + "; ".join(

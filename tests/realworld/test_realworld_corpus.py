@@ -63,7 +63,7 @@ def test_the_corpus_is_all_there():
 
 
 COMPLETE = [e.local for e in ENTRIES if e.expect == "export"] or ["(no corpus)"]
-INCOMPLETE = [e.local for e in ENTRIES if e.expect == "refuse"] or ["(no corpus)"]
+INCOMPLETE = [e.local for e in ENTRIES if e.expect != "export"] or ["(no corpus)"]
 
 
 @pytest.mark.parametrize("local", COMPLETE, ids=COMPLETE)
@@ -80,6 +80,8 @@ def test_complete_pipeline_exports(exported, local):
 @pytest.mark.parametrize("local", INCOMPLETE, ids=INCOMPLETE)
 def test_incomplete_pipeline_is_refused_with_node_and_field(exported, local):
     r = by_local(exported)[local]
+    if r.entry.expect == "either" and r.exported:  # components compile (issue 13): checked as
+        return  # any exported DAG, in Airflow below
     assert not r.exported and r.code == 1, r.output
     assert "Traceback" not in r.stderr
     problems = [p for p in r.problems if p.get("severity", "error") == "error"]
@@ -96,10 +98,9 @@ def test_incomplete_pipeline_is_refused_with_node_and_field(exported, local):
         located = [p for p in problems if p.get("node_id") and p.get("path")]
         assert located, problems
         if reason == "custom component or supernode":
-            assert any(p["code"] == "unsupported-node" for p in problems)
-            for p in problems:
-                if p["code"] == "unsupported-node" and p.get("path") == "op":
-                    assert p["node_label"] and "'" in p["message"]  # names the component
+            for p in located:  # a node type we cannot run is named, with its component
+                if p["path"] == "op":
+                    assert p["node_label"] and "'" in p["message"], p
         elif reason == "referenced file missing":
             assert any(
                 p["path"].startswith(("component_parameters/filename", "component_parameters/dep"))
