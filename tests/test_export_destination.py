@@ -172,7 +172,9 @@ def test_cli_refuses_with_the_file_named_and_says_how(elyra_copy, capsys, monkey
     assert "hello_world/dags/hello_world.py (written)" in capsys.readouterr().out
     assert main(["export", "hello_world/hello_world.pipeline", "-o", "hello_world/hello.py"]) == 2
     err = capsys.readouterr().err
-    assert "'hello.py' exists and was not written by mlpipe-lab" in err and "-o FILE" in err
+    # named relative to the project root (here the current folder), as the user typed it
+    assert "'hello_world/hello.py' exists and was not written by mlpipe-lab" in err
+    assert "-o FILE" in err
     doc = json.loads((folder / "hello_world.pipeline").read_text())
     doc["pipelines"][0]["nodes"][0]["app_data"]["component_parameters"]["cpu"] = 1
     (folder / "hello_world.pipeline").write_text(json.dumps(doc))
