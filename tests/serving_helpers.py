@@ -195,6 +195,10 @@ class ServingServer:
         ]
 
     def start(self) -> ServingServer:
+        self.spawn()
+        return self.wait_ready()
+
+    def spawn(self) -> ServingServer:
         import tempfile
 
         fd, name = tempfile.mkstemp(prefix="serving-stderr-", suffix=".log")
@@ -211,6 +215,10 @@ class ServingServer:
             cwd=self.cwd,
         )
         os.close(fd)
+        return self
+
+    def wait_ready(self) -> ServingServer:
+        """Until the runtime prints its port (its workers have loaded the model)."""
         deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:
             ready, _, _ = select.select([self.proc.stdout], [], [], 0.2)
@@ -253,6 +261,21 @@ class ServingServer:
         self.stop()
         if self.stderr_path:
             self.stderr_path.unlink(missing_ok=True)
+
+
+def start_all(servers: list[ServingServer]) -> list[ServingServer]:
+    """Start several runtimes at once (each loads its model meanwhile); stop them all if one
+    does not come up."""
+    try:
+        for server in servers:
+            server.spawn()
+        for server in servers:
+            server.wait_ready()
+    except BaseException:
+        for server in servers:
+            server.stop()
+        raise
+    return servers
 
 
 def call(

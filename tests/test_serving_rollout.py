@@ -32,7 +32,7 @@ import pytest
 pytest.importorskip("uvicorn")
 pytest.importorskip("prometheus_client")
 
-from serving_helpers import ServingServer, call
+from serving_helpers import ServingServer, call, start_all
 
 from mlpipe_lab.serving import manifests as m
 from mlpipe_lab.serving.rollout import Policy, Totals, judge, parse_metrics
@@ -70,8 +70,12 @@ SAVE_MODELS = textwrap.dedent("""\
             time.sleep(0.06)
             return np.ones(len(model_input), dtype="int64")
 
-    mlflow.pyfunc.save_model(root + "/v2-errors", python_model=Flaky(), input_example=X[:1])
-    mlflow.pyfunc.save_model(root + "/v2-slow", python_model=Slow(), input_example=X[:1])
+    # explicit requirements: inferring them loads each model in a subprocess (slow)
+    reqs = ["mlflow", "numpy"]
+    mlflow.pyfunc.save_model(root + "/v2-errors", python_model=Flaky(), input_example=X[:1],
+                             pip_requirements=reqs)
+    mlflow.pyfunc.save_model(root + "/v2-slow", python_model=Slow(), input_example=X[:1],
+                             pip_requirements=reqs)
     print("SAVED")
     """)
 VERSIONS = ("v1", "v2-good", "v2-errors", "v2-slow")
@@ -106,7 +110,8 @@ def served(tmp_path_factory):
                 return cmd
 
             server.command = command
-            servers[name] = server.start()
+            servers[name] = server
+        start_all(list(servers.values()))
         yield servers
     finally:
         for server in servers.values():

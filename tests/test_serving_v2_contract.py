@@ -204,10 +204,12 @@ def exchanges(mlserver_venv, tmp_path_factory) -> dict:
         )
         servers[name].command = _in(servers[name], ctx.path)
     result: dict = {}
-    with MLServer(mlserver_venv, repo) as peer:
-        try:
+    try:
+        for s in servers.values():  # our runtimes load their models while MLServer starts
+            s.spawn()
+        with MLServer(mlserver_venv, repo) as peer:
             for s in servers.values():
-                s.start()
+                s.wait_ready()
             for cid, model, method, path, body in CASES:
                 raw = (
                     None if body is None else (body if isinstance(body, str) else json.dumps(body))
@@ -217,9 +219,9 @@ def exchanges(mlserver_venv, tmp_path_factory) -> dict:
                     "mlserver": _send(peer.port, method, path, data),
                     "ours": _send(servers[model].port, method, path, data),
                 }
-        finally:
-            for s in servers.values():
-                s.stop()
+    finally:
+        for s in servers.values():
+            s.stop()
     return result
 
 
