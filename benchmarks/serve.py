@@ -335,6 +335,7 @@ def run_wrk(server: Server, seconds: float) -> dict:
     bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     return {
+        "requests": int(re.search(r"(\d+) requests in", out)[1]),
         "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out)[1]),
         "p50_ms": _wrk_ms(re.search(r"\s50%\s+(\S+)", out)[1]),
         "p99_ms": _wrk_ms(re.search(r"\s99%\s+(\S+)", out)[1]),
@@ -388,6 +389,7 @@ def run_python(server: Server, seconds: float) -> dict:
     latencies.sort()
     pick = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000  # noqa: E731
     return {
+        "requests": len(latencies),
         "rps": len(latencies) / elapsed,
         "p50_ms": pick(0.50),
         "p99_ms": pick(0.99),
@@ -395,14 +397,38 @@ def run_python(server: Server, seconds: float) -> dict:
     }
 
 
+def group_cpu_seconds(pgid: int) -> float:
+    """User + system CPU seconds of the live processes of a process group (a server and its
+    workers: each server runs in its own session)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as fh:
+                fields = fh.read().rpartition(")")[2].split()
+        except OSError:
+            continue
+        # after the command: state, ppid, pgrp, ...; utime and stime are 11 and 12 further on
+        if int(fields[2]) == pgid:
+            total += int(fields[11]) + int(fields[12])
+    return total / tick
+
+
 def measured(load, server: Server, seconds: float) -> dict:
     """One load run, with the share of CPU time the hypervisor stole meanwhile (on these VMs it
-    swings between 0 and 40 %, and every server slows down with it)."""
+    swings between 0 and 40 %, and every server slows down with it) and the server's own CPU
+    time per request, which moves much less with the host's load than requests per second."""
     before = cpu_times()
+    cpu_before = group_cpu_seconds(server.proc.pid)
     result = load(server, seconds)
+    cpu = group_cpu_seconds(server.proc.pid) - cpu_before
     stolen = steal_pct(before, cpu_times())
     if stolen is not None:
         result["steal_pct"] = stolen
+    if result.get("requests"):
+        result["cpu_ms_per_request"] = 1000 * cpu / result["requests"]
     return result
 
 
@@ -475,7 +501,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = ap.parse_args(argv)
     kinds = [k.strip() for k in args.servers.split(",") if k.strip()]
-    if args.baseline:
+    if args.baseline and "baseline" not in kinds:  # "baseline" in --servers sets its place
         kinds.insert(kinds.index("mlpipe") + 1 if "mlpipe" in kinds else 0, "baseline")
     # The peers' venvs need PyPI on a first run: build them before leaving the network behind.
     peers = {k: peer_venv("seldon" if k == "seldon-core" else k) for k in kinds if k in PEERS}
@@ -520,6 +546,7 @@ def main(argv: list[str] | None = None) -> int:
                         "errors": sum(x["errors"] for x in r),
                         "runs": r,
                         "steal_pct": statistics.median(x.get("steal_pct", 0.0) for x in r),
+                        "cpu_ms": statistics.median(x.get("cpu_ms_per_request", 0.0) for x in r),
                     }
                 )
     load_avg = os.getloadavg()[0]
@@ -529,9 +556,10 @@ def main(argv: list[str] | None = None) -> int:
         f"host load {load_avg:.1f} on {os.cpu_count()} cores"
     )
     print(
-        "| server | workers | req/s (median, min-max) | p50 ms | p99 ms | errors | vs peer | CPU steal |"
+        "| server | workers | req/s (median, min-max) | p50 ms | p99 ms | CPU ms/req | errors "
+        "| vs peer | CPU steal |"
     )
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|")
     by = {(r["server"], r["workers"]): r for r in rows}
     peer_of = {ours: peer for ours, peer, _ in TARGETS}
     verdicts = []
@@ -540,7 +568,8 @@ def main(argv: list[str] | None = None) -> int:
         ratio = f"{r['rps'] / base['rps']:.2f}x {base['server'].split()[0]}" if base else "-"
         print(
             f"| {r['server']} | {r['workers']} | {r['rps']:.0f} ({r['rps_min']:.0f}-{r['rps_max']:.0f}) "
-            f"| {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {r['errors']} | {ratio} | {r['steal_pct']:.0f} % |"
+            f"| {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {r['cpu_ms']:.2f} | {r['errors']} | {ratio} "
+            f"| {r['steal_pct']:.0f} % |"
         )
     for ours, peer, target in TARGETS:
         for workers in sorted({r["workers"] for r in rows}):
