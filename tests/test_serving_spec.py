@@ -138,5 +138,9 @@ def test_problems_name_the_field():
         {"target": "kserve-mlserver", "image_repository": "r/m"}
     )
     assert ("logger_url", "warning") in fields({"target": "seldon-v2", "logger_url": "http://x"})
+    # our runtime logs requests on KServe too; only seldon-v1 gets an Ingress
+    kserve = {"target": "kserve", "image_repository": "r/m", "registry_secret": "s"}
+    assert fields({**kserve, "logger_url": "http://x"}) == set()
+    assert fields({**kserve, "ingress_host": "h.example.com"}) == {("ingress_host", "warning")}
     text = json.dumps(problems({"model_name": "m", "target": "kserve"}))
     assert "kserve-mlserver" in text  # the message names the way out

@@ -332,8 +332,8 @@ def problems(props: dict[str, Any]) -> list[tuple[str, str, str, str]]:
                 "Kubernetes Secret (type kubernetes.io/dockerconfigjson) that holds it.",
                 "registry_secret",
             )
-    else:
-        for name in IMAGE_ONLY_FIELDS:
+    else:  # MLServer loads the files: nothing of ours runs in the pod
+        for name in (*IMAGE_ONLY_FIELDS, "logger_url"):
             if props.get(name):
                 add(
                     f"'{name}' applies to targets {' and '.join(IMAGE_TARGETS)} only; target "
@@ -341,14 +341,12 @@ def problems(props: dict[str, Any]) -> list[tuple[str, str, str, str]]:
                     name,
                     WARNING,
                 )
-    if target != "seldon-v1":
-        for name in ("logger_url", "ingress_host"):
-            if props.get(name):
-                add(
-                    f"'{name}' applies to target seldon-v1 only; target {target} ignores it.",
-                    name,
-                    WARNING,
-                )
+    if target != "seldon-v1" and props.get("ingress_host"):
+        add(
+            f"'ingress_host' applies to target seldon-v1 only; target {target} ignores it.",
+            "ingress_host",
+            WARNING,
+        )
     for name in ("tracking_uri", "logger_url"):
         value = props.get(name)
         if isinstance(value, str) and _CREDENTIALS_IN_URL.match(value):
