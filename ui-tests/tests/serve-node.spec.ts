@@ -83,9 +83,10 @@ test('serve node: palette, live registry lists, alias, save and export', async (
     'champion (version 1)'
   );
   await alias.selectOption('champion');
+  // kserve-mlserver builds no image (kserve now builds our runtime's image and needs a registry)
   await properties
     .locator('[id$="_component_parameters_target"]')
-    .selectOption('kserve');
+    .selectOption('kserve-mlserver');
   await expect(serve).toContainText('models:/galata-demo@champion');
   await expect(editor(page).locator('.jp-MLPipe-Badge-error')).toHaveCount(0, {
     timeout: 30_000
@@ -110,7 +111,7 @@ test('serve node: palette, live registry lists, alias, save and export', async (
     tracking_uri: TRACKING_URI,
     model_name: 'galata-demo',
     model_alias: 'champion',
-    target: 'kserve'
+    target: 'kserve-mlserver'
   });
 
   // export with the built-in local runtime: the node became its tasks
@@ -123,7 +124,7 @@ test('serve node: palette, live registry lists, alias, save and export', async (
       hasText: 'serve_demo.py'
     })
   ).toBeVisible();
-  const dag = await readFile(page, `${tmpPath}/serve_demo.py`);
+  const dag = await readFile(page, `${tmpPath}/dags/serve_demo.py`);
   expect(dag).toContain('task_id="Serve_MLflow_model_package"');
   expect(dag).toContain('task_id="Serve_MLflow_model_check"');
   expect(dag).toContain('"--alias", "champion"');
