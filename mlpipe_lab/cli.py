@@ -105,6 +105,22 @@ def cmd_describe(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_schedule(args: argparse.Namespace) -> int:
+    from .pipeline.schedule import ScheduleError, explain
+
+    try:
+        info = explain(args.expression, args.start_date)
+    except ScheduleError as exc:
+        raise ServiceError(exc.message, 400, field="schedule") from None
+    if args.json:
+        _print_json(info)
+        return 0
+    print(f"{info['schedule'] or '(none)'}: {info['description']}")
+    if info["next_runs"]:
+        print("Next runs (UTC): " + ", ".join(info["next_runs"]))
+    return 0
+
+
 _EXPORTED = False  # an export finished: entry() may skip the interpreter's teardown
 
 
@@ -399,6 +415,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("pipeline", metavar="PIPELINE")
     p.set_defaults(func=cmd_describe)
+
+    p = sub.add_parser(
+        "schedule",
+        parents=[common],
+        help="check a schedule (preset or cron) and show it in words with its next runs",
+    )
+    p.add_argument("expression", metavar="SCHEDULE", help="e.g. @daily or '0 3 * * 1-5'")
+    p.add_argument("--start-date", dest="start_date", help="YYYY-MM-DD (UTC)")
+    p.set_defaults(func=cmd_schedule)
 
     p = sub.add_parser(
         "export", parents=[common], help="compile to an Airflow DAG file and node bundles (offline)"

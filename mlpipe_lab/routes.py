@@ -164,6 +164,24 @@ class ValidateHandler(BaseHandler):
         self.send(self.services.validate(body.get("path"), content))
 
 
+class ScheduleHandler(BaseHandler):
+    @tornado.web.authenticated
+    @authorized
+    @json_errors
+    def get(self) -> None:
+        from .pipeline.schedule import ScheduleError, explain
+
+        try:
+            self.send(
+                explain(
+                    self.get_query_argument("expression", ""),
+                    self.get_query_argument("start_date", None),
+                )
+            )
+        except ScheduleError as exc:
+            raise ServiceError(exc.message, 400, field="schedule") from None
+
+
 class DescribeHandler(BaseHandler):
     @tornado.web.authenticated
     @authorized
@@ -340,6 +358,7 @@ def route_table(base_url: str, services: Services) -> list[tuple[str, type, dict
         ("validate", ValidateHandler),
         ("describe", DescribeHandler),
         ("export", ExportHandler),
+        ("schedule", ScheduleHandler),
         ("submit", SubmitHandler),
         ("retire", RetireHandler),
         ("mlflow/models", MlflowModelsHandler),

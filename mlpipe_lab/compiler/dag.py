@@ -8,24 +8,14 @@ import re
 from typing import Any
 
 from ..pipeline.model import Parameter
+from ..pipeline.schedule import ScheduleError
+from ..pipeline.schedule import parse as parse_schedule
 from ..runner.contract import runner_command, store_arguments
 from .context import Context
 from .delivery import OTHER_RUNNER
 from .emit import Args, Call, Name
 from .kpo import doc_text
 
-PRESETS = {
-    "@once",
-    "@continuous",
-    "@hourly",
-    "@daily",
-    "@weekly",
-    "@monthly",
-    "@quarterly",
-    "@yearly",
-    "@annually",
-}
-_CRON_FIELD = re.compile(r"^[0-9A-Za-z*/,?#LW-]+$")
 _PARAM_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 PARAM_TYPES = ("string", "integer", "number", "boolean")
 FIXED_TAG = "mlpipe-lab"
@@ -186,30 +176,13 @@ def _local_worker_constants(ctx: Context, shared_args: list[str]) -> list[tuple[
 
 
 def _schedule(ctx: Context) -> str | None:
-    value = ctx.pipeline.mlpipe.get("schedule")
-    if value is None or (isinstance(value, str) and not value.strip()):
+    """The schedule as it goes into the DAG (pipeline/schedule.py checks it), None for manual."""
+    try:
+        schedule = parse_schedule(ctx.pipeline.mlpipe.get("schedule"))
+    except ScheduleError as exc:
+        ctx.error("schedule", exc.message, path="mlpipe/schedule")
         return None
-    if not isinstance(value, str):
-        ctx.error("schedule", f"Schedule {value!r} is not text.", path="mlpipe/schedule")
-        return None
-    text = " ".join(value.split())
-    if text.startswith("@"):
-        if text not in PRESETS:
-            ctx.error(
-                "schedule",
-                f"Unknown schedule preset '{text}'; use one of {', '.join(sorted(PRESETS))}.",
-                path="mlpipe/schedule",
-            )
-        return text
-    fields = text.split(" ")
-    if len(fields) not in (5, 6) or not all(_CRON_FIELD.match(f) for f in fields):
-        ctx.error(
-            "schedule",
-            f"Schedule '{value}' is neither a preset (@daily, ...) nor a cron "
-            "expression of 5 fields (minute hour day month weekday).",
-            path="mlpipe/schedule",
-        )
-    return text
+    return schedule.text if schedule else None
 
 
 def _start_date(ctx: Context) -> Call:

@@ -16,6 +16,8 @@ from .files import LocalFiles, PipelineFiles
 from .ids import slugify
 from .model import CURRENT_VERSION, GENERIC_OPS, SERVE_OP, Node, Pipeline, normalise_entries
 from .problems import ERROR, WARNING, PipelineError, Problem
+from .schedule import ScheduleError
+from .schedule import parse as schedule_parse
 
 # Names that usually hold credentials; their values belong in a Kubernetes Secret.
 SECRET_NAME = re.compile(
@@ -182,6 +184,10 @@ class Validator:
                     path=path + "/default",
                     severity=WARNING,
                 )
+        try:
+            schedule_parse(self.p.mlpipe.get("schedule"))
+        except ScheduleError as exc:
+            self.add("schedule", exc.message, path="mlpipe/schedule")
         dag_id = self.p.mlpipe.get("dag_id")
         if not dag_id and not slugify(self.p.name, fallback=""):
             self.add(
