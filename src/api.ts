@@ -12,6 +12,7 @@ import { ServerConnection } from '@jupyterlab/services';
 import { ISignal, Signal } from '@lumino/signaling';
 
 import { MLPipeRequestError, requestAPI } from './request';
+import type { ICatalogStore } from './tokens';
 import { MLPipeAPI } from './tokens';
 
 const schemaCache = new Map<string, Promise<any>>();
@@ -138,6 +139,18 @@ export namespace MLPipeClient {
       body.overwrite = true;
     }
     return requestAPI('export', json('POST', body));
+  }
+
+  /** A schedule checked and described by the server (with its next runs). */
+  export function schedule(
+    expression: string,
+    startDate?: string
+  ): Promise<MLPipeAPI.IScheduleInfo> {
+    const query = new URLSearchParams({ expression });
+    if (startDate) {
+      query.set('start_date', startDate);
+    }
+    return requestAPI(`schedule?${query}`);
   }
 
   /** Where the next export of the pipeline (or of `content`) writes; writes nothing. */
@@ -278,7 +291,7 @@ export function describeError(error: unknown): {
  * The catalogs as last read from the server, shared by every view (runtime
  * image dropdowns, the catalog panels, the export and submit dialogs).
  */
-export class CatalogStore {
+export class CatalogStore implements ICatalogStore {
   /** Emitted with the kind whose list changed. */
   get changed(): ISignal<this, MLPipeAPI.CatalogKind> {
     return this._changed;
@@ -324,6 +337,3 @@ export class CatalogStore {
   private _pending = new Map<string, Promise<MLPipeAPI.ICatalogEntry[]>>();
   private _changed = new Signal<this, MLPipeAPI.CatalogKind>(this);
 }
-
-/** The catalog cache of this page. */
-export const catalogStore = new CatalogStore();

@@ -18,10 +18,12 @@ import { fileActionsPlugin } from './plugins/fileActions';
 import { filetypePlugin } from './plugins/filetype';
 import { launcherPlugin } from './plugins/launcher';
 import { notebookActionsPlugin } from './plugins/notebookActions';
+import { registryPlugins } from './plugins/registry';
 import { runsPlugin } from './plugins/runs';
 import { serverPlugin } from './plugins/server';
 
 const plugins: JupyterFrontEndPlugin<any>[] = [
+  ...registryPlugins,
   filetypePlugin,
   editorPlugin,
   catalogsPlugin,
@@ -33,3 +35,6 @@ const plugins: JupyterFrontEndPlugin<any>[] = [
 ];
 
 export default plugins;
+
+// The extension points, for other extensions to require (see tokens.ts).
+export * from './tokens';

@@ -5,12 +5,49 @@
 
 /**
  * Identifiers, tokens and REST payload types shared by the mlpipe-lab plugins.
+ *
+ * Extension points are tokens (never module globals), each provided by one
+ * plugin and required by the plugins that add to it:
+ *
+ * | token                  | provided by           | what others add                          |
+ * | ---------------------- | --------------------- | ---------------------------------------- |
+ * | `INodeTypeRegistry`    | `mlpipe-lab:registry` | palette entries / canvas node types      |
+ * | `IFormWidgetRegistry`  | `mlpipe-lab:registry` | form widgets named by `x-mlpipe-widget`  |
+ * | `ICatalogStore`        | `mlpipe-lab:registry` | catalog kinds (read through the REST API) |
+ * | `ISubmitFollowUps`     | `mlpipe-lab:registry` | buttons of the "Pipeline submitted" dialog |
+ * | `IPipelineEditorTracker` | `mlpipe-lab:editor` | per-editor state, e.g. node decorations |
+ *
+ * Example, a plugin adding an operator node type and its properties widget:
+ *
+ * ```ts
+ * const plugin: JupyterFrontEndPlugin<void> = {
+ *   id: 'my-ext:operators',
+ *   requires: [INodeTypeRegistry, IFormWidgetRegistry],
+ *   activate: (app, nodeTypes, widgets) => {
+ *     nodeTypes.add({
+ *       op: 'airflow-operator:BashOperator',
+ *       title: 'Bash operator',
+ *       category: 'Airflow operators',
+ *       icon: terminalIcon,
+ *       runsFile: false
+ *     });
+ *     // used wherever a schema property says "x-mlpipe-widget": "operator-arg"
+ *     widgets.add('operator-arg', OperatorArgWidget);
+ *   }
+ * };
+ * ```
  */
 
 import type { IWidgetTracker } from '@jupyterlab/apputils';
 import type { DocumentWidget } from '@jupyterlab/docregistry';
+import type { LabIcon } from '@jupyterlab/ui-components';
 import { Token } from '@lumino/coreutils';
+import type { IDisposable } from '@lumino/disposable';
+import type { ISignal } from '@lumino/signaling';
+import type { Widget as FormWidget } from '@rjsf/utils';
 
+import type { NodeDecorations } from './editor/decorations';
+import type { IElyraNode } from './model/elyra';
 import type { PipelineEditorModel } from './model/model';
 
 /** npm / labextension name, also the URL namespace of the server routes. */
@@ -36,6 +73,7 @@ export namespace PluginIDs {
   export const catalogs = `${EXTENSION_ID}:catalogs`;
   export const fileActions = `${EXTENSION_ID}:file-actions`;
   export const notebookActions = `${EXTENSION_ID}:notebook-actions`;
+  export const registry = `${EXTENSION_ID}:registry`;
 }
 
 /** Name of the pipeline editor's widget factory (also the toolbar settings key). */
@@ -86,6 +124,11 @@ export interface IPipelineEditor extends DocumentWidget {
   fitView(): void;
   /** Give the keyboard to the canvas when nothing has it. */
   focusCanvas(): void;
+  /**
+   * Badges other features put on this editor's nodes (e.g. a run's task
+   * states); not part of the document, never dirty it.
+   */
+  readonly decorations: NodeDecorations;
 }
 
 /** Tracks the open pipeline editors. */
@@ -95,6 +138,139 @@ export type IPipelineEditorTracker = IWidgetTracker<IPipelineEditor>;
 export const IPipelineEditorTracker = new Token<IPipelineEditorTracker>(
   `${EXTENSION_ID}:IPipelineEditorTracker`,
   'Tracks the open visual pipeline editors.'
+);
+
+/**
+ * A kind of node: a palette entry, how the canvas draws it, and (by its `op`)
+ * which properties schema its form uses.
+ */
+export interface INodeType {
+  /** The node's `op` in the pipeline file, e.g. `execute-notebook-node`. */
+  op: string;
+  /** Palette and canvas title (translated). */
+  title: string;
+  icon: LabIcon;
+  /** Palette tooltip (translated). */
+  description?: string;
+  /** Palette group (translated); default "Nodes". */
+  category?: string;
+  /** Order within the group (lower first); default 100. */
+  rank?: number;
+  /**
+   * File name endings (`.ipynb`) whose files become this node type when
+   * dropped on the canvas or added from the file browser.
+   */
+  extensions?: readonly string[];
+  /** Whether the node runs a file (the canvas then says "no file chosen"); default: it has extensions. */
+  runsFile?: boolean;
+  /** Text under the label on the canvas (default: the node's file). */
+  subtitle?(node: IElyraNode): string;
+  /**
+   * The properties schema of the node form (default: the server's
+   * `node-properties` schema for `op`).
+   */
+  schema?(): Promise<{ [key: string]: any }>;
+}
+
+/** The node types of the palette and canvas. */
+export interface INodeTypeRegistry {
+  /** Emitted when a type is added or removed. */
+  readonly changed: ISignal<INodeTypeRegistry, void>;
+  /** Add a type (replacing one with the same `op`); dispose to remove it. */
+  add(type: INodeType): IDisposable;
+  /** The type of an `op`, if registered. */
+  get(op: string | undefined): INodeType | undefined;
+  /** Every type, by category then rank. */
+  list(): readonly INodeType[];
+  /** The type a file becomes as a node (by its extension), if any. */
+  forPath(path: string): INodeType | undefined;
+}
+
+/** The node type registry token. */
+export const INodeTypeRegistry = new Token<INodeTypeRegistry>(
+  `${EXTENSION_ID}:INodeTypeRegistry`,
+  'Node types of the pipeline editor: palette entries and how nodes look on the canvas.'
+);
+
+/**
+ * Form widgets, by the name a schema property gives in `x-mlpipe-widget`
+ * (`file`, `runtime-image`, `mlflow-model`...). Forms never hard-code widgets:
+ * the schema says which one a field uses, this registry renders it.
+ */
+export interface IFormWidgetRegistry {
+  readonly changed: ISignal<IFormWidgetRegistry, void>;
+  /** Add a widget under `name` (replacing one of that name); dispose to remove it. */
+  add(name: string, widget: FormWidget): IDisposable;
+  /** Whether a widget has that name. */
+  has(name: string): boolean;
+  /** Every widget, by name (what the form component takes). */
+  widgets(): { [name: string]: FormWidget };
+}
+
+/** The form widget registry token. */
+export const IFormWidgetRegistry = new Token<IFormWidgetRegistry>(
+  `${EXTENSION_ID}:IFormWidgetRegistry`,
+  "Widgets of the schema-driven forms, named by the schemas' x-mlpipe-widget annotations."
+);
+
+/** The page's cache of the server's catalogs (runtime images, configurations...). */
+export interface ICatalogStore {
+  /** Emitted with the kind whose list changed. */
+  readonly changed: ISignal<ICatalogStore, string>;
+  /** The last list read for `kind` (empty before the first read). */
+  items<T extends MLPipeAPI.ICatalogEntry = MLPipeAPI.ICatalogEntry>(
+    kind: string
+  ): T[];
+  /** Whether `kind` was read at least once. */
+  loaded(kind: string): boolean;
+  /** Read `kind` again from the server. */
+  refresh<T extends MLPipeAPI.ICatalogEntry = MLPipeAPI.ICatalogEntry>(
+    kind: string
+  ): Promise<T[]>;
+  /** The list, read from the server the first time. */
+  ensure<T extends MLPipeAPI.ICatalogEntry = MLPipeAPI.ICatalogEntry>(
+    kind: string
+  ): Promise<T[]>;
+}
+
+/** The catalog store token. */
+export const ICatalogStore = new Token<ICatalogStore>(
+  `${EXTENSION_ID}:ICatalogStore`,
+  'The catalogs of the server (runtime images, runtime configurations...), cached for the page.'
+);
+
+/**
+ * A next step offered as a button of the "Pipeline submitted" dialog (e.g.
+ * "Trigger run", added by the runs plugin).
+ */
+export interface ISubmitFollowUp {
+  /** The button's label (translated). */
+  label: string;
+  /** Whether to offer it after this submit with this configuration. */
+  applies(
+    config: MLPipeAPI.IRuntimeConfig | undefined,
+    result: MLPipeAPI.ISubmitResult
+  ): boolean;
+  /** Do it (after the dialog closed). */
+  run(
+    editor: IPipelineEditor,
+    result: MLPipeAPI.ISubmitResult,
+    runtimeConfig: string
+  ): Promise<void>;
+}
+
+/** The follow-ups offered after a successful submit. */
+export interface ISubmitFollowUps {
+  /** Offer `followUp` from now on; dispose to stop. */
+  add(followUp: ISubmitFollowUp): IDisposable;
+  /** Every follow-up, in the order added. */
+  list(): readonly ISubmitFollowUp[];
+}
+
+/** The submit follow-ups token. */
+export const ISubmitFollowUps = new Token<ISubmitFollowUps>(
+  `${EXTENSION_ID}:ISubmitFollowUps`,
+  'Next steps offered after a pipeline was submitted (e.g. Trigger run).'
 );
 
 /**
@@ -123,8 +299,8 @@ export namespace MLPipeAPI {
     problems: IProblem[];
   }
 
-  /** Catalog kinds. */
-  export type CatalogKind = 'runtime-images' | 'runtime-configs';
+  /** Catalog kinds of the server (other plugins may add their own kinds). */
+  export type CatalogKind = 'runtime-images' | 'runtime-configs' | string;
 
   /** An entry of a catalog, secrets masked. */
   export interface ICatalogEntry {
@@ -168,6 +344,16 @@ export namespace MLPipeAPI {
     /** An earlier export with other content was replaced (with consent). */
     replaced?: boolean;
     runtime_config?: string;
+  }
+
+  /** Reply of `GET /mlpipe-lab/schedule`. */
+  export interface IScheduleInfo {
+    /** As it goes into the DAG; null: runs only when triggered. */
+    schedule: string | null;
+    /** In words, e.g. "At 03:00 UTC, on Monday to Friday". */
+    description: string;
+    /** The next runs, "YYYY-MM-DD HH:MM" (UTC). */
+    next_runs: string[];
   }
 
   /** Reply of `POST /mlpipe-lab/export` with `dry_run`: where the next export writes. */

@@ -3,8 +3,7 @@
  * Distributed under the terms of the Apache License 2.0.
  */
 
-import { NodeDecorations, nodeDecorations } from '../editor/decorations';
-import { PipelineEditorModel } from '../model/model';
+import { NodeDecorations } from '../editor/decorations';
 
 describe('node decorations', () => {
   it('emits only when a badge really changes', () => {
@@ -32,14 +31,5 @@ describe('node decorations', () => {
     expect(decorations.size).toBe(0);
     decorations.clear();
     expect(changes).toBe(3);
-  });
-
-  it('keeps one set of badges per editor model', () => {
-    const one = new PipelineEditorModel({ path: 'a.pipeline' });
-    const two = new PipelineEditorModel({ path: 'b.pipeline' });
-    expect(nodeDecorations(one)).toBe(nodeDecorations(one));
-    expect(nodeDecorations(one)).not.toBe(nodeDecorations(two));
-    one.dispose();
-    two.dispose();
   });
 });

@@ -3,9 +3,6 @@
  * Distributed under the terms of the Apache License 2.0.
  */
 
-import * as fs from 'fs';
-import * as path from 'path';
-
 import { nullTranslator } from '@jupyterlab/translation';
 
 import { describeProblem, fieldName, problemLocation } from '../api';
@@ -24,48 +21,9 @@ import {
 import { FormWidgets, hasProperty, toFormSchema } from '../forms/schema';
 import { formValidator, matchesSchema } from '../forms/validator';
 import { parseQuantity, parseScalar } from '../forms/widgets';
-import { IJSONObject } from '../model/elyra';
+import { served } from './served';
 
-const SCHEMAS = path.join(__dirname, '..', '..', 'mlpipe_lab', 'schemas');
 const trans = nullTranslator.load('mlpipe_lab');
-
-/** A server schema with its `$ref`s inlined, like `GET /mlpipe-lab/schemas/{name}`. */
-function served(name: string, pointer = ''): IJSONObject {
-  const docs = new Map<string, IJSONObject>();
-  const load = (file: string) => {
-    if (!docs.has(file)) {
-      docs.set(
-        file,
-        JSON.parse(fs.readFileSync(path.join(SCHEMAS, file), 'utf-8'))
-      );
-    }
-    return docs.get(file)!;
-  };
-  const target = (file: string, ptr: string): any =>
-    ptr
-      .split('/')
-      .filter(Boolean)
-      .reduce((node: any, part) => node[part], load(file));
-  const walk = (node: any, file: string): any => {
-    if (Array.isArray(node)) {
-      return node.map(n => walk(n, file));
-    }
-    if (node && typeof node === 'object') {
-      if (typeof node.$ref === 'string') {
-        const [refFile, ptr] = node.$ref.split('#');
-        const doc = refFile || file;
-        const { $ref, ...rest } = node;
-        void $ref;
-        return { ...walk(target(doc, ptr), doc), ...walk(rest, file) };
-      }
-      return Object.fromEntries(
-        Object.entries(node).map(([k, v]) => [k, walk(v, file)])
-      );
-    }
-    return node;
-  };
-  return walk(target(`${name}.json`, pointer), `${name}.json`);
-}
 
 describe('toFormSchema', () => {
   it('merges allOf, moves defaults to placeholders and types quantities', () => {
@@ -150,6 +108,7 @@ describe('node and pipeline forms', () => {
     expect(ui.filename['ui:widget']).toBe(FormWidgets.file);
     expect(ui.runtime_image['ui:widget']).toBe(FormWidgets.runtimeImage);
     expect(ui.disable_node_caching['ui:widget']).toBe('hidden');
+    expect(ui.pipeline_parameters['ui:widget']).toBe('pipeline-parameters');
     expect(ui['ui:order'][0]).toBe('filename');
     expect(ui['ui:order']).toContain('*');
   });
@@ -160,6 +119,11 @@ describe('node and pipeline forms', () => {
       form.uiSchema.properties.pipeline_defaults.runtime_image['ui:widget']
     ).toBe(FormWidgets.runtimeImage);
     expect(form.uiSchema.properties.runtime['ui:readonly']).toBe(true);
+    // widgets and order from the schema's annotations, not from the code
+    expect(form.uiSchema.mlpipe.schedule['ui:widget']).toBe('schedule');
+    expect(form.uiSchema['ui:order']).toEqual(['properties', 'mlpipe', '*']);
+    expect(form.uiSchema.properties['ui:order'][0]).toBe('name');
+    expect(form.schema['x-mlpipe-order']).toBeUndefined();
     expect(
       form.schema.properties.mlpipe.properties.parameters.items.properties
         .default.type

@@ -11,6 +11,7 @@ import {
 } from '../model/elyra';
 import { nodeFormSchema } from '../editor/properties';
 import { FormWidgets } from '../forms/schema';
+import { served } from './served';
 
 const trans = {
   __: (text: string, ...args: unknown[]) =>
@@ -47,24 +48,12 @@ describe('Serve MLflow model node', () => {
     expect(serveModelRef(node)).toBe('models:/churn@champion');
   });
 
-  it('gives the model fields the live registry widgets', () => {
-    const schema = {
-      type: 'object',
-      properties: {
-        label: { type: 'string' },
-        component_parameters: {
-          type: 'object',
-          properties: {
-            tracking_uri: { type: 'string' },
-            model_name: { type: 'string' },
-            model_version: { type: 'string' },
-            model_alias: { type: 'string' },
-            smoke_request: { type: 'string' }
-          }
-        }
-      }
-    };
-    const form = nodeFormSchema(schema as any, trans);
+  it('gives the model fields the live registry widgets (from the schema)', () => {
+    const schema = served(
+      'node-properties',
+      '/$defs/mlpipe:serve-mlflow-model'
+    );
+    const form = nodeFormSchema(schema, trans);
     const cp = (form.uiSchema as any).component_parameters;
     expect(cp.model_name['ui:widget']).toBe(FormWidgets.mlflowModel);
     expect(cp.model_version['ui:widget']).toBe(FormWidgets.mlflowVersion);

@@ -23,7 +23,7 @@ import {
 import type { IChangeEvent } from '@rjsf/core';
 import * as React from 'react';
 
-import { catalogStore, describeError, MLPipeClient } from '../api';
+import { describeError, MLPipeClient } from '../api';
 import {
   IFormSchema,
   relaxOptionalSections,
@@ -31,9 +31,15 @@ import {
   toFormSchema
 } from '../forms/schema';
 import { formValidator } from '../forms/validator';
-import { formWidgets, IFormContext, SECRET_MASK } from '../forms/widgets';
+import { IFormContext, SECRET_MASK } from '../forms/widgets';
 import { cloneJSON, IJSONObject, isObject } from '../model/elyra';
-import type { MLPipeAPI } from '../tokens';
+import type { ICatalogStore, IFormWidgetRegistry, MLPipeAPI } from '../tokens';
+
+/** The extension points a catalog panel uses. */
+export interface ICatalogPanelRegistries {
+  catalogs: ICatalogStore;
+  formWidgets: IFormWidgetRegistry;
+}
 
 /** What differs between the two catalogs. */
 export interface ICatalogKindInfo {
@@ -176,7 +182,8 @@ class EntryFormBody
     private _isNew: boolean,
     private _error: { message: string; field?: string } | null,
     private _trans: TranslationBundle,
-    private _readOnly: boolean
+    private _readOnly: boolean,
+    private _registries: ICatalogPanelRegistries
   ) {
     super();
     this.addClass('jp-MLPipe-EntryForm');
@@ -195,7 +202,8 @@ class EntryFormBody
     );
     const context: IFormContext = {
       defaultFormData: {},
-      trans: this._trans
+      trans: this._trans,
+      catalogs: this._registries.catalogs
     };
     const errors: IJSONObject = {};
     if (this._error?.field) {
@@ -218,7 +226,7 @@ class EntryFormBody
           formData={this._data}
           formContext={context}
           validator={formValidator}
-          widgets={formWidgets}
+          widgets={this._registries.formWidgets.widgets()}
           extraErrors={errors as any}
           idPrefix={`mlpipe-${this._info.kind}`}
           liveValidate={false}
@@ -248,8 +256,10 @@ function CatalogView(props: {
   info: ICatalogKindInfo;
   trans: TranslationBundle;
   icon: LabIcon;
+  registries: ICatalogPanelRegistries;
 }): JSX.Element {
   const { info, trans } = props;
+  const catalogStore = props.registries.catalogs;
   const [items, setItems] = React.useState<MLPipeAPI.ICatalogEntry[]>(() =>
     catalogStore.items(info.kind)
   );
@@ -261,7 +271,7 @@ function CatalogView(props: {
       .refresh(info.kind)
       .then(() => setError(null))
       .catch(reason => setError(describeError(reason).message));
-  }, [info.kind]);
+  }, [info.kind, catalogStore]);
 
   React.useEffect(() => {
     const update = (_: unknown, kind: string) => {
@@ -306,7 +316,8 @@ function CatalogView(props: {
           isNew,
           failure,
           trans,
-          readOnly
+          readOnly,
+          props.registries
         ),
         buttons: readOnly
           ? [Dialog.okButton({ label: trans.__('Close') })]
@@ -502,7 +513,8 @@ export class CatalogPanel extends ReactWidget {
   constructor(
     private _info: ICatalogKindInfo,
     private _trans: TranslationBundle,
-    private _icon: LabIcon
+    private _icon: LabIcon,
+    private _registries: ICatalogPanelRegistries
   ) {
     super();
     this.addClass('jp-MLPipe-CatalogPanel');
@@ -510,7 +522,12 @@ export class CatalogPanel extends ReactWidget {
 
   render(): JSX.Element {
     return (
-      <CatalogView info={this._info} trans={this._trans} icon={this._icon} />
+      <CatalogView
+        info={this._info}
+        trans={this._trans}
+        icon={this._icon}
+        registries={this._registries}
+      />
     );
   }
 }

@@ -47,20 +47,13 @@ import {
   nodeLabel,
   nodePosition,
   resolvePath,
-  SERVE_OP,
-  serveModelRef
+  SERVE_OP
 } from '../model/elyra';
 import { IModelMessage, renderMessage } from '../model/messages';
 import type { PipelineEditorModel } from '../model/model';
-import type { MLPipeAPI } from '../tokens';
+import type { INodeType, INodeTypeRegistry, MLPipeAPI } from '../tokens';
 import { NodeDecorations, useNodeDecorations } from './decorations';
-import {
-  CONTENTS_MIME,
-  nodeIcon,
-  nodeTypes,
-  PALETTE_MIME,
-  PATHS_MIME
-} from './nodeTypes';
+import { CONTENTS_MIME, nodeIcon, PALETTE_MIME, PATHS_MIME } from './nodeTypes';
 import { IBox, PipelineOverview } from './overview';
 
 /** Size of a pipeline node before React Flow measured it. */
@@ -104,6 +97,10 @@ export interface ICanvasHandle {
 export interface ICanvasProps {
   model: PipelineEditorModel;
   trans: TranslationBundle;
+  /** The palette's node types and how nodes look. */
+  nodeTypes: INodeTypeRegistry;
+  /** Badges on the nodes (e.g. a run's task states). */
+  decorations: NodeDecorations;
   showMinimap: boolean;
   snapToGrid: boolean;
   /** Open a file (path from the server root). */
@@ -115,6 +112,7 @@ export interface ICanvasProps {
 interface ICanvasContext {
   model: PipelineEditorModel;
   trans: TranslationBundle;
+  nodeTypes: INodeTypeRegistry;
   /** Status badges (e.g. of a run); `tick` changes when they do. */
   decorations: NodeDecorations;
   tick: number;
@@ -162,7 +160,7 @@ const PipelineNodeView = React.memo(
     const ctx = React.useContext(CanvasContext)!;
     const { data, selected } = props;
     const decoration = ctx.decorations.get(props.id);
-    const Icon = nodeIcon(data.op);
+    const Icon = nodeIcon(ctx.nodeTypes, data.op);
     const errors = data.problems.filter(p => p.severity !== 'warning');
     const severity = errors.length ? 'error' : 'warning';
     const summary = data.problems.map(p => p.message).join('\n');
@@ -191,7 +189,9 @@ const PipelineNodeView = React.memo(
             {data.filename ||
               (data.op === SERVE_OP
                 ? ctx.trans.__('no model chosen')
-                : ctx.trans.__('no file chosen'))}
+                : runsFile(ctx.nodeTypes.get(data.op))
+                  ? ctx.trans.__('no file chosen')
+                  : '')}
           </div>
         </div>
         {data.problems.length > 0 && (
@@ -317,44 +317,94 @@ const CommentNodeView = React.memo(
 
 const NODE_TYPES = { pipelineNode: PipelineNodeView, comment: CommentNodeView };
 
-/** Palette of node types: drag onto the canvas, or click to add in the middle. */
+/** Whether nodes of a type run a file (unknown types: yes, as Elyra's generic nodes). */
+function runsFile(type: INodeType | undefined): boolean {
+  return type ? (type.runsFile ?? !!type.extensions?.length) : true;
+}
+
+/** The node types of the registry, following its changes. */
+function useNodeTypes(registry: INodeTypeRegistry): readonly INodeType[] {
+  const [types, setTypes] = React.useState(() => registry.list());
+  React.useEffect(() => {
+    const update = () => setTypes(registry.list());
+    registry.changed.connect(update);
+    update();
+    return () => {
+      registry.changed.disconnect(update);
+    };
+  }, [registry]);
+  return types;
+}
+
+/** Palette of node types, by category: drag onto the canvas, or click to add in the middle. */
 function NodePalette(props: {
   trans: TranslationBundle;
+  nodeTypes: INodeTypeRegistry;
   onAdd: (op: string, title: string) => void;
 }): JSX.Element {
   const { trans } = props;
+  const types = useNodeTypes(props.nodeTypes);
+  const groups: [string, INodeType[]][] = [];
+  for (const type of types) {
+    const category = type.category ?? trans.__('Nodes');
+    const group = groups.find(g => g[0] === category);
+    if (group) {
+      group[1].push(type);
+    } else {
+      groups.push([category, [type]]);
+    }
+  }
   return (
     <div className="jp-MLPipe-Palette" aria-label={trans.__('Node types')}>
-      <div className="jp-MLPipe-Palette-title">{trans.__('Nodes')}</div>
-      {nodeTypes(trans).map(type => (
+      {groups.map(([category, members]) => (
         <div
-          key={type.op}
-          className="jp-MLPipe-Palette-item"
-          data-op={type.op}
-          draggable
-          role="button"
-          tabIndex={0}
-          title={trans.__(
-            'Drag onto the canvas (or click) to add a %1 node',
-            type.title
-          )}
-          onDragStart={event => {
-            event.dataTransfer.setData(PALETTE_MIME, type.op);
-            event.dataTransfer.setData('text/plain', type.title);
-            event.dataTransfer.effectAllowed = 'copy';
-          }}
-          onClick={() => props.onAdd(type.op, type.title)}
-          onKeyDown={event => {
-            if (event.key === 'Enter' || event.key === ' ') {
-              event.preventDefault();
-              props.onAdd(type.op, type.title);
-            }
-          }}
+          key={category}
+          className="jp-MLPipe-Palette-group"
+          role="group"
+          aria-label={category}
         >
-          <type.icon.react tag="span" className="jp-MLPipe-Palette-icon" />
-          <span>{type.title}</span>
+          <div className="jp-MLPipe-Palette-title">{category}</div>
+          {members.map(type => (
+            <PaletteItem key={type.op} type={type} {...props} />
+          ))}
         </div>
       ))}
+    </div>
+  );
+}
+
+function PaletteItem(props: {
+  type: INodeType;
+  trans: TranslationBundle;
+  onAdd: (op: string, title: string) => void;
+}): JSX.Element {
+  const { type, trans } = props;
+  return (
+    <div
+      className="jp-MLPipe-Palette-item"
+      data-op={type.op}
+      draggable
+      role="button"
+      tabIndex={0}
+      title={
+        (type.description ? `${type.description}\n` : '') +
+        trans.__('Drag onto the canvas (or click) to add a %1 node', type.title)
+      }
+      onDragStart={event => {
+        event.dataTransfer.setData(PALETTE_MIME, type.op);
+        event.dataTransfer.setData('text/plain', type.title);
+        event.dataTransfer.effectAllowed = 'copy';
+      }}
+      onClick={() => props.onAdd(type.op, type.title)}
+      onKeyDown={event => {
+        if (event.key === 'Enter' || event.key === ' ') {
+          event.preventDefault();
+          props.onAdd(type.op, type.title);
+        }
+      }}
+    >
+      <type.icon.react tag="span" className="jp-MLPipe-Palette-icon" />
+      <span>{type.title}</span>
     </div>
   );
 }
@@ -362,6 +412,7 @@ function NodePalette(props: {
 /** Build React Flow nodes from the model, keeping what React Flow measured. */
 function buildNodes(
   model: PipelineEditorModel,
+  nodeTypes: INodeTypeRegistry,
   previous: FlowNode[]
 ): FlowNode[] {
   const before = new Map(previous.map(n => [n.id, n]));
@@ -391,8 +442,7 @@ function buildNodes(
       handles: NODE_HANDLES,
       data: {
         label: nodeLabel(node),
-        filename:
-          node.op === SERVE_OP ? serveModelRef(node) : nodeFilename(node),
+        filename: subtitle(nodeTypes.get(node.op), node),
         op: node.op ?? '',
         problems: problems.get(node.id) ?? NO_PROBLEMS
       }
@@ -417,6 +467,14 @@ function buildNodes(
 }
 
 const NO_PROBLEMS: MLPipeAPI.IProblem[] = [];
+
+/** The line under a node's label: its type's subtitle, else its file. */
+function subtitle(type: INodeType | undefined, node: IElyraNode): string {
+  if (type?.subtitle) {
+    return type.subtitle(node);
+  }
+  return runsFile(type) ? nodeFilename(node) : '';
+}
 
 /** Shallow equality of two records (arrays compared item by item). */
 function sameRecord(a: object, b: object): boolean {
@@ -543,15 +601,15 @@ const MINIMAP_STYLE = { width: 160, height: 110 };
 
 /** The canvas. Must be inside a `ReactFlowProvider`. */
 export function PipelineCanvas(props: ICanvasProps): JSX.Element {
-  const { model, trans, handle } = props;
+  const { model, trans, handle, nodeTypes } = props;
   const tick = useModelTick(model);
-  const [decorations, decorationsTick] = useNodeDecorations(model);
+  const [decorations, decorationsTick] = useNodeDecorations(props.decorations);
   const flow = useReactFlow();
   // zoomed out (a large pipeline in view): simpler nodes, see the stylesheet
   const zoomedOut = useStore(state => state.transform[2] < ZOOMED_OUT);
   const wrapper = React.useRef<HTMLDivElement>(null);
   const [nodes, setNodes] = React.useState<FlowNode[]>(() =>
-    buildNodes(model, [])
+    buildNodes(model, nodeTypes, [])
   );
   const [dropping, setDropping] = React.useState(false);
   // fit the view on open only when there is something to fit (else the first
@@ -570,7 +628,7 @@ export function PipelineCanvas(props: ICanvasProps): JSX.Element {
     const box = wrapper.current?.getBoundingClientRect();
     if (fitOnOpen && box && box.width > 0 && box.height > 0) {
       const { padding, maxZoom } = FIT_VIEW_OPTIONS;
-      const bounds = getNodesBounds(buildNodes(model, []));
+      const bounds = getNodesBounds(buildNodes(model, nodeTypes, []));
       setStart({
         viewport: getViewportForBounds(
           bounds,
@@ -591,9 +649,11 @@ export function PipelineCanvas(props: ICanvasProps): JSX.Element {
     []
   );
 
+  // a node type added or removed may change how nodes look
+  const types = useNodeTypes(nodeTypes);
   React.useEffect(() => {
-    setNodes(previous => buildNodes(model, previous));
-  }, [model, tick]);
+    setNodes(previous => buildNodes(model, nodeTypes, previous));
+  }, [model, tick, types]);
   const previousEdges = React.useRef<Edge[]>([]);
   const edges = React.useMemo(
     () => (previousEdges.current = buildEdges(model, previousEdges.current)),
@@ -608,8 +668,8 @@ export function PipelineCanvas(props: ICanvasProps): JSX.Element {
   // on each canvas render (every drag frame)
   // one object per change, so node views re-render only when one of these does
   const context = React.useMemo(
-    () => ({ model, trans, decorations, tick: decorationsTick }),
-    [model, trans, decorations, decorationsTick]
+    () => ({ model, trans, nodeTypes, decorations, tick: decorationsTick }),
+    [model, trans, nodeTypes, decorations, decorationsTick, types]
   );
 
   // transient messages: refused links, unsupported drops...
@@ -754,7 +814,7 @@ export function PipelineCanvas(props: ICanvasProps): JSX.Element {
   const addAt = React.useCallback(
     (op: string, title: string, at: { x: number; y: number }) => {
       model.addNode({
-        op: op as any,
+        op,
         filename: '',
         label: title,
         x: at.x - NODE_WIDTH / 2,
@@ -775,8 +835,8 @@ export function PipelineCanvas(props: ICanvasProps): JSX.Element {
       if (skipped > 0) {
         notify(
           trans._n(
-            '%1 item is not a notebook, Python script or R script, so it was not added.',
-            '%1 items are not notebooks, Python scripts or R scripts, so they were not added.',
+            '%1 item is not a file any node type runs (notebook, Python or R script), so it was not added.',
+            '%1 items are not files any node type runs (notebooks, Python or R scripts), so they were not added.',
             skipped
           )
         );
@@ -799,7 +859,7 @@ export function PipelineCanvas(props: ICanvasProps): JSX.Element {
     const op = event.dataTransfer.getData(PALETTE_MIME);
     if (op) {
       event.preventDefault();
-      const type = nodeTypes(trans).find(t => t.op === op);
+      const type = nodeTypes.get(op);
       addAt(
         op,
         type?.title ?? op,
@@ -937,6 +997,10 @@ export function PipelineCanvas(props: ICanvasProps): JSX.Element {
         );
         return;
       }
+      if (!runsFile(nodeTypes.get(elyraNode.op))) {
+        notify(trans.__('This node has no file: set it up in its properties.'));
+        return;
+      }
       const file = nodeFilename(elyraNode);
       if (file) {
         props.onOpenFile(resolvePath(model.folder, file));
@@ -946,7 +1010,7 @@ export function PipelineCanvas(props: ICanvasProps): JSX.Element {
         );
       }
     },
-    [model, props.onOpenFile, notify, trans]
+    [model, nodeTypes, props.onOpenFile, notify, trans]
   );
 
   const empty = model.nodes.length === 0 && model.comments.length === 0;
@@ -1013,6 +1077,7 @@ export function PipelineCanvas(props: ICanvasProps): JSX.Element {
             <Panel position="top-left">
               <NodePalette
                 trans={trans}
+                nodeTypes={nodeTypes}
                 onAdd={(op, title) =>
                   addAt(op, title, handle.current!.center())
                 }

@@ -6,13 +6,12 @@
 /**
  * Status badges other features put on canvas nodes (a run's per-node state),
  * kept apart from the pipeline model: they are not part of the document,
- * never dirty it and are not undone.
+ * never dirty it and are not undone. Each editor has its own
+ * (`IPipelineEditor.decorations`, reached through `IPipelineEditorTracker`).
  */
 
 import { ISignal, Signal } from '@lumino/signaling';
 import * as React from 'react';
-
-import type { PipelineEditorModel } from '../model/model';
 
 /** A badge on one node. */
 export interface INodeDecoration {
@@ -80,23 +79,10 @@ function sameItems(
   return true;
 }
 
-const registry = new WeakMap<PipelineEditorModel, NodeDecorations>();
-
-/** The badges of the editor showing `model` (made on first use). */
-export function nodeDecorations(model: PipelineEditorModel): NodeDecorations {
-  let decorations = registry.get(model);
-  if (!decorations) {
-    decorations = new NodeDecorations();
-    registry.set(model, decorations);
-  }
-  return decorations;
-}
-
-/** The badges of `model`'s editor, re-rendering the caller when they change. */
+/** The badges of an editor, re-rendering the caller when they change. */
 export function useNodeDecorations(
-  model: PipelineEditorModel
+  decorations: NodeDecorations
 ): [NodeDecorations, number] {
-  const decorations = nodeDecorations(model);
   const [tick, setTick] = React.useState(0);
   React.useEffect(() => {
     const bump = () => setTick(t => t + 1);

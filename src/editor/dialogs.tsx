@@ -18,41 +18,18 @@ import {
 import type { TranslationBundle } from '@jupyterlab/translation';
 import * as React from 'react';
 
-import {
-  catalogStore,
-  describeError,
-  describeProblem,
-  MLPipeClient
-} from '../api';
+import { describeError, describeProblem, MLPipeClient } from '../api';
 import { basename } from '../model/elyra';
 import { MLPipeRequestError } from '../request';
-import type { IPipelineEditor, MLPipeAPI } from '../tokens';
+import type {
+  ICatalogStore,
+  IPipelineEditor,
+  ISubmitFollowUps,
+  MLPipeAPI
+} from '../tokens';
 
 /** The runtime configuration chosen last in this session. */
 let lastRuntimeConfig = 'local';
-
-/**
- * A next step offered as a button of the "Pipeline submitted" dialog (e.g.
- * "Trigger run", registered by the runs plugin).
- */
-export interface ISubmitFollowUp {
-  /** The button's label (translated). */
-  label: string;
-  /** Whether to offer it after this publish with this configuration. */
-  applies(
-    config: MLPipeAPI.IRuntimeConfig | undefined,
-    result: MLPipeAPI.ISubmitResult
-  ): boolean;
-  /** Do it (after the dialog closed). */
-  run(
-    editor: IPipelineEditor,
-    result: MLPipeAPI.ISubmitResult,
-    runtimeConfig: string
-  ): Promise<void>;
-}
-
-/** The follow-ups offered after a successful submit. */
-export const submitFollowUps: ISubmitFollowUp[] = [];
 
 /** Dialog body: choose a runtime configuration. */
 export class RuntimeConfigPicker
@@ -160,6 +137,7 @@ export async function showProblems(
 
 /** Ask for a runtime configuration; null when cancelled. */
 async function chooseConfig(
+  catalogs: ICatalogStore,
   title: string,
   intro: string,
   accept: string | null,
@@ -169,7 +147,7 @@ async function chooseConfig(
   let configs: MLPipeAPI.IRuntimeConfig[];
   try {
     configs =
-      await catalogStore.refresh<MLPipeAPI.IRuntimeConfig>('runtime-configs');
+      await catalogs.refresh<MLPipeAPI.IRuntimeConfig>('runtime-configs');
   } catch (error) {
     await showProblems(
       trans.__('Cannot read the runtime configurations'),
@@ -227,6 +205,10 @@ async function saveFirst(
 /** Options of export and submit. */
 export interface IRunOptions {
   trans: TranslationBundle;
+  /** The server's catalogs (for the runtime configurations). */
+  catalogs: ICatalogStore;
+  /** The next steps offered after a submit. */
+  followUps: ISubmitFollowUps;
   /** Open a file by its path from the server root. */
   openFile: (path: string) => void;
   /** Skip the dialog and use this runtime configuration. */
@@ -333,6 +315,7 @@ export async function exportPipeline(
   const config =
     options.runtimeConfig ??
     (await chooseConfig(
+      options.catalogs,
       trans.__('Export as Airflow DAG'),
       trans.__(
         'Writes the DAG file of "%1" and its node bundles into the dags folder beside it, with the settings of the runtime configuration below. Nothing is uploaded.',
@@ -503,6 +486,7 @@ export async function submitPipeline(
   const config =
     options.runtimeConfig ??
     (await chooseConfig(
+      options.catalogs,
       trans.__('Submit pipeline'),
       trans.__(
         'Publishes "%1": its files are uploaded and its DAG is committed to the DAG repository of the runtime configuration below.',
@@ -533,11 +517,13 @@ export async function submitPipeline(
     const result = await pending;
     editor.editorModel.setProblems(result.problems ?? []);
     const entry = (
-      await catalogStore
+      await options.catalogs
         .ensure<MLPipeAPI.IRuntimeConfig>('runtime-configs')
         .catch(() => [])
     ).find(c => c.name === config);
-    const followUps = submitFollowUps.filter(f => f.applies(entry, result));
+    const followUps = options.followUps
+      .list()
+      .filter(f => f.applies(entry, result));
     const answer = await showDialog({
       title: trans.__('Pipeline submitted'),
       body: ReactWidget.create(

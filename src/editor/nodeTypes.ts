@@ -13,58 +13,70 @@ import {
   rKernelIcon
 } from '@jupyterlab/ui-components';
 
-import { PALETTE_OPS, PaletteOp, SERVE_OP } from '../model/elyra';
+import { serveModelRef, SERVE_OP } from '../model/elyra';
+import type { INodeType, INodeTypeRegistry } from '../tokens';
 
-/** How a node type looks in the palette and on the canvas. */
-export interface INodeTypeInfo {
-  op: PaletteOp;
-  title: string;
-  icon: LabIcon;
-  extensions: string[];
-}
-
-/** The palette's node types, with translated titles. */
-export function nodeTypes(trans: TranslationBundle): INodeTypeInfo[] {
-  const titles: { [op in PaletteOp]: string } = {
-    'execute-notebook-node': trans.__('Notebook'),
-    'execute-python-node': trans.__('Python script'),
-    'execute-r-node': trans.__('R script'),
-    [SERVE_OP]: trans.__('Serve MLflow model')
-  };
-  const icons: { [op in PaletteOp]: LabIcon } = {
-    'execute-notebook-node': notebookIcon,
-    'execute-python-node': pythonIcon,
-    'execute-r-node': rKernelIcon,
-    [SERVE_OP]: launchIcon
-  };
-  const extensions: { [op in PaletteOp]: string[] } = {
-    'execute-notebook-node': ['.ipynb'],
-    'execute-python-node': ['.py'],
-    'execute-r-node': ['.r', '.R'],
-    [SERVE_OP]: []
-  };
-  return PALETTE_OPS.map(op => ({
-    op,
-    title: titles[op],
-    icon: icons[op],
-    extensions: extensions[op]
-  }));
+/** The node types mlpipe-lab itself offers (added to the registry by its plugin). */
+export function builtinNodeTypes(trans: TranslationBundle): INodeType[] {
+  return [
+    {
+      op: 'execute-notebook-node',
+      title: trans.__('Notebook'),
+      description: trans.__('Run a notebook (.ipynb) in the runtime image'),
+      icon: notebookIcon,
+      extensions: ['.ipynb'],
+      rank: 10
+    },
+    {
+      op: 'execute-python-node',
+      title: trans.__('Python script'),
+      description: trans.__('Run a Python script (.py) in the runtime image'),
+      icon: pythonIcon,
+      extensions: ['.py'],
+      rank: 20
+    },
+    {
+      op: 'execute-r-node',
+      title: trans.__('R script'),
+      description: trans.__('Run an R script (.r) in the runtime image'),
+      icon: rKernelIcon,
+      extensions: ['.r'],
+      rank: 30
+    },
+    {
+      op: SERVE_OP,
+      title: trans.__('Serve MLflow model'),
+      description: trans.__(
+        'Build, deploy, wait for and smoke-test a registered MLflow model'
+      ),
+      icon: launchIcon,
+      runsFile: false,
+      rank: 40,
+      subtitle: node => serveModelRef(node)
+    }
+  ];
 }
 
 /** The icon of a node type (a plain file icon for unknown types). */
-export function nodeIcon(op: string | undefined): LabIcon {
-  switch (op) {
-    case 'execute-notebook-node':
-      return notebookIcon;
-    case 'execute-python-node':
-      return pythonIcon;
-    case 'execute-r-node':
-      return rKernelIcon;
-    case SERVE_OP:
-      return launchIcon;
-    default:
-      return fileIcon;
-  }
+export function nodeIcon(
+  registry: INodeTypeRegistry,
+  op: string | undefined
+): LabIcon {
+  return registry.get(op)?.icon ?? fileIcon;
+}
+
+/** The node type of a file, by the registry's extensions, or null. */
+export function opForFile(
+  registry: INodeTypeRegistry,
+  path: string
+): string | null {
+  const name = path.slice(path.lastIndexOf('/') + 1);
+  const type = registry.forPath(name);
+  // a file named only ".py" is no script
+  return type &&
+    !(type.extensions ?? []).some(e => e.toLowerCase() === name.toLowerCase())
+    ? type.op
+    : null;
 }
 
 /** MIME type of a node type dragged from the palette (HTML5 drag and drop). */

@@ -17,25 +17,40 @@ import * as React from 'react';
 
 import { describeProblem, MLPipeClient } from '../api';
 import { formPatch, problemsToErrorSchema } from '../forms/patch';
-import {
-  FormWidgets,
-  hasProperty,
-  IFormSchema,
-  setUiOption,
-  toFormSchema
-} from '../forms/schema';
+import { IFormSchema, setUiOption, toFormSchema } from '../forms/schema';
 import { formValidator } from '../forms/validator';
-import { formWidgets, IFormContext } from '../forms/widgets';
+import type { IFormContext } from '../forms/widgets';
 import { IJSONObject, nodeLabel } from '../model/elyra';
 import type { PipelineEditorModel } from '../model/model';
-import type { MLPipeAPI } from '../tokens';
+import type {
+  IFormWidgetRegistry,
+  INodeTypeRegistry,
+  MLPipeAPI
+} from '../tokens';
 import { useModelTick } from './canvas';
 import { nodeIcon } from './nodeTypes';
+import type { IEditorRegistries } from './widget';
 
-/** Load a schema from the server (cached). */
+/** The widgets of the registry, following its changes. */
+function useFormWidgets(
+  registry: IFormWidgetRegistry
+): ReturnType<IFormWidgetRegistry['widgets']> {
+  const [widgets, setWidgets] = React.useState(() => registry.widgets());
+  React.useEffect(() => {
+    const update = () => setWidgets(registry.widgets());
+    registry.changed.connect(update);
+    return () => {
+      registry.changed.disconnect(update);
+    };
+  }, [registry]);
+  return widgets;
+}
+
+/** Load a schema: the node type's own, else the server's (cached). */
 function useSchema(
   name: string,
-  op?: string
+  op?: string,
+  nodeTypes?: INodeTypeRegistry
 ): { schema: IJSONObject | null; error: string | null } {
   const [state, setState] = React.useState<{
     schema: IJSONObject | null;
@@ -44,7 +59,8 @@ function useSchema(
   React.useEffect(() => {
     let live = true;
     setState({ schema: null, error: null });
-    MLPipeClient.schema(name, op)
+    const own = op ? nodeTypes?.get(op)?.schema : undefined;
+    (own ? own() : MLPipeClient.schema(name, op))
       .then(schema => live && setState({ schema, error: null }))
       .catch(
         reason =>
@@ -54,62 +70,9 @@ function useSchema(
     return () => {
       live = false;
     };
-  }, [name, op]);
+  }, [name, op, nodeTypes]);
   return state;
 }
-
-const NODE_ORDER = [
-  'filename',
-  'runtime_image',
-  'cpu',
-  'cpu_limit',
-  'memory',
-  'memory_limit',
-  'gpu',
-  'gpu_vendor',
-  'dependencies',
-  'include_subdirectories',
-  'outputs',
-  'env_vars',
-  'kubernetes_secrets',
-  'mounted_volumes',
-  'kubernetes_shared_mem_size',
-  'kubernetes_tolerations',
-  'kubernetes_pod_labels',
-  'kubernetes_pod_annotations',
-  '*'
-];
-
-/** Serve MLflow model nodes: the model first, then where and how it is served. */
-const SERVE_ORDER = [
-  'tracking_uri',
-  'model_name',
-  'model_alias',
-  'model_version',
-  'target',
-  'deployment_name',
-  'namespace',
-  'runtime_image',
-  'image_registry',
-  'image_repository',
-  'image_tag',
-  'registry_secret',
-  'serving_runtime',
-  'replicas',
-  'cpu',
-  'memory',
-  'min_replicas',
-  'max_replicas',
-  'cpu_target_percent',
-  '*'
-];
-
-/** The live registry lists of a serve node's model fields. */
-const MLFLOW_WIDGETS: { [field: string]: string } = {
-  model_name: FormWidgets.mlflowModel,
-  model_version: FormWidgets.mlflowVersion,
-  model_alias: FormWidgets.mlflowAlias
-};
 
 /** The node form: the node schema plus the description Elyra keeps in `ui_data`. */
 export function nodeFormSchema(
@@ -135,40 +98,21 @@ export function nodeFormSchema(
   if (!props.label) {
     delete form.schema.properties.label;
   }
+  // widgets and field order come from the schema's x-mlpipe-widget / x-mlpipe-order
   const ui = form.uiSchema;
   ui['ui:order'] = ['label', 'description', 'component_parameters', '*'];
   setUiOption(ui, 'description', { 'ui:widget': 'textarea' });
-  if (hasProperty(form.schema, 'component_parameters')) {
-    const cp = form.schema.properties.component_parameters.properties ?? {};
-    const order = 'model_name' in cp ? SERVE_ORDER : NODE_ORDER;
-    setUiOption(ui, 'component_parameters', {
-      'ui:order': order.filter(key => key === '*' || key in cp)
-    });
-    setUiOption(ui, 'component_parameters/filename', {
-      'ui:widget': FormWidgets.file
-    });
-    setUiOption(ui, 'component_parameters/runtime_image', {
-      'ui:widget': FormWidgets.runtimeImage
-    });
-    for (const [field, widget] of Object.entries(MLFLOW_WIDGETS)) {
-      if (field in cp) {
-        setUiOption(ui, `component_parameters/${field}`, {
-          'ui:widget': widget
-        });
-      }
-    }
-    if ('smoke_request' in cp) {
-      setUiOption(ui, 'component_parameters/smoke_request', {
-        'ui:widget': 'textarea'
-      });
-    }
-    if ('disable_node_caching' in cp) {
-      setUiOption(ui, 'component_parameters/disable_node_caching', {
-        'ui:widget': 'hidden'
-      });
-    }
-  }
   return form;
+}
+
+/** The names of the pipeline's parameters (for the "Pipeline parameters used" picker). */
+function pipelineParameterNames(model: PipelineEditorModel): string[] {
+  const params = model.pipelineData().mlpipe?.parameters;
+  return Array.isArray(params)
+    ? params
+        .map(p => (p && typeof p.name === 'string' ? p.name : ''))
+        .filter(Boolean)
+    : [];
 }
 
 /** Where a serve node's registry lists come from (its own tracking URI and model). */
@@ -183,19 +127,7 @@ function mlflowContext(data: IJSONObject): IFormContext['mlflow'] {
 
 /** The pipeline form: Elyra's properties (with defaults) and our Airflow settings. */
 export function pipelineFormSchema(raw: IJSONObject): IFormSchema {
-  const form = toFormSchema(raw);
-  const ui = form.uiSchema;
-  ui['ui:order'] = ['properties', 'mlpipe', '*'];
-  setUiOption(ui, 'properties', {
-    'ui:order': ['name', 'description', '*', 'runtime', 'pipeline_defaults']
-  });
-  setUiOption(ui, 'properties/description', { 'ui:widget': 'textarea' });
-  setUiOption(ui, 'properties/runtime', { 'ui:readonly': true });
-  setUiOption(ui, 'properties/pipeline_defaults/runtime_image', {
-    'ui:widget': FormWidgets.runtimeImage
-  });
-  setUiOption(ui, 'mlpipe/doc_md', { 'ui:widget': 'textarea' });
-  return form;
+  return toFormSchema(raw);
 }
 
 const DEFAULT_FORM_STATE = {
@@ -206,6 +138,7 @@ const DEFAULT_FORM_STATE = {
 /** Common props of our forms. */
 function SchemaForm(props: {
   form: IFormSchema;
+  widgets: IFormWidgetRegistry;
   formData: IJSONObject;
   idPrefix: string;
   errors: ReturnType<typeof problemsToErrorSchema>;
@@ -219,7 +152,7 @@ function SchemaForm(props: {
       formData={props.formData}
       formContext={props.context}
       validator={formValidator}
-      widgets={formWidgets}
+      widgets={useFormWidgets(props.widgets)}
       idPrefix={props.idPrefix}
       extraErrors={props.errors as any}
       liveValidate={false}
@@ -268,6 +201,7 @@ export function ProblemList(props: {
 
 interface IPanelProps {
   model: PipelineEditorModel;
+  registries: IEditorRegistries;
   trans: TranslationBundle;
   docManager: IDocumentManager | null;
   idPrefix: string;
@@ -278,7 +212,8 @@ interface IPanelProps {
 function NodeProperties(props: IPanelProps & { nodeId: string }): JSX.Element {
   const { model, trans, nodeId } = props;
   const node = model.node(nodeId)!;
-  const { schema, error } = useSchema('node-properties', node.op);
+  const { nodeTypes } = props.registries;
+  const { schema, error } = useSchema('node-properties', node.op, nodeTypes);
   const form = React.useMemo(
     () => (schema ? nodeFormSchema(schema, trans) : null),
     [schema, trans]
@@ -296,12 +231,15 @@ function NodeProperties(props: IPanelProps & { nodeId: string }): JSX.Element {
     trans,
     docManager: props.docManager,
     folder: model.folder,
+    catalogs: props.registries.catalogs,
+    nodeTypes,
     runtimeImageFallback: defaultImage
       ? trans.__('Pipeline default (%1)', defaultImage)
       : trans.__('Pipeline default (none set)'),
-    mlflow: mlflowContext(data)
+    mlflow: mlflowContext(data),
+    pipelineParameters: pipelineParameterNames(model)
   };
-  const Icon = nodeIcon(node.op);
+  const Icon = nodeIcon(nodeTypes, node.op);
   return (
     <div className="jp-MLPipe-Properties-node" data-node-id={nodeId}>
       <div className="jp-MLPipe-Properties-heading">
@@ -320,6 +258,7 @@ function NodeProperties(props: IPanelProps & { nodeId: string }): JSX.Element {
       {form && (
         <SchemaForm
           form={form}
+          widgets={props.registries.formWidgets}
           formData={data}
           idPrefix={`${props.idPrefix}-node-${nodeId}`}
           errors={errors}
@@ -356,7 +295,12 @@ function PipelineProperties(props: IPanelProps): JSX.Element {
     trans,
     docManager: props.docManager,
     folder: model.folder,
-    runtimeImageFallback: trans.__('(none)')
+    catalogs: props.registries.catalogs,
+    runtimeImageFallback: trans.__('(none)'),
+    startDate:
+      typeof data.mlpipe?.start_date === 'string'
+        ? data.mlpipe.start_date
+        : undefined
   };
   return (
     <div className="jp-MLPipe-Properties-pipeline">
@@ -372,6 +316,7 @@ function PipelineProperties(props: IPanelProps): JSX.Element {
       {form && (
         <SchemaForm
           form={form}
+          widgets={props.registries.formWidgets}
           formData={data}
           idPrefix={`${props.idPrefix}-pipeline`}
           errors={errors}

@@ -27,7 +27,13 @@ import { nodePosition } from '../model/elyra';
 import { message, renderMessage } from '../model/messages';
 import { layoutLeftToRight } from '../model/layout';
 import { IContentChange, PipelineEditorModel } from '../model/model';
-import type { IPipelineEditor, MLPipeAPI } from '../tokens';
+import type {
+  ICatalogStore,
+  IFormWidgetRegistry,
+  INodeTypeRegistry,
+  IPipelineEditor,
+  MLPipeAPI
+} from '../tokens';
 import {
   ICanvasHandle,
   NODE_HEIGHT,
@@ -35,6 +41,8 @@ import {
   PipelineCanvas,
   useModelTick
 } from './canvas';
+import { NodeDecorations } from './decorations';
+import { opForFile } from './nodeTypes';
 import { PropertiesPanel } from './properties';
 
 /** User settings of the editor (from `schema/editor.json`). */
@@ -79,7 +87,9 @@ export class PipelineEditorView extends ReactWidget {
     super();
     this.addClass('jp-MLPipe-Editor');
     this.model = options.model;
+    this.decorations = options.decorations;
     this._trans = options.trans;
+    this._registries = options.registries;
     this._docManager = options.docManager;
     this._settings = options.settings;
     this._onOpenFile = options.onOpenFile;
@@ -90,6 +100,9 @@ export class PipelineEditorView extends ReactWidget {
   }
 
   readonly model: PipelineEditorModel;
+
+  /** Badges on the nodes (e.g. a run's task states). */
+  readonly decorations: NodeDecorations;
 
   /** Filled in by the canvas once it is rendered. */
   readonly canvas: { current: ICanvasHandle | null } = { current: null };
@@ -136,6 +149,8 @@ export class PipelineEditorView extends ReactWidget {
     return (
       <EditorRoot
         model={this.model}
+        decorations={this.decorations}
+        registries={this._registries}
         trans={this._trans}
         ready={this._ready}
         settings={this._settings.current}
@@ -151,6 +166,7 @@ export class PipelineEditorView extends ReactWidget {
   }
 
   private _trans: TranslationBundle;
+  private _registries: IEditorRegistries;
   private _docManager: IDocumentManager | null;
   private _settings: EditorSettings;
   private _onOpenFile: (path: string) => void;
@@ -161,10 +177,19 @@ export class PipelineEditorView extends ReactWidget {
   private _propertiesToggled = new Signal<this, boolean>(this);
 }
 
+/** The extension points an editor draws from (see `tokens.ts`). */
+export interface IEditorRegistries {
+  nodeTypes: INodeTypeRegistry;
+  formWidgets: IFormWidgetRegistry;
+  catalogs: ICatalogStore;
+}
+
 /** Options of the editor view. */
 export namespace PipelineEditorView {
   export interface IOptions {
     model: PipelineEditorModel;
+    decorations: NodeDecorations;
+    registries: IEditorRegistries;
     trans: TranslationBundle;
     settings: EditorSettings;
     docManager: IDocumentManager | null;
@@ -175,6 +200,8 @@ export namespace PipelineEditorView {
 
 function EditorRoot(props: {
   model: PipelineEditorModel;
+  decorations: NodeDecorations;
+  registries: IEditorRegistries;
   trans: TranslationBundle;
   ready: boolean;
   settings: IEditorSettings;
@@ -218,6 +245,8 @@ function EditorRoot(props: {
           <PipelineCanvas
             model={model}
             trans={trans}
+            nodeTypes={props.registries.nodeTypes}
+            decorations={props.decorations}
             showMinimap={props.settings.showMinimap}
             snapToGrid={props.settings.snapToGrid}
             onOpenFile={props.onOpenFile}
@@ -228,6 +257,7 @@ function EditorRoot(props: {
       {props.propertiesVisible && (
         <PropertiesPanel
           model={model}
+          registries={props.registries}
           trans={trans}
           docManager={props.docManager}
           idPrefix={props.idPrefix}
@@ -244,9 +274,15 @@ export class PipelineEditorWidget
   implements IPipelineEditor
 {
   constructor(options: PipelineEditorWidget.IOptions) {
-    const model = new PipelineEditorModel({ path: options.context.path });
+    const { nodeTypes } = options.registries;
+    const model = new PipelineEditorModel({
+      path: options.context.path,
+      opForPath: path => opForFile(nodeTypes, path)
+    });
     const content = new PipelineEditorView({
       model,
+      decorations: new NodeDecorations(),
+      registries: options.registries,
       trans: options.trans,
       settings: options.settings,
       docManager: options.docManager,
@@ -282,6 +318,10 @@ export class PipelineEditorWidget
 
   /** The editor model (graph, selection, history, problems). */
   readonly editorModel: PipelineEditorModel;
+
+  get decorations(): NodeDecorations {
+    return this.content.decorations;
+  }
 
   /** Emitted after each validation with its result. */
   get validated(): ISignal<this, MLPipeAPI.IValidationResult> {
@@ -420,6 +460,7 @@ export class PipelineEditorWidget
 export namespace PipelineEditorWidget {
   export interface IOptions {
     context: DocumentRegistry.IContext<DocumentRegistry.ICodeModel>;
+    registries: IEditorRegistries;
     trans: TranslationBundle;
     settings: EditorSettings;
     docManager: IDocumentManager | null;
@@ -445,6 +486,7 @@ export class PipelineEditorFactory extends ABCWidgetFactory<
   ): PipelineEditorWidget {
     return new PipelineEditorWidget({
       context,
+      registries: this._options.registries,
       trans: this._options.trans,
       settings: this._options.settings,
       docManager: this._options.docManager,

@@ -11,24 +11,37 @@
 
 import { IJSONObject, isObject } from '../model/elyra';
 
-/** Custom widget names used in UI schemas (see `widgets.tsx`). */
+/**
+ * Names of mlpipe-lab's form widgets (in the `IFormWidgetRegistry`). A schema
+ * property picks one with `"x-mlpipe-widget": "<name>"`; the first three are
+ * also chosen from the property's shape. rjsf's own widget names (`textarea`,
+ * `hidden`...) work too.
+ */
 export namespace FormWidgets {
   /** Number-or-string quantities such as CPU (`0.5`, `500m`) and memory (`8`, `512Mi`). */
-  export const quantity = 'mlpipeQuantity';
+  export const quantity = 'quantity';
   /** A scalar that may be a string, a number or a boolean. */
-  export const scalar = 'mlpipeScalar';
+  export const scalar = 'scalar';
   /** A write-only secret: "set / change", never shown. */
-  export const secret = 'mlpipeSecret';
+  export const secret = 'secret';
   /** A runtime image chosen from the catalog. */
-  export const runtimeImage = 'mlpipeRuntimeImage';
+  export const runtimeImage = 'runtime-image';
   /** A file relative to the pipeline, with a "Browse" button. */
-  export const file = 'mlpipeFile';
+  export const file = 'file';
   /** A registered model name from the MLflow registry (live list). */
-  export const mlflowModel = 'mlpipeMlflowModel';
+  export const mlflowModel = 'mlflow-model';
   /** A version of the chosen registered model (live list). */
-  export const mlflowVersion = 'mlpipeMlflowVersion';
+  export const mlflowVersion = 'mlflow-version';
   /** An alias of the chosen registered model (live list). */
-  export const mlflowAlias = 'mlpipeMlflowAlias';
+  export const mlflowAlias = 'mlflow-alias';
+}
+
+/** Schema annotations the forms read (the server's schemas carry them). */
+export namespace Annotations {
+  /** The widget of a property (a name in the `IFormWidgetRegistry`). */
+  export const widget = 'x-mlpipe-widget';
+  /** The order of an object's properties (names; `*` for the rest). */
+  export const order = 'x-mlpipe-order';
 }
 
 /** A schema and its UI schema, ready for the form component. */
@@ -134,6 +147,11 @@ function rewrite(
     }
   }
 
+  const widget = schema[Annotations.widget];
+  delete schema[Annotations.widget];
+  const order = schema[Annotations.order];
+  delete schema[Annotations.order];
+
   if ('default' in schema) {
     const value = schema.default;
     delete schema.default;
@@ -164,6 +182,12 @@ function rewrite(
   if (schema.writeOnly === true) {
     ui['ui:widget'] = FormWidgets.secret;
   }
+  if (typeof widget === 'string' && widget) {
+    ui['ui:widget'] = widget;
+  }
+  if (schema.readOnly === true && !options.dropReadOnly) {
+    ui['ui:readonly'] = true;
+  }
 
   if (isObject(schema.properties)) {
     const props: IJSONObject = {};
@@ -183,6 +207,13 @@ function rewrite(
     schema.properties = props;
     if (Array.isArray(schema.required)) {
       schema.required = schema.required.filter((r: string) => r in props);
+    }
+    if (Array.isArray(order)) {
+      // the form component refuses an order naming absent properties
+      const names = order.filter(
+        (n: unknown) => n === '*' || (typeof n === 'string' && n in props)
+      );
+      ui['ui:order'] = names.includes('*') ? names : [...names, '*'];
     }
   }
   if (isObject(schema.items)) {

@@ -14,9 +14,10 @@ import type { TranslationBundle } from '@jupyterlab/translation';
 import type { RegistryWidgetsType, WidgetProps } from '@rjsf/utils';
 import * as React from 'react';
 
-import { catalogStore, MLPipeClient } from '../api';
-import { opForPath, relativePath } from '../model/elyra';
-import type { MLPipeAPI } from '../tokens';
+import { MLPipeClient } from '../api';
+import { opForFile } from '../editor/nodeTypes';
+import { relativePath } from '../model/elyra';
+import type { ICatalogStore, INodeTypeRegistry, MLPipeAPI } from '../tokens';
 import { FormWidgets } from './schema';
 
 /** What the widgets need from their surroundings (given as the form context). */
@@ -28,6 +29,14 @@ export interface IFormContext {
   docManager?: IDocumentManager | null;
   /** Folder of the pipeline file (file paths are relative to it). */
   folder?: string;
+  /** The catalogs (runtime images...). */
+  catalogs?: ICatalogStore;
+  /** Which files a node runs (for "Browse…"). */
+  nodeTypes?: INodeTypeRegistry;
+  /** Names of the pipeline's parameters (for the "Pipeline parameters used" picker). */
+  pipelineParameters?: string[];
+  /** The pipeline's start date (the schedule's next runs come after it). */
+  startDate?: string;
   /** Text of the empty runtime image choice (e.g. "Pipeline default (python:3.11)"). */
   runtimeImageFallback?: string;
   /** Serve MLflow model nodes: where the registry is and which model is chosen. */
@@ -164,24 +173,29 @@ function SecretWidget(props: WidgetProps): JSX.Element {
 }
 
 /** Follow the runtime image catalog. */
-export function useRuntimeImages(): MLPipeAPI.IRuntimeImage[] {
-  const [items, setItems] = React.useState(() =>
-    catalogStore.items<MLPipeAPI.IRuntimeImage>('runtime-images')
+export function useRuntimeImages(
+  catalogs: ICatalogStore | undefined
+): MLPipeAPI.IRuntimeImage[] {
+  const [items, setItems] = React.useState(
+    () => catalogs?.items<MLPipeAPI.IRuntimeImage>('runtime-images') ?? []
   );
   React.useEffect(() => {
+    if (!catalogs) {
+      return;
+    }
     const update = (_: unknown, kind: string) => {
       if (kind === 'runtime-images') {
-        setItems(catalogStore.items('runtime-images'));
+        setItems(catalogs.items('runtime-images'));
       }
     };
-    catalogStore.changed.connect(update);
-    catalogStore.ensure('runtime-images').catch(reason => {
+    catalogs.changed.connect(update);
+    catalogs.ensure('runtime-images').catch(reason => {
       console.warn('mlpipe-lab: cannot read the runtime images', reason);
     });
     return () => {
-      catalogStore.changed.disconnect(update);
+      catalogs.changed.disconnect(update);
     };
-  }, []);
+  }, [catalogs]);
   return items;
 }
 
@@ -190,7 +204,7 @@ function RuntimeImageWidget(props: WidgetProps): JSX.Element {
   const { id, value, disabled, readonly, onChange } = props;
   const ctx = context(props);
   const { trans } = ctx;
-  const images = useRuntimeImages().filter(i => i.image);
+  const images = useRuntimeImages(ctx.catalogs).filter(i => i.image);
   const known = images.some(i => i.image === value);
   return (
     <select
@@ -220,16 +234,22 @@ function RuntimeImageWidget(props: WidgetProps): JSX.Element {
 /** A node's file, relative to the pipeline, with a "Browse" button. */
 function FileWidget(props: WidgetProps): JSX.Element {
   const { id, value, disabled, readonly, onChange, placeholder } = props;
-  const { trans, docManager, folder } = context(props);
+  const { trans, docManager, folder, nodeTypes } = context(props);
   const browse = async () => {
     if (!docManager) {
       return;
     }
+    // the pipeline's folder, which a node's file may not leave; notebooks and scripts only
     const result = await FileDialog.getOpenFiles({
       manager: docManager,
       title: trans.__('Choose the notebook or script of this node'),
+      defaultPath: folder ?? '',
+      root: folder ?? '',
       filter: model =>
-        model.type === 'directory' || opForPath(model.path) ? {} : null
+        model.type === 'directory' ||
+        (nodeTypes && opForFile(nodeTypes, model.path))
+          ? {}
+          : null
     });
     const chosen = result.button.accept ? result.value?.[0] : undefined;
     if (chosen && chosen.type !== 'directory') {
@@ -484,8 +504,110 @@ function MlflowAliasWidget(props: WidgetProps): JSX.Element {
   return <MlflowVersionOrAliasWidget {...props} kind="alias" />;
 }
 
-/** The custom widgets, by the names used in UI schemas. */
-export const formWidgets: RegistryWidgetsType = {
+/**
+ * A schedule (preset or cron) with the server's reading of it underneath: in
+ * words with the next runs, or what is wrong. The server's checker is the one
+ * that validation and export use, so the three never disagree.
+ */
+function ScheduleWidget(props: WidgetProps): JSX.Element {
+  const { id, value, disabled, readonly, onChange, placeholder } = props;
+  const { trans, startDate } = context(props);
+  const text = typeof value === 'string' ? value : '';
+  const info = useFetched(
+    () => MLPipeClient.schedule(text, startDate),
+    [text, startDate]
+  );
+  return (
+    <div className="jp-MLPipe-Schedule">
+      <input
+        id={id}
+        className="form-control"
+        type="text"
+        value={text}
+        placeholder={placeholder || trans.__('e.g. @daily or 0 3 * * 1-5')}
+        disabled={disabled || readonly}
+        onChange={event => onChange(event.target.value || undefined)}
+      />
+      <div
+        className={`jp-MLPipe-ScheduleInfo${info.error ? ' jp-MLPipe-Problem' : ''}`}
+        data-state={info.error ? 'error' : info.data ? 'ok' : 'loading'}
+        aria-live="polite"
+      >
+        {info.error ??
+          (info.data && (
+            <>
+              <span className="jp-MLPipe-ScheduleInfo-description">
+                {info.data.description}
+              </span>
+              {info.data.next_runs.length > 0 && (
+                <span className="jp-MLPipe-ScheduleInfo-next">
+                  {trans.__(
+                    'Next runs (UTC): %1',
+                    info.data.next_runs.join(', ')
+                  )}
+                </span>
+              )}
+            </>
+          ))}
+      </div>
+    </div>
+  );
+}
+
+/**
+ * A pick of the pipeline's parameters (for "Pipeline parameters used"): one
+ * checkbox per defined parameter; names no longer defined stay listed, marked.
+ */
+function PipelineParametersWidget(props: WidgetProps): JSX.Element {
+  const { id, value, disabled, readonly, onChange } = props;
+  const { trans, pipelineParameters } = context(props);
+  const chosen: string[] = Array.isArray(value)
+    ? value.filter((v: unknown): v is string => typeof v === 'string')
+    : [];
+  const defined = pipelineParameters ?? [];
+  const names = [...defined, ...chosen.filter(n => !defined.includes(n))];
+  if (!names.length) {
+    return (
+      <div id={id} className="jp-MLPipe-Hint">
+        {trans.__(
+          'The pipeline defines no parameters yet (Pipeline tab › Parameters).'
+        )}
+      </div>
+    );
+  }
+  return (
+    <div id={id} className="jp-MLPipe-ParameterPicker" role="group">
+      {names.map(name => (
+        <label key={name} className="jp-MLPipe-ParameterPicker-item">
+          <input
+            type="checkbox"
+            name={name}
+            checked={chosen.includes(name)}
+            disabled={disabled || readonly}
+            onChange={event => {
+              const next = event.target.checked
+                ? [...chosen, name]
+                : chosen.filter(n => n !== name);
+              // keep the pipeline's order
+              onChange(
+                next.length ? names.filter(n => next.includes(n)) : undefined
+              );
+            }}
+          />
+          <span>{name}</span>
+          {!defined.includes(name) && (
+            <span className="jp-MLPipe-Problem jp-MLPipe-Problem-warning">
+              {trans.__('not defined in the pipeline')}
+            </span>
+          )}
+        </label>
+      ))}
+    </div>
+  );
+}
+
+/** mlpipe-lab's own widgets, by the names schemas use in `x-mlpipe-widget`. */
+export const builtinFormWidgets: RegistryWidgetsType = {
   [FormWidgets.quantity]: QuantityWidget,
   [FormWidgets.scalar]: ScalarWidget,
   [FormWidgets.secret]: SecretWidget,
@@ -493,5 +615,7 @@ export const formWidgets: RegistryWidgetsType = {
   [FormWidgets.file]: FileWidget,
   [FormWidgets.mlflowModel]: MlflowModelWidget,
   [FormWidgets.mlflowVersion]: MlflowVersionWidget,
-  [FormWidgets.mlflowAlias]: MlflowAliasWidget
+  [FormWidgets.mlflowAlias]: MlflowAliasWidget,
+  'pipeline-parameters': PipelineParametersWidget,
+  schedule: ScheduleWidget
 };

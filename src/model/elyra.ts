@@ -398,7 +398,8 @@ function newPort(id: string, label: string): IElyraPort {
 
 /** What a new node needs. */
 export interface INewNodeOptions {
-  op: PaletteOp;
+  /** A palette op, or one a plugin registered (see `INodeTypeRegistry`). */
+  op: PaletteOp | string;
   /** Relative to the pipeline file's folder; may be empty (a node to fill in). */
   filename: string;
   x: number;
@@ -412,7 +413,9 @@ export function createNode(options: INewNodeOptions): IElyraNode {
   const label = options.label ?? basename(options.filename);
   // a serve node has no file; its model and target are chosen in the properties
   const params: IJSONObject =
-    options.op === SERVE_OP ? {} : { filename: options.filename };
+    options.op === SERVE_OP || (!options.filename && !isNodeOp(options.op))
+      ? {}
+      : { filename: options.filename };
   return {
     id: options.id ?? uuid(),
     type: 'execution_node',
@@ -427,7 +430,9 @@ export function createNode(options: INewNodeOptions): IElyraNode {
         description:
           options.op === SERVE_OP
             ? 'Serve an MLflow model'
-            : OP_DESCRIPTIONS[options.op]
+            : isNodeOp(options.op)
+              ? OP_DESCRIPTIONS[options.op]
+              : label
       }
     },
     inputs: [newPort(IN_PORT, 'Input Port')],

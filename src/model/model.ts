@@ -128,6 +128,7 @@ export class PipelineEditorModel implements IDisposable {
     this._mergeWindow = options.mergeWindow ?? 1500;
     this._now = options.now ?? (() => Date.now());
     this._path = options.path ?? '';
+    this._opForPath = options.opForPath ?? opForPath;
   }
 
   /** Emitted after every change of the document (load, edit, undo, redo). */
@@ -432,7 +433,7 @@ export class PipelineEditorModel implements IDisposable {
   ): string[] {
     const nodes: IElyraNode[] = [];
     for (const path of paths) {
-      const op = opForPath(path);
+      const op = this._opForPath(path);
       if (!op) {
         continue;
       }
@@ -1021,6 +1022,7 @@ export class PipelineEditorModel implements IDisposable {
   private _doc: IPipelineDocument | null = null;
   private _error: IModelMessage | null = message('No pipeline loaded yet.');
   private _path: string;
+  private _opForPath: (path: string) => string | null;
   private _version = 0;
   private _selection: Set<string> = new Set();
   private _problems: MLPipeAPI.IProblem[] = [];
@@ -1049,6 +1051,11 @@ export namespace PipelineEditorModel {
     mergeWindow?: number;
     /** Clock (for tests). */
     now?: () => number;
+    /**
+     * The node type (`op`) a file becomes, or null when none runs it
+     * (default: the notebook, Python and R nodes; the editor passes the node type registry's).
+     */
+    opForPath?: (path: string) => string | null;
   }
 }
 

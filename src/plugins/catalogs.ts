@@ -16,6 +16,8 @@ import { CatalogPanel, ICatalogKindInfo } from '../catalogs/panel';
 import { runtimeConfigIcon, runtimeImageIcon } from '../icons';
 import {
   CommandIDs,
+  ICatalogStore,
+  IFormWidgetRegistry,
   MLPipeAPI,
   PluginIDs,
   TRANSLATION_DOMAIN
@@ -29,9 +31,12 @@ export const catalogsPlugin: JupyterFrontEndPlugin<void> = {
   description:
     'Sidebar panels to list, search, add, edit, duplicate and delete runtime images and runtime configurations.',
   autoStart: true,
+  requires: [ICatalogStore, IFormWidgetRegistry],
   optional: [ILayoutRestorer, ICommandPalette, ILabShell, ITranslator],
   activate: (
     app: JupyterFrontEnd,
+    catalogs: ICatalogStore,
+    formWidgets: IFormWidgetRegistry,
     restorer: ILayoutRestorer | null,
     palette: ICommandPalette | null,
     labShell: ILabShell | null,
@@ -73,7 +78,10 @@ export const catalogsPlugin: JupyterFrontEndPlugin<void> = {
       [configs, runtimeConfigIcon, CommandIDs.openRuntimeConfigs, 711]
     ];
     for (const [info, icon, command, rank] of panels) {
-      const panel = new CatalogPanel(info, trans, icon);
+      const panel = new CatalogPanel(info, trans, icon, {
+        catalogs,
+        formWidgets
+      });
       panel.id = `mlpipe-lab-${info.kind}`;
       panel.title.icon = icon;
       panel.title.caption = info.title;

@@ -55,8 +55,12 @@ import { pipelineIcon } from '../icons';
 import {
   CommandIDs,
   EDITOR_FACTORY,
+  ICatalogStore,
+  IFormWidgetRegistry,
+  INodeTypeRegistry,
   IPipelineEditor,
   IPipelineEditorTracker,
+  ISubmitFollowUps,
   PIPELINE_FILE_TYPE,
   PluginIDs,
   TRANSLATION_DOMAIN
@@ -83,6 +87,12 @@ export const editorPlugin: JupyterFrontEndPlugin<IPipelineEditorTracker> = {
     'The visual pipeline editor for .pipeline files: canvas, properties, validation, export and submit.',
   autoStart: true,
   provides: IPipelineEditorTracker,
+  requires: [
+    INodeTypeRegistry,
+    IFormWidgetRegistry,
+    ICatalogStore,
+    ISubmitFollowUps
+  ],
   optional: [
     IDocumentManager,
     ILayoutRestorer,
@@ -93,6 +103,10 @@ export const editorPlugin: JupyterFrontEndPlugin<IPipelineEditorTracker> = {
   ],
   activate: (
     app: JupyterFrontEnd,
+    nodeTypes: INodeTypeRegistry,
+    formWidgets: IFormWidgetRegistry,
+    catalogs: ICatalogStore,
+    followUps: ISubmitFollowUps,
     docManager: IDocumentManager | null,
     restorer: ILayoutRestorer | null,
     palette: ICommandPalette | null,
@@ -132,6 +146,7 @@ export const editorPlugin: JupyterFrontEndPlugin<IPipelineEditorTracker> = {
       canStartKernel: false,
       translator: translator ?? nullTranslator,
       toolbarFactory,
+      registries: { nodeTypes, formWidgets, catalogs },
       trans,
       settings,
       docManager,
@@ -163,7 +178,7 @@ export const editorPlugin: JupyterFrontEndPlugin<IPipelineEditorTracker> = {
       refreshCommands(commands, tracker.currentWidget, tracker)
     );
 
-    addCommands(app, tracker, trans, openFile);
+    addCommands(app, tracker, trans, openFile, { catalogs, followUps });
 
     if (palette) {
       const category = trans.__('ML Pipelines');
@@ -247,7 +262,8 @@ function addCommands(
   app: JupyterFrontEnd,
   tracker: IPipelineEditorTracker,
   trans: TranslationBundle,
-  openFile: (path: string) => void
+  openFile: (path: string) => void,
+  registries: { catalogs: ICatalogStore; followUps: ISubmitFollowUps }
 ): void {
   const { commands } = app;
   const current = (): IPipelineEditor | null => tracker.currentWidget;
@@ -362,6 +378,7 @@ function addCommands(
         return run(widget, {
           trans,
           openFile,
+          ...registries,
           runtimeConfig:
             typeof args.runtimeConfig === 'string'
               ? args.runtimeConfig

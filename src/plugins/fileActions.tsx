@@ -23,11 +23,13 @@ import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 import * as React from 'react';
 
 import { createPipelineFile } from '../contents';
-import { basename, dirname, nodePosition, opForPath } from '../model/elyra';
+import { opForFile } from '../editor/nodeTypes';
+import { basename, dirname, nodePosition } from '../model/elyra';
 import { PipelineEditorModel } from '../model/model';
 import { isPipelinePath, newPipelineContent } from '../pipelineFile';
 import {
   CommandIDs,
+  INodeTypeRegistry,
   IPipelineEditor,
   IPipelineEditorTracker,
   PIPELINE_EXTENSION,
@@ -99,7 +101,7 @@ export const fileActionsPlugin: JupyterFrontEndPlugin<void> = {
   description:
     'File browser and palette actions: new pipeline from selected notebooks and scripts, add them to a pipeline, export as an Airflow DAG.',
   autoStart: true,
-  requires: [IPipelineEditorTracker],
+  requires: [IPipelineEditorTracker, INodeTypeRegistry],
   optional: [
     IFileBrowserFactory,
     IDefaultFileBrowser,
@@ -110,6 +112,7 @@ export const fileActionsPlugin: JupyterFrontEndPlugin<void> = {
   activate: (
     app: JupyterFrontEnd,
     tracker: IPipelineEditorTracker,
+    nodeTypes: INodeTypeRegistry,
     browserFactory: IFileBrowserFactory | null,
     defaultBrowser: IDefaultFileBrowser | null,
     docManager: IDocumentManager | null,
@@ -141,6 +144,7 @@ export const fileActionsPlugin: JupyterFrontEndPlugin<void> = {
       const context = current && docManager?.contextForWidget(current);
       return context ? [context.path] : [];
     };
+    const opForPath = (path: string) => opForFile(nodeTypes, path);
     const nodeFiles = (paths: string[]) => paths.filter(p => opForPath(p));
     const allNodeFiles = (paths: string[]) =>
       paths.length > 0 && nodeFiles(paths).length === paths.length;
@@ -171,7 +175,10 @@ export const fileActionsPlugin: JupyterFrontEndPlugin<void> = {
         }
         try {
           const created = await createPipelineFile(contents, dirname(paths[0]));
-          const model = new PipelineEditorModel({ path: created.path });
+          const model = new PipelineEditorModel({
+            path: created.path,
+            opForPath
+          });
           model.fromString(
             newPipelineContent(
               basename(created.path).slice(0, -PIPELINE_EXTENSION.length)
@@ -296,7 +303,10 @@ export const fileActionsPlugin: JupyterFrontEndPlugin<void> = {
             exists = false;
           }
           if (!exists) {
-            const model = new PipelineEditorModel({ path: pipeline });
+            const model = new PipelineEditorModel({
+              path: pipeline,
+              opForPath
+            });
             model.fromString(newPipelineContent(stem));
             model.addFiles([path], { x: 80, y: 80 });
             await contents.save(pipeline, {

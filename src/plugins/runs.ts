@@ -15,7 +15,6 @@ import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 import { runIcon, stopIcon } from '@jupyterlab/ui-components';
 import { find } from '@lumino/algorithm';
 
-import { submitFollowUps } from '../editor/dialogs';
 import { rerun, runFromEditor, triggerAfterPublish } from '../runs/actions';
 import { RunsClient } from '../runs/client';
 import { RunsContext } from '../runs/context';
@@ -33,8 +32,10 @@ import { RunsPanel } from '../runs/panel';
 import { parametersOfPipelineText, pipelineParameters } from '../runs/params';
 import type { IRun, IRunTask } from '../runs/types';
 import {
+  ICatalogStore,
   IPipelineEditor,
   IPipelineEditorTracker,
+  ISubmitFollowUps,
   TRANSLATION_DOMAIN
 } from '../tokens';
 
@@ -54,7 +55,7 @@ export const runsPlugin: JupyterFrontEndPlugin<void> = {
   description:
     'Run pipelines from the editor with live node states and logs, the Runs panel, and triggering after a publish.',
   autoStart: true,
-  requires: [IPipelineEditorTracker],
+  requires: [IPipelineEditorTracker, ICatalogStore, ISubmitFollowUps],
   optional: [
     ILabShell,
     ILayoutRestorer,
@@ -65,6 +66,8 @@ export const runsPlugin: JupyterFrontEndPlugin<void> = {
   activate: (
     app: JupyterFrontEnd,
     tracker: IPipelineEditorTracker,
+    catalogs: ICatalogStore,
+    followUps: ISubmitFollowUps,
     labShell: ILabShell | null,
     restorer: ILayoutRestorer | null,
     palette: ICommandPalette | null,
@@ -97,6 +100,7 @@ export const runsPlugin: JupyterFrontEndPlugin<void> = {
 
     const ctx: RunsContext = new RunsContext({
       trans,
+      catalogs,
       openLog,
       openRun: run => {
         activatePanel();
@@ -337,7 +341,7 @@ export const runsPlugin: JupyterFrontEndPlugin<void> = {
     });
 
     // offered in the "Pipeline submitted" dialog of an Airflow configuration
-    submitFollowUps.push({
+    followUps.add({
       label: trans.__('Trigger run'),
       applies: config => config?.type === 'airflow',
       run: async (editor, result, runtimeConfig) => {

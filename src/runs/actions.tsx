@@ -17,7 +17,6 @@ import {
 } from '@jupyterlab/apputils';
 import * as React from 'react';
 
-import { catalogStore } from '../api';
 import { showProblems } from '../editor/dialogs';
 import { MLPipeRequestError } from '../request';
 import type { IPipelineEditor, MLPipeAPI } from '../tokens';
@@ -37,7 +36,7 @@ export async function readConfigs(
   ctx: RunsContext
 ): Promise<MLPipeAPI.IRuntimeConfig[] | null> {
   try {
-    return await catalogStore.refresh<MLPipeAPI.IRuntimeConfig>(
+    return await ctx.catalogs.refresh<MLPipeAPI.IRuntimeConfig>(
       'runtime-configs'
     );
   } catch (error) {

@@ -11,6 +11,7 @@
 import type { TranslationBundle } from '@jupyterlab/translation';
 import { ISignal, Signal } from '@lumino/signaling';
 
+import type { ICatalogStore } from '../tokens';
 import { DEFAULT_RUNS_SETTINGS, IRunsSettings } from './ids';
 import type { IRun, IRunTask } from './types';
 
@@ -18,11 +19,15 @@ import type { IRun, IRunTask } from './types';
 export class RunsContext {
   constructor(options: RunsContext.IOptions) {
     this.trans = options.trans;
+    this.catalogs = options.catalogs;
     this._openLog = options.openLog;
     this._openRun = options.openRun;
   }
 
   readonly trans: TranslationBundle;
+
+  /** The server's catalogs (runtime configurations...). */
+  readonly catalogs: ICatalogStore;
 
   /** The current settings. */
   get settings(): IRunsSettings {
@@ -69,6 +74,7 @@ export class RunsContext {
 export namespace RunsContext {
   export interface IOptions {
     trans: TranslationBundle;
+    catalogs: ICatalogStore;
     openLog: (run: IRun, task: IRunTask) => void;
     openRun: (run: IRun) => void;
   }

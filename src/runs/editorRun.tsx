@@ -17,7 +17,7 @@ import { Widget } from '@lumino/widgets';
 import * as React from 'react';
 
 import { describeError } from '../api';
-import { INodeDecoration, nodeDecorations } from '../editor/decorations';
+import type { INodeDecoration } from '../editor/decorations';
 import { nodeLabel } from '../model/elyra';
 import type { IPipelineEditor } from '../tokens';
 import { RunsClient } from './client';
@@ -160,7 +160,7 @@ export class EditorRunController {
   /** Remove the bar and the badges (the run goes on if it was running). */
   close(): void {
     this._stopFollowing();
-    nodeDecorations(this.editor.editorModel).clear();
+    this.editor.decorations.clear();
     this._bar?.dispose();
     this._bar = null;
     this._changed.emit();
@@ -252,7 +252,7 @@ export class EditorRunController {
         title: parts.join(' · ')
       });
     }
-    nodeDecorations(model).set(items);
+    this.editor.decorations.set(items);
   }
 
   /** A node was clicked: show its log when it has a task in the run. */

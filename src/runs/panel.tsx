@@ -15,7 +15,7 @@ import { LabIcon, refreshIcon } from '@jupyterlab/ui-components';
 import type { Message } from '@lumino/messaging';
 import * as React from 'react';
 
-import { catalogStore, describeError } from '../api';
+import { describeError } from '../api';
 import type { MLPipeAPI } from '../tokens';
 import { RunsClient } from './client';
 import type { RunsContext } from './context';
@@ -53,7 +53,7 @@ export class RunsPanel extends ReactWidget {
     });
     this.model.changed.connect(() => this.update());
     ctx.runChanged.connect(this._onRunChanged, this);
-    catalogStore.changed.connect(this._onCatalogChanged, this);
+    ctx.catalogs.changed.connect(this._onCatalogChanged, this);
   }
 
   readonly model: RunsListModel;
@@ -70,7 +70,7 @@ export class RunsPanel extends ReactWidget {
       return;
     }
     this._options.ctx.runChanged.disconnect(this._onRunChanged, this);
-    catalogStore.changed.disconnect(this._onCatalogChanged, this);
+    this._options.ctx.catalogs.changed.disconnect(this._onCatalogChanged, this);
     this.model.dispose();
     super.dispose();
   }
@@ -132,7 +132,9 @@ export class RunsPanel extends ReactWidget {
       // read again each time the panel is shown: configurations may have
       // been added elsewhere (the catalog panel, the CLI)
       this._configs =
-        await catalogStore.refresh<MLPipeAPI.IRuntimeConfig>('runtime-configs');
+        await this._options.ctx.catalogs.refresh<MLPipeAPI.IRuntimeConfig>(
+          'runtime-configs'
+        );
       this._configError = null;
     } catch (error) {
       this._configError = describeError(error).message;
@@ -143,7 +145,9 @@ export class RunsPanel extends ReactWidget {
   private _onCatalogChanged(_: unknown, kind: MLPipeAPI.CatalogKind): void {
     if (kind === 'runtime-configs') {
       this._configs =
-        catalogStore.items<MLPipeAPI.IRuntimeConfig>('runtime-configs');
+        this._options.ctx.catalogs.items<MLPipeAPI.IRuntimeConfig>(
+          'runtime-configs'
+        );
       this.update();
     }
   }
