@@ -177,7 +177,19 @@ def _print_publish(result: dict[str, Any]) -> None:
 
 def cmd_submit(args: argparse.Namespace) -> int:
     svc, name = _for_pipeline(args, args.pipeline)
-    result = svc.submit(name, args.runtime_config, replace=args.replace)
+    try:
+        result = svc.submit(
+            name,
+            args.runtime_config,
+            replace=args.replace,
+            allow_plain_secrets=args.allow_plain_secrets,
+        )
+    except ServiceError as exc:
+        if exc.code == "plain-secrets":
+            exc.message = exc.message.replace(
+                "or submit anyway.", "or submit anyway with --allow-plain-secrets."
+            )
+        raise
     if args.trigger:
         from .runs.cli import cmd_submit_trigger
 
@@ -463,6 +475,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--trigger",
         action="store_true",
         help="then wait until Airflow has imported the pushed commit, unpause and trigger",
+    )
+    p.add_argument(
+        "--allow-plain-secrets",
+        dest="allow_plain_secrets",
+        action="store_true",
+        help="commit environment variables that look like secrets with their plain values",
     )
     p.add_argument(
         "--param",

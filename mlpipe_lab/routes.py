@@ -205,7 +205,11 @@ class ExportHandler(BaseHandler):
                 raise ServiceError(
                     "'content' must be the pipeline file's text.", 400, field="content"
                 )
-            self.send(self.services.export_target(body.get("path"), content, body.get("output")))
+            self.send(
+                self.services.export_target(
+                    body.get("path"), content, body.get("output"), body.get("runtime_config")
+                )
+            )
             return
         args = (body.get("path"), body.get("runtime_config"), body.get("output"))
         self.send(
@@ -221,6 +225,11 @@ class SubmitHandler(BaseHandler):
     @json_errors
     async def post(self) -> None:
         body = self.body()
+        allow = body.get("allow_plain_secrets", False)
+        if not isinstance(allow, bool):
+            raise ServiceError(
+                "'allow_plain_secrets' must be true or false.", 400, field="allow_plain_secrets"
+            )
         # git and uploads block: keep the server responsive while they run
         self.send(
             await asyncio.to_thread(
@@ -228,6 +237,7 @@ class SubmitHandler(BaseHandler):
                 body.get("path"),
                 body.get("runtime_config"),
                 body.get("replace") is True,
+                allow,
             )
         )
 

@@ -291,10 +291,15 @@ class Services:
         return target
 
     def export_target(
-        self, path: str, content: str | None = None, output: str | None = None
+        self,
+        path: str,
+        content: str | None = None,
+        output: str | None = None,
+        runtime_config: str | None = None,
     ) -> dict[str, Any]:
         """What the next export would write (DAG id, file) and what is there now; writes nothing.
-        ``existing``: null, or whether mlpipe-lab wrote it and from which pipeline."""
+        ``existing``: null, or whether mlpipe-lab wrote it and from which pipeline. With a
+        ``runtime_config``, also where a submit would commit the DAG (``submit``)."""
         from .compiler.export import export_target
 
         file, text = self.read(path, content)
@@ -305,13 +310,18 @@ class Services:
                 f"Pipeline '{path}' cannot be read.", 400, problems=exc.problems
             ) from None
         existing = target.existing
-        return {
+        data: dict[str, Any] = {
             "dag_id": target.dag_id,
             "dag_path": self.display_path(target.dag_path),
             "existing": None
             if existing is None
             else {"generated": existing.generated, "source": existing.source},
         }
+        if runtime_config:
+            from .publish.publisher import where
+
+            data["submit"] = where(self.runtime_config(runtime_config), target.dag_id)
+        return data
 
     def export(
         self,
@@ -376,9 +386,18 @@ class Services:
             details={"dag_path": shown, "source": exc.existing.source},
         )
 
-    def submit(self, path: str, runtime_config: str, replace: bool = False) -> dict[str, Any]:
+    def submit(
+        self,
+        path: str,
+        runtime_config: str,
+        replace: bool = False,
+        allow_plain_secrets: bool = False,
+    ) -> dict[str, Any]:
         """Export into a scratch folder, then upload the bundles and commit the DAG (one commit).
-        A DAG id published from another pipeline file is refused (409) unless ``replace``."""
+        A DAG id published from another pipeline file is refused (409) unless ``replace``.
+        Environment variables that look like secrets but have plain values would be committed in
+        the DAG file: refused (409 plain-secrets) unless ``allow_plain_secrets`` (the user said
+        yes)."""
         import tempfile
 
         from .compiler.export import export
@@ -401,6 +420,9 @@ class Services:
                 )
             except PipelineError as exc:
                 raise self._compile_errors(path, exc) from None
+            plain = [p for p in exported.problems if p.code == "plain-secret"]
+            if plain and not allow_plain_secrets:
+                raise _plain_secrets(path, plain)
             bundles = [
                 {"node_id": b.node_id, "key": b.key, "sha256": b.sha256, "path": b.path}
                 for b in exported.bundles.values()
@@ -554,4 +576,17 @@ def _dag_id_taken(exc: Any, pipeline: str) -> ServiceError:
         problems=[problem],
         code="dag-id-taken",
         details=dict(exc.details),
+    )
+
+
+def _plain_secrets(path: str, problems: list[Any]) -> ServiceError:
+    names = sorted({str(p.extra.get("env_var")) for p in problems if p.extra.get("env_var")})
+    return ServiceError(
+        f"Pipeline '{path}' sets {', '.join(names) or 'variables that look like secrets'} as "
+        "plain values, which would be committed to the DAG repository in the DAG file, readable "
+        "by everyone who can read the repository. Make each a Kubernetes secret (node properties "
+        "> Kubernetes secrets: the variable, the Secret's name and key), or submit anyway.",
+        409,
+        code="plain-secrets",
+        problems=problems,
     )

@@ -394,6 +394,7 @@ class Validator:
                     node=node,
                     path=f"{base}/{i}/value",
                     severity=WARNING,
+                    env_var=name,
                 )
 
 

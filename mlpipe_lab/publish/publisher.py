@@ -81,6 +81,20 @@ def _one_line(text: str, limit: int = 300) -> str:
     return _CONTROL_RE.sub(" ", text).strip()[:limit]
 
 
+def where(config: Mapping[str, Any], dag_id: str) -> dict[str, str]:
+    """Where a submit with ``config`` commits the DAG of ``dag_id``: the repository (credentials
+    left out; "local" for the built-in one), branch and path in it. Reads only the configuration:
+    the same defaults as the publish itself (``_target``)."""
+    kind = config.get("type") or "airflow"
+    repo = (config.get("local") if kind == "local" else config.get("dag_repo")) or {}
+    subfolder = repo.get("subfolder", "dags")
+    return {
+        "repo": "local" if kind == "local" else redact_url(str(repo.get("url") or "")),
+        "branch": repo.get("branch") or "main",
+        "path": f"{subfolder}/{dag_id}.py" if subfolder else f"{dag_id}.py",
+    }
+
+
 def _target(
     config: Mapping[str, Any],
     cache_dir: os.PathLike[str] | str,
