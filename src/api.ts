@@ -153,30 +153,43 @@ export namespace MLPipeClient {
     return requestAPI(`schedule?${query}`);
   }
 
-  /** Where the next export of the pipeline (or of `content`) writes; writes nothing. */
+  /**
+   * Where the next export of the pipeline (or of `content`) writes, and with
+   * `runtimeConfig` where a submit commits it; writes nothing.
+   */
   export function exportTarget(
     path: string,
-    content?: string
+    content?: string,
+    runtimeConfig?: string
   ): Promise<MLPipeAPI.IExportTarget> {
     return requestAPI(
       'export',
-      json(
-        'POST',
-        content === undefined
-          ? { path, dry_run: true }
-          : { path, content, dry_run: true }
-      )
+      json('POST', {
+        path,
+        dry_run: true,
+        ...(content === undefined ? {} : { content }),
+        ...(runtimeConfig ? { runtime_config: runtimeConfig } : {})
+      })
     );
   }
 
-  /** Publish the saved pipeline with a runtime configuration. */
+  /**
+   * Submit the saved pipeline with a runtime configuration (upload its files,
+   * commit its DAG). The server refuses plain-value secrets unless
+   * `allowPlainSecrets` (after the user agreed).
+   */
   export function submitPipeline(
     path: string,
-    runtimeConfig: string
+    runtimeConfig: string,
+    allowPlainSecrets = false
   ): Promise<MLPipeAPI.ISubmitResult> {
     return requestAPI(
       'submit',
-      json('POST', { path, runtime_config: runtimeConfig })
+      json('POST', {
+        path,
+        runtime_config: runtimeConfig,
+        ...(allowPlainSecrets ? { allow_plain_secrets: true } : {})
+      })
     );
   }
 }

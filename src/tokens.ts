@@ -363,6 +363,8 @@ export namespace MLPipeAPI {
     dag_path: string;
     /** What is at `dag_path` now: nothing, an earlier export, or someone's own file. */
     existing: { generated: boolean; source: string | null } | null;
+    /** With a runtime configuration: where a submit commits the DAG. */
+    submit?: { repo: string; branch: string; path: string };
   }
 
   /** One step of a publish. */

@@ -19,7 +19,7 @@ import type { TranslationBundle } from '@jupyterlab/translation';
 import * as React from 'react';
 
 import { describeError, describeProblem, MLPipeClient } from '../api';
-import { basename } from '../model/elyra';
+import { basename, isNodeOp, nodeParameters } from '../model/elyra';
 import { MLPipeRequestError } from '../request';
 import type {
   ICatalogStore,
@@ -41,7 +41,8 @@ export class RuntimeConfigPicker
     private _trans: TranslationBundle,
     private _intro: string,
     initial: string,
-    private _facts: JSX.Element | null = null
+    private _facts:
+      JSX.Element | ((config: string) => JSX.Element) | null = null
   ) {
     super();
     this.addClass('jp-MLPipe-ConfigPicker');
@@ -84,7 +85,9 @@ export class RuntimeConfigPicker
           <p className="jp-MLPipe-Hint">{chosen.description}</p>
         )}
         {chosen?.error && <p className="jp-MLPipe-Problem">{chosen.error}</p>}
-        {this._facts}
+        {typeof this._facts === 'function'
+          ? this._facts(this._value)
+          : this._facts}
       </div>
     );
   }
@@ -142,7 +145,7 @@ async function chooseConfig(
   intro: string,
   accept: string | null,
   trans: TranslationBundle,
-  facts: JSX.Element | null = null
+  facts: JSX.Element | ((config: string) => JSX.Element) | null = null
 ): Promise<string | null> {
   let configs: MLPipeAPI.IRuntimeConfig[];
   try {
@@ -179,6 +182,109 @@ async function chooseConfig(
   }
   lastRuntimeConfig = result.value;
   return result.value;
+}
+
+/** The nodes that run a file but have no runtime image, when the pipeline has no default either. */
+export function nodesWithoutImage(editor: IPipelineEditor): string[] {
+  const model = editor.editorModel;
+  const defaults = model.pipelineData().properties?.pipeline_defaults ?? {};
+  if (typeof defaults.runtime_image === 'string' && defaults.runtime_image) {
+    return [];
+  }
+  return model.nodes
+    .filter(n => isNodeOp(n.op) && !nodeParameters(n).runtime_image)
+    .map(n => n.id);
+}
+
+/** The runtime image chosen in a dialog ('' for none). */
+interface IImageChoice {
+  image: string;
+}
+
+/**
+ * Asks for the runtime image of nodes that have none (from the catalog): a
+ * notebook or script exported from the file browser starts without one.
+ */
+function ImageChooser(props: {
+  images: MLPipeAPI.IRuntimeImage[];
+  count: number;
+  choice: IImageChoice;
+  trans: TranslationBundle;
+}): JSX.Element {
+  const { trans, choice } = props;
+  const [value, setValue] = React.useState(choice.image);
+  const images = props.images.filter(i => i.image);
+  return (
+    <div className="jp-MLPipe-ImageChooser">
+      <label className="jp-MLPipe-Field">
+        <span>{trans.__('Runtime image')}</span>
+        <select
+          className="jp-mod-styled"
+          name="runtime_image"
+          value={value}
+          onChange={event => {
+            choice.image = event.target.value;
+            setValue(event.target.value);
+          }}
+        >
+          <option value="">
+            {trans.__('(choose the image the nodes run in)')}
+          </option>
+          {images.map(image => (
+            <option key={image.name} value={image.image}>
+              {image.display_name
+                ? `${image.display_name} (${image.image})`
+                : image.image}
+            </option>
+          ))}
+        </select>
+      </label>
+      <p className="jp-MLPipe-Hint">
+        {images.length
+          ? trans._n(
+              '%1 node has no runtime image; the one chosen here becomes the pipeline default.',
+              '%1 nodes have no runtime image; the one chosen here becomes the pipeline default.',
+              props.count
+            )
+          : trans.__(
+              'The runtime image catalog is empty: add the image your nodes run in (Runtime Images in the left sidebar), or set it in the node properties.'
+            )}
+      </p>
+    </div>
+  );
+}
+
+/** The image chooser when some nodes need one, else null; `choice` receives the pick. */
+async function imageNeed(
+  editor: IPipelineEditor,
+  catalogs: ICatalogStore,
+  choice: IImageChoice,
+  trans: TranslationBundle
+): Promise<JSX.Element | null> {
+  const missing = nodesWithoutImage(editor);
+  if (!missing.length) {
+    return null;
+  }
+  const images = await catalogs
+    .refresh<MLPipeAPI.IRuntimeImage>('runtime-images')
+    .catch(() => []);
+  return (
+    <ImageChooser
+      images={images}
+      count={missing.length}
+      choice={choice}
+      trans={trans}
+    />
+  );
+}
+
+/** Make the chosen image the pipeline default (before saving). */
+function applyImage(editor: IPipelineEditor, choice: IImageChoice): void {
+  if (choice.image) {
+    editor.editorModel.setPipelineData({
+      properties: { pipeline_defaults: { runtime_image: choice.image } }
+    });
+  }
 }
 
 /** Save the pipeline when it has unsaved changes; false (and a message) when that fails. */
@@ -283,7 +389,8 @@ async function confirmReplace(
     buttons: [
       Dialog.cancelButton({ label: trans.__('Cancel') }),
       Dialog.warnButton({ label: trans.__('Replace') })
-    ]
+    ],
+    defaultButton: 0
   });
   return answer.button.accept;
 }
@@ -312,6 +419,10 @@ export async function exportPipeline(
   const blocked = !!target?.existing && !target.existing.generated;
   // Seeing that an earlier export is there and choosing "Export and replace" is the consent.
   let overwrite = !!target?.existing?.generated;
+  const choice: IImageChoice = { image: '' };
+  const image = options.runtimeConfig
+    ? null
+    : await imageNeed(editor, options.catalogs, choice, trans);
   const config =
     options.runtimeConfig ??
     (await chooseConfig(
@@ -327,14 +438,25 @@ export async function exportPipeline(
           ? trans.__('Export and Replace')
           : trans.__('Export'),
       trans,
-      target ? (
-        <ExportTargetFacts target={target} pipeline={pipeline} trans={trans} />
-      ) : null
+      <>
+        {image}
+        {target && (
+          <ExportTargetFacts
+            target={target}
+            pipeline={pipeline}
+            trans={trans}
+          />
+        )}
+      </>
     ));
   if (options.runtimeConfig) {
     overwrite = false; // no dialog was shown: ask if the server finds an earlier export
   }
-  if (!config || !(await saveFirst(editor, trans))) {
+  if (!config) {
+    return null;
+  }
+  applyImage(editor, choice);
+  if (!(await saveFirst(editor, trans))) {
     return null;
   }
   for (;;) {
@@ -386,6 +508,121 @@ export async function exportPipeline(
       return null;
     }
   }
+}
+
+/** DAG id and where a submit with `config` commits it (asked of the server as the config changes). */
+function SubmitTargetFacts(props: {
+  path: string;
+  content: string;
+  config: string;
+  trans: TranslationBundle;
+}): JSX.Element {
+  const { trans } = props;
+  const [state, setState] = React.useState<{
+    target: MLPipeAPI.IExportTarget | null;
+    error: string | null;
+  }>({ target: null, error: null });
+  React.useEffect(() => {
+    let live = true;
+    setState({ target: null, error: null });
+    MLPipeClient.exportTarget(props.path, props.content, props.config)
+      .then(target => live && setState({ target, error: null }))
+      .catch(
+        reason =>
+          live &&
+          setState({ target: null, error: describeError(reason).message })
+      );
+    return () => {
+      live = false;
+    };
+  }, [props.path, props.content, props.config]);
+  const { target, error } = state;
+  if (error) {
+    return <p className="jp-MLPipe-Problem">{error}</p>;
+  }
+  if (!target) {
+    return <p className="jp-MLPipe-Hint">{trans.__('Loading…')}</p>;
+  }
+  const where = target.submit;
+  return (
+    <table className="jp-MLPipe-Facts jp-MLPipe-SubmitTarget">
+      <tbody>
+        <tr>
+          <th>{trans.__('DAG id')}</th>
+          <td data-field="dag_id">{target.dag_id}</td>
+        </tr>
+        {where && (
+          <tr>
+            <th>{trans.__('DAG file')}</th>
+            <td data-field="submit_path">
+              {where.repo === 'local'
+                ? trans.__(
+                    '%1 on branch %2 of the local DAG repository',
+                    where.path,
+                    where.branch
+                  )
+                : trans.__(
+                    '%1 on branch %2 of %3',
+                    where.path,
+                    where.branch,
+                    where.repo
+                  )}
+            </td>
+          </tr>
+        )}
+      </tbody>
+    </table>
+  );
+}
+
+/** Ask before committing environment variables that look like secrets (the server refused them unasked). */
+async function confirmPlainSecrets(
+  error: MLPipeRequestError,
+  trans: TranslationBundle
+): Promise<boolean> {
+  const names = [
+    ...new Set(
+      error.problems
+        .map(p => p.extra?.env_var)
+        .filter((n): n is string => typeof n === 'string')
+    )
+  ];
+  const answer = await showDialog({
+    title: trans.__('Commit plain-value secrets?'),
+    body: (
+      <div className="jp-MLPipe-PlainSecrets">
+        <p>
+          {trans._n(
+            "%2 looks like a secret but has a plain value. Submitting commits it to the DAG repository, in the DAG file: everyone who can read the repository (and Airflow's UI) can read it.",
+            "%2 look like secrets but have plain values. Submitting commits them to the DAG repository, in the DAG file: everyone who can read the repository (and Airflow's UI) can read them.",
+            names.length || 1,
+            names.join(', ') || trans.__('An environment variable')
+          )}
+        </p>
+        <p>
+          {trans.__('To keep a value secret, make it a Kubernetes secret:')}
+        </p>
+        <ol>
+          <li>
+            {trans.__(
+              'create the Secret in the cluster, e.g. kubectl create secret generic db-creds --from-literal=password=…'
+            )}
+          </li>
+          <li>
+            {trans.__(
+              'in the node properties, remove the variable from Environment variables and add it under Kubernetes secrets: the variable name, the Secret name (db-creds) and its key (password).'
+            )}
+          </li>
+        </ol>
+      </div>
+    ),
+    buttons: [
+      Dialog.cancelButton({ label: trans.__('Cancel') }),
+      Dialog.warnButton({ label: trans.__('Submit Anyway') })
+    ],
+    defaultButton: 0 // Enter does not commit a secret
+  });
+  return answer.button.accept;
 }
 
 /** Dialog body: what a publish did. */
@@ -483,6 +720,11 @@ export async function submitPipeline(
   options: IRunOptions
 ): Promise<MLPipeAPI.ISubmitResult | null> {
   const { trans } = options;
+  const choice: IImageChoice = { image: '' };
+  const image = options.runtimeConfig
+    ? null
+    : await imageNeed(editor, options.catalogs, choice, trans);
+  const content = editor.editorModel.toString();
   const config =
     options.runtimeConfig ??
     (await chooseConfig(
@@ -493,28 +735,65 @@ export async function submitPipeline(
         basename(editor.context.path)
       ),
       trans.__('Submit'),
-      trans
+      trans,
+      (name: string) => (
+        <>
+          {image}
+          <SubmitTargetFacts
+            path={editor.context.path}
+            content={content}
+            config={name}
+            trans={trans}
+          />
+        </>
+      )
     ));
-  if (!config || !(await saveFirst(editor, trans))) {
+  if (!config) {
     return null;
   }
-  const pending = MLPipeClient.submitPipeline(editor.context.path, config);
-  Notification.promise(pending as Promise<any>, {
-    pending: {
-      message: trans.__('Publishing %1…', editor.context.localPath),
-      options: {}
-    },
-    success: {
-      message: () => trans.__('Published %1', editor.context.localPath),
-      options: { autoClose: 3000 }
-    },
-    error: {
-      message: () => trans.__('Publishing %1 failed', editor.context.localPath),
-      options: { autoClose: 3000 }
+  applyImage(editor, choice);
+  if (!(await saveFirst(editor, trans))) {
+    return null;
+  }
+  let allowPlainSecrets = false;
+  for (;;) {
+    const result = await submitOnce(editor, options, config, allowPlainSecrets);
+    if (result === 'plain-secrets') {
+      allowPlainSecrets = true;
+      continue;
     }
-  });
+    return result;
+  }
+}
+
+/** One submit call and its dialogs; 'plain-secrets' when the user agreed to commit them. */
+async function submitOnce(
+  editor: IPipelineEditor,
+  options: IRunOptions,
+  config: string,
+  allowPlainSecrets: boolean
+): Promise<MLPipeAPI.ISubmitResult | null | 'plain-secrets'> {
+  const { trans } = options;
+  const pending = MLPipeClient.submitPipeline(
+    editor.context.path,
+    config,
+    allowPlainSecrets
+  );
+  const name = editor.context.localPath;
+  const note = Notification.emit(
+    trans.__('Submitting %1…', name),
+    'in-progress',
+    {
+      autoClose: false
+    }
+  );
+  const settle = (type: 'success' | 'error' | null, message = '') =>
+    type
+      ? Notification.update({ id: note, message, type, autoClose: 3000 })
+      : Notification.dismiss(note);
   try {
     const result = await pending;
+    settle('success', trans.__('Submitted %1', name));
     editor.editorModel.setProblems(result.problems ?? []);
     const entry = (
       await options.catalogs
@@ -540,6 +819,15 @@ export async function submitPipeline(
     }
     return result;
   } catch (error) {
+    if (
+      error instanceof MLPipeRequestError &&
+      error.code === 'plain-secrets' &&
+      !allowPlainSecrets
+    ) {
+      settle(null); // not a failure: a question
+      return (await confirmPlainSecrets(error, trans)) ? 'plain-secrets' : null;
+    }
+    settle('error', trans.__('Submitting %1 failed', name));
     if (error instanceof MLPipeRequestError && error.problems.length) {
       editor.editorModel.setProblems(error.problems);
     }

@@ -16,6 +16,7 @@ import {
   DocumentWidget
 } from '@jupyterlab/docregistry';
 import type { IDocumentManager } from '@jupyterlab/docmanager';
+import type { Contents } from '@jupyterlab/services';
 import type { TranslationBundle } from '@jupyterlab/translation';
 import { Message } from '@lumino/messaging';
 import { ISignal, Signal } from '@lumino/signaling';
@@ -42,6 +43,7 @@ import {
   useModelTick
 } from './canvas';
 import { NodeDecorations } from './decorations';
+import { nameAfterRename, nameOfAnotherFile } from './naming';
 import { opForFile } from './nodeTypes';
 import { PropertiesPanel } from './properties';
 
@@ -123,6 +125,23 @@ export class PipelineEditorView extends ReactWidget {
     }
   }
 
+  /**
+   * Set when the pipeline is named like another pipeline file beside it (e.g.
+   * the file it was copied from): both would get the same DAG id.
+   */
+  get nameWarning(): INameWarning | null {
+    return this._nameWarning;
+  }
+  set nameWarning(value: INameWarning | null) {
+    if (value && value.name === this._keptName) {
+      value = null; // the user chose to keep this name
+    }
+    if (JSON.stringify(value) !== JSON.stringify(this._nameWarning)) {
+      this._nameWarning = value;
+      this.update();
+    }
+  }
+
   /** Whether the document's text was loaded. */
   get ready(): boolean {
     return this._ready;
@@ -161,6 +180,18 @@ export class PipelineEditorView extends ReactWidget {
         onOpenFile={this._onOpenFile}
         onOpenAsText={this._onOpenAsText}
         onCloseProperties={() => (this.propertiesVisible = false)}
+        nameWarning={this._nameWarning}
+        onNameWarning={keep => {
+          const warning = this._nameWarning;
+          this.nameWarning = null;
+          if (keep && warning) {
+            this._keptName = warning.name;
+          } else if (warning) {
+            this.model.setPipelineData({
+              properties: { name: warning.suggested }
+            });
+          }
+        }}
       />
     );
   }
@@ -173,8 +204,20 @@ export class PipelineEditorView extends ReactWidget {
   private _onOpenAsText: () => void;
   private _propertiesVisible: boolean;
   private _ready = false;
+  private _nameWarning: INameWarning | null = null;
+  private _keptName: string | null = null;
   private _idPrefix: string;
   private _propertiesToggled = new Signal<this, boolean>(this);
+}
+
+/** A pipeline named like another pipeline file beside it. */
+export interface INameWarning {
+  /** The pipeline's name. */
+  name: string;
+  /** The other file of that name. */
+  other: string;
+  /** The name of this file. */
+  suggested: string;
 }
 
 /** The extension points an editor draws from (see `tokens.ts`). */
@@ -212,6 +255,9 @@ function EditorRoot(props: {
   onOpenFile: (path: string) => void;
   onOpenAsText: () => void;
   onCloseProperties: () => void;
+  nameWarning: INameWarning | null;
+  /** `keep`: leave the name; else name the pipeline after its file. */
+  onNameWarning: (keep: boolean) => void;
 }): JSX.Element {
   const { model, trans } = props;
   useModelTick(model);
@@ -238,8 +284,37 @@ function EditorRoot(props: {
       </div>
     );
   }
+  const warning = props.nameWarning;
   return (
     <>
+      {warning && (
+        <div
+          className="jp-MLPipe-NameWarning jp-MLPipe-Problem jp-MLPipe-Problem-warning"
+          role="alert"
+        >
+          <span>
+            {trans.__(
+              'This pipeline is named "%1", like %2 beside it: both would get the same DAG id and replace each other when exported or submitted.',
+              warning.name,
+              warning.other
+            )}
+          </span>
+          <button
+            type="button"
+            className="jp-mod-styled jp-mod-accept"
+            onClick={() => props.onNameWarning(false)}
+          >
+            {trans.__('Name it "%1"', warning.suggested)}
+          </button>
+          <button
+            type="button"
+            className="jp-mod-styled jp-mod-reject"
+            onClick={() => props.onNameWarning(true)}
+          >
+            {trans.__('Keep the name')}
+          </button>
+        </div>
+      )}
       <div className="jp-MLPipe-Canvas" tabIndex={-1}>
         <ReactFlowProvider>
           <PipelineCanvas
@@ -310,9 +385,14 @@ export class PipelineEditorWidget
       model.contentChanged.connect(this._onModelChanged, this);
       this._scheduleValidation();
     });
+    this._contents = options.contents ?? null;
+    void this.context.ready.then(() => this._checkName(true));
     this.context.pathChanged.connect((_, path) => {
+      const oldPath = model.path;
       model.path = path;
+      this._followFileName(oldPath, path);
       this._scheduleValidation();
+      this._checkName(true);
     });
   }
 
@@ -444,11 +524,72 @@ export class PipelineEditorWidget
     clearTimeout(this._timer);
     const delay = this._settings.current.validationDelay;
     if (delay > 0) {
-      this._timer = setTimeout(() => void this.validate(), delay);
+      this._timer = setTimeout(() => {
+        void this.validate();
+        this._checkName(false);
+      }, delay);
     }
   }
 
+  /** The file was renamed (or saved as): a name that followed the file follows it again. */
+  private _followFileName(oldPath: string, path: string): void {
+    const raw = this.editorModel.pipelineData().properties?.name;
+    if (typeof raw !== 'string' || this.editorModel.error) {
+      return; // no name stored: it is the file's name already
+    }
+    const next = nameAfterRename(raw, oldPath, path);
+    if (!next) {
+      return;
+    }
+    const wasClean = !this.context.model.dirty;
+    this.editorModel.setPipelineData({ properties: { name: next } });
+    if (wasClean) {
+      // the file on disk says the new name too, as it would have after a rename in Elyra
+      void this.context.save();
+    }
+  }
+
+  /** Warn when the pipeline is named like another pipeline file beside it. */
+  private _checkName(relist: boolean): void {
+    const contents = this._contents;
+    if (!contents || this.editorModel.error || this.isDisposed) {
+      return;
+    }
+    const check = (siblings: readonly string[]) => {
+      if (this.isDisposed) {
+        return;
+      }
+      const name = this.editorModel.name;
+      const other = nameOfAnotherFile(name, this.context.path, siblings);
+      this.content.nameWarning = other
+        ? {
+            name,
+            other,
+            suggested: this.context.path
+              .slice(this.context.path.lastIndexOf('/') + 1)
+              .replace(/\.pipeline$/i, '')
+          }
+        : null;
+    };
+    if (!relist && this._siblings) {
+      check(this._siblings);
+      return;
+    }
+    const folder = this.editorModel.folder;
+    contents
+      .get(folder, { content: true })
+      .then(model => {
+        this._siblings = ((model.content ?? []) as Contents.IModel[])
+          .filter(item => item.type !== 'directory')
+          .map(item => item.name);
+        check(this._siblings);
+      })
+      .catch(() => undefined); // no listing, no warning
+  }
+
   private _settings: EditorSettings;
+  private _contents: Contents.IManager | null;
+  private _siblings: string[] | null = null;
   private _text = '';
   private _savedText = '';
   private _timer: ReturnType<typeof setTimeout> | undefined = undefined;
@@ -464,6 +605,8 @@ export namespace PipelineEditorWidget {
     trans: TranslationBundle;
     settings: EditorSettings;
     docManager: IDocumentManager | null;
+    /** To list the pipeline's folder (names taken from another file). */
+    contents?: Contents.IManager | null;
     /** Open a file by its path from the server root. */
     onOpenFile: (path: string) => void;
     /** Open the pipeline in the text editor. */
@@ -490,6 +633,7 @@ export class PipelineEditorFactory extends ABCWidgetFactory<
       trans: this._options.trans,
       settings: this._options.settings,
       docManager: this._options.docManager,
+      contents: this._options.contents,
       onOpenFile: this._options.onOpenFile,
       onOpenAsText: this._options.onOpenAsText
     });

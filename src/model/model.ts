@@ -458,6 +458,15 @@ export class PipelineEditorModel implements IDisposable {
     return ids;
   }
 
+  /** The nodes that run the file at `path` (from the server root). */
+  nodesOfFile(path: string): IElyraNode[] {
+    const target = resolvePath('', path);
+    return this.nodes.filter(node => {
+      const file = nodeFilename(node);
+      return !!file && resolvePath(this.folder, file) === target;
+    });
+  }
+
   /** Whether `source -> target` may be added, and why not. */
   canConnect(source: string, target: string): ConnectResult {
     const from = this.node(source);

@@ -41,7 +41,12 @@ import {
 } from '@jupyterlab/ui-components';
 import { CommandRegistry } from '@lumino/commands';
 
+import type { Contents } from '@jupyterlab/services';
+
 import { PipelineClipboard } from '../editor/clipboard';
+import { distinctLabels, nameAfterRename } from '../editor/naming';
+import { PipelineEditorModel } from '../model/model';
+import { isPipelinePath } from '../pipelineFile';
 import { exportPipeline, submitPipeline } from '../editor/dialogs';
 import { renderMessage } from '../model/messages';
 import {
@@ -65,6 +70,9 @@ import {
   PluginIDs,
   TRANSLATION_DOMAIN
 } from '../tokens';
+
+/** The title dataset key of the folder a tab shows before a pipeline's file name. */
+const FOLDER_KEY = 'mlpipe-folder';
 
 /** Arguments every editor command accepts. */
 const EDITOR_ARGS = {
@@ -150,15 +158,40 @@ export const editorPlugin: JupyterFrontEndPlugin<IPipelineEditorTracker> = {
       trans,
       settings,
       docManager,
+      contents: app.serviceManager.contents,
       onOpenFile: openFile,
       onOpenAsText: path => {
         void commands.execute('docmanager:open', { path, factory: 'Editor' });
       }
     });
 
+    // Tabs tell apart two pipelines of the same file name: the folders that differ show before
+    // the name ("iris/" train.pipeline). Through the title's dataset and CSS: a document
+    // widget renames its file when its title label is changed.
+    const relabel = () => {
+      const widgets: IPipelineEditor[] = [];
+      tracker.forEach(w => widgets.push(w));
+      const labels = distinctLabels(widgets.map(w => w.context.path));
+      for (const w of widgets) {
+        const label = labels.get(w.context.path) ?? '';
+        const folder = label.slice(0, label.lastIndexOf('/') + 1);
+        // Lumino writes dataset keys as they are: data-mlpipe-folder
+        if ((w.title.dataset[FOLDER_KEY] ?? '') !== folder) {
+          const rest = { ...w.title.dataset };
+          delete rest[FOLDER_KEY];
+          w.title.dataset = folder ? { ...rest, [FOLDER_KEY]: folder } : rest;
+        }
+      }
+    };
+    tracker.widgetAdded.connect(relabel);
+
     factory.widgetCreated.connect((_, widget) => {
       widget.title.icon = pipelineIcon;
-      widget.context.pathChanged.connect(() => void tracker.save(widget));
+      widget.context.pathChanged.connect(() => {
+        void tracker.save(widget);
+        relabel();
+      });
+      widget.disposed.connect(() => requestAnimationFrame(relabel));
       void tracker.add(widget);
       const refresh = () => refreshCommands(commands, widget, tracker);
       widget.editorModel.contentChanged.connect(refresh);
@@ -167,6 +200,26 @@ export const editorPlugin: JupyterFrontEndPlugin<IPipelineEditorTracker> = {
       widget.content.propertiesToggled.connect(refresh);
     });
     app.docRegistry.addWidgetFactory(factory);
+
+    // A pipeline renamed in the file browser while closed: its name follows the file too
+    // (open ones follow in their editor).
+    const contents = app.serviceManager.contents;
+    contents.fileChanged.connect((_, change) => {
+      const from = change.oldValue?.path;
+      const to = change.newValue?.path;
+      if (
+        change.type !== 'rename' ||
+        !from ||
+        !to ||
+        !isPipelinePath(to) ||
+        tracker.find(w => w.context.path === to || w.context.path === from)
+      ) {
+        return;
+      }
+      void renameClosedPipeline(contents, from, to).catch(reason =>
+        console.warn(`mlpipe-lab: cannot rename the pipeline in ${to}`, reason)
+      );
+    });
 
     restorer?.restore(tracker, {
       command: 'docmanager:open',
@@ -229,6 +282,37 @@ export const editorPlugin: JupyterFrontEndPlugin<IPipelineEditorTracker> = {
     return tracker;
   }
 };
+
+/** Give a closed pipeline file that was renamed the new file's name, if its name followed the file. */
+async function renameClosedPipeline(
+  contents: Contents.IManager,
+  from: string,
+  to: string
+): Promise<void> {
+  const file = await contents.get(to, {
+    type: 'file',
+    format: 'text',
+    content: true
+  });
+  const model = new PipelineEditorModel({ path: to });
+  try {
+    if (!model.fromString(String(file.content ?? ''))) {
+      return; // not a pipeline we can read: leave it as it is
+    }
+    const raw = model.pipelineData().properties?.name;
+    const next =
+      typeof raw === 'string' ? nameAfterRename(raw, from, to) : null;
+    if (next && model.setPipelineData({ properties: { name: next } })) {
+      await contents.save(to, {
+        type: 'file',
+        format: 'text',
+        content: model.toString()
+      });
+    }
+  } finally {
+    model.dispose();
+  }
+}
 
 /** Tell menus and toolbars that the editor commands may have changed state. */
 function refreshCommands(

@@ -15,6 +15,7 @@ import {
   showErrorMessage
 } from '@jupyterlab/apputils';
 import { IDocumentManager } from '@jupyterlab/docmanager';
+import type { Contents } from '@jupyterlab/services';
 import {
   IDefaultFileBrowser,
   IFileBrowserFactory
@@ -25,6 +26,7 @@ import * as React from 'react';
 import { createPipelineFile } from '../contents';
 import { opForFile } from '../editor/nodeTypes';
 import { basename, dirname, nodePosition } from '../model/elyra';
+import { message } from '../model/messages';
 import { PipelineEditorModel } from '../model/model';
 import { isPipelinePath, newPipelineContent } from '../pipelineFile';
 import {
@@ -55,14 +57,22 @@ const PATHS_ARGS = {
   }
 };
 
-/** Dialog body: pick a pipeline to add files to. */
+/** A pipeline to offer in "Add to pipeline", and why it is there. */
+interface IPipelineChoice {
+  path: string;
+  /** e.g. "in this folder", "open" (translated). */
+  note: string;
+}
+
+/** Dialog body: pick a pipeline to add files to (the one in the files' folder first). */
 class PipelinePicker extends ReactWidget implements Dialog.IBodyWidget<string> {
   constructor(
-    private _paths: string[],
-    private _label: string
+    private _choices: IPipelineChoice[],
+    private _label: string,
+    initial: string
   ) {
     super();
-    this._value = _paths[0] ?? '';
+    this._value = initial;
   }
   getValue(): string {
     return this._value;
@@ -80,9 +90,9 @@ class PipelinePicker extends ReactWidget implements Dialog.IBodyWidget<string> {
             this.update();
           }}
         >
-          {this._paths.map(path => (
-            <option key={path} value={path}>
-              {path}
+          {this._choices.map(choice => (
+            <option key={choice.path} value={choice.path}>
+              {choice.note ? `${choice.path} (${choice.note})` : choice.path}
             </option>
           ))}
         </select>
@@ -90,6 +100,40 @@ class PipelinePicker extends ReactWidget implements Dialog.IBodyWidget<string> {
     );
   }
   private _value: string;
+}
+
+/**
+ * The pipelines to offer for files in `folder`: that folder's pipelines first
+ * (an open one before the others), then pipelines open elsewhere; and the one
+ * to preselect.
+ */
+export function pipelineChoices(
+  folder: string,
+  inFolder: readonly string[],
+  open: readonly string[],
+  notes: { here: string; open: string; hereOpen: string }
+): { choices: IPipelineChoice[]; initial: string } {
+  const here = [...inFolder].sort((a, b) => a.localeCompare(b));
+  const openHere = open.filter(p => dirname(p) === folder);
+  const ordered = [
+    ...here.filter(p => openHere.includes(p)),
+    ...openHere.filter(p => !here.includes(p)),
+    ...here.filter(p => !openHere.includes(p)),
+    ...open.filter(p => dirname(p) !== folder)
+  ];
+  const unique = [...new Set(ordered)];
+  return {
+    choices: unique.map(path => ({
+      path,
+      note:
+        dirname(path) === folder
+          ? open.includes(path)
+            ? notes.hereOpen
+            : notes.here
+          : notes.open
+    })),
+    initial: unique[0] ?? ''
+  };
 }
 
 /**
@@ -149,6 +193,74 @@ export const fileActionsPlugin: JupyterFrontEndPlugin<void> = {
     const allNodeFiles = (paths: string[]) =>
       paths.length > 0 && nodeFiles(paths).length === paths.length;
 
+    /** The names of the files in a folder (empty when it cannot be read). */
+    const listFolder = async (folder: string): Promise<string[]> => {
+      try {
+        const listing = await contents.get(folder, { content: true });
+        return ((listing.content ?? []) as Contents.IModel[])
+          .filter(item => item.type !== 'directory')
+          .map(item => item.path);
+      } catch {
+        return [];
+      }
+    };
+
+    /** `<folder>/<stem>.pipeline`, or `<stem>-1.pipeline`... when taken; created empty. */
+    const createNamedPipeline = async (
+      folder: string,
+      stem: string
+    ): Promise<Contents.IModel> => {
+      const taken = new Set(
+        (await listFolder(folder)).map(p => basename(p).toLowerCase())
+      );
+      let name = `${stem}${PIPELINE_EXTENSION}`;
+      for (let i = 1; taken.has(name.toLowerCase()); i++) {
+        name = `${stem}-${i}${PIPELINE_EXTENSION}`;
+      }
+      const path = folder ? `${folder}/${name}` : name;
+      return contents.save(path, {
+        type: 'file',
+        format: 'text',
+        content: newPipelineContent(name.slice(0, -PIPELINE_EXTENSION.length))
+      });
+    };
+
+    /**
+     * The pipeline beside a file, named after it (`train.pipeline`, `train-1.pipeline`...),
+     * that runs it: the one "Export as Airflow DAG" made before. '' when there is none.
+     */
+    const pipelineOfFile = async (
+      folder: string,
+      stem: string,
+      file: string
+    ): Promise<string> => {
+      const pattern = new RegExp(
+        `^${stem.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(-\\d+)?\\.pipeline$`
+      );
+      for (const candidate of (await listFolder(folder)).filter(p =>
+        pattern.test(basename(p))
+      )) {
+        try {
+          const text = await contents.get(candidate, {
+            type: 'file',
+            format: 'text',
+            content: true
+          });
+          const model = new PipelineEditorModel({ path: candidate });
+          const runsIt =
+            model.fromString(String(text.content ?? '')) &&
+            model.nodesOfFile(file).length > 0;
+          model.dispose();
+          if (runsIt) {
+            return candidate;
+          }
+        } catch {
+          // unreadable: not the one
+        }
+      }
+      return '';
+    };
+
     const openEditor = async (
       path: string
     ): Promise<IPipelineEditor | null> => {
@@ -174,7 +286,15 @@ export const fileActionsPlugin: JupyterFrontEndPlugin<void> = {
           return null;
         }
         try {
-          const created = await createPipelineFile(contents, dirname(paths[0]));
+          // one file: a pipeline named after it (train.ipynb -> train.pipeline); several:
+          // untitled.pipeline, whose name follows the file when it is renamed
+          const created =
+            paths.length === 1
+              ? await createNamedPipeline(
+                  dirname(paths[0]),
+                  basename(paths[0]).replace(/\.[^.]+$/, '')
+                )
+              : await createPipelineFile(contents, dirname(paths[0]));
           const model = new PipelineEditorModel({
             path: created.path,
             opForPath
@@ -216,21 +336,16 @@ export const fileActionsPlugin: JupyterFrontEndPlugin<void> = {
         }
         let pipeline = typeof args.pipeline === 'string' ? args.pipeline : '';
         if (!pipeline) {
-          const candidates = new Set<string>();
-          tracker.forEach(w => candidates.add(w.context.path));
-          try {
-            const folder = await contents.get(dirname(paths[0]), {
-              content: true
-            });
-            for (const item of folder.content ?? []) {
-              if (item.type === 'file' && isPipelinePath(item.path)) {
-                candidates.add(item.path);
-              }
-            }
-          } catch {
-            // the open editors are enough to choose from
-          }
-          if (!candidates.size) {
+          const folder = dirname(paths[0]);
+          const open: string[] = [];
+          tracker.forEach(w => open.push(w.context.path));
+          const inFolder = (await listFolder(folder)).filter(isPipelinePath);
+          const { choices, initial } = pipelineChoices(folder, inFolder, open, {
+            here: trans.__('in this folder'),
+            hereOpen: trans.__('in this folder, open'),
+            open: trans.__('open')
+          });
+          if (!choices.length) {
             await showDialog({
               title: trans.__('Add to pipeline'),
               body: trans.__(
@@ -242,7 +357,7 @@ export const fileActionsPlugin: JupyterFrontEndPlugin<void> = {
           }
           const result = await showDialog({
             title: trans.__('Add to pipeline'),
-            body: new PipelinePicker([...candidates], trans.__('Pipeline')),
+            body: new PipelinePicker(choices, trans.__('Pipeline'), initial),
             buttons: [
               Dialog.cancelButton({ label: trans.__('Cancel') }),
               Dialog.okButton({ label: trans.__('Add') })
@@ -258,6 +373,9 @@ export const fileActionsPlugin: JupyterFrontEndPlugin<void> = {
           return null;
         }
         const model = widget.editorModel;
+        // a file already in the pipeline is not added twice: its node is selected instead
+        const present = paths.flatMap(path => model.nodesOfFile(path));
+        const missing = paths.filter(path => !model.nodesOfFile(path).length);
         const nodes = model.nodes;
         const at = nodes.length
           ? {
@@ -265,7 +383,24 @@ export const fileActionsPlugin: JupyterFrontEndPlugin<void> = {
               y: Math.min(...nodes.map(n => nodePosition(n).y))
             }
           : { x: 80, y: 80 };
-        const added = model.addFiles(paths, at);
+        const added = missing.length ? model.addFiles(missing, at) : [];
+        if (present.length) {
+          model.select([...present.map(n => n.id), ...added], false);
+          const names = paths
+            .filter(path => !missing.includes(path))
+            .map(path => basename(path));
+          model.announce(
+            names.length === 1
+              ? message(
+                  '%1 is already in this pipeline; its node is selected.',
+                  names[0]
+                )
+              : message(
+                  '%1 are already in this pipeline; their nodes are selected.',
+                  names.join(', ')
+                )
+          );
+        }
         shell.activateById(widget.id);
         requestAnimationFrame(() => widget.fitView());
         return added;
@@ -292,29 +427,29 @@ export const fileActionsPlugin: JupyterFrontEndPlugin<void> = {
         }
         let pipeline = path;
         if (!isPipelinePath(path)) {
-          // a one-node pipeline next to the file, named after it
+          // the one-node pipeline of this file beside it (named after it), or a new one
           const stem = basename(path).replace(/\.[^.]+$/, '');
           const folder = dirname(path);
-          pipeline = `${folder ? `${folder}/` : ''}${stem}${PIPELINE_EXTENSION}`;
-          let exists = true;
-          try {
-            await contents.get(pipeline, { content: false });
-          } catch {
-            exists = false;
-          }
-          if (!exists) {
+          pipeline = await pipelineOfFile(folder, stem, path);
+          if (!pipeline) {
+            const created = await createNamedPipeline(folder, stem);
             const model = new PipelineEditorModel({
-              path: pipeline,
+              path: created.path,
               opForPath
             });
-            model.fromString(newPipelineContent(stem));
+            model.fromString(
+              newPipelineContent(
+                basename(created.path).slice(0, -PIPELINE_EXTENSION.length)
+              )
+            );
             model.addFiles([path], { x: 80, y: 80 });
-            await contents.save(pipeline, {
+            await contents.save(created.path, {
               type: 'file',
               format: 'text',
               content: model.toString()
             });
             model.dispose();
+            pipeline = created.path;
           }
         }
         const widget = await openEditor(pipeline);
