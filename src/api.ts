@@ -176,19 +176,21 @@ export namespace MLPipeClient {
   /**
    * Submit the saved pipeline with a runtime configuration (upload its files,
    * commit its DAG). The server refuses plain-value secrets unless
-   * `allowPlainSecrets` (after the user agreed).
+   * `allowPlainSecrets`, and a DAG id another pipeline file published unless
+   * `replace` (each after the user agreed).
    */
   export function submitPipeline(
     path: string,
     runtimeConfig: string,
-    allowPlainSecrets = false
+    consent: { allowPlainSecrets?: boolean; replace?: boolean } = {}
   ): Promise<MLPipeAPI.ISubmitResult> {
     return requestAPI(
       'submit',
       json('POST', {
         path,
         runtime_config: runtimeConfig,
-        ...(allowPlainSecrets ? { allow_plain_secrets: true } : {})
+        ...(consent.allowPlainSecrets ? { allow_plain_secrets: true } : {}),
+        ...(consent.replace ? { replace: true } : {})
       })
     );
   }

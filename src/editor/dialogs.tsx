@@ -755,15 +755,78 @@ export async function submitPipeline(
   if (!(await saveFirst(editor, trans))) {
     return null;
   }
-  let allowPlainSecrets = false;
+  const consent = { allowPlainSecrets: false, replace: false };
   for (;;) {
-    const result = await submitOnce(editor, options, config, allowPlainSecrets);
+    const result = await submitOnce(editor, options, config, consent);
     if (result === 'plain-secrets') {
-      allowPlainSecrets = true;
-      continue;
+      consent.allowPlainSecrets = true;
+    } else if (result === 'replace') {
+      consent.replace = true;
+    } else {
+      return result;
     }
-    return result;
   }
+}
+
+/**
+ * The DAG id is another pipeline file's in the DAG repository (the server
+ * refused to replace its DAG): say whose, and offer the ways out.
+ * 'replace' when the user says this is the same pipeline, moved or renamed.
+ */
+async function resolveTakenDagId(
+  editor: IPipelineEditor,
+  error: MLPipeRequestError,
+  trans: TranslationBundle
+): Promise<'replace' | null> {
+  const details = error.details;
+  const dagId = String(details.dag_id ?? '');
+  const other =
+    typeof details.published_from === 'string' ? details.published_from : null;
+  const answer = await showDialog({
+    title: trans.__('DAG id "%1" is taken', dagId),
+    body: (
+      <div className="jp-MLPipe-DagIdTaken">
+        <p>{error.message}</p>
+        <p>
+          {other
+            ? trans.__(
+                'Submitting would replace the DAG of %1. Give this pipeline its own DAG id, or, if it is the same pipeline moved or renamed, replace it.',
+                other
+              )
+            : trans.__(
+                'Submitting would replace a DAG file that mlpipe-lab did not publish. Give this pipeline its own DAG id.'
+              )}
+        </p>
+      </div>
+    ),
+    buttons: [
+      Dialog.cancelButton({ label: trans.__('Cancel') }),
+      Dialog.okButton({ label: trans.__('Set Another DAG Id') }),
+      ...(other ? [Dialog.warnButton({ label: trans.__('Replace It') })] : [])
+    ],
+    defaultButton: 1
+  });
+  if (!answer.button.accept) {
+    return null;
+  }
+  if (answer.button.displayType === 'warn') {
+    return 'replace';
+  }
+  // the DAG id field of the pipeline tab, marked with the server's problem
+  editor.editorModel.setProblems(error.problems);
+  editor.propertiesVisible = true;
+  requestAnimationFrame(() => {
+    const tab = editor.node.querySelector<HTMLElement>(
+      '.jp-MLPipe-Properties-tabs [role="tab"]:nth-child(2)'
+    );
+    tab?.click();
+    requestAnimationFrame(() =>
+      editor.node
+        .querySelector<HTMLInputElement>('input[id$="-pipeline_mlpipe_dag_id"]')
+        ?.focus()
+    );
+  });
+  return null;
 }
 
 /** One submit call and its dialogs; 'plain-secrets' when the user agreed to commit them. */
@@ -771,13 +834,13 @@ async function submitOnce(
   editor: IPipelineEditor,
   options: IRunOptions,
   config: string,
-  allowPlainSecrets: boolean
-): Promise<MLPipeAPI.ISubmitResult | null | 'plain-secrets'> {
+  consent: { allowPlainSecrets: boolean; replace: boolean }
+): Promise<MLPipeAPI.ISubmitResult | null | 'plain-secrets' | 'replace'> {
   const { trans } = options;
   const pending = MLPipeClient.submitPipeline(
     editor.context.path,
     config,
-    allowPlainSecrets
+    consent
   );
   const name = editor.context.localPath;
   const note = Notification.emit(
@@ -787,10 +850,12 @@ async function submitOnce(
       autoClose: false
     }
   );
-  const settle = (type: 'success' | 'error' | null, message = '') =>
-    type
-      ? Notification.update({ id: note, message, type, autoClose: 3000 })
-      : Notification.dismiss(note);
+  const settle = (type: 'success' | 'error' | null, message = '') => {
+    Notification.dismiss(note);
+    if (type) {
+      Notification.emit(message, type, { autoClose: 3000 });
+    }
+  };
   try {
     const result = await pending;
     settle('success', trans.__('Submitted %1', name));
@@ -822,10 +887,18 @@ async function submitOnce(
     if (
       error instanceof MLPipeRequestError &&
       error.code === 'plain-secrets' &&
-      !allowPlainSecrets
+      !consent.allowPlainSecrets
     ) {
       settle(null); // not a failure: a question
       return (await confirmPlainSecrets(error, trans)) ? 'plain-secrets' : null;
+    }
+    if (
+      error instanceof MLPipeRequestError &&
+      error.code === 'dag-id-taken' &&
+      !consent.replace
+    ) {
+      settle(null);
+      return resolveTakenDagId(editor, error, trans);
     }
     settle('error', trans.__('Submitting %1 failed', name));
     if (error instanceof MLPipeRequestError && error.problems.length) {

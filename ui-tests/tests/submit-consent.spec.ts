@@ -12,7 +12,13 @@
 
 import { expect, test } from '@jupyterlab/galata';
 
-import { canvas, pipelineDocument, SCREENSHOTS, toolbarItem } from './helpers';
+import {
+  canvas,
+  editor,
+  pipelineDocument,
+  SCREENSHOTS,
+  toolbarItem
+} from './helpers';
 
 test.setTimeout(120_000);
 
@@ -86,5 +92,79 @@ test('submit shows the DAG and its place, and asks before a plain secret', async
   await dialog.getByRole('button', { name: 'Submit Anyway' }).click();
   await expect(dialog).toContainText('Pipeline submitted', { timeout: 60_000 });
   await expect(dialog.locator('.jp-MLPipe-Commit')).toHaveText(/^[0-9a-f]{40}$/);
+  await dialog.getByRole('button', { name: 'Close' }).click();
+});
+
+test('a DAG id another pipeline file submitted is refused, with the ways out', async ({
+  page,
+  tmpPath
+}) => {
+  const script = {
+    id: 'n1',
+    type: 'execution_node',
+    op: 'execute-python-node',
+    app_data: {
+      component_parameters: {
+        filename: 'step.py',
+        runtime_image: 'python:3.11-slim'
+      },
+      label: 'step.py',
+      ui_data: { label: 'step.py', x_pos: 80, y_pos: 80 }
+    },
+    inputs: [{ id: 'inPort' }],
+    outputs: [{ id: 'outPort' }]
+  };
+  // a DAG id unique to this test: the local DAG repository is shared by the run
+  const dagId = `etl_${Date.now()}`;
+  for (const folder of ['team_a', 'team_b']) {
+    await page.contents.uploadContent(
+      'print(1)\n',
+      'text',
+      `${tmpPath}/${folder}/step.py`
+    );
+    await page.contents.uploadContent(
+      pipelineDocument(dagId, [script]),
+      'text',
+      `${tmpPath}/${folder}/${dagId}.pipeline`
+    );
+  }
+  const dialog = page.locator('.jp-Dialog');
+  const submit = async (folder: string) => {
+    await page.evaluate(async path => {
+      await window.jupyterapp.commands.execute('docmanager:open', { path });
+    }, `${tmpPath}/${folder}/${dagId}.pipeline`);
+    await expect(canvas(page).locator('.jp-MLPipe-Node')).toHaveCount(1);
+    await page.evaluate(() => {
+      void window.jupyterapp.commands.execute('mlpipe-lab:submit-pipeline', {
+        runtimeConfig: 'local'
+      });
+    });
+  };
+  await submit('team_a');
+  await expect(dialog).toContainText('Pipeline submitted', { timeout: 60_000 });
+  await dialog.getByRole('button', { name: 'Close' }).click();
+  // the "Submitting…" toast is gone once the submit is done
+  await expect(
+    page.locator('.Toastify__toast', { hasText: 'Submitting' })
+  ).toHaveCount(0);
+
+  await submit('team_b');
+  await expect(dialog).toContainText(`DAG id "${dagId}" is taken`, {
+    timeout: 60_000
+  });
+  await expect(dialog).toContainText(`team_a/${dagId}.pipeline`);
+  await page.screenshot({ path: `${SCREENSHOTS}/submit-dag-id-taken.png` });
+  await dialog.getByRole('button', { name: 'Set Another DAG Id' }).click();
+  // the DAG id field, marked with the server's words
+  const field = editor(page).locator('input[id$="-pipeline_mlpipe_dag_id"]');
+  await expect(field).toBeFocused();
+  await field.fill(`${dagId}_b`);
+  await page.evaluate(() => {
+    void window.jupyterapp.commands.execute('mlpipe-lab:submit-pipeline', {
+      runtimeConfig: 'local'
+    });
+  });
+  await expect(dialog).toContainText('Pipeline submitted', { timeout: 60_000 });
+  await expect(dialog).toContainText(`${dagId}_b`);
   await dialog.getByRole('button', { name: 'Close' }).click();
 });
