@@ -31,11 +31,11 @@ sys.path.insert(0, str(ROOT / "tests"))
 import compile_corpus as cc  # noqa: E402
 from hoststats import cpu_times, steal_pct  # noqa: E402
 
-from mlpipe_lab.compiler import compile_checked  # noqa: E402
 from mlpipe_lab.compiler.bundles import bundle_key  # noqa: E402
-from mlpipe_lab.compiler.compile import image_refs  # noqa: E402
-from mlpipe_lab.compiler.plan import make_plan  # noqa: E402
+from mlpipe_lab.compiler.compile import compile_plan  # noqa: E402
 from mlpipe_lab.pipeline import Pipeline, validate  # noqa: E402
+from mlpipe_lab.plan import layout_for, plan  # noqa: E402
+from mlpipe_lab.plan.check import image_refs  # noqa: E402
 
 ELYRA = {200: ("21-30 s", 1.65)}  # CLI export, 200 nodes: wall time, KB per task
 TARGETS = {200: 0.6, 5000: 3.0}  # seconds
@@ -56,21 +56,16 @@ def in_process(doc: dict, runs: int) -> dict:
     t_validate, checked = timed(lambda: validate(doc, source="bench.pipeline", images=refs), runs)
 
     # Bundle keys as export makes them (content hash included), without building the bundles.
-    plan = make_plan(pipeline)
+    tasks = layout_for(pipeline, cc.CONFIG)
     bundles = {
-        t.node_id: {"key": bundle_key(plan.dag_id, t.task_id, "0123456789ab" * 6)}
-        for t in plan.tasks
+        t.node_id: {"key": bundle_key(tasks.dag_id, t.task_id, "0123456789ab" * 6)}
+        for t in tasks.slots
     }
 
-    def compile_only():
-        return compile_checked(
-            Pipeline(doc, "bench.pipeline"),
-            checked,
-            images=cc.IMAGES,
-            config=cc.CONFIG,
-            source_path="bench.pipeline",
-            bundles=bundles,
-        )
+    def compile_only():  # the plan (its checks included) and its rendering
+        fresh = Pipeline(doc, "bench.pipeline")
+        planned = plan(fresh, cc.CONFIG, cc.IMAGES, bundles)
+        return compile_plan(planned, fresh, source_path="bench.pipeline", problems=checked)
 
     t_compile, out = timed(compile_only, runs)
     del pipeline
@@ -278,7 +273,7 @@ def _measure(args: argparse.Namespace, sizes: list[int], workspace: Path) -> int
         "<= 600 B/task"
     )
     print(
-        "validate = mlpipe_lab.pipeline.validate; compile = compile_checked (the compiler alone); "
+        "validate = mlpipe_lab.pipeline.validate (structure); compile = plan + render (the compiler); "
         "export = python -m mlpipe_lab.cli export in a fresh process (validation with files, bundles "
         "built, DAG written), cold = into an empty folder, warm = again into the same folder; "
         "cold CPU = user + system time of the fastest cold run"

@@ -17,12 +17,7 @@ def _jupyter_server_extension_points() -> list[dict[str, str]]:
 
 
 def _load_jupyter_server_extension(server_app) -> None:
-    """Register the REST API; services are built once and shared by all handlers."""
-    from .routes import setup_handlers
-    from .services import Services
+    """Register the REST API; services are built once from the settings (``c.MLPipeLab.*``)."""
+    from .extension import load
 
-    root_dir = server_app.web_app.settings.get("server_root_dir") or server_app.root_dir
-    services = Services(root_dir)
-    server_app.web_app.settings["mlpipe_lab.services"] = services
-    setup_handlers(server_app.web_app, services)
-    server_app.log.info("mlpipe-lab: REST API registered under /mlpipe-lab")
+    load(server_app)

@@ -14,7 +14,8 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from .errors import ServiceError
+from .errors import MLPipeError, exit_code
+from .errors import MLPipeError as ServiceError
 
 
 def _print_json(data: Any) -> None:
@@ -52,7 +53,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     results, status = [], 0
     for path in args.pipelines:
         svc, name = _for_pipeline(args, path)
-        result = svc.validate(name)
+        result = svc.pipelines.validate(name, runtime_config=args.runtime_config)
         result["path"] = path
         results.append(result)
         errors = [p for p in result["problems"] if p["severity"] == "error"]
@@ -73,7 +74,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def cmd_describe(args: argparse.Namespace) -> int:
     svc, name = _for_pipeline(args, args.pipeline)
-    info = svc.describe(name)
+    info = svc.pipelines.describe(name, args.runtime_config)
     info["path"] = args.pipeline
     if args.json:
         _print_json(info)
@@ -84,7 +85,8 @@ def cmd_describe(args: argparse.Namespace) -> int:
     print("Nodes (in run order):")
     for n in info["nodes"]:
         after = f" after {', '.join(n['parents'])}" if n["parents"] else ""
-        print(f"  {n['task_id']}: {n['filename']} [{n['runtime_image'] or 'no image'}]{after}")
+        tasks = ", ".join(n["task_ids"]) or "(runs nothing)"
+        print(f"  {tasks}: {n['filename']} [{n['runtime_image'] or 'no image'}]{after}")
     print("Files:")
     for f in info["files"] or ["(none)"]:
         print(f"  {f}")
@@ -132,8 +134,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     svc, name = _for_pipeline(args, args.pipeline)
     output = os.path.abspath(args.output) if args.output else None
     try:
-        result = svc.export(name, args.runtime_config, output, overwrite=args.overwrite)
-    except ServiceError as exc:
+        result = svc.pipelines.export(name, args.runtime_config, output, overwrite=args.overwrite)
+    except MLPipeError as exc:
         # The same refusal as in the editor, with the command-line way out.
         if exc.code == "output-exists":
             exc.message = exc.message.replace(
@@ -178,13 +180,13 @@ def _print_publish(result: dict[str, Any]) -> None:
 def cmd_submit(args: argparse.Namespace) -> int:
     svc, name = _for_pipeline(args, args.pipeline)
     try:
-        result = svc.submit(
+        result = svc.publishing.submit(
             name,
             args.runtime_config,
             replace=args.replace,
             allow_plain_secrets=args.allow_plain_secrets,
         )
-    except ServiceError as exc:
+    except MLPipeError as exc:
         if exc.code == "plain-secrets":
             exc.message = exc.message.replace(
                 "or submit anyway.", "or submit anyway with --allow-plain-secrets."
@@ -206,12 +208,12 @@ def cmd_submit(args: argparse.Namespace) -> int:
 def cmd_retire(args: argparse.Namespace) -> int:
     dag_id = args.dag_id
     path = None
-    if dag_id.endswith(".pipeline"):  # only this pipeline's DAG: another file's is left alone
-        svc, path = _for_pipeline(args, dag_id)
-        dag_id = svc.describe(path)["dag_id"]
+    if dag_id.endswith(".pipeline"):  # only this pipeline's DAG (its plan's DAG id, as export
+        svc, path = _for_pipeline(args, dag_id)  # has it): another file's is left alone
+        dag_id = svc.pipelines.dag_id(path)
     else:
         svc = _services(args)
-    result = svc.retire(dag_id, args.runtime_config, path=path)
+    result = svc.publishing.retire(dag_id, args.runtime_config, path=path)
     if args.json:
         _print_json(result)
     else:
@@ -313,7 +315,7 @@ def cmd_catalog_list(args: argparse.Namespace) -> int:
     for kind in kinds:
         from .services import catalog_kind
 
-        out[catalog_kind(kind)] = svc.catalog_call(kind, "list")
+        out[catalog_kind(kind)] = svc.catalogs.list(kind)
     if args.json:
         _print_json(out if len(out) > 1 else next(iter(out.values())))
         return 0
@@ -329,7 +331,7 @@ def cmd_catalog_list(args: argparse.Namespace) -> int:
 
 
 def cmd_catalog_show(args: argparse.Namespace) -> int:
-    entry = _services(args).catalog_call(args.kind, "get", args.name)
+    entry = _services(args).catalogs.get(args.kind, args.name)
     _print_json(entry)
     return 0
 
@@ -339,9 +341,9 @@ def cmd_catalog_add(args: argparse.Namespace) -> int:
     data = _entry_from_args(args)
     if args.update:
         name = data.get("name") or args.name
-        entry = svc.catalog_call(args.kind, "update", name, data)
+        entry = svc.catalogs.update(args.kind, name, data)
     else:
-        entry = svc.catalog_call(args.kind, "create", data)
+        entry = svc.catalogs.create(args.kind, data)
     if args.json:
         _print_json(entry)
     else:
@@ -350,7 +352,7 @@ def cmd_catalog_add(args: argparse.Namespace) -> int:
 
 
 def cmd_catalog_remove(args: argparse.Namespace) -> int:
-    _services(args).catalog_call(args.kind, "delete", args.name)
+    _services(args).catalogs.delete(args.kind, args.name)
     if args.json:
         _print_json({"removed": args.name})
     else:
@@ -365,8 +367,8 @@ def cmd_catalog_import(args: argparse.Namespace) -> int:
     )
     imported = []
     for kind in kinds:
-        imported += svc.catalog_call(
-            kind, "import_elyra", names=args.names or None, overwrite=args.overwrite
+        imported += svc.catalogs.import_elyra(
+            kind, names=args.names or None, overwrite=args.overwrite
         )
     if args.json:
         _print_json({"imported": imported})
@@ -379,16 +381,13 @@ def cmd_catalog_import(args: argparse.Namespace) -> int:
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
-    from .schemas import UnknownSchema, dereference, schema_names
+    from .services import schema, schema_index
 
     if not args.name:
-        _print_json(schema_names()) if args.json else print("\n".join(schema_names()))
+        names = schema_index()["schemas"]
+        _print_json(names) if args.json else print("\n".join(names))
         return 0
-    try:
-        pointer = f"/$defs/{args.op}" if args.op else ""
-        _print_json(dereference(args.name, pointer))
-    except (UnknownSchema, KeyError):
-        raise ServiceError(f"Unknown schema '{args.name}'.", 404) from None
+    _print_json(schema(args.name, args.op))  # the same lookup as GET /mlpipe-lab/schemas/NAME
     return 0
 
 
@@ -420,12 +419,26 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("validate", parents=[common], help="check pipelines and list their problems")
     p.add_argument("pipelines", nargs="+", metavar="PIPELINE")
     p.add_argument("--strict", action="store_true", help="fail on warnings too")
+    p.add_argument(
+        "--runtime-config",
+        "-r",
+        dest="runtime_config",
+        default="local",
+        help="check for this runtime configuration, as export would (default: local)",
+    )
     p.set_defaults(func=cmd_validate)
 
     p = sub.add_parser(
         "describe", parents=[common], help="files, images, secrets and volumes a pipeline uses"
     )
     p.add_argument("pipeline", metavar="PIPELINE")
+    p.add_argument(
+        "--runtime-config",
+        "-r",
+        dest="runtime_config",
+        default="local",
+        help="the tasks for this runtime configuration (default: local)",
+    )
     p.set_defaults(func=cmd_describe)
 
     p = sub.add_parser(
@@ -709,7 +722,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except ServiceError as exc:
+    except MLPipeError as exc:
         if getattr(args, "json", False):
             _print_json(exc.to_json())
         else:
@@ -717,8 +730,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .pipeline.problems import Problem
 
             for p in exc.problems:
-                print(p.describe() if isinstance(p, Problem) else p, file=sys.stderr)
-        return 2 if exc.status in (400, 404, 409) and not exc.problems else 1
+                if isinstance(p, Problem):
+                    print(p.describe(), file=sys.stderr)
+                elif isinstance(p, dict) and p.get("path"):
+                    print(f"error: {p['path']}: {p.get('message')}", file=sys.stderr)
+            for step in exc.steps:
+                print(
+                    f"  {step.get('step')}: {step.get('status')}: {step.get('message')}",
+                    file=sys.stderr,
+                )
+        return exit_code(exc)
     except KeyboardInterrupt:
         return 130
 

@@ -1,7 +1,9 @@
 """REST handlers under /mlpipe-lab/: thin, authenticated, JSON in and out.
 
-Each handler parses its input, calls one service method and writes the result. Bad input is a
-4xx with ``{"error": {"message", "field"?, "problems"?}}``; never a traceback.
+Each handler parses its input, calls one service method and writes the result. Errors are
+:class:`~mlpipe_lab.errors.MLPipeError`: its status (``errors.http_status``) and its JSON body
+``{"error": {"message", "field"?, "problems"?, "steps"?}}``; anything else is a logged 500
+without details, never a traceback.
 """
 
 from __future__ import annotations
@@ -11,22 +13,21 @@ import functools
 import json
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import unquote
 
 import tornado
 from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import url_path_join
 
-from .errors import ServiceError
-from .runs import RunsService
-from .schemas import UnknownSchema, dereference, load_schema, schema_names
-from .services import Services
+from .errors import MLPipeError, http_status
+from .services import Services, schema, schema_index
 
 AUTH_RESOURCE = "mlpipe-lab"
 
 
 def json_errors(method: Callable[..., Awaitable[Any] | Any]):
-    """Turn ServiceError into its status and JSON body; anything else is a logged 500."""
+    """An MLPipeError becomes its status and JSON body; anything else is a logged 500."""
 
     @functools.wraps(method)
     async def wrapper(self: BaseHandler, *args: Any, **kwargs: Any) -> None:
@@ -34,8 +35,8 @@ def json_errors(method: Callable[..., Awaitable[Any] | Any]):
             result = method(self, *args, **kwargs)
             if hasattr(result, "__await__"):
                 await result
-        except ServiceError as exc:
-            self.set_status(exc.status)
+        except MLPipeError as exc:
+            self.set_status(http_status(exc))
             self.finish(json.dumps(exc.to_json()))
         except tornado.web.HTTPError:
             raise
@@ -50,9 +51,8 @@ def json_errors(method: Callable[..., Awaitable[Any] | Any]):
 class BaseHandler(APIHandler):
     auth_resource = AUTH_RESOURCE
 
-    def initialize(self, services: Services, runs: RunsService | None = None) -> None:
+    def initialize(self, services: Services) -> None:
         self.services = services
-        self.runs = runs
 
     def body(self) -> dict[str, Any]:
         if not self.request.body:
@@ -60,10 +60,17 @@ class BaseHandler(APIHandler):
         try:
             data = json.loads(self.request.body)
         except (ValueError, UnicodeDecodeError) as exc:
-            raise ServiceError(f"The request body is not valid JSON: {exc}.", 400) from None
+            raise MLPipeError(f"The request body is not valid JSON: {exc}.", 400) from None
         if not isinstance(data, dict):
-            raise ServiceError("The request body must be a JSON object.", 400)
+            raise MLPipeError("The request body must be a JSON object.", 400)
         return data
+
+    def text(self, body: dict[str, Any], key: str, what: str) -> str | None:
+        """An optional text member of the body (400 naming it when it is something else)."""
+        value = body.get(key)
+        if value is not None and not isinstance(value, str):
+            raise MLPipeError(f"'{key}' must be {what}.", 400, field=key)
+        return value
 
     def send(self, data: Any, status: int = 200) -> None:
         self.set_status(status)
@@ -75,8 +82,7 @@ class SchemasHandler(BaseHandler):
     @authorized
     @json_errors
     def get(self) -> None:
-        nodes = load_schema("node-properties")["x-node-types"]
-        self.send({"schemas": schema_names(), "node_types": nodes})
+        self.send(schema_index())
 
 
 class SchemaHandler(BaseHandler):
@@ -84,16 +90,7 @@ class SchemaHandler(BaseHandler):
     @authorized
     @json_errors
     def get(self, name: str) -> None:
-        op = self.get_query_argument("op", None)
-        try:
-            if name == "node-properties" and op:
-                if op not in load_schema("node-properties")["x-node-types"]:
-                    raise ServiceError(f"Unknown node type '{op}'.", 404, field="op")
-                self.send(dereference(name, f"/$defs/{op}"))
-            else:
-                self.send(dereference(name))
-        except UnknownSchema:
-            raise ServiceError(f"Unknown schema '{name}'.", 404) from None
+        self.send(schema(name, self.get_query_argument("op", None)))
 
 
 class CatalogHandler(BaseHandler):
@@ -101,13 +98,13 @@ class CatalogHandler(BaseHandler):
     @authorized
     @json_errors
     def get(self, kind: str) -> None:
-        self.send({"items": self.services.catalog_call(kind, "list")})
+        self.send({"items": self.services.catalogs.list(kind)})
 
     @tornado.web.authenticated
     @authorized
     @json_errors
     def post(self, kind: str) -> None:
-        self.send(self.services.catalog_call(kind, "create", self.body()), 201)
+        self.send(self.services.catalogs.create(kind, self.body()), 201)
 
 
 class CatalogEntryHandler(BaseHandler):
@@ -115,19 +112,19 @@ class CatalogEntryHandler(BaseHandler):
     @authorized
     @json_errors
     def get(self, kind: str, name: str) -> None:
-        self.send(self.services.catalog_call(kind, "get", name))
+        self.send(self.services.catalogs.get(kind, name))
 
     @tornado.web.authenticated
     @authorized
     @json_errors
     def put(self, kind: str, name: str) -> None:
-        self.send(self.services.catalog_call(kind, "update", name, self.body()))
+        self.send(self.services.catalogs.update(kind, name, self.body()))
 
     @tornado.web.authenticated
     @authorized
     @json_errors
     def delete(self, kind: str, name: str) -> None:
-        self.services.catalog_call(kind, "delete", name)
+        self.services.catalogs.delete(kind, name)
         self.set_status(204)
         self.finish()
 
@@ -142,13 +139,11 @@ class ElyraImportHandler(BaseHandler):
         if names is not None and not (
             isinstance(names, list) and all(isinstance(n, str) for n in names)
         ):
-            raise ServiceError("'names' must be a list of entry names.", 400, field="names")
+            raise MLPipeError("'names' must be a list of entry names.", 400, field="names")
         overwrite = body.get("overwrite", False)
         if not isinstance(overwrite, bool):
-            raise ServiceError("'overwrite' must be true or false.", 400, field="overwrite")
-        imported = self.services.catalog_call(
-            kind, "import_elyra", names=names, overwrite=overwrite
-        )
+            raise MLPipeError("'overwrite' must be true or false.", 400, field="overwrite")
+        imported = self.services.catalogs.import_elyra(kind, names=names, overwrite=overwrite)
         self.send({"imported": imported})
 
 
@@ -158,10 +153,9 @@ class ValidateHandler(BaseHandler):
     @json_errors
     def post(self) -> None:
         body = self.body()
-        content = body.get("content")
-        if content is not None and not isinstance(content, str):
-            raise ServiceError("'content' must be the pipeline file's text.", 400, field="content")
-        self.send(self.services.validate(body.get("path"), content))
+        content = self.text(body, "content", "the pipeline file's text")
+        runtime_config = self.text(body, "runtime_config", "a runtime configuration's name")
+        self.send(self.services.pipelines.validate(body.get("path"), content, runtime_config))
 
 
 class ScheduleHandler(BaseHandler):
@@ -179,7 +173,7 @@ class ScheduleHandler(BaseHandler):
                 )
             )
         except ScheduleError as exc:
-            raise ServiceError(exc.message, 400, field="schedule") from None
+            raise MLPipeError(exc.message, 400, field="schedule") from None
 
 
 class DescribeHandler(BaseHandler):
@@ -187,7 +181,12 @@ class DescribeHandler(BaseHandler):
     @authorized
     @json_errors
     def get(self) -> None:
-        self.send(self.services.describe(self.get_query_argument("path", "")))
+        self.send(
+            self.services.pipelines.describe(
+                self.get_query_argument("path", ""),
+                self.get_query_argument("runtime_config", "") or None,
+            )
+        )
 
 
 class ExportHandler(BaseHandler):
@@ -198,15 +197,11 @@ class ExportHandler(BaseHandler):
         body = self.body()
         for flag in ("overwrite", "dry_run"):
             if not isinstance(body.get(flag, False), bool):
-                raise ServiceError(f"'{flag}' must be true or false.", 400, field=flag)
+                raise MLPipeError(f"'{flag}' must be true or false.", 400, field=flag)
         if body.get("dry_run"):
-            content = body.get("content")
-            if content is not None and not isinstance(content, str):
-                raise ServiceError(
-                    "'content' must be the pipeline file's text.", 400, field="content"
-                )
+            content = self.text(body, "content", "the pipeline file's text")
             self.send(
-                self.services.export_target(
+                self.services.pipelines.export_target(
                     body.get("path"), content, body.get("output"), body.get("runtime_config")
                 )
             )
@@ -214,7 +209,7 @@ class ExportHandler(BaseHandler):
         args = (body.get("path"), body.get("runtime_config"), body.get("output"))
         self.send(
             await asyncio.to_thread(
-                self.services.export, *args, overwrite=body.get("overwrite", False)
+                self.services.pipelines.export, *args, overwrite=body.get("overwrite", False)
             )
         )
 
@@ -227,13 +222,13 @@ class SubmitHandler(BaseHandler):
         body = self.body()
         allow = body.get("allow_plain_secrets", False)
         if not isinstance(allow, bool):
-            raise ServiceError(
+            raise MLPipeError(
                 "'allow_plain_secrets' must be true or false.", 400, field="allow_plain_secrets"
             )
         # git and uploads block: keep the server responsive while they run
         self.send(
             await asyncio.to_thread(
-                self.services.submit,
+                self.services.publishing.submit,
                 body.get("path"),
                 body.get("runtime_config"),
                 body.get("replace") is True,
@@ -250,7 +245,7 @@ class RetireHandler(BaseHandler):
         body = self.body()
         self.send(
             await asyncio.to_thread(
-                self.services.retire,
+                self.services.publishing.retire,
                 body.get("dag_id"),
                 body.get("runtime_config"),
                 body.get("path") or None,
@@ -266,7 +261,7 @@ class MlflowModelsHandler(BaseHandler):
         # the MLflow client blocks (network or sqlite): off the event loop
         self.send(
             await asyncio.to_thread(
-                self.services.mlflow_models,
+                self.services.registry.models,
                 self.get_query_argument("tracking_uri", ""),
                 self.get_query_argument("filter", ""),
                 self.get_query_argument("runtime_config", "") or None,
@@ -279,11 +274,9 @@ class MlflowVersionsHandler(BaseHandler):
     @authorized
     @json_errors
     async def get(self, name: str) -> None:
-        from urllib.parse import unquote
-
         self.send(
             await asyncio.to_thread(
-                self.services.mlflow_versions,
+                self.services.registry.versions,
                 unquote(name),
                 self.get_query_argument("tracking_uri", ""),
                 self.get_query_argument("runtime_config", "") or None,
@@ -301,13 +294,13 @@ class RunsHandler(BaseHandler):
             for k in ("runtime_config", "dag_id", "path", "limit")
         }
         # Airflow answers over the network: keep the server responsive meanwhile
-        self.send(await asyncio.to_thread(self.runs.list, **q))
+        self.send(await asyncio.to_thread(self.services.runs.list, **q))
 
     @tornado.web.authenticated
     @authorized
     @json_errors
     async def post(self) -> None:
-        self.send(await asyncio.to_thread(self.runs.start, self.body()), 202)
+        self.send(await asyncio.to_thread(self.services.runs.start, self.body()), 202)
 
 
 RUN = r"runs/(?P<runtime_config>[^/]+)/(?P<dag_id>[^/]+)/(?P<run_id>[^/]+)"
@@ -318,7 +311,7 @@ class RunHandler(BaseHandler):
     @authorized
     @json_errors
     async def get(self, runtime_config: str, dag_id: str, run_id: str) -> None:
-        self.send(await asyncio.to_thread(self.runs.get, runtime_config, dag_id, run_id))
+        self.send(await asyncio.to_thread(self.services.runs.get, runtime_config, dag_id, run_id))
 
 
 class RunLogsHandler(BaseHandler):
@@ -328,7 +321,7 @@ class RunLogsHandler(BaseHandler):
     async def get(self, runtime_config: str, dag_id: str, run_id: str, task_id: str) -> None:
         self.send(
             await asyncio.to_thread(
-                self.runs.logs,
+                self.services.runs.logs,
                 runtime_config,
                 dag_id,
                 run_id,
@@ -344,7 +337,9 @@ class RunCancelHandler(BaseHandler):
     @authorized
     @json_errors
     async def post(self, runtime_config: str, dag_id: str, run_id: str) -> None:
-        self.send(await asyncio.to_thread(self.runs.cancel, runtime_config, dag_id, run_id))
+        self.send(
+            await asyncio.to_thread(self.services.runs.cancel, runtime_config, dag_id, run_id)
+        )
 
 
 class PublishStatusHandler(BaseHandler):
@@ -352,13 +347,12 @@ class PublishStatusHandler(BaseHandler):
     @authorized
     @json_errors
     async def post(self) -> None:
-        self.send(await asyncio.to_thread(self.runs.publish_status, self.body()))
+        self.send(await asyncio.to_thread(self.services.runs.publish_status, self.body()))
 
 
-def route_table(base_url: str, services: Services) -> list[tuple[str, type, dict[str, Any]]]:
+def route_table(base_url: str, services: Services | None) -> list[tuple[str, type, dict[str, Any]]]:
     kind = r"(?P<kind>[A-Za-z-]+)"
     name = r"(?P<name>[^/]+)"
-    runs = RunsService(services)
     routes = [
         ("schemas", SchemasHandler),
         (r"schemas/(?P<name>[a-z-]+)", SchemaHandler),
@@ -380,11 +374,7 @@ def route_table(base_url: str, services: Services) -> list[tuple[str, type, dict
         ("publish-status", PublishStatusHandler),
     ]
     return [
-        (
-            url_path_join(base_url, "mlpipe-lab", pattern),
-            handler,
-            {"services": services, "runs": runs},
-        )
+        (url_path_join(base_url, "mlpipe-lab", pattern), handler, {"services": services})
         for pattern, handler in routes
     ]
 

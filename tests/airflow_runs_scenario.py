@@ -168,10 +168,9 @@ def main() -> int:
                 },
             },
         }
-        services.catalog_call("runtime-configs", "create", {"name": "af", **base})
-        services.catalog_call(
+        services.catalogs.create("runtime-configs", {"name": "af", **base})
+        services.catalogs.create(
             "runtime-configs",
-            "create",
             {
                 "name": "af-badpass",
                 **base,
@@ -181,18 +180,16 @@ def main() -> int:
                 },
             },
         )
-        services.catalog_call(
+        services.catalogs.create(
             "runtime-configs",
-            "create",
             {
                 "name": "af-down",
                 **base,
                 "airflow": {**base["airflow"], "api_endpoint": "http://127.0.0.1:9"},
             },
         )
-        services.catalog_call(
+        services.catalogs.create(
             "runtime-configs",
-            "create",
             {
                 "name": "af-nos3",
                 **base,
@@ -281,13 +278,15 @@ def main() -> int:
         # 3. republish a change. A commit Airflow has not read yet is "waiting": on Airflow 2 the DAG
         #    folder's sync is held meanwhile; on Airflow 3 a commit on a branch the bundle does not track.
         def republish():
-            airflow = AirflowRuns("af", services.runtime_config("af", with_secrets=True), services)
+            airflow = AirflowRuns(
+                "af", services.catalogs.runtime_config("af", with_secrets=True), services
+            )
             previous = git("rev-parse", "main", cwd=bare).strip()
             (project / "train.py").write_text("print('trained v2 on', open('data.txt').read())\n")
             if api == "v1":
                 (work / "pause-sync").write_text("")
                 time.sleep(3)  # a pull already under way ends
-                published = services.submit("demo.pipeline", "af")
+                published = services.publishing.submit("demo.pipeline", "af")
                 held = runs.publish_status(
                     {"runtime_config": "af", "dag_id": DAG_ID, "commit": published["commit"]}
                 )
@@ -305,7 +304,7 @@ def main() -> int:
                         "commit": git("rev-parse", "HEAD", cwd=side).strip(),
                     }
                 )
-                published = services.submit("demo.pipeline", "af")
+                published = services.publishing.submit("demo.pipeline", "af")
             t0 = time.monotonic()
             final = airflow.wait_imported(DAG_ID, published["commit"], timeout=240)
             return {
@@ -400,7 +399,7 @@ def main() -> int:
             )
             try:
                 AirflowRuns(
-                    "af", services.runtime_config("af", with_secrets=True), services
+                    "af", services.catalogs.runtime_config("af", with_secrets=True), services
                 ).wait_imported("broken_dag", sha, timeout=5)
                 waited = None
             except ServiceError as exc:
@@ -414,9 +413,8 @@ def main() -> int:
             from mlpipe_lab.airflowapi import AirflowClient
 
             token = AirflowClient("http://127.0.0.1:8080", user, password).token()
-            services.catalog_call(
+            services.catalogs.create(
                 "runtime-configs",
-                "create",
                 {
                     "name": "af-token",
                     **base,
@@ -441,7 +439,7 @@ def main() -> int:
             out,
             "never_imported",
             lambda: AirflowRuns(
-                "af", services.runtime_config("af", with_secrets=True), services
+                "af", services.catalogs.runtime_config("af", with_secrets=True), services
             ).wait_imported("never_there", "0" * 40, timeout=3),
         )
         step(out, "unknown_run", lambda: runs.get("af", DAG_ID, "manual__nope"))

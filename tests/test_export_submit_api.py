@@ -131,6 +131,10 @@ async def test_failed_submit_is_a_plain_error_without_secrets(api, tmp_path, cap
     assert err["error"]["message"].startswith(
         "Publishing 'hello_world/hello_world.pipeline' failed"
     )
+    # what the publish did before it failed reaches the client, the failed step last
+    steps = err["error"]["steps"]
+    assert steps and steps[-1]["status"] == "failed" and steps[-1]["message"]
+    assert f"failed at {steps[-1]['step']}:" in err["error"]["message"]
     assert CANARY not in json.dumps(err) and CANARY not in caplog.text
 
 

@@ -16,9 +16,7 @@ from test_runner import notebook
 
 from mlpipe_lab.cli import main
 from mlpipe_lab.compiler import compile_pipeline
-from mlpipe_lab.compiler.plan import make_plan
 from mlpipe_lab.localrun import LocalRunError, ParameterError, decide, new_run_id, run_pipeline
-from mlpipe_lab.localrun.dagfile import DagFileError, read_dag
 from mlpipe_lab.localrun.params import parse_assignments, resolve_params
 from mlpipe_lab.pipeline import Parameter, Pipeline, PipelineError, dumps
 
@@ -434,11 +432,32 @@ def test_trigger_rules(rule, states, expected):
     assert decide(rule, states) == expected
 
 
-def test_dag_reader_matches_the_plan():
+def _airflow_render(value, context):
+    """What Airflow's rendering of a templated field gives (sandboxed Jinja, strict undefined)."""
+    import jinja2.sandbox
+
+    env = jinja2.sandbox.SandboxedEnvironment(
+        undefined=jinja2.StrictUndefined, keep_trailing_newline=True
+    )
+    if isinstance(value, list):
+        return [_airflow_render(v, context) for v in value]
+    if isinstance(value, dict):
+        return {k: _airflow_render(v, context) for k, v in value.items()}
+    return env.from_string(value).render(**context)
+
+
+def test_local_runs_start_what_the_dags_pods_would_start():
+    """The plan a local run executes, its run-time values filled in, against the generated DAG
+    read by the tests' own reader and rendered by Jinja as Airflow would."""
+    import compile_corpus as cc
+
+    from mlpipe_lab.localrun.run import _tasks, local_run_config
+    from mlpipe_lab.plan import plan as make_plan
+
     doc = pipeline(
         "reader",
         [
-            node("a", "a.py"),
+            node("a", "a.py", env_vars=[{"env_var": "GREETING", "value": "{{ hi }}"}]),
             node("b", "b.py", parents=["a"], mlpipe={"trigger_rule": "all_done"}),
             node(
                 "c",
@@ -450,34 +469,41 @@ def test_dag_reader_matches_the_plan():
         ],
         mlpipe={
             "execution_timeout_seconds": 60,
-            "parameters": [{"name": "k", "type": "integer", "default": 1}],
+            "parameters": [
+                {"name": "k", "type": "integer", "default": 1},
+                {"name": "items", "type": "string", "default": "it's"},
+            ],
         },
     )
     pipe = Pipeline(doc, "reader.pipeline")
-    config = {"name": "l", "type": "local", "local": {"artifacts_path": "/srv/art"}}
-    dag = read_dag(
+    config = local_run_config(Path("/srv/art"))
+    dag = cc.read_dag(
         compile_pipeline(pipe, images=[], config=config, source_path="reader.pipeline").text
     )
-    plan = make_plan(pipe)
-    assert list(dag.tasks) == [t.task_id for t in plan.tasks]
-    assert {t: d.upstream for t, d in dag.tasks.items()} == {
-        t.task_id: t.upstream for t in plan.tasks
-    }
-    assert [dag.tasks[t].trigger_rule for t in ("a", "b", "c", "d")] == [
-        "all_success",
-        "all_done",
-        "all_done",
-        "all_success",
-    ]
-    assert dag.timeout_seconds(dag.tasks["c"]) == 7 and dag.timeout_seconds(dag.tasks["a"]) == 60
-    assert dag.tasks["d"].cmds[:3] == ["python3", "-m", "mlpipe_lab.runner"]
-    assert "--root" in dag.tasks["d"].cmds and "/srv/art" in dag.tasks["d"].cmds
-    assert "k={{ params.k | tojson }}" in dag.tasks["d"].arguments
-    assert dag.dag_id == "reader"
-    with pytest.raises(DagFileError):
-        read_dag("import os\nos.system('x')\n")
-    with pytest.raises(DagFileError):
-        read_dag("X = 1\n")
+    plan = make_plan(pipe, config)
+    assert plan.ok
+    values = {"k": 3, "items": "it's"}
+    tasks = _tasks(plan, "manual__1", values, Path("/rec"), Path("/run"), "PY", {}, [])
+    assert dag["order"] == [t.node.task_id for t in tasks]
+    assert dag["upstream"] == {t.node.task_id: t.upstream for t in tasks}
+    context = {"run_id": "manual__1", "params": values}
+    for task in tasks:
+        kwargs = dag["tasks"][task.node.task_id]
+        assert task.node.trigger_rule == kwargs.get("trigger_rule", "all_success")
+        cmds, args = (
+            _airflow_render(kwargs["cmds"], context),
+            _airflow_render(kwargs["arguments"], context),
+        )
+        assert cmds[:3] == ["python3", "-m", "mlpipe_lab.runner"]
+        assert task.argv == ["PY", *cmds[1:], *args]
+        env = _airflow_render(kwargs.get("env_vars") or {}, context)
+        assert {k: task.env[k] for k in env} == env
+    by_id = {t.node.task_id: t for t in tasks}
+    assert by_id["c"].timeout == 7 and by_id["a"].timeout == 60
+    assert by_id["a"].env["GREETING"] == "{{ hi }}" and by_id["a"].env["k"] == "3"
+    assert "k=3" in by_id["d"].argv and 'items="it\\u0027s"' in by_id["d"].argv
+    assert "--root" in by_id["d"].argv and "/srv/art" in by_id["d"].argv
+    assert plan.dag_id == "reader"
 
 
 def test_ctrl_c_cancels_mlpipe_run(tmp_path):

@@ -371,9 +371,8 @@ def test_runner_python_from_the_runtime_config(tmp_path):
     wrapper.write_text(f'#!/bin/sh\necho "$@" >> {marker}\nexec {sys.executable} "$@"\n')
     wrapper.chmod(0o755)
     services = Services(folder)
-    services.catalog_call(
+    services.catalogs.create(
         "runtime-configs",
-        "create",
         {
             "name": "mine",
             "type": "local",

@@ -15,9 +15,9 @@ import serve_fixtures as sf
 
 from mlpipe_lab.compiler import compile_pipeline
 from mlpipe_lab.compiler.compile import image_refs
-from mlpipe_lab.compiler.plan import make_plan
 from mlpipe_lab.pipeline import Pipeline, PipelineError
 from mlpipe_lab.pipeline.validation import validate
+from mlpipe_lab.plan import layout
 from mlpipe_lab.schemas import validator
 from mlpipe_lab.serving import manifests as m
 from mlpipe_lab.serving.spec import ServeSpec
@@ -138,29 +138,29 @@ def test_compile_refuses_a_node_without_tracking_uri():
     ],
 )
 def test_expansion_per_target(target, steps):
-    plan = make_plan(Pipeline(sf.serve_pipeline(target)))
-    ids = [t.task_id for t in plan.tasks]
+    plan = layout(Pipeline(sf.serve_pipeline(target)))
+    ids = [t.task_id for t in plan.slots]
     assert ids == ["train"] + [f"Serve_churn_{s}" for s in steps] + ["report"]
-    by_id = {t.task_id: t for t in plan.tasks}
+    by_id = {t.task_id: t for t in plan.slots}
     chain = ["train"] + [f"Serve_churn_{s}" for s in steps]
     for before, after in zip(chain, chain[1:]):
         assert by_id[after].upstream == [before]
     assert by_id["report"].upstream == [chain[-1]]
     # the report still receives train's outputs: serve tasks have none to pass on
-    assert by_id["report"].data_upstream == ["train"]
+    assert by_id["report"].inputs == ["train"]
 
 
 def test_local_expansion_and_unique_ids():
     doc = sf.serve_pipeline("seldon-v1")
     nodes = doc["pipelines"][0]["nodes"]
     nodes[0]["app_data"]["label"] = "Serve churn_package"  # collides with a derived serve task id
-    plan = make_plan(Pipeline(doc), local=True)
-    ids = [t.task_id for t in plan.tasks]
+    plan = layout(Pipeline(doc), local=True)
+    ids = [t.task_id for t in plan.slots]
     assert ids == ["Serve_churn_package", "Serve_churn_package_2", "Serve_churn_check", "report"]
     assert len({i.lower() for i in ids}) == len(ids)
     nodes[1]["app_data"]["mlpipe"] = {"task_id": "deploy-churn"}
-    plan = make_plan(Pipeline(doc))
-    assert [t.task_id for t in plan.tasks][1:4] == [
+    plan = layout(Pipeline(doc))
+    assert [t.task_id for t in plan.slots][1:4] == [
         "deploy-churn_package",
         "deploy-churn_build",
         "deploy-churn_deploy",
@@ -394,7 +394,7 @@ def test_describe_and_export_a_pipeline_with_a_serve_node(tmp_path):
     for name in ("train.py", "report.py"):
         (tmp_path / name).write_text("print(1)\n")
     (tmp_path / "s.pipeline").write_text(json.dumps(doc))
-    described = Services(tmp_path, tmp_path / "data").describe("s.pipeline")
+    described = Services(tmp_path, tmp_path / "data").pipelines.describe("s.pipeline")
     serve = [n for n in described["nodes"] if n["op"] == sf.SERVE_OP][0]
     assert serve["file_status"] is None and serve["filename"] == ""
     assert described["files"] == ["report.py", "train.py"]

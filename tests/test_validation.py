@@ -11,12 +11,17 @@ from pipeline_builder import node, pipeline
 
 from mlpipe_lab.pipeline import validate
 from mlpipe_lab.pipeline.files import LocalFiles
+from mlpipe_lab.plan import check
+
+LOCAL = {"name": "local", "type": "local", "local": {"artifacts_path": "/srv/artifacts"}}
 
 
-def problems_of(doc, folder=None, images=None, source="p.pipeline"):
+def problems_of(doc, folder=None, images=None, source="p.pipeline", config=LOCAL):
+    """What validation reports: the structural checks and the plan's, for a runtime config."""
     files = LocalFiles(folder) if folder is not None else None
     text = doc if isinstance(doc, str) else json.dumps(doc)
-    return validate(text, source=source, files=files, images=images)
+    catalog = None if images is None else [{"name": i, "image": i} for i in images]
+    return check(text, source=source, files=files, images=catalog, config=config).problems
 
 
 def codes(problems):
@@ -204,10 +209,23 @@ def test_duplicate_task_ids_after_sanitising(tmp_path):
     )
     probs = problems_of(doc, tmp_path)
     assert [(p.node_id, p.severity) for p in probs] == [("c", "warning")]
-    assert "'Train model' and 'Train model' both become task id 'Train_model'" in probs[0].message
+    assert (
+        "'Train model' and 'Train model' both become task id 'Train_model', so this one is "
+        "'Train_model_2'" in probs[0].message
+    )
+    # an explicit id wins: the nodes whose derived id it takes get the suffixes, as the DAG does
     doc["pipelines"][0]["nodes"][1]["app_data"]["mlpipe"] = {"task_id": "Train_model"}
     probs = problems_of(doc, tmp_path)
-    assert ("b", "error", "mlpipe/task_id") in [(p.node_id, p.severity, p.path) for p in probs]
+    assert [(p.node_id, p.severity, p.path) for p in probs] == [
+        ("a", "warning", "label"),
+        ("c", "warning", "label"),
+    ]
+    assert "so this one is 'Train_model_2'" in probs[0].message
+    assert "so this one is 'Train_model_3'" in probs[1].message
+    # two explicit ids that are the same (for pods: case-insensitively) cannot both be kept
+    doc["pipelines"][0]["nodes"][2]["app_data"]["mlpipe"] = {"task_id": "train_MODEL"}
+    probs = problems_of(doc, tmp_path)
+    assert ("c", "error", "mlpipe/task_id") in [(p.node_id, p.severity, p.path) for p in probs]
 
 
 def test_secret_looking_env_vars_warn(tmp_path):
@@ -245,6 +263,7 @@ def test_unsupported_nodes(tmp_path):
     assert [(p.node_id, p.code) for p in probs] == [
         ("s", "unsupported-node"),
         ("c", "unsupported-node"),
+        (None, "empty-pipeline"),  # and export would refuse it for that too
     ]
 
 

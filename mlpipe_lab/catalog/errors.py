@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..errors import MLPipeError
 
-class CatalogError(Exception):
+
+class CatalogError(MLPipeError):
     """A user-facing catalog problem.
 
     ``field`` is a dotted path into the entry (``"dag_repo.url"``) or ``None``; ``status`` is the
@@ -22,14 +24,22 @@ class CatalogError(Exception):
         status: int | None = None,
         errors: list[dict[str, Any]] | None = None,
     ) -> None:
-        super().__init__(message)
-        self.message = message
-        self.field = field
-        self.status = self.default_status if status is None else status
         self.errors = errors if errors is not None else [{"field": field, "message": message}]
+        # each field's problem, located by its dotted path (the editor marks the fields)
+        problems = [
+            {
+                "code": "catalog",
+                "message": e.get("message"),
+                "severity": "error",
+                "path": e["field"],
+            }
+            for e in self.errors
+            if isinstance(e, dict) and e.get("field")
+        ]
+        super().__init__(message, status, field=field, problems=problems)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON body for a REST error response."""
+        """The error's fields (``errors``: every field's problem)."""
         return {"message": self.message, "field": self.field, "errors": self.errors}
 
     def __str__(self) -> str:

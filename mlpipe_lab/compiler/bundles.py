@@ -29,7 +29,7 @@ from typing import IO, Any
 
 from ..pipeline.files import LocalFiles, PipelineFiles
 from ..pipeline.model import Node, Pipeline
-from .plan import Plan
+from ..plan.layout import Layout
 
 SUFFIX = ".tar.gz"
 
@@ -483,7 +483,7 @@ def _write_new(final: Path, data: bytes) -> None:
 
 def build_bundles(
     pipeline: Pipeline,
-    plan: Plan,
+    tasks: Layout,
     files: PipelineFiles | LocalFiles,
     folder: Path,
     exclude: Iterable[str] = (),
@@ -494,12 +494,12 @@ def build_bundles(
     exclude = list(exclude)
     bundles = BundleSet(Path(folder))
     try:
-        for task in plan.tasks:
-            if task.kind == "serve":  # serve tasks ship no files: they fetch the model themselves
+        for slot in tasks.slots:
+            if slot.kind == "serve":  # serve tasks ship no files: they fetch the model themselves
                 continue
-            rel = bundle_files(pipeline, task.node, files, exclude)
-            root = bundle_root(pipeline, task.node, files)
-            bundles.add(task.node_id, plan.dag_id, task.task_id, root, rel)
+            rel = bundle_files(pipeline, slot.node, files, exclude)
+            root = bundle_root(pipeline, slot.node, files)
+            bundles.add(slot.node_id, tasks.dag_id, slot.task_id, root, rel)
     except BaseException:
         bundles.discard()
         raise

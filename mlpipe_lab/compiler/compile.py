@@ -1,24 +1,28 @@
-"""compile_pipeline: a Pipeline -> the text of one Airflow DAG file. Pure: no I/O, no clock."""
+"""The compiler: a plan -> the text of one Airflow DAG file. Pure: no I/O, no clock, no checks
+(the planner made them; ``mlpipe_lab.plan``)."""
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import json
+import keyword
 import posixpath
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..pipeline.files import OK, lexical_status
 from ..pipeline.model import Pipeline
-from ..pipeline.problems import ERROR, PipelineError, Problem
-from ..pipeline.validation import validate
-from . import bash, delivery, serve
-from .context import Context
-from .dag import LOCAL_WORKER, dag_call, imports, shared_constants
-from .emit import Call, Name, Splat, Writer, escape_for_comment, literal, render
-from .kpo import NOTEBOOK_PARAMS, notebook_param_args, task_call
-from .plan import Plan, make_plan
-from .settings import read_settings
+from ..pipeline.problems import WARNING, Problem
+from ..plan import Plan, check
+from ..plan.check import image_refs  # noqa: F401  (re-exported)
+from ..plan.model import WORKER
+from . import bash, delivery, kpo, serve
+from .context import RenderContext
+from .dag import dag_call, imports, shared_constants
+from .emit import Call, EmitError, Name, Splat, Writer, escape_for_comment, literal, render
 
 try:
     from .._version import __version__ as GENERATOR_VERSION
@@ -26,6 +30,30 @@ except ImportError:  # not built (no hatch version hook run)
     GENERATOR_VERSION = "0.0.0"
 
 TARGETS = (None, "2", "3")
+
+# Names the generated module defines or imports; task variables never take them.
+MODULE_NAMES = {
+    "DAG",
+    "Param",
+    "KubernetesPodOperator",
+    "Secret",
+    "k8s",
+    "pendulum",
+    "timedelta",
+    "RUNNER",
+    "POD_SETTINGS",
+    "TASK_ENV",
+    "TASK_LABELS",
+    "STORE_SECRETS",
+    "dag",
+    "BashOperator",
+    "TASK_SETTINGS",
+    "NOTEBOOK_PARAMS",
+    "RUNNER_POD",
+    "RUNNER_IN_IMAGE",
+    "RUNNER_COPIED",
+}
+_RESERVED = MODULE_NAMES | set(dir(builtins))
 
 
 @dataclass
@@ -52,10 +80,12 @@ def source_hash(doc: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode("ascii")).hexdigest()
 
 
-def image_refs(images: list[dict[str, Any]] | None) -> list[str]:
-    return [
-        e["image"] for e in images or [] if isinstance(e, dict) and isinstance(e.get("image"), str)
-    ]
+def _target(target: str | None) -> str | None:
+    if target == "auto":
+        target = None
+    if target not in TARGETS:
+        raise ValueError(f"target must be '2', '3' or None, not {target!r}")
+    return target
 
 
 def compile_pipeline(
@@ -64,10 +94,10 @@ def compile_pipeline(
     images: list[dict[str, Any]],
     config: dict[str, Any],
     source_path: str,
-    bundles: dict[str, Any] | None = None,
+    bundles: Mapping[str, Any] | None = None,
     target: str | None = None,
 ) -> CompiledDag:
-    """Compile a pipeline to one DAG file's text.
+    """Check and compile a pipeline to one DAG file's text (files are not looked at: export does).
 
     ``images``: runtime image catalog entries; ``config``: the runtime configuration (plain dicts);
     ``source_path``: the pipeline's path as shown in the header (relative); ``bundles``: node id ->
@@ -75,101 +105,86 @@ def compile_pipeline(
     for a file that only imports on that Airflow major, None for both.
     Raises PipelineError when the pipeline has errors; the result carries the warnings.
     """
-    checked = validate(pipeline.doc, source=pipeline.source, images=image_refs(images))
-    return compile_checked(
-        pipeline,
-        checked,
-        images=images,
-        config=config,
-        source_path=source_path,
-        bundles=bundles,
-        target=target,
-    )
-
-
-def plan_for(pipeline: Pipeline, config: dict[str, Any]) -> Plan:
-    """The task plan for this runtime: serve nodes expand without Kubernetes on the local runtime
-    and in local-worker mode."""
-    s = read_settings(config)
-    local = s.type == "local" or (s.type == "airflow" and s.execution_mode == LOCAL_WORKER)
-    return make_plan(pipeline, local=local)
-
-
-def compile_checked(
-    pipeline: Pipeline,
-    checked: list[Problem],
-    *,
-    images: list[dict[str, Any]],
-    config: dict[str, Any],
-    source_path: str,
-    bundles: dict[str, Any] | None = None,
-    target: str | None = None,
-    plan: Plan | None = None,
-) -> CompiledDag:
-    """compile_pipeline for a pipeline already validated (``checked`` = validate()'s problems);
-    ``plan``: plan_for(pipeline, config) when the caller has it already (export does)."""
-    if target == "auto":
-        target = None
-    if target not in TARGETS:
-        raise ValueError(f"target must be '2', '3' or None, not {target!r}")
-    errors = [p for p in checked if p.severity == ERROR]
-    if errors:
-        raise PipelineError(errors)
-    warnings = list(checked)
-
-    ctx = Context(pipeline, read_settings(config), images, bundles)
-    local_worker = ctx.settings.type == "airflow" and ctx.settings.execution_mode == LOCAL_WORKER
-    if plan is None:
-        plan = plan_for(pipeline, config)
-    ctx.delivery_modes = {delivery.mode(ctx, t.node) for t in plan.tasks if t.kind != "serve"}
-    ctx.cmds_per_task = not local_worker and (
-        any(t.kind == "serve" for t in plan.tasks) or len(ctx.delivery_modes) > 1
-    )
-    params = pipeline.parameters
+    target = _target(target)
+    checked = check(pipeline, config=config, images=images, bundles=bundles)
+    checked.raise_errors()
+    assert checked.plan is not None
+    problems = list(checked.problems)
     if bundles is None:
-        ctx.warn(
-            "bundles",
-            "Node bundles were not built, so the DAG refers to placeholder bundle keys; "
-            "export or publish the pipeline to build them.",
+        problems.append(
+            Problem(
+                code="bundles",
+                message="Node bundles were not built, so the DAG refers to placeholder bundle "
+                "keys; export or publish the pipeline to build them.",
+                severity=WARNING,
+                pipeline=pipeline.name,
+            )
         )
+    return compile_plan(
+        checked.plan, pipeline, source_path=source_path, target=target, problems=problems
+    )
 
-    if not plan.tasks:
-        ctx.error(
-            "empty-pipeline",
-            "The pipeline has no notebook, Python, R or Serve MLflow model node to run.",
-        )
-    constants = shared_constants(ctx, plan.dag_id)
-    shared = {name for name, _ in constants}
-    dag = dag_call(ctx, plan.dag_id, params)
-    if "TASK_SETTINGS" in shared:
-        emit_task, emit_serve = bash.task_call, serve.bash_task_call
-    else:
-        emit_task, emit_serve = task_call, serve.task_call
-    calls = [
-        (t, (emit_serve if t.kind == "serve" else emit_task)(ctx, t, plan.dag_id, params, shared))
-        for t in plan.tasks
-    ]
-    errors = [p for p in ctx.problems if p.severity == ERROR]
-    if errors:
-        raise PipelineError(errors)
-    if NOTEBOOK_PARAMS in ctx.uses:
-        constants.insert(1, (NOTEBOOK_PARAMS, notebook_param_args(params)))  # after RUNNER
+
+def compile_plan(
+    plan: Plan,
+    pipeline: Pipeline,
+    *,
+    source_path: str,
+    target: str | None = None,
+    problems: list[Problem] | None = None,
+) -> CompiledDag:
+    """The DAG file of a plan without errors (``problems``: the warnings to pass on)."""
+    if not plan.ok:
+        raise EmitError("a plan with errors cannot be rendered")
+    text = render_plan(
+        plan, source_path=source_path, source_sha256=source_hash(pipeline.doc), target=target
+    )
+    return CompiledDag(
+        dag_id=plan.dag_id,
+        filename=f"{plan.dag_id}.py",
+        text=text,
+        tasks=plan.task_summaries(),
+        problems=list(problems if problems is not None else plan.problems),
+    )
+
+
+def render_plan(
+    plan: Plan, *, source_path: str, source_sha256: str, target: str | None = None
+) -> str:
+    """The text of the DAG file of ``plan`` (pure)."""
+    target = _target(target)
+    ctx = RenderContext(plan)
+    constants = shared_constants(ctx)
+    ctx.shared = {name for name, _ in constants}
+    dag = dag_call(ctx, plan)
+    worker = plan.executor == WORKER
+    calls = []
+    for t in plan.tasks:
+        if worker:
+            call = bash.task_call(ctx, t)
+        elif t.kind == "serve":
+            call = serve.task_call(ctx, t)
+        else:
+            call = kpo.task_call(ctx, t)
+        calls.append(call)
+    if kpo.NOTEBOOK_PARAMS in ctx.uses:
+        constants.insert(1, (kpo.NOTEBOOK_PARAMS, kpo.notebook_param_args(ctx)))  # after RUNNER
     if delivery.INIT in ctx.uses:
         constants.insert(1, (delivery.INIT, delivery.runner_pod(ctx)))
-    _share_common_settings(constants, [c for _, c in calls])
-    _share_common_entries(constants, [c for _, c in calls], "env_vars", "TASK_ENV")
-    _share_common_entries(constants, [c for _, c in calls], "env", "TASK_ENV")
-    _share_common_entries(constants, [c for _, c in calls], "labels", "TASK_LABELS")
-    _share_common_settings(constants, [c for _, c in calls], ("labels",))  # labels=TASK_LABELS
+    _share_common_settings(constants, calls)
+    _share_common_entries(constants, calls, "env_vars", "TASK_ENV")
+    _share_common_entries(constants, calls, "env", "TASK_ENV")
+    _share_common_entries(constants, calls, "labels", "TASK_LABELS")
+    _share_common_settings(constants, calls, ("labels",))  # labels=TASK_LABELS
 
     w = Writer()
     w.comment(
         f"Generated by mlpipe-lab {GENERATOR_VERSION} from {_header_path(source_path)}. DO NOT EDIT."
     )
-    w.comment(f"source-sha256: {source_hash(pipeline.doc)}")
+    w.comment(f"source-sha256: {source_sha256}")
     w.raw_lines(imports(ctx.uses, target))
     w.line()
-    if "TASK_SETTINGS" in shared:
+    if worker:
         w.comment(
             "Shared by every task: its environment and settings (tasks run on the Airflow worker)."
         )
@@ -181,27 +196,36 @@ def compile_checked(
         w.assign(name, value)
     w.line()
     w.raw_lines(_with_dag(dag))
-    for task, call in calls:
+    variables = _variables([t.task_id for t in plan.tasks])
+    for task, call in zip(plan.tasks, calls):
         w.line()
-        w.assign(task.var, call, indent=1)
+        w.assign(variables[task.task_id], call, indent=1)
     edges = [t for t in plan.tasks if t.upstream]
     if edges:
         w.line()
-        var = {t.task_id: t.var for t in plan.tasks}
         for t in edges:
-            ups = [Name(var[u]) for u in t.upstream]
+            ups = [Name(variables[u]) for u in t.upstream]
             lines = render(ups[0] if len(ups) == 1 else ups, 1)
-            lines[-1] += " >> " + t.var
+            lines[-1] += " >> " + variables[t.task_id]
             w.raw_lines(lines)
-    return CompiledDag(
-        dag_id=plan.dag_id,
-        filename=f"{plan.dag_id}.py",
-        text=w.text(),
-        tasks=[
-            {"node_id": t.node_id, "task_id": t.task_id, "label": t.node.label} for t in plan.tasks
-        ],
-        problems=warnings + ctx.problems,
-    )
+    return w.text()
+
+
+def _variables(task_ids: list[str]) -> dict[str, str]:
+    """Python variable names for task ids: readable, unique, never a keyword or a module name."""
+    used: set[str] = set()
+    out: dict[str, str] = {}
+    for tid in task_ids:
+        base = re.sub(r"[^A-Za-z0-9_]", "_", tid)
+        if not base or base[0].isdigit() or keyword.iskeyword(base) or base in _RESERVED:
+            base = "t_" + base
+        name, n = base, 1
+        while name in used:
+            n += 1
+            name = f"{base}_{n}"
+        used.add(name)
+        out[tid] = name
+    return out
 
 
 # Operator arguments moved into POD_SETTINGS when every task has the same value. Only values that

@@ -1,4 +1,10 @@
-"""State shared while compiling one pipeline: its settings, the problems found, the names used."""
+"""State shared while rendering one plan (:class:`RenderContext`): the plan, the names the module
+imports and defines. Rendering checks nothing about the pipeline (the planner did); what fails
+here is a bug.
+
+:class:`Context` is the older checking-and-emitting context that operator nodes still use
+(``operator.py``) until they are planned like every other task.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +12,88 @@ from typing import Any
 
 from ..pipeline.model import Node, Pipeline
 from ..pipeline.problems import ERROR, WARNING, Problem
-from .emit import TemplateTextError, jinja_safe
-from .settings import Settings
+from ..plan.model import PODS, Plan, SecretRef
+from ..plan.settings import Settings
+from ..plan.values import Join, ParamRef, Ref, RunId, Value, XComRef
+from .emit import Call, EmitError, TemplateTextError, jinja_safe
+
+_PARAMSDICT_ATTRS = {
+    "validate",
+    "dump",
+    "get_param",
+    "to_dict",
+    "serialize",
+    "deserialize",
+    "suppress_exception",
+    "filter_params_by_source",
+}
+
+
+def param_ref(name: str) -> str:
+    """Jinja expression for a DAG param. Names that are also dict/ParamsDict attributes
+    (items, keys, update, ...) need the subscript form."""
+    if name.startswith("_") or hasattr(dict, name) or name in _PARAMSDICT_ATTRS:
+        return f'params["{name}"]'
+    return f"params.{name}"
+
+
+def template_of(ref: Ref) -> str:
+    """The Airflow template for a run-time value."""
+    if isinstance(ref, RunId):
+        return "{{ run_id }}"
+    if isinstance(ref, ParamRef):
+        return "{{ " + param_ref(ref.name) + (" | tojson }}" if ref.json else " }}")
+    if isinstance(ref, XComRef):  # task ids are [A-Za-z0-9_.-]: safe inside the quotes
+        pull = "ti.xcom_pull(task_ids='" + ref.task_id + "')['" + ref.key + "']"
+        return "{{ " + pull + (" | tojson }}" if ref.json else " }}")
+    raise EmitError(f"not a run-time value: {ref!r}")
+
+
+class RenderContext:
+    def __init__(self, plan: Plan):
+        self.plan = plan
+        self.uses: set[str] = set()  # imported names the module needs (Secret, k8s, ...)
+        self.shared: set[str] = set()  # module constants defined (STORE_SECRETS, ...)
+        # how the runner reaches the runner tasks' pods (see delivery.py)
+        self.delivery_modes = {t.delivery for t in plan.tasks if t.delivery}
+        # True when some task's command is not the configuration's runner (serve nodes, runtime
+        # images that choose the other delivery): then each runner task names its command
+        self.cmds_per_task = plan.executor == PODS and (
+            any(t.kind == "serve" for t in plan.tasks)
+            or bool(self.delivery_modes - {plan.runner.delivery})
+        )
+
+    @staticmethod
+    def tpl(text: str) -> str:
+        """User text for a Jinja-templated operator field, protected so it renders as itself."""
+        try:
+            return jinja_safe(text)
+        except TemplateTextError:  # the planner reports such text as an error
+            raise EmitError("user text the planner should have refused reached the DAG") from None
+
+    def value(self, value: Value) -> str:
+        """A plan value for a templated field: text protected, run-time values as templates."""
+        if type(value) is str:
+            return self.tpl(value)
+        if isinstance(value, Join):
+            return "".join(
+                self.tpl(p) if isinstance(p, str) else template_of(p) for p in value.parts
+            )
+        return template_of(value)  # type: ignore[arg-type]
+
+    def argv(self, values: list[Value]) -> list[str]:
+        return [self.value(v) for v in values]
+
+    def secret(self, ref: SecretRef) -> Call:
+        return Call("Secret", "env", ref.env_var, ref.secret, ref.key)
+
+    def env(self, env: dict[str, Value]) -> dict[str, Any]:
+        return {k: self.value(v) for k, v in env.items()}
 
 
 class Context:
+    """Checks and protects user text while emitting (operator nodes, see the module docstring)."""
+
     def __init__(
         self,
         pipeline: Pipeline,
@@ -23,26 +106,10 @@ class Context:
         self.images = [i for i in images or [] if isinstance(i, dict)]
         self.bundles = bundles
         self.problems: list[Problem] = []
-        self.uses: set[str] = set()  # imported names the module needs (Secret, k8s, ...)
-        self._image_index: dict[str, dict[str, Any]] | None = None
-        self.runner_store_args: list[str] = []  # local-worker mode: the runner's shared arguments
-        self.warned: set[str] = set()  # warning kinds given once per pipeline
-        self.store_args: list[
-            str
-        ] = []  # the runner's shared store arguments (serve tasks use them too)
-        self.cmds_per_task = (
-            False  # True when some task's command is not the runner's (serve nodes)
-        )
-        self.delivery_modes: set[str] = set()  # how the runner reaches the runner tasks' pods
+        self.uses: set[str] = set()
 
     def add(
-        self,
-        code: str,
-        message: str,
-        severity: str,
-        node: Node | None = None,
-        path: str = "",
-        **extra: Any,
+        self, code: str, message: str, severity: str, node: Node | None = None, path: str = ""
     ) -> None:
         self.problems.append(
             Problem(
@@ -53,19 +120,14 @@ class Context:
                 node_id=node.id if node else None,
                 node_label=node.label if node else None,
                 path=path,
-                extra=extra,
             )
         )
 
-    def error(
-        self, code: str, message: str, node: Node | None = None, path: str = "", **extra: Any
-    ) -> None:
-        self.add(code, message, ERROR, node, path, **extra)
+    def error(self, code: str, message: str, node: Node | None = None, path: str = "") -> None:
+        self.add(code, message, ERROR, node, path)
 
-    def warn(
-        self, code: str, message: str, node: Node | None = None, path: str = "", **extra: Any
-    ) -> None:
-        self.add(code, message, WARNING, node, path, **extra)
+    def warn(self, code: str, message: str, node: Node | None = None, path: str = "") -> None:
+        self.add(code, message, WARNING, node, path)
 
     def tpl(self, text: str, node: Node | None = None, path: str = "") -> str:
         """User text for a Jinja-templated operator field, protected so it renders as itself."""
@@ -80,19 +142,3 @@ class Context:
                 path=path,
             )
             return text
-
-    def image_entry(self, image: str) -> dict[str, Any] | None:
-        """The catalog entry for an image reference: user entries win over built-in and Elyra ones
-        (so a user's copy of a factory image keeps its pull secret), then the first one listed."""
-        if self._image_index is None:
-            rank = {"user": 0, "builtin": 1, "elyra": 2}
-            index: dict[str, tuple[int, int, dict[str, Any]]] = {}
-            for pos, entry in enumerate(self.images):
-                ref = entry.get("image")
-                if not isinstance(ref, str):
-                    continue
-                key = (rank.get(entry.get("source"), 0), pos)
-                if ref not in index or key < index[ref][:2]:
-                    index[ref] = (key[0], key[1], entry)
-            self._image_index = {ref: v[2] for ref, v in index.items()}
-        return self._image_index.get(image)

@@ -1,26 +1,19 @@
-"""How the node runner reaches a task's pod (see ``runner/contract.py``, "Delivery").
+"""How the node runner reaches a task's pod (see ``runner/contract.py``, "Delivery"), rendered.
 
 ``init-container`` (default): an init container from the runner image copies the runner zipapp into
 an ``emptyDir`` mounted at ``/mlpipe``; the node's container starts it with its own python3 through
 ``/bin/sh`` (so an image without python3 says so in one line). ``image``: the runner is installed
-in the node's image (``python3 -m mlpipe_lab.runner``). The runtime configuration chooses the mode
-(``kubernetes.runner_delivery``) and the runner image (``kubernetes.runner_image``); a runtime
-image's catalog entry can override the mode for the nodes that use it.
+in the node's image (``python3 -m mlpipe_lab.runner``). The plan says which (``Runner.delivery``,
+the runtime configuration's; ``Task.delivery``, which a runtime image's catalog entry may change).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from ..pipeline.model import Node
-from ..runner.contract import (
-    DELIVERY_MODES,
-    IMAGE_ENV,
-    RUNNER_DIR,
-    RUNNER_VOLUME,
-    install_command,
-)
-from .context import Context
+from ..plan.model import Task
+from ..runner.contract import RUNNER_DIR, RUNNER_VOLUME, install_command
+from .context import RenderContext
 from .emit import Call, Name
 
 INIT_CONTAINER = "mlpipe-runner"
@@ -33,26 +26,14 @@ INIT = "RUNNER_POD"
 OTHER_RUNNER = {"image": "RUNNER_IN_IMAGE", "init-container": "RUNNER_COPIED"}
 
 
-def node_image(ctx: Context, node: Node) -> str:
-    image = ctx.pipeline.node_properties(node).get("runtime_image")
-    return image if isinstance(image, str) else ""
-
-
-def mode(ctx: Context, node: Node) -> str:
-    """The node's delivery: its runtime image's catalog entry, else the runtime configuration."""
-    entry = ctx.image_entry(node_image(ctx, node)) or {}
-    override = entry.get("runner_delivery")
-    return override if override in DELIVERY_MODES else ctx.settings.runner_delivery
-
-
-def runner_pod(ctx: Context) -> Call:
+def runner_pod(ctx: RenderContext) -> Call:
     """The value of RUNNER_POD."""
     ctx.uses.add("k8s")
     init = Call(
         "k8s.V1Container",
         kwargs=[
             ("name", INIT_CONTAINER),
-            ("image", ctx.settings.runner_image),
+            ("image", ctx.plan.runner.image),
             ("command", install_command(RUNNER_DIR)),
             (
                 "volume_mounts",
@@ -97,15 +78,15 @@ def runner_pod(ctx: Context) -> Call:
     return Call("k8s.V1Pod", kwargs=[("spec", spec)], multiline=True)
 
 
-def task_kwargs(ctx: Context, node: Node) -> list[tuple[str, Any]]:
+def runner_name(ctx: RenderContext, task: Task) -> str:
+    """The module constant holding the task's runner command."""
+    return "RUNNER" if task.delivery == ctx.plan.runner.delivery else OTHER_RUNNER[task.delivery]
+
+
+def task_kwargs(ctx: RenderContext, task: Task) -> list[tuple[str, Any]]:
     """The task's own operator arguments for its delivery (shared by all tasks when they agree)."""
-    if mode(ctx, node) != "init-container":
+    if task.delivery != "init-container":
         return []
     ctx.uses.add("k8s")
     ctx.uses.add(INIT)
     return [("full_pod_spec", Name(INIT)), ("init_container_logs", True)]
-
-
-def env(ctx: Context, node: Node) -> dict[str, str]:
-    """Names the image in the runner's messages ("image X has no python3")."""
-    return {IMAGE_ENV: ctx.tpl(node_image(ctx, node), node)}

@@ -15,12 +15,13 @@ from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from typing import Any
 
+from ..plan.values import TemplateTextError, jinja_safe, needs_raw  # noqa: F401  (re-exported)
+
 WIDTH = 100  # preferred line width; literals longer than this stay on one line
 INDENT = "    "
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _PLAIN = re.compile(r"[ !#-\[\]-~]*\Z")
-_TEMPLATE_START = ("{{", "{%", "{#")
 
 
 class EmitError(ValueError):
@@ -273,25 +274,6 @@ def escape_for_comment(text: str) -> str:
     if text.isprintable():
         return text
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
-
-
-def needs_raw(text: str) -> bool:
-    """True when Airflow's Jinja rendering would change the text: template markers, or a
-    trailing line break (Jinja drops one unless keep_trailing_newline is set)."""
-    return ("{" in text and any(m in text for m in _TEMPLATE_START)) or text.endswith(("\n", "\r"))
-
-
-class TemplateTextError(ValueError):
-    """User text that cannot be protected from Jinja (it contains 'endraw')."""
-
-
-def jinja_safe(text: str) -> str:
-    """Text for a Jinja-templated operator field that renders back to itself exactly."""
-    if not needs_raw(text):
-        return text
-    if "endraw" in text:
-        raise TemplateTextError(text)
-    return "{% raw %}" + text + "{% endraw %}"
 
 
 class Writer:

@@ -12,11 +12,11 @@ from typing import Any
 from ..pipeline import document
 from ..pipeline.files import PipelineFiles
 from ..pipeline.model import Pipeline
-from ..pipeline.problems import ERROR, PipelineError, Problem
-from ..pipeline.validation import validate
+from ..pipeline.problems import PipelineError, Problem
+from ..plan import Plan, dag_id_of, layout_for, structural_and_plan
+from ..plan.check import image_refs
 from .bundles import BundleRef, build_bundles
-from .compile import compile_checked, image_refs, plan_for
-from .plan import make_plan
+from .compile import compile_plan
 
 # Exported DAGs go into this folder next to the pipeline, never beside its sources: a DAG named
 # after the pipeline (``train``) would otherwise be ``train.py``, the user's own script.
@@ -84,6 +84,7 @@ class ExportResult:
     tasks: list[dict[str, str]] = field(default_factory=list)
     changed: bool = True  # False when the DAG file already had exactly this content
     replaced: bool = False  # an earlier export with other content was replaced (overwrite)
+    plan: Plan | None = None  # what the DAG was rendered from (local runs execute it)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -143,7 +144,7 @@ def export_target(
     if text is None:
         text = _read(pipeline_path, source)
     pipeline = Pipeline(document.parse(text, pipeline=source), source)
-    dag_id = make_plan(pipeline).dag_id  # the DAG id does not depend on the runtime
+    dag_id = dag_id_of(pipeline)  # the plan's DAG id does not depend on the runtime
     dag_path = Path(output) if output is not None else default_dag_path(pipeline_path, dag_id)
     return ExportTarget(dag_id, dag_path, ExistingDag.inspect(dag_path))
 
@@ -193,14 +194,13 @@ def export(
     doc = document.parse(text, pipeline=source)
     pipeline = Pipeline(doc, source)
     files = PipelineFiles.at(root if root is not None else pipeline_path.parent, pipeline_path)
-    plan = plan_for(
-        pipeline, config
-    )  # a plan even for a broken pipeline; validation says what is wrong
-    dag_path = Path(output) if output is not None else default_dag_path(pipeline_path, plan.dag_id)
+    # the task ids first (bundles are named after them); the rest of the plan needs the bundles
+    tasks = layout_for(pipeline, config)
+    dag_path = Path(output) if output is not None else default_dag_path(pipeline_path, tasks.dag_id)
     existing = ExistingDag.inspect(dag_path)
     if existing is not None and not existing.generated:
         raise OutputExists(existing)  # before any work: nobody's own file is ever replaced
-    bundle_dir = dag_path.parent / f"{plan.dag_id}.bundles"
+    bundle_dir = dag_path.parent / f"{tasks.dag_id}.bundles"
     made_folder = not dag_path.parent.exists()  # a failed export leaves no empty dags/ behind
     # Our own outputs never go into a bundle (else each export would change the next one).
     exclude = [
@@ -210,29 +210,26 @@ def export(
     # this one validates and compiles; nothing is committed before both succeeded.
     bundles, failure = None, None
     try:
-        bundles = build_bundles(pipeline, plan, files, bundle_dir, exclude)
+        bundles = build_bundles(pipeline, tasks, files, bundle_dir, exclude)
         bundles.stage_in_background()
     except Exception as exc:  # reported after validation, which explains most of them better
         failure = exc
     try:
-        checked = validate(
-            doc, source=source, files=files, images=image_refs(images), pipeline=pipeline
+        checked = structural_and_plan(
+            pipeline,
+            config,
+            images,
+            image_refs(images),
+            files,
+            bundles=bundles.keys if bundles is not None else {},
+            tasks=tasks,
         )
-        errors = [p for p in checked if p.severity == ERROR]
-        if errors:
-            raise PipelineError(errors)
+        checked.raise_errors()
         if failure is not None:
             raise failure
-        assert bundles is not None
-        compiled = compile_checked(
-            pipeline,
-            checked,
-            images=images,
-            config=config,
-            source_path=source,
-            bundles=bundles.keys,
-            target=target,
-            plan=plan,
+        assert bundles is not None and checked.plan is not None
+        compiled = compile_plan(
+            checked.plan, pipeline, source_path=source, target=target, problems=checked.problems
         )
         data = compiled.text.encode("utf-8")
         if existing is not None and not overwrite and not _same_content(dag_path, data):
@@ -256,4 +253,5 @@ def export(
         tasks=compiled.tasks,
         changed=changed,
         replaced=changed and existing is not None,
+        plan=checked.plan,
     )

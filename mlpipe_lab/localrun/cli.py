@@ -21,9 +21,9 @@ def _artifacts(args: argparse.Namespace) -> Path:
     from ..errors import ServiceError
     from ..services import Services
 
-    config = Services(os.getcwd(), data_dir=args.data_dir, confine_outputs=False).runtime_config(
-        args.runtime_config
-    )
+    config = Services(
+        os.getcwd(), data_dir=args.data_dir, confine_outputs=False
+    ).catalogs.runtime_config(args.runtime_config)
     if config.get("type") != "local":
         raise ServiceError(
             f"Runtime configuration '{args.runtime_config}' is not a local one; "

@@ -8,11 +8,15 @@ import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from ..errors import MLPipeError
 from ..pipeline.model import Parameter
 
 
-class ParameterError(ValueError):
+class ParameterError(MLPipeError, ValueError):
     """A parameter value a person must fix; the message names the parameter."""
+
+    def __init__(self, message: str):
+        super().__init__(message, field="params")
 
 
 _TRUE = {"true", "1", "yes", "on"}

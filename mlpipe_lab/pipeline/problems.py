@@ -6,6 +6,8 @@ import copy
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from ..errors import MLPipeError
+
 ERROR = "error"
 WARNING = "warning"
 
@@ -52,12 +54,14 @@ class Problem:
 _FIELDS = tuple(f.name for f in fields(Problem) if f.name != "extra")
 
 
-class PipelineError(Exception):
+class PipelineError(MLPipeError):
     """Raised when a pipeline cannot be used at all; carries the problems that say why."""
 
-    def __init__(self, problems: list[Problem]):
+    default_status = 422
+
+    def __init__(self, problems: list[Problem], message: str | None = None):
+        super().__init__(message or "; ".join(p.describe() for p in problems), problems=problems)
         self.problems = problems
-        super().__init__("; ".join(p.describe() for p in problems))
 
 
 def has_errors(problems: list[Problem]) -> bool:

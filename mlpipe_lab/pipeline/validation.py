@@ -1,4 +1,6 @@
-"""Validation: every problem a person can fix, each located by pipeline, node, field and message.
+"""Structural validation: the file's schema, links, nodes and files, each problem located by
+pipeline, node, field and message. What the pipeline becomes for a runtime configuration (ids,
+tasks, schedules, storage...) is checked by the planner: ``mlpipe_lab.plan.check`` runs both.
 
 Pure apart from the optional ``files`` view (see files.py) used to check that files exist.
 """
@@ -13,7 +15,6 @@ from typing import Any
 from ..schemas import quick_cached, quick_check, validator
 from . import document
 from .files import LocalFiles, PipelineFiles
-from .ids import slugify
 from .model import CURRENT_VERSION, GENERIC_OPS, SERVE_OP, Node, Pipeline, normalise_entries
 from .problems import ERROR, WARNING, PipelineError, Problem
 from .schedule import ScheduleError
@@ -70,6 +71,7 @@ class Validator:
         self.problems: list[Problem] = []
         self.name = pipeline.name
         self.quick = len(pipeline.nodes) >= QUICK_CHECK_NODES or quick_cached("pipeline-file")
+        self.usable = True  # False: the file is too broken to look into (no plan can be made)
 
     def schema_errors(self, name: str, instance: Any, pointer: str = "") -> list:
         if self.quick:
@@ -102,12 +104,12 @@ class Validator:
 
     def run(self) -> list[Problem]:
         if not self._envelope():
+            self.usable = False
             return self.problems
         self._pipeline_properties()
         self._links_and_cycles()
         for node in self.p.nodes:
             self._node(node)
-        self._task_ids()
         return self.problems
 
     # -- the file as a whole -------------------------------------------------------------
@@ -184,17 +186,11 @@ class Validator:
                     path=path + "/default",
                     severity=WARNING,
                 )
+        # a property of the file whatever the runtime (the plan checks it too, for the DAG)
         try:
             schedule_parse(self.p.mlpipe.get("schedule"))
         except ScheduleError as exc:
             self.add("schedule", exc.message, path="mlpipe/schedule")
-        dag_id = self.p.mlpipe.get("dag_id")
-        if not dag_id and not slugify(self.p.name, fallback=""):
-            self.add(
-                "dag-id",
-                "The pipeline name gives no usable DAG id; set a DAG id.",
-                path="mlpipe/dag_id",
-            )
 
     # -- structure -----------------------------------------------------------------------
 
@@ -231,33 +227,6 @@ class Validator:
                 node=self.p.node_by_id[cycle[0]],
                 nodes=cycle,
             )
-
-    def _task_ids(self) -> None:
-        owners: dict[str, Node] = {}
-        for node in self.p.nodes:
-            explicit = node.mlpipe.get("task_id")
-            task_id = explicit if isinstance(explicit, str) and explicit else slugify(node.label)
-            key = task_id.lower()
-            if key in owners:
-                other = owners[key]
-                if explicit:
-                    self.add(
-                        "duplicate-task-id",
-                        f"Task id '{task_id}' is also used by node '{other.label}'; choose another.",
-                        node=node,
-                        path="mlpipe/task_id",
-                    )
-                else:
-                    self.add(
-                        "duplicate-task-id",
-                        f"Nodes '{other.label}' and '{node.label}' both become task id '{task_id}'; "
-                        f"this one will get a numbered suffix. Rename one to keep ids readable.",
-                        node=node,
-                        path="label",
-                        severity=WARNING,
-                    )
-            else:
-                owners[key] = node
 
     # -- one node ------------------------------------------------------------------------
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..errors import MLPipeError
+
 # HTTP-like status a REST handler can answer with, per failing step.
 _STATUS_BY_STEP = {
     "validate": 400,
@@ -17,7 +19,7 @@ _STATUS_BY_STEP = {
 }
 
 
-class PublishError(Exception):
+class PublishError(MLPipeError):
     """A publish or retire failed at ``step`` (``validate``, ``config``, ``dag-id``, ``upload``,
     ``git-fetch``, ``git-commit``, ``git-push``, ``git-rebase``, ``git-lock``...).
 
@@ -35,13 +37,17 @@ class PublishError(Exception):
         steps: list[dict[str, Any]] | None = None,
         details: dict[str, Any] | None = None,
     ) -> None:
-        super().__init__(step, message)
+        # a step not listed is an outside system's failure (HTTP 502 by errors.http_status)
+        super().__init__(
+            message,
+            status if status is not None else _STATUS_BY_STEP.get(step, 502),
+            field="runtime_config" if step == "config" else None,
+            steps=steps,
+            # facts a client can act on (e.g. for "dag-id": the DAG id, path and the other source)
+            details=details,
+        )
         self.step = step
-        self.message = message
-        # facts a client can act on (e.g. for "dag-id": the DAG id, path and the other source)
-        self.details: dict[str, Any] = dict(details or {})
-        self.status = status if status is not None else _STATUS_BY_STEP.get(step, 500)
-        self.steps: list[dict[str, Any]] = list(steps or [])
+        self.args = (step, message)
 
     def __str__(self) -> str:
         return f"{self.step}: {self.message}"
@@ -50,7 +56,7 @@ class PublishError(Exception):
         return f"PublishError({self.step!r}, {self.message!r})"
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON body for a REST error response."""
+        """The publisher's view of the failure (step, message, the steps before it)."""
         data = {"step": self.step, "message": self.message, "steps": list(self.steps)}
         if self.details:
             data["details"] = dict(self.details)

@@ -147,7 +147,9 @@ def task_arguments(
     for up in upstream:
         args += ["--upstream", up]
     for name, value in params:
-        args += ["--param", f"{name}={value}"]
+        # concatenation, not a format string: a DAG's value is a typed run-time reference until
+        # the run starts (mlpipe_lab.plan.values), and must stay one
+        args += ["--param", name + "=" + value]
     return args
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ..airflowapi import AirflowAPIError, AirflowClient
-from ..errors import ServiceError
+from ..errors import MLPipeError as ServiceError
 from .model import failure_summary, make_run, make_task, plain_message, safe_id
 
 IMPORT_TIMEOUT = (
@@ -123,9 +123,7 @@ class AirflowRuns:
     # -- pipeline index (dag id -> pipeline path; runs cancelled from here) ----------------------
 
     def _index_path(self) -> Path:
-        return (
-            Path(self.services.catalog("runtime-configs").data_dir) / "runs" / "airflow-index.json"
-        )
+        return self.services.catalogs.folder / "runs" / "airflow-index.json"
 
     def _index(self) -> dict[str, Any]:
         try:
@@ -160,21 +158,16 @@ class AirflowRuns:
     def _tasks_of(
         self, dag_id: str, pipeline: str | None
     ) -> tuple[str | None, dict[str, dict[str, str]]]:
-        """(pipeline path, {task_id: {node_id, label}}) when the pipeline of the DAG is known."""
-        from ..compiler.plan import dag_id_of, make_plan
-
+        """(pipeline path, {task_id: {node_id, label}}) when the pipeline of the DAG is known.
+        The plan is made once per content of the file (each poll of a run asks again)."""
         pipeline = pipeline or self._index()["pipelines"].get(dag_id)
         if not pipeline:
             return None, {}
-        try:
-            _, model = self.services.load(pipeline)
-            if dag_id_of(model) != dag_id:
-                return pipeline, {}
-            plan = make_plan(model)
-        except Exception:  # the file moved or changed: show what Airflow knows
+        planned = self.services.pipelines.tasks(pipeline, self.name)
+        if planned is None or planned[0] != dag_id:  # moved or changed: what Airflow knows
             return pipeline, {}
         return pipeline, {
-            t.task_id: {"node_id": t.node_id, "label": t.node.label} for t in plan.tasks
+            t["task_id"]: {"node_id": t["node_id"], "label": t["label"]} for t in planned[1]
         }
 
     # -- runs --------------------------------------------------------------------------------
@@ -338,7 +331,7 @@ class AirflowRuns:
         try:
             git = GitDagRepo(
                 repo.get("url", ""),
-                cache_dir=cache_dir_for(self.services.catalog("runtime-configs").data_dir),
+                cache_dir=cache_dir_for(self.services.catalogs.folder),
                 branch=repo.get("branch") or "main",
                 subfolder=repo.get("subfolder", "dags"),
             )
@@ -489,16 +482,28 @@ class AirflowRuns:
                     400,
                     field="content",
                 )
-            _, _, dag_id, params, _ = runs._prepare(path, None, params)
-            pipeline = self.services.relative(self.services.resolve(path))
+            pipeline = self.services.workspace.relative(self.services.workspace.resolve(path))
+            # the file's own problems stop a run; what the published DAG needs was checked when
+            # it was published (a publish below plans it: once, by exporting)
+            publish = bool(body.get("publish"))
+            file, checked = self.services.pipelines.check(path, None, self.name, not publish)
+            if checked.pipeline is None or any(p.severity == "error" for p in checked.structural):
+                raise ServiceError(
+                    f"Pipeline '{path}' has errors; fix them before running.",
+                    422,
+                    problems=[p for p in checked.structural if p.severity == "error"],
+                )
+            params = runs.resolve_params(path, checked.pipeline, params)
+            if checked.plan is not None:
+                dag_id = checked.plan.dag_id
         elif not safe_id(dag_id):
             raise ServiceError("Give the pipeline path (or the DAG id) to run.", 400, field="path")
         commit = None
         if body.get("publish"):
             if not path:
                 raise ServiceError("Publishing needs the pipeline path.", 400, field="path")
-            published = self.services.submit(path, self.name)
-            commit = published.get("commit")
+            published = self.services.publishing.submit(path, self.name)
+            dag_id, commit = published["dag_id"], published.get("commit")
             self._remember(dag_id=dag_id, pipeline=pipeline)
             self.wait_imported(dag_id, commit, timeout=float(timeout))
         run = self.trigger(dag_id, params, pipeline=pipeline)

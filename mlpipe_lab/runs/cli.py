@@ -256,7 +256,7 @@ def cmd_submit_trigger(args: argparse.Namespace, published: dict[str, Any]) -> i
 
     airflow = AirflowRuns(
         args.runtime_config,
-        service.services.runtime_config(args.runtime_config, with_secrets=True),
+        service.catalogs.runtime_config(args.runtime_config, with_secrets=True),
         service.services,
     )
     live = sys.stderr if args.json else sys.stdout

@@ -1,5 +1,6 @@
 """The runs service: one API over local runs and Airflow runs, chosen by the runtime configuration's
-type. REST handlers and the CLI call it; it raises only ServiceError (a message for people)."""
+type. REST handlers and the CLI call it; it raises only MLPipeError (a message for people).
+Task and DAG ids come from the plan (``Pipelines.check``/``Pipelines.tasks``)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..errors import ServiceError
+from ..errors import MLPipeError as ServiceError
 from .local import LocalRuns
 from .model import safe_id
 
@@ -19,23 +20,22 @@ DEFAULT_LIMIT = 50
 
 class RunsService:
     def __init__(self, services: Any):
-        self.services = services  # mlpipe_lab.services.Services: catalogs, paths, publish
-        self.local = LocalRuns()
+        # mlpipe_lab.services.Services: workspace, catalogs, pipelines, publishing
+        self.services = services
+        self.workspace = services.workspace
+        self.catalogs = services.catalogs
+        self.pipelines = services.pipelines
+        self.local = LocalRuns(max_parallel=getattr(services, "local_run_parallelism", 2))
         self._airflow: dict[str, Any] = {}
 
     # -- helpers ---------------------------------------------------------------------------
 
     def display(self, path: str) -> str | None:
         """A pipeline path relative to the root, or None when it lies outside (never absolute)."""
-        try:
-            return Path(path).resolve().relative_to(self.services.root).as_posix()
-        except (ValueError, OSError):
-            return None
+        return self.workspace.display(path)
 
     def config(self, name: Any) -> dict[str, Any]:
-        if not isinstance(name, str) or not name:
-            raise ServiceError("Choose a runtime configuration.", 400, field="runtime_config")
-        return self.services.runtime_config(name)
+        return self.catalogs.runtime_config(name)
 
     def _local_roots(self, only: str | None = None) -> list[tuple[str, Path]]:
         if only:
@@ -44,9 +44,9 @@ class RunsService:
                 return []
             return [(only, Path(config["local"]["artifacts_path"]))]
         roots = []
-        for entry in self.services.catalog_call("runtime-configs", "list"):
+        for entry in self.catalogs.list("runtime-configs"):
             if entry.get("type") == "local" and not entry.get("error"):
-                config = self.services.runtime_config(entry["name"])
+                config = self.catalogs.runtime_config(entry["name"])
                 roots.append((entry["name"], Path(config["local"]["artifacts_path"])))
         return roots
 
@@ -60,30 +60,33 @@ class RunsService:
             )
         return params
 
-    def _prepare(self, path: Any, content: Any, params: dict[str, Any]):
-        """The pipeline checked as a run would check it: 422 with its problems, 400 for bad values."""
-        from ..compiler.plan import dag_id_of, make_plan
-        from ..localrun.params import ParameterError, resolve_params
-
+    def _prepare(
+        self, path: Any, content: Any, params: dict[str, Any], runtime_config: str | None = None
+    ):
+        """The pipeline checked as a run on ``runtime_config`` would check it: 422 with its
+        problems, 400 for bad values. Returns (file, pipeline, dag id, values, tasks)."""
         if content is not None and not isinstance(content, str):
             raise ServiceError("'content' must be the pipeline file's text.", 400, field="content")
-        checked = self.services.validate(path, content)
-        if not checked["valid"]:
+        file, checked = self.pipelines.check(path, content, runtime_config)
+        if not checked.valid:
             raise ServiceError(
                 f"Pipeline '{path}' has errors; fix them before running.",
                 422,
-                problems=[p for p in checked["problems"] if p["severity"] == "error"],
+                problems=checked.errors,
             )
-        file, pipeline = self.services.load(path, content)
+        pipeline, plan = checked.pipeline, checked.plan
+        values = self.resolve_params(path, pipeline, params)
+        return file, pipeline, plan.dag_id, values, plan.task_summaries()
+
+    @staticmethod
+    def resolve_params(path: Any, pipeline: Any, params: dict[str, Any]) -> dict[str, Any]:
+        """Every parameter's value for a run (400 naming the parameter when one is bad)."""
+        from ..localrun.params import ParameterError, resolve_params
+
         try:
-            values = resolve_params(pipeline.parameters, params)
+            return resolve_params(pipeline.parameters, params)
         except ParameterError as exc:
             raise ServiceError(f"Pipeline '{path}': {exc}", 400, field="params") from None
-        plan = make_plan(pipeline)
-        tasks = [
-            {"task_id": t.task_id, "node_id": t.node_id, "label": t.node.label} for t in plan.tasks
-        ]
-        return file, pipeline, dag_id_of(pipeline), values, tasks
 
     # -- runs ------------------------------------------------------------------------------
 
@@ -100,7 +103,7 @@ class RunsService:
                     field="publish",
                 )
             file, pipeline, dag_id, values, tasks = self._prepare(
-                body.get("path"), body.get("content"), params
+                body.get("path"), body.get("content"), params, name
             )
             local = config["local"]
             python = (
@@ -115,9 +118,9 @@ class RunsService:
                 runtime_config=name,
                 artifacts_root=Path(local["artifacts_path"]),
                 dag_id=dag_id,
-                pipeline=self.services.relative(file),
+                pipeline=self.workspace.relative(file),
                 tasks=tasks,
-                images=self.services.catalog_call("runtime-images", "list"),
+                images=self.catalogs.images(),
                 python=python,
                 root=self.services.root,
             )
@@ -141,7 +144,7 @@ class RunsService:
             raise ServiceError(f"'{dag_id}' is not a DAG id.", 400, field="dag_id")
         wanted_path = None
         if path:
-            wanted_path = self.services.relative(self.services.resolve(path))
+            wanted_path = self.workspace.relative(self.workspace.resolve(path))
             if not dag_id:
                 dag_id = self._dag_id_of(path)
 
@@ -175,10 +178,7 @@ class RunsService:
         return {"runs": runs[:limit]}
 
     def _dag_id_of(self, path: str) -> str:
-        from ..compiler.plan import dag_id_of
-
-        _, pipeline = self.services.load(path)
-        return dag_id_of(pipeline)
+        return self.pipelines.dag_id(path)
 
     def get(self, runtime_config: str, dag_id: str, run_id: str) -> dict[str, Any]:
         config = self.config(runtime_config)
@@ -264,7 +264,7 @@ class RunsService:
             raise ServiceError(
                 f"Runtime configuration '{name}' has an unknown type.", 400, field="runtime_config"
             )
-        secret_config = self.services.runtime_config(name, with_secrets=True)
+        secret_config = self.catalogs.runtime_config(name, with_secrets=True)
         # one client per configuration as long as it is unchanged: it keeps its token and the
         # detected API version (each costs a request to a possibly busy Airflow)
         key = hashlib.sha256(

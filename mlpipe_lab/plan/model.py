@@ -1,0 +1,260 @@
+"""The plan's types: plain dataclasses, no behaviour beyond small lookups (see the package docstring)."""
+
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..pipeline.problems import ERROR, Problem
+from .values import Value
+
+# Task kinds. The runner runs the first three; a serve node becomes several "serve" tasks.
+NOTEBOOK, PYTHON, R, SERVE = "notebook", "python", "r", "serve"
+RUNNER_KINDS = (NOTEBOOK, PYTHON, R)
+
+# How the tasks of a DAG execute: as Kubernetes pods (the default, also for the local runtime's
+# embedded Airflow), or on the Airflow worker itself (execution mode "local-worker").
+PODS, WORKER = "pods", "worker"
+
+DEFAULT_TRIGGER_RULE = "all_success"
+
+
+@dataclass
+class ParamSpec:
+    """A DAG parameter (Airflow ``Param``) as the DAG declares it."""
+
+    name: str
+    type: str  # string | integer | number | boolean
+    default: Any = None
+    has_default: bool = False  # False: no default argument (a required parameter)
+    nullable: bool = False  # the type also admits null (an optional parameter without default)
+    enum: list[Any] | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+    description: str = ""
+
+
+@dataclass
+class DagSettings:
+    dag_id: str
+    display_name: str | None  # the pipeline's name when it differs from the DAG id
+    description: str
+    doc_md: str | None
+    schedule: str | None  # None: manual runs only
+    start_date: _dt.date
+    catchup: bool
+    max_active_runs: int
+    dagrun_timeout: int | None  # seconds
+    paused_on_creation: bool
+    tags: list[str]
+    owner: str
+    retries: int  # defaults for every task (default_args)
+    retry_delay: int  # seconds
+    execution_timeout: int | None  # seconds
+    params: list[ParamSpec] = field(default_factory=list)
+
+
+@dataclass
+class Cluster:
+    """Where pods run (KubernetesPodOperator connection settings)."""
+
+    namespace: str | None
+    in_cluster: bool | None
+    config_file: str | None
+    context: str | None
+
+
+@dataclass
+class SecretRef:
+    """An environment variable set from a key of a Kubernetes Secret (never a value)."""
+
+    env_var: str
+    secret: str
+    key: str
+
+
+@dataclass
+class Store:
+    """The object store tasks exchange files through. ``kind`` None: none is configured (an error
+    of the plan for runner tasks)."""
+
+    kind: str | None  # "s3" | "local" | None
+    bucket: str | None = None
+    endpoint: str | None = None
+    region: str | None = None
+    prefix: str | None = None  # key prefix: the configuration's joined with the pipeline's
+    root: str | None = None  # the local store's folder
+    env: dict[str, str] = field(default_factory=dict)  # plain settings for tasks (no credentials)
+    secrets: list[SecretRef] = field(default_factory=list)  # credentials for pods, by reference
+
+
+@dataclass
+class Command:
+    """How a task's process starts. ``program`` is the container command (empty: the image's own
+    entrypoint); ``shared`` are arguments every runner task of the DAG has (store and run prefix:
+    :attr:`Plan.runner`'s); ``args`` are the task's own."""
+
+    program: list[str]
+    shared: list[Value]
+    args: list[Value]
+
+    @property
+    def argv(self) -> list[Value]:
+        return [*self.program, *self.shared, *self.args]
+
+
+@dataclass
+class Runner:
+    """The node runner every notebook/Python/R task starts (see ``runner/contract.py``).
+
+    ``delivery`` is how it reaches pods by default (the runtime configuration's): "init-container"
+    (copied from ``image``, the runner image, into an emptyDir) or "image" (already in the node's
+    image); a task's runtime image may choose the other (:attr:`Task.delivery`)."""
+
+    program: list[
+        str
+    ]  # the default delivery's command, e.g. ["python3", "-m", "mlpipe_lab.runner"]
+    shared: list[Value]  # the contract's store arguments, with the run prefix
+    delivery: str = "image"
+    image: str = ""  # the runner image (init-container delivery)
+
+
+@dataclass
+class Image:
+    ref: str
+    pull_policy: str | None = None
+    pull_secrets: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Resources:
+    requests: dict[str, str] = field(default_factory=dict)  # sorted by name
+    limits: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Volume:
+    """A pod volume: a persistent volume claim, a memory-backed emptyDir (shared memory), or a
+    Secret's keys as files."""
+
+    name: str
+    claim: str | None = None
+    memory_limit: str | None = None
+    secret: str | None = None
+    items: list[tuple[str, str]] = field(default_factory=list)  # secret key -> file name
+
+
+@dataclass
+class Mount:
+    volume: str
+    path: str
+    sub_path: str | None = None
+    read_only: bool = False
+
+
+@dataclass
+class Toleration:
+    key: str | None
+    operator: str | None
+    value: str | None
+    effect: str | None
+
+
+@dataclass
+class Task:
+    """One Airflow task. A notebook/Python/R node is one task; a serve node is one per step."""
+
+    task_id: str
+    node_id: str
+    label: str  # the node's label
+    kind: str  # notebook | python | r | serve
+    command: Command
+    step: str | None = None  # serve tasks: package | build | deploy | wait | smoke | check
+    steps: dict[str, str] = field(default_factory=dict)  # serve tasks: step -> task id (the node's)
+    display_name: str | None = None  # when it differs from the task id
+    doc: str | None = None
+    file: str = ""  # the node's file in its bundle (whose root is the file's folder)
+    bundle: str | None = None  # object key of the node's bundle
+    upstream: list[str] = field(default_factory=list)  # task ids this task waits for
+    inputs: list[str] = field(default_factory=list)  # tasks whose outputs it receives
+    outputs: list[str] = field(default_factory=list)  # output globs (the runner uploads them)
+    params: list[str] = field(default_factory=list)  # pipeline parameters it receives
+    image: Image | None = None
+    delivery: str | None = None  # runner tasks in pods: how the runner reaches the pod
+    env: dict[str, Value] = field(default_factory=dict)
+    secrets: list[SecretRef] = field(default_factory=list)
+    store_credentials: bool = False  # also gets the store's credential Secret references
+    resources: Resources | None = None
+    volumes: list[Volume] = field(default_factory=list)
+    mounts: list[Mount] = field(default_factory=list)
+    labels: dict[str, str] = field(default_factory=dict)
+    annotations: dict[str, str] = field(default_factory=dict)
+    node_selector: dict[str, str] = field(default_factory=dict)
+    tolerations: list[Toleration] = field(default_factory=list)
+    service_account: str | None = None
+    retries: int | None = None  # None: the DAG's default
+    retry_delay: int | None = None  # seconds
+    execution_timeout: int | None = None  # seconds
+    trigger_rule: str | None = None  # None: all_success
+    pool: str | None = None
+    priority_weight: int | None = None
+    returns_result: bool = False  # the task returns a JSON result (XCom) later tasks read
+    skip_exit_code: int | None = None  # exiting with it ends the task as skipped, not failed
+
+    @property
+    def effective_trigger_rule(self) -> str:
+        return self.trigger_rule or DEFAULT_TRIGGER_RULE
+
+    def summary(self) -> dict[str, Any]:
+        """``{task_id, node_id, label}``: how services and the REST API name a task."""
+        return {"task_id": self.task_id, "node_id": self.node_id, "label": self.label}
+
+
+@dataclass
+class Plan:
+    """What a pipeline becomes for one runtime configuration."""
+
+    pipeline: str  # the pipeline's name
+    dag: DagSettings
+    executor: str  # PODS | WORKER
+    runtime: str  # the runtime configuration's type: "airflow" | "local"
+    config_name: str
+    cluster: Cluster
+    store: Store
+    runner: Runner
+    tasks: list[Task]  # in a topological order (ties: the nodes' order in the file)
+    problems: list[Problem] = field(default_factory=list)  # errors and warnings, located
+
+    @property
+    def dag_id(self) -> str:
+        return self.dag.dag_id
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == ERROR]
+
+    @property
+    def ok(self) -> bool:
+        return not any(p.severity == ERROR for p in self.problems)
+
+    def task(self, task_id: str) -> Task:
+        for t in self.tasks:
+            if t.task_id == task_id:
+                return t
+        raise KeyError(task_id)
+
+    def tasks_of(self, node_id: str) -> list[Task]:
+        """The node's tasks (several for a serve node, none for a node that runs nothing)."""
+        return [t for t in self.tasks if t.node_id == node_id]
+
+    def timeout(self, task: Task) -> int | None:
+        """The task's execution timeout in seconds, the DAG's default applied (as Airflow does)."""
+        return (
+            task.execution_timeout
+            if task.execution_timeout is not None
+            else (self.dag.execution_timeout)
+        )
+
+    def task_summaries(self) -> list[dict[str, Any]]:
+        return [t.summary() for t in self.tasks]

@@ -1,0 +1,100 @@
+"""Plain services behind the REST handlers and the CLI: one code path for both.
+
+:class:`Services` builds them once for a workspace (the Jupyter server's root folder, or the CLI's
+pipeline folder) and a catalog folder:
+
+- ``catalogs``: runtime images and runtime configurations (:mod:`.catalogs`);
+- ``pipelines``: validate, describe and export, from the plan (:mod:`.pipelines`);
+- ``publishing``: submit and retire (:mod:`.publishing`);
+- ``runs``: local and Airflow runs (``mlpipe_lab.runs.RunsService``);
+- ``registry``: the MLflow model registry (:mod:`.registry`);
+- ``schemas``: the JSON Schemas for forms and the CLI (:func:`schema`).
+
+Every error they raise is an :class:`~mlpipe_lab.errors.MLPipeError`.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from ..errors import MLPipeError
+from .catalogs import CONFIGS, IMAGES, Catalogs, catalog_kind
+from .pipelines import DEFAULT_RUNTIME, Pipelines
+from .publishing import Publishing
+from .registry import Registry
+from .workspace import Workspace
+
+__all__ = [
+    "CONFIGS",
+    "DEFAULT_RUNTIME",
+    "IMAGES",
+    "Catalogs",
+    "Pipelines",
+    "Publishing",
+    "Registry",
+    "Services",
+    "Workspace",
+    "catalog_kind",
+    "schema",
+    "schema_index",
+]
+
+
+class Services:
+    def __init__(
+        self,
+        root_dir: str | os.PathLike,
+        data_dir: str | os.PathLike | None = None,
+        elyra_data_dir: str | os.PathLike | None = None,
+        confine_outputs: bool = True,
+        local_run_parallelism: int = 2,
+    ):
+        self.workspace = Workspace(root_dir, confine_outputs=confine_outputs)
+        self.catalogs = Catalogs(data_dir, elyra_data_dir)
+        self.pipelines = Pipelines(self.workspace, self.catalogs)
+        self.publishing = Publishing(self.workspace, self.catalogs, self.pipelines)
+        self.registry = Registry(self.catalogs)
+        self.local_run_parallelism = local_run_parallelism
+        self._runs: Any = None
+
+    @property
+    def root(self):
+        return self.workspace.root
+
+    @property
+    def runs(self):
+        """The runs service (made on first use: CLI commands that do not run pay nothing)."""
+        if self._runs is None:
+            from ..runs import RunsService
+
+            self._runs = RunsService(self)
+        return self._runs
+
+
+def schema_index() -> dict[str, Any]:
+    """The schema names, and the node types with their palette metadata."""
+    from ..schemas import load_schema, schema_names
+
+    return {"schemas": schema_names(), "node_types": load_schema("node-properties")["x-node-types"]}
+
+
+def schema(name: str, op: str | None = None) -> dict[str, Any]:
+    """One JSON Schema with every ``$ref`` inlined; with ``op``, node-properties' schema of that
+    node type. The same lookup for REST and CLI: unknown names are 404s."""
+    from ..schemas import UnknownSchema, dereference, load_schema
+
+    try:
+        if op:
+            if name != "node-properties":
+                raise MLPipeError(
+                    f"Schema '{name}' has no node types; 'op' applies to node-properties.",
+                    400,
+                    field="op",
+                )
+            if op not in load_schema(name)["x-node-types"]:
+                raise MLPipeError(f"Unknown node type '{op}'.", 404, field="op")
+            return dereference(name, f"/$defs/{op}")
+        return dereference(name)
+    except UnknownSchema:
+        raise MLPipeError(f"Unknown schema '{name}'.", 404) from None
