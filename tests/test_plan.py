@@ -174,12 +174,12 @@ def test_real_pipelines_validate_as_valid_exactly_when_they_export(config, tmp_p
     """Every real pipeline (and every minimal reproduction): valid <=> export writes a DAG."""
     mismatches, exports = [], 0
     pipelines = _realworld_pipelines()
-    for path in pipelines:
+    for index, path in enumerate(pipelines):
         text = path.read_text(encoding="utf-8")
         checked = check(
             text, config=config, images=cc.IMAGES, source=path.name, files=LocalFiles(path.parent)
         )
-        out = tmp_path / f"{len(mismatches)}-{path.stem}" / "dag.py"
+        out = tmp_path / f"{index}-{path.stem}" / "dag.py"
         try:
             export(path, config=config, images=cc.IMAGES, output=out)
             exported, why = True, []
@@ -361,3 +361,34 @@ def test_run_with_publish_plans_and_exports_once(tmp_path, monkeypatch):
         services.runs.start(body)
     assert "Publishing 'once.pipeline' failed" in failed.value.message
     assert (len(exports), len(plans)) == (1, 1)
+
+
+def test_a_local_run_announces_the_tasks_it_runs(tmp_path):
+    """The runs service lists a local run's tasks from the local plan: a serve node packages and
+    checks there (no _deploy, _wait or _smoke that would never run)."""
+    from mlpipe_lab.services import Services
+
+    for name in ("train.py", "report.py"):
+        (tmp_path / name).write_text("pass\n")
+    (tmp_path / "s.pipeline").write_text(dumps(sf.serve_pipeline("seldon-v1")))
+    services = Services(tmp_path, tmp_path / "data")
+    _, _, dag_id, _, tasks = services.runs._prepare("s.pipeline", None, {}, "local")
+    assert dag_id == "serve_seldon_v1"
+    assert [t["task_id"] for t in tasks] == [
+        "train",
+        "Serve_churn_package",
+        "Serve_churn_check",
+        "report",
+    ]
+
+
+def test_retire_by_pipeline_takes_the_dag_id_export_uses(tmp_path, capsys, monkeypatch):
+    """No DAG id of its own: retire refuses like export, never retires a made-up id."""
+    (tmp_path / "a.py").write_text("pass\n")
+    (tmp_path / "odd.pipeline").write_text(dumps(pipeline("???", [node("a", "a.py")])))
+    monkeypatch.chdir(tmp_path)
+    assert main(["export", "odd.pipeline"]) == 1
+    assert "gives no usable DAG id" in capsys.readouterr().err
+    assert main(["retire", "odd.pipeline"]) == 2
+    err = capsys.readouterr().err
+    assert "gives no usable DAG id" in err and "'pipeline'" not in err
