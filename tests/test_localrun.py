@@ -457,7 +457,12 @@ def test_local_runs_start_what_the_dags_pods_would_start():
     doc = pipeline(
         "reader",
         [
-            node("a", "a.py", env_vars=[{"env_var": "GREETING", "value": "{{ hi }}"}]),
+            node(
+                "a",
+                "a.py",
+                env_vars=[{"env_var": "GREETING", "value": "{{ hi }}"}],
+                pipeline_parameters=["k"],
+            ),
             node("b", "b.py", parents=["a"], mlpipe={"trigger_rule": "all_done"}),
             node(
                 "c",
@@ -465,7 +470,13 @@ def test_local_runs_start_what_the_dags_pods_would_start():
                 parents=["a"],
                 mlpipe={"trigger_rule": "all_done", "execution_timeout_seconds": 7},
             ),
-            node("d", "d.ipynb", parents=["b", "c"], outputs=["x.csv"], pipeline_parameters=["k"]),
+            node(
+                "d",
+                "d.ipynb",
+                parents=["b", "c"],
+                outputs=["x.csv"],
+                pipeline_parameters=["k", "items"],
+            ),
         ],
         mlpipe={
             "execution_timeout_seconds": 60,

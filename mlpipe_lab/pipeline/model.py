@@ -380,7 +380,7 @@ def _entry(kind: str, item: Any) -> Any:
         return item
     if isinstance(item, str):
         return _from_legacy_string(kind, item.strip()) if item.strip() else None
-    return item
+    return None  # not an entry (a number, a list): the schema check of the raw value reports it
 
 
 def _from_legacy_string(kind: str, text: str) -> dict[str, Any]:
