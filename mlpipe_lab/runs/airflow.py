@@ -69,9 +69,11 @@ def _client_for(config: dict[str, Any]) -> AirflowClient:
 
 
 def unreachable(base: str, exc: AirflowAPIError) -> ServiceError:
-    reason = str(exc).split(": ", 1)[-1]
+    from ..networds import network_reason
+
+    reason = network_reason(str(exc).split(": ", 1)[-1])
     return ServiceError(
-        f"Airflow at {base} cannot be reached ({reason}). Check that it is running and the "
+        f"Airflow at {base} cannot be reached: {reason}. Check that it is running and the "
         "runtime configuration's Airflow URL.",
         502,
         field="runtime_config",

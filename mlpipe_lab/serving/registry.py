@@ -108,11 +108,14 @@ def _fail(tracking_uri: str, exc: Exception, name: str | None = None) -> Registr
 
     if isinstance(exc, MlflowException) and exc.error_code == "RESOURCE_DOES_NOT_EXIST":
         return ModelNotFound(f"Registered model '{name}' does not exist in {tracking_uri}.")
+    from ..networds import network_reason
+
     message = exc.message if isinstance(exc, MlflowException) else str(exc)
-    # MLflow's messages quote the whole URL and retry details; the first line says enough.
-    first = message.strip().splitlines()[0][:300] if message.strip() else type(exc).__name__
+    # MLflow's messages quote the whole URL, its retries and urllib3's exception: the cause says
+    # enough.
     return RegistryUnavailable(
-        f"The MLflow registry at {tracking_uri} cannot be reached or failed: {first}"
+        f"The MLflow registry at {tracking_uri} cannot be reached or failed: "
+        f"{network_reason(message)}. Check the tracking URI and that the server is running."
     )
 
 

@@ -4,7 +4,7 @@
  */
 
 import { MLPipeRequestError } from '../request';
-import { waitForImport } from '../runs/importWait';
+import { importWaitText, waitForImport } from '../runs/importWait';
 import { Poller } from '../runs/poller';
 import { RunsListModel } from '../runs/runsModel';
 import type { ILogChunk, IRun, IRunRef } from '../runs/types';
@@ -320,6 +320,65 @@ describe('LogFollower', () => {
 });
 
 describe('waitForImport', () => {
+  it('tells every failed check at once while it keeps trying', async () => {
+    const unreachable = httpError(
+      502,
+      'Airflow at http://127.0.0.1:9 cannot be reached: connection refused.'
+    );
+    const replies: (() => Promise<any>)[] = [
+      () => Promise.reject(unreachable),
+      () => Promise.reject(unreachable),
+      () => Promise.resolve({ state: 'imported', errors: [] })
+    ];
+    const errors: [string, number][] = [];
+    const done = waitForImport({
+      runtimeConfig: 'prod',
+      dagId: 'hello',
+      interval: 1000,
+      timeout: 60_000,
+      check: () => replies.shift()!(),
+      onError: (message, failures) => errors.push([message, failures])
+    });
+    await flush();
+    // the first failure is told before any retry
+    expect(errors).toEqual([[unreachable.message, 1]]);
+    await advance(10_000);
+    await advance(10_000);
+    expect((await done).state).toBe('imported');
+    expect(errors.map(e => e[1])).toEqual([1, 2]);
+  });
+
+  it('words the wait: a moving counter, and the error while checks fail', () => {
+    const trans = {
+      __: (text: string, ...args: any[]) =>
+        args.reduce<string>(
+          (t, a, i) => t.replace(`%${i + 1}`, String(a)),
+          text
+        )
+    };
+    expect(
+      importWaitText(
+        { dagId: 'hello', commit: 'abcdef1234567', elapsed: 3 },
+        trans
+      )
+    ).toBe(
+      'Waiting for Airflow to import DAG "hello" at commit abcdef1234… 3 s'
+    );
+    expect(
+      importWaitText(
+        {
+          dagId: 'hello',
+          elapsed: 14,
+          error: 'Airflow at http://x cannot be reached.',
+          failures: 3
+        },
+        trans
+      )
+    ).toBe(
+      '14 s · failed 3×, trying again: Airflow at http://x cannot be reached.'
+    );
+  });
+
   const status = (state: string, extra: object = {}) => ({
     state,
     errors: [],

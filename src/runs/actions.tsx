@@ -22,7 +22,7 @@ import { MLPipeRequestError } from '../request';
 import type { IPipelineEditor, MLPipeAPI } from '../tokens';
 import { RunsClient } from './client';
 import type { RunsContext } from './context';
-import { waitForImport } from './importWait';
+import { IImportWaitState, importWaitText, waitForImport } from './importWait';
 import {
   IPipelineParameter,
   parametersFromValues,
@@ -307,24 +307,56 @@ export async function triggerAfterPublish(
 
   const abort = new AbortController();
   const started = Date.now();
-  const waiting = (status?: IPublishStatus) =>
-    trans.__(
-      'Waiting for Airflow to import DAG "%1"%2… (%3 s)',
-      options.dagId,
-      options.commit
-        ? trans.__(' at commit %1', options.commit.slice(0, 10))
-        : '',
-      Math.round((Date.now() - started) / 1000)
-    ) + (status?.message ? ` ${status.message}` : '');
-  const toast = Notification.emit(waiting(), 'in-progress', {
+  // what the notification shows; the counter moves every second, polls or not
+  const state: IImportWaitState = {
+    dagId: options.dagId,
+    commit: options.commit,
+    elapsed: 0
+  };
+  const actions = () => [
+    ...(state.error
+      ? [
+          {
+            label: trans.__('Details'),
+            callback: (event: Event) => {
+              event.preventDefault(); // keep the notification
+              void showProblems(
+                trans.__('Airflow cannot be checked yet'),
+                new Error(
+                  trans.__(
+                    '%1\n\nmlpipe-lab keeps trying until %2 seconds have passed; stop waiting to trigger the DAG later from the Runs panel.',
+                    state.error ?? '',
+                    ctx.settings.importTimeout
+                  )
+                ),
+                trans
+              );
+            }
+          }
+        ]
+      : []),
+    {
+      label: trans.__('Stop waiting'),
+      callback: () => abort.abort()
+    }
+  ];
+  const toast = Notification.emit(importWaitText(state, trans), 'in-progress', {
     autoClose: false,
-    actions: [
-      {
-        label: trans.__('Stop waiting'),
-        callback: () => abort.abort()
-      }
-    ]
+    actions: actions()
   });
+  let hadError = false;
+  const show = () => {
+    state.elapsed = Math.round((Date.now() - started) / 1000);
+    Notification.update({
+      id: toast,
+      message: importWaitText(state, trans),
+      type: state.error ? 'warning' : 'in-progress',
+      // the Details button comes with the first error
+      ...(!!state.error !== hadError ? { actions: actions() } : {})
+    });
+    hadError = !!state.error;
+  };
+  const ticker = setInterval(show, 1000);
   const outcome = await waitForImport({
     runtimeConfig: options.runtimeConfig,
     dagId: options.dagId,
@@ -332,9 +364,18 @@ export async function triggerAfterPublish(
     interval: Math.max(1000, ctx.settings.pollInterval),
     timeout: ctx.settings.importTimeout * 1000,
     signal: abort.signal,
-    onStatus: status =>
-      Notification.update({ id: toast, message: waiting(status) })
-  });
+    onStatus: status => {
+      state.status = status;
+      state.error = null;
+      state.failures = 0;
+      show();
+    },
+    onError: (message, failures) => {
+      state.error = message;
+      state.failures = failures;
+      show();
+    }
+  }).finally(() => clearInterval(ticker));
   Notification.dismiss(toast);
 
   switch (outcome.state) {

@@ -34,6 +34,11 @@ export interface IWaitForImportOptions {
   timeout: number;
   /** Each status, e.g. to show progress. */
   onStatus?: (status: IPublishStatus) => void;
+  /**
+   * Each failed check that will be tried again (Airflow unreachable...): its
+   * message at once, and how many checks failed in a row.
+   */
+  onError?: (message: string, failures: number) => void;
   /** Aborts the wait. */
   signal?: AbortSignal;
   /** One check (replaced in tests). */
@@ -84,7 +89,7 @@ export function waitForImport(
         }
         return false;
       },
-      onError: error => {
+      onError: (error, failures) => {
         lastError = describeError(error).message;
         const status = (error as { status?: number })?.status;
         // a wrong configuration or DAG id (4xx) will not get better
@@ -96,6 +101,7 @@ export function waitForImport(
           outcome = { state: 'failed', message: lastError };
           return true;
         }
+        options.onError?.(lastError, failures);
         return false;
       },
       onStop: reason => {
@@ -120,4 +126,48 @@ export function waitForImport(
     options.signal?.addEventListener('abort', abort);
     poller.start();
   });
+}
+
+/** Where a wait for an import stands, for the words that show it. */
+export interface IImportWaitState {
+  dagId: string;
+  commit?: string | null;
+  /** Seconds since the wait started. */
+  elapsed: number;
+  /** The last status Airflow gave, if any. */
+  status?: IPublishStatus | null;
+  /** The last failed check's message, while checks fail. */
+  error?: string | null;
+  /** Failed checks in a row. */
+  failures?: number;
+}
+
+/**
+ * One line for the waiting notification: the elapsed time always moves; a
+ * failing check says so at once (the full message is behind "Details").
+ */
+export function importWaitText(
+  state: IImportWaitState,
+  trans: { __: (text: string, ...args: any[]) => string }
+): string {
+  const at = state.commit
+    ? trans.__(' at commit %1', state.commit.slice(0, 10))
+    : '';
+  if (state.error) {
+    // first the counter and that it retries: a notification shows 140 characters
+    return trans.__(
+      '%1 s · failed %2×, trying again: %3',
+      state.elapsed,
+      state.failures ?? 1,
+      state.error
+    );
+  }
+  return (
+    trans.__(
+      'Waiting for Airflow to import DAG "%1"%2… %3 s',
+      state.dagId,
+      at,
+      state.elapsed
+    ) + (state.status?.message ? ` ${state.status.message}` : '')
+  );
 }
