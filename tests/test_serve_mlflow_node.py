@@ -182,6 +182,22 @@ def test_check_serves_the_package_on_loopback(tracking, tmp_path, capsys):  # no
     )
 
 
+def test_check_speaks_the_targets_protocol(tracking, tmp_path, capsys):  # noqa: F811
+    """A kserve node's local check sends the seed request as V2 to /v2/models/<model>/infer, as
+    the smoke test does in the cluster."""
+    root = tmp_path / "store"
+    assert _package(root, tracking, "--version", "1", "--target", "kserve") == 0
+    capsys.readouterr()
+    args = ["check", "--store", "local", "--root", str(root), "--run-prefix", RUN]
+    assert cli.main([*args, "--package-task", "serve_package"]) == 0
+    out = capsys.readouterr().out
+    assert "/v2/models/mlflowdemo/infer" in out
+    answer = json.loads(out.split("models:/mlflowdemo/1 answered: ", 1)[1].splitlines()[0])
+    assert answer["model_name"] == "mlflowdemo" and answer["model_version"] == "1"
+    # the model's logged input example, [[0, 0]], is class 0
+    assert answer["outputs"][0]["data"] == [0] and answer["outputs"][0]["shape"] == [1, 1]
+
+
 def test_packaged_runtime_metrics_logger_and_smoke(tracking, tmp_path):  # noqa: F811
     """The context serves the seed request Seldon-shaped, counts it in /prometheus and logs request and
     response CloudEvents joined by request id; the smoke step accepts it, a wrong shape fails it."""

@@ -113,6 +113,7 @@ def run_package(
         "alias": alias,
         "model_uri": pinned,
         "storage_uri": resolved.download_uri,
+        "target": target,
     }
     if target in STORAGE_TARGETS:
         try:  # MLServer reads the files itself: it needs a physical location

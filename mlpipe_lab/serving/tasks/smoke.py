@@ -13,10 +13,13 @@ import tarfile
 import tempfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from ..spec import PROTOCOLS
 
 
 class SmokeError(RuntimeError):
@@ -125,10 +128,16 @@ def unpack(tarball: Path, dest: Path) -> Path:
 
 
 def serve_context_once(
-    context_dir: Path, request: dict, start_timeout: float = 180.0, log=print
+    context_dir: Path,
+    request: dict,
+    start_timeout: float = 180.0,
+    log=print,
+    protocol: str = "seldon",
+    model: str = "",
 ) -> Any:
-    """Serve a build context with our runtime on 127.0.0.1 (ephemeral port), send one request,
-    stop it. Uses this interpreter, so it needs the model's requirements installed."""
+    """Serve a build context with our runtime on 127.0.0.1 (ephemeral port), send one request
+    in ``protocol`` (``seldon``, or ``v2`` to ``/v2/models/<model>/infer``), stop it. Uses this
+    interpreter, so it needs the model's requirements installed."""
     env = {**os.environ, "MODEL_DIR": str(context_dir / "model")}
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     proc = subprocess.Popen(
@@ -171,9 +180,13 @@ def serve_context_once(
             raise SmokeError(
                 "the serving runtime did not start: " + (proc.stderr.read() or "")[-2000:]
             )
-        url = f"http://127.0.0.1:{port}/api/v1.0/predictions"
+        base = f"http://127.0.0.1:{port}"
+        if protocol == "v2":
+            url = base + f"/v2/models/{urllib.parse.quote(model, safe='')}/infer"
+        else:
+            url = base + "/api/v1.0/predictions"
         log(f"serving the package on {url}")
-        return smoke(url, request, attempts=3, delay=1.0)
+        return smoke(url, request, protocol, attempts=3, delay=1.0)
     finally:
         _stop(proc)
 
@@ -204,6 +217,15 @@ def run_check(
         tarball = Path(tmp) / "context.tar.gz"
         store.get_file(context_key(run_prefix, package_task), tarball)
         ctx = unpack(tarball, Path(tmp) / "context")
-        answer = serve_context_once(ctx, request or resolved["smoke_request"], log=log)
+        # the protocol the target's endpoint speaks (DAGs packaged before targets were recorded:
+        # Seldon v1)
+        target = resolved.get("target")
+        answer = serve_context_once(
+            ctx,
+            request or resolved["smoke_request"],
+            log=log,
+            protocol=PROTOCOLS.get(target, "seldon"),
+            model=resolved.get("model") or "",
+        )
     log(f"{resolved['model_uri']} answered: {json.dumps(answer, sort_keys=True)[:2000]}")
     return answer
