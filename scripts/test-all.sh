@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Every test tier, in order of speed: Python (model, catalogs, handlers, CLI, compiler, publisher
 # against real git and S3 servers), the real-Airflow tier (Airflow 3.3 and 2.10 venvs, built once
-# and cached), the seldon-core contract test (Python 3.12 venv, cached), the frontend unit tests
-# and lint, then galata in Chromium.
+# and cached), the serving runtime's contract tests against seldon-core 1.19 and MLServer 1.7 (their
+# own cached venvs, scripts/peer-venv.sh), the frontend unit tests and lint, then galata in Chromium.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . .venv/bin/activate
