@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -11,6 +13,14 @@ import pytest
 pytest_plugins = ("pytest_jupyter.jupyter_server",)
 
 from fixture_paths import ELYRA_FIXTURES, FIXTURES  # noqa: E402, F401
+
+
+def pytest_configure(config):
+    """No test, not even a module-scoped fixture that runs before ``isolated_data``, may reach the
+    user's own catalogs: the whole session's default data folders are a fresh temporary folder."""
+    data = Path(tempfile.mkdtemp(prefix="mlpipe-test-data-"))
+    os.environ["MLPIPE_LAB_DATA_DIR"] = str(data / "mlpipe-lab")
+    os.environ["JUPYTER_DATA_DIR"] = str(data / "jupyter")
 
 
 @pytest.fixture(autouse=True)
