@@ -2,13 +2,16 @@
 side by side with Elyra 4.1.1's measured export (shared/docs/elyra-compat.md).
 
     python benchmarks/compile.py [--sizes 10,200,1000,5000] [--runs 3] [--airflow] [--json FILE]
+                                 [--baseline CHECKOUT]
 
 Pipelines come from tests/compile_corpus.py: ``random_dag(n)`` (notebook/Python/R nodes with 1-3
 links each, outputs, dependencies, two parameters, the editor's ~3 KB SVG per node) and
 ``minimal_dag(200)`` (a chain of bare Python nodes, the shape Elyra was measured with).
 Whole-process export runs ``python -m mlpipe_lab.cli export`` (the ``local`` runtime configuration,
 files on disk, bundles built); ``--airflow`` adds Airflow 3.3's cold parse time of the 200-node DAG
-through tests/airflow/harness.py.
+through tests/airflow/harness.py. ``--baseline CHECKOUT`` (e.g. a ``git worktree`` of an earlier
+commit) times that checkout's whole-process export of the same pipelines in the same rounds,
+alternating with ours, and prints the ratio.
 """
 
 from __future__ import annotations
@@ -95,22 +98,29 @@ def _run_timed(cmd: list[str], env: dict, cwd: str, out: Path) -> tuple[float, f
     )
 
 
-def whole_process(doc: dict, runs: int, workspace: Path) -> dict[str, float]:
+def whole_process(
+    doc: dict, runs: int, workspace: Path, roots: dict[str, Path]
+) -> dict[str, dict[str, float]]:
     """A fresh ``mlpipe export`` process: start-up, read, validate with files, bundles, write.
     Cold: into an empty output folder each time (every bundle file is created; the target is on
     this). Warm: again into the same folder (the content-addressed bundles are already there, so
     only the DAG file is compared). Median and minimum of each; the minimum is the better
-    estimate on a busy machine. Outputs are kept until the whole benchmark ends: see
-    ``creation_probe`` for why deleting them between runs would slow the next run down."""
+    estimate on a busy machine. With several checkouts (``roots``), each round runs each of them
+    in turn, so a change in the host's load falls on all of them alike. Outputs are kept until the
+    whole benchmark ends: see ``creation_probe`` for why deleting them between runs would slow the
+    next run down."""
     tmp = Path(tempfile.mkdtemp(prefix=f"n{len(doc['pipelines'][0]['nodes'])}-", dir=workspace))
     folder = tmp / "project"
     folder.mkdir()
     (folder / "bench.pipeline").write_text(json.dumps(doc, indent=2), encoding="utf-8")
     cc.write_files(doc, folder)
-    env = dict(os.environ, PYTHONPATH=str(ROOT), MLPIPE_LAB_DATA_DIR=str(tmp / "data"))
-    # As users run it: with bytecode caches (some shells set PYTHONDONTWRITEBYTECODE, which
-    # makes every start compile ~100 modules from source).
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
+
+    def env_of(root: Path) -> dict:
+        env = dict(os.environ, PYTHONPATH=str(root), MLPIPE_LAB_DATA_DIR=str(tmp / "data"))
+        # As users run it: with bytecode caches (some shells set PYTHONDONTWRITEBYTECODE, which
+        # makes every start compile ~100 modules from source).
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        return env
 
     def command(out: Path) -> list[str]:
         return [
@@ -125,23 +135,31 @@ def whole_process(doc: dict, runs: int, workspace: Path) -> dict[str, float]:
             str(out),
         ]
 
-    warm_out = tmp / "warm" / "bench.py"
-    _run_timed(
-        command(warm_out), env, str(tmp), warm_out
-    )  # bytecode and validator caches, warm folder
-    cold, cold_cpu, warm = [], [], []
+    samples: dict[str, dict[str, list[float]]] = {}
+    for name, root in roots.items():
+        warm_out = tmp / name / "warm" / "bench.py"
+        # bytecode and validator caches, warm folder
+        _run_timed(command(warm_out), env_of(root), str(tmp), warm_out)
+        samples[name] = {"cold": [], "cpu": [], "warm": []}
     for i in range(max(runs, 1)):
-        out = tmp / f"cold{i}" / "bench.py"
-        wall, cpu = _run_timed(command(out), env, str(tmp), out)
-        cold.append(wall)
-        cold_cpu.append(cpu)
-        warm.append(_run_timed(command(warm_out), env, str(tmp), warm_out)[0])
+        for name, root in roots.items():
+            out = tmp / name / f"cold{i}" / "bench.py"
+            wall, cpu = _run_timed(command(out), env_of(root), str(tmp), out)
+            warm_out = tmp / name / "warm" / "bench.py"
+            samples[name]["cold"].append(wall)
+            samples[name]["cpu"].append(cpu)
+            samples[name]["warm"].append(
+                _run_timed(command(warm_out), env_of(root), str(tmp), warm_out)[0]
+            )
     return {
-        "cold_s": statistics.median(cold),
-        "cold_min_s": min(cold),
-        "cold_cpu_min_s": min(cold_cpu),
-        "warm_s": statistics.median(warm),
-        "warm_min_s": min(warm),
+        name: {
+            "cold_s": statistics.median(s["cold"]),
+            "cold_min_s": min(s["cold"]),
+            "cold_cpu_min_s": min(s["cpu"]),
+            "warm_s": statistics.median(s["warm"]),
+            "warm_min_s": min(s["warm"]),
+        }
+        for name, s in samples.items()
     }
 
 
@@ -200,6 +218,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--json", help="write the measurements to this file")
     ap.add_argument(
+        "--baseline",
+        help="another checkout (e.g. a git worktree of an earlier commit) whose whole-process "
+        "export is timed in the same rounds, for a side-by-side ratio",
+    )
+    ap.add_argument(
         "--workdir",
         help="where the project and export folders are made (default: the system's "
         "temporary folder); creating files costs very different times in different places",
@@ -226,9 +249,15 @@ def _measure(args: argparse.Namespace, sizes: list[int], workspace: Path) -> int
         runs = 1 if n >= 5000 else args.runs
         row = {"case": name, "nodes": n, **in_process(doc, runs)}
         if not args.no_process:
-            row.update(
-                whole_process(doc, max(args.runs, 3) if n < 5000 else max(args.runs, 5), workspace)
+            roots = {"ours": ROOT}
+            if args.baseline:
+                roots["baseline"] = Path(args.baseline).resolve()
+            measured = whole_process(
+                doc, max(args.runs, 3) if n < 5000 else max(args.runs, 5), workspace, roots
             )
+            row.update(measured["ours"])
+            if "baseline" in measured:
+                row["baseline"] = measured["baseline"]
         if args.airflow and name == "random 200":
             row["airflow3_parse_s"] = airflow_parse(doc)
         rows.append(row)
@@ -246,6 +275,8 @@ def _measure(args: argparse.Namespace, sizes: list[int], workspace: Path) -> int
         "Elyra export",
         "Elyra B/task",
     ]
+    if args.baseline:
+        header += ["baseline cold (median / min)", "baseline cold CPU", "ours/baseline CPU"]
     table = []
     for r in rows:
         elyra = ELYRA.get(r["nodes"])
@@ -263,6 +294,17 @@ def _measure(args: argparse.Namespace, sizes: list[int], workspace: Path) -> int
                 f"{elyra[1] * 1024:.0f}" if elyra else "-",
             ]
         )
+        base = r.get("baseline")
+        if args.baseline:
+            table[-1] += (
+                [
+                    f"{fmt_s(base['cold_s'])} / {fmt_s(base['cold_min_s'])}",
+                    fmt_s(base["cold_cpu_min_s"]),
+                    f"{r['cold_cpu_min_s'] / base['cold_cpu_min_s']:.2f}x",
+                ]
+                if base
+                else ["-", "-", "-"]
+            )
     widths = [max(len(str(x)) for x in col) for col in zip(header, *table)]
     print(" | ".join(h.ljust(w) for h, w in zip(header, widths)))
     print("-+-".join("-" * w for w in widths))
@@ -293,6 +335,8 @@ def _measure(args: argparse.Namespace, sizes: list[int], workspace: Path) -> int
             print(
                 f"Airflow 3.3 cold parse of the {r['nodes']}-node DAG: {fmt_s(r['airflow3_parse_s'])}"
             )
+    if args.baseline:
+        print(f"baseline: {Path(args.baseline).resolve()} (whole-process export only)")
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=2))
     return 0
