@@ -55,6 +55,23 @@ export namespace MLPipeClient {
     );
   }
 
+  /**
+   * The components of every component catalog (palette entries with their
+   * properties schemas), and what could not be read.
+   */
+  export async function components(): Promise<MLPipeAPI.IComponentList> {
+    const reply =
+      await requestAPI<Partial<MLPipeAPI.IComponentList>>('components');
+    const list = Array.isArray(reply?.components) ? reply.components : [];
+    return {
+      components: list.filter(
+        (c): c is MLPipeAPI.IComponent =>
+          !!c && typeof c.id === 'string' && !!c.id
+      ),
+      problems: Array.isArray(reply?.problems) ? reply.problems : []
+    };
+  }
+
   function cached<T>(key: string, load: () => Promise<T>): Promise<T> {
     let promise = schemaCache.get(key);
     if (!promise) {

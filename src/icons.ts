@@ -54,3 +54,19 @@ export const runtimeConfigIcon = new LabIcon({
   name: 'mlpipe-lab:runtime-configs',
   svgstr: runtimeConfigSvg
 });
+
+/** Building blocks (a grid of four boxes, one lifted): the component catalogs. */
+const componentCatalogSvg = `<svg xmlns="http://www.w3.org/2000/svg" width="16" height="16" viewBox="0 0 24 24" data-icon="mlpipe-lab-component-catalogs">
+  <g class="jp-icon3" fill="#616161">
+    <rect x="2" y="12" width="9" height="9" rx="1.5"/>
+    <rect x="13" y="12" width="9" height="9" rx="1.5"/>
+    <rect x="2" y="2" width="9" height="8" rx="1.5"/>
+    <path d="M17.5 1.5 23 7l-5.5 5.5L12 7l5.5-5.5zm0 2.8L14.8 7l2.7 2.7L20.2 7l-2.7-2.7z"/>
+  </g>
+</svg>`;
+
+/** The component catalog panel (Airflow operators, Kubeflow components). */
+export const componentCatalogIcon = new LabIcon({
+  name: 'mlpipe-lab:component-catalogs',
+  svgstr: componentCatalogSvg
+});

@@ -13,6 +13,7 @@
 import { JupyterFrontEndPlugin } from '@jupyterlab/application';
 
 import { catalogsPlugin } from './plugins/catalogs';
+import { componentsPlugin } from './plugins/components';
 import { editorPlugin } from './plugins/editor';
 import { fileActionsPlugin } from './plugins/fileActions';
 import { filetypePlugin } from './plugins/filetype';
@@ -27,6 +28,7 @@ const plugins: JupyterFrontEndPlugin<any>[] = [
   filetypePlugin,
   editorPlugin,
   catalogsPlugin,
+  componentsPlugin,
   fileActionsPlugin,
   notebookActionsPlugin,
   launcherPlugin,

@@ -74,6 +74,7 @@ export namespace PluginIDs {
   export const fileActions = `${EXTENSION_ID}:file-actions`;
   export const notebookActions = `${EXTENSION_ID}:notebook-actions`;
   export const registry = `${EXTENSION_ID}:registry`;
+  export const components = `${EXTENSION_ID}:components`;
 }
 
 /** Name of the pipeline editor's widget factory (also the toolbar settings key). */
@@ -108,6 +109,10 @@ export namespace CommandIDs {
   export const notebookExportAsDag = `${EXTENSION_ID}:notebook-export-as-dag`;
   export const openRuntimeImages = `${EXTENSION_ID}:open-runtime-images`;
   export const openRuntimeConfigs = `${EXTENSION_ID}:open-runtime-configs`;
+  export const openComponentCatalogs = `${EXTENSION_ID}:open-component-catalogs`;
+  export const reloadComponents = `${EXTENSION_ID}:reload-components`;
+  export const groupIntoSupernode = `${EXTENSION_ID}:group-into-supernode`;
+  export const ungroupSupernode = `${EXTENSION_ID}:ungroup-supernode`;
 }
 
 /** The pipeline editor document widget. */
@@ -324,6 +329,42 @@ export namespace MLPipeAPI {
   /** A runtime configuration entry. */
   export interface IRuntimeConfig extends ICatalogEntry {
     type?: 'local' | 'airflow' | string;
+  }
+
+  /** A component catalog entry (Airflow operators, KFP components). */
+  export interface IComponentCatalog extends ICatalogEntry {
+    type?: string;
+    runtime_type?: string;
+    categories?: string[];
+    paths?: string[];
+    modules?: string[];
+  }
+
+  /** Kinds of components a catalog lists. */
+  export type ComponentKind = 'airflow-operator' | 'kfp-component' | string;
+
+  /** One palette entry from a component catalog (`GET /mlpipe-lab/components`). */
+  export interface IComponent {
+    /** The node's `op` in the pipeline file. */
+    id: string;
+    label: string;
+    description?: string;
+    /** Name of the catalog it comes from. */
+    catalog: string;
+    kind: ComponentKind;
+    /**
+     * JSON Schema of the node's properties (`component_parameters`), or of the
+     * whole node form (`label`, `component_parameters`, `mlpipe`).
+     */
+    schema?: { [key: string]: any };
+    [key: string]: unknown;
+  }
+
+  /** Reply of `GET /mlpipe-lab/components`. */
+  export interface IComponentList {
+    components: IComponent[];
+    /** Catalogs or files that could not be read. */
+    problems: IProblem[];
   }
 
   /** Reply of `POST /mlpipe-lab/export`. */

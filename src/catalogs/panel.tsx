@@ -64,6 +64,36 @@ const AIRFLOW_SECTIONS = [
 ];
 const LOCAL_SECTIONS = ['local'];
 
+/**
+ * Fields of a component catalog that only apply to some of its source types
+ * (`type`); the other fields apply to every type.
+ */
+export const COMPONENT_CATALOG_FIELDS: { [field: string]: string[] } = {
+  environment: ['airflow-providers', 'python-package'],
+  providers: ['airflow-providers'],
+  modules: ['python-package'],
+  paths: ['local-directory-catalog', 'local-file-catalog', 'url-catalog'],
+  base_path: ['local-file-catalog'],
+  include_subdirs: ['local-directory-catalog'],
+  python_package: [
+    'local-directory-catalog',
+    'local-file-catalog',
+    'url-catalog'
+  ],
+  airflow_package_download_url: ['airflow-package-catalog'],
+  airflow_provider_package_download_url: ['airflow-provider-package-catalog'],
+  search_contrib: ['airflow-package-catalog'],
+  auth_id: ['url-catalog'],
+  auth_password: ['url-catalog']
+};
+
+/** The fields of a component catalog of `type` that do not apply to it. */
+export function foreignComponentFields(type: unknown): string[] {
+  return Object.entries(COMPONENT_CATALOG_FIELDS)
+    .filter(([, types]) => !types.includes(String(type ?? '')))
+    .map(([field]) => field);
+}
+
 /** Keys the server sets; never sent back. */
 const SERVER_KEYS = ['source', 'read_only', 'error'];
 
@@ -104,6 +134,51 @@ export function catalogFormSchema(
       'local',
       '*'
     ].filter(key => key === '*' || key in props);
+  } else if (info.kind === 'component-catalogs') {
+    const props = { ...(form.schema.properties ?? {}) };
+    for (const key of foreignComponentFields(data.type)) {
+      delete props[key];
+    }
+    form.schema = { ...form.schema, properties: props };
+    // the conditionals only say which source fields are required
+    delete form.schema.allOf;
+    const needs: { [type: string]: string } = {
+      'python-package': 'modules',
+      'local-directory-catalog': 'paths',
+      'local-file-catalog': 'paths',
+      'url-catalog': 'paths',
+      'airflow-package-catalog': 'airflow_package_download_url',
+      'airflow-provider-package-catalog':
+        'airflow_provider_package_download_url'
+    };
+    const need = needs[String(data.type ?? '')];
+    form.schema.required = [
+      ...new Set([
+        ...(form.schema.required ?? []),
+        ...(need && need in props ? [need] : [])
+      ])
+    ].filter((key: string) => key in props);
+    form.uiSchema['ui:order'] = [
+      'display_name',
+      'name',
+      'type',
+      'description',
+      'paths',
+      'base_path',
+      'include_subdirs',
+      'modules',
+      'providers',
+      'environment',
+      'airflow_package_download_url',
+      'airflow_provider_package_download_url',
+      'search_contrib',
+      'python_package',
+      'auth_id',
+      'auth_password',
+      'runtime_type',
+      'categories',
+      '*'
+    ].filter(key => key === '*' || key in props);
   } else {
     form.uiSchema['ui:order'] = [
       'display_name',
@@ -136,6 +211,11 @@ export function entryPayload(
   if (info.kind === 'runtime-configs') {
     const drop = out.type === 'local' ? AIRFLOW_SECTIONS : LOCAL_SECTIONS;
     for (const key of drop) {
+      delete out[key];
+    }
+  }
+  if (info.kind === 'component-catalogs') {
+    for (const key of foreignComponentFields(out.type)) {
       delete out[key];
     }
   }

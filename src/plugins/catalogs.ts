@@ -13,7 +13,11 @@ import { ICommandPalette } from '@jupyterlab/apputils';
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 
 import { CatalogPanel, ICatalogKindInfo } from '../catalogs/panel';
-import { runtimeConfigIcon, runtimeImageIcon } from '../icons';
+import {
+  componentCatalogIcon,
+  runtimeConfigIcon,
+  runtimeImageIcon
+} from '../icons';
 import {
   CommandIDs,
   ICatalogStore,
@@ -24,12 +28,12 @@ import {
 } from '../tokens';
 
 /**
- * Left-sidebar panels for the runtime image and runtime configuration catalogs.
+ * Left-sidebar panels for the runtime image, runtime configuration and component catalogs.
  */
 export const catalogsPlugin: JupyterFrontEndPlugin<void> = {
   id: PluginIDs.catalogs,
   description:
-    'Sidebar panels to list, search, add, edit, duplicate and delete runtime images and runtime configurations.',
+    'Sidebar panels to list, search, add, edit, duplicate and delete runtime images, runtime configurations and component catalogs.',
   autoStart: true,
   requires: [ICatalogStore, IFormWidgetRegistry],
   optional: [ILayoutRestorer, ICommandPalette, ILabShell, ITranslator],
@@ -68,6 +72,36 @@ export const catalogsPlugin: JupyterFrontEndPlugin<void> = {
       template: () => ({ type: 'airflow' })
     };
 
+    const componentSources: { [type: string]: string } = {
+      'airflow-providers': trans.__('Installed Airflow providers'),
+      'python-package': trans.__('Python package'),
+      'local-directory-catalog': trans.__('Folders'),
+      'local-file-catalog': trans.__('Files'),
+      'url-catalog': trans.__('URLs'),
+      'airflow-package-catalog': trans.__('Airflow wheel'),
+      'airflow-provider-package-catalog': trans.__('Provider wheel'),
+      'elyra-kfp-examples-catalog': trans.__("Elyra's KFP examples"),
+      'elyra-airflow-examples-catalog': trans.__("Elyra's Airflow examples")
+    };
+    const components: ICatalogKindInfo = {
+      kind: 'component-catalogs',
+      schema: 'component-catalog',
+      title: trans.__('Component Catalogs'),
+      noun: trans.__('component catalog'),
+      summary: entry => {
+        const catalog = entry as MLPipeAPI.IComponentCatalog;
+        const type = String(catalog.type ?? '');
+        const where = [
+          ...(Array.isArray(catalog.paths) ? catalog.paths : []),
+          ...(Array.isArray(catalog.modules) ? catalog.modules : [])
+        ].join(', ');
+        return [componentSources[type] ?? type, where]
+          .filter(Boolean)
+          .join(': ');
+      },
+      template: () => ({ type: 'local-directory-catalog' })
+    };
+
     const panels: [
       ICatalogKindInfo,
       typeof runtimeImageIcon,
@@ -75,7 +109,8 @@ export const catalogsPlugin: JupyterFrontEndPlugin<void> = {
       number
     ][] = [
       [images, runtimeImageIcon, CommandIDs.openRuntimeImages, 710],
-      [configs, runtimeConfigIcon, CommandIDs.openRuntimeConfigs, 711]
+      [configs, runtimeConfigIcon, CommandIDs.openRuntimeConfigs, 711],
+      [components, componentCatalogIcon, CommandIDs.openComponentCatalogs, 712]
     ];
     for (const [info, icon, command, rank] of panels) {
       const panel = new CatalogPanel(info, trans, icon, {
