@@ -35,7 +35,6 @@ import {
   nodePosition,
   NodeOp,
   opForPath,
-  OUT_PORT,
   primaryPipeline,
   readComments,
   relativePath,
@@ -44,6 +43,18 @@ import {
   uuid
 } from './elyra';
 import { cycleThrough } from './graph';
+import {
+  dropSubflows,
+  findPipeline,
+  groupIntoSupernode,
+  isBinding,
+  isExpanded,
+  isSupernode,
+  outputPortId,
+  subflow,
+  subflowsOf,
+  ungroupSupernode
+} from './supernode';
 import {
   IModelMessage,
   isModelMessage,
@@ -85,6 +96,17 @@ export interface IClipboardFragment {
   folder: string;
   nodes: IElyraNode[];
   comments: IElyraComment[];
+  /** The pipelines the fragment's supernodes hold (recursively). */
+  pipelines?: IElyraPipeline[];
+}
+
+/** One level of the supernodes the editor is inside. */
+export interface IScopeLevel {
+  /** The supernode (in the level above). */
+  supernode: string;
+  /** The pipeline it holds (the one edited at this level). */
+  pipeline: string;
+  label: string;
 }
 
 /** What a node form edits: the node's label, description, properties and extras. */
@@ -144,6 +166,11 @@ export class PipelineEditorModel implements IDisposable {
   /** Emitted when the server's problems are replaced. */
   get problemsChanged(): ISignal<this, readonly MLPipeAPI.IProblem[]> {
     return this._problemsChanged;
+  }
+
+  /** Emitted when the editor goes into or out of a supernode. */
+  get scopeChanged(): ISignal<this, readonly IScopeLevel[]> {
+    return this._scopeChanged;
   }
 
   /** Emitted for short messages to the user (e.g. why a link was refused). */
@@ -214,6 +241,7 @@ export class PipelineEditorModel implements IDisposable {
     this._undo = [];
     this._redo = [];
     this._setSelection(new Set());
+    this._setScope([]);
     this._changed({ kind: 'load' });
     return !error;
   }
@@ -225,9 +253,65 @@ export class PipelineEditorModel implements IDisposable {
 
   // -- reading ------------------------------------------------------------
 
-  /** The primary pipeline. */
+  /**
+   * The pipeline on the canvas: the primary pipeline, or the one of the
+   * supernode the editor is inside (see `openSupernode`). Node, link and
+   * comment edits apply to it.
+   */
   get pipeline(): IElyraPipeline | null {
+    if (!this._doc) {
+      return null;
+    }
+    const level = this._scope[this._scope.length - 1];
+    return (
+      (level && findPipeline(this._doc, level.pipeline)) ||
+      primaryPipeline(this._doc)
+    );
+  }
+
+  /** The primary pipeline (its properties are the pipeline's). */
+  get primary(): IElyraPipeline | null {
     return this._doc ? primaryPipeline(this._doc) : null;
+  }
+
+  /** The supernodes the editor is inside, outermost first (empty: the primary pipeline). */
+  get scope(): readonly IScopeLevel[] {
+    return this._scope;
+  }
+
+  /** Show and edit the pipeline a supernode of the current pipeline holds. */
+  openSupernode(id: string): boolean {
+    const node = this.node(id);
+    const sub = node && this._doc ? subflow(this._doc, node) : undefined;
+    if (!node || !isSupernode(node) || !sub) {
+      return false;
+    }
+    this._setSelection(new Set());
+    this._setScope([
+      ...this._scope,
+      { supernode: id, pipeline: sub.id, label: nodeLabel(node) }
+    ]);
+    return true;
+  }
+
+  /** Go back out to `depth` supernodes deep (0: the primary pipeline). */
+  closeSupernode(depth = this._scope.length - 1): boolean {
+    if (depth < 0 || depth >= this._scope.length) {
+      return false;
+    }
+    const left = this._scope[depth].supernode;
+    this._setScope(this._scope.slice(0, depth));
+    this._setSelection(new Set(this.node(left) ? [left] : []));
+    return true;
+  }
+
+  /** The nodes inside a supernode of the current pipeline (no bindings). */
+  supernodeNodes(id: string): IElyraNode[] {
+    const node = this.node(id);
+    const sub = node && this._doc ? subflow(this._doc, node) : undefined;
+    return Array.isArray(sub?.nodes)
+      ? sub!.nodes.filter(n => isObject(n) && !isBinding(n))
+      : [];
   }
 
   /** Nodes of the primary pipeline. */
@@ -275,7 +359,7 @@ export class PipelineEditorModel implements IDisposable {
 
   /** What the pipeline form shows. */
   pipelineData(): IPipelineData {
-    const appData = this.pipeline?.app_data ?? {};
+    const appData = this.primary?.app_data ?? {};
     return {
       properties: isObject(appData.properties)
         ? cloneJSON(appData.properties)
@@ -286,7 +370,7 @@ export class PipelineEditorModel implements IDisposable {
 
   /** The pipeline file's name from its properties (or the file name). */
   get name(): string {
-    const name = this.pipeline?.app_data?.properties?.name;
+    const name = this.primary?.app_data?.properties?.name;
     if (typeof name === 'string' && name) {
       return name;
     }
@@ -537,7 +621,7 @@ export class PipelineEditorModel implements IDisposable {
       ensureArray<IElyraLink>(port, 'links').push({
         id: linkId,
         node_id_ref: source,
-        port_id_ref: OUT_PORT
+        port_id_ref: outputPortId(this.node(source)!)
       });
     });
     return { ok: true, linkId };
@@ -578,9 +662,13 @@ export class PipelineEditorModel implements IDisposable {
           ? plural('Delete link', 'Delete %1 links', explicitLinks)
           : plural('Delete item', 'Delete %1 items', count);
     this.edit(what, pipeline => {
+      const removed = pipeline.nodes.filter(
+        n => isObject(n) && nodeIds.has(n.id)
+      );
       pipeline.nodes = pipeline.nodes.filter(
         n => !(isObject(n) && nodeIds.has(n.id))
       );
+      dropSubflows(this._doc!, removed);
       for (const node of this.nodes) {
         this._dropLinks(node, linkIds, nodeIds);
       }
@@ -736,8 +824,8 @@ export class PipelineEditorModel implements IDisposable {
   setPipelineData(data: IPipelineData, options: IEditOptions = {}): boolean {
     return this.edit(
       message('Edit pipeline properties'),
-      pipeline => {
-        const appData = ensureObject(pipeline, 'app_data');
+      () => {
+        const appData = ensureObject(this.primary!, 'app_data');
         const before = JSON.stringify(appData);
         if (data.properties) {
           mergeInto(ensureObject(appData, 'properties'), data.properties);
@@ -835,7 +923,9 @@ export class PipelineEditorModel implements IDisposable {
       return false;
     }
     const changed = this.edit(message('Clear pipeline'), pipeline => {
+      const removed = pipeline.nodes.filter(isObject);
       pipeline.nodes = [];
+      dropSubflows(this._doc!, removed);
       const uiData = pipeline.app_data?.ui_data;
       if (isObject(uiData) && Array.isArray(uiData.comments)) {
         uiData.comments = [];
@@ -848,11 +938,14 @@ export class PipelineEditorModel implements IDisposable {
   /** Copy nodes and comments (by id); links between copied nodes come along. */
   copy(ids: Iterable<string> = this._selection): IClipboardFragment {
     const wanted = new Set(ids);
+    const nodes = this.nodes.filter(n => wanted.has(n.id) && !isBinding(n));
+    const pipelines = this._doc ? subflowsOf(this._doc, nodes) : [];
     return {
       kind: 'mlpipe-lab/fragment',
       folder: this.folder,
-      nodes: cloneJSON(this.nodes.filter(n => wanted.has(n.id))),
-      comments: cloneJSON(this.comments.filter(c => wanted.has(c.id)))
+      nodes: cloneJSON(nodes),
+      comments: cloneJSON(this.comments.filter(c => wanted.has(c.id))),
+      ...(pipelines.length ? { pipelines: cloneJSON(pipelines) } : {})
     };
   }
 
@@ -914,8 +1007,38 @@ export class PipelineEditorModel implements IDisposable {
       }
       return comment;
     });
+    const pipelines = freshPipelines(fragment.pipelines ?? []);
+    for (const node of nodes) {
+      const ref = node.subflow_ref;
+      if (isObject(ref) && pipelines.ids.has(ref.pipeline_id_ref)) {
+        ref.pipeline_id_ref = pipelines.ids.get(ref.pipeline_id_ref);
+      } else if (isSupernode(node)) {
+        // a supernode without its pipeline cannot be pasted as one
+        node.subflow_ref = { pipeline_id_ref: '' };
+      }
+      if (isSupernode(node)) {
+        // its links into the group keep their binding ports
+        for (const port of Array.isArray(node.inputs) ? node.inputs : []) {
+          if (isObject(port) && typeof port.subflow_node_ref === 'string') {
+            port.subflow_node_ref =
+              pipelines.nodeIds.get(port.subflow_node_ref) ??
+              port.subflow_node_ref;
+          }
+        }
+        for (const port of Array.isArray(node.outputs) ? node.outputs : []) {
+          if (isObject(port) && typeof port.subflow_node_ref === 'string') {
+            port.subflow_node_ref =
+              pipelines.nodeIds.get(port.subflow_node_ref) ??
+              port.subflow_node_ref;
+          }
+        }
+      }
+    }
     const count = nodes.length + comments.length;
     this.edit(plural('Paste item', 'Paste %1 items', count), p => {
+      if (pipelines.list.length) {
+        this._doc!.pipelines.push(...pipelines.list);
+      }
       ensureArray<IElyraNode>(p, 'nodes').push(...nodes);
       if (comments.length) {
         ensureComments(p).push(...comments);
@@ -924,6 +1047,61 @@ export class PipelineEditorModel implements IDisposable {
     const pasted = [...ids.values()];
     this._setSelection(new Set(pasted));
     return pasted;
+  }
+
+  /**
+   * Move nodes of the current pipeline into a new supernode (Elyra's
+   * pipeline-flow v3: a sub-pipeline with binding nodes); selects it and
+   * returns its id ('' when no node was given).
+   */
+  groupIntoSupernode(ids: Iterable<string> = this._selection): string {
+    const wanted = new Set(ids);
+    const count = this.nodes.filter(
+      n => wanted.has(n.id) && !isBinding(n)
+    ).length;
+    if (!count || !this._doc) {
+      return '';
+    }
+    let id = '';
+    this.edit(message('Group into supernode'), pipeline => {
+      const grouped = groupIntoSupernode(this._doc!, pipeline, wanted);
+      id = grouped?.supernode.id ?? '';
+      return !!grouped;
+    });
+    if (id) {
+      this._setSelection(new Set([id]));
+    }
+    return id;
+  }
+
+  /** Put a supernode's nodes back into the current pipeline; selects them. */
+  ungroupSupernode(id: string): string[] {
+    let ids: string[] | null = null;
+    if (!isSupernode(this.node(id)) || !this._doc) {
+      return [];
+    }
+    this.edit(message('Ungroup supernode'), pipeline => {
+      ids = ungroupSupernode(this._doc!, pipeline, id);
+      return !!ids;
+    });
+    const moved: string[] = ids ?? [];
+    this._setSelection(new Set(moved));
+    return moved;
+  }
+
+  /** Show a supernode expanded (its nodes inside) or collapsed (Elyra's `is_expanded`). */
+  setSupernodeExpanded(id: string, expanded: boolean): boolean {
+    const node = this.node(id);
+    if (!node || !isSupernode(node) || isExpanded(node) === expanded) {
+      return false;
+    }
+    return this.edit(
+      expanded ? message('Expand supernode') : message('Collapse supernode'),
+      () => {
+        ensureObject(ensureObject(node, 'app_data'), 'ui_data').is_expanded =
+          expanded;
+      }
+    );
   }
 
   /**
@@ -1000,6 +1178,13 @@ export class PipelineEditorModel implements IDisposable {
 
   private _restore(snapshot: string): void {
     this._doc = JSON.parse(snapshot);
+    const doc = this._doc!;
+    const valid = this._scope.findIndex(
+      level => !findPipeline(doc, level.pipeline)
+    );
+    if (valid >= 0) {
+      this._setScope(this._scope.slice(0, valid));
+    }
     const known = new Set([
       ...this.nodes.map(n => n.id),
       ...this.comments.map(c => c.id),
@@ -1014,6 +1199,14 @@ export class PipelineEditorModel implements IDisposable {
   private _changed(change: IContentChange): void {
     this._version++;
     this._contentChanged.emit(change);
+  }
+
+  private _setScope(next: IScopeLevel[]): void {
+    if (!next.length && !this._scope.length) {
+      return;
+    }
+    this._scope = next;
+    this._scopeChanged.emit(next);
   }
 
   private _setSelection(next: Set<string>): void {
@@ -1034,6 +1227,8 @@ export class PipelineEditorModel implements IDisposable {
   private _opForPath: (path: string) => string | null;
   private _version = 0;
   private _selection: Set<string> = new Set();
+  private _scope: IScopeLevel[] = [];
+  private _scopeChanged = new Signal<this, readonly IScopeLevel[]>(this);
   private _problems: MLPipeAPI.IProblem[] = [];
   private _undo: IHistoryEntry[] = [];
   private _redo: IHistoryEntry[] = [];
@@ -1090,4 +1285,62 @@ function describe(label: IModelMessage): {
   message: IModelMessage;
 } {
   return { label: renderMessage(label), message: label };
+}
+
+/**
+ * Copies of pipelines with fresh pipeline and node ids (links, bindings and
+ * nested supernodes follow), for pasting supernodes.
+ */
+function freshPipelines(source: readonly IElyraPipeline[]): {
+  list: IElyraPipeline[];
+  ids: Map<string, string>;
+  nodeIds: Map<string, string>;
+} {
+  const ids = new Map<string, string>();
+  const nodeIds = new Map<string, string>();
+  for (const pipeline of source) {
+    if (isObject(pipeline)) {
+      ids.set(pipeline.id, uuid());
+      for (const node of Array.isArray(pipeline.nodes) ? pipeline.nodes : []) {
+        if (isObject(node)) {
+          nodeIds.set(node.id, uuid());
+        }
+      }
+    }
+  }
+  const list = cloneJSON(source.filter(isObject)).map(pipeline => {
+    pipeline.id = ids.get(pipeline.id)!;
+    for (const node of Array.isArray(pipeline.nodes) ? pipeline.nodes : []) {
+      if (!isObject(node)) {
+        continue;
+      }
+      node.id = nodeIds.get(node.id) ?? node.id;
+      const ref = node.subflow_ref;
+      if (isObject(ref) && ids.has(ref.pipeline_id_ref)) {
+        ref.pipeline_id_ref = ids.get(ref.pipeline_id_ref);
+      }
+      for (const port of [
+        ...(Array.isArray(node.inputs) ? node.inputs : []),
+        ...(Array.isArray(node.outputs) ? node.outputs : [])
+      ]) {
+        if (!isObject(port)) {
+          continue;
+        }
+        if (typeof port.subflow_node_ref === 'string') {
+          port.subflow_node_ref =
+            nodeIds.get(port.subflow_node_ref) ?? port.subflow_node_ref;
+        }
+        for (const link of Array.isArray(port.links) ? port.links : []) {
+          if (isObject(link) && nodeIds.has(link.node_id_ref)) {
+            link.node_id_ref = nodeIds.get(link.node_id_ref)!;
+          }
+          if (isObject(link) && typeof link.id === 'string') {
+            link.id = uuid();
+          }
+        }
+      }
+    }
+    return pipeline;
+  });
+  return { list, ids, nodeIds };
 }
