@@ -551,6 +551,13 @@ def build_parser() -> argparse.ArgumentParser:
         default="local",
         help="local runtime configuration whose artifacts folder to use",
     )
+    p.add_argument(
+        "--no-cache",
+        dest="cache",
+        action="store_false",
+        help="run every node, even those whose file, inputs and parameters are unchanged "
+        "since an earlier run (default: reuse their results, state 'cached')",
+    )
     p.set_defaults(func=cmd_run)
 
     run_target = argparse.ArgumentParser(add_help=False)

@@ -103,17 +103,16 @@ def test_hello_world_example_and_the_cli(tmp_path, capsys):
     assert "hello" in Path(result.node("hello").log).read_text()
     assert "world" in (Path(result.run_dir) / "world" / "world.log").read_text()
 
-    assert main(["run", str(path), "--artifacts", str(tmp_path / "a")]) == 0
+    assert main(["run", str(path), "--artifacts", str(tmp_path / "a"), "--no-cache"]) == 0
     out = capsys.readouterr().out
     assert re.search(r"\d\d:\d\d:\d\d  hello\s+running\s+log: ", out)
     assert re.search(r"world\s+succeeded", out) and "Run folder: " in out
     assert re.search(r"Run local__\S+ of hello_world: succeeded in [\d.]+ s", out)
 
+    # nothing changed: both nodes reuse the earlier results (step caching, tests/test_cache.py)
     assert main(["run", str(path), "--artifacts", str(tmp_path / "a"), "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
-    assert (
-        data["status"] == "succeeded" and [n["status"] for n in data["nodes"]] == ["succeeded"] * 2
-    )
+    assert data["status"] == "succeeded" and [n["status"] for n in data["nodes"]] == ["cached"] * 2
     runs = sorted(p.name for p in (tmp_path / "a" / "hello_world" / "runs").iterdir())
     assert len(runs) == 3 and len(set(runs)) == 3
 

@@ -74,6 +74,12 @@ def _summary(result: Any) -> list[str]:
     for n in result.failures:
         lines.append(f"FAILED {n.label} ({n.task_id}): {n.message}")
         lines.append(f"  log: {n.log}")
+    cached = [n for n in result.nodes if n.status == "cached"]
+    if cached:
+        lines.append(
+            f"cached: {len(cached)} of {len(result.nodes)} node(s) reused earlier results "
+            "(nothing they depend on changed); --no-cache runs them again"
+        )
     for w in result.warnings:
         lines.append(w if w.startswith("warning") else f"warning: {w}")
     lines.append(f"Run folder: {result.run_dir}")
@@ -127,6 +133,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 max_parallel=args.max_parallel,
                 on_event=on_event,
                 cancel_event=cancel,
+                cache=getattr(args, "cache", True),
             )
         except BaseException as exc:  # handed to the main thread
             outcome["error"] = exc

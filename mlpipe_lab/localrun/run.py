@@ -41,8 +41,8 @@ from ..plan.values import local_resolver, resolve
 from .params import resolve_params
 
 RECORD = "_mlpipe_local"
-STATUSES = ("queued", "running", "succeeded", "failed", "skipped", "cancelled")
-TERMINAL = ("succeeded", "failed", "skipped", "cancelled")
+STATUSES = ("queued", "running", "succeeded", "cached", "failed", "skipped", "cancelled")
+TERMINAL = ("succeeded", "cached", "failed", "skipped", "cancelled")
 RUN_STATUSES = ("running", "succeeded", "failed", "cancelled")
 RESULT_PREFIX = "mlpipe-runner: "
 TRIGGER_RULES = (
@@ -231,6 +231,12 @@ class _Task:
     env: dict[str, str]
     timeout: float | None
     upstream: list[str]
+    inputs: list[str] = field(default_factory=list)  # tasks whose outputs it receives
+    cache: bool = False  # may reuse earlier results (and records its own)
+    max_age: int | None = None  # of results it reuses, in seconds
+    material: dict[str, Any] | None = None  # what its cache key is made of, besides inputs
+    key: str | None = None  # its cache key, once its inputs are known
+    looked_up: bool = False
 
 
 def _install_bundles(bundles: Mapping[str, Any], root: Path) -> None:
@@ -275,7 +281,15 @@ class _Run:
         on_event: Callable[[Event], Any] | None,
         cancel_event: threading.Event | None,
         grace_seconds: float,
+        root: Path | None = None,
+        use_cache: bool = False,
     ):
+        from .cache import CacheIndex
+
+        self.root = root
+        self.run_dir = Path(result.run_dir)
+        self.use_cache = use_cache
+        self.index = CacheIndex(root) if root is not None else None
         self.run_id = run_id
         self.tasks = {t.node.task_id: t for t in tasks}
         self.order = [t.node.task_id for t in tasks]
@@ -414,6 +428,7 @@ class _Run:
         self._read_node_files(node)
         if code == 0:  # finished (even if a cancel came in meanwhile)
             self.state[task_id] = "success"
+            self._remember(task)
             self.set_status(task_id, "succeeded")
         elif cancelled:
             self.state[task_id] = "failed"
@@ -445,6 +460,85 @@ class _Run:
             html = (folder / name).with_suffix(".html")
             if html.is_file():
                 node.html = str(html)
+
+    # step caching
+    def _key(self, task: _Task) -> str | None:
+        """The task's cache key, from its upstream tasks' manifests in this run (None: an
+        upstream task left none, or the task has no key material)."""
+        from .cache import cache_key, received_inputs
+
+        if task.material is None:
+            return None
+        received = received_inputs(self.run_dir, task.inputs)
+        if received is None:
+            return None
+        hashes = {p: str(e.get("sha256")) for p, e in received.items()}
+        return cache_key(task.material, hashes)
+
+    def try_cache(self, task: _Task) -> bool:
+        """Reuse an earlier run's results of the task's cache key: True when it did (the task
+        is done, "cached")."""
+        from .cache import received_inputs, reuse
+
+        if task.looked_up or not task.cache or self.index is None:
+            return False
+        task.looked_up = True
+        task.key = self._key(task)
+        if task.key is None or not self.use_cache:
+            return False
+        hit = self.index.lookup(task.key, task.max_age)
+        if hit is None:
+            return False
+        tid = task.node.task_id
+        source = f"run {hit.run_id}" + (f", task {hit.task_id}" if hit.task_id != tid else "")
+        note = (
+            f"node {tid}: cached, nothing changed since {source} finished at {hit.finished} "
+            f"(cache key {task.key[:12]}); its outputs and executed notebook are reused"
+        )
+        try:
+            reuse(
+                hit,
+                run_dir=self.run_dir,
+                task_id=tid,
+                received=received_inputs(self.run_dir, task.inputs) or {},
+                note=note,
+                log_path=Path(task.node.log),
+            )
+        except OSError as exc:  # the earlier files went away meanwhile: run it
+            sys.stderr.write(f"mlpipe run: cannot reuse cached results of {tid}: {exc}\n")
+            shutil.rmtree(self.run_dir / tid, ignore_errors=True)
+            return False
+        self._read_node_files(task.node)
+        self.state[tid] = "success"
+        task.node.started_at = iso(utc_now())
+        self.set_status(
+            tid,
+            "cached",
+            f"results of {source} (finished {hit.finished})",
+            cached_from=hit.run_id,
+        )
+        return True
+
+    def _remember(self, task: _Task) -> None:
+        """A task that ran and succeeded: its key now names this run's results."""
+        if not task.cache or self.index is None:
+            return
+        if task.key is None:
+            task.key = self._key(task)
+        if task.key is None:
+            return
+        from .cache import read_json
+
+        manifest = read_json(self.run_dir / task.node.task_id / "manifest.json")
+        if not isinstance(manifest, dict):
+            return
+        prefix = self.run_dir.relative_to(self.root).as_posix()  # type: ignore[arg-type]
+        try:
+            self.index.record(task.key, prefix, task.node.task_id, manifest.get("finished"))
+        except OSError as exc:
+            sys.stderr.write(
+                f"mlpipe run: cannot record the cache entry of {task.node.task_id}: {exc}\n"
+            )
 
     # scheduling
     def ready(self) -> list[str]:
@@ -498,10 +592,16 @@ class _Run:
                             self.set_status(tid, "cancelled", "the run was cancelled")
                     self.stop_all()
                 if not cancelled:
+                    progressed = False
                     for tid in self.ready():
+                        if self.try_cache(self.tasks[tid]):
+                            progressed = True
+                            continue
                         if len(self.procs) >= self.max_parallel:
                             break
                         self.launch(self.tasks[tid])
+                    if progressed:  # their descendants may be ready now
+                        continue
                 with self._lock:
                     running = len(self.procs)
                 if not running and self.done.empty():
@@ -580,6 +680,7 @@ def run_pipeline(
     text: str | None = None,
     meta: Mapping[str, Any] | None = None,
     project_root: str | os.PathLike[str] | None = None,
+    cache: bool = True,
 ) -> RunResult:
     """Run a pipeline on this machine and return when it has finished (or was cancelled).
 
@@ -593,6 +694,8 @@ def run_pipeline(
     unsaved content (its files are still read next to ``pipeline_path``). ``meta``: extra facts
     kept in the run's ``run.json`` (e.g. the runtime configuration that started it).
     ``project_root``: below it the pipeline may use files (default: the pipeline's folder).
+    ``cache``: tasks whose cache key (localrun/cache.py) matches an earlier finished task reuse
+    its results and end "cached" (False: every task runs; results are still recorded).
 
     Raises PipelineError (the pipeline has errors), ParameterError (bad values) or LocalRunError.
     """
@@ -667,7 +770,10 @@ def run_pipeline(
     _write_json(record / "run.json", info)
 
     warnings = [p.describe() for p in exported.problems if p.code != "runtime-image"]
-    tasks = _tasks(plan, run_id, values, record, run_dir, python or sys.executable, env, warnings)
+    bundles = {ref.node_id: ref.sha256 for ref in exported.bundles.values()}
+    tasks = _tasks(
+        plan, run_id, values, record, run_dir, python or sys.executable, env, warnings, bundles
+    )
     result = RunResult(
         run_id=run_id,
         dag_id=plan.dag_id,
@@ -690,6 +796,8 @@ def run_pipeline(
         on_event=on_event,
         cancel_event=cancel_event,
         grace_seconds=grace_seconds,
+        root=root,
+        use_cache=cache,
     )
     try:
         runner.run()
@@ -715,9 +823,14 @@ def _tasks(
     python: str,
     env: Mapping[str, str] | None,
     warnings: list[str],
+    bundles: Mapping[str, str] | None = None,
 ) -> list[_Task]:
-    """The plan's tasks as processes of this run: run id and parameter values filled in."""
+    """The plan's tasks as processes of this run: run id and parameter values filled in.
+    ``bundles``: node id -> SHA-256 of its bundle (for cache keys)."""
+    from .cache import task_material
+
     fill = local_resolver(run_id, values)
+    fixed = local_resolver("", values)  # cache keys: everything but the run id
     base_env = {**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"}
     tasks: list[_Task] = []
     for task in plan.tasks:
@@ -744,6 +857,20 @@ def _tasks(
             folder=str(run_dir / task.task_id),
         )
         timeout = plan.timeout(task)
+        cache, max_age = plan.caching(task, default=True)
+        material = None
+        if cache and (bundles or {}).get(task.node_id):
+            try:
+                material = task_material(
+                    kind=task.kind,
+                    file=task.file,
+                    bundle_sha256=(bundles or {})[task.node_id],
+                    args=[resolve(v, fixed) for v in task.command.args],
+                    env={k: resolve(v, fixed) for k, v in task.env.items()},
+                    image=task.image.ref if task.image is not None else None,
+                )
+            except KeyError:  # a value only known while the run goes on (an upstream result)
+                material = None
         tasks.append(
             _Task(
                 node=node,
@@ -751,6 +878,10 @@ def _tasks(
                 env={**base_env, **{k: resolve(v, fill) for k, v in task.env.items()}},
                 timeout=float(timeout) if timeout is not None else None,
                 upstream=list(task.upstream),
+                inputs=list(task.inputs),
+                cache=material is not None,
+                max_age=max_age,
+                material=material,
             )
         )
     return tasks

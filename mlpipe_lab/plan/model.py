@@ -53,6 +53,8 @@ class DagSettings:
     retry_delay: int  # seconds
     execution_timeout: int | None  # seconds
     params: list[ParamSpec] = field(default_factory=list)
+    cache: bool | None = None  # step caching; None: on for local runs, off on Airflow
+    cache_max_age: int | None = None  # seconds; None: cached results never expire
 
 
 @dataclass
@@ -201,6 +203,9 @@ class Task:
     priority_weight: int | None = None
     returns_result: bool = False  # the task returns a JSON result (XCom) later tasks read
     skip_exit_code: int | None = None  # exiting with it ends the task as skipped, not failed
+    cache: bool | None = None  # step caching for this node; None: the pipeline's setting
+    cache_max_age: int | None = None  # seconds; None: the pipeline's setting
+    side_effects: bool = False  # changes things outside its outputs: never cached
 
     @property
     def effective_trigger_rule(self) -> str:
@@ -255,6 +260,16 @@ class Plan:
             if task.execution_timeout is not None
             else (self.dag.execution_timeout)
         )
+
+    def caching(self, task: Task, *, default: bool) -> tuple[bool, int | None]:
+        """Whether ``task`` may reuse an earlier run's results, and their maximum age in seconds
+        (None: any age). ``default`` applies when neither the node nor the pipeline says
+        (local runs: on, Airflow: off). Nodes with side effects and serve tasks never do."""
+        if task.side_effects or task.kind not in RUNNER_KINDS:
+            return False, None
+        on = task.cache if task.cache is not None else self.dag.cache
+        max_age = task.cache_max_age if task.cache_max_age is not None else self.dag.cache_max_age
+        return (default if on is None else on), max_age
 
     def task_summaries(self) -> list[dict[str, Any]]:
         return [t.summary() for t in self.tasks]

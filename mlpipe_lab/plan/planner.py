@@ -450,6 +450,8 @@ class Planner:
             retry_delay=_int(m.get("retry_delay_seconds"), 300),  # type: ignore[arg-type]
             execution_timeout=_int(m.get("execution_timeout_seconds"), None) or None,
             params=params,
+            cache=m["cache"] if isinstance(m.get("cache"), bool) else None,
+            cache_max_age=_int(m.get("cache_max_age_seconds"), None) or None,
         )
 
     def _schedule(self) -> str | None:
@@ -917,3 +919,7 @@ def read_airflow_settings(task: Task, extra: dict[str, Any]) -> None:
         if isinstance(extra.get(key), str) and extra[key]:
             setattr(task, key, extra[key])
     task.priority_weight = _int(extra.get("priority_weight"), None)
+    if isinstance(extra.get("cache"), bool):
+        task.cache = extra["cache"]
+    task.cache_max_age = _int(extra.get("cache_max_age_seconds"), None) or None
+    task.side_effects = extra.get("side_effects") is True

@@ -34,6 +34,7 @@ _TASK_STATE = {
     "queued": "queued",
     "running": "running",
     "succeeded": "success",
+    "cached": "cached",  # finished at once: an earlier run's results reused (step caching)
     "failed": "failed",
     "cancelled": "cancelled",
     "skipped": "skipped",
@@ -238,6 +239,8 @@ class LocalRuns:
                     t["pid"] = e.get("pid")
                 elif status in ("succeeded", "failed", "cancelled", "skipped"):
                     t["ended"] = e.get("time")
+                elif status == "cached":
+                    t["started"] = t["ended"] = e.get("time")
                 t["message"] = plain_message(e.get("message"))
         if not events and result.get("nodes"):  # a record from before events were kept
             for n in result["nodes"]:
@@ -380,6 +383,7 @@ class LocalRuns:
         path = self.run_dir(root, dag_id, run_id) / RECORD / "logs" / f"{task_id}.log"
         finished = task["state"] in (
             "success",
+            "cached",
             "failed",
             "cancelled",
             "skipped",

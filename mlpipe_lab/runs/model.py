@@ -13,6 +13,7 @@ TASK_STATES = (
     "queued",
     "running",
     "success",
+    "cached",
     "failed",
     "upstream_failed",
     "skipped",
@@ -20,7 +21,7 @@ TASK_STATES = (
     "cancelled",
 )
 RUN_DONE = ("success", "failed", "cancelled")
-TASK_DONE = ("success", "failed", "upstream_failed", "skipped", "cancelled")
+TASK_DONE = ("success", "cached", "failed", "upstream_failed", "skipped", "cancelled")
 
 # The runner's verdict starts with "node '<task>' failed: "; the task is named already.
 _VERDICT_PREFIX = re.compile(r"^node '[^']*' failed: ")

@@ -82,6 +82,7 @@ describe('run and task states', () => {
     }
     for (const state of [
       'success',
+      'cached',
       'failed',
       'upstream_failed',
       'skipped',
@@ -99,6 +100,7 @@ describe('run and task states', () => {
     expect(statusKind('running')).toBe('running');
     expect(statusKind('up_for_retry')).toBe('retrying');
     expect(statusKind('success')).toBe('success');
+    expect(statusKind('cached')).toBe('cached');
     expect(statusKind('failed')).toBe('failed');
     expect(statusKind('upstream_failed')).toBe('upstream_failed');
     expect(statusKind('skipped')).toBe('skipped');

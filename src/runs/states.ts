@@ -17,6 +17,7 @@ const FINAL_RUN_STATES = new Set(['success', 'failed', 'cancelled']);
 /** Task states after which the task does not change (unless the run is retried). */
 const FINAL_TASK_STATES = new Set([
   'success',
+  'cached',
   'failed',
   'upstream_failed',
   'skipped',
@@ -52,6 +53,7 @@ export type StatusKind =
   | 'running'
   | 'retrying'
   | 'success'
+  | 'cached'
   | 'failed'
   | 'upstream_failed'
   | 'skipped'
@@ -78,6 +80,8 @@ export function statusKind(state: string | null | undefined): StatusKind {
       return 'retrying';
     case 'success':
       return 'success';
+    case 'cached':
+      return 'cached';
     case 'failed':
       return 'failed';
     case 'upstream_failed':
@@ -99,6 +103,7 @@ export const STATUS_LABELS: { [kind in StatusKind]: string } = {
   running: 'running',
   retrying: 'retrying',
   success: 'succeeded',
+  cached: 'cached',
   failed: 'failed',
   upstream_failed: 'upstream failed',
   skipped: 'skipped',

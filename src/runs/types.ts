@@ -20,6 +20,7 @@ export type TaskState =
   | 'queued'
   | 'running'
   | 'success'
+  | 'cached'
   | 'failed'
   | 'upstream_failed'
   | 'skipped'
