@@ -94,7 +94,9 @@ def main() -> int:
         art = tmp_path / "art"
         rows.append(("first run", timed_run(path, art, args.max_parallel)))
         for i in range(args.repeat):
-            rows.append((f"re-run, nothing changed #{i + 1}", timed_run(path, art, args.max_parallel)))
+            rows.append(
+                (f"re-run, nothing changed #{i + 1}", timed_run(path, art, args.max_parallel))
+            )
         middle = f"n{(args.nodes // args.width // 2) * args.width + args.width // 2:03d}"
         script = tmp_path / "p" / f"{middle}.py"
         # a change that changes its output (a comment would leave its descendants cached)

@@ -558,6 +558,25 @@ def build_parser() -> argparse.ArgumentParser:
         help="run every node, even those whose file, inputs and parameters are unchanged "
         "since an earlier run (default: reuse their results, state 'cached')",
     )
+    part = p.add_argument_group(
+        "partial runs",
+        "nodes by task id, node id or label (comma-separated or repeated); the nodes whose "
+        "outputs the chosen ones need are not run: their results come from the cache or their "
+        "last successful run",
+    )
+    part.add_argument(
+        "--only", action="append", metavar="NODE", help="run only these nodes (always run)"
+    )
+    part.add_argument(
+        "--from",
+        dest="start",
+        action="append",
+        metavar="NODE",
+        help="run this node (always) and its descendants",
+    )
+    part.add_argument(
+        "--to", dest="end", action="append", metavar="NODE", help="run this node and its ancestors"
+    )
     p.set_defaults(func=cmd_run)
 
     run_target = argparse.ArgumentParser(add_help=False)

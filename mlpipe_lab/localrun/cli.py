@@ -74,6 +74,15 @@ def _summary(result: Any) -> list[str]:
     for n in result.failures:
         lines.append(f"FAILED {n.label} ({n.task_id}): {n.message}")
         lines.append(f"  log: {n.log}")
+    if result.partial:
+        lines.append("partial run: ran " + (", ".join(result.partial["selected"]) or "nothing"))
+        reused = [n for n in result.nodes if n.task_id in result.partial["reused"]]
+        for n in reused:
+            lines.append(
+                f"  reused {n.task_id}: {n.message}"
+                if n.status == "cached"
+                else f"  {n.task_id}: {n.status}"
+            )
     cached = [n for n in result.nodes if n.status == "cached"]
     if cached:
         lines.append(
@@ -134,6 +143,9 @@ def cmd_run(args: argparse.Namespace) -> int:
                 on_event=on_event,
                 cancel_event=cancel,
                 cache=getattr(args, "cache", True),
+                only=getattr(args, "only", None),
+                start=getattr(args, "start", None),
+                end=getattr(args, "end", None),
             )
         except BaseException as exc:  # handed to the main thread
             outcome["error"] = exc

@@ -128,6 +128,7 @@ class RunResult:
     params: dict[str, Any]
     nodes: list[NodeResult]
     warnings: list[str] = field(default_factory=list)
+    partial: dict[str, Any] | None = None  # a partial run: what was asked for and selected
 
     @property
     def ok(self) -> bool:
@@ -171,6 +172,7 @@ class RunResult:
             "params": self.params,
             "nodes": [n.to_json() for n in self.nodes],
             "warnings": list(self.warnings),
+            "partial": self.partial,
             "failures": [
                 {"task_id": n.task_id, "label": n.label, "message": n.message, "log": n.log}
                 for n in self.failures
@@ -237,6 +239,9 @@ class _Task:
     material: dict[str, Any] | None = None  # what its cache key is made of, besides inputs
     key: str | None = None  # its cache key, once its inputs are known
     looked_up: bool = False
+    # partial runs: "run" (as usual), "force" (chosen: runs even when cached), "reuse" (not
+    # chosen, but its outputs are inputs: earlier results reused) or "skip" (not part of the run)
+    mode: str = "run"
 
 
 def _install_bundles(bundles: Mapping[str, Any], root: Path) -> None:
@@ -475,26 +480,64 @@ class _Run:
         hashes = {p: str(e.get("sha256")) for p, e in received.items()}
         return cache_key(task.material, hashes)
 
+    def _last_success(self, task_id: str):
+        """The task's results in the newest earlier run of this DAG where it succeeded."""
+        from .cache import finished_task
+
+        runs = self.run_dir.parent
+        try:
+            names = sorted((p.name for p in runs.iterdir() if p.name != self.run_id), reverse=True)
+        except OSError:
+            return None
+        prefix = runs.relative_to(self.root).as_posix()  # type: ignore[arg-type]
+        for name in names:
+            hit = finished_task(self.root, f"{prefix}/{name}", task_id)  # type: ignore[arg-type]
+            if hit is not None:
+                return hit
+        return None
+
     def try_cache(self, task: _Task) -> bool:
-        """Reuse an earlier run's results of the task's cache key: True when it did (the task
-        is done, "cached")."""
+        """Reuse an earlier run's results of the task's cache key (or, for a task a partial run
+        did not choose, of its last successful run): True when it did (the task is done,
+        "cached")."""
         from .cache import received_inputs, reuse
 
-        if task.looked_up or not task.cache or self.index is None:
+        if task.looked_up or self.index is None:
             return False
         task.looked_up = True
-        task.key = self._key(task)
-        if task.key is None or not self.use_cache:
-            return False
-        hit = self.index.lookup(task.key, task.max_age)
-        if hit is None:
-            return False
+        if task.cache:
+            task.key = self._key(task)
         tid = task.node.task_id
-        source = f"run {hit.run_id}" + (f", task {hit.task_id}" if hit.task_id != tid else "")
-        note = (
-            f"node {tid}: cached, nothing changed since {source} finished at {hit.finished} "
-            f"(cache key {task.key[:12]}); its outputs and executed notebook are reused"
-        )
+        key = task.key
+        hit = None
+        if key is not None and task.mode != "force" and (self.use_cache or task.mode == "reuse"):
+            hit = self.index.lookup(key, task.max_age)
+        if hit is not None:
+            assert key is not None
+            source = f"run {hit.run_id}" + (f", task {hit.task_id}" if hit.task_id != tid else "")
+            note = (
+                f"node {tid}: cached, nothing changed since {source} finished at {hit.finished} "
+                f"(cache key {key[:12]}); its outputs and executed notebook are reused"
+            )
+            message = f"results of {source} (finished {hit.finished})"
+            if task.mode == "reuse":
+                note = f"node {tid}: not chosen for this partial run; " + note.split(": ", 1)[1]
+                message = "not chosen: " + message + ", unchanged since"
+        elif task.mode == "reuse":
+            hit = self._last_success(tid)
+            if hit is None:
+                self.result.warnings.append(
+                    f"task {tid} was not chosen, but the chosen tasks need its outputs and no "
+                    "earlier run has them: it runs too"
+                )
+                return False
+            note = (
+                f"node {tid}: not chosen for this partial run; the outputs of its last successful "
+                f"run (run {hit.run_id}, finished {hit.finished}) are reused"
+            )
+            message = f"not chosen: results of its last successful run {hit.run_id} reused"
+        else:
+            return False
         try:
             reuse(
                 hit,
@@ -511,12 +554,7 @@ class _Run:
         self._read_node_files(task.node)
         self.state[tid] = "success"
         task.node.started_at = iso(utc_now())
-        self.set_status(
-            tid,
-            "cached",
-            f"results of {source} (finished {hit.finished})",
-            cached_from=hit.run_id,
-        )
+        self.set_status(tid, "cached", message, cached_from=hit.run_id)
         return True
 
     def _remember(self, task: _Task) -> None:
@@ -582,6 +620,12 @@ class _Run:
         )
         for tid in self.order:
             self.set_status(tid, "queued")
+        for tid in self.order:
+            if self.tasks[tid].mode == "skip":
+                self.state[tid] = "skipped"
+                self.set_status(
+                    tid, "skipped", "not chosen for this partial run", reason="not_chosen"
+                )
         cancelled = False
         try:
             while True:
@@ -681,6 +725,9 @@ def run_pipeline(
     meta: Mapping[str, Any] | None = None,
     project_root: str | os.PathLike[str] | None = None,
     cache: bool = True,
+    only: str | list[str] | None = None,
+    start: str | list[str] | None = None,
+    end: str | list[str] | None = None,
 ) -> RunResult:
     """Run a pipeline on this machine and return when it has finished (or was cancelled).
 
@@ -696,6 +743,9 @@ def run_pipeline(
     ``project_root``: below it the pipeline may use files (default: the pipeline's folder).
     ``cache``: tasks whose cache key (localrun/cache.py) matches an earlier finished task reuse
     its results and end "cached" (False: every task runs; results are still recorded).
+    ``only`` / ``start`` / ``end``: a partial run (localrun/partial.py): the chosen nodes run, the
+    tasks whose outputs they need reuse earlier results (the cache, else their last successful
+    run: "cached"), the others are skipped.
 
     Raises PipelineError (the pipeline has errors), ParameterError (bad values) or LocalRunError.
     """
@@ -754,6 +804,22 @@ def run_pipeline(
         raise
     plan = exported.plan
     assert plan is not None
+    from .partial import SelectionError, select
+
+    try:
+        selection = select(plan, only=only, start=start, end=end)
+    except SelectionError as exc:
+        shutil.rmtree(run_dir, ignore_errors=True)
+        raise LocalRunError(str(exc)) from None
+    partial = None
+    if selection is not None:
+        partial = {
+            "only": _listed(only),
+            "from": _listed(start),
+            "to": _listed(end),
+            "selected": selection.selected,
+            "reused": selection.needed,
+        }
     _install_bundles(exported.bundles, root)
     (record / "logs").mkdir(parents=True, exist_ok=True)
     # Readers (the runs service, another process) learn from this file who runs it and with what,
@@ -766,6 +832,7 @@ def run_pipeline(
         "params": values,
         "started_at": iso(started),
         "pid": os.getpid(),
+        **({"partial": partial} if partial else {}),
     }
     _write_json(record / "run.json", info)
 
@@ -774,6 +841,14 @@ def run_pipeline(
     tasks = _tasks(
         plan, run_id, values, record, run_dir, python or sys.executable, env, warnings, bundles
     )
+    if selection is not None:
+        modes = {
+            **dict.fromkeys(selection.others, "skip"),
+            **dict.fromkeys(selection.needed, "reuse"),
+            **dict.fromkeys(selection.forced, "force"),
+        }
+        for t in tasks:
+            t.mode = modes.get(t.node.task_id, "run")
     result = RunResult(
         run_id=run_id,
         dag_id=plan.dag_id,
@@ -786,6 +861,7 @@ def run_pipeline(
         params=values,
         nodes=[t.node for t in tasks],
         warnings=warnings,
+        partial=partial,
     )
     runner = _Run(
         run_id=run_id,
@@ -807,6 +883,13 @@ def run_pipeline(
             result.finished_at = iso(utc_now())
         _write_json(record / "result.json", result.to_json())
     return result
+
+
+def _listed(value: str | list[str] | None) -> list[str]:
+    if value is None:
+        return []
+    items = [value] if isinstance(value, str) else list(value)
+    return [p.strip() for item in items for p in str(item).split(",") if p.strip()]
 
 
 def local_run_config(root: Path) -> dict[str, Any]:

@@ -118,6 +118,8 @@ class LocalRuns:
         python: str | None = None,
         env: dict[str, str] | None = None,
         root: Path | None = None,
+        cache: bool = True,
+        partial: dict[str, list[str]] | None = None,
     ) -> dict[str, Any]:
         """Start the run in a thread and return it as it is now (queued). ``root``: the project
         root, below which the pipeline may use files."""
@@ -155,6 +157,10 @@ class LocalRuns:
                     env=env,
                     meta={"kind": "local", "runtime_config": runtime_config, "source": pipeline},
                     project_root=root,
+                    cache=cache,
+                    only=(partial or {}).get("only"),
+                    start=(partial or {}).get("from"),
+                    end=(partial or {}).get("to"),
                 )
             except Exception as exc:  # shown as the run's message: the request has long returned
                 active.error = getattr(exc, "message", None) or str(exc) or type(exc).__name__

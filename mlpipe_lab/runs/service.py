@@ -64,7 +64,7 @@ class RunsService:
         self, path: Any, content: Any, params: dict[str, Any], runtime_config: str | None = None
     ):
         """The pipeline checked as a run on ``runtime_config`` would check it: 422 with its
-        problems, 400 for bad values. Returns (file, pipeline, dag id, values, tasks)."""
+        problems, 400 for bad values. Returns (file, pipeline, plan, values)."""
         if content is not None and not isinstance(content, str):
             raise ServiceError("'content' must be the pipeline file's text.", 400, field="content")
         file, checked = self.pipelines.check(path, content, runtime_config)
@@ -76,7 +76,35 @@ class RunsService:
             )
         pipeline, plan = checked.pipeline, checked.plan
         values = self.resolve_params(path, pipeline, params)
-        return file, pipeline, plan.dag_id, values, plan.task_summaries()
+        return file, pipeline, plan, values
+
+    @staticmethod
+    def partial(body: dict[str, Any], plan: Any) -> dict[str, Any]:
+        """A partial run's choice from the request (``only``, ``from``, ``to``: node names, a
+        name or a list), checked against the plan: 400 naming the field and the node."""
+        from ..localrun.partial import SelectionError, select
+
+        asked: dict[str, Any] = {}
+        for name in ("only", "from", "to"):
+            value = body.get(name)
+            if value is None or value == [] or value == "":
+                continue
+            if isinstance(value, str):
+                value = [value]
+            if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+                raise ServiceError(
+                    f"'{name}' must be a node (task id, node id or label) or a list of them.",
+                    400,
+                    field=name,
+                )
+            asked[name] = value
+        if asked:
+            try:
+                select(plan, only=asked.get("only"), start=asked.get("from"), end=asked.get("to"))
+            except SelectionError as exc:
+                field = next((n for n in asked if f"{n}:" in str(exc)), next(iter(asked)))
+                raise ServiceError(str(exc), 400, field=field) from None
+        return asked
 
     @staticmethod
     def resolve_params(path: Any, pipeline: Any, params: dict[str, Any]) -> dict[str, Any]:
@@ -102,9 +130,13 @@ class RunsService:
                     400,
                     field="publish",
                 )
-            file, pipeline, dag_id, values, tasks = self._prepare(
+            cache = body.get("cache", True)
+            if not isinstance(cache, bool):
+                raise ServiceError("'cache' must be true or false.", 400, field="cache")
+            file, pipeline, plan, values = self._prepare(
                 body.get("path"), body.get("content"), params, name
             )
+            asked = self.partial(body, plan)
             local = config["local"]
             python = (
                 local.get("runner_python")
@@ -117,13 +149,23 @@ class RunsService:
                 params=values,
                 runtime_config=name,
                 artifacts_root=Path(local["artifacts_path"]),
-                dag_id=dag_id,
+                dag_id=plan.dag_id,
                 pipeline=self.workspace.relative(file),
-                tasks=tasks,
+                tasks=plan.task_summaries(),
                 images=self.catalogs.images(),
                 python=python,
                 root=self.services.root,
+                cache=cache,
+                partial=asked,
             )
+        for key in ("only", "from", "to"):
+            if body.get(key):
+                raise ServiceError(
+                    f"'{key}' starts a partial run on this machine; on Airflow, clear the chosen "
+                    "tasks of a run instead (POST runs/<config>/<dag>/<run>/clear).",
+                    400,
+                    field=key,
+                )
         return self._airflow_runs(name, config).start(self, body, params)
 
     def list(
