@@ -61,7 +61,7 @@ def test_node_type_is_in_the_schema_and_the_file_stays_pipeline_flow_v3():
 @pytest.mark.parametrize(
     "change, path, text",
     [
-        ({"model_name": None}, "component_parameters", "'model_name' is required"),
+        ({"model_name": None}, "component_parameters/model_name", "Model name is required"),
         ({"model_version": "2"}, "component_parameters/model_alias", "not both"),
         ({"model_alias": None}, "component_parameters/model_version", "version or alias"),
         ({"model_alias": "no spaces"}, "component_parameters/model_alias", "not allowed"),
@@ -70,7 +70,7 @@ def test_node_type_is_in_the_schema_and_the_file_stays_pipeline_flow_v3():
         ({"ingress_host": "UPPER.example.com"}, "component_parameters/ingress_host", "not allowed"),
         ({"registry_secret": None}, "component_parameters/registry_secret", "dockerconfigjson"),
         ({"image_repository": None}, "component_parameters/image_repository", "image repository"),
-        ({"target": "kubeflow"}, "component_parameters/target", "is not one of"),
+        ({"target": "kubeflow"}, "component_parameters/target", "choose one of"),
         ({"password": "x"}, "component_parameters", "Unknown setting: 'password'"),
         (
             {"tracking_uri": "https://user:pw@mlflow.example.com"},

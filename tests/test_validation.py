@@ -280,9 +280,41 @@ def test_parameters_typed_and_referenced(tmp_path):
         },
     )
     msgs = [p.message for p in problems_of(doc, tmp_path)]
-    assert any("default 'fast' is not of type number" in m for m in msgs)
+    assert any("the default 'fast' is not a number" in m for m in msgs)
     assert any("defined twice" in m for m in msgs)
     assert any("parameter 'ghost'" in m for m in msgs)
+
+
+def test_schema_messages_say_what_is_expected(tmp_path):
+    """Issue 18: no quoted schema ("'x' is required", "-1 is less than the minimum of 0",
+    "None is not of type 'string'", "has characters that are not allowed" without saying which)."""
+    write(tmp_path, "a.py")
+    doc = pipeline(
+        "p",
+        [
+            node(
+                "n1",
+                "a.py",
+                env_vars=[{"env_var": "1BAD", "value": "x"}],
+                mlpipe={"retries": -1, "task_id": None},
+            )
+        ],
+        mlpipe={"parameters": [{"type": "string"}, {"name": "", "type": "string"}]},
+    )
+    by_path = {p.path: p.message for p in problems_of(doc, tmp_path)}
+    assert by_path["mlpipe/retries"] == "Retries must be 0 or more (it is -1)."
+    assert by_path["mlpipe/task_id"].startswith("Task id is empty: enter text")
+    env = by_path["component_parameters/env_vars/0/env_var"]
+    assert env.startswith("Name: '1BAD' is not allowed here; use letters, digits")
+    # a new parameter without a name: said on its name field, with what a name is
+    assert by_path["mlpipe/parameters/0/name"].startswith("Name is required: enter a value")
+    assert "Python identifier" in by_path["mlpipe/parameters/0/name"]
+    assert "a Python-style name" in by_path["mlpipe/parameters/1/name"]
+    for message in by_path.values():
+        assert "is a required property" not in message
+        assert "is less than the minimum" not in message
+        assert "is not of type" not in message
+        assert "characters that are not allowed" not in message
 
 
 def test_pipeline_settings_schema(tmp_path):

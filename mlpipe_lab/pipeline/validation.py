@@ -159,7 +159,7 @@ class Validator:
         if "pipeline_defaults" in self.p.properties:  # as read: older formats in today's format
             data["properties"] = {**self.p.properties, "pipeline_defaults": self.p.defaults}
         for err in self.schema_errors("pipeline-properties", data):
-            path = self.p.stored_defaults_path(_pointer(list(err.absolute_path)))
+            path = self.p.stored_defaults_path(_pointer(_err_parts(err)))
             self.add("schema", _plain(err), path=path)
         self._secret_like_env(
             self.p.defaults.get("env_vars"), None, "properties/pipeline_defaults/env_vars"
@@ -176,7 +176,8 @@ class Validator:
             if param.default is not None and not _type_ok(param.type, param.default):
                 self.add(
                     "parameter",
-                    f"Parameter '{param.name}': default {param.default!r} is not of type {param.type}.",
+                    f"Parameter '{param.name}': the default {param.default!r} is not "
+                    f"{_TYPE_WORDS.get(param.type, param.type)}; change the default or the type.",
                     path=path + "/default",
                 )
             if param.required and param.default is None:
@@ -258,7 +259,7 @@ class Validator:
         if not isinstance(data["label"], str):
             data["label"] = ""
         for err in self.schema_errors("node-properties", data, f"/$defs/{node.op}"):
-            path = _pointer(list(err.absolute_path))
+            path = _pointer(_err_parts(err))
             if path == "component_parameters/filename" and err.validator == "pattern":
                 continue  # said in plain words by _file_kind
             self.add("schema", _plain(err), node=node, path=node.stored_path(path))
@@ -304,7 +305,7 @@ class Validator:
         if not isinstance(data["label"], str):
             data["label"] = ""
         for err in self.schema_errors("node-properties", data, f"/$defs/{SERVE_OP}"):
-            self.add("schema", _plain(err), node=node, path=_pointer(list(err.absolute_path)))
+            self.add("schema", _plain(err), node=node, path=_pointer(_err_parts(err)))
         props = self.p.node_properties(node)
         self._runtime_image(node, props)
         from ..serving.spec import problems as serve_problems
@@ -392,25 +393,162 @@ def _type_ok(kind: str, value: Any) -> bool:
     return True
 
 
+def _err_parts(err: Any) -> list[Any]:
+    """Where an error belongs: a missing property's own field (so the form shows it there)."""
+    parts = list(err.absolute_path)
+    if err.validator == "required":
+        missing = re.search(r"'([^']+)' is a required property", err.message)
+        if missing:
+            parts.append(missing.group(1))
+    return parts
+
+
 def _pointer(parts: Iterable[Any]) -> str:
     return "/".join(str(p) for p in parts)
 
 
+# What a pattern of our schemas lets through, in words (a schema's ``x-error`` wins).
+_PATTERN_WORDS = {
+    "^[-._a-zA-Z][-._a-zA-Z0-9]*$": (
+        "letters, digits, '_', '-' or '.', not starting with a digit (e.g. MY_SETTING)"
+    ),
+    "^[A-Za-z0-9_.-]{1,250}$": "letters, digits, '_', '-' or '.' (at most 250 characters)",
+    "^[A-Za-z0-9_.-]{1,256}$": "letters, digits, '_', '-' or '.' (at most 256 characters)",
+    "^[A-Za-z_][A-Za-z0-9_]{0,127}$": (
+        "a Python-style name: letters, digits and '_', not starting with a digit (e.g. learning_rate)"
+    ),
+    "^[0-9]{4}-[0-9]{2}-[0-9]{2}$": "a date as YYYY-MM-DD (e.g. 2024-01-31)",
+    "^[0-9]{1,12}$": "a version number (e.g. 3)",
+    "^[A-Za-z0-9_-]{1,255}$": "letters, digits, '_' or '-' (e.g. champion)",
+    "^[a-z]([-a-z0-9]*[a-z0-9])?$": (
+        "lowercase letters, digits and '-', starting with a letter (e.g. iris-model)"
+    ),
+    "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$": "lowercase letters, digits and '-' (e.g. ml-team)",
+    "^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$": (
+        "a Kubernetes name: lowercase letters, digits, '-' and '.' (e.g. my-secret)"
+    ),
+    "^[-._a-zA-Z0-9]+$": "letters, digits, '_', '-' or '.'",
+    "^/": "an absolute path, starting with '/' (e.g. /data)",
+    "^https?://[^\\s]+$": "an http(s) URL (e.g. https://logger.example.com)",
+    "^(https?|databricks|file|sqlite)://?[^\\s]*$": (
+        "a tracking URI such as http://mlflow:5000, file:///mlruns or databricks://profile"
+    ),
+    "^[A-Za-z0-9.-]+(:[0-9]+)?$": "a registry host, optionally with a port (e.g. registry.example.com:5000)",
+    "^[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*$": (
+        "an image repository: lowercase letters, digits, '.', '_', '-', parts separated by '/'"
+    ),
+    "^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$": "an image tag: letters, digits, '_', '.' or '-' (e.g. 1.0)",
+    "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$": (
+        "a host name: lowercase letters, digits, '-' and '.' (e.g. iris.apps.example.com)"
+    ),
+    "^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$": (
+        "a Kubernetes key, optionally with a prefix (e.g. nvidia.com/gpu or app)"
+    ),
+    "^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$": (
+        "letters, digits, '-', '_' or '.', starting and ending with a letter or digit"
+    ),
+    "^([0-9]+(\\.[0-9]+)?|[0-9]+m)$": "a number of cores (e.g. 0.5, 2 or 500m)",
+    "^[0-9]+(\\.[0-9]+)?(Ki|Mi|Gi|Ti|K|M|G|T)?$": "a quantity (e.g. 512Mi or 2Gi)",
+}
+
+_TYPE_WORDS = {
+    "string": "text",
+    "integer": "a whole number",
+    "number": "a number",
+    "boolean": "true or false",
+    "array": "a list",
+    "object": "a set of settings",
+    "null": "nothing",
+}
+
+
+def _shown(value: Any) -> str:
+    if value is None:
+        return "nothing"
+    if isinstance(value, str):
+        return "an empty value" if not value else repr(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, dict)):
+        return "a list" if isinstance(value, list) else "a set of settings"
+    return repr(value)
+
+
+def _title(schema: Any, field: Any) -> str:
+    title = schema.get("title") if isinstance(schema, dict) else None
+    if title:
+        return str(title)
+    if field is None or isinstance(field, int):
+        return "The value" if field is None else f"Entry {field + 1}"
+    return f"'{field}'"
+
+
 def _plain(err: Any) -> str:
-    """jsonschema's message, made readable for the common cases."""
+    """jsonschema's message as a sentence that names the field and says what is expected."""
     field = err.absolute_path[-1] if err.absolute_path else None
-    if err.validator == "required":
+    schema = err.schema if isinstance(err.schema, dict) else {}
+    name = _title(schema, field)
+    kind = err.validator
+    wanted = err.validator_value
+    if kind == "required":
         missing = re.search(r"'([^']+)' is a required property", err.message)
-        return f"'{missing.group(1) if missing else ''}' is required."
-    if err.validator == "additionalProperties":
-        return f"Unknown setting: {err.message.split('(')[-1].rstrip(')')}."
-    if err.validator == "enum":
-        return f"{err.instance!r} is not one of {', '.join(map(repr, err.validator_value))}."
-    if err.validator == "pattern":
-        title = err.schema.get("title") or field or "value"
-        return f"{title}: {err.instance!r} has characters that are not allowed."
-    if err.validator == "oneOf" and field in ("cpu", "cpu_limit", "memory", "memory_limit"):
-        return (
-            f"{field}: {err.instance!r} is not a positive number or quantity (e.g. 0.5, 2, 512Mi)."
+        key = missing.group(1) if missing else ""
+        sub = (schema.get("properties") or {}).get(key) or {}
+        what = sub.get("title") or f"'{key}'"
+        hint = f" ({sub['description']})" if sub.get("description") else ""
+        return f"{what} is required: enter a value{hint}."
+    if kind == "additionalProperties":
+        return f"Unknown setting: {err.message.split('(')[-1].rstrip(')')}; remove it."
+    if kind in ("enum", "const") or (
+        kind == "oneOf"
+        and isinstance(wanted, list)
+        and all(isinstance(o, dict) and "const" in o for o in wanted)
+    ):
+        values = (
+            [wanted]
+            if kind == "const"
+            else wanted
+            if kind == "enum"
+            else [o["const"] for o in wanted]
         )
-    return err.message
+        allowed = ", ".join(repr(v) for v in values)
+        return f"{name}: {_shown(err.instance)} is not a choice here; choose one of {allowed}."
+    if kind == "pattern":
+        if schema.get("x-error"):
+            return f"{name}: {_shown(err.instance)} {schema['x-error']}."
+        words = _PATTERN_WORDS.get(wanted)
+        if words:
+            return f"{name}: {_shown(err.instance)} is not allowed here; use {words}."
+        return f"{name}: {_shown(err.instance)} does not have the expected form (pattern {wanted})."
+    if kind == "oneOf" and field in ("cpu", "cpu_limit", "memory", "memory_limit"):
+        return (
+            f"{name}: {_shown(err.instance)} is not a positive number or quantity "
+            "(e.g. 0.5, 2, 512Mi)."
+        )
+    if kind == "type":
+        kinds = wanted if isinstance(wanted, list) else [wanted]
+        words = " or ".join(_TYPE_WORDS.get(str(k), str(k)) for k in kinds)
+        if err.instance is None:
+            return f"{name} is empty: enter {words}."
+        return f"{name}: expected {words}, got {_shown(err.instance)}."
+    if kind == "minimum":
+        return f"{name} must be {wanted} or more (it is {_shown(err.instance)})."
+    if kind == "maximum":
+        return f"{name} must be {wanted} or less (it is {_shown(err.instance)})."
+    if kind == "exclusiveMinimum":
+        return f"{name} must be more than {wanted} (it is {_shown(err.instance)})."
+    if kind == "exclusiveMaximum":
+        return f"{name} must be less than {wanted} (it is {_shown(err.instance)})."
+    if kind == "minLength":
+        if err.instance == "":
+            return f"{name} is empty: enter a value."
+        return f"{name} must be at least {wanted} characters long."
+    if kind == "maxLength":
+        return f"{name} must be at most {wanted} characters long."
+    if kind == "minItems":
+        return f"{name} needs at least {wanted} entr{'y' if wanted == 1 else 'ies'}."
+    if kind == "maxItems":
+        return f"{name} allows at most {wanted} entr{'y' if wanted == 1 else 'ies'}."
+    if kind == "uniqueItems":
+        return f"{name} lists an entry twice; keep each once."
+    return f"{name}: {err.message}."
