@@ -411,7 +411,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(
         prog="mlpipe",
-        description="Validate, describe, export and publish ML pipelines.",
+        description="Validate, describe, export and submit ML pipelines.",
         parents=[common],
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -474,15 +474,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "submit",
+        aliases=["publish"],  # the README's word before 0.x; still accepted
         parents=[common],
-        help="publish: upload bundles and commit the DAG to the DAG repo",
+        help="upload the node files and commit the DAG to the DAG repository",
     )
     p.add_argument("pipeline", metavar="PIPELINE")
     p.add_argument("--runtime-config", "-r", dest="runtime_config", default="local")
     p.add_argument(
         "--replace",
         action="store_true",
-        help="take over a DAG id another pipeline file published (this pipeline, moved or renamed)",
+        help="take over a DAG id another pipeline file submitted (this pipeline, moved or renamed)",
     )
     p.add_argument(
         "--trigger",
@@ -614,7 +615,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "trigger",
         parents=[common],
-        help="start a run of a published pipeline (Airflow) or a local run",
+        help="start a run of a submitted pipeline (Airflow) or a local run",
     )
     p.add_argument("pipeline", nargs="?", metavar="PIPELINE")
     p.add_argument(

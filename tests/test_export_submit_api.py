@@ -148,6 +148,9 @@ def test_cli_export_submit_retire(elyra_copy, capsys, monkeypatch, isolated_data
     assert published["changed"] is True and len(published["commit"]) == 40
     assert main(["submit", "hello_world/hello_world.pipeline"]) == 0
     assert "(no change)" in capsys.readouterr().out
+    # "publish", the README's word before "submit", is still accepted
+    assert main(["publish", "hello_world/hello_world.pipeline"]) == 0
+    assert "(no change)" in capsys.readouterr().out
     assert main(["retire", "hello_world/hello_world.pipeline"]) == 0
     assert "retire hello_world" in capsys.readouterr().out
     # broken pipeline: exit 1 with the node named, nothing written

@@ -24,6 +24,7 @@ import type { IChangeEvent } from '@rjsf/core';
 import * as React from 'react';
 
 import { describeError, MLPipeClient } from '../api';
+import { withFieldProblems } from '../forms/errors';
 import {
   IFormSchema,
   relaxOptionalSections,
@@ -302,7 +303,7 @@ class EntryFormBody
         )}
         <FormComponent
           schema={form.schema as any}
-          uiSchema={form.uiSchema}
+          uiSchema={withFieldProblems(form.uiSchema)}
           formData={this._data}
           formContext={context}
           validator={formValidator}

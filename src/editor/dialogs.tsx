@@ -731,7 +731,7 @@ export async function submitPipeline(
       options.catalogs,
       trans.__('Submit pipeline'),
       trans.__(
-        'Publishes "%1": its files are uploaded and its DAG is committed to the DAG repository of the runtime configuration below.',
+        'Submits "%1": its files are uploaded and its DAG is committed to the DAG repository of the runtime configuration below.',
         basename(editor.context.path)
       ),
       trans.__('Submit'),
@@ -794,7 +794,7 @@ async function resolveTakenDagId(
                 other
               )
             : trans.__(
-                'Submitting would replace a DAG file that mlpipe-lab did not publish. Give this pipeline its own DAG id.'
+                'Submitting would replace a DAG file that mlpipe-lab did not submit. Give this pipeline its own DAG id.'
               )}
         </p>
       </div>

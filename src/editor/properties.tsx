@@ -17,6 +17,7 @@ import * as React from 'react';
 
 import { describeProblem, MLPipeClient } from '../api';
 import { formPatch, problemsToErrorSchema } from '../forms/patch';
+import { withFieldProblems } from '../forms/errors';
 import { IFormSchema, setUiOption, toFormSchema } from '../forms/schema';
 import { formValidator } from '../forms/validator';
 import type { IFormContext } from '../forms/widgets';
@@ -148,7 +149,7 @@ function SchemaForm(props: {
   return (
     <FormComponent
       schema={props.form.schema as any}
-      uiSchema={props.form.uiSchema}
+      uiSchema={withFieldProblems(props.form.uiSchema)}
       formData={props.formData}
       formContext={props.context}
       validator={formValidator}

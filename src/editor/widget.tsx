@@ -386,6 +386,10 @@ export class PipelineEditorWidget
       this._scheduleValidation();
     });
     this._contents = options.contents ?? null;
+    // validation follows the world: a node's file deleted or renamed, a
+    // runtime configuration or image edited
+    this._contents?.fileChanged.connect(this._onFileChanged, this);
+    options.registries.catalogs.changed.connect(this._onCatalogChanged, this);
     void this.context.ready.then(() => this._checkName(true));
     this.context.pathChanged.connect((_, path) => {
       const oldPath = model.path;
@@ -520,13 +524,15 @@ export class PipelineEditorWidget
     this._scheduleValidation();
   }
 
-  private _scheduleValidation(): void {
+  private _scheduleValidation(relist = false): void {
     clearTimeout(this._timer);
     const delay = this._settings.current.validationDelay;
     if (delay > 0) {
+      this._relist ||= relist;
       this._timer = setTimeout(() => {
         void this.validate();
-        this._checkName(false);
+        this._checkName(this._relist);
+        this._relist = false;
       }, delay);
     }
   }
@@ -546,6 +552,34 @@ export class PipelineEditorWidget
     if (wasClean) {
       // the file on disk says the new name too, as it would have after a rename in Elyra
       void this.context.save();
+    }
+  }
+
+  /** A file of the pipeline's folder (or below) was added, renamed or deleted. */
+  private _onFileChanged(_: unknown, change: Contents.IChangedArgs): void {
+    if (
+      this.isDisposed ||
+      (change.type !== 'new' &&
+        change.type !== 'delete' &&
+        change.type !== 'rename')
+    ) {
+      return;
+    }
+    const folder = this.editorModel.folder;
+    const inside = (path: string | undefined) =>
+      typeof path === 'string' &&
+      path !== this.context.path &&
+      (folder === '' || path.startsWith(`${folder}/`));
+    if (inside(change.oldValue?.path) || inside(change.newValue?.path)) {
+      this._siblings = null;
+      this._scheduleValidation(true);
+    }
+  }
+
+  /** A catalog changed: runtime configurations and images decide problems too. */
+  private _onCatalogChanged(_: unknown, kind: string): void {
+    if (kind === 'runtime-configs' || kind === 'runtime-images') {
+      this._scheduleValidation();
     }
   }
 
@@ -590,6 +624,7 @@ export class PipelineEditorWidget
   private _settings: EditorSettings;
   private _contents: Contents.IManager | null;
   private _siblings: string[] | null = null;
+  private _relist = false;
   private _text = '';
   private _savedText = '';
   private _timer: ReturnType<typeof setTimeout> | undefined = undefined;

@@ -10,6 +10,7 @@
 
 import { IJSONObject, isObject, jsonEqual } from '../model/elyra';
 import type { MLPipeAPI } from '../tokens';
+import { WARNING_PREFIX } from './errors';
 
 function isEmptyContainer(value: unknown): boolean {
   return (
@@ -92,7 +93,7 @@ export function problemsToErrorSchema(
       }
       target = target[part] as IErrorSchema;
     }
-    const prefix = problem.severity === 'warning' ? 'Warning: ' : '';
+    const prefix = problem.severity === 'warning' ? WARNING_PREFIX : '';
     (target.__errors ??= []).push(`${prefix}${problem.message}`);
   }
   return root;

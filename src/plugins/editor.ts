@@ -491,10 +491,10 @@ function addCommands(
       toolbar: trans.__('Submit'),
       label: trans.__('Submit Pipeline'),
       caption: trans.__(
-        'Publish the pipeline: upload its files and commit its DAG to the DAG repository'
+        'Submit the pipeline: upload its files and commit its DAG to the DAG repository'
       ),
       runtimeConfig: trans.__(
-        'Runtime configuration to publish with; asks when not given.'
+        'Runtime configuration to submit with; asks when not given.'
       )
     },
     launchIcon,

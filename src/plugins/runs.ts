@@ -53,7 +53,7 @@ const RUN_ARGS = {
 export const runsPlugin: JupyterFrontEndPlugin<void> = {
   id: RUNS_PLUGIN_ID,
   description:
-    'Run pipelines from the editor with live node states and logs, the Runs panel, and triggering after a publish.',
+    'Run pipelines from the editor with live node states and logs, the Runs panel, and triggering after a submit.',
   autoStart: true,
   requires: [IPipelineEditorTracker, ICatalogStore, ISubmitFollowUps],
   optional: [
@@ -304,9 +304,9 @@ export const runsPlugin: JupyterFrontEndPlugin<void> = {
     });
 
     commands.addCommand(RunCommandIDs.triggerRun, {
-      label: trans.__('Trigger Published Pipeline'),
+      label: trans.__('Trigger Submitted Pipeline'),
       caption: trans.__(
-        'Wait until Airflow has imported the published DAG, then trigger it with parameters'
+        'Wait until Airflow has imported the submitted DAG, then trigger it with parameters'
       ),
       describedBy: {
         args: {

@@ -359,7 +359,7 @@ function RunsPanelView(props: {
       {model.needsDag && !model.dagId && (
         <p className="jp-MLPipe-Hint">
           {trans.__(
-            'Airflow runs are listed per DAG: enter the DAG id of a published pipeline.'
+            'Airflow runs are listed per DAG: enter the DAG id of a submitted pipeline.'
           )}
         </p>
       )}
