@@ -380,6 +380,24 @@ def cmd_catalog_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_components_list(args: argparse.Namespace) -> int:
+    """The palette's components: every component of the component catalogs."""
+    data = _services(args, getattr(args, "root", None)).components.list()
+    if args.json:
+        _print_json(data)
+        return 0
+    for c in data["components"]:
+        kind = "operator" if c["kind"] == "airflow-operator" else "KFP"
+        print(f"{c['id']:<48} {kind:<8} {c['label']} ({c['catalog']})")
+    if not data["components"]:
+        print(
+            "(no components: add a component catalog with `mlpipe catalog add component-catalogs`)"
+        )
+    for p in data["problems"]:
+        print(f"problem: {p['catalog']}: {p['message']}", file=sys.stderr)
+    return 0
+
+
 def cmd_schema(args: argparse.Namespace) -> int:
     from .services import schema, schema_index
 
@@ -648,6 +666,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name", nargs="?")
     p.add_argument("--op", help="node type, with node-properties")
     p.set_defaults(func=cmd_schema)
+
+    comp = sub.add_parser(
+        "components", parents=[common], help="the operators and KFP components of the catalogs"
+    )
+    compsub = comp.add_subparsers(dest="components_command", metavar="ACTION", required=True)
+    p = compsub.add_parser(
+        "list", parents=[common], help="list components (id = a node's op), and catalog problems"
+    )
+    p.set_defaults(func=cmd_components_list)
 
     cat = sub.add_parser(
         "catalog",

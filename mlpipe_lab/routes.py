@@ -147,6 +147,15 @@ class ElyraImportHandler(BaseHandler):
         self.send({"imported": imported})
 
 
+class ComponentsHandler(BaseHandler):
+    @tornado.web.authenticated
+    @authorized
+    @json_errors
+    async def get(self) -> None:
+        # reading catalogs parses files and may fetch URLs: off the event loop
+        self.send(await asyncio.to_thread(self.services.components.list))
+
+
 class ValidateHandler(BaseHandler):
     @tornado.web.authenticated
     @authorized
@@ -359,6 +368,7 @@ def route_table(base_url: str, services: Services | None) -> list[tuple[str, typ
         (f"catalogs/{kind}", CatalogHandler),
         (f"catalogs/{kind}/_import-elyra", ElyraImportHandler),
         (f"catalogs/{kind}/{name}", CatalogEntryHandler),
+        ("components", ComponentsHandler),
         ("validate", ValidateHandler),
         ("describe", DescribeHandler),
         ("export", ExportHandler),

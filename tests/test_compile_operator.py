@@ -1,5 +1,7 @@
-"""Operator nodes -> operator calls: arguments as literals, Jinja protection of templated fields,
-XCom and parameter references, refusals naming node and field, imports for Airflow 3 and 2."""
+"""Operator nodes through the plan and the renderer: arguments as literals, Jinja protection of
+templated fields, XCom and parameter references, refusals naming node and field, imports for
+Airflow 3 and 2. The node carries its operator's definition (``app_data.mlpipe.component``), the
+fallback when no catalog holds it."""
 
 from __future__ import annotations
 
@@ -11,19 +13,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mlpipe_lab.compiler.context import Context
-from mlpipe_lab.compiler.emit import Writer
-from mlpipe_lab.compiler.operator import (
-    OperatorTask,
-    import_lines,
-    import_modules,
-    operator_call,
-    safe_module,
-)
-from mlpipe_lab.compiler.settings import read_settings
-from mlpipe_lab.components.elyra import node_values
-from mlpipe_lab.components.pyparse import parse_operators
-from mlpipe_lab.pipeline.model import Parameter, Pipeline
+from mlpipe_lab.compiler.compile import render_plan
+from mlpipe_lab.compiler.operator import import_lines, import_modules, safe_module
+from mlpipe_lab.pipeline.model import Pipeline
+from mlpipe_lab.plan import plan
 
 BASH_LIKE = '''
 from airflow.models import BaseOperator
@@ -44,33 +37,79 @@ class RunOperator(BaseOperator):
                  count: int = 1, note: str = "", **kwargs):
         super().__init__(**kwargs)
 '''
-(RUN,) = parse_operators(BASH_LIKE, module="acme.ops")
+DEFINITION = {"kind": "airflow-operator", "definition": BASH_LIKE, "module": "acme.ops"}
 JINJA = jinja2.sandbox.SandboxedEnvironment(extensions=["jinja2.ext.do"], cache_size=0)
 
 
-def make(values: dict, parents=None, xcom=(), mlpipe=None, label="Run it", params=()):
+def _node(nid, label, values, mlpipe=None, inputs=()):
     node = {
-        "id": "n1",
+        "id": nid,
         "type": "execution_node",
         "op": "acme:RunOperator",
-        "app_data": {"label": label, "component_parameters": values, "mlpipe": mlpipe or {}},
+        "app_data": {
+            "label": label,
+            "component_parameters": values,
+            "mlpipe": {"component": DEFINITION, **(mlpipe or {})},
+        },
     }
-    doc = {"primary_pipeline": "p", "pipelines": [{"id": "p", "nodes": [node]}]}
+    if inputs:
+        node["inputs"] = [
+            {"id": "inPort", "links": [{"id": f"l{i}", "node_id_ref": src, "port_id_ref": "outPort"}
+                                       for i, src in enumerate(inputs)]}
+        ]  # fmt: skip
+    return node
+
+
+def make(values: dict, parents=None, xcom=(), mlpipe=None, label="Run it", params=()):
+    """(problems of the plan, the text of the node's operator call or None when it has errors).
+    ``parents``: node id -> label of a parent node, an operator when in ``xcom`` (it pushes its
+    return value), else a notebook node."""
+    nodes = []
+    for pid, plabel in (parents or {}).items():
+        if pid in xcom:
+            nodes.append(_node(pid, plabel, {"bash_command": "true"}))
+        else:
+            nodes.append(
+                {
+                    "id": pid,
+                    "type": "execution_node",
+                    "op": "execute-notebook-node",
+                    "app_data": {
+                        "label": plabel,
+                        "component_parameters": {
+                            "filename": "a.ipynb",
+                            "runtime_image": "amancevice/pandas:jupyter-2.3.2",
+                        },
+                    },
+                }
+            )
+    nodes.append(_node("n1", label, values, mlpipe, inputs=list(parents or {})))
+    app = {"version": 8, "properties": {"name": "ops"}}
+    if params:
+        app["mlpipe"] = {"parameters": [dict(p) for p in params]}
+    doc = {
+        "doc_type": "pipeline",
+        "version": "3.0",
+        "primary_pipeline": "p",
+        "pipelines": [{"id": "p", "nodes": nodes, "app_data": app}],
+    }
     pipeline = Pipeline(doc)
-    ctx = Context(pipeline, read_settings(cc.CONFIG), cc.IMAGES, None)
-    task = OperatorTask(
-        node=pipeline.nodes[0],
-        task_id="Run_it",
-        component=RUN,
-        values=node_values(node["app_data"]),
-        alias="RunOperator",
-        parents=parents or {},
-        xcom_parents=set(xcom),
-    )
-    call = operator_call(ctx, task, list(params))
-    w = Writer()
-    w.assign("t", call)
-    return ctx, w.text()
+    result = plan(pipeline, cc.CONFIG, cc.IMAGES, bundles={})
+    if not result.ok:
+        return result.problems, None
+    text = render_plan(result, source_path="ops.pipeline", source_sha256="0" * 64)
+    tree = ast.parse(text)
+    calls = [
+        n
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Assign)
+        and isinstance(n.value, ast.Call)
+        and ast.unparse(n.value.func) == "RunOperator"
+        and any(k.arg == "task_id" and ast.literal_eval(k.value) == result.tasks[-1].task_id
+                for k in n.value.keywords)
+    ]  # fmt: skip
+    (call,) = calls
+    return result.problems, ast.unparse(call)
 
 
 def kwargs_of(text: str) -> dict:
@@ -90,12 +129,12 @@ def kwargs_of(text: str) -> dict:
     return out
 
 
-def errors(ctx):
-    return [(p.path, p.message) for p in ctx.problems if p.severity == "error"]
+def errors(problems):
+    return [(p.path, p.message) for p in problems if p.severity == "error"]
 
 
 def test_values_of_every_elyra_format_become_literal_arguments():
-    ctx, text = make(
+    problems, text = make(
         {
             "bash_command": {"widget": "string", "value": "echo {{ ds }} && run.sh"},
             "env": '{"TEST_ENV": "Hello {{ x }}"}',  # Elyra 3 stored dicts as text
@@ -108,7 +147,7 @@ def test_values_of_every_elyra_format_become_literal_arguments():
         },
         mlpipe={"retries": 2, "trigger_rule": "all_done", "execution_timeout_seconds": 60},
     )
-    assert errors(ctx) == []
+    assert errors(problems) == []
     kw = kwargs_of(text)
     assert kw["task_id"] == "Run_it" and kw["task_display_name"] == "Run it"
     assert kw["bash_command"] == "{% raw %}echo {{ ds }} && run.sh{% endraw %}"
@@ -126,7 +165,7 @@ def test_a_command_ending_in_a_template_extension_is_not_read_as_a_file():
 
 
 def test_parameters_and_xcom_become_the_only_templates():
-    ctx, text = make(
+    problems, text = make(
         {
             "bash_command": {"widget": "inputpath", "value": {"value": "p1", "option": ""}},
             "env": {"widget": "string", "value": "{}"},
@@ -134,26 +173,32 @@ def test_parameters_and_xcom_become_the_only_templates():
         },
         parents={"p1": "upstream"},
         xcom={"p1"},
-        params=[Parameter("rate", "number", 0.1)],
+        params=[{"name": "rate", "type": "number", "default": 0.1}],
     )
-    assert errors(ctx) == [
+    assert errors(problems) == [
         (
             "component_parameters/note",
             "'note' is not templated by RunOperator, so it cannot take a pipeline parameter; "
             "give a value.",
         )
     ]
-    assert kwargs_of(text)["bash_command"] == "{{ ti.xcom_pull(task_ids='upstream') }}"
-    ctx, text = make(
-        {"bash_command": {"widget": "parameter", "value": "rate"}}, params=[Parameter("rate")]
+    problems, text = make(
+        {"bash_command": {"widget": "inputpath", "value": {"value": "p1", "option": ""}}},
+        parents={"p1": "upstream"},
+        xcom={"p1"},
     )
-    assert errors(ctx) == [] and kwargs_of(text)["bash_command"] == "{{ params.rate }}"
+    assert kwargs_of(text)["bash_command"] == "{{ ti.xcom_pull(task_ids='upstream') }}"
+    problems, text = make(
+        {"bash_command": {"widget": "parameter", "value": "rate"}},
+        params=[{"name": "rate", "type": "string", "default": "x"}],
+    )
+    assert errors(problems) == [] and kwargs_of(text)["bash_command"] == "{{ params.rate }}"
 
 
 @pytest.mark.parametrize(
     "values,parents,xcom,expected",
     [
-        ({}, {}, (), ("component_parameters/bash_command", "RunOperator needs 'bash_command' (The command.).")),
+        ({}, {}, (), ("component_parameters/bash_command", "RunOperator needs 'bash_command' (The command).")),
         ({"bash_command": "x", "nope": 1}, {}, (),
          ("component_parameters/nope", "RunOperator has no argument 'nope'.")),
         ({"bash_command": "x", "count": "many"}, {}, (),
@@ -179,9 +224,9 @@ def test_parameters_and_xcom_become_the_only_templates():
     ],
 )  # fmt: skip
 def test_refusals_name_the_field(values, parents, xcom, expected):
-    ctx, _ = make(values, parents=parents, xcom=xcom)
-    assert errors(ctx) == [expected]
-    assert all(p.node_id == "n1" for p in ctx.problems)
+    problems, _ = make(values, parents=parents, xcom=xcom)
+    assert errors(problems) == [expected]
+    assert all(p.node_id == "n1" for p in problems if p.severity == "error")
 
 
 def test_imports_for_both_airflow_majors():
@@ -235,16 +280,16 @@ hostile = st.lists(
 @given(command=hostile, env=hostile, note=hostile, key=hostile, label=hostile)
 @settings(max_examples=200, deadline=None)
 def test_hostile_text_stays_literal_and_renders_to_itself(command, env, note, key, label):
-    ctx, text = make(
+    problems, text = make(
         {"bash_command": command, "env": {"widget": "string", "value": {key: env}}, "note": note},
         label=label or "x",
     )
-    text.encode("utf-8", "surrogatepass")
-    kw = kwargs_of(text)  # one call, every argument a literal: nothing else in code position
-    if errors(ctx):
-        assert {p.code for p in ctx.problems} == {"template-text"}
+    if errors(problems):
+        assert {p.code for p in problems if p.severity == "error"} == {"template-text"}
         assert "endraw" in command + env
         return
+    text.encode("utf-8", "surrogatepass")
+    kw = kwargs_of(text)  # one call, every argument a literal: nothing else in code position
     assert kw["note"] == note  # not templated: exactly the user's text
     for given_text, emitted in ((command, kw["bash_command"]), (env, kw["env"][key])):
         # Jinja turns \r\n and \r into \n, nothing else

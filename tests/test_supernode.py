@@ -160,7 +160,7 @@ def test_nested_supernodes_flatten_with_links_through_bindings():
     assert result.groups == {"b": ["Prepare data"], "c": ["Prepare data", "Inner"]}
     assert result.supernodes == ["S", "T"]
     flat = {n["id"]: n for n in result.doc["pipelines"][0]["nodes"]}
-    assert flat["c"]["app_data"]["mlpipe"]["group"] == ["Prepare data", "Inner"]
+    assert flat["c"]["mlpipe_group"] == ["Prepare data", "Inner"]
     assert "mlpipe" not in flat["a"]["app_data"]
     assert doc == saved  # the document given is never changed
 

@@ -253,18 +253,20 @@ def test_secret_looking_env_vars_warn(tmp_path):
     assert "Kubernetes secret" in probs[1].message
 
 
-def test_unsupported_nodes(tmp_path):
+def test_nodes_that_cannot_run_are_named(tmp_path):
     doc = pipeline("p", [])
     doc["pipelines"][0]["nodes"] = [
         {"id": "s", "type": "super_node", "app_data": {"label": "Group"}},
         {"id": "c", "type": "execution_node", "op": "local-file-catalog:abc:MyOp", "app_data": {}},
+        {"id": "n", "type": "execution_node", "app_data": {}},
     ]
-    probs = problems_of(doc, tmp_path)
-    assert [(p.node_id, p.code) for p in probs] == [
-        ("s", "unsupported-node"),
-        ("c", "unsupported-node"),
-        (None, "empty-pipeline"),  # and export would refuse it for that too
+    probs = [p for p in problems_of(doc, tmp_path) if p.severity == "error"]
+    assert [(p.node_id, p.code, p.path) for p in probs] == [
+        ("s", "supernode", "subflow_ref"),  # its sub-pipeline is not in the file
+        ("n", "unsupported-node", "op"),
+        ("c", "component", "op"),  # in no component catalog
     ]
+    assert "'local-file-catalog:abc:MyOp' is in none of the component catalogs" in probs[2].message
 
 
 def test_parameters_typed_and_referenced(tmp_path):

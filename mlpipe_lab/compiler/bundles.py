@@ -495,7 +495,8 @@ def build_bundles(
     bundles = BundleSet(Path(folder))
     try:
         for slot in tasks.slots:
-            if slot.kind == "serve":  # serve tasks ship no files: they fetch the model themselves
+            if slot.kind in ("serve", "component"):  # no files: serve tasks fetch the model
+                # themselves, operators and KFP components run what their image holds
                 continue
             rel = bundle_files(pipeline, slot.node, files, exclude)
             root = bundle_root(pipeline, slot.node, files)

@@ -18,8 +18,8 @@ from ..pipeline.model import Pipeline
 from ..pipeline.problems import WARNING, Problem
 from ..plan import Plan, check
 from ..plan.check import image_refs  # noqa: F401  (re-exported)
-from ..plan.model import WORKER
-from . import bash, delivery, kpo, serve
+from ..plan.model import KFP, OPERATOR, WORKER
+from . import bash, delivery, kpo, operator, serve
 from .context import RenderContext
 from .dag import dag_call, imports, shared_constants
 from .emit import Call, EmitError, Name, Splat, Writer, escape_for_comment, literal, render
@@ -96,6 +96,7 @@ def compile_pipeline(
     source_path: str,
     bundles: Mapping[str, Any] | None = None,
     target: str | None = None,
+    components: Any = None,
 ) -> CompiledDag:
     """Check and compile a pipeline to one DAG file's text (files are not looked at: export does).
 
@@ -106,7 +107,7 @@ def compile_pipeline(
     Raises PipelineError when the pipeline has errors; the result carries the warnings.
     """
     target = _target(target)
-    checked = check(pipeline, config=config, images=images, bundles=bundles)
+    checked = check(pipeline, config=config, images=images, bundles=bundles, components=components)
     checked.raise_errors()
     assert checked.plan is not None
     problems = list(checked.problems)
@@ -158,9 +159,18 @@ def render_plan(
     ctx.shared = {name for name, _ in constants}
     dag = dag_call(ctx, plan)
     worker = plan.executor == WORKER
+    reserved = set(MODULE_NAMES) - ({"BashOperator"} if not worker else set())
+    imported = operator.aliases(plan.tasks, reserved)
     calls = []
     for t in plan.tasks:
-        if worker:
+        if t.kind == OPERATOR:
+            assert t.operator is not None
+            call = operator.operator_call(
+                ctx, t, imported[(t.operator.module, t.operator.class_name)]
+            )
+        elif t.kind == KFP:
+            call = operator.kfp_call(ctx, t)
+        elif worker:
             call = bash.task_call(ctx, t)
         elif t.kind == "serve":
             call = serve.task_call(ctx, t)
@@ -171,11 +181,14 @@ def render_plan(
         constants.insert(1, (kpo.NOTEBOOK_PARAMS, kpo.notebook_param_args(ctx)))  # after RUNNER
     if delivery.INIT in ctx.uses:
         constants.insert(1, (delivery.INIT, delivery.runner_pod(ctx)))
-    _share_common_settings(constants, calls)
-    _share_common_entries(constants, calls, "env_vars", "TASK_ENV")
-    _share_common_entries(constants, calls, "env", "TASK_ENV")
-    _share_common_entries(constants, calls, "labels", "TASK_LABELS")
-    _share_common_settings(constants, calls, ("labels",))  # labels=TASK_LABELS
+    # what every runner/serve task has in common goes into module constants (operator and KFP
+    # component tasks keep their own arguments)
+    own = [c for t, c in zip(plan.tasks, calls) if t.kind not in (OPERATOR, KFP)]
+    _share_common_settings(constants, own)
+    _share_common_entries(constants, own, "env_vars", "TASK_ENV")
+    _share_common_entries(constants, own, "env", "TASK_ENV")
+    _share_common_entries(constants, own, "labels", "TASK_LABELS")
+    _share_common_settings(constants, own, ("labels",))  # labels=TASK_LABELS
 
     w = Writer()
     w.comment(
@@ -183,6 +196,8 @@ def render_plan(
     )
     w.comment(f"source-sha256: {source_sha256}")
     w.raw_lines(imports(ctx.uses, target))
+    if imported:
+        w.raw_lines(operator.import_lines({alias: key for key, alias in imported.items()}, target))
     w.line()
     if worker:
         w.comment(
@@ -196,7 +211,7 @@ def render_plan(
         w.assign(name, value)
     w.line()
     w.raw_lines(_with_dag(dag))
-    variables = _variables([t.task_id for t in plan.tasks])
+    variables = _variables([t.task_id for t in plan.tasks], set(imported.values()))
     for task, call in zip(plan.tasks, calls):
         w.line()
         w.assign(variables[task.task_id], call, indent=1)
@@ -211,13 +226,19 @@ def render_plan(
     return w.text()
 
 
-def _variables(task_ids: list[str]) -> dict[str, str]:
+def _variables(task_ids: list[str], taken: set[str] = frozenset()) -> dict[str, str]:  # type: ignore[assignment]
     """Python variable names for task ids: readable, unique, never a keyword or a module name."""
-    used: set[str] = set()
+    used: set[str] = set(taken)
     out: dict[str, str] = {}
     for tid in task_ids:
         base = re.sub(r"[^A-Za-z0-9_]", "_", tid)
-        if not base or base[0].isdigit() or keyword.iskeyword(base) or base in _RESERVED:
+        if (
+            not base
+            or base[0].isdigit()
+            or keyword.iskeyword(base)
+            or base in _RESERVED
+            or base in taken
+        ):
             base = "t_" + base
         name, n = base, 1
         while name in used:

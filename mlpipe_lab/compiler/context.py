@@ -44,7 +44,9 @@ def template_of(ref: Ref) -> str:
     if isinstance(ref, ParamRef):
         return "{{ " + param_ref(ref.name) + (" | tojson }}" if ref.json else " }}")
     if isinstance(ref, XComRef):  # task ids are [A-Za-z0-9_.-]: safe inside the quotes
-        pull = "ti.xcom_pull(task_ids='" + ref.task_id + "')['" + ref.key + "']"
+        pull = "ti.xcom_pull(task_ids='" + ref.task_id + "')"
+        if ref.key:  # else the whole return value (an operator's)
+            pull += "['" + ref.key + "']"
         return "{{ " + pull + (" | tojson }}" if ref.json else " }}")
     raise EmitError(f"not a run-time value: {ref!r}")
 
@@ -59,7 +61,7 @@ class RenderContext:
         # True when some task's command is not the configuration's runner (serve nodes, runtime
         # images that choose the other delivery): then each runner task names its command
         self.cmds_per_task = plan.executor == PODS and (
-            any(t.kind == "serve" for t in plan.tasks)
+            any(t.kind in ("serve", "kfp") for t in plan.tasks)
             or bool(self.delivery_modes - {plan.runner.delivery})
         )
 

@@ -179,6 +179,7 @@ def export(
     text: str | None = None,
     overwrite: bool = False,
     root: Path | None = None,
+    components: Any = None,
 ) -> ExportResult:
     """Validate (with the files), build the bundles into ``<output dir>/<dag_id>.bundles/``, compile
     and write the DAG to ``output`` (default ``<pipeline dir>/dags/<dag_id>.py``).
@@ -223,6 +224,7 @@ def export(
             files,
             bundles=bundles.keys if bundles is not None else {},
             tasks=tasks,
+            components=components,
         )
         checked.raise_errors()
         if failure is not None:

@@ -317,3 +317,122 @@ def _v2(doc: dict[str, Any], filename: str) -> Component:
             version=2,
         ),
     )
+
+
+# -- the command line of a node ------------------------------------------------------------------
+
+_V2_PLACEHOLDER = re.compile(
+    r"\{\{\$\.(inputs|outputs)\.(parameters|artifacts)\['([^']+)'\](?:\.(path|uri|output_file))?\}\}"
+)
+
+
+def resolve_command(
+    comp: Component,
+    values: dict[str, Any],
+    files: dict[str, str],
+    outputs: dict[str, str],
+) -> tuple[list[Any], list[Any]]:
+    """(command, args) of a component's container with its placeholders replaced.
+
+    ``values``: parameter name -> its value (text, or a run-time value such as
+    ``plan.values.ParamRef``: text and run-time values are joined with ``+``); ``files``: parameter
+    name -> the path the component reads it from; ``outputs``: output key -> the path it writes.
+    An argument made only of an input that is not given is left out (as KFP's ``isPresent``
+    branches say). Raises ValueError naming what the command needs and the node lacks."""
+    container = comp.container
+    if container is None:
+        raise ValueError("it runs no container")
+    by_title = {p.title or p.name: p for p in comp.params}
+    out_key = {o.name: o.key for o in comp.outputs}
+
+    def input_of(name: str, as_path: bool) -> Any:
+        p = by_title.get(name)
+        key = p.name if p is not None else elyra_key(name)
+        if as_path:
+            if key in files:
+                return files[key]
+            raise ValueError(f"the input '{name}' is read as a file and has no value")
+        if key in values:
+            return values[key]
+        return _ABSENT
+
+    def output_of(name: str) -> str:
+        key = out_key.get(name, "output_" + elyra_key(name))
+        return outputs.get(key, f"/tmp/outputs/{key}")
+
+    def v1(item: Any) -> list[Any]:
+        if isinstance(item, str):
+            return [item]
+        if isinstance(item, (int, float, bool)):
+            return [str(item).lower() if isinstance(item, bool) else str(item)]
+        if not isinstance(item, dict) or len(item) != 1:
+            raise ValueError(f"the command holds {item!r}, which is not a KFP placeholder")
+        ((kind, arg),) = item.items()
+        if kind == "inputValue":
+            value = input_of(str(arg), False)
+            return [] if value is _ABSENT else [value]
+        if kind in ("inputPath", "inputUri"):
+            return [input_of(str(arg), True)]
+        if kind in ("outputPath", "outputUri"):
+            return [output_of(str(arg))]
+        if kind == "concat":
+            parts: list[Any] = []
+            for part in arg if isinstance(arg, list) else [arg]:
+                got = v1(part)
+                if not got:
+                    return []
+                parts += got
+            joined: Any = ""
+            for part in parts:
+                joined = joined + part
+            return [joined]
+        if kind == "if" and isinstance(arg, dict):
+            cond = arg.get("cond")
+            branch = arg.get("then") if _present(cond, input_of) else arg.get("else")
+            out: list[Any] = []
+            for part in branch if isinstance(branch, list) else ([branch] if branch else []):
+                out += v1(part)
+            return out
+        raise ValueError(f"the command uses the placeholder '{kind}', which is not supported")
+
+    def v2(item: Any) -> list[Any]:
+        text = str(item)
+        pieces: list[Any] = []
+        last = 0
+        for match in _V2_PLACEHOLDER.finditer(text):
+            pieces.append(text[last : match.start()])
+            side, group, name, attr = match.groups()
+            if side == "outputs":
+                pieces.append(output_of(name))
+            elif group == "artifacts" or attr:
+                pieces.append(input_of(name, True))
+            else:
+                value = input_of(name, False)
+                if value is _ABSENT:
+                    return []
+                pieces.append(value)
+            last = match.end()
+        pieces.append(text[last:])
+        joined: Any = ""
+        for part in pieces:
+            if part != "":
+                joined = joined + part
+        return [joined]
+
+    expand = v1 if container.version == 1 else v2
+    command = [x for item in container.command for x in expand(item)]
+    args = [x for item in container.args for x in expand(item)]
+    return command, args
+
+
+_ABSENT = object()
+
+
+def _present(cond: Any, input_of: Any) -> bool:
+    if isinstance(cond, dict) and "isPresent" in cond:
+        return input_of(str(cond["isPresent"]), False) is not _ABSENT
+    if isinstance(cond, bool):
+        return cond
+    if isinstance(cond, str):
+        return cond.strip().lower() == "true"
+    return bool(cond)

@@ -9,8 +9,9 @@ Outer nodes link to the supernode's output port.
 sub-flow (nested supernodes included) with links rewired through the bindings, so each link that
 passed through a binding becomes a direct link between the nodes on either side. Node ids do not
 change (problems found on the flat document point at the nodes of the saved one). Each lifted node
-records the labels of the supernodes around it in ``app_data.mlpipe.group`` (outermost first), so
-task ids can be made from them: stable (labels, not positions) and readable. The document given is
+records the labels of the supernodes around it in ``GROUP_KEY`` (a key of the node outside its
+``app_data``, outermost first), so task ids can be made from them: stable (labels, not positions)
+and readable. The document given is
 never modified; the saved file stays as the editor wrote it.
 """
 
@@ -22,6 +23,7 @@ from typing import Any
 
 SUPER_NODE = "super_node"
 BINDING = "binding"
+GROUP_KEY = "mlpipe_group"  # in a lifted node of the flat document only (never saved)
 
 
 @dataclass
@@ -170,11 +172,7 @@ def flatten(doc: dict[str, Any]) -> Flattened:
             new["inputs"] = new_inputs
         nid = str(node.get("id", ""))
         if nid in groups:
-            app = dict(node.get("app_data") or {})
-            mlpipe = dict(app.get("mlpipe") or {})
-            mlpipe["group"] = list(groups[nid])
-            app["mlpipe"] = mlpipe
-            new["app_data"] = app
+            new[GROUP_KEY] = list(groups[nid])
         flat_nodes.append(new)
 
     flat_primary = {**primary, "nodes": flat_nodes}

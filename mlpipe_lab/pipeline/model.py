@@ -93,9 +93,22 @@ class Node:
         return self.type == "execution_node" and self.op == SERVE_OP
 
     @property
+    def is_component(self) -> bool:
+        """An Airflow operator or KFP component node (any other op): the planner resolves it
+        from the component catalogs (``mlpipe_lab.components``)."""
+        return self.type == "execution_node" and bool(self.op) and self.op not in TASK_OPS
+
+    @property
     def is_task(self) -> bool:
         """Becomes one or more Airflow tasks."""
-        return self.is_generic or self.is_serve
+        return self.is_generic or self.is_serve or self.is_component
+
+    @property
+    def group(self) -> list[str]:
+        """Labels of the supernodes around the node (outermost first), when it was lifted out of
+        a sub-pipeline (see ``components.supernode``)."""
+        group = self.raw.get("mlpipe_group")  # components.supernode.GROUP_KEY
+        return [g for g in group if isinstance(g, str)] if isinstance(group, list) else []
 
     @cached_property
     def app_data(self) -> dict[str, Any]:
@@ -202,11 +215,22 @@ class Pipeline:
         self.doc = doc
         self.source = source  # path of the file, as the user knows it (for messages)
         self._merged: dict[int, tuple[Node, dict[str, Any]]] = {}
+        # (node id, message) of supernodes that cannot be expanded
+        self.supernode_problems: list[tuple[str, str]] = []
 
     @cached_property
     def primary(self) -> dict[str, Any]:
-        pipelines = [p for p in self.doc.get("pipelines") or [] if isinstance(p, dict)]
-        wanted = self.doc.get("primary_pipeline")
+        """The primary pipeline, its supernodes expanded (sub-pipelines flattened; the document
+        itself is never changed)."""
+        from ..components.supernode import flatten, has_supernodes
+
+        doc = self.doc
+        if isinstance(doc.get("pipelines"), list) and has_supernodes(doc):
+            flat = flatten(doc)
+            self.supernode_problems = flat.problems
+            doc = flat.doc
+        pipelines = [p for p in doc.get("pipelines") or [] if isinstance(p, dict)]
+        wanted = doc.get("primary_pipeline")
         for p in pipelines:
             if p.get("id") == wanted:
                 return p

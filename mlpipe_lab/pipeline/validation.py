@@ -108,6 +108,17 @@ class Validator:
             return self.problems
         self._pipeline_properties()
         self._links_and_cycles()
+        for node_id, message in self.p.supernode_problems:
+            self.problems.append(
+                Problem(
+                    code="supernode",
+                    message=message,
+                    severity=ERROR,
+                    pipeline=self.p.name,
+                    node_id=node_id,
+                    path="subflow_ref",
+                )
+            )
         for node in self.p.nodes:
             self._node(node)
         return self.problems
@@ -244,11 +255,13 @@ class Validator:
         if node.op == SERVE_OP:
             self._serve_node(node)
             return
+        if node.is_component:
+            return  # an operator or KFP component: the planner resolves and checks it
         if node.op not in GENERIC_OPS:
             self.add(
                 "unsupported-node",
-                f"Node type '{node.op or '(none)'}' is not supported; only notebook, Python, R "
-                "script and Serve MLflow model nodes can run.",
+                "The node has no type (op); only notebook, Python, R script, Serve MLflow model "
+                "and component nodes can run.",
                 node=node,
                 path="op",
             )

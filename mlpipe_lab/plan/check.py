@@ -58,6 +58,7 @@ def check(
     bundles: Mapping[str, Any] | None = None,
     tasks: Layout | None = None,
     planned: bool = True,
+    components: Any = None,
 ) -> Checked:
     """Every problem of a pipeline for the runtime configuration ``config``, and its plan.
 
@@ -80,7 +81,7 @@ def check(
     if not planned:
         problems = Validator(pipeline, files, refs).run()
         return Checked(pipeline, None, problems, problems)
-    return structural_and_plan(pipeline, config, images, refs, files, bundles, tasks)
+    return structural_and_plan(pipeline, config, images, refs, files, bundles, tasks, components)
 
 
 def structural_and_plan(
@@ -91,12 +92,15 @@ def structural_and_plan(
     files: PipelineFiles | LocalFiles | None,
     bundles: Mapping[str, Any] | None = None,
     tasks: Layout | None = None,
+    components: Any = None,
 ) -> Checked:
+    """``components``: the component catalogs (a ComponentIndex, or a function that makes one;
+    see :func:`mlpipe_lab.plan.plan`)."""
     validator = Validator(pipeline, files, refs)
     problems = validator.run()
     if not validator.usable:
         return Checked(pipeline, None, problems, problems)
-    result = make_plan(pipeline, config, images, bundles, tasks)
+    result = make_plan(pipeline, config, images, bundles, tasks, components)
     # A field the structural checks found wrong is reported once (the schema says it first).
     flagged = {(p.node_id, p.path) for p in problems if p.severity == ERROR and p.path}
     planned = [p for p in result.problems if (p.node_id, p.path) not in flagged or not p.path]

@@ -11,6 +11,14 @@ from ..pipeline.ids import slugify, unique_ids
 from ..pipeline.model import NOTEBOOK_OP, PYTHON_OP, R_OP, SERVE_OP, Node, Pipeline
 
 KIND_BY_OP = {NOTEBOOK_OP: "notebook", PYTHON_OP: "python", R_OP: "r", SERVE_OP: "serve"}
+# An operator or KFP component node: the planner tells which (model.OPERATOR or model.KFP).
+COMPONENT = "component"
+
+
+def wanted_id(node: Node) -> str:
+    """The task id a node's label gives; a node lifted out of supernodes is prefixed with their
+    labels (``Preprocess_Filter_rows``): stable and readable."""
+    return "_".join(slugify(part) for part in [*node.group, node.label])
 
 
 def serve_steps(node: Node, local: bool) -> tuple[str, ...]:
@@ -84,7 +92,7 @@ def task_ids(pipeline: Pipeline) -> tuple[dict[str, str], list[Clash]]:
             else:
                 owner[value.lower()] = node
     derived_nodes = [n for n in runnable if n.id not in explicit]
-    wanted = [slugify(n.label) for n in derived_nodes]
+    wanted = [wanted_id(n) for n in derived_nodes]
     derived = unique_ids(wanted, reserved=set(explicit.values()))
     for node, want, got in zip(derived_nodes, wanted, derived):
         if want != got:
@@ -147,8 +155,10 @@ def layout(pipeline: Pipeline, local: bool = False) -> Layout:
                 Slot(
                     node=node,
                     task_id=ids[nid],
-                    kind=KIND_BY_OP[node.op],
-                    file=posixpath.basename(normalise_file(node.filename)),
+                    kind=KIND_BY_OP.get(node.op, COMPONENT),
+                    file=posixpath.basename(normalise_file(node.filename))
+                    if node.is_generic
+                    else "",
                     upstream=ups,
                     inputs=data_ups,
                 )

@@ -9,8 +9,11 @@ from typing import Any
 from ..pipeline.problems import ERROR, Problem
 from .values import Value
 
-# Task kinds. The runner runs the first three; a serve node becomes several "serve" tasks.
+# Task kinds. The runner runs the first three; a serve node becomes several "serve" tasks; an
+# Airflow operator node is an "operator" task (that operator in the DAG), a Kubeflow Pipelines
+# component node a "kfp" pod task (the component's own image and command).
 NOTEBOOK, PYTHON, R, SERVE = "notebook", "python", "r", "serve"
+OPERATOR, KFP = "operator", "kfp"
 RUNNER_KINDS = (NOTEBOOK, PYTHON, R)
 
 # How the tasks of a DAG execute: as Kubernetes pods (the default, also for the local runtime's
@@ -164,6 +167,28 @@ class Toleration:
 
 
 @dataclass
+class Argument:
+    """A keyword argument of an operator task. ``value`` is a JSON value whose strings are the
+    user's text (never code) and whose leaves may be run-time values (a pipeline parameter, the
+    return value of a parent task); ``templated``: Airflow renders it with Jinja."""
+
+    name: str
+    value: Any
+    templated: bool = False
+
+
+@dataclass
+class OperatorCall:
+    """What an operator task is: ``module.class_name(**arguments)``."""
+
+    class_name: str
+    module: str  # as the catalog lists it (the renderer adds the Airflow 2/3 fallbacks)
+    component: str  # the component id it was resolved to
+    arguments: list[Argument] = field(default_factory=list)
+    template_ext: tuple[str, ...] = ()  # a templated text ending so would be read as a file
+
+
+@dataclass
 class Task:
     """One Airflow task. A notebook/Python/R node is one task; a serve node is one per step."""
 
@@ -206,6 +231,7 @@ class Task:
     cache: bool | None = None  # step caching for this node; None: the pipeline's setting
     cache_max_age: int | None = None  # seconds; None: the pipeline's setting
     side_effects: bool = False  # changes things outside its outputs: never cached
+    operator: OperatorCall | None = None  # operator tasks: the operator and its arguments
 
     @property
     def effective_trigger_rule(self) -> str:

@@ -28,7 +28,7 @@ from ..runner.contract import (
     store_arguments,
     task_arguments,
 )
-from .layout import Layout, Slot, layout
+from .layout import COMPONENT, Layout, Slot, layout
 from .model import (
     PODS,
     WORKER,
@@ -104,13 +104,16 @@ def plan(
     images: list[dict[str, Any]] | None = None,
     bundles: Mapping[str, Any] | None = None,
     tasks: Layout | None = None,
+    components: Any = None,
 ) -> Plan:
     """The plan of ``pipeline`` for the runtime configuration ``config`` (a plain dict).
 
     ``images``: the runtime image catalog's entries (pull policies and secrets); ``bundles``: node
     id -> bundle reference (``.key``, or ``{"key": ...}``) from export, else placeholder keys;
-    ``tasks``: the layout_for() this pipeline and config when the caller made it already."""
-    return Planner(pipeline, config, images or [], bundles, tasks).run()
+    ``tasks``: the layout_for() this pipeline and config when the caller made it already;
+    ``components``: the component catalogs' ComponentIndex, for operator and KFP component nodes
+    (None: only the components nodes carry themselves resolve)."""
+    return Planner(pipeline, config, images or [], bundles, tasks, components).run()
 
 
 # -- helpers shared with the renderers -------------------------------------------------------------
@@ -213,8 +216,10 @@ class Planner:
         images: list[dict[str, Any]],
         bundles: Mapping[str, Any] | None,
         tasks: Layout | None,
+        components: Any = None,
     ):
         self.p = pipeline
+        self.components = components
         self.s = read_settings(config)
         self.images = [i for i in images if isinstance(i, dict)]
         self.bundles = bundles
@@ -229,6 +234,7 @@ class Planner:
         self.warned: set[str] = set()  # warning kinds given once per pipeline
         self._image_index: dict[str, dict[str, Any]] | None = None
         self._serve: Any = None  # plan.serve.ServePlanner, made for pipelines with serve nodes
+        self._component: Any = None  # plan.components.ComponentPlanner, likewise
 
     # -- problems --------------------------------------------------------------------------
 
@@ -284,7 +290,8 @@ class Planner:
         if not self.layout.slots:
             self.error(
                 "empty-pipeline",
-                "The pipeline has no notebook, Python, R or Serve MLflow model node to run.",
+                "The pipeline has no notebook, Python, R or Serve MLflow model node (nor an "
+                "operator or component node) to run.",
             )
         dag_id = self.layout.dag_id
         if not dag_id:
@@ -307,7 +314,11 @@ class Planner:
         cluster = self._cluster()
         dag = self._dag(dag_id)
         tasks = [
-            self._serve_task(slot) if slot.kind == "serve" else self._runner_task(slot)
+            self._serve_task(slot)
+            if slot.kind == "serve"
+            else self._component_task(slot)
+            if slot.kind == COMPONENT
+            else self._runner_task(slot)
             for slot in self.layout.slots
         ]
         return Plan(
@@ -894,6 +905,47 @@ class Planner:
 
     def airflow_settings(self, task: Task, extra: dict[str, Any]) -> None:
         read_airflow_settings(task, extra)
+
+    # -- operator and KFP component nodes ------------------------------------------------------
+
+    def _component_task(self, slot: Slot) -> Task:
+        if self._component is None:
+            from .components import ComponentPlanner
+
+            self._component = ComponentPlanner(self, self.components)
+            if self.s.type == "local":
+                self.warn(
+                    "local-run",
+                    "Local runs do not run operator and component nodes yet: export the "
+                    "pipeline, or run it on an Airflow runtime configuration.",
+                    node=slot.node,
+                )
+        return self._component.task(slot)
+
+    def image_of(self, node: Node, ref: str) -> Image:
+        """A KFP component's own image, with the catalog's pull policy and secrets."""
+        return self.image(node, {"runtime_image": ref})
+
+    def component_env(self, node: Node, props: dict[str, Any]) -> dict[str, Value]:
+        """A component pod's plain environment: the node's variables (no store settings)."""
+        env: dict[str, Value] = {}
+        for entry in normalise_entries("env_vars", props.get("env_vars")):
+            name = entry.get("env_var")
+            if isinstance(name, str) and name:
+                env[name] = self.text(_text_value(entry.get("value")), node, CP + "env_vars")
+        return env
+
+    def pairs(self, node: Node, props: dict[str, Any], kind: str) -> dict[str, str]:
+        return self._pairs(node, props, kind)
+
+    def resources(self, node: Node, props: dict[str, Any]) -> Resources | None:
+        return self._resources(node, props)
+
+    def volumes(self, node: Node, props: dict[str, Any]) -> tuple[list[Volume], list[Mount]]:
+        return self._volumes(node, props)
+
+    def tolerations(self, node: Node, props: dict[str, Any]) -> list[Toleration]:
+        return self._tolerations(node, props)
 
     # -- serve nodes ---------------------------------------------------------------------------
 

@@ -4,6 +4,7 @@
 pipeline folder) and a catalog folder:
 
 - ``catalogs``: runtime images and runtime configurations (:mod:`.catalogs`);
+- ``components``: the components of the component catalogs (:mod:`.components`);
 - ``pipelines``: validate, describe and export, from the plan (:mod:`.pipelines`);
 - ``publishing``: submit and retire (:mod:`.publishing`);
 - ``runs``: local and Airflow runs (``mlpipe_lab.runs.RunsService``);
@@ -20,6 +21,7 @@ from typing import Any
 
 from ..errors import MLPipeError
 from .catalogs import CONFIGS, IMAGES, Catalogs, catalog_kind
+from .components import Components
 from .pipelines import DEFAULT_RUNTIME, Pipelines
 from .publishing import Publishing
 from .registry import Registry
@@ -30,6 +32,7 @@ __all__ = [
     "DEFAULT_RUNTIME",
     "IMAGES",
     "Catalogs",
+    "Components",
     "Pipelines",
     "Publishing",
     "Registry",
@@ -52,7 +55,8 @@ class Services:
     ):
         self.workspace = Workspace(root_dir, confine_outputs=confine_outputs)
         self.catalogs = Catalogs(data_dir, elyra_data_dir)
-        self.pipelines = Pipelines(self.workspace, self.catalogs)
+        self.components = Components(self.workspace, self.catalogs)
+        self.pipelines = Pipelines(self.workspace, self.catalogs, self.components)
         self.publishing = Publishing(self.workspace, self.catalogs, self.pipelines)
         self.registry = Registry(self.catalogs)
         self.local_run_parallelism = local_run_parallelism

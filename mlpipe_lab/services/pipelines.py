@@ -23,9 +23,10 @@ PLANS_KEPT = 32
 
 
 class Pipelines:
-    def __init__(self, workspace: Workspace, catalogs: Catalogs):
+    def __init__(self, workspace: Workspace, catalogs: Catalogs, components: Any = None):
         self.workspace = workspace
         self.catalogs = catalogs
+        self.components = components  # services.components.Components: component nodes' index
         # (path, sha256 of its text, sha256 of the runtime configuration) -> its tasks
         self._layouts: dict[tuple[str, str, str], Any] = {}
         self._lock = threading.Lock()
@@ -58,8 +59,17 @@ class Pipelines:
             images=self.catalogs.images(),
             files=PipelineFiles.at(self.workspace.root, file),
             planned=planned,
+            components=self.component_index,
         )
         return file, checked
+
+    def component_index(self) -> Any:
+        """The component catalogs' index (made only for pipelines with component nodes)."""
+        if self.components is None:
+            from ..components import ComponentIndex
+
+            return ComponentIndex([], root=self.workspace.root)
+        return self.components.index()
 
     def validate(
         self, path: str, content: str | None = None, runtime_config: str | None = None
@@ -133,7 +143,10 @@ class Pipelines:
         entries = self.catalogs.images()
         catalog = {e["image"]: e for e in entries if e.get("image")}
         plan = make_plan(
-            pipeline, self.catalogs.runtime_config(runtime_config or DEFAULT_RUNTIME), entries
+            pipeline,
+            self.catalogs.runtime_config(runtime_config or DEFAULT_RUNTIME),
+            entries,
+            components=self.component_index,
         )
         graph = pipeline.graph
         try:
@@ -244,6 +257,7 @@ class Pipelines:
                 output=output,
                 overwrite=overwrite,
                 root=self.workspace.root,
+                components=self.component_index,
             )
         except PipelineError as exc:
             raise PipelineError(
