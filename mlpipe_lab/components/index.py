@@ -261,8 +261,9 @@ def _not_found(op: str, source: dict[str, Any], class_name: str) -> str:
     catalog = source.get("catalog_type") if isinstance(source.get("catalog_type"), str) else ""
     hint = f" from {catalog}" if catalog else ""
     file_hint = f" ({where})" if where else ""
+    node_type = f" (node type '{op}')" if class_name else ""
     return (
-        f"The {what}{hint}{file_hint} is in none of the component catalogs; add a catalog "
+        f"The {what}{hint}{file_hint} is in none of the component catalogs{node_type}; add a catalog "
         "that holds it (Component Catalogs in the side bar, or `mlpipe catalog add "
         "component-catalogs`)."
     )

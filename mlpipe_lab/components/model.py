@@ -93,6 +93,7 @@ class Component:
     module: str = ""  # the module the DAG imports the class from ("" when unknown)
     bases: tuple[str, ...] = ()  # base classes, dotted as the source imported them
     accepts_kwargs: bool = False  # **kwargs in __init__ (passed on to the base class)
+    passes: tuple[str, ...] = ()  # base class arguments __init__ gives itself (super().__init__)
     template_fields: tuple[str, ...] = ()
     template_ext: tuple[str, ...] = ()  # a templated string ending so is read as a file name
     # Kubeflow Pipelines components

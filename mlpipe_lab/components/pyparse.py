@@ -159,7 +159,7 @@ def _inherit_local(comp: Component, parsed: dict[str, Component], depth: int = 0
             continue
         local = _inherit_local(local, parsed, depth + 1)
         for p in local.params:
-            if p.name not in names:
+            if p.name not in names and p.name not in comp.passes:
                 params.append(replace(p, templated=p.name in (fields or local.template_fields)))
                 names.add(p.name)
         if not fields:
@@ -187,7 +187,9 @@ def inherit(comp: Component, base: Component) -> Component:
     fields = comp.template_fields or base.template_fields
     ext = comp.template_ext or base.template_ext
     extra = tuple(
-        replace(p, templated=p.name in fields) for p in base.params if p.name not in names
+        replace(p, templated=p.name in fields)
+        for p in base.params
+        if p.name not in names and p.name not in comp.passes
     )
     return replace(
         comp,
@@ -210,6 +212,7 @@ def _parse_class(info: _ClassInfo, module: str) -> Component:
     params: list[Param] = []
     accepts_kwargs = False
     problems: list[str] = []
+    passes = _passed_to_base(init) if init is not None else ()
     if init is None:
         accepts_kwargs = True  # inherits the base class's __init__
     else:
@@ -229,10 +232,25 @@ def _parse_class(info: _ClassInfo, module: str) -> Component:
         module=module,
         bases=tuple(b for b in info.bases if b),
         accepts_kwargs=accepts_kwargs,
+        passes=passes,
         template_fields=tuple(fields),
         template_ext=tuple(_template_fields(node, "template_ext")),
         problems=tuple(problems),
     )
+
+
+def _passed_to_base(init: ast.FunctionDef | ast.AsyncFunctionDef) -> tuple[str, ...]:
+    """Keyword arguments ``__init__`` gives the base class itself: ``super().__init__(x=...)``
+    or ``Base.__init__(self, x=...)`` (a subclass's user cannot set them)."""
+    names: list[str] = []
+    for node in ast.walk(init):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "__init__"
+        ):
+            names += [k.arg for k in node.keywords if k.arg]
+    return tuple(dict.fromkeys(names))
 
 
 def _init_of(node: ast.ClassDef) -> ast.FunctionDef | ast.AsyncFunctionDef | None:

@@ -204,6 +204,8 @@ class ComponentPlanner:
         pl, node = self.pl, slot.node
         if value.kind == UNSET:
             return _MISSING
+        if p.type == NOT_LITERAL and value.kind == VALUE and value.value in ("", None):
+            return _MISSING  # an empty field of an argument only code can give
         if value.kind == PARAMETER:
             name = str(value.value)
             if name not in {q.name for q in pl.p.parameters}:
@@ -297,10 +299,23 @@ class ComponentPlanner:
                 self._check_text(node, path, v, exts)
 
     def _parent_task(self, slot: Slot, node_id: str) -> str | None:
-        """The task id of a node linked upstream of this one (directly, or through bindings)."""
+        """The task id of a node upstream of this one (linked directly, through bindings, or
+        through other tasks: Elyra offers the outputs of every ancestor); None otherwise."""
         layout = self.pl.layout
         tid = layout.task_id_of(node_id)
-        return tid if tid is not None and tid in slot.upstream else None
+        if tid is None:
+            return None
+        upstream = {s.task_id: s.upstream for s in layout.slots}
+        seen: set[str] = set()
+        todo = list(slot.upstream)
+        while todo:
+            current = todo.pop()
+            if current == tid:
+                return tid
+            if current not in seen:
+                seen.add(current)
+                todo += upstream.get(current, [])
+        return None
 
     # -- Kubeflow Pipelines components ---------------------------------------------------------
 
@@ -326,6 +341,7 @@ class ComponentPlanner:
             return
         values = node_values(node.app_data, comp.name)
         props = pl.p.node_properties(node)
+        errors_before = len(pl.errors_of(node))
         inputs: dict[str, Value] = {}
         files: dict[str, str] = {}
         for p in comp.params:
@@ -412,6 +428,8 @@ class ComponentPlanner:
         self.outputs[node.id] = outputs
         from ..components.kfp import resolve_command
 
+        if len(pl.errors_of(node)) > errors_before:
+            return  # the command line needs the inputs reported above
         try:
             argv = resolve_command(comp, inputs, files, outputs)
         except ValueError as exc:

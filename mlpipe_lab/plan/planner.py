@@ -922,6 +922,9 @@ class Planner:
                 )
         return self._component.task(slot)
 
+    def errors_of(self, node: Node) -> list[Problem]:
+        return [p for p in self.problems if p.severity == ERROR and p.node_id == node.id]
+
     def image_of(self, node: Node, ref: str) -> Image:
         """A KFP component's own image, with the catalog's pull policy and secrets."""
         return self.image(node, {"runtime_image": ref})
