@@ -123,7 +123,13 @@ def main() -> int:
             "demo",
             DAG_ID,
             [
-                node("prep", "prep.py", label="Prepare data", outputs=["data.txt"]),
+                node(
+                    "prep",
+                    "prep.py",
+                    label="Prepare data",
+                    outputs=["data.txt"],
+                    pipeline_parameters=["scale"],
+                ),
                 node("train", "train.py", label="Train", parents=["prep"]),
             ],
             {

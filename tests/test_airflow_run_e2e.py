@@ -63,14 +63,26 @@ def write_project(folder: Path, flaky_dir: Path) -> Path:
     doc = pipeline(
         "e2e local worker",
         [
-            node("prepare", "prepare.py", outputs=["data/raw.csv"]),
-            node("train", "train.ipynb", parents=["prepare"], outputs=["data/model.json"]),
+            node(
+                "prepare",
+                "prepare.py",
+                outputs=["data/raw.csv"],
+                pipeline_parameters=["scale"],
+            ),
+            node(
+                "train",
+                "train.ipynb",
+                parents=["prepare"],
+                outputs=["data/model.json"],
+                pipeline_parameters=["scale"],
+            ),
             node(
                 "report",
                 "flaky_report.py",
                 label="report",
                 parents=["train"],
                 outputs=["report.txt"],
+                pipeline_parameters=["scale"],
                 env_vars=[{"env_var": "FLAKY_DIR", "value": str(flaky_dir)}],
                 mlpipe={"retries": 1, "retry_delay_seconds": 0},
             ),

@@ -4,6 +4,7 @@ imports, and what Airflow builds (tasks, links, schedule, params, rendered pods)
 from __future__ import annotations
 
 import importlib.util
+import json
 import pathlib
 import sys
 from types import SimpleNamespace
@@ -109,6 +110,26 @@ def expected_container(task: dict, render) -> dict:
     return out
 
 
+def delivered(task: dict, render) -> dict:
+    """What the runner's delivery adds through ``full_pod_spec`` (init-container mode): the init
+    container, its emptyDir volume and the main container's read-only mount of it."""
+    spec = task.get("full_pod_spec")
+    if spec is None:
+        return {"mounts": [], "volumes": [], "init": []}
+    pod = as_k8s(spec, render)["spec"]
+    return {
+        "mounts": pod["containers"][0].get("volumeMounts", []),
+        "volumes": pod.get("volumes", []),
+        "init": pod.get("initContainers", []),
+    }
+
+
+def same_items(got: list, want: list) -> bool:
+    """Equal as multisets: the provider merges ``full_pod_spec`` lists with the operator's own."""
+    key = lambda x: json.dumps(x, sort_keys=True)  # noqa: E731
+    return sorted(got, key=key) == sorted(want, key=key)
+
+
 @pytest.mark.parametrize("version", harness.VERSIONS)
 def test_corpus_in_real_airflow(version, compiled, reports):
     _, dags = compiled
@@ -149,14 +170,25 @@ def test_corpus_in_real_airflow(version, compiled, reports):
 
             pod = gt["rendered_pod"]
             container = pod["spec"]["containers"][0]
+            runner = delivered(task, render)
             for key, value in expected_container(task, render).items():
-                assert container.get(key, [] if key == "volumeMounts" else None) == value, (
-                    dag_id,
-                    task_id,
-                    key,
-                )
+                if key == "volumeMounts":
+                    got_mounts = container.get(key, [])
+                    assert same_items(got_mounts, value + runner["mounts"]), (dag_id, task_id)
+                    continue
+                assert container.get(key) == value, (dag_id, task_id, key)
             spec = pod["spec"]
-            assert spec.get("volumes", []) == as_k8s(task.get("volumes", []), render)
+            assert same_items(
+                spec.get("volumes", []),
+                as_k8s(task.get("volumes", []), render) + runner["volumes"],
+            ), (dag_id, task_id)
+            init = spec.get("initContainers") or []
+            assert [
+                {k: c.get(k) for k in ("name", "image", "command", "volumeMounts")} for c in init
+            ] == [
+                {k: c.get(k) for k in ("name", "image", "command", "volumeMounts")}
+                for c in runner["init"]
+            ], (dag_id, task_id)
             assert (spec.get("tolerations") or []) == as_k8s(
                 task.get("tolerations", []), lambda s: s
             )
