@@ -273,6 +273,14 @@ export function fieldName(path: string): string {
  */
 export function problemLocation(problem: MLPipeAPI.IProblem): string {
   const parts: string[] = [];
+  const config = problem.extra?.runtime_config;
+  if (typeof config === 'string' && !problem.node_id) {
+    // a problem of the runtime configuration, not of the pipeline: fixed in its form
+    const field = problem.extra?.config_field;
+    return `runtime configuration '${config}'${
+      typeof field === 'string' ? `, field ${field}` : ''
+    }`;
+  }
   if (problem.node_label || problem.node_id) {
     parts.push(`node '${problem.node_label ?? problem.node_id}'`);
   } else if (problem.path) {

@@ -417,6 +417,10 @@ def test_airflow_config_without_storage_is_an_error():
     with pytest.raises(PipelineError) as exc:
         compile_doc(simple(node("a", "a.py")), config=config)
     assert errors_of(exc.value) == {"object-storage"}
+    # a problem of the runtime configuration, said as one (the editor names the configuration)
+    (problem,) = [p for p in exc.value.problems if p.code == "object-storage"]
+    assert problem.extra == {"runtime_config": config["name"], "config_field": "object_storage"}
+    assert problem.node_id is None and problem.path == ""
 
 
 # -- ids -------------------------------------------------------------------------------------------

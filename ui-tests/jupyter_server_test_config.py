@@ -8,6 +8,8 @@ from jupyterlab.galata import configure_jupyter_server
 configure_jupyter_server(c)  # noqa: F821 (c is injected by the config loader)
 
 c.ServerApp.ip = "127.0.0.1"
+# playwright.config.js reads the same variable (default 8888, galata's)
+c.ServerApp.port = int(__import__("os").environ.get("MLPIPE_GALATA_PORT", "8888"))
 c.ServerApp.allow_root = True  # CI runs as root. Test-only config: never use in production
 
 # An MLflow model registry for the Serve MLflow model node test (serve-node.spec.ts): a sqlite

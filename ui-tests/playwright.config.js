@@ -5,7 +5,9 @@
 const baseConfig = require('@jupyterlab/galata/lib/playwright-config');
 
 const HOST = process.env.JLAB_TEST_HOST || '127.0.0.1';
-const PORT = 8888; // fixed by galata's configure_jupyter_server (port_retries = 0)
+// galata's configure_jupyter_server fixes 8888 (port_retries = 0); MLPIPE_GALATA_PORT moves it
+// (jupyter_server_test_config.py reads it too), so two checkouts can run their specs at once
+const PORT = Number(process.env.MLPIPE_GALATA_PORT || 8888);
 
 module.exports = {
   ...baseConfig,

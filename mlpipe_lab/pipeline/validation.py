@@ -508,7 +508,10 @@ def _plain(err: Any) -> str:
         key = missing.group(1) if missing else ""
         sub = (schema.get("properties") or {}).get(key) or {}
         what = sub.get("title") or f"'{key}'"
-        hint = f" ({sub['description']})" if sub.get("description") else ""
+        hint = str(sub.get("description") or "").strip().rstrip(".")
+        if hint[1:2].islower():
+            hint = hint[:1].lower() + hint[1:]
+        hint = f" ({hint})" if hint else ""
         return f"{what} is required: enter a value{hint}."
     if kind == "additionalProperties":
         return f"Unknown setting: {err.message.split('(')[-1].rstrip(')')}; remove it."

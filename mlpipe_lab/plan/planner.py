@@ -361,12 +361,16 @@ class Planner:
                 "execution-mode",
                 f"Execution mode '{s.execution_mode}' is not supported yet; "
                 "tasks run as Kubernetes pods.",
+                runtime_config=s.name,
+                config_field="airflow.execution_mode",
             )
         if s.store is None:
             self.error(
                 "object-storage",
                 f"Runtime configuration '{s.name}' has no object storage, so node "
                 "files cannot reach the task pods; add object storage (endpoint and bucket).",
+                runtime_config=s.name,
+                config_field="object_storage",
             )
             return Store(kind=None), {"store": "s3", "bucket": "unset"}
         if s.store == "local":
@@ -394,6 +398,8 @@ class Planner:
                     "storage credentials, which execution mode 'local-worker' cannot use: tasks "
                     "reach the storage with the Airflow worker's own credentials (its environment).",
                     kind="secrets",
+                    runtime_config=s.name,
+                    config_field="object_storage.pod_credentials_secret",
                 )
         elif s.pod_secret:
             store.secrets = [
@@ -406,6 +412,8 @@ class Planner:
                 f"Runtime configuration '{s.name}' names no credentials Secret for "
                 "task pods (object_storage.pod_credentials_secret), so pods reach the storage only "
                 "with ambient credentials (e.g. IAM roles for service accounts).",
+                runtime_config=s.name,
+                config_field="object_storage.pod_credentials_secret",
             )
         return store, kwargs
 

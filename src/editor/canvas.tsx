@@ -245,7 +245,10 @@ const CommentNodeView = React.memo(
   (props: NodeProps<CommentFlowNode>): JSX.Element => {
     const ctx = React.useContext(CanvasContext)!;
     const { id, data, selected } = props;
-    const [editing, setEditing] = React.useState(false);
+    // a comment just added (empty and selected) starts with its text editor open
+    const [editing, setEditing] = React.useState(
+      () => !data.content && !!selected
+    );
     const [text, setText] = React.useState(data.content);
     React.useEffect(() => {
       if (!editing) {

@@ -11,14 +11,35 @@
 
 import { expect, test } from '@jupyterlab/galata';
 
-import { canvas, editor, emptyPipeline, SCREENSHOTS } from './helpers';
+import { canvas, editor, pipelineDocument, SCREENSHOTS } from './helpers';
 
 test('the schedule field describes the schedule or says what is wrong', async ({
   page,
   tmpPath
 }) => {
   const path = `${tmpPath}/nightly.pipeline`;
-  await page.contents.uploadContent(emptyPipeline('nightly'), 'text', path);
+  // one valid node: the schedule is the only error (an empty pipeline is one too)
+  await page.contents.uploadContent('print(1)\n', 'text', `${tmpPath}/load.py`);
+  const load = {
+    id: 'n1',
+    type: 'execution_node',
+    op: 'execute-python-node',
+    app_data: {
+      component_parameters: {
+        filename: 'load.py',
+        runtime_image: 'python:3.11-slim'
+      },
+      label: 'load.py',
+      ui_data: { label: 'load.py', x_pos: 80, y_pos: 80 }
+    },
+    inputs: [{ id: 'inPort' }],
+    outputs: [{ id: 'outPort' }]
+  };
+  await page.contents.uploadContent(
+    pipelineDocument('nightly', [load]),
+    'text',
+    path
+  );
   await page.filebrowser.openDirectory(tmpPath);
   await page.filebrowser.open(path);
   await expect(canvas(page)).toBeVisible();

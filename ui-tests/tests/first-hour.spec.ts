@@ -1,0 +1,217 @@
+/*
+ * Copyright (c) mlpipe-lab developers.
+ * Distributed under the terms of the Apache License 2.0.
+ */
+
+/**
+ * A data scientist's first hour (issue 18): problems are sentences that say
+ * what is expected, warnings are orange and errors red, a new parameter says
+ * why it is red, and validation follows the files beside the pipeline.
+ */
+
+import { expect, test } from '@jupyterlab/galata';
+import type { Locator } from '@playwright/test';
+
+import { canvas, editor, node, pipelineDocument, SCREENSHOTS } from './helpers';
+
+test.setTimeout(120_000);
+
+function pythonNode(id: string, file: string, extra: object = {}): object {
+  return {
+    id,
+    type: 'execution_node',
+    op: 'execute-python-node',
+    app_data: {
+      component_parameters: {
+        filename: file,
+        runtime_image: 'python:3.11-slim',
+        ...extra
+      },
+      label: file,
+      ui_data: { label: file, x_pos: 80, y_pos: 80 }
+    },
+    inputs: [{ id: 'inPort' }],
+    outputs: [{ id: 'outPort' }]
+  };
+}
+
+/** The computed text colour of an element. */
+async function color(locator: Locator): Promise<string> {
+  return locator.evaluate(el => getComputedStyle(el).color);
+}
+
+/** A CSS variable of the page, as a computed colour. */
+async function themeColor(locator: Locator, variable: string): Promise<string> {
+  return locator.evaluate((el, variable) => {
+    const probe = document.createElement('span');
+    probe.style.color = `var(${variable})`;
+    el.appendChild(probe);
+    const value = getComputedStyle(probe).color;
+    probe.remove();
+    return value;
+  }, variable);
+}
+
+test('problems say what is expected: errors red, warnings orange, a new parameter says why it is red', async ({
+  page,
+  tmpPath
+}) => {
+  await page.contents.uploadContent('print(1)\n', 'text', `${tmpPath}/train.py`);
+  const train = {
+    ...pythonNode('n1', 'train.py', {
+      env_vars: [{ env_var: 'DB_PASSWORD', value: 'hunter2' }]
+    })
+  } as any;
+  train.app_data.mlpipe = { retries: -1 };
+  const path = `${tmpPath}/iris.pipeline`;
+  await page.contents.uploadContent(
+    pipelineDocument('iris', [train]),
+    'text',
+    path
+  );
+  await page.filebrowser.openDirectory(tmpPath);
+  await page.filebrowser.open(path);
+  await expect(canvas(page).locator('.jp-MLPipe-Node')).toHaveCount(1);
+
+  await node(page, 'train.py').click();
+  const properties = editor(page).locator('[data-testid="mlpipe-properties"]');
+  // the schema's minimum, as a sentence naming the field
+  const retries = properties.locator('.jp-MLPipe-FieldError', {
+    hasText: 'Retries must be 0 or more (it is -1).'
+  });
+  await expect(retries).toBeVisible({ timeout: 15_000 });
+  await expect(properties).not.toContainText('less than the minimum');
+  // a plain-value secret is a warning: orange, not red
+  const secret = properties.locator('.jp-MLPipe-FieldWarning').first();
+  await expect(secret).toContainText('Warning:');
+  expect(await color(secret)).toBe(
+    await themeColor(secret, '--jp-warn-color0')
+  );
+  expect(await color(retries)).toBe(
+    await themeColor(retries, '--jp-error-color1')
+  );
+  expect(await color(secret)).not.toBe(await color(retries));
+  await retries.scrollIntoViewIfNeeded();
+  for (const theme of ['light', 'dark'] as const) {
+    if (theme === 'dark') {
+      await page.theme.setDarkTheme();
+    }
+    await page.screenshot({
+      path: `${SCREENSHOTS}/first-hour-node-problems-${theme}.png`
+    });
+  }
+  await page.theme.setLightTheme();
+
+  // a new, empty pipeline parameter: its name field says what it needs
+  await properties.getByRole('tab', { name: 'Pipeline' }).click();
+  const add = properties
+    .locator('.jp-arrayFieldWrapper', { hasText: 'Typed parameters' })
+    .last()
+    .getByRole('button', { name: 'Add item' });
+  await add.scrollIntoViewIfNeeded();
+  await add.click();
+  const why = properties.locator('.jp-MLPipe-FieldError', {
+    hasText: 'Name is required: enter a value'
+  });
+  await expect(why).toBeVisible({ timeout: 15_000 });
+  await expect(why).toContainText('Python identifier');
+  await why.scrollIntoViewIfNeeded();
+  for (const theme of ['light', 'dark'] as const) {
+    if (theme === 'dark') {
+      await page.theme.setDarkTheme();
+    }
+    await page.screenshot({
+      path: `${SCREENSHOTS}/first-hour-new-parameter-${theme}.png`
+    });
+  }
+  await page.theme.setLightTheme();
+  // a name with a space: which characters a name may have
+  const name = properties.locator('[id$="-pipeline_mlpipe_parameters_0_name"]');
+  await name.fill('learning rate');
+  await expect(
+    properties.locator('.jp-MLPipe-FieldError', {
+      hasText: "Name: 'learning rate' is not allowed here; use a Python-style name"
+    })
+  ).toBeVisible({ timeout: 15_000 });
+  await expect(properties).not.toContainText('characters that are not allowed');
+});
+
+test('validation follows the files: a node file deleted or renamed back is seen without an edit', async ({
+  page,
+  tmpPath
+}) => {
+  await page.contents.uploadContent('print(1)\n', 'text', `${tmpPath}/prepare.py`);
+  const path = `${tmpPath}/follow.pipeline`;
+  await page.contents.uploadContent(
+    pipelineDocument('follow', [pythonNode('n1', 'prepare.py')]),
+    'text',
+    path
+  );
+  await page.filebrowser.openDirectory(tmpPath);
+  await page.filebrowser.open(path);
+  const prepare = node(page, 'prepare.py');
+  await expect(prepare).toBeVisible();
+  const badge = prepare.locator('.jp-MLPipe-Badge-error');
+  // wait for the first validation: a valid node
+  await page.waitForTimeout(1500);
+  await expect(badge).toHaveCount(0);
+
+  // the file browser's delete and rename go through the same contents manager
+  await page.evaluate(async file => {
+    await window.jupyterapp.serviceManager.contents.rename(
+      file,
+      file.replace(/prepare\.py$/, 'prepare_old.py')
+    );
+  }, `${tmpPath}/prepare.py`);
+  await expect(badge).toBeVisible({ timeout: 15_000 });
+  await badge.hover();
+  await expect(prepare.locator('.jp-MLPipe-Tooltip')).toContainText(
+    'does not exist'
+  );
+  for (const theme of ['light', 'dark'] as const) {
+    if (theme === 'dark') {
+      await page.theme.setDarkTheme();
+    }
+    await page.screenshot({
+      path: `${SCREENSHOTS}/first-hour-file-gone-${theme}.png`
+    });
+  }
+  await page.theme.setLightTheme();
+  await page.evaluate(async file => {
+    await window.jupyterapp.serviceManager.contents.rename(
+      file.replace(/prepare\.py$/, 'prepare_old.py'),
+      file
+    );
+  }, `${tmpPath}/prepare.py`);
+  await expect(badge).toHaveCount(0, { timeout: 15_000 });
+});
+
+test('"Add Comment" opens the new comment for typing', async ({
+  page,
+  tmpPath
+}) => {
+  await page.contents.uploadContent('print(1)\n', 'text', `${tmpPath}/fit.py`);
+  const path = `${tmpPath}/notes.pipeline`;
+  await page.contents.uploadContent(
+    pipelineDocument('notes', [pythonNode('n1', 'fit.py')]),
+    'text',
+    path
+  );
+  await page.filebrowser.openDirectory(tmpPath);
+  await page.filebrowser.open(path);
+  await node(page, 'fit.py').click();
+  await node(page, 'fit.py').click({ button: 'right' });
+  await page
+    .locator('.lm-Menu')
+    .last()
+    .getByText('Add Comment', { exact: true })
+    .click();
+  const textarea = canvas(page).locator('.jp-MLPipe-Comment-editor');
+  await expect(textarea).toBeVisible();
+  await expect(textarea).toBeFocused();
+  await page.keyboard.type('Fits the model on the prepared data');
+  await page.keyboard.press('Escape');
+  await expect(canvas(page).locator('.jp-MLPipe-Comment')).toHaveText(
+    'Fits the model on the prepared data'
+  );
+});
