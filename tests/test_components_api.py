@@ -61,7 +61,8 @@ def _check(data):
     assert greet["label"] == "GreetOperator" and greet["description"].startswith("Greets")
     props = greet["schema"]["properties"]
     assert greet["schema"]["required"] == ["name"]
-    assert props["name"]["type"] == "string" and props["name"]["x-mlpipe-widget"] == "operator-arg"
+    assert props["name"]["type"] == "string" and props["name"]["x-mlpipe-widget"] == "textarea"
+    assert "x-mlpipe-widget" not in props["times"]
     assert props["times"] == {**props["times"], "type": "integer", "default": 3}
     fetch = by_id["team:fetch.yaml"]
     assert fetch["kind"] == "kfp-component" and fetch["label"] == "Fetch page"

@@ -14,15 +14,20 @@ from ..components.model import Component
 from .catalogs import COMPONENTS, Catalogs
 from .workspace import Workspace
 
-#: The form widget of a component's properties in the node properties panel.
-WIDGET = "operator-arg"
+#: Parameters whose text is usually long (commands, queries, messages): a multi-line field.
+_LONG_TEXT = ("command", "sql", "query", "script", "text", "content", "body", "message", "code")
 
 
 def palette_schema(comp: Component) -> dict[str, Any]:
-    """The component's properties as JSON Schema, each annotated with its form widget."""
+    """The component's properties as JSON Schema; text that Airflow templates, or that is
+    usually long (a command, a query, a message), gets the multi-line form widget (textarea,
+    as in the other node schemas)."""
     schema = component_schema(comp)
-    for prop in schema["properties"].values():
-        prop["x-mlpipe-widget"] = WIDGET
+    for name, prop in schema["properties"].items():
+        types = prop.get("type")
+        text = types == "string" or (isinstance(types, list) and types[:1] == ["string"])
+        if text and (prop.get("x-mlpipe-templated") or any(w in name for w in _LONG_TEXT)):
+            prop["x-mlpipe-widget"] = "textarea"
     return schema
 
 

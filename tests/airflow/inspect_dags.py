@@ -30,6 +30,7 @@ Output (all keys always present unless marked optional):
             "retry_delay_seconds", "execution_timeout_seconds", "trigger_rule", "pool",
             "skip_on_exit_code" (list of exit codes, or None),
             "task_display_name", "doc_md", "owner", "template_fields": [...],
+            "template_values": {field: value as the operator holds it, before rendering},
             # KubernetesPodOperator (and subclasses) only:
             "image", "cmds", "arguments", "namespace", "env_vars" (normalised {name: value}),
             "env_vars_raw" (as stored on the operator), "labels", "annotations",
@@ -332,6 +333,12 @@ def _describe_task(task, kpo_cls, render_context: dict | None) -> dict[str, Any]
         "doc_md": getattr(task, "doc_md", None),
         "owner": getattr(task, "owner", None),
         "template_fields": list(getattr(task, "template_fields", ()) or ()),
+        # the templated arguments as the operator holds them (before rendering)
+        "template_values": {
+            f: _jsonable(getattr(task, f, None))
+            for f in (getattr(task, "template_fields", ()) or ())
+            if isinstance(f, str)
+        },
     }
     rendered_task = None
     if render_context is not None:

@@ -3,10 +3,15 @@ files from public repositories, with their notebooks and scripts in the reposito
 exported with the ``mlpipe`` command line as a user would, then the DAGs imported in real Airflow.
 
 What each pipeline must do is read from the corpus's INDEX.tsv (what the repository has), not
-from our code: a pipeline whose referenced files all exist and whose nodes are all notebooks or
-scripts exports, and its DAG imports with one task per node and exactly the pipeline's links; the
-rest (a referenced file missing from the repository, custom components or supernodes, no nodes,
-no ``pipelines`` field, invalid JSON) is refused with the node and field named.
+from our code: a pipeline whose referenced files all exist exports, and its DAG imports with one
+task per node (supernodes expanded) and exactly the pipeline's links (through supernodes and
+their bindings); operator nodes become their operator, KFP component nodes pods. The rest (a
+referenced file or component file missing from the repository, a component node left incomplete
+as saved, no nodes, no ``pipelines`` field, invalid JSON) is refused with the node and field named.
+
+Component nodes resolve through the catalogs a user of these pipelines has: Elyra's example
+catalogs (``scripts/elyra-catalogs.sh``) and the Airflow providers of the Airflow 3.3 venv
+(:func:`component_catalogs`).
 
 Each repository is copied into a scratch folder and made a git work tree (``git init``), as a
 user's clone is, so the command line finds the project root itself; it runs from elsewhere.
@@ -37,6 +42,25 @@ HERE = Path(__file__).resolve().parent
 REPORT: dict[str, Any] = {}
 REPO = HERE.parents[1]
 GENERIC_OPS = ("execute-notebook-node", "execute-python-node", "execute-r-node")
+# Component files the repositories do not hold (their catalog entry names a file that is not there)
+MISSING_COMPONENTS = {
+    "local-file-catalog:8371f5970c7b:TestOperator",  # airflow_test_operator.py
+    "local-directory-catalog:fdb001a1cf3d",  # input-url.yaml
+    "local-directory-catalog:6c6f270e6531",  # spark-json-to-parquet.yaml
+    "local-directory-catalog:e2691ba83bf0",  # upload-to-cos.yaml
+}
+# Component pipelines incomplete as saved: (node label, field) that export names.
+INCOMPLETE_NODES = {
+    # Elyra's example gives no recipient; EmailOperator requires 'to'
+    "elyra-ai__examples/pipelines/airflow_component_examples/email_operator/"
+    "aa_email_operator_example.pipeline": ("Email Operator", "component_parameters/to"),
+    # python_callable is code, and it is set to the output of a notebook node
+    "cBevilaqua__elyra@77e69d0f8b/pipeline1.pipeline": (
+        "PythonOperator",
+        "component_parameters/python_callable",
+    ),
+}
+COMPONENTS = "components"  # the reason of a component pipeline that exports
 
 
 EXTRA = REPO / "tests" / "fixtures" / "elyra-extra"  # more real pipelines whose license allows
@@ -73,6 +97,12 @@ class Entry:
     reason: str = ""  # why it is refused (for the table and the assertions)
 
     @property
+    def has_components(self) -> bool:
+        """Operator or KFP component nodes, or supernodes (their bindings)."""
+        ops = [o.strip().rsplit("x", 1)[0] for o in self.ops.split(",") if o.strip()]
+        return any(op not in GENERIC_OPS for op in ops)
+
+    @property
     def repo_dir(self) -> str:
         return self.local.split("/", 1)[0]
 
@@ -107,6 +137,8 @@ def _without_image(doc: dict[str, Any]) -> bool:
     props = (pipelines[0].get("app_data") or {}).get("properties") or {}
     default = (props.get("pipeline_defaults") or {}).get("runtime_image")
     for node in _primary_nodes(doc):
+        if node.get("type") != "execution_node" or node.get("op") not in GENERIC_OPS:
+            continue  # components run their own images; supernodes and bindings run nothing
         data = node.get("app_data") or {}
         params = data.get("component_parameters")
         params = params if isinstance(params, dict) else data
@@ -121,27 +153,97 @@ def _expectation(e: Entry) -> tuple[str, str]:
     if e.version == "(no pipelines)":
         return "refuse", "no pipelines field"
     ops = [o.strip().rsplit("x", 1)[0] for o in e.ops.split(",") if o.strip()]
-    if any(op not in GENERIC_OPS for op in ops):
-        # issue 13 compiles these; until then they are refused naming the node and component
-        return "either", "custom component or supernode"
+    components = [op for op in ops if op not in GENERIC_OPS and op != "binding"]
     if e.refs.startswith("MISSING"):
         return "refuse", "referenced file missing"
+    if any(op in MISSING_COMPONENTS for op in components):
+        return "refuse", "component file missing"
+    if e.local in INCOMPLETE_NODES:
+        return "refuse", "component node incomplete"
+    if components or "binding" in ops:
+        return "export", COMPONENTS
     if e.nodes.strip() in ("", "0"):
         return "refuse", "no nodes"
     return "export", ""
 
 
 def expected_links(doc: dict[str, Any]) -> set[tuple[str, str]]:
-    """(upstream node id, node id) of the primary pipeline, read straight from the file."""
-    pipelines = doc.get("pipelines") or []
-    primary = next((p for p in pipelines if p.get("id") == doc.get("primary_pipeline")), None)
-    primary = primary or (pipelines[0] if pipelines else {})
-    links = set()
-    for node in primary.get("nodes") or []:
-        for port in node.get("inputs") or []:
-            for link in port.get("links") or []:
-                links.add((link["node_id_ref"], node["id"]))
-    return links
+    """(upstream node id, node id) between the nodes that run, read straight from the file: a
+    link from a supernode comes from the nodes linked into its exit binding, a link from an entry
+    binding from the nodes linked into the supernode's port."""
+    nodes = {n["id"]: n for p in doc.get("pipelines") or [] for n in p.get("nodes") or []}
+    owner = {}  # binding id -> the supernode whose sub-pipeline holds it
+    by_pipeline = {p.get("id"): p for p in doc.get("pipelines") or []}
+    for n in nodes.values():
+        if n.get("type") == "super_node":
+            sub = by_pipeline.get((n.get("subflow_ref") or {}).get("pipeline_id_ref")) or {}
+            for inner in sub.get("nodes") or []:
+                owner[inner["id"]] = n
+
+    def sources(nid: str, seen: frozenset = frozenset()) -> set[str]:
+        node = nodes.get(nid) or {}
+        if nid in seen:
+            return set()
+        seen = seen | {nid}
+        if node.get("type") == "super_node":
+            ports = [nodes.get(p.get("subflow_node_ref")) for p in node.get("outputs") or []]
+            return {s for b in ports if b for s in _into(b, seen)}
+        if node.get("type") == "binding":
+            sup = owner.get(nid) or {}
+            ports = [p for p in sup.get("inputs") or [] if p.get("subflow_node_ref") == nid]
+            return {
+                s
+                for p in ports
+                for ln in p.get("links") or []
+                for s in sources(ln["node_id_ref"], seen)
+            }
+        return {nid}
+
+    def _into(node: dict[str, Any], seen: frozenset) -> set[str]:
+        return {
+            s
+            for port in node.get("inputs") or []
+            for ln in port.get("links") or []
+            for s in sources(ln["node_id_ref"], seen)
+        }
+
+    return {(src, n["id"]) for n in execution_nodes(doc) for src in _into(n, frozenset())}
+
+
+def execution_nodes(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """The nodes that run: the primary pipeline's execution nodes and, through its supernodes,
+    those of their sub-pipelines."""
+    by_pipeline = {p.get("id"): p for p in doc.get("pipelines") or []}
+    out: list[dict[str, Any]] = []
+
+    def walk(nodes: list[dict[str, Any]], depth: int) -> None:
+        for n in nodes:
+            if n.get("type") == "execution_node":
+                out.append(n)
+            elif n.get("type") == "super_node" and depth < 8:
+                sub = by_pipeline.get((n.get("subflow_ref") or {}).get("pipeline_id_ref")) or {}
+                walk(sub.get("nodes") or [], depth + 1)
+
+    walk(_primary_nodes(doc), 0)
+    return out
+
+
+def expected_operator(node: dict[str, Any]) -> str | None:
+    """The Airflow class a node's task is: its operator class (as Airflow 2+ names it), a pod for
+    a KFP component, None for notebooks and scripts."""
+    op = str(node.get("op") or "")
+    if op in GENERIC_OPS:
+        return None
+    data = node.get("app_data") or {}
+    name = op.rsplit(":", 1)[-1] if op.count(":") == 2 else ""
+    if not name and "_" in op and op.rsplit("_", 1)[-1][:1].isupper():
+        name = op.rsplit("_", 1)[-1]
+    name = name or data.get("elyra_airflow_class_name") or ""
+    if not name and ".py'" in str(data.get("component_source") or ""):  # a Python file: the
+        name = str((data.get("ui_data") or {}).get("label") or "")  # palette labels the class
+    if name.endswith("Operator") or name.endswith("Sensor"):
+        return {"SimpleHttpOperator": "HttpOperator"}.get(name, name)
+    return "KubernetesPodOperator"
 
 
 @dataclass
@@ -227,9 +329,12 @@ def export_all(
         return list(pool.map(lambda a: one(*a), enumerate(entries)))
 
 
-def export_in_process(entries: list[Entry], repos: Path, out: Path) -> list[Result]:
+def export_in_process(
+    entries: list[Entry], repos: Path, out: Path, data_dir: Path | None = None
+) -> list[Result]:
     """The same ``mlpipe export --json`` calls through the command line's ``main`` in this
-    process (no interpreter start per pipeline); the current folder is ``out``."""
+    process (no interpreter start per pipeline); the current folder is ``out``; ``data_dir``: the
+    catalog folder (MLPIPE_LAB_DATA_DIR) while they run."""
     import contextlib
     import gc
     import io
@@ -240,6 +345,9 @@ def export_in_process(entries: list[Entry], repos: Path, out: Path) -> list[Resu
     out.mkdir(parents=True, exist_ok=True)
     cwd = os.getcwd()
     os.chdir(out)
+    before = os.environ.get("MLPIPE_LAB_DATA_DIR")
+    if data_dir is not None:
+        os.environ["MLPIPE_LAB_DATA_DIR"] = str(data_dir)
     try:
         for i, e in enumerate(entries):
             dags = out / f"{i:03d}"
@@ -260,6 +368,11 @@ def export_in_process(entries: list[Entry], repos: Path, out: Path) -> list[Resu
             results.append(r)
     finally:
         os.chdir(cwd)
+        if data_dir is not None:
+            if before is None:
+                os.environ.pop("MLPIPE_LAB_DATA_DIR", None)
+            else:
+                os.environ["MLPIPE_LAB_DATA_DIR"] = before
     return results
 
 
@@ -303,7 +416,24 @@ def check_airflow(result: Result, doc: dict[str, Any], imported: dict[str, Any])
         return [f"DAG {dag_id} not imported" + (f": {errors[0][-500:]}" if errors else "")]
     task_of = {t["node_id"]: t["task_id"] for t in result.output["tasks"]}
     wrong = []
-    node_ids = [n["id"] for n in _primary_nodes(doc)]
+    for node in execution_nodes(doc):
+        task = dag["tasks"].get(task_of.get(node["id"], ""), {})
+        want = expected_operator(node)
+        if want is not None and task.get("operator") != want:
+            wrong.append(f"node {node['id']}: operator {task.get('operator')}, expected {want}")
+        if want not in (None, "KubernetesPodOperator"):
+            values = (node.get("app_data") or {}).get("component_parameters") or {}
+            for field, value in (task.get("template_values") or {}).items():
+                given = values.get(field)
+                if (
+                    isinstance(given, str)
+                    and given
+                    and value not in (given, _raw(given), _json(given))
+                ):
+                    wrong.append(
+                        f"node {node['id']}: {field} is {value!r}, the node says {given!r}"
+                    )
+    node_ids = [n["id"] for n in execution_nodes(doc)]
     if sorted(task_of) != sorted(node_ids):
         wrong.append(f"tasks for nodes {sorted(task_of)}, pipeline has {sorted(node_ids)}")
     if sorted(dag["tasks"]) != sorted(task_of.values()):
@@ -315,6 +445,55 @@ def check_airflow(result: Result, doc: dict[str, Any], imported: dict[str, Any])
     if want != got:
         wrong.append(f"links {sorted(got)}, pipeline has {sorted(want)}")
     return wrong
+
+
+def _raw(text: str) -> str:
+    return "{% raw %}" + text + "{% endraw %}"
+
+
+def _json(text: str) -> Any:
+    """Elyra stored a mapping or a list as its JSON text."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
+
+
+def component_catalogs() -> tuple[list[dict[str, Any]], str]:
+    """The component catalog entries the corpus's users have (Elyra's example catalogs and the
+    Airflow providers of the Airflow 3.3 venv), or ([], why not)."""
+    try:
+        run = subprocess.run(
+            ["bash", str(REPO / "scripts" / "elyra-catalogs.sh")],
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            stdin=subprocess.DEVNULL,
+        )
+    except (subprocess.SubprocessError, OSError) as exc:
+        return [], f"Elyra's example catalogs cannot be installed: {exc}"
+    site = run.stdout.strip().splitlines()[-1]
+    sys.path.insert(0, str(REPO / "tests" / "airflow"))
+    import harness
+
+    venv = harness.airflow_venv("3.3")
+    if venv is None:
+        return [], f"no Airflow 3.3 venv for its providers: {harness.airflow_venv_error('3.3')}"
+    return [
+        {"name": "kfp-examples", "type": "elyra-kfp-examples-catalog", "environment": site},
+        {"name": "airflow-examples", "type": "elyra-airflow-examples-catalog", "environment": site},
+        {"name": "airflow", "type": "airflow-providers", "environment": str(venv)},
+    ], ""
+
+
+def add_catalogs(data_dir: Path, entries: list[dict[str, Any]]) -> None:
+    """Write component catalog entries into the catalog folder ``data_dir``."""
+    from mlpipe_lab.catalog import open_catalog
+
+    store = open_catalog("component-catalogs", data_dir=data_dir, include_elyra=False)
+    for entry in entries:
+        store.create(entry)
 
 
 def _primary_nodes(doc: dict[str, Any]) -> list[dict[str, Any]]:
@@ -352,7 +531,7 @@ def table(results: list[Result], airflow: dict[str, dict[int, list[str]]] | None
         lines.append(line + "  " + note[:160])
     complete = [r for r in results if r.entry.expect == "export"]
     incomplete = [r for r in results if r.entry.expect == "refuse"]
-    either = [r for r in results if r.entry.expect == "either"]
+    either = [r for r in results if r.entry.has_components]
     lines.append("")
     lines.append(
         f"complete: {sum(r.exported for r in complete)}/{len(complete)} export; "
@@ -404,6 +583,10 @@ def main(argv: list[str] | None = None) -> int:
         work = Path(tmp)
         repos = prepare(work, entries)
         env = dict(os.environ, MLPIPE_LAB_DATA_DIR=str(work / "data"))
+        catalogs, why = component_catalogs()
+        add_catalogs(work / "data", catalogs)
+        if why:
+            print(f"component pipelines without catalogs: {why}", file=sys.stderr)
         started = time.monotonic()
         results = export_all(entries, repos, work / "out", python=args.python, env=env)
         print(f"exported in {time.monotonic() - started:.1f} s", file=sys.stderr)
