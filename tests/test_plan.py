@@ -372,8 +372,9 @@ def test_a_local_run_announces_the_tasks_it_runs(tmp_path):
         (tmp_path / name).write_text("pass\n")
     (tmp_path / "s.pipeline").write_text(dumps(sf.serve_pipeline("seldon-v1")))
     services = Services(tmp_path, tmp_path / "data")
-    _, _, dag_id, _, tasks = services.runs._prepare("s.pipeline", None, {}, "local")
-    assert dag_id == "serve_seldon_v1"
+    _, _, plan, _ = services.runs._prepare("s.pipeline", None, {}, "local")
+    tasks = plan.task_summaries()
+    assert plan.dag_id == "serve_seldon_v1"
     assert [t["task_id"] for t in tasks] == [
         "train",
         "Serve_churn_package",
