@@ -220,6 +220,29 @@ class AirflowClient:
             "PATCH", f"/dags/{self._q(dag_id)}/dagRuns/{self._q(run_id)}", {"state": state}
         )
 
+    def dag_tasks(self, dag_id: str) -> list[dict[str, Any]]:
+        """The DAG's tasks as Airflow has them (``task_id``, ``downstream_task_ids``, ...)."""
+        return self.request("GET", f"/dags/{self._q(dag_id)}/tasks").get("tasks") or []
+
+    def clear_tasks(self, dag_id: str, run_id: str, task_ids: list[str]) -> list[dict[str, Any]]:
+        """Clear these tasks of one run (whatever their state; nothing up- or downstream of
+        them): Airflow runs them again in that run, and the run is running again. Returns the
+        task instances cleared."""
+        body = {
+            "dry_run": False,
+            "dag_run_id": run_id,
+            "task_ids": list(task_ids),
+            "only_failed": False,
+            "only_running": False,
+            "reset_dag_runs": True,
+            "include_upstream": False,
+            "include_downstream": False,
+            "include_future": False,
+            "include_past": False,
+        }
+        answer = self.request("POST", f"/dags/{self._q(dag_id)}/clearTaskInstances", body)
+        return (answer or {}).get("task_instances") or []
+
     def dag_source(self, dag: dict[str, Any]) -> str:
         """The DAG file's text as Airflow last parsed it (v2 by dag id, v1 by file token)."""
         if self.api == "v2":

@@ -596,6 +596,13 @@ def build_parser() -> argparse.ArgumentParser:
     part.add_argument(
         "--to", dest="end", action="append", metavar="NODE", help="run this node and its ancestors"
     )
+    part.add_argument(
+        "--run",
+        dest="rerun",
+        metavar="RUN_ID",
+        help="with an Airflow runtime configuration (-r): clear the chosen tasks of this run, "
+        "so that Airflow runs them again in it",
+    )
     p.set_defaults(func=cmd_run)
 
     run_target = argparse.ArgumentParser(add_help=False)

@@ -351,6 +351,19 @@ class RunCancelHandler(BaseHandler):
         )
 
 
+class RunClearHandler(BaseHandler):
+    @tornado.web.authenticated
+    @authorized
+    @json_errors
+    async def post(self, runtime_config: str, dag_id: str, run_id: str) -> None:
+        self.send(
+            await asyncio.to_thread(
+                self.services.runs.clear, runtime_config, dag_id, run_id, self.body()
+            ),
+            202,
+        )
+
+
 class PublishStatusHandler(BaseHandler):
     @tornado.web.authenticated
     @authorized
@@ -381,6 +394,7 @@ def route_table(base_url: str, services: Services | None) -> list[tuple[str, typ
         (RUN, RunHandler),
         (RUN + r"/logs/(?P<task_id>[^/]+)", RunLogsHandler),
         (RUN + "/cancel", RunCancelHandler),
+        (RUN + "/clear", RunClearHandler),
         ("publish-status", PublishStatusHandler),
     ]
     return [

@@ -187,3 +187,40 @@ def test_runs_service_partial_and_no_cache(tmp_path, monkeypatch):
         assert (
             info.value.status == 400 and info.value.field == field and words in info.value.message
         )
+
+
+def test_clear_route_on_a_local_run_starts_a_partial_run_of_it(tmp_path, monkeypatch, capsys):
+    from mlpipe_lab.errors import MLPipeError
+    from mlpipe_lab.runs import RunsService
+    from mlpipe_lab.services import Services
+
+    root = tmp_path / "root"
+    diamond(root / "p")
+    monkeypatch.setenv("MLPIPE_LAB_DATA_DIR", str(tmp_path / "data"))
+    service = RunsService(Services(root))
+    first = service.start(
+        {"path": "p/cached.pipeline", "runtime_config": "local", "params": {"size": 4}}
+    )
+    service.local.wait(first["id"], 120)
+    again = service.clear("local", "cached", first["id"], {"from": "c"})
+    check_response(
+        "POST", f"/runs/local/cached/{first['id']}/clear", 202, json.dumps(again).encode()
+    )
+    assert again["id"] != first["id"] and again["params"] == {"size": 4}
+    service.local.wait(again["id"], 120)
+    run = service.get("local", "cached", again["id"])
+    assert {t["task_id"]: t["state"] for t in run["tasks"]} == {
+        "a": "cached",
+        "b": "cached",
+        "c": "success",
+        "d": "cached",  # c's output is the same as before: d's key is unchanged
+        "e": "skipped",
+    }
+    with pytest.raises(MLPipeError, match="Choose the nodes") as info:
+        service.clear("local", "cached", first["id"], {})
+    assert info.value.status == 400
+    # the CLI's --run is for Airflow runs
+    assert (
+        main(["run", str(root / "p" / "cached.pipeline"), "--run", first["id"], "--only", "a"]) == 2
+    )
+    assert "--run clears tasks of a run on Airflow" in capsys.readouterr().err

@@ -103,6 +103,48 @@ def _project_root(args: argparse.Namespace) -> str:
     return given or str(find_project_root(args.pipeline, os.getcwd()))
 
 
+def _is_airflow(args: argparse.Namespace) -> bool:
+    if args.artifacts:
+        return False
+    from ..services import Services
+
+    config = Services(
+        os.getcwd(), data_dir=args.data_dir, confine_outputs=False
+    ).catalogs.runtime_config(args.runtime_config)
+    return config.get("type") == "airflow"
+
+
+def _clear_airflow(args: argparse.Namespace) -> int:
+    """``mlpipe run PIPELINE -r AIRFLOW --run RUN_ID --only/--from/--to``: clear those tasks of
+    the run; Airflow runs them again in it."""
+    from ..errors import ServiceError
+    from ..runs.cli import _print_json, _print_run, _runs
+
+    service, rel = _runs(args, args.pipeline)
+    config = service.config(args.runtime_config)
+    if config.get("type") != "airflow":
+        raise ServiceError(
+            "--run clears tasks of a run on Airflow; on this machine --only/--from/--to start a "
+            "partial run (no --run).",
+            400,
+            field="run",
+        )
+    if not args.rerun:
+        raise ServiceError(
+            f"Runtime configuration '{args.runtime_config}' is an Airflow one: a partial run "
+            "there clears tasks of an existing run. Give --run RUN_ID (`mlpipe runs PIPELINE "
+            f"-r {args.runtime_config}` lists them) and --only/--from/--to.",
+            400,
+            field="run",
+        )
+    body = {k: v for k, v in (("only", args.only), ("from", args.start), ("to", args.end)) if v}
+    if not body:
+        raise ServiceError("Choose the tasks to run again: --only, --from or --to.", 400)
+    run = service.clear(args.runtime_config, service._dag_id_of(rel), args.rerun, body)
+    _print_json(run) if args.json else _print_run(run)
+    return 0
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from ..errors import ServiceError
     from ..pipeline.problems import PipelineError
@@ -115,6 +157,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise ServiceError(str(exc), 400, field="param") from None
     if args.max_parallel < 1:
         raise ServiceError("--max-parallel must be at least 1.", 400, field="max_parallel")
+    if getattr(args, "rerun", None) or _is_airflow(args):
+        return _clear_airflow(args)
     root = _artifacts(args)
     project_root = _project_root(args)
     live = sys.stderr if args.json else sys.stdout

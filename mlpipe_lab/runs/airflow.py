@@ -322,6 +322,67 @@ class AirflowRuns:
         self.call("stop the run", self.client.set_run_state, dag_id, run_id, "failed")
         return self.get(dag_id, run_id)
 
+    def clear(self, dag_id: str, run_id: str, asked: dict[str, list[str]]) -> dict[str, Any]:
+        """A partial run on Airflow: clear the chosen tasks of an existing run (``asked``: only /
+        from / to, as for local runs), so that Airflow runs them again *in that run*, where the
+        tasks not chosen keep their states and their outputs (what the chosen ones receive).
+        A task the chosen ones need that did not succeed in that run is cleared too. Returns the
+        run, its message saying what was cleared and which earlier outputs are reused."""
+        from types import SimpleNamespace
+
+        from ..localrun.partial import SelectionError, select
+
+        run = self.get(dag_id, run_id)
+        if run["state"] in ("queued", "running"):
+            raise ServiceError(
+                f"Run '{run_id}' is still {run['state']}; wait until it ends (or cancel it) "
+                "before running part of it again.",
+                409,
+            )
+        tasks = self.call("read the DAG's tasks", self.client.dag_tasks, dag_id)
+        upstream: dict[str, list[str]] = {t["task_id"]: [] for t in tasks if t.get("task_id")}
+        for t in tasks:
+            for down in t.get("downstream_task_ids") or []:
+                if down in upstream:
+                    upstream[down].append(t["task_id"])
+        nodes = {t["task_id"]: t for t in run["tasks"]}
+        order = [t["task_id"] for t in run["tasks"] if t["task_id"] in upstream]
+        order += [tid for tid in upstream if tid not in order]
+        plan = SimpleNamespace(
+            pipeline=run.get("pipeline") or dag_id,
+            tasks=[
+                SimpleNamespace(
+                    task_id=tid,
+                    node_id=(nodes.get(tid) or {}).get("node_id"),
+                    label=(nodes.get(tid) or {}).get("label"),
+                    upstream=upstream[tid],
+                )
+                for tid in order
+            ],
+        )
+        try:
+            selection = select(
+                plan, only=asked.get("only"), start=asked.get("from"), end=asked.get("to")
+            )
+        except SelectionError as exc:
+            field = next((n for n in asked if f"{n}:" in str(exc)), next(iter(asked), None))
+            raise ServiceError(str(exc), 400, field=field) from None
+        if selection is None:
+            raise ServiceError("Choose the tasks to run again (only, from or to).", 400)
+        state = {tid: (nodes.get(tid) or {}).get("state") for tid in upstream}
+        reused = [t for t in selection.needed if state.get(t) == "success"]
+        redo = [t for t in selection.needed if state.get(t) != "success"]
+        cleared = [t for t in order if t in selection.selected or t in redo]
+        self.call("clear the chosen tasks", self.client.clear_tasks, dag_id, run_id, cleared)
+        after = self.get(dag_id, run_id)
+        words = f"Cleared {', '.join(cleared)}: Airflow runs them again in run '{run_id}'."
+        if reused:
+            words += f" Outputs of {', '.join(reused)} from this run are reused."
+        if redo:
+            words += f" {', '.join(redo)} had not succeeded in this run, so they run again too."
+        after["message"] = words
+        return after
+
     # -- publish, import, trigger --------------------------------------------------------------
 
     def expected_source(self, dag_id: str, commit: str) -> str | None:

@@ -118,7 +118,7 @@ class RunsService:
 
     # -- runs ------------------------------------------------------------------------------
 
-    def start(self, body: dict[str, Any]) -> dict[str, Any]:
+    def start(self, body: dict[str, Any], *, require_partial: bool = False) -> dict[str, Any]:
         """``POST runs``: a local run in the background, or an Airflow run (publishing first if asked)."""
         name = body.get("runtime_config")
         config = self.config(name)
@@ -137,6 +137,8 @@ class RunsService:
                 body.get("path"), body.get("content"), params, name
             )
             asked = self.partial(body, plan)
+            if require_partial and not asked:
+                raise ServiceError("Choose the nodes to run again (only, from or to).", 400)
             local = config["local"]
             python = (
                 local.get("runner_python")
@@ -277,6 +279,48 @@ class RunsService:
                 display=self.display,
             )
         return self._airflow_runs(runtime_config, config).cancel(dag_id, run_id)
+
+    def clear(
+        self, runtime_config: str, dag_id: str, run_id: str, body: dict[str, Any]
+    ) -> dict[str, Any]:
+        """``POST runs/<config>/<dag>/<run>/clear``: run part of a finished run again (``only``,
+        ``from``, ``to``). Airflow: its chosen tasks are cleared and run again in that run. Local:
+        a new partial run of the same pipeline with the same parameters starts (the tasks not
+        chosen reuse earlier results), answered like ``POST runs``."""
+        config = self.config(runtime_config)
+        if not isinstance(body, dict):
+            raise ServiceError("The request body must be a JSON object.", 400)
+        if config.get("type") == "local":
+            run = self.get(runtime_config, dag_id, run_id)
+            if not run.get("pipeline"):
+                raise ServiceError(
+                    f"Run '{run_id}' does not say which pipeline it ran (it lies outside the "
+                    "server root); start a partial run of the pipeline instead.",
+                    409,
+                )
+            return self.start(
+                {
+                    **{k: body[k] for k in ("only", "from", "to", "cache") if k in body},
+                    "path": run["pipeline"],
+                    "runtime_config": runtime_config,
+                    "params": run.get("params") or {},
+                },
+                require_partial=True,
+            )
+        asked = {}
+        for name in ("only", "from", "to"):
+            value = body.get(name)
+            if value in (None, "", []):
+                continue
+            value = [value] if isinstance(value, str) else value
+            if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+                raise ServiceError(
+                    f"'{name}' must be a task id (or node id, label) or a list of them.",
+                    400,
+                    field=name,
+                )
+            asked[name] = value
+        return self._airflow_runs(runtime_config, config).clear(dag_id, run_id, asked)
 
     def publish_status(self, body: dict[str, Any]) -> dict[str, Any]:
         name = body.get("runtime_config")

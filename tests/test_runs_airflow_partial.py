@@ -1,0 +1,155 @@
+"""Partial runs on Airflow: clearing the chosen tasks of a finished run through the runs service
+(REST v2 on Airflow 3.3, v1 on 2.10), against a real `airflow standalone` in a private network
+namespace. The tasks not chosen keep their state (and outputs); the chosen ones run again in the
+same run (their try number goes up)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from test_compile_airflow import harness
+from test_runs_airflow import HEALTHY, SERVER_ENV
+
+pytestmark = pytest.mark.airflow
+
+REPO = Path(__file__).resolve().parent.parent
+DAG = """\
+try:
+    from airflow.sdk import DAG
+except ImportError:
+    from airflow import DAG
+try:
+    from airflow.providers.standard.operators.bash import BashOperator
+except ImportError:
+    from airflow.operators.bash import BashOperator
+import pendulum
+
+with DAG(dag_id="partial_demo", schedule=None, start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
+         catchup=False, tags=["mlpipe-test"]):
+    a = BashOperator(task_id="a", bash_command="echo a")
+    b = BashOperator(task_id="b", bash_command="echo b")
+    c = BashOperator(task_id="c", bash_command="echo c")
+    d = BashOperator(task_id="d", bash_command="echo d")
+    a >> b >> c
+    a >> d
+"""
+
+SCENARIO = r"""
+import json, os, sys, time
+from mlpipe_lab.airflowapi import AirflowAPIError, AirflowClient
+from mlpipe_lab.errors import MLPipeError
+from mlpipe_lab.runs import RunsService
+from mlpipe_lab.runs.airflow import AirflowRuns
+from mlpipe_lab.services import Services
+
+home, api, work = os.environ["AIRFLOW_HOME"], sys.argv[1], sys.argv[2]
+deadline = time.monotonic() + 180
+while True:  # standalone writes the password once its user exists
+    try:
+        if api == "v2":
+            users = json.load(open(os.path.join(home, "simple_auth_manager_passwords.json.generated")))
+            user, password = next(iter(users.items()))
+        else:
+            user, password = "admin", open(os.path.join(home, "standalone_admin_password.txt")).read().strip()
+        c = AirflowClient("http://127.0.0.1:8080", user, password, api=api)
+        c.get_dag("partial_demo")
+        break
+    except (OSError, ValueError, StopIteration, AirflowAPIError):
+        if time.monotonic() > deadline:
+            raise
+        time.sleep(1)
+config = {"name": "af", "type": "airflow", "airflow": {
+    "api_endpoint": "http://127.0.0.1:8080", "version": "3" if api == "v2" else "2",
+    "auth": {"type": "basic", "username": user, "password": password}}}
+runs = AirflowRuns("af", config, Services(work, data_dir=os.path.join(work, "data")))
+c.unpause("partial_demo")
+run_id = c.trigger("partial_demo", {})["dag_run_id"]
+
+def wait():
+    deadline = time.monotonic() + 300
+    while True:
+        run = runs.get("partial_demo", run_id)
+        if run["state"] in ("success", "failed"):
+            return run
+        if time.monotonic() > deadline:
+            raise SystemExit("run did not finish: " + json.dumps(run))
+        time.sleep(2)
+
+out = {}
+first = wait()
+out["first"] = {t["task_id"]: [t["state"], t["try_number"]] for t in first["tasks"]}
+errors = {}
+for name, asked in (("unknown", {"only": ["nope"]}), ("nothing", {})):
+    try:
+        runs.clear("partial_demo", run_id, asked)
+    except MLPipeError as exc:
+        errors[name] = [exc.status, exc.field, exc.message]
+out["errors"] = errors
+cleared = runs.clear("partial_demo", run_id, {"from": ["b"]})
+out["message"] = cleared["message"]
+out["state_after_clear"] = cleared["state"]
+second = wait()
+out["second"] = {t["task_id"]: [t["state"], t["try_number"]] for t in second["tasks"]}
+print("RESULT " + json.dumps(out))
+"""
+
+
+@pytest.mark.parametrize("version", ["3.3", "2.10"])
+def test_clear_the_chosen_tasks_of_a_run(tmp_path, version):
+    if os.geteuid() != 0 or not shutil.which("unshare") or not shutil.which("ip"):
+        pytest.skip("needs root, unshare and ip for a private network namespace")
+    venv = harness.require_airflow(version)
+    api = "v2" if version == "3.3" else "v1"
+    dags = tmp_path / "dags"
+    dags.mkdir()
+    (dags / "partial_demo.py").write_text(DAG)
+    (tmp_path / "scenario.py").write_text(SCENARIO)
+    work = tmp_path / "work"
+    work.mkdir()
+    script = textwrap.dedent(f"""\
+        ip link set lo up; set -m
+        export AIRFLOW_HOME={tmp_path}/home AIRFLOW__CORE__LOAD_EXAMPLES=False AIRFLOW__CORE__PARALLELISM=4 \\
+          AIRFLOW__CORE__DAGS_FOLDER={dags} AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL=5 \\
+          AIRFLOW__SCHEDULER__DAG_DIR_LIST_INTERVAL=5 {SERVER_ENV[version]} PATH={venv}/bin:$PATH
+        airflow standalone > {tmp_path}/standalone.log 2>&1 & SA=$!
+        n=0
+        until {HEALTHY[version]}; do
+          sleep 1; n=$((n+1)); if [ $n -gt 300 ]; then echo "not healthy"; kill -INT $SA; wait $SA; exit 3; fi
+        done
+        PYTHONPATH={REPO}:{REPO}/tests timeout 700 {sys.executable} {tmp_path}/scenario.py {api} {work}; rc=$?
+        kill -INT $SA; timeout 60 tail --pid=$SA -f /dev/null || kill -KILL $SA
+        exit $rc
+        """)
+    proc = subprocess.run(
+        ["unshare", "-n", "bash", "-c", script], capture_output=True, text=True, timeout=1200
+    )
+    log = (
+        (tmp_path / "standalone.log").read_text(errors="replace")
+        if (tmp_path / "standalone.log").exists()
+        else ""
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:] + log[-3000:]
+    result = json.loads(next(ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT "))[7:])
+    assert result["first"] == {t: ["success", 1] for t in "abcd"}
+    assert result["errors"]["unknown"][:2] == [400, "only"]
+    assert "has no node 'nope'" in result["errors"]["unknown"][2]
+    assert result["errors"]["nothing"][0] == 400
+    assert result["message"] == (
+        "Cleared b, c: Airflow runs them again in run "
+        f"'{result['message'].split(chr(39))[1]}'. Outputs of a from this run are reused."
+    )
+    assert result["state_after_clear"] in ("queued", "running")
+    # b and c ran again (second try); a and d were left as they were
+    assert result["second"] == {
+        "a": ["success", 1],
+        "b": ["success", 2],
+        "c": ["success", 2],
+        "d": ["success", 1],
+    }
