@@ -4,6 +4,8 @@ Settings go in a Jupyter server config file, e.g. ``jupyter_server_config.py``::
 
     c.MLPipeLab.data_dir = "/srv/mlpipe-lab"
     c.MLPipeLab.local_run_parallelism = 4
+    c.MLPipeLab.allowed_local_paths = ["/srv/dags"]   # besides the root and the data folder
+    c.MLPipeLab.worker_threads = 8
 
 Imported only by the server (``mlpipe_lab`` itself stays free of traitlets and jupyter_server,
 so that the runner and the serving runtime do not pull them).
@@ -13,10 +15,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from traitlets import Integer, TraitError, Unicode, validate
+from traitlets import Bool, Integer, List, TraitError, Unicode, validate
 from traitlets.config import Configurable
 
 SETTINGS_KEY = "mlpipe_lab.services"
+MiB = 1024 * 1024
 
 
 class MLPipeLab(Configurable):
@@ -42,15 +45,50 @@ class MLPipeLab(Configurable):
         help="How many nodes of a local run may run at the same time.",
     )
 
-    @validate("local_run_parallelism")
+    worker_threads = Integer(
+        8,
+        config=True,
+        help="How many requests of mlpipe-lab may work at the same time (validation, catalogs, "
+        "export, publishing, MLflow and Airflow calls). They run in a pool of this many threads, "
+        "never on the server's event loop; more wait their turn.",
+    )
+    max_request_mb = Integer(
+        32,
+        config=True,
+        help="The largest request body mlpipe-lab accepts, in MiB (larger: 413 with a message).",
+    )
+    max_pipeline_mb = Integer(
+        32,
+        config=True,
+        help="The largest .pipeline file mlpipe-lab reads, in MiB (larger: 400 with a message).",
+    )
+    allowed_local_paths = List(
+        Unicode(),
+        default_value=[],
+        config=True,
+        help="Folders, besides the server's root and mlpipe-lab's data folder, that runtime "
+        "configurations may point local paths into (a local DAG repository, an artifact folder, "
+        "a git url that is a local path, a file: or sqlite: MLflow tracking URI).",
+    )
+    allow_plain_http = Bool(
+        False,
+        config=True,
+        help="Allow runtime configurations to send credentials over plain http:// to endpoints "
+        "other than this machine (Airflow, git, S3) without their own allow_plain_http flag. "
+        "Credentials then cross the network unencrypted.",
+    )
+
+    @validate("local_run_parallelism", "worker_threads", "max_request_mb", "max_pipeline_mb")
     def _at_least_one(self, proposal: Any) -> int:
         if proposal["value"] < 1:
-            raise TraitError("local_run_parallelism must be at least 1")
+            raise TraitError(f"{proposal['trait'].name} must be at least 1")
         return proposal["value"]
 
 
 def load(server_app: Any) -> None:
     """Build the services from the settings and register the REST API."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from .routes import setup_handlers
     from .services import Services
 
@@ -61,7 +99,11 @@ def load(server_app: Any) -> None:
         data_dir=settings.data_dir,
         elyra_data_dir=settings.elyra_data_dir,
         local_run_parallelism=settings.local_run_parallelism,
+        max_pipeline_bytes=settings.max_pipeline_mb * MiB,
+        allowed_local_paths=settings.allowed_local_paths,
+        allow_plain_http=settings.allow_plain_http,
     )
     server_app.web_app.settings[SETTINGS_KEY] = services
-    setup_handlers(server_app.web_app, services)
+    pool = ThreadPoolExecutor(settings.worker_threads, thread_name_prefix="mlpipe-lab")
+    setup_handlers(server_app.web_app, services, pool, settings.max_request_mb * MiB)
     server_app.log.info("mlpipe-lab: REST API registered under /mlpipe-lab")

@@ -4,6 +4,12 @@ Each handler parses its input, calls one service method and writes the result. E
 :class:`~mlpipe_lab.errors.MLPipeError`: its status (``errors.http_status``) and its JSON body
 ``{"error": {"message", "field"?, "problems"?, "steps"?}}``; anything else is a logged 500
 without details, never a traceback.
+
+Nothing of ours runs on the server's event loop: a handler method that is not a coroutine runs
+whole (parsing its body, the service call, encoding the answer) in a bounded thread pool, and
+``send`` only records the answer that :func:`json_errors` writes back on the loop. Request bodies
+have a size limit and a nesting limit; numbers and text in them must be ones the services can
+take (no integer beyond 64 bits, no lone surrogate).
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ import asyncio
 import functools
 import json
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import unquote
 
@@ -24,45 +31,139 @@ from .errors import MLPipeError, http_status
 from .services import Services, schema, schema_index
 
 AUTH_RESOURCE = "mlpipe-lab"
+MAX_BODY_BYTES = 32 * 1024 * 1024
+MAX_DEPTH = 64
+MAX_INT = 2**63
+
+_default_pool: ThreadPoolExecutor | None = None
+
+
+def default_pool() -> ThreadPoolExecutor:
+    """The pool handlers run in when the extension gave none (tests that build handlers alone)."""
+    global _default_pool
+    if _default_pool is None:
+        _default_pool = ThreadPoolExecutor(4, thread_name_prefix="mlpipe-lab")
+    return _default_pool
 
 
 def json_errors(method: Callable[..., Awaitable[Any] | Any]):
-    """An MLPipeError becomes its status and JSON body; anything else is a logged 500."""
+    """Runs the handler method (a plain method: in the bounded pool, off the event loop), then
+    writes what it sent. An MLPipeError becomes its status and JSON body; anything else is a
+    logged 500."""
+    is_coroutine = asyncio.iscoroutinefunction(method)
 
     @functools.wraps(method)
     async def wrapper(self: BaseHandler, *args: Any, **kwargs: Any) -> None:
         try:
-            result = method(self, *args, **kwargs)
-            if hasattr(result, "__await__"):
-                await result
+            if is_coroutine:
+                await method(self, *args, **kwargs)
+            else:
+                await self.offload(method, self, *args, **kwargs)
         except MLPipeError as exc:
-            self.set_status(http_status(exc))
-            self.finish(json.dumps(exc.to_json()))
+            self._reply = (http_status(exc), json.dumps(exc.to_json()))
         except tornado.web.HTTPError:
             raise
+        except RecursionError:  # input nested deeper than the checks foresaw
+            self._reply = (400, json.dumps(_nested_too_deeply().to_json()))
         except Exception:  # a bug: say so without leaking internals
             self.log.exception("mlpipe-lab: unexpected error in %s", type(self).__name__)
-            self.set_status(500)
-            self.finish(json.dumps({"error": {"message": "Internal error; see the server log."}}))
+            self._reply = (
+                500,
+                json.dumps({"error": {"message": "Internal error; see the server log."}}),
+            )
+        reply, self._reply = self._reply, None
+        if reply is not None and not self._finished:
+            status, text = reply
+            self.set_status(status)
+            self.finish(text)
 
     return wrapper
 
 
+def _nested_too_deeply() -> MLPipeError:
+    return MLPipeError(f"The request body is nested too deeply (at most {MAX_DEPTH} levels).", 400)
+
+
+def check_value(value: Any, where: str = "", depth: int = 0) -> None:
+    """Reject what no service can take, naming the field: nesting beyond MAX_DEPTH, integers
+    beyond 64 bits, text with lone surrogates (not valid Unicode, so never writable as UTF-8)."""
+    if depth > MAX_DEPTH:
+        raise _nested_too_deeply()
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _check_text(key, where or key)
+            check_value(item, f"{where}.{key}" if where else key, depth + 1)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            check_value(item, f"{where}[{i}]", depth + 1)
+    elif isinstance(value, str):
+        _check_text(value, where)
+    elif isinstance(value, int) and not isinstance(value, bool):
+        if not -MAX_INT <= value < MAX_INT:
+            raise MLPipeError(
+                f"'{where or 'value'}' is too large a number.", 400, field=where or None
+            )
+    elif isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
+        raise MLPipeError(f"'{where or 'value'}' is not a finite number.", 400, field=where or None)
+
+
+def _check_text(value: str, where: str) -> None:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise MLPipeError(
+            f"'{where or 'value'}' contains characters that are not valid Unicode "
+            "(a lone surrogate).",
+            400,
+            field=where or None,
+        ) from None
+
+
+def _parse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
 class BaseHandler(APIHandler):
     auth_resource = AUTH_RESOURCE
+    _reply: tuple[int, str | None] | None = None
 
-    def initialize(self, services: Services) -> None:
+    def initialize(
+        self,
+        services: Services,
+        pool: ThreadPoolExecutor | None = None,
+        max_body_bytes: int = MAX_BODY_BYTES,
+    ) -> None:
         self.services = services
+        self.pool = pool
+        self.max_body_bytes = max_body_bytes
+        self._reply = None
+
+    async def offload(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """``func(*args, **kwargs)`` in the bounded pool: the event loop stays free."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            self.pool or default_pool(), functools.partial(func, *args, **kwargs)
+        )
 
     def body(self) -> dict[str, Any]:
-        if not self.request.body:
+        raw = self.request.body
+        if not raw:
             return {}
+        if len(raw) > self.max_body_bytes:
+            raise MLPipeError(
+                f"The request body is too big ({len(raw) // 1024} KiB; at most "
+                f"{self.max_body_bytes // 1024} KiB).",
+                413,
+            )
         try:
-            data = json.loads(self.request.body)
+            data = json.loads(raw, parse_constant=_parse_constant)
+        except RecursionError:
+            raise _nested_too_deeply() from None
         except (ValueError, UnicodeDecodeError) as exc:
             raise MLPipeError(f"The request body is not valid JSON: {exc}.", 400) from None
         if not isinstance(data, dict):
             raise MLPipeError("The request body must be a JSON object.", 400)
+        check_value(data)
         return data
 
     def text(self, body: dict[str, Any], key: str, what: str) -> str | None:
@@ -72,9 +173,16 @@ class BaseHandler(APIHandler):
             raise MLPipeError(f"'{key}' must be {what}.", 400, field=key)
         return value
 
+    def query(self, name: str, default: Any = None) -> Any:
+        """A query argument (its text checked as the body's is)."""
+        value = self.get_query_argument(name, default)
+        if isinstance(value, str):
+            _check_text(value, name)
+        return value
+
     def send(self, data: Any, status: int = 200) -> None:
-        self.set_status(status)
-        self.finish(json.dumps(data))
+        """Record the answer (encoded here, in the pool); json_errors writes it on the loop."""
+        self._reply = (status, None if data is None else json.dumps(data))
 
 
 class SchemasHandler(BaseHandler):
@@ -90,7 +198,7 @@ class SchemaHandler(BaseHandler):
     @authorized
     @json_errors
     def get(self, name: str) -> None:
-        self.send(schema(name, self.get_query_argument("op", None)))
+        self.send(schema(name, self.query("op", None)))
 
 
 class CatalogHandler(BaseHandler):
@@ -125,8 +233,7 @@ class CatalogEntryHandler(BaseHandler):
     @json_errors
     def delete(self, kind: str, name: str) -> None:
         self.services.catalogs.delete(kind, name)
-        self.set_status(204)
-        self.finish()
+        self.send(None, 204)
 
 
 class ElyraImportHandler(BaseHandler):
@@ -177,8 +284,8 @@ class ScheduleHandler(BaseHandler):
         try:
             self.send(
                 explain(
-                    self.get_query_argument("expression", ""),
-                    self.get_query_argument("start_date", None),
+                    self.query("expression", ""),
+                    self.query("start_date", None),
                 )
             )
         except ScheduleError as exc:
@@ -192,8 +299,8 @@ class DescribeHandler(BaseHandler):
     def get(self) -> None:
         self.send(
             self.services.pipelines.describe(
-                self.get_query_argument("path", ""),
-                self.get_query_argument("runtime_config", "") or None,
+                self.query("path", ""),
+                self.query("runtime_config", "") or None,
             )
         )
 
@@ -202,7 +309,7 @@ class ExportHandler(BaseHandler):
     @tornado.web.authenticated
     @authorized
     @json_errors
-    async def post(self) -> None:
+    def post(self) -> None:
         body = self.body()
         for flag in ("overwrite", "dry_run"):
             if not isinstance(body.get(flag, False), bool):
@@ -216,28 +323,22 @@ class ExportHandler(BaseHandler):
             )
             return
         args = (body.get("path"), body.get("runtime_config"), body.get("output"))
-        self.send(
-            await asyncio.to_thread(
-                self.services.pipelines.export, *args, overwrite=body.get("overwrite", False)
-            )
-        )
+        self.send(self.services.pipelines.export(*args, overwrite=body.get("overwrite", False)))
 
 
 class SubmitHandler(BaseHandler):
     @tornado.web.authenticated
     @authorized
     @json_errors
-    async def post(self) -> None:
+    def post(self) -> None:
         body = self.body()
         allow = body.get("allow_plain_secrets", False)
         if not isinstance(allow, bool):
             raise MLPipeError(
                 "'allow_plain_secrets' must be true or false.", 400, field="allow_plain_secrets"
             )
-        # git and uploads block: keep the server responsive while they run
         self.send(
-            await asyncio.to_thread(
-                self.services.publishing.submit,
+            self.services.publishing.submit(
                 body.get("path"),
                 body.get("runtime_config"),
                 body.get("replace") is True,
@@ -250,11 +351,10 @@ class RetireHandler(BaseHandler):
     @tornado.web.authenticated
     @authorized
     @json_errors
-    async def post(self) -> None:
+    def post(self) -> None:
         body = self.body()
         self.send(
-            await asyncio.to_thread(
-                self.services.publishing.retire,
+            self.services.publishing.retire(
                 body.get("dag_id"),
                 body.get("runtime_config"),
                 body.get("path") or None,
@@ -266,14 +366,12 @@ class MlflowModelsHandler(BaseHandler):
     @tornado.web.authenticated
     @authorized
     @json_errors
-    async def get(self) -> None:
-        # the MLflow client blocks (network or sqlite): off the event loop
+    def get(self) -> None:
         self.send(
-            await asyncio.to_thread(
-                self.services.registry.models,
-                self.get_query_argument("tracking_uri", ""),
-                self.get_query_argument("filter", ""),
-                self.get_query_argument("runtime_config", "") or None,
+            self.services.registry.models(
+                self.query("tracking_uri", ""),
+                self.query("filter", ""),
+                self.query("runtime_config", "") or None,
             )
         )
 
@@ -282,13 +380,12 @@ class MlflowVersionsHandler(BaseHandler):
     @tornado.web.authenticated
     @authorized
     @json_errors
-    async def get(self, name: str) -> None:
+    def get(self, name: str) -> None:
         self.send(
-            await asyncio.to_thread(
-                self.services.registry.versions,
+            self.services.registry.versions(
                 unquote(name),
-                self.get_query_argument("tracking_uri", ""),
-                self.get_query_argument("runtime_config", "") or None,
+                self.query("tracking_uri", ""),
+                self.query("runtime_config", "") or None,
             )
         )
 
@@ -297,19 +394,15 @@ class RunsHandler(BaseHandler):
     @tornado.web.authenticated
     @authorized
     @json_errors
-    async def get(self) -> None:
-        q = {
-            k: self.get_query_argument(k, None)
-            for k in ("runtime_config", "dag_id", "path", "limit")
-        }
-        # Airflow answers over the network: keep the server responsive meanwhile
-        self.send(await asyncio.to_thread(self.services.runs.list, **q))
+    def get(self) -> None:
+        q = {k: self.query(k, None) for k in ("runtime_config", "dag_id", "path", "limit")}
+        self.send(self.services.runs.list(**q))
 
     @tornado.web.authenticated
     @authorized
     @json_errors
-    async def post(self) -> None:
-        self.send(await asyncio.to_thread(self.services.runs.start, self.body()), 202)
+    def post(self) -> None:
+        self.send(self.services.runs.start(self.body()), 202)
 
 
 RUN = r"runs/(?P<runtime_config>[^/]+)/(?P<dag_id>[^/]+)/(?P<run_id>[^/]+)"
@@ -319,24 +412,23 @@ class RunHandler(BaseHandler):
     @tornado.web.authenticated
     @authorized
     @json_errors
-    async def get(self, runtime_config: str, dag_id: str, run_id: str) -> None:
-        self.send(await asyncio.to_thread(self.services.runs.get, runtime_config, dag_id, run_id))
+    def get(self, runtime_config: str, dag_id: str, run_id: str) -> None:
+        self.send(self.services.runs.get(runtime_config, dag_id, run_id))
 
 
 class RunLogsHandler(BaseHandler):
     @tornado.web.authenticated
     @authorized
     @json_errors
-    async def get(self, runtime_config: str, dag_id: str, run_id: str, task_id: str) -> None:
+    def get(self, runtime_config: str, dag_id: str, run_id: str, task_id: str) -> None:
         self.send(
-            await asyncio.to_thread(
-                self.services.runs.logs,
+            self.services.runs.logs(
                 runtime_config,
                 dag_id,
                 run_id,
                 task_id,
-                try_number=self.get_query_argument("try_number", None),
-                offset=self.get_query_argument("offset", None),
+                try_number=self.query("try_number", None),
+                offset=self.query("offset", None),
             )
         )
 
@@ -345,10 +437,8 @@ class RunCancelHandler(BaseHandler):
     @tornado.web.authenticated
     @authorized
     @json_errors
-    async def post(self, runtime_config: str, dag_id: str, run_id: str) -> None:
-        self.send(
-            await asyncio.to_thread(self.services.runs.cancel, runtime_config, dag_id, run_id)
-        )
+    def post(self, runtime_config: str, dag_id: str, run_id: str) -> None:
+        self.send(self.services.runs.cancel(runtime_config, dag_id, run_id))
 
 
 class RunClearHandler(BaseHandler):
@@ -368,11 +458,16 @@ class PublishStatusHandler(BaseHandler):
     @tornado.web.authenticated
     @authorized
     @json_errors
-    async def post(self) -> None:
-        self.send(await asyncio.to_thread(self.services.runs.publish_status, self.body()))
+    def post(self) -> None:
+        self.send(self.services.runs.publish_status(self.body()))
 
 
-def route_table(base_url: str, services: Services | None) -> list[tuple[str, type, dict[str, Any]]]:
+def route_table(
+    base_url: str,
+    services: Services | None,
+    pool: ThreadPoolExecutor | None = None,
+    max_body_bytes: int = MAX_BODY_BYTES,
+) -> list[tuple[str, type, dict[str, Any]]]:
     kind = r"(?P<kind>[A-Za-z-]+)"
     name = r"(?P<name>[^/]+)"
     routes = [
@@ -398,10 +493,21 @@ def route_table(base_url: str, services: Services | None) -> list[tuple[str, typ
         ("publish-status", PublishStatusHandler),
     ]
     return [
-        (url_path_join(base_url, "mlpipe-lab", pattern), handler, {"services": services})
+        (
+            url_path_join(base_url, "mlpipe-lab", pattern),
+            handler,
+            {"services": services, "pool": pool, "max_body_bytes": max_body_bytes},
+        )
         for pattern, handler in routes
     ]
 
 
-def setup_handlers(web_app: Any, services: Services) -> None:
-    web_app.add_handlers(".*$", route_table(web_app.settings["base_url"], services))
+def setup_handlers(
+    web_app: Any,
+    services: Services,
+    pool: ThreadPoolExecutor | None = None,
+    max_body_bytes: int = MAX_BODY_BYTES,
+) -> None:
+    web_app.add_handlers(
+        ".*$", route_table(web_app.settings["base_url"], services, pool, max_body_bytes)
+    )

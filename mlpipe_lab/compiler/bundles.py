@@ -17,6 +17,7 @@ import json
 import os
 import posixpath
 import signal
+import stat
 import struct
 import tarfile
 import tempfile
@@ -27,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from ..errors import MLPipeError
 from ..pipeline.files import LocalFiles, PipelineFiles
 from ..pipeline.model import Node, Pipeline
 from ..plan.layout import Layout
@@ -126,13 +128,52 @@ _GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"
 _CHUNK = 1024 * 1024
 
 
-def _tar_pieces(root: Path, relpaths: Iterable[str]) -> Iterator[bytes]:
+class FileEscapes(MLPipeError):
+    """A file to bundle turned out, once opened, not to be a regular file inside the project
+    root (a symlink swapped meanwhile, a FIFO, a device): nothing of it is bundled."""
+
+    def __init__(self, rel: str, why: str):
+        super().__init__(
+            f"'{rel}' {why}, so it is not bundled; nothing was written.",
+            403,
+            field="dependencies",
+        )
+
+
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+
+
+def _open_member(path: str, rel: str, inside: str | None) -> IO[bytes]:
+    """Open a file to bundle without blocking and check what was opened: a regular file, and
+    (given ``inside``, the project root) one below it. Checking the opened descriptor, not the
+    path, leaves no window for a symlink swapped between a check and the open."""
+    fd = os.open(path, _OPEN_FLAGS)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise FileEscapes(rel, "is not a regular file")
+        if inside is not None:
+            try:
+                real = os.readlink(f"/proc/self/fd/{fd}")
+            except OSError:  # pragma: no cover - no /proc: compare with the path's own stat
+                real = os.path.realpath(path)
+            if not (real == inside or real.startswith(inside.rstrip(os.sep) + os.sep)):
+                raise FileEscapes(rel, "lies outside the project folder")
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _tar_pieces(root: Path, relpaths: Iterable[str], inside: str | None = None) -> Iterator[bytes]:
     """The uncompressed archive in pieces: per file its header, content and padding to a block,
     then the end-of-archive marker (not padded further to whole 10 KiB records as tar -b20 does:
-    readers do not need it, and deflating those zeros was a fifth of the work for small bundles)."""
+    readers do not need it, and deflating those zeros was a fifth of the work for small bundles).
+    ``inside``: the project root every file must turn out to be in once opened."""
     base = os.fspath(root)
     for rel in sorted(relpaths):
-        with open(os.path.join(base, rel), "rb") as fh:
+        with _open_member(os.path.join(base, rel), rel, inside) as fh:
             st = os.fstat(fh.fileno())
             size = st.st_size
             yield _header(rel, size, 0o755 if st.st_mode & 0o100 else 0o644)
@@ -150,7 +191,11 @@ def _tar_pieces(root: Path, relpaths: Iterable[str]) -> Iterator[bytes]:
 
 
 def write_bundle(
-    root: Path, relpaths: Iterable[str], out: IO[bytes], raw_digest: Any = None
+    root: Path,
+    relpaths: Iterable[str],
+    out: IO[bytes],
+    raw_digest: Any = None,
+    inside: str | None = None,
 ) -> tuple[str, int]:
     """Write the deterministic tar.gz of ``relpaths`` (below ``root``) to ``out``; (sha256, size).
     ``raw_digest``: a hashlib object that also gets the uncompressed archive.
@@ -158,7 +203,7 @@ def write_bundle(
     The bytes are exactly those of ``tarfile`` (PAX format, up to its end-of-archive marker) inside
     ``gzip.GzipFile(mtime=0)``; the archive is assembled here directly because building 5,000
     small bundles through those classes costs more than compressing them."""
-    return _gzip(_tar_pieces(root, relpaths), out, raw_digest)
+    return _gzip(_tar_pieces(root, relpaths, inside), out, raw_digest)
 
 
 def _gzip(pieces: Iterable[bytes], out: IO[bytes], raw_digest: Any = None) -> tuple[str, int]:
@@ -189,9 +234,9 @@ def _gzip(pieces: Iterable[bytes], out: IO[bytes], raw_digest: Any = None) -> tu
     return digest.hexdigest(), written
 
 
-def tar_bytes(root: Path, relpaths: Iterable[str]) -> bytes:
+def tar_bytes(root: Path, relpaths: Iterable[str], inside: str | None = None) -> bytes:
     """The uncompressed archive of a bundle (what its key's hash is taken of)."""
-    return b"".join(_tar_pieces(root, relpaths))
+    return b"".join(_tar_pieces(root, relpaths, inside))
 
 
 def bundle_bytes(root: Path, relpaths: Iterable[str]) -> bytes:
@@ -230,8 +275,10 @@ class BundleSet:
     place (skipping bundles already there: the name is the content hash) and removes bundles of
     earlier exports; ``discard`` throws them away. So a failed compile leaves nothing behind."""
 
-    def __init__(self, folder: Path):
+    def __init__(self, folder: Path, inside: Path | None = None):
         self.folder = folder
+        # every bundled file must turn out to be below this folder once opened
+        self.inside = os.path.realpath(inside) if inside is not None else None
         self._entries: dict[str, _Entry] = {}
         self._writer: tuple[int, int, Path] | None = None  # (pid, report pipe, staging folder)
         self._made_folder = False  # for the temporary files of large bundles
@@ -261,7 +308,7 @@ class BundleSet:
         """Build a node's bundle (compressed later, unless it is large); its key."""
         base = os.fspath(root)
         if sum(os.stat(os.path.join(base, r)).st_size for r in relpaths) < IN_MEMORY_LIMIT:
-            raw = tar_bytes(root, relpaths)
+            raw = tar_bytes(root, relpaths, self.inside)
             key = bundle_key(dag_id, task_id, hashlib.sha256(raw).hexdigest())
             entry = _Entry(
                 node_id, key, tuple(relpaths), self.folder / posixpath.basename(key), raw=raw
@@ -274,7 +321,7 @@ class BundleSet:
             raw_digest = hashlib.sha256()
             try:
                 with os.fdopen(fd, "wb") as fh:
-                    sha, size = write_bundle(root, relpaths, fh, raw_digest)
+                    sha, size = write_bundle(root, relpaths, fh, raw_digest, self.inside)
             except BaseException:
                 os.unlink(tmp)
                 raise
@@ -492,7 +539,7 @@ def build_bundles(
     if isinstance(files, LocalFiles):
         files = PipelineFiles(files)
     exclude = list(exclude)
-    bundles = BundleSet(Path(folder))
+    bundles = BundleSet(Path(folder), files.root)
     try:
         for slot in tasks.slots:
             if slot.kind in ("serve", "component"):  # no files: serve tasks fetch the model

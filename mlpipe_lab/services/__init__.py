@@ -17,8 +17,10 @@ Every error they raise is an :class:`~mlpipe_lab.errors.MLPipeError`.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from typing import Any
 
+from ..confine import DEFAULT_PIPELINE_LIMIT, Folders
 from ..errors import MLPipeError
 from .catalogs import CONFIGS, IMAGES, Catalogs, catalog_kind
 from .components import Components
@@ -52,15 +54,36 @@ class Services:
         elyra_data_dir: str | os.PathLike | None = None,
         confine_outputs: bool = True,
         local_run_parallelism: int = 2,
+        max_pipeline_bytes: int = DEFAULT_PIPELINE_LIMIT,
+        allowed_local_paths: Sequence[str | os.PathLike] = (),
+        allow_plain_http: bool = False,
     ):
-        self.workspace = Workspace(root_dir, confine_outputs=confine_outputs)
+        self.workspace = Workspace(
+            root_dir, confine_outputs=confine_outputs, max_pipeline_bytes=max_pipeline_bytes
+        )
+        # what runtime configurations from the browser may point at (the CLI's user may say more)
+        self.allowed_local_paths = tuple(allowed_local_paths)
+        self.allow_plain_http = allow_plain_http
+        self._folders: Folders | None = None
         self.catalogs = Catalogs(data_dir, elyra_data_dir)
         self.components = Components(self.workspace, self.catalogs)
         self.pipelines = Pipelines(self.workspace, self.catalogs, self.components)
         self.publishing = Publishing(self.workspace, self.catalogs, self.pipelines)
-        self.registry = Registry(self.catalogs)
+        self.registry = Registry(self.catalogs, self.local_folders)
         self.local_run_parallelism = local_run_parallelism
         self._runs: Any = None
+
+    def local_folders(self) -> Folders | None:
+        """Where local paths of runtime configurations and file-based tracking URIs may point
+        for the server: its root, the data folder and the administrator's folders (None for the
+        CLI, whose user may point anywhere)."""
+        if not self.workspace.confine_outputs:
+            return None
+        if self._folders is None:
+            self._folders = Folders(
+                [self.workspace.root, self.catalogs.folder, *self.allowed_local_paths]
+            )
+        return self._folders
 
     @property
     def root(self):

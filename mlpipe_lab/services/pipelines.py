@@ -243,9 +243,15 @@ class Pipelines:
     # -- export -------------------------------------------------------------------------------
 
     def export_to(
-        self, path: str, config: dict[str, Any], output: Path | None, overwrite: bool = False
+        self,
+        path: str,
+        config: dict[str, Any],
+        output: Path | None,
+        overwrite: bool = False,
+        scratch: bool = False,
     ):
-        """compiler.export of a pipeline in the workspace, its errors in the service's words."""
+        """compiler.export of a pipeline in the workspace, its errors in the service's words.
+        The server's outputs stay in its root (``scratch``: a private temporary folder of ours)."""
         from ..compiler.export import OutputExists, export
 
         file = self.workspace.existing(path)
@@ -258,6 +264,9 @@ class Pipelines:
                 overwrite=overwrite,
                 root=self.workspace.root,
                 components=self.component_index,
+                confine=self.workspace.root
+                if self.workspace.confine_outputs and not scratch
+                else None,
             )
         except PipelineError as exc:
             raise PipelineError(
@@ -265,6 +274,15 @@ class Pipelines:
             ) from None
         except OutputExists as exc:
             raise self._output_exists(exc) from None
+        except MLPipeError:
+            raise
+        except OSError as exc:  # the file system refused a write: say which and why
+            where = self.workspace.display_path(exc.filename) if exc.filename else "its outputs"
+            raise MLPipeError(
+                f"Exporting '{path}' failed writing {where}: {exc.strerror or exc}.",
+                400,
+                field="output",
+            ) from None
 
     def export_target(
         self,

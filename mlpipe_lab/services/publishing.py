@@ -49,7 +49,9 @@ class Publishing:
         config = self.catalogs.runtime_config(runtime_config)
         source = self.workspace.relative(file)
         with tempfile.TemporaryDirectory(prefix="mlpipe-submit-") as scratch:
-            exported = self.pipelines.export_to(path, config, Path(scratch) / "dag.py")
+            exported = self.pipelines.export_to(
+                path, config, Path(scratch) / "dag.py", scratch=True
+            )
             plain = [p for p in exported.problems if p.code == "plain-secret"]
             if plain and not allow_plain_secrets:
                 raise _plain_secrets(path, plain)
