@@ -258,9 +258,9 @@ class ComponentsHandler(BaseHandler):
     @tornado.web.authenticated
     @authorized
     @json_errors
-    async def get(self) -> None:
-        # reading catalogs parses files and may fetch URLs: off the event loop
-        self.send(await asyncio.to_thread(self.services.components.list))
+    def get(self) -> None:
+        # reading catalogs parses files and may fetch URLs: in the pool like every handler
+        self.send(self.services.components.list())
 
 
 class ValidateHandler(BaseHandler):

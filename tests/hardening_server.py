@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 TOKEN = "hardening-token-5d1f0a"
+OTHER_TOOLS = (".ipython", ".npm")
 
 
 def free_port() -> int:
@@ -52,7 +53,13 @@ class JupyterServer:
             folder.mkdir(parents=True, exist_ok=True)
         config = {
             "ServerApp": {
-                "jpserver_extensions": {"mlpipe_lab": True},
+                # the API only: JupyterLab's own server parts (its extension manager asks npm) and
+                # the language servers are not what is tested, and write into the home
+                "jpserver_extensions": {
+                    "mlpipe_lab": True,
+                    "jupyterlab": False,
+                    "jupyter_lsp": False,
+                },
                 "open_browser": False,
                 "allow_root": True,
                 "ip": "127.0.0.1",
@@ -146,7 +153,9 @@ class JupyterServer:
 
     def snapshot(self) -> dict[str, tuple[int, int]]:
         """Every path under the sandbox outside the root and the data folder: (size, mtime_ns)."""
+        # other tools' caches in the home (IPython's profile folder) are not ours to judge
         skip = {self.root, self.data, self.log_path, self.sandbox / "config"}
+        skip |= {self.home / name for name in OTHER_TOOLS}
         found: dict[str, tuple[int, int]] = {}
         for dirpath, dirnames, filenames in os.walk(self.sandbox):
             here = Path(dirpath)
