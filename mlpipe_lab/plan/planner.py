@@ -24,6 +24,7 @@ from ..runner.contract import (
     IMAGE_ENV,
     RUNNER_DIR,
     RUNNER_VOLUME,
+    cache_arguments,
     runner_command,
     store_arguments,
     task_arguments,
@@ -321,7 +322,7 @@ class Planner:
             else self._runner_task(slot)
             for slot in self.layout.slots
         ]
-        return Plan(
+        plan = Plan(
             pipeline=self.p.name,
             dag=dag,
             executor=self.executor,
@@ -333,6 +334,13 @@ class Planner:
             tasks=tasks,
             problems=self.problems,
         )
+        if plan.runtime != "local":  # local runs cache in the engine (localrun/cache.py)
+            for task in plan.tasks:
+                on, max_age = plan.caching(task, default=False)
+                if on:  # the runner looks the task up in the object store (runner/cache.py)
+                    names = sorted(k for k in task.env if k != IMAGE_ENV)
+                    task.command.args = [*task.command.args, *cache_arguments(max_age, names)]
+        return plan
 
     def _clashes(self) -> None:
         for clash in self.layout.clashes:  # type: ignore[union-attr]

@@ -44,6 +44,11 @@ Meaning (all object keys are relative to ``--prefix`` in ``--bucket``, or to ``-
 ``--param NAME=JSON``
     A pipeline parameter for notebooks (papermill parameters). The value is JSON (the DAG renders
     it with Jinja's ``tojson``); text that is not valid JSON is passed as a string.
+``--cache [--cache-max-age SECONDS] [--cache-env NAME]...``
+    Step caching (runner/cache.py): before running, look up the task's cache key in the store's
+    ``_mlpipe_cache/`` index; on a hit copy that task's results into this run and do not run the
+    node; after a success record them. ``--cache-env`` names environment variables that are part
+    of the key (the node's variables and parameters).
 ``--store s3``
     Credentials come from the pod environment (``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY`` from a
     Kubernetes Secret, or IRSA); they are never arguments.
@@ -137,8 +142,13 @@ def task_arguments(
     outputs: Iterable[str] = (),
     upstream: Iterable[str] = (),
     params: Iterable[tuple[str, str]] = (),
+    cache: bool = False,
+    cache_max_age: int | None = None,
+    cache_env: Iterable[str] = (),
 ) -> list[str]:
-    """Arguments specific to one task. ``params`` are (name, JSON text) pairs."""
+    """Arguments specific to one task. ``params`` are (name, JSON text) pairs. ``cache``: reuse
+    an earlier task's results with the same cache key (runner/cache.py), ``cache_env`` the
+    environment variables that are part of the key."""
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
     args = ["--kind", kind, "--file", file, "--bundle", bundle, "--task-id", task_id]
@@ -150,6 +160,18 @@ def task_arguments(
         # concatenation, not a format string: a DAG's value is a typed run-time reference until
         # the run starts (mlpipe_lab.plan.values), and must stay one
         args += ["--param", name + "=" + value]
+    if cache:
+        args += cache_arguments(cache_max_age, cache_env)
+    return args
+
+
+def cache_arguments(max_age: int | None = None, env: Iterable[str] = ()) -> list[str]:
+    """``--cache [--cache-max-age S] [--cache-env NAME]...`` (see the module docstring)."""
+    args = ["--cache"]
+    if max_age is not None:
+        args += ["--cache-max-age", str(int(max_age))]
+    for name in env:
+        args += ["--cache-env", name]
     return args
 
 
@@ -203,6 +225,13 @@ def build_parser() -> argparse.ArgumentParser:
     task.add_argument(
         "--param", action="append", default=[], dest="params", type=_param, metavar="NAME=JSON"
     )
+    task.add_argument(
+        "--cache",
+        action="store_true",
+        help="reuse the results of an earlier task with the same cache key (and record these)",
+    )
+    task.add_argument("--cache-max-age", type=float, metavar="SECONDS")
+    task.add_argument("--cache-env", action="append", default=[], metavar="NAME")
     return p
 
 

@@ -121,6 +121,8 @@ class NodeRun:
         self.run_prefix = args.run_prefix.strip("/")
         self.file = args.file  # checked by fetch_bundle
         self.stop_reason: str | None = None
+        self.bundle_sha256 = ""
+        self.cache_key: str | None = None  # with --cache (runner/cache.py)
         self._child = None  # the script's process
         self._kernel_pid: int | None = None
         self._in_notebook = False
@@ -185,6 +187,7 @@ class NodeRun:
             store.get_file(check_key(self.args.bundle), archive)
         except StoreError as exc:
             raise NodeFailure(f"cannot fetch its bundle: {exc.cause}") from None
+        self.bundle_sha256 = sha256_file(archive)
         files = unpack_bundle(archive, work)
         archive.unlink()
         log.note(f"bundle {self.args.bundle}: {len(files)} file(s)")
@@ -232,6 +235,34 @@ class NodeRun:
         if available:
             log.note(f"inputs: {len(available)} file(s) from upstream tasks")
         return available, hashes
+
+    def try_cache(
+        self, store: Store, received: dict[str, dict], hashes: dict[str, str], log: Log
+    ) -> tuple[dict[str, dict], dict[str, str | None]] | None:
+        """With ``--cache``: the results of an earlier task with this task's cache key, copied
+        into this run ((own output entries, notebook/html keys)), or None (run the node)."""
+        from .cache import cache_key, lookup, reuse
+
+        self.cache_key = cache_key(self.args, self.bundle_sha256, hashes)
+        hit = lookup(store, self.cache_key, getattr(self.args, "cache_max_age", None))
+        if hit is None:
+            log.note(f"cache: no earlier results for key {self.cache_key[:12]}; running the node")
+            return None
+        prefix, manifest = hit
+        own, files = reuse(
+            store,
+            source_prefix=prefix,
+            manifest=manifest,
+            run_prefix=self.run_prefix,
+            task=self.task,
+            received=received,
+        )
+        log.note(
+            f"cached: nothing changed since {prefix} (task {manifest.get('task_id')}) finished "
+            f"at {manifest.get('finished')} (cache key {self.cache_key[:12]}); its outputs and "
+            "executed notebook are reused, the node does not run"
+        )
+        return own, files
 
     def _param_env(self) -> dict[str, str]:
         env = {name: env_text(value) for name, value in self.args.params.items()}
@@ -433,13 +464,18 @@ def run(args: Any) -> int:
         node._check_stop()
         received, hashes = node.fetch_inputs(store, work, log)
         node._check_stop()
-        if args.kind == "notebook":
-            executed = node.run_notebook(work, results, log)
+        cached = node.try_cache(store, received, hashes, log) if args.cache else None
+        if cached is not None:
+            entries, files = cached
+            uploaded.update(files)
         else:
-            node.run_script(work, log)
-        own = node.collect_outputs(work, hashes)
-        entries = node.upload_outputs(store, own, log)
-        uploaded.update(_upload_notebook(store, node, executed, log))
+            if args.kind == "notebook":
+                executed = node.run_notebook(work, results, log)
+            else:
+                node.run_script(work, log)
+            own = node.collect_outputs(work, hashes)
+            entries = node.upload_outputs(store, own, log)
+            uploaded.update(_upload_notebook(store, node, executed, log))
         available = {**received, **entries}
         final = f"{RESULT_PREFIX}node '{task}' succeeded in {time.monotonic() - t0:.1f} s"
         log.record(final)
@@ -447,6 +483,13 @@ def run(args: Any) -> int:
         store.put_json(
             node.key(task, MANIFEST), manifest(task, available, list(entries), started, uploaded)
         )
+        if args.cache and cached is None and node.cache_key:
+            from .cache import record
+
+            try:
+                record(store, node.cache_key, node.run_prefix, task, now_iso())
+            except StoreError as exc:  # the results are there; only the next lookup misses them
+                sys.stderr.write(f"{NOTE_PREFIX}could not record the cache entry: {exc}\n")
     except NodeFailure as failure:
         exit_code, cause = failure.exit_code, failure.cause
     except KeyboardInterrupt:
