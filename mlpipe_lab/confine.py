@@ -17,6 +17,7 @@ import os
 import stat
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 from .errors import MLPipeError
 
@@ -137,3 +138,30 @@ class Folders:
                 403,
                 field=field,
             )
+
+
+def is_loopback(host: str | None) -> bool:
+    import ipaddress
+
+    if not host:
+        return False
+    if host.lower() == "localhost" or host.lower().endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def plain_http_elsewhere(url: Any) -> bool:
+    """``url`` is http:// to a host other than this machine (what it sends crosses the network
+    unencrypted)."""
+    from urllib.parse import urlsplit
+
+    if not isinstance(url, str) or not url.lower().startswith("http://"):
+        return False
+    try:
+        host = urlsplit(url.strip()).hostname
+    except ValueError:
+        return False
+    return not is_loopback(host)

@@ -445,13 +445,8 @@ class RunClearHandler(BaseHandler):
     @tornado.web.authenticated
     @authorized
     @json_errors
-    async def post(self, runtime_config: str, dag_id: str, run_id: str) -> None:
-        self.send(
-            await asyncio.to_thread(
-                self.services.runs.clear, runtime_config, dag_id, run_id, self.body()
-            ),
-            202,
-        )
+    def post(self, runtime_config: str, dag_id: str, run_id: str) -> None:
+        self.send(self.services.runs.clear(runtime_config, dag_id, run_id, self.body()), 202)
 
 
 class PublishStatusHandler(BaseHandler):

@@ -70,6 +70,12 @@ class Services:
         self.pipelines = Pipelines(self.workspace, self.catalogs, self.components)
         self.publishing = Publishing(self.workspace, self.catalogs, self.pipelines)
         self.registry = Registry(self.catalogs, self.local_folders)
+        if confine_outputs:  # the server: what the browser may point configurations at
+            from .guard import ConfigGuard
+
+            self.catalogs.guard = ConfigGuard(
+                self.local_folders, lambda: self.catalogs.folder, allow_plain_http
+            )
         self.local_run_parallelism = local_run_parallelism
         self._runs: Any = None
 

@@ -8,6 +8,7 @@ problem): they pass through unchanged.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,8 @@ class Catalogs:
         elyra_data_dir: str | os.PathLike | None = None,
     ):
         self.data_dir = Path(data_dir) if data_dir else None
+        # checks a runtime configuration before it is stored or used (the server's ConfigGuard)
+        self.guard: Callable[[Any], None] | None = None
         self.elyra_data_dir = Path(elyra_data_dir) if elyra_data_dir else None
         self._stores: dict[str, Any] = {}
 
@@ -75,10 +78,16 @@ class Catalogs:
         return self.store(kind).get(name)
 
     def create(self, kind: str, entry: dict[str, Any]) -> dict[str, Any]:
+        self._guard(kind, entry)
         return self.store(kind).create(entry)
 
     def update(self, kind: str, name: str, entry: dict[str, Any]) -> dict[str, Any]:
+        self._guard(kind, entry)
         return self.store(kind).update(name, entry)
+
+    def _guard(self, kind: str, entry: Any) -> None:
+        if self.guard is not None and catalog_kind(kind) == CONFIGS:
+            self.guard(entry)
 
     def delete(self, kind: str, name: str) -> None:
         self.store(kind).delete(name)
@@ -106,6 +115,8 @@ class Catalogs:
         except NotFound as exc:  # asked for by a request's runtime_config
             exc.field = "runtime_config"
             raise
+        if self.guard is not None:  # an entry stored before the rules, or by hand
+            self.guard(config)
         if config.get("type") == "local":
             from ..catalog import resolve_local_paths
 
