@@ -14,7 +14,7 @@ import json
 import os
 import posixpath
 import random
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -601,6 +601,11 @@ class DagShapeError(AssertionError):
     pass
 
 
+# Operator classes a DAG may also import and call as tasks (operator nodes): set by check_dag_ast
+_OPERATORS: dict[tuple[str, str], None] = {}
+_OPERATOR_NAMES: set[str] = set()
+
+
 def _dotted(node: ast.AST) -> str:
     if isinstance(node, ast.Name):
         return node.id
@@ -640,7 +645,7 @@ def _check_value(node: ast.AST, names: set[str]) -> None:
         return _check_value(node.operand, names)
     if isinstance(node, ast.Call):
         func = _dotted(node.func)
-        if func not in ALLOWED_CALLS:
+        if func not in ALLOWED_CALLS and func not in _OPERATOR_NAMES:
             raise DagShapeError(f"call of {func}")
         for arg in node.args:
             _check_value(arg, names)
@@ -660,6 +665,13 @@ def _check_import(stmt: ast.stmt, names: set[str]) -> None:
         return
     if isinstance(stmt, ast.ImportFrom):
         for alias in stmt.names:
+            if (stmt.module, alias.name) in _OPERATORS and not stmt.level:
+                name = alias.asname or alias.name
+                if alias.asname and not alias.asname.startswith(alias.name + "_"):
+                    raise DagShapeError("unexpected operator alias")
+                _OPERATOR_NAMES.add(name)
+                names.add(name)
+                continue
             if (stmt.module, alias.name) not in ALLOWED_IMPORTS or stmt.level:
                 raise DagShapeError(f"unexpected import {stmt.module}.{alias.name}")
             if alias.asname not in (None, "k8s") or (alias.asname == "k8s") != (
@@ -671,8 +683,20 @@ def _check_import(stmt: ast.stmt, names: set[str]) -> None:
     raise DagShapeError(f"unexpected {type(stmt).__name__} among imports")
 
 
-def check_dag_ast(text: str) -> ast.Module:
-    """Parse a generated DAG and check it holds only what the compiler emits; returns the tree."""
+def check_dag_ast(text: str, operators: Collection[tuple[str, str]] = ()) -> ast.Module:
+    """Parse a generated DAG and check it holds only what the compiler emits; returns the tree.
+    ``operators``: (module, class) of operator nodes' classes it may import and call as tasks."""
+    _OPERATORS.clear()
+    _OPERATOR_NAMES.clear()
+    _OPERATORS.update(dict.fromkeys(operators))
+    try:
+        return _check_dag_ast(text)
+    finally:
+        _OPERATORS.clear()
+        _OPERATOR_NAMES.clear()
+
+
+def _check_dag_ast(text: str) -> ast.Module:
     tree = ast.parse(text)
     names: set[str] = set()
     dag_seen = False
@@ -724,9 +748,14 @@ def _check_dag_body(body: list[ast.stmt], names: set[str]) -> None:
                 raise DagShapeError("unexpected assignment in the DAG block")
             if not (
                 isinstance(stmt.value, ast.Call)
-                and _dotted(stmt.value.func) == "KubernetesPodOperator"
+                and (
+                    _dotted(stmt.value.func) == "KubernetesPodOperator"
+                    or _dotted(stmt.value.func) in _OPERATOR_NAMES
+                )
             ):
-                raise DagShapeError("a task that is not a KubernetesPodOperator")
+                raise DagShapeError(
+                    "a task that is not a KubernetesPodOperator or an operator node"
+                )
             if stmt.value.args:
                 raise DagShapeError("positional operator arguments")
             _check_value(stmt.value, names)
