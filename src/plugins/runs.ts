@@ -193,6 +193,12 @@ export const runsPlugin: JupyterFrontEndPlugin<void> = {
               description: trans.__(
                 'Parameter overrides, used with runtimeConfig.'
               )
+            },
+            cache: {
+              type: 'boolean',
+              description: trans.__(
+                'Local runs with runtimeConfig: false runs every node (no step caching).'
+              )
             }
           }
         }
@@ -214,7 +220,8 @@ export const runsPlugin: JupyterFrontEndPlugin<void> = {
           params:
             args.params && typeof args.params === 'object'
               ? (args.params as { [name: string]: unknown })
-              : undefined
+              : undefined,
+          cache: typeof args.cache === 'boolean' ? args.cache : undefined
         });
         if (run && !editor.isDisposed) {
           controllerOf(editor).show(run);

@@ -93,6 +93,8 @@ export interface IRunFromEditorOptions {
   runtimeConfig?: string;
   /** Overrides used when the dialog is skipped. */
   params?: { [name: string]: unknown };
+  /** Local, when the dialog is skipped: false runs every node (no step caching). */
+  cache?: boolean;
 }
 
 /**
@@ -132,7 +134,8 @@ export async function runFromEditor(
     choice = {
       runtimeConfig: config.name,
       params: (options.params ?? {}) as IRunChoice['params'],
-      publish: config.type === 'airflow'
+      publish: config.type === 'airflow',
+      cache: options.cache ?? true
     };
   } else {
     choice = await askRunChoice({
@@ -179,8 +182,13 @@ export async function runFromEditor(
     } else {
       pendingMessage = trans.__('Triggering %1 on Airflow…', model.name);
     }
-  } else if (dirty) {
-    body.content = model.toString();
+  } else {
+    if (dirty) {
+      body.content = model.toString();
+    }
+    if (!choice.cache) {
+      body.cache = false;
+    }
   }
   return startRun(ctx, body, { editor, pendingMessage });
 }
@@ -232,6 +240,9 @@ export async function rerun(
   if (choice.publish) {
     body.publish = true;
     body.import_timeout = ctx.settings.importTimeout;
+  }
+  if (!choice.cache) {
+    body.cache = false;
   }
   return startRun(ctx, body, {
     pendingMessage: isAirflow

@@ -9,6 +9,7 @@
 
 import { requestAPI } from '../request';
 import type {
+  IClearRunRequest,
   ILogChunk,
   IPublishStatus,
   IRun,
@@ -80,6 +81,19 @@ export namespace RunsClient {
     query.push(`offset=${options.offset ?? 0}`);
     return requestAPI<ILogChunk>(
       `${runPath(ref)}/logs/${encodeURIComponent(taskId)}?${query.join('&')}`
+    );
+  }
+
+  /**
+   * Run part of a finished run again: on Airflow its chosen tasks are cleared
+   * and run again in that run; locally a new partial run starts.
+   */
+  export async function clear(
+    ref: IRunRef,
+    body: IClearRunRequest
+  ): Promise<IRun> {
+    return normaliseRun(
+      await requestAPI<IRun>(`${runPath(ref)}/clear`, post(body))
     );
   }
 

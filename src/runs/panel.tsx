@@ -103,6 +103,7 @@ export class RunsPanel extends ReactWidget {
         onDagId={dagId => this.model.setDagId(dagId.trim())}
         onCancel={run => void this._cancel(run)}
         onRerun={run => void this._rerun(run)}
+        onRunFrom={(run, taskId) => void this._runFrom(run, taskId)}
         onOpenLog={(run, task) => this._options.ctx.openLog(run, task)}
       />
     );
@@ -207,6 +208,25 @@ export class RunsPanel extends ReactWidget {
     this.update();
   }
 
+  /** Run a finished run again from one of its tasks (the task and its descendants). */
+  private async _runFrom(run: IRun, taskId: string): Promise<void> {
+    this._actionError = null;
+    this.update();
+    try {
+      const started = await RunsClient.clear(run, { from: [taskId] });
+      this._options.ctx.announce(started);
+      this.showRun(started);
+    } catch (error) {
+      this._actionError = this._options.ctx.trans.__(
+        'Could not run %1 again from %2: %3',
+        run.id,
+        taskId,
+        describeError(error).message
+      );
+      this.update();
+    }
+  }
+
   private async _rerun(run: IRun): Promise<void> {
     this._actionError = null;
     this.update();
@@ -246,6 +266,7 @@ function RunsPanelView(props: {
   onDagId: (dagId: string) => void;
   onCancel: (run: IRun) => void;
   onRerun: (run: IRun) => void;
+  onRunFrom: (run: IRun, taskId: string) => void;
   onOpenLog: (run: IRun, task: IRun['tasks'][0]) => void;
 }): JSX.Element {
   const { model, trans } = props;
@@ -379,6 +400,7 @@ function RunsPanelView(props: {
             trans={trans}
             onCancel={props.onCancel}
             onRerun={props.onRerun}
+            onRunFrom={props.onRunFrom}
             onOpenLog={props.onOpenLog}
           />
         ))}
@@ -393,6 +415,7 @@ function RunItem(props: {
   trans: TranslationBundle;
   onCancel: (run: IRun) => void;
   onRerun: (run: IRun) => void;
+  onRunFrom: (run: IRun, taskId: string) => void;
   onOpenLog: (run: IRun, task: IRun['tasks'][0]) => void;
 }): JSX.Element {
   const { model, trans } = props;
@@ -546,6 +569,25 @@ function RunItem(props: {
                       >
                         {trans.__('Log')}
                       </button>
+                      {canRerun && !active && (
+                        <button
+                          type="button"
+                          className="jp-mod-styled jp-MLPipe-TaskTable-log"
+                          data-action="run-from"
+                          onClick={() => props.onRunFrom(run, task.task_id)}
+                          title={
+                            run.kind === 'airflow'
+                              ? trans.__(
+                                  'Clear this task and its descendants: Airflow runs them again in this run'
+                                )
+                              : trans.__(
+                                  'A new run of this node and its descendants; the nodes before reuse earlier results'
+                                )
+                          }
+                        >
+                          {trans.__('From here')}
+                        </button>
+                      )}
                     </td>
                   </tr>
                 ))}

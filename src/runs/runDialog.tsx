@@ -27,12 +27,15 @@ export interface IRunChoice {
   params: { [name: string]: string | number | boolean };
   /** Airflow: publish the pipeline before triggering. */
   publish: boolean;
+  /** Local: reuse the results of unchanged nodes (step caching). */
+  cache: boolean;
 }
 
 interface IDialogValue {
   runtimeConfig: string;
   inputs: ParameterInputs;
   publish: boolean;
+  cache: boolean;
 }
 
 /** The runtime configuration chosen last in this session. */
@@ -102,6 +105,21 @@ export class RunDialogBody
             <span>
               {trans.__(
                 'Publish the pipeline first, then wait until Airflow has imported it'
+              )}
+            </span>
+          </label>
+        )}
+        {chosen?.type === 'local' && (
+          <label className="jp-MLPipe-Check">
+            <input
+              type="checkbox"
+              name="cache"
+              checked={value.cache}
+              onChange={event => set({ cache: event.target.checked })}
+            />
+            <span>
+              {trans.__(
+                'Reuse the results of nodes that did not change since an earlier run (uncheck to run every node)'
               )}
             </span>
           </label>
@@ -266,7 +284,8 @@ export async function askRunChoice(
       ? start
       : (configs.find(c => c.type === 'local')?.name ?? configs[0].name),
     inputs: initialInputs(params, options.previous),
-    publish: true
+    publish: true,
+    cache: true
   };
   let errors: { [name: string]: string } = {};
   for (;;) {
@@ -303,7 +322,8 @@ export async function askRunChoice(
         runtimeConfig: value.runtimeConfig,
         params: collected.params,
         publish:
-          config?.type === 'airflow' && !options.fixedConfig && value.publish
+          config?.type === 'airflow' && !options.fixedConfig && value.publish,
+        cache: config?.type !== 'local' || value.cache
       };
     }
   }

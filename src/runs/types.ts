@@ -74,6 +74,22 @@ export interface IStartRunRequest {
   publish?: boolean;
   /** Airflow with `publish`: seconds to wait for the import. */
   import_timeout?: number;
+  /** Local: false runs every node (default: unchanged nodes reuse earlier results). */
+  cache?: boolean;
+  /** Local: a partial run of these nodes (task ids, node ids or labels). */
+  only?: string[];
+  /** Local: a partial run of these nodes and their descendants. */
+  from?: string[];
+  /** Local: a partial run of these nodes and their ancestors. */
+  to?: string[];
+}
+
+/** Body of `POST runs/<config>/<dag>/<run>/clear`: which part of a run to run again. */
+export interface IClearRunRequest {
+  only?: string[];
+  from?: string[];
+  to?: string[];
+  cache?: boolean;
 }
 
 /** Reply of `GET runs/.../logs/<task>`. */
