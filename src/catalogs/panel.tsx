@@ -95,6 +95,46 @@ export function foreignComponentFields(type: unknown): string[] {
     .map(([field]) => field);
 }
 
+/**
+ * What a runtime configuration lacks for a submit, checked when its form is
+ * saved (the planner says the same of each pipeline submitted with it): field
+ * and sentence. Empty when nothing is missing.
+ */
+export function configSubmitProblems(
+  data: IJSONObject
+): { field: string; message: string }[] {
+  if (data.type !== 'airflow') {
+    return [];
+  }
+  const storage = isObject(data.object_storage) ? data.object_storage : {};
+  const text = (v: unknown) => (typeof v === 'string' ? v.trim() : '');
+  if (!text(storage.bucket)) {
+    return [
+      {
+        field: 'object_storage',
+        message:
+          'No object storage (bucket): pipelines with notebook or script nodes cannot be submitted with this configuration, because their files reach the task pods through it.'
+      }
+    ];
+  }
+  const airflow = isObject(data.airflow) ? data.airflow : {};
+  const auth = isObject(storage.auth) ? storage.auth : {};
+  if (
+    !text(storage.pod_credentials_secret) &&
+    auth.type !== 'irsa' &&
+    airflow.execution_mode !== 'local-worker'
+  ) {
+    return [
+      {
+        field: 'object_storage.pod_credentials_secret',
+        message:
+          'No credentials Secret for task pods: pods reach the object storage only with ambient credentials (e.g. IAM roles for service accounts).'
+      }
+    ];
+  }
+  return [];
+}
+
 /** Keys the server sets; never sent back. */
 const SERVER_KEYS = ['source', 'read_only', 'error'];
 
@@ -411,6 +451,34 @@ function CatalogView(props: {
         return;
       }
       data = result.value;
+      // what submits with this configuration would refuse or warn about: said now
+      const lacks =
+        info.kind === 'runtime-configs' ? configSubmitProblems(data) : [];
+      if (lacks.length) {
+        const answer = await showDialog({
+          title: trans.__('Submits with this configuration'),
+          body: (
+            <ul className="jp-MLPipe-ProblemList" data-testid="config-lacks">
+              {lacks.map(lack => (
+                <li
+                  key={lack.field}
+                  className="jp-MLPipe-Problem jp-MLPipe-Problem-warning"
+                >
+                  <strong>{lack.field}</strong>: {trans.__(lack.message)}
+                </li>
+              ))}
+            </ul>
+          ),
+          buttons: [
+            Dialog.cancelButton({ label: trans.__('Back to the form') }),
+            Dialog.warnButton({ label: trans.__('Save anyway') })
+          ]
+        });
+        if (!answer.button.accept) {
+          failure = { message: lacks[0].message, field: lacks[0].field };
+          continue;
+        }
+      }
       try {
         const payload = entryPayload(info, data);
         if (isNew) {

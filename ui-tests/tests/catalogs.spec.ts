@@ -46,6 +46,13 @@ test('runtime configurations: built-in local, add with a write-only secret, edit
     .locator('#mlpipe-runtime-configs_dag_repo_auth_type')
     .selectOption({ label: 'Access token' });
   await form.locator('#mlpipe-runtime-configs_dag_repo_auth_token').fill(SECRET);
+  // with object storage and a pod Secret: nothing a submit would lack (see first-hour.spec.ts)
+  await form
+    .locator('#mlpipe-runtime-configs_object_storage_bucket')
+    .fill('team-pipelines');
+  await form
+    .locator('#mlpipe-runtime-configs_object_storage_pod_credentials_secret')
+    .fill('team-s3');
   await expect(
     form.locator('#mlpipe-runtime-configs_dag_repo_auth_token')
   ).toHaveAttribute('type', 'password');

@@ -12,7 +12,14 @@
 import { expect, test } from '@jupyterlab/galata';
 import type { Locator } from '@playwright/test';
 
-import { canvas, editor, node, pipelineDocument, SCREENSHOTS } from './helpers';
+import {
+  api,
+  canvas,
+  editor,
+  node,
+  pipelineDocument,
+  SCREENSHOTS
+} from './helpers';
 
 test.setTimeout(120_000);
 
@@ -214,4 +221,75 @@ test('"Add Comment" opens the new comment for typing', async ({
   await expect(canvas(page).locator('.jp-MLPipe-Comment')).toHaveText(
     'Fits the model on the prepared data'
   );
+});
+
+test('the runtime configuration form says on save what a submit would lack', async ({
+  page
+}) => {
+  const stamp = Date.now().toString(36);
+  await page.evaluate(() =>
+    window.jupyterapp.commands.execute('mlpipe-lab:open-runtime-configs')
+  );
+  const panel = page.locator('#mlpipe-lab-runtime-configs');
+  await panel.locator('button[data-action="add"]').click();
+  const dialog = page.locator('.jp-Dialog');
+  const form = dialog.locator('.jp-MLPipe-EntryForm');
+  await form
+    .locator('#mlpipe-runtime-configs_display_name')
+    .fill(`Team Airflow ${stamp}`);
+  await form
+    .locator('#mlpipe-runtime-configs_airflow_api_endpoint')
+    .fill('https://airflow.example.com');
+  await form
+    .locator('#mlpipe-runtime-configs_dag_repo_url')
+    .fill('https://git.example.com/team/dags.git');
+  // the form fits its dialog: no sideways scrolling, no field cut off
+  const body = dialog.locator('.jp-Dialog-body');
+  const fit = await body.evaluate(el => {
+    const box = el.getBoundingClientRect();
+    const fields = [...el.querySelectorAll('input, select, textarea')];
+    return {
+      scrollbar: getComputedStyle(el).overflowX !== 'hidden' && el.scrollWidth > el.clientWidth + 1,
+      cut: fields.filter(f => f.getBoundingClientRect().right > box.right + 0.5).length
+    };
+  });
+  expect(fit).toEqual({ scrollbar: false, cut: 0 });
+  await dialog.getByRole('button', { name: 'Save' }).click();
+  // no object storage: asked before saving, in words
+  const ask = page.locator('.jp-Dialog', {
+    hasText: 'Submits with this configuration'
+  });
+  await expect(ask).toContainText('No object storage (bucket)');
+  await expect(ask).toContainText('notebook or script nodes cannot be submitted');
+  for (const theme of ['light', 'dark'] as const) {
+    if (theme === 'dark') {
+      await page.theme.setDarkTheme();
+    }
+    await page.screenshot({
+      path: `${SCREENSHOTS}/first-hour-config-lacks-${theme}.png`
+    });
+  }
+  await page.theme.setLightTheme();
+  await ask.getByRole('button', { name: 'Back to the form' }).click();
+  // back in the form, with what was typed and the problem on its section
+  await expect(form.locator('[role="alert"]')).toContainText(
+    'No object storage'
+  );
+  await expect(
+    form.locator('#mlpipe-runtime-configs_airflow_api_endpoint')
+  ).toHaveValue('https://airflow.example.com');
+  await form
+    .locator('#mlpipe-runtime-configs_object_storage_bucket')
+    .fill('team-pipelines');
+  await form
+    .locator('#mlpipe-runtime-configs_object_storage_pod_credentials_secret')
+    .fill('team-s3');
+  await dialog.getByRole('button', { name: 'Save' }).click();
+  await expect(page.locator('.jp-Dialog')).toHaveCount(0);
+  const item = panel.locator('.jp-MLPipe-Catalog-item', {
+    hasText: `Team Airflow ${stamp}`
+  });
+  await expect(item).toBeVisible();
+  const name = (await item.getAttribute('data-name'))!;
+  await api(page, `catalogs/runtime-configs/${name}`, { method: 'DELETE' });
 });
