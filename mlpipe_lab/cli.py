@@ -330,6 +330,21 @@ def cmd_catalog_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_catalog_check_image(args: argparse.Namespace) -> int:
+    from .catalog.imagecheck import check_image, image_of
+
+    image = image_of(args.image, _services(args).catalogs)
+    report = check_image(image, template=args.run, timeout=args.timeout)
+    if args.json:
+        _print_json(report.to_json())
+    else:
+        for need in report.needs:
+            mark = "ok  " if need.ok else "MISSING"
+            print(f"  {mark:<8}{need.need:<36} {need.for_:<16} {need.found}")
+        print(report.summary)
+    return 0 if report.python else 1
+
+
 def cmd_catalog_show(args: argparse.Namespace) -> int:
     entry = _services(args).catalogs.get(args.kind, args.name)
     _print_json(entry)
@@ -741,6 +756,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("kind", help=kinds)
     p.add_argument("name")
     p.set_defaults(func=cmd_catalog_remove)
+
+    p = csub.add_parser(
+        "check-image",
+        parents=[common],
+        help="run an image here and say whether it has what nodes need (python3, ipykernel)",
+        description="Runs the image with the command in $MLPIPE_IMAGE_RUN (or --run), e.g. "
+        "'docker run --rm --entrypoint= {image}'. Exit status 0 when Python nodes can run in it.",
+    )
+    p.add_argument("image", help="image reference, or the name of a runtime-images entry")
+    p.add_argument("--run", help="command that runs an image ({image}: its reference)")
+    p.add_argument("--timeout", type=float, help="seconds (default 300: pulling takes a while)")
+    p.set_defaults(func=cmd_catalog_check_image)
 
     p = csub.add_parser(
         "import-elyra", parents=[common], help="copy Elyra's catalog entries into ours"

@@ -263,6 +263,24 @@ class ComponentsHandler(BaseHandler):
         self.send(self.services.components.list())
 
 
+class ImageCheckHandler(BaseHandler):
+    """POST {"image": reference or runtime-images entry name}: run it with $MLPIPE_IMAGE_RUN
+    (in a thread: it may pull) and say what it has (catalog/imagecheck.py)."""
+
+    @tornado.web.authenticated
+    @authorized
+    @json_errors
+    async def post(self) -> None:
+        from .catalog.imagecheck import check_image, image_of
+
+        target = self.text(self.body(), "image", "an image reference")
+        if not target:
+            raise MLPipeError("Give the image to check.", 400, field="image")
+        image = image_of(target, self.services.catalogs)
+        report = await asyncio.to_thread(check_image, image)
+        self.send(report.to_json())
+
+
 class ValidateHandler(BaseHandler):
     @tornado.web.authenticated
     @authorized
@@ -470,6 +488,7 @@ def route_table(
         (r"schemas/(?P<name>[a-z-]+)", SchemaHandler),
         (f"catalogs/{kind}", CatalogHandler),
         (f"catalogs/{kind}/_import-elyra", ElyraImportHandler),
+        ("catalogs/runtime-images/_check", ImageCheckHandler),
         (f"catalogs/{kind}/{name}", CatalogEntryHandler),
         ("components", ComponentsHandler),
         ("validate", ValidateHandler),

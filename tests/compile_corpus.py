@@ -573,6 +573,10 @@ ALLOWED_CALLS = {
     "k8s.V1Container",  # the runner's init container (RUNNER_POD)
     "k8s.V1Pod",
     "k8s.V1PodSpec",
+    # local-worker DAGs: the runner zipapp beside the DAG file (RUNNER_ZIPAPP)
+    "os.path.join",
+    "os.path.dirname",
+    "os.path.abspath",
 }
 ALLOWED_IMPORTS = {
     ("datetime", "timedelta"),
@@ -594,7 +598,10 @@ CONSTANTS = {
     "TASK_LABELS",
     "STORE_SECRETS",
     "POD_SETTINGS",
+    "RUNNER_ZIPAPP",
 }
+# where read_dag pretends the DAG file is (RUNNER_ZIPAPP is computed from it)
+DAG_FILE = "/opt/airflow/dags/dag.py"
 
 
 class DagShapeError(AssertionError):
@@ -643,6 +650,9 @@ def _check_value(node: ast.AST, names: set[str]) -> None:
         and isinstance(node.operand, ast.Constant)
     ):
         return _check_value(node.operand, names)
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):  # RUNNER + " args"
+        _check_value(node.left, names)
+        return _check_value(node.right, names)
     if isinstance(node, ast.Call):
         func = _dotted(node.func)
         if func not in ALLOWED_CALLS and func not in _OPERATOR_NAMES:
@@ -659,9 +669,10 @@ def _check_value(node: ast.AST, names: set[str]) -> None:
 
 def _check_import(stmt: ast.stmt, names: set[str]) -> None:
     if isinstance(stmt, ast.Import):
-        if [(a.name, a.asname) for a in stmt.names] != [("pendulum", None)]:
+        imported = [(a.name, a.asname) for a in stmt.names]
+        if imported not in ([("pendulum", None)], [("os", None)]):
             raise DagShapeError("unexpected import")
-        names.add("pendulum")
+        names.add(imported[0][0])
         return
     if isinstance(stmt, ast.ImportFrom):
         for alias in stmt.names:
@@ -698,7 +709,7 @@ def check_dag_ast(text: str, operators: Collection[tuple[str, str]] = ()) -> ast
 
 def _check_dag_ast(text: str) -> ast.Module:
     tree = ast.parse(text)
-    names: set[str] = set()
+    names: set[str] = {"__file__"}
     dag_seen = False
     for stmt in tree.body:
         if isinstance(stmt, (ast.Import, ast.ImportFrom)):
@@ -840,6 +851,8 @@ def _evaluate(node: ast.AST, env: dict[str, Any]) -> Any:
         return env[node.id]
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
         return -_evaluate(node.operand, env)
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        return _evaluate(node.left, env) + _evaluate(node.right, env)
     if isinstance(node, (ast.List, ast.Tuple)):
         out: list[Any] = []
         for elt in node.elts:
@@ -866,6 +879,10 @@ def _evaluate(node: ast.AST, env: dict[str, Any]) -> Any:
         func = _dotted(node.func)
         if func == "dict":
             return kwargs
+        if func in ("os.path.join", "os.path.dirname", "os.path.abspath"):
+            return getattr(posixpath, func.rsplit(".", 1)[1])(
+                *[_evaluate(a, env) for a in node.args]
+            )
         return C(func, [_evaluate(a, env) for a in node.args], kwargs)
     raise DagShapeError(f"cannot evaluate {type(node).__name__}")
 
@@ -875,7 +892,7 @@ def read_dag(text: str) -> dict[str, Any]:
     {"dag": DAG kwargs, "tasks": {task_id: effective operator kwargs}, "upstream": {task_id: [...]},
     "constants": {name: value}, "order": [task ids in file order]}."""
     tree = check_dag_ast(text)
-    env: dict[str, Any] = {}
+    env: dict[str, Any] = {"__file__": DAG_FILE}
     out: dict[str, Any] = {"tasks": {}, "upstream": {}, "order": []}
     var_task: dict[str, str] = {}
     for stmt in tree.body:

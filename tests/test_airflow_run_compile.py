@@ -20,7 +20,13 @@ from test_compile_hostile import EXAMPLES, hostile_pipelines
 from mlpipe_lab.compiler import compile_pipeline
 from mlpipe_lab.compiler.bash import PYTHON_VAR, command, sh_quote
 from mlpipe_lab.pipeline import Pipeline, PipelineError
-from mlpipe_lab.runner.contract import IMAGE_ENV, runner_command
+from mlpipe_lab.runner.contract import (
+    DAG_RUNNER_ENV,
+    IMAGE_ENV,
+    RUNNER_ENV,
+    WORKER_ZIPAPP,
+    runner_command,
+)
 
 JINJA = jinja2.sandbox.SandboxedEnvironment(
     extensions=["jinja2.ext.do"], cache_size=0, undefined=jinja2.StrictUndefined
@@ -31,6 +37,12 @@ RUN_ID = "manual__2024-01-01T00:00:00+00:00"
 def pod_env(env: dict) -> dict:
     """A pod's environment less what only pods have (the image's name for the runner's messages)."""
     return {k: v for k, v in env.items() if k != IMAGE_ENV}
+
+
+def worker_env(env: dict) -> dict:
+    """A worker task's environment less what only worker tasks have (the runner beside the DAG)."""
+    assert env[DAG_RUNNER_ENV] == "/opt/airflow/dags/" + WORKER_ZIPAPP  # cc.DAG_FILE's folder
+    return {k: v for k, v in env.items() if k != DAG_RUNNER_ENV}
 
 
 def worker_config(base=None, **airflow):
@@ -95,14 +107,20 @@ def argv_dump(tmp_path_factory):
 
 
 def shell_argv(cmd: str, fake, out) -> list[str]:
-    """What bash passes to the interpreter for a rendered bash_command (as BashOperator runs it)."""
+    """What bash passes to the interpreter for a rendered bash_command (as BashOperator runs it),
+    with the runner zipapp's path replaced by ``-m mlpipe_lab.runner`` (a pod's runner)."""
+    runner = out.parent / "mlpipe-runner.pyz"
+    runner.write_bytes(b"")
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         PYTHON_VAR: str(fake),
+        DAG_RUNNER_ENV: str(runner),
         "ARGV_OUT": str(out),
     }
     subprocess.run(["bash", "-c", cmd], env=env, check=True, timeout=30)
-    return json.loads(out.read_text())
+    argv = json.loads(out.read_text())
+    assert argv[:2] == ["-S", str(runner)], argv
+    return ["-m", "mlpipe_lab.runner", *argv[2:]]
 
 
 def pod_argv(kpo_task) -> list[str]:
@@ -145,9 +163,7 @@ def test_everything_pipeline_becomes_bash_tasks(bash_ast, argv_dump, tmp_path):
     for task_id, task in dag["tasks"].items():
         pod = kpo["tasks"][task_id]
         assert task["append_env"] is True and task["do_xcom_push"] is False
-        assert task["bash_command"].startswith(
-            'exec "${MLPIPE_RUNNER_PYTHON:-python3}" -m mlpipe_lab.runner '
-        )
+        assert task["bash_command"].startswith(dag["constants"]["RUNNER"] + " --contract 1 ")
         assert not task["bash_command"].endswith((".sh", ".bash"))
         for key in (
             "retries",
@@ -160,7 +176,7 @@ def test_everything_pipeline_becomes_bash_tasks(bash_ast, argv_dump, tmp_path):
             "doc_md",
         ):
             assert task.get(key) == pod.get(key), (task_id, key)
-        assert task["env"] == pod_env(pod["env_vars"])
+        assert worker_env(task["env"]) == pod_env(pod["env_vars"])
         for key in (
             "image",
             "container_resources",
@@ -232,7 +248,7 @@ def test_hostile_corpus(bash_ast, argv_dump, tmp_path):
         if "\x00" in cmd:  # argv cannot hold NUL: neither a pod nor bash can run this one
             continue
         assert shell_argv(cmd, argv_dump, tmp_path / "a.json") == render(pod_argv(pod), params)
-        assert render(task["env"], params) == render(pod_env(pod["env_vars"]), params)
+        assert render(worker_env(task["env"]), params) == render(pod_env(pod["env_vars"]), params)
 
 
 def test_command_quoting_units():
@@ -280,7 +296,7 @@ def test_any_text_runs_the_same_argv(argv_dump, tmp_path, bash_ast, case):
         assert shell_argv(cmd, argv_dump, tmp_path / "h.json") == render(
             pod_argv(kpo["tasks"][task_id]), params
         )
-        assert render(task["env"], params) == render(
+        assert render(worker_env(task["env"]), params) == render(
             pod_env(kpo["tasks"][task_id]["env_vars"]), params
         )
 
@@ -295,3 +311,39 @@ def test_env_value_ending_in_sh_is_not_a_template_file(bash_ast):
     task = bash_ast(compile_doc(doc, worker_config()).text)["tasks"]["a"]
     assert task["env"]["S"] == "{% raw %}deploy.sh{% endraw %}"
     assert render(task["env"], {})["S"] == "deploy.sh"
+
+
+def test_worker_launcher_says_what_is_missing_in_one_line(bash_ast, tmp_path):
+    """The runner beside the DAG is missing, or the worker has no such python: one line each,
+    status 127; MLPIPE_RUNNER on the worker names another copy of the runner."""
+    doc = pipeline(
+        "w",
+        [node("a", "a.py")],
+        defaults={"runtime_image": "registry.example.com/ml/runtime:1.4"},
+        mlpipe={"dag_id": "w"},
+    )
+    dag = bash_ast(compile_doc(doc, worker_config()).text)
+    task = dag["tasks"]["a"]
+    cmd = render(task["bash_command"], {})
+    base = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+
+    def run(**env):
+        return subprocess.run(
+            ["bash", "-c", cmd], env={**base, **env}, capture_output=True, text=True, timeout=30
+        )
+
+    missing = tmp_path / "dags" / WORKER_ZIPAPP
+    proc = run(**{DAG_RUNNER_ENV: str(missing)})
+    assert proc.returncode == 127 and proc.stderr == (
+        f"mlpipe-runner: the runner {missing} is missing: publish the DAG with mlpipe submit or "
+        f"export (they write {WORKER_ZIPAPP} beside it) or set MLPIPE_RUNNER on the worker\n"
+    )
+    proc = run(**{DAG_RUNNER_ENV: str(missing), PYTHON_VAR: "/nowhere/python3"})
+    assert proc.returncode == 127 and proc.stderr == (
+        "mlpipe-runner: this Airflow worker has no /nowhere/python3: set MLPIPE_RUNNER_PYTHON to "
+        "a python3 (3.9 or later)\n"
+    )
+    other = tmp_path / "elsewhere.pyz"
+    other.write_text("import sys; print('runner elsewhere', sys.argv[1:3])")
+    proc = run(**{DAG_RUNNER_ENV: str(missing), RUNNER_ENV: str(other), PYTHON_VAR: sys.executable})
+    assert proc.returncode == 0 and proc.stdout == "runner elsewhere ['--contract', '1']\n"

@@ -1,13 +1,14 @@
 """A local-worker pipeline run by a real Airflow 3.3 (`airflow dags test`): published to a bare git
-repo (DAG) and to an S3 server (moto on 127.0.0.1, bundles), read by Airflow from a clone of the repo
-at the pushed commit, run with a run conf. One node fails on its first try and succeeds on retry."""
+repo (DAG, and the runner zipapp beside it) and to an S3 server (moto on 127.0.0.1, bundles), read
+by Airflow from a clone of the repo at the pushed commit, run with a run conf. One node fails on
+its first try and succeeds on retry. The worker's interpreter for the tasks has ipykernel and
+nothing of ours (no mlpipe_lab, boto3 or nbclient): the runner comes with the DAG."""
 
 from __future__ import annotations
 
 import json
 import os
 import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -18,6 +19,7 @@ pytest.importorskip("boto3")
 pytest.importorskip("moto")
 
 import boto3
+from kernel_venv import kernel_python
 from pipeline_builder import node, pipeline
 from test_compile_airflow import harness
 from test_runner import notebook
@@ -25,6 +27,8 @@ from test_runner import notebook
 from mlpipe_lab.compiler.export import export
 from mlpipe_lab.pipeline import dumps
 from mlpipe_lab.publish import publish
+from mlpipe_lab.runner.contract import WORKER_ZIPAPP
+from mlpipe_lab.runner.zipapp import archive_bytes
 
 try:
     from gitserver import git
@@ -139,6 +143,9 @@ def test_dags_test_runs_published_local_worker_dag(s3, tmp_path):
     exported = export(path, config=config, images=[], output=tmp_path / "out" / f"{DAG_ID}.py")
     text = exported.dag_path.read_text()
     assert "BashOperator(" in text and SECRET not in text
+    # export writes the runner beside the DAG, as the worker will find it
+    assert exported.worker_files == {WORKER_ZIPAPP: archive_bytes()}
+    assert (tmp_path / "out" / WORKER_ZIPAPP).read_bytes() == archive_bytes()
     result = publish(
         dag_id=DAG_ID,
         dag_text=text,
@@ -147,6 +154,7 @@ def test_dags_test_runs_published_local_worker_dag(s3, tmp_path):
         config=config,
         cache_dir=tmp_path / "git-cache",
         generator="test",
+        files=exported.worker_files,
     )
     sha = git("rev-parse", "main", cwd=bare).strip()
     assert result.commit == sha and result.changed
@@ -161,6 +169,18 @@ def test_dags_test_runs_published_local_worker_dag(s3, tmp_path):
     git("clone", "-q", str(bare), str(clone))
     git("checkout", "-q", sha, cwd=clone)
     assert (clone / "dags" / f"{DAG_ID}.py").read_text() == text
+    assert (clone / "dags" / WORKER_ZIPAPP).read_bytes() == archive_bytes()
+    ignore = (clone / "dags" / ".airflowignore").read_text().splitlines()
+    assert "mlpipe_runner/" in ignore
+    worker_python = kernel_python()
+    no_ours = subprocess.run(
+        [str(worker_python), "-c", "import mlpipe_lab"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={"PATH": "/usr/bin:/bin"},
+    )
+    assert "No module named 'mlpipe_lab'" in no_ours.stderr
 
     home = tmp_path / "airflow-home"
     env = {
@@ -173,7 +193,7 @@ def test_dags_test_runs_published_local_worker_dag(s3, tmp_path):
         "AIRFLOW__CORE__DAGS_FOLDER": str(clone / "dags"),
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db",
         # the worker's environment, passed on to the tasks (append_env=True)
-        "MLPIPE_RUNNER_PYTHON": sys.executable,  # an interpreter with mlpipe_lab, boto3 and nbclient
+        "MLPIPE_RUNNER_PYTHON": str(worker_python),  # ipykernel only: nothing of ours
         "AWS_ACCESS_KEY_ID": KEY_ID,
         "AWS_SECRET_ACCESS_KEY": SECRET,
         "MLPIPE_RUNNER_HTML": "0",

@@ -1,14 +1,20 @@
 """A planned worker task -> BashOperator keyword arguments (``airflow.execution_mode: local-worker``).
 
-The task runs the same command as a pod would, but on the Airflow worker itself, with the
-interpreter ``$MLPIPE_RUNNER_PYTHON`` (default ``python3``) from the worker's environment. The
-command is one shell line of ``shlex.quote``d arguments, the last one always quoted, so user text
-never becomes shell syntax and the command never ends with ``.sh``/``.bash`` (BashOperator would
-read it as a template file). User text is protected from Jinja first (``{% raw %}``); the
-compiler's own parameter references render to Jinja's ``tojson`` output, which escapes ``'``, so
-they stay inside their single quotes. The environment (store endpoint, node variables,
-parameters) goes to ``env=`` with ``append_env=True``: the worker's own environment, credentials
-included, reaches the task.
+Node tasks run the self-contained runner zipapp that export and submit write beside the DAG file
+(``mlpipe_runner/mlpipe-runner-1.pyz``, see ``runner/contract.py``), so nothing is installed on the
+workers: the module constant ``RUNNER_ZIPAPP`` is its path next to the DAG file as the worker reads
+it, passed to the task as ``$MLPIPE_DAG_RUNNER``; the module constant ``RUNNER`` is the shell that
+starts it with ``$MLPIPE_RUNNER_PYTHON`` (default ``python3``), or says in one line what is
+missing. Serve tasks start ``python3 -m mlpipe_lab.serving.tasks`` (they need mlpipe_lab with
+mlflow on the worker; see ``plan/serve.py``).
+
+The runner arguments are ``shlex.quote``d, the last one always quoted, so user text never becomes
+shell syntax and the command never ends with ``.sh``/``.bash`` (BashOperator would read it as a
+template file). User text is protected from Jinja first (``{% raw %}``); the compiler's own
+parameter references render to Jinja's ``tojson`` output, which escapes ``'``, so they stay
+inside their single quotes. The environment (store endpoint, node variables, parameters) goes to
+``env=`` with ``append_env=True``: the worker's own environment, credentials included, reaches
+the task.
 """
 
 from __future__ import annotations
@@ -17,15 +23,34 @@ import shlex
 from typing import Any
 
 from ..plan.model import Task
-from ..runner.contract import MODULE
+from ..runner.contract import (
+    DAG_RUNNER_ENV,
+    MODULE,
+    PYTHON_ENV,
+    WORKER_LAUNCH,
+    WORKER_RUNNER_DIR,
+    WORKER_ZIPAPP_NAME,
+)
 from .context import RenderContext
-from .emit import Call, EmitError, Splat
+from .emit import Call, Concat, EmitError, Name, Splat
 from .kpo import airflow_settings, common
 
-PYTHON_VAR = "MLPIPE_RUNNER_PYTHON"
+PYTHON_VAR = PYTHON_ENV
 DEFAULT_PYTHON = "python3"
 SETTINGS = "TASK_SETTINGS"
 TEMPLATE_EXT = (".sh", ".bash")  # BashOperator.template_ext
+RUNNER = "RUNNER"  # module constant: WORKER_LAUNCH
+ZIPAPP = "RUNNER_ZIPAPP"  # module constant: the zipapp's path beside the DAG file
+_ZIPAPP_REF = Name(ZIPAPP)  # one object, so that tasks' env entries compare equal (TASK_ENV)
+
+
+def runner_constants() -> list[tuple[str, object]]:
+    """The module constants of node tasks: the zipapp's path and the shell that starts it."""
+    here = Call("os.path.dirname", Call("os.path.abspath", Name("__file__")))
+    return [
+        (ZIPAPP, Call("os.path.join", here, WORKER_RUNNER_DIR, WORKER_ZIPAPP_NAME)),
+        (RUNNER, WORKER_LAUNCH),
+    ]
 
 
 def sh_quote(text: str) -> str:
@@ -53,19 +78,27 @@ def _not_a_file(ctx: RenderContext, value: Any) -> str:
     return "{% raw %}" + value + "{% endraw %}"
 
 
+def arguments(args: list[str]) -> str:
+    """The runner's arguments for the end of a shell line, the last one always quoted."""
+    words = [shlex.quote(a) for a in args[:-1]] + [sh_quote(a) for a in args[-1:]]
+    return " ".join(words)
+
+
 def task_call(ctx: RenderContext, task: Task) -> Call:
     program = task.command.program
     if len(program) != 3 or program[1] != "-m":
         raise EmitError(f"task {task.task_id} does not start a Python module")
     kw = common(task)
-    kw.append(
-        (
-            "bash_command",
-            command(ctx.argv(task.command.shared), ctx.argv(task.command.args), module=program[2]),
-        )
-    )
-    if task.env:
-        kw.append(("env", {k: _not_a_file(ctx, v) for k, v in task.env.items()}))
+    shared, own = ctx.argv(task.command.shared), ctx.argv(task.command.args)
+    env = {k: _not_a_file(ctx, v) for k, v in task.env.items()}
+    if task.kind == "serve":
+        kw.append(("bash_command", command(shared, own, module=program[2])))
+    else:  # the zipapp beside the DAG file
+        ctx.uses.add(ZIPAPP)
+        kw.append(("bash_command", Concat(Name(RUNNER), " " + arguments(shared + own))))
+        env[DAG_RUNNER_ENV] = _ZIPAPP_REF
+    if env:
+        kw.append(("env", env))
     if task.skip_exit_code is not None:  # BashOperator's own default too; said for the reader
         kw.append(("skip_on_exit_code", task.skip_exit_code))
     kw += airflow_settings(ctx, task)

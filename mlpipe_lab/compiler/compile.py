@@ -52,6 +52,8 @@ MODULE_NAMES = {
     "RUNNER_POD",
     "RUNNER_IN_IMAGE",
     "RUNNER_COPIED",
+    "RUNNER_ZIPAPP",
+    "os",
 }
 _RESERVED = MODULE_NAMES | set(dir(builtins))
 
@@ -179,6 +181,9 @@ def render_plan(
         calls.append(call)
     if kpo.NOTEBOOK_PARAMS in ctx.uses:
         constants.insert(1, (kpo.NOTEBOOK_PARAMS, kpo.notebook_param_args(ctx)))  # after RUNNER
+    if bash.ZIPAPP in ctx.uses:
+        ctx.uses.add("os")
+        constants[:0] = bash.runner_constants()
     if delivery.INIT in ctx.uses:
         constants.insert(1, (delivery.INIT, delivery.runner_pod(ctx)))
     # what every runner/serve task has in common goes into module constants (operator and KFP

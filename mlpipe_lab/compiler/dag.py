@@ -16,8 +16,12 @@ LOCAL_WORKER = "local-worker"
 def imports(uses: set[str], target: str | None) -> list[str]:
     """Import lines that work on Airflow 3.x and 2.10+ (or only one of them for a fixed target)."""
     lines = []
+    if "os" in uses:
+        lines += ["import os"]
     if "timedelta" in uses:
-        lines += ["from datetime import timedelta", ""]
+        lines += ["from datetime import timedelta"]
+    if "os" in uses or "timedelta" in uses:
+        lines += [""]
     lines.append("import pendulum")
     names = "DAG, Param" if "Param" in uses else "DAG"
     if target == "3":

@@ -63,6 +63,18 @@ class Args(list):
     ``"--kind", "python", "--file", "a.py",``."""
 
 
+class Concat:
+    """``A + B + ...``: strings joined when the module runs (e.g. a module constant and a
+    literal); each part is emitted like any other value."""
+
+    __slots__ = ("parts",)
+
+    def __init__(self, *parts: Any):
+        if len(parts) < 2:
+            raise EmitError("a concatenation needs two parts")
+        self.parts = parts
+
+
 class Call:
     """``func(arg, ..., key=value, ...)``; func is a dotted name the compiler chose."""
 
@@ -139,6 +151,7 @@ _INLINE = {
     Name: lambda v: v.name,
     Splat: _splat_outside,
     Call: _call,
+    Concat: lambda v: " + ".join(_inline(p) for p in v.parts),
     list: _list,
     Args: _list,
     tuple: _tuple,

@@ -100,6 +100,9 @@ class ExportResult:
     changed: bool = True  # False when the DAG file already had exactly this content
     replaced: bool = False  # an earlier export with other content was replaced (overwrite)
     plan: Plan | None = None  # what the DAG was rendered from (local runs execute it)
+    # files the DAG needs beside it on the Airflow worker (local-worker mode: the runner zipapp),
+    # path relative to the DAG's folder -> content; export wrote them, submit commits them
+    worker_files: dict[str, bytes] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -110,6 +113,7 @@ class ExportResult:
             "tasks": self.tasks,
             "changed": self.changed,
             "replaced": self.replaced,
+            "worker_files": sorted(self.worker_files),
         }
 
 
@@ -284,6 +288,9 @@ def export(
                 pass
         raise
     bundles.commit()
+    extra = worker_files(checked.plan)
+    for rel, content in extra.items():  # before the DAG, which needs them
+        write_atomically(dag_path.parent / rel, content)
     changed = write_atomically(dag_path, data)
     return ExportResult(
         dag_id=compiled.dag_id,
@@ -294,4 +301,17 @@ def export(
         changed=changed,
         replaced=changed and existing is not None,
         plan=checked.plan,
+        worker_files=extra,
     )
+
+
+def worker_files(plan: Plan) -> dict[str, bytes]:
+    """What a DAG of ``plan`` needs beside it on the Airflow worker: in local-worker mode with node
+    tasks, the runner zipapp (``runner/contract.py``, "Airflow workers")."""
+    from ..plan.model import WORKER
+    from ..runner.contract import WORKER_ZIPAPP
+    from ..runner.zipapp import archive_bytes
+
+    if plan.executor != WORKER or all(t.kind == "serve" for t in plan.tasks):
+        return {}
+    return {WORKER_ZIPAPP: archive_bytes()}

@@ -553,17 +553,37 @@ class GitSession:
 
     # -- the change ---------------------------------------------------------------------------------
 
-    def write(self, dag_id: str, text: str, message: str) -> GitOutcome:
+    def write(
+        self, dag_id: str, text: str, message: str, files: Mapping[str, bytes] | None = None
+    ) -> GitOutcome:
+        """Commit the DAG file and ``files`` (paths relative to the DAG's folder, e.g. the runner
+        zipapp of local-worker DAGs, shared by the DAGs of the folder); the top folder of each is
+        listed in ``.airflowignore`` (a line added; the user's lines are kept)."""
         path = self.repo.path_for(dag_id)
+        extra = {_extra_path(rel): data for rel, data in (files or {}).items()}
+        folder = self.repo.subfolder
 
         def mutate(root: Path) -> list[str]:
             target = root / path
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(text.encode("utf-8"))
             touched = [path]
+            for rel, data in extra.items():
+                repo_path = f"{folder}/{rel}" if folder else rel
+                (root / repo_path).parent.mkdir(parents=True, exist_ok=True)
+                (root / repo_path).write_bytes(data)
+                touched.append(repo_path)
+            target.write_bytes(text.encode("utf-8"))
             ignore = root / self.repo.ignore_path
-            if not ignore.exists():
-                ignore.write_text(AIRFLOWIGNORE_TEXT, encoding="utf-8")
+            lines = ignore.read_text(encoding="utf-8").splitlines() if ignore.exists() else []
+            new = [] if ignore.exists() else AIRFLOWIGNORE_TEXT.splitlines()
+            for top in sorted({rel.split("/")[0] + "/" for rel in extra if "/" in rel}):
+                if top not in lines and top not in new:
+                    new.append(top)
+            if new:
+                with open(ignore, "a", encoding="utf-8") as fh:
+                    if lines and not ignore.read_text(encoding="utf-8").endswith("\n"):
+                        fh.write("\n")
+                    fh.write("".join(line + "\n" for line in new))
                 touched.append(self.repo.ignore_path)
             return touched
 
@@ -884,6 +904,14 @@ class GitSession:
 
 # --------------------------------------------------------------------------------------------------
 # Validation helpers
+
+
+def _extra_path(rel: str) -> str:
+    """A path relative to the DAG folder, inside it (the compiler's own names, checked anyway)."""
+    parts = rel.split("/")
+    if not rel or rel.startswith("/") or any(p in ("", ".", "..", ".git") for p in parts):
+        raise PublishError("validate", f"not a path inside the DAG folder: {rel!r}")
+    return rel
 
 
 def check_dag_id(dag_id: str) -> None:

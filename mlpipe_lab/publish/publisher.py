@@ -225,8 +225,13 @@ def publish(
     max_attempts: int = 5,
     identity: PipelineIdentity | None = None,
     replace: bool = False,
+    files: Mapping[str, bytes] | None = None,
 ) -> PublishResult:
     """Upload ``bundles`` and commit ``dag_text`` as ``<subfolder>/<dag_id>.py`` (one commit).
+
+    ``files``: what the DAG needs beside it on the worker (``ExportResult.worker_files``: the
+    runner zipapp in local-worker mode), paths relative to the DAG's folder, committed with it;
+    their top folders are listed in ``.airflowignore``.
 
     ``config`` is a runtime configuration with its secrets; ``cache_dir`` the root of the git cache
     (e.g. ``<data_dir>/git-cache``). ``bundles`` are ``{node_id, key, sha256, path}`` (key relative
@@ -309,7 +314,7 @@ def publish(
                 )
             else:
                 _step(steps, "upload", "skipped", "no bundles")
-            outcome = session.write(dag_id, dag_text, message)
+            outcome = session.write(dag_id, dag_text, message, files=files)
     except BaseException as exc:
         removed, left = _rollback(store, created, secrets)
         if isinstance(exc, PublishError):

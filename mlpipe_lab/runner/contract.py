@@ -16,10 +16,17 @@ Delivery (how RUNNER reaches the pod; pods download nothing but the node's bundl
     An init container from the runner image (python3 + the mlpipe_lab wheel) runs
     ``python3 -m mlpipe_lab.runner.install /mlpipe`` into an ``emptyDir`` volume mounted at
     ``/mlpipe`` in both containers; the node's container then runs
-    ``python3 /mlpipe/mlpipe-runner.pyz`` (started through ``/bin/sh`` so that an image without
-    python3 says so in one line), with nothing installed in the node's image.
+    ``python3 -S /mlpipe/mlpipe-runner.pyz`` (started through ``/bin/sh`` so that an image without
+    python3 says so in one line; ``-S``: no site-packages until a notebook needs the image's
+    jupyter_client, a faster start), with nothing installed in the node's image.
 ``image``
     The runner is already in the node's image: ``python3 -m mlpipe_lab.runner``.
+Airflow workers (execution mode ``local-worker``)
+    The zipapp travels with the DAG: export and submit write it beside the DAG file as
+    ``mlpipe_runner/mlpipe-runner-1.pyz`` (1: this contract's version; the folder is listed in
+    the DAG repository's ``.airflowignore``), and each task runs it with the worker's python3
+    (``$MLPIPE_RUNNER_PYTHON``, default ``python3``) through ``/bin/sh``; ``$MLPIPE_RUNNER`` on
+    the worker names another copy. Nothing is pip-installed on the workers.
 
 Meaning (all object keys are relative to ``--prefix`` in ``--bucket``, or to ``--root`` locally):
 
@@ -83,7 +90,29 @@ IMAGE_ENV = "MLPIPE_IMAGE"  # the node's image, named in the runner's messages
 LAUNCH_SCRIPT = (
     'command -v python3 >/dev/null 2>&1 || { echo "mlpipe-runner: image ${' + IMAGE_ENV + ":-?} "
     'has no python3: nodes need python3 (3.9 or later) on PATH" >&2; exit 127; }; '
-    "exec python3 " + RUNNER_DIR + "/" + ZIPAPP_NAME + ' "$@"'
+    "exec python3 -S " + RUNNER_DIR + "/" + ZIPAPP_NAME + ' "$@"'
+)
+
+# Airflow workers: the zipapp beside the DAG file (folder and name relative to the DAG's folder).
+WORKER_RUNNER_DIR = "mlpipe_runner"
+WORKER_ZIPAPP_NAME = f"mlpipe-runner-{CONTRACT_VERSION}.pyz"
+WORKER_ZIPAPP = f"{WORKER_RUNNER_DIR}/{WORKER_ZIPAPP_NAME}"
+DAG_RUNNER_ENV = "MLPIPE_DAG_RUNNER"  # set by the DAG: the zipapp beside it
+RUNNER_ENV = "MLPIPE_RUNNER"  # set on the worker (optional): a zipapp elsewhere
+PYTHON_ENV = "MLPIPE_RUNNER_PYTHON"  # set on the worker (optional): its python3
+# BashOperator's command starts with this; the runner arguments follow, shell-quoted. Never "{#"
+# in it (a Jinja comment: BashOperator renders its command).
+WORKER_LAUNCH = (
+    'py="${' + PYTHON_ENV + ':-python3}"; r="${' + RUNNER_ENV + ":-$" + DAG_RUNNER_ENV + '}"; '
+    'command -v "$py" >/dev/null 2>&1 || { echo "mlpipe-runner: this Airflow worker has no '
+    "$py: set " + PYTHON_ENV + ' to a python3 (3.9 or later)" >&2; exit 127; }; '
+    '[ -f "$r" ] || { echo "mlpipe-runner: the runner $r is missing: publish the DAG with '
+    "mlpipe submit or export (they write "
+    + WORKER_ZIPAPP
+    + " beside it) or set "
+    + RUNNER_ENV
+    + ' on the worker" >&2; exit 127; }; '
+    'exec "$py" -S "$r"'
 )
 
 

@@ -24,7 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.monotonic()
     folder = Path(args[0])
     try:
-        target = write_zipapp(folder / ZIPAPP_NAME)
+        target = write_zipapp(folder / ZIPAPP_NAME, bytecode=True)
     except OSError as exc:
         sys.stderr.write(
             f"mlpipe-runner: cannot copy the runner into {folder}: {exc.strerror or exc} "

@@ -205,9 +205,21 @@ def no_kernel(name: str) -> NodeFailure:
     return NodeFailure(f"no Jupyter kernel '{name}' in {image_name()}: {hint}{also}")
 
 
+def load_site() -> None:
+    """The pods start the runner with ``python3 -S`` (no site-packages: a faster start); the
+    image's jupyter_client lives there, so notebooks add them before importing it."""
+    if sys.flags.no_site and not getattr(load_site, "done", False):
+        import site
+
+        site.main()
+        load_site.done = True  # type: ignore[attr-defined]
+
+
 def _jupyter_client_importable() -> bool:
     """Whether the image's python3 has jupyter_client (ipykernel depends on it)."""
     import warnings
+
+    load_site()
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # jupyter_core's path-migration notices

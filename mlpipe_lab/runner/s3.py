@@ -22,7 +22,6 @@ Every failure is an :class:`S3Error` whose message is one line a person can act 
 
 from __future__ import annotations
 
-import configparser
 import datetime as _dt
 import hashlib
 import hmac
@@ -30,11 +29,13 @@ import http.client
 import json
 import os
 import socket
-import ssl
+import sys
 import time
 import urllib.parse
-import xml.etree.ElementTree as ET
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+if TYPE_CHECKING:  # ssl, xml and configparser are imported when used: a faster start
+    import xml.etree.ElementTree as ET
 
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 CHUNK = 1 << 20
@@ -204,6 +205,8 @@ def _shared_file() -> Credentials | None:
     if not os.path.isfile(path):
         return None
     profile = _env("AWS_PROFILE") or "default"
+    import configparser
+
     parser = configparser.RawConfigParser()
     try:
         parser.read(path, encoding="utf-8")
@@ -246,6 +249,8 @@ def find_credentials(region: str) -> Credentials:
 def _connection(url: urllib.parse.SplitResult, timeout: float) -> http.client.HTTPConnection:
     host = url.hostname or ""
     if url.scheme == "https":
+        import ssl
+
         return http.client.HTTPSConnection(
             host, url.port, timeout=timeout, context=ssl.create_default_context()
         )
@@ -307,12 +312,15 @@ def _request(
             if isinstance(exc, socket.timeout):
                 reason = "timed out"
             last = f"{type(exc).__name__}: {reason}" if not isinstance(reason, str) else reason
-            if isinstance(exc, ssl.SSLCertVerificationError):
+            ssl = sys.modules.get("ssl")  # imported by _connection for https
+            if ssl is not None and isinstance(exc, ssl.SSLCertVerificationError):
                 break
     raise S3Error(f"cannot reach {what}: {last}", "Connection")
 
 
 def _xml(body: bytes) -> ET.Element:
+    import xml.etree.ElementTree as ET
+
     try:
         return ET.fromstring(body) if body.strip() else ET.Element("Empty")
     except ET.ParseError:

@@ -59,6 +59,9 @@ def _data_dir() -> Path:
     if env:
         return Path(env).expanduser()
     try:
+        from .notebook import load_site
+
+        load_site()
         from jupyter_core.paths import jupyter_data_dir
     except ImportError:  # a bare runtime image: ~/.local/share/jupyter like Jupyter's default
         return Path.home() / ".local" / "share" / "jupyter" / "mlpipe-lab"

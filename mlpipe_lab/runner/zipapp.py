@@ -5,7 +5,12 @@
 
 The archive holds the runner's modules under ``mlpipe_lab/runner/`` with an empty
 ``mlpipe_lab/__init__.py`` (the extension's package is not needed), and a ``__main__.py`` that first
-checks the interpreter's version in syntax every Python 3 reads. The runner needs nothing outside
+checks the interpreter's version in syntax every Python 3 reads. With ``bytecode`` (the runner
+image's install does it), each module's bytecode for the building interpreter's version lies next
+to its source (an unchecked hash-based ``.pyc``, PEP 552): a python3 of that version starts
+without compiling the runner, others read the bytecode's magic number and compile the source as
+before (zipimport does this itself). Bytecode is left out where it would only be churn (the
+zipapp committed beside local-worker DAGs). The runner needs nothing outside
 the standard library (its S3 client and notebook executor are its own; a notebook's kernel is the
 image's), so nothing else is vendored. Built from the installed package's files, so the runner
 image always hands out the runner of the wheel it has.
@@ -13,7 +18,9 @@ image always hands out the runner of the wheel it has.
 
 from __future__ import annotations
 
+import importlib.util
 import io
+import marshal
 import os
 import sys
 import tempfile
@@ -51,7 +58,19 @@ def sources() -> list[Path]:
     return sorted(p for p in HERE.glob("*.py") if p.name not in LEFT_OUT)
 
 
-def archive_bytes() -> bytes:
+def pyc(source: bytes, name: str) -> bytes:
+    """An unchecked hash-based .pyc of ``source`` for this interpreter (PEP 552)."""
+    code = compile(source, name, "exec", dont_inherit=True)
+    flags = (0b01).to_bytes(4, "little")  # hash-based, not checked against the source
+    return (
+        importlib.util.MAGIC_NUMBER
+        + flags
+        + importlib.util.source_hash(source)
+        + marshal.dumps(code)
+    )
+
+
+def archive_bytes(bytecode: bool = False) -> bytes:
     """The zipapp's bytes: deterministic for the same sources (fixed times, sorted names)."""
     buffer = io.BytesIO()
     buffer.write(b"#!/usr/bin/env python3\n")
@@ -67,14 +86,18 @@ def archive_bytes() -> bytes:
         add(zf, "__main__.py", MAIN.format(minimum=MIN_PYTHON).encode())
         add(zf, "mlpipe_lab/__init__.py", PACKAGE_INIT.encode())
         for path in sources():
-            add(zf, f"mlpipe_lab/runner/{path.name}", path.read_bytes())
+            name = f"mlpipe_lab/runner/{path.name}"
+            source = path.read_bytes()
+            add(zf, name, source)
+            if bytecode:
+                add(zf, name + "c", pyc(source, name))
     return buffer.getvalue()
 
 
-def write_zipapp(target: Path) -> Path:
+def write_zipapp(target: Path, bytecode: bool = False) -> Path:
     """Write the zipapp to ``target`` atomically (readable by every user: the main container may
     run as another uid than the init container)."""
-    data = archive_bytes()
+    data = archive_bytes(bytecode=bytecode)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".mlpipe-runner-")
     try:

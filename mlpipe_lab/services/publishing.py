@@ -69,6 +69,7 @@ class Publishing:
                     cache_dir=self.cache_dir(),
                     identity=identify(file, source, self.catalogs.folder),
                     replace=bool(replace),
+                    files=exported.worker_files,
                 )
             except PublishError as exc:
                 if exc.step == "dag-id":
