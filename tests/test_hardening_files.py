@@ -93,3 +93,22 @@ def test_a_fifo_among_a_nodes_files_is_refused_without_blocking(project, tmp_pat
         services.pipelines.export("swap.pipeline", "local")
     assert time.monotonic() - started < 10
     assert exc.value.status in (400, 403, 422)
+
+
+def test_what_is_opened_is_checked_not_the_path_checked_before(project):
+    """The window of the race, made certain: the path was judged inside, then became a link
+    outside. The bundle writer checks the opened file itself, so it refuses."""
+    import io
+
+    from mlpipe_lab.compiler.bundles import FileEscapes, write_bundle
+
+    root, outside = project
+    os.replace(root / "dep.txt", root / "dep.old")
+    (root / "dep.txt").symlink_to(outside / "secret.txt")
+    with pytest.raises(FileEscapes) as exc:
+        write_bundle(root, ["dep.txt", "main.py"], io.BytesIO(), inside=str(root))
+    assert exc.value.status == 403 and CANARY not in exc.value.message
+    # a link that stays inside the root is bundled as before
+    (root / "dep.txt").unlink()
+    (root / "dep.txt").symlink_to("inside.txt")
+    write_bundle(root, ["dep.txt", "main.py"], io.BytesIO(), inside=str(root))
