@@ -152,10 +152,15 @@ def main() -> int:
     parser.add_argument(
         "--switch-ms", type=float, default=None, help="c.MLPipeLab.switch_interval_ms"
     )
+    parser.add_argument("--compute", type=int, default=None, help="c.MLPipeLab.compute_threads")
     parser.add_argument("--json")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="mlpipe-bench-latency-") as tmp:
-        settings = {"worker_threads": args.threads, "switch_interval_ms": args.switch_ms}
+        settings = {
+            "worker_threads": args.threads,
+            "switch_interval_ms": args.switch_ms,
+            "compute_threads": args.compute,
+        }
         config = {"MLPipeLab": {k: v for k, v in settings.items() if v is not None}}
         server = JupyterServer(Path(tmp), config)
         server.start()

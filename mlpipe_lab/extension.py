@@ -52,6 +52,13 @@ class MLPipeLab(Configurable):
         "export, publishing, MLflow and Airflow calls). They run in a pool of this many threads, "
         "never on the server's event loop; more wait their turn.",
     )
+    compute_threads = Integer(
+        2,
+        config=True,
+        help="How many validations, describes and exports may compute at the same time. They are "
+        "pure Python: under the GIL more threads do not finish sooner, they only make the "
+        "server's event loop wait longer for its turn.",
+    )
     max_request_mb = Integer(
         32,
         config=True,
@@ -86,7 +93,13 @@ class MLPipeLab(Configurable):
         "shorter interval lets the loop answer sooner while they compute. 0 leaves it alone.",
     )
 
-    @validate("local_run_parallelism", "worker_threads", "max_request_mb", "max_pipeline_mb")
+    @validate(
+        "local_run_parallelism",
+        "worker_threads",
+        "compute_threads",
+        "max_request_mb",
+        "max_pipeline_mb",
+    )
     def _at_least_one(self, proposal: Any) -> int:
         if proposal["value"] < 1:
             raise TraitError(f"{proposal['trait'].name} must be at least 1")
@@ -117,5 +130,6 @@ def load(server_app: Any) -> None:
 
         sys.setswitchinterval(min(sys.getswitchinterval(), settings.switch_interval_ms / 1000))
     pool = ThreadPoolExecutor(settings.worker_threads, thread_name_prefix="mlpipe-lab")
-    setup_handlers(server_app.web_app, services, pool, settings.max_request_mb * MiB)
+    compute = ThreadPoolExecutor(settings.compute_threads, thread_name_prefix="mlpipe-lab-compute")
+    setup_handlers(server_app.web_app, services, pool, settings.max_request_mb * MiB, compute)
     server_app.log.info("mlpipe-lab: REST API registered under /mlpipe-lab")

@@ -7,7 +7,10 @@ without details, never a traceback.
 
 Nothing of ours runs on the server's event loop: a handler method that is not a coroutine runs
 whole (parsing its body, the service call, encoding the answer) in a bounded thread pool, and
-``send`` only records the answer that :func:`json_errors` writes back on the loop. Request bodies
+``send`` only records the answer that :func:`json_errors` writes back on the loop. Work that is
+pure Python computation (validate, describe, export: ``compute = True``) has its own small pool:
+under the GIL more threads of it would not run faster, only keep the event loop waiting longer;
+waiting work (files, git, networks) shares the larger one. Request bodies
 have a size limit and a nesting limit; numbers and text in them must be ones the services can
 take (no integer beyond 64 bits, no lone surrogate).
 """
@@ -126,15 +129,17 @@ def _parse_constant(name: str) -> Any:
 class BaseHandler(APIHandler):
     auth_resource = AUTH_RESOURCE
     _reply: tuple[int, str | None] | None = None
+    compute = False  # pure computation: the compute pool
 
     def initialize(
         self,
         services: Services,
         pool: ThreadPoolExecutor | None = None,
         max_body_bytes: int = MAX_BODY_BYTES,
+        compute_pool: ThreadPoolExecutor | None = None,
     ) -> None:
         self.services = services
-        self.pool = pool
+        self.pool = (compute_pool or pool) if self.compute else pool
         self.max_body_bytes = max_body_bytes
         self._reply = None
 
@@ -282,6 +287,8 @@ class ImageCheckHandler(BaseHandler):
 
 
 class ValidateHandler(BaseHandler):
+    compute = True
+
     @tornado.web.authenticated
     @authorized
     @json_errors
@@ -311,6 +318,8 @@ class ScheduleHandler(BaseHandler):
 
 
 class DescribeHandler(BaseHandler):
+    compute = True
+
     @tornado.web.authenticated
     @authorized
     @json_errors
@@ -324,6 +333,8 @@ class DescribeHandler(BaseHandler):
 
 
 class ExportHandler(BaseHandler):
+    compute = True
+
     @tornado.web.authenticated
     @authorized
     @json_errors
@@ -480,6 +491,7 @@ def route_table(
     services: Services | None,
     pool: ThreadPoolExecutor | None = None,
     max_body_bytes: int = MAX_BODY_BYTES,
+    compute_pool: ThreadPoolExecutor | None = None,
 ) -> list[tuple[str, type, dict[str, Any]]]:
     kind = r"(?P<kind>[A-Za-z-]+)"
     name = r"(?P<name>[^/]+)"
@@ -510,7 +522,12 @@ def route_table(
         (
             url_path_join(base_url, "mlpipe-lab", pattern),
             handler,
-            {"services": services, "pool": pool, "max_body_bytes": max_body_bytes},
+            {
+                "services": services,
+                "pool": pool,
+                "max_body_bytes": max_body_bytes,
+                "compute_pool": compute_pool,
+            },
         )
         for pattern, handler in routes
     ]
@@ -521,7 +538,9 @@ def setup_handlers(
     services: Services,
     pool: ThreadPoolExecutor | None = None,
     max_body_bytes: int = MAX_BODY_BYTES,
+    compute_pool: ThreadPoolExecutor | None = None,
 ) -> None:
     web_app.add_handlers(
-        ".*$", route_table(web_app.settings["base_url"], services, pool, max_body_bytes)
+        ".*$",
+        route_table(web_app.settings["base_url"], services, pool, max_body_bytes, compute_pool),
     )
