@@ -230,6 +230,64 @@ export const runsPlugin: JupyterFrontEndPlugin<void> = {
       }
     });
 
+    // Partial local runs of the selected node, from the canvas' context menu.
+    const selectedNode = (): { editor: IPipelineEditor; id: string } | null => {
+      const editor = current();
+      const node = editor?.editorModel.selectedNode;
+      return editor && node ? { editor, id: node.id } : null;
+    };
+    const partialCommands: [string, string, string, 'only' | 'from' | 'to'][] =
+      [
+        [
+          RunCommandIDs.runNode,
+          trans.__('Run This Node'),
+          trans.__(
+            'Run only this node on this machine; its inputs come from earlier runs'
+          ),
+          'only'
+        ],
+        [
+          RunCommandIDs.runFromNode,
+          trans.__('Run From Here'),
+          trans.__(
+            'Run this node and everything after it on this machine; earlier nodes reuse their results'
+          ),
+          'from'
+        ],
+        [
+          RunCommandIDs.runToNode,
+          trans.__('Run Up To Here'),
+          trans.__(
+            'Run this node and everything it depends on, on this machine'
+          ),
+          'to'
+        ]
+      ];
+    for (const [id, label, caption, part] of partialCommands) {
+      commands.addCommand(id, {
+        label,
+        caption,
+        isVisible: () => !!selectedNode(),
+        isEnabled: () => {
+          const chosen = selectedNode();
+          return !!chosen && !controllers.get(chosen.editor)?.active;
+        },
+        execute: async () => {
+          const chosen = selectedNode();
+          if (!chosen) {
+            return null;
+          }
+          const run = await runFromEditor(ctx, chosen.editor, {
+            partial: { [part]: [chosen.id] }
+          });
+          if (run && !chosen.editor.isDisposed) {
+            controllerOf(chosen.editor).show(run);
+          }
+          return run;
+        }
+      });
+    }
+
     commands.addCommand(RunCommandIDs.cancelRun, {
       label: trans.__('Cancel Pipeline Run'),
       caption: trans.__('Stop the run started from this editor'),

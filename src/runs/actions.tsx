@@ -95,6 +95,11 @@ export interface IRunFromEditorOptions {
   params?: { [name: string]: unknown };
   /** Local, when the dialog is skipped: false runs every node (no step caching). */
   cache?: boolean;
+  /**
+   * A partial local run (node ids): only these nodes, from these (and their
+   * descendants) or up to these (and their ancestors).
+   */
+  partial?: { only?: string[]; from?: string[]; to?: string[] };
 }
 
 /**
@@ -108,9 +113,14 @@ export async function runFromEditor(
   options: IRunFromEditorOptions = {}
 ): Promise<IRun | null> {
   const { trans } = ctx;
-  const configs = await readConfigs(ctx);
+  let configs = await readConfigs(ctx);
   if (!configs) {
     return null;
+  }
+  const partial = options.partial;
+  if (partial) {
+    // on Airflow a partial run clears tasks of an existing run (the Runs panel's "From here")
+    configs = configs.filter(c => c.type === 'local');
   }
   const model = editor.editorModel;
   const params = pipelineParameters(model.pipelineData().mlpipe);
@@ -140,9 +150,16 @@ export async function runFromEditor(
   } else {
     choice = await askRunChoice({
       trans,
-      title: trans.__('Run pipeline'),
+      title: partial
+        ? trans.__('Run part of the pipeline')
+        : trans.__('Run pipeline'),
       accept: trans.__('Run'),
-      intro: trans.__('Run "%1" and follow its nodes here.', model.name),
+      intro: partial
+        ? trans.__(
+            'Run part of "%1" on this machine; the nodes it needs reuse their earlier results.',
+            model.name
+          )
+        : trans.__('Run "%1" and follow its nodes here.', model.name),
       configs,
       params,
       dirty
@@ -188,6 +205,15 @@ export async function runFromEditor(
     }
     if (!choice.cache) {
       body.cache = false;
+    }
+    if (partial?.only?.length) {
+      body.only = partial.only;
+    }
+    if (partial?.from?.length) {
+      body.from = partial.from;
+    }
+    if (partial?.to?.length) {
+      body.to = partial.to;
     }
   }
   return startRun(ctx, body, { editor, pendingMessage });

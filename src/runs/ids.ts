@@ -20,6 +20,9 @@ export namespace RunCommandIDs {
   export const openRuns = `${EXTENSION_ID}:open-runs`;
   export const openRunLog = `${EXTENSION_ID}:open-run-log`;
   export const triggerRun = `${EXTENSION_ID}:trigger-run`;
+  export const runNode = `${EXTENSION_ID}:run-node`;
+  export const runFromNode = `${EXTENSION_ID}:run-from-node`;
+  export const runToNode = `${EXTENSION_ID}:run-to-node`;
 }
 
 /** User settings of the runs plugin (from `schema/runs.json`). */

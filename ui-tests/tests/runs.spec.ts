@@ -516,6 +516,64 @@ test.describe('runs', () => {
     }
   });
 
+  test('step caching and partial runs: unchanged nodes show cached, Run This Node from the context menu', async ({
+    page,
+    tmpPath
+  }) => {
+    test.setTimeout(180_000);
+    const example = fs.readFileSync(
+      path.join(EXAMPLE, 'hello_world.pipeline'),
+      'utf-8'
+    );
+    await openPipeline(page, tmpPath, 'hello_world.pipeline', example, {
+      'hello.py': `print("hello ${tmpPath}")\n`,
+      'world.py': `print("world ${tmpPath}")\n`
+    });
+    await runLocal(page);
+    await expect(runBar(page)).toHaveAttribute('data-status', 'success', {
+      timeout: 60_000
+    });
+    const first = await runBar(page).getAttribute('data-run-id');
+
+    // nothing changed: both nodes reuse the first run's results
+    await runLocal(page);
+    await expect(runBar(page)).not.toHaveAttribute('data-run-id', first!, {
+      timeout: 30_000
+    });
+    await expect(runBar(page)).toHaveAttribute('data-status', 'success', {
+      timeout: 60_000
+    });
+    for (const label of ['hello.py', 'world.py']) {
+      await expect(nodeStatus(page, label)).toHaveAttribute(
+        'data-status',
+        'cached'
+      );
+    }
+    await expect(
+      node(page, 'world.py').locator('.jp-MLPipe-NodeStatus')
+    ).toHaveText('cached');
+    const second = await runBar(page).getAttribute('data-run-id');
+
+    // the context menu of a node: run only it (it runs; hello's results are reused)
+    await node(page, 'world.py').click({ button: 'right' });
+    await page.locator('.lm-Menu-item', { hasText: 'Run This Node' }).click();
+    const dialog = page.locator('.jp-Dialog');
+    await expect(dialog).toContainText('Run part of');
+    await expect(dialog.locator('input[name="cache"]')).toBeChecked();
+    await dialog.getByRole('button', { name: 'Run', exact: true }).click();
+    await expect(runBar(page)).not.toHaveAttribute('data-run-id', second!, {
+      timeout: 30_000
+    });
+    await expect(runBar(page)).toHaveAttribute('data-status', 'success', {
+      timeout: 60_000
+    });
+    const runId = await runBar(page).getAttribute('data-run-id');
+    const { body } = await api(page, `runs/local/hello_world/${runId}`);
+    expect(
+      Object.fromEntries(body.tasks.map((t: any) => [t.task_id, t.state]))
+    ).toEqual({ hello: 'cached', world: 'success' });
+  });
+
   test('runs the pipeline as shown: unsaved changes are run and stay unsaved', async ({
     page,
     tmpPath
