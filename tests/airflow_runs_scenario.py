@@ -1,5 +1,5 @@
 """Runs against a real `airflow standalone` that reads DAGs from a git repo: the scenario behind
-tests/test_runs_airflow.py, run INSIDE the private network namespace (with Airflow and moto S3).
+tests/runs/test_runs_airflow.py, run INSIDE the private network namespace (with Airflow and moto S3).
 
     python airflow_runs_scenario.py WORKDIR BARE_REPO API   (API: v2 | v1)
 

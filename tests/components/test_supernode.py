@@ -17,7 +17,8 @@ from mlpipe_lab.pipeline.model import Pipeline
 
 def corpus_dir() -> Path | None:
     """The shared real-pipeline corpus (next to the repository, as CI lays it out)."""
-    here = Path(__file__).resolve().parent.parent
+    from fixture_paths import REPO as here
+
     for candidate in (
         os.environ.get("MLPIPE_REALWORLD_CORPUS"),
         here.parent / "shared" / "fixtures" / "elyra-realworld",

@@ -14,12 +14,14 @@ from pathlib import Path
 
 import compile_corpus as cc
 import pytest
-from test_compile_airflow import harness
+from fixture_paths import load_airflow_harness
 
 from mlpipe_lab.compiler.compile import render_plan
 from mlpipe_lab.components import ComponentIndex
 from mlpipe_lab.pipeline.model import Pipeline
 from mlpipe_lab.plan import plan
+
+harness = load_airflow_harness()
 
 pytestmark = pytest.mark.airflow
 

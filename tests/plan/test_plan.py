@@ -30,8 +30,9 @@ def _shared() -> Path:
     """../shared next to the checkout (or next to its parent folder, for /work/h/<name>)."""
     if os.environ.get("MLPIPE_SHARED_DIR"):
         return Path(os.environ["MLPIPE_SHARED_DIR"])
-    here = Path(__file__).resolve()
-    return next((p / "shared" for p in here.parents[1:4] if (p / "shared").is_dir()), here)
+    from fixture_paths import SHARED
+
+    return SHARED
 
 
 REALWORLD = _shared() / "fixtures" / "elyra-realworld"

@@ -788,9 +788,9 @@ def test_output_does_not_depend_on_the_hash_seed():
     import os
     import subprocess
     import sys
-    from pathlib import Path
 
-    root = Path(__file__).resolve().parent.parent
+    from fixture_paths import REPO as root
+
     code = (
         "import sys; sys.modules['rfc3987_syntax'] = None; sys.path.insert(0, 'tests')\n"
         "import compile_corpus as cc\n"

@@ -20,18 +20,20 @@ import subprocess
 import sys
 import textwrap
 import time
-from pathlib import Path
 
 import pytest
+from fixture_paths import load_airflow_harness
 from gitserver import git
 from jsonschema import Draft202012Validator
 from openapi_check import spec
-from test_compile_airflow import harness
 
 pytestmark = pytest.mark.airflow
 
-REPO = Path(__file__).resolve().parent.parent
-SCENARIO = Path(__file__).resolve().parent / "airflow_runs_scenario.py"
+from fixture_paths import REPO, TESTS  # noqa: E402
+
+harness = load_airflow_harness()
+
+SCENARIO = TESTS / "airflow_runs_scenario.py"
 SERVER_ENV = {
     # a loaded test host answers slowly: the task runner's calls to the API server must wait longer
     # than the 5 s default, or tasks fail before they start

@@ -19,9 +19,9 @@ pytest.importorskip("boto3")
 pytest.importorskip("moto")
 
 import boto3
+from fixture_paths import load_airflow_harness
 from kernel_venv import kernel_python
 from pipeline_builder import node, pipeline
-from test_compile_airflow import harness
 from test_runner import notebook
 
 from mlpipe_lab.compiler.export import export
@@ -29,6 +29,8 @@ from mlpipe_lab.pipeline import dumps
 from mlpipe_lab.publish import publish
 from mlpipe_lab.runner.contract import WORKER_ZIPAPP
 from mlpipe_lab.runner.zipapp import archive_bytes
+
+harness = load_airflow_harness()
 
 try:
     from gitserver import git

@@ -1,6 +1,6 @@
 """The image check without images: the probe read back, the command built, errors in one line; the
 whole path (CLI and REST) with a run command that runs the probe on this machine. The same check
-against stand-in images: tests/pods/test_image_check.py."""
+against stand-in images: tests/pods/test_pods_image_check.py."""
 
 from __future__ import annotations
 

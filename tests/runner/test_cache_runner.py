@@ -213,8 +213,9 @@ def test_pods_reuse_results_from_the_object_store(s3, tmp_path):  # noqa: F811
 
 @pytest.mark.airflow
 def test_a_cached_dag_imports_and_renders_in_real_airflow(tmp_path):
-    from test_compile_airflow import harness
+    from fixture_paths import load_airflow_harness
 
+    harness = load_airflow_harness()
     config = config_for("http://127.0.0.1:9", "bucket")
     path = write_pipeline(tmp_path / "project", cache=True, cache_max_age_seconds=3600)
     dags = tmp_path / "dags"

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from fixture_paths import EXAMPLES
 from pipeline_builder import node, pipeline
 from test_runner import notebook
 
@@ -20,7 +21,6 @@ from mlpipe_lab.localrun import LocalRunError, ParameterError, decide, new_run_i
 from mlpipe_lab.localrun.params import parse_assignments, resolve_params
 from mlpipe_lab.pipeline import Parameter, Pipeline, PipelineError, dumps
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 NO_HTML = {"MLPIPE_RUNNER_HTML": "0"}
 
 
@@ -109,7 +109,7 @@ def test_hello_world_example_and_the_cli(tmp_path, capsys):
     assert re.search(r"world\s+succeeded", out) and "Run folder: " in out
     assert re.search(r"Run local__\S+ of hello_world: succeeded in [\d.]+ s", out)
 
-    # nothing changed: both nodes reuse the earlier results (step caching, tests/test_cache.py)
+    # nothing changed: both nodes reuse the earlier results (step caching, tests/localrun/test_cache.py)
     assert main(["run", str(path), "--artifacts", str(tmp_path / "a"), "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["status"] == "succeeded" and [n["status"] for n in data["nodes"]] == ["cached"] * 2

@@ -14,10 +14,12 @@ import json
 import compile_corpus as cc
 import pytest
 import serve_fixtures as sf
-from test_compile_airflow import harness
+from fixture_paths import load_airflow_harness
 
 from mlpipe_lab.compiler import compile_pipeline
 from mlpipe_lab.pipeline import Pipeline
+
+harness = load_airflow_harness()
 
 pytestmark = pytest.mark.airflow
 

@@ -11,11 +11,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from fixture_paths import REPO
 
 from mlpipe_lab.components import ComponentIndex, flatten
 from mlpipe_lab.pipeline.model import GENERIC_OPS
-
-REPO = Path(__file__).resolve().parent.parent
 
 
 def corpus_dir() -> Path | None:

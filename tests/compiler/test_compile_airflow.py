@@ -3,37 +3,20 @@ imports, and what Airflow builds (tasks, links, schedule, params, rendered pods)
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import pathlib
-import sys
 from types import SimpleNamespace
 
 import compile_corpus as cc
 import jinja2.sandbox
 import pytest
 from compile_corpus import C, read_dag
+from fixture_paths import load_airflow_harness
 
 from mlpipe_lab.compiler import compile_pipeline
 from mlpipe_lab.pipeline import Pipeline
 
+harness = load_airflow_harness()
 
-def _load_harness():
-    """tests/airflow/harness.py, loaded by path: putting tests/airflow on sys.path would make its
-    conftest shadow tests/conftest for other test modules."""
-    if "harness" in sys.modules:
-        return sys.modules["harness"]
-    path = pathlib.Path(__file__).resolve().parent / "airflow" / "harness.py"
-    if not path.exists():
-        pytest.skip("tests/airflow/harness.py is missing", allow_module_level=True)
-    spec = importlib.util.spec_from_file_location("harness", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["harness"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-harness = _load_harness()
 
 pytestmark = pytest.mark.airflow
 

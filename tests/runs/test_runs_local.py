@@ -15,6 +15,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+from fixture_paths import EXAMPLES
 from openapi_check import check_response
 from pipeline_builder import node, pipeline
 
@@ -22,8 +23,6 @@ from mlpipe_lab.cli import main
 from mlpipe_lab.pipeline import dumps
 from mlpipe_lab.runs import RunsService
 from mlpipe_lab.services import Services
-
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
 def write(folder: Path, name: str, nodes: list[dict], files: dict[str, str], **kw) -> Path:

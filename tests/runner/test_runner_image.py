@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 import shlex
-from pathlib import Path
 
 import pytest
 
@@ -14,7 +13,8 @@ from mlpipe_lab.runner.contract import install_command
 
 tomllib = pytest.importorskip("tomllib")
 
-ROOT = Path(__file__).resolve().parent.parent
+from fixture_paths import REPO as ROOT  # noqa: E402
+
 DOCKERFILE = ROOT / "images" / "runner" / "Dockerfile"
 KNOWN = {
     "FROM",

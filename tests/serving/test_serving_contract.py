@@ -47,8 +47,9 @@ import pytest
 pytest.importorskip("numpy")
 pytest.importorskip("uvicorn")
 
-HERE = Path(__file__).resolve().parent
-REPO = HERE.parent
+from fixture_paths import REPO, TESTS
+
+HERE = TESTS
 SERVING = HERE / "serving"
 
 pytestmark = pytest.mark.seldon

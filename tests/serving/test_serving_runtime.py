@@ -172,7 +172,7 @@ def test_bad_payloads_are_400_bad_data(echo, body, info):
     assert got.startswith(info), got
 
 
-# Malformed arrays fail as in seldon-core 1.19 (tests/test_serving_contract.py): a 500 whose info
+# Malformed arrays fail as in seldon-core 1.19 (tests/serving/test_serving_contract.py): a 500 whose info
 # is the Python error's text, which names the problem.
 @pytest.mark.parametrize(
     "body,info",

@@ -168,8 +168,9 @@ print(json.dumps(out))
 @pytest.mark.airflow
 @pytest.mark.parametrize("version", ["3.3", "2.10"])
 def test_next_runs_and_refusals_match_airflows_croniter(version):
-    from test_compile_airflow import harness
+    from fixture_paths import load_airflow_harness
 
+    harness = load_airflow_harness()
     venv = harness.require_airflow(version)
     proc = subprocess.run(
         [str(venv / "bin" / "python"), "-c", CRONITER, json.dumps(CROSS), json.dumps(REFUSED)],

@@ -9,10 +9,12 @@ import subprocess
 
 import compile_corpus as cc
 import pytest
+from fixture_paths import load_airflow_harness
 from test_airflow_run_compile import argv_dump, compile_doc, worker_config  # noqa: F401  (fixture)
-from test_compile_airflow import harness
 
 from mlpipe_lab.runner.contract import DAG_RUNNER_ENV, WORKER_ZIPAPP
+
+harness = load_airflow_harness()
 
 pytestmark = pytest.mark.airflow
 

@@ -9,14 +9,15 @@ import shutil
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 import pytest
-from test_compile_airflow import harness
+from fixture_paths import load_airflow_harness
 
 pytestmark = pytest.mark.airflow
 
-REPO = Path(__file__).resolve().parent.parent
+from fixture_paths import REPO  # noqa: E402
+
+harness = load_airflow_harness()
 OK_DAG = """\
 try:
     from airflow.sdk import DAG

@@ -44,10 +44,10 @@ import pytest
 pytest.importorskip("numpy")
 pytest.importorskip("uvicorn")
 
+from fixture_paths import REPO, TESTS
 from serving_helpers import ServingServer
 
-HERE = Path(__file__).resolve().parent
-REPO = HERE.parent
+HERE = TESTS
 
 pytestmark = pytest.mark.seldon  # the peer-server tier (MLPIPE_REQUIRE_SELDON=1 in CI)
 
