@@ -12,10 +12,12 @@ import {
   ICatalogKindInfo
 } from '../catalogs/panel';
 import {
+  argumentFieldSchema,
   catalogTitle,
   ComponentPalette,
   componentNodeSchema
 } from '../components/palette';
+import { argumentText, parseArgument } from '../forms/widgets';
 import { nodeFormSchema } from '../editor/properties';
 import { problemsToErrorSchema } from '../forms/patch';
 import { createNode } from '../model/elyra';
@@ -236,6 +238,51 @@ describe('component palette', () => {
     expect(node.op).toBe(bash.id);
     expect(node.app_data!.component_parameters).toEqual({});
     expect(node.app_data!.label).toBe('BashOperator');
+  });
+});
+
+describe('operator arguments', () => {
+  it('types every argument but booleans into the operator-arg widget', () => {
+    expect(
+      argumentFieldSchema({
+        type: 'object',
+        default: { a: 1 },
+        'x-mlpipe-widget': 'operator-arg'
+      })
+    ).toEqual({
+      type: 'string',
+      default: '{"a":1}',
+      'x-mlpipe-widget': 'operator-arg',
+      'x-mlpipe-value-type': 'object'
+    });
+    expect(argumentFieldSchema({ type: ['integer', 'null'] })).toEqual({
+      type: 'string',
+      'x-mlpipe-widget': 'operator-arg',
+      'x-mlpipe-value-type': 'integer'
+    });
+    expect(argumentFieldSchema({ title: 'x' })['x-mlpipe-value-type']).toBe(
+      'any'
+    );
+    expect(
+      argumentFieldSchema({
+        type: 'boolean',
+        'x-mlpipe-widget': 'operator-arg'
+      })
+    ).toEqual({ type: 'boolean' });
+  });
+
+  it('reads typed text by the argument type, and keeps hostile text as text', () => {
+    expect(parseArgument('42', 'integer')).toBe(42);
+    expect(parseArgument('4x', 'integer')).toBe('4x');
+    expect(parseArgument('{"a": [1]}', 'object')).toEqual({ a: [1] });
+    expect(parseArgument('[1, 2]', 'object')).toBe('[1, 2]');
+    expect(parseArgument('[1, 2]', 'array')).toEqual([1, 2]);
+    expect(parseArgument('', 'string')).toBeUndefined();
+    const hostile = "'); import os; os.system('rm -rf /'); ('";
+    expect(parseArgument(hostile, 'string')).toBe(hostile);
+    expect(parseArgument('true', 'any')).toBe(true);
+    expect(argumentText({ a: 1 })).toBe('{"a":1}');
+    expect(argumentText(undefined)).toBe('');
   });
 });
 

@@ -76,9 +76,12 @@ export function componentNodeSchema(
   if (label) {
     properties.label = label;
   }
+  const { title: ownTitle, description: ownDescription, ...rest } = params;
+  void ownTitle;
+  void ownDescription;
   properties.component_parameters = {
-    ...params,
-    title: params.title ?? 'Properties'
+    ...argumentsSchema(rest),
+    title: 'Arguments'
   };
   const mlpipe = whole
     ? (own.properties.mlpipe ?? baseProps.mlpipe)
@@ -99,6 +102,51 @@ export function componentNodeSchema(
     ...(component.description ? { description: component.description } : {}),
     properties
   };
+}
+
+/**
+ * An argument's schema for the form: booleans stay check boxes; every other
+ * type is typed into the `operator-arg` widget (JSON for lists and dicts),
+ * which reads the argument's JSON type from `x-mlpipe-value-type`.
+ */
+export function argumentFieldSchema(prop: IJSONObject): IJSONObject {
+  const types = (Array.isArray(prop.type) ? prop.type : [prop.type]).filter(
+    (t: unknown) => typeof t === 'string' && t !== 'null'
+  );
+  if (types.length === 1 && types[0] === 'boolean') {
+    const { ['x-mlpipe-widget']: widget, ...rest } = prop;
+    void widget;
+    return { ...rest, type: 'boolean' };
+  }
+  const out: IJSONObject = {
+    ...prop,
+    type: 'string',
+    'x-mlpipe-value-type': types.length === 1 ? types[0] : 'any'
+  };
+  if (!out['x-mlpipe-widget']) {
+    out['x-mlpipe-widget'] = 'operator-arg';
+  }
+  if (
+    'default' in out &&
+    out.default !== null &&
+    typeof out.default === 'object'
+  ) {
+    // shown as the field's placeholder
+    out.default = JSON.stringify(out.default);
+  }
+  return out;
+}
+
+/** The component's arguments, each as `argumentFieldSchema` makes it. */
+function argumentsSchema(params: IJSONObject): IJSONObject {
+  if (!isObject(params.properties)) {
+    return params;
+  }
+  const properties: IJSONObject = {};
+  for (const [name, prop] of Object.entries(params.properties)) {
+    properties[name] = isObject(prop) ? argumentFieldSchema(prop) : prop;
+  }
+  return { ...params, properties };
 }
 
 /** The node type (palette entry) of a component. */

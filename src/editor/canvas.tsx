@@ -51,6 +51,14 @@ import {
 } from '../model/elyra';
 import { IModelMessage, renderMessage } from '../model/messages';
 import type { PipelineEditorModel } from '../model/model';
+import {
+  expandedSize,
+  isBinding,
+  isExpanded,
+  isSupernode,
+  supernodePreview
+} from '../model/supernode';
+import { pipelineIcon } from '../icons';
 import type { INodeType, INodeTypeRegistry, MLPipeAPI } from '../tokens';
 import { NodeDecorations, useNodeDecorations } from './decorations';
 import { CONTENTS_MIME, nodeIcon, PALETTE_MIME, PATHS_MIME } from './nodeTypes';
@@ -128,10 +136,12 @@ export function useModelTick(model: PipelineEditorModel): number {
     model.contentChanged.connect(bump);
     model.selectionChanged.connect(bump);
     model.problemsChanged.connect(bump);
+    model.scopeChanged.connect(bump);
     return () => {
       model.contentChanged.disconnect(bump);
       model.selectionChanged.disconnect(bump);
       model.problemsChanged.disconnect(bump);
+      model.scopeChanged.disconnect(bump);
     };
   }, [model]);
   return tick;
@@ -150,9 +160,31 @@ type CommentNodeData = {
   content: string;
 };
 
+/** Data of a supernode on the canvas. */
+type SupernodeData = {
+  label: string;
+  /** How many nodes it holds. */
+  count: number;
+  expanded: boolean;
+  /** Its nodes and links placed in the expanded box (JSON, compared as text). */
+  preview: string;
+  width: number;
+  height: number;
+  problems: MLPipeAPI.IProblem[];
+};
+
+/** Data of a binding node (a supernode's port, seen from inside). */
+type BindingData = {
+  /** Links leave it (the supernode's input) or enter it (its output). */
+  direction: 'in' | 'out';
+};
+
 type PipelineFlowNode = Node<PipelineNodeData, 'pipelineNode'>;
 type CommentFlowNode = Node<CommentNodeData, 'comment'>;
-type FlowNode = PipelineFlowNode | CommentFlowNode;
+type SupernodeFlowNode = Node<SupernodeData, 'supernode'>;
+type BindingFlowNode = Node<BindingData, 'binding'>;
+type FlowNode =
+  PipelineFlowNode | CommentFlowNode | SupernodeFlowNode | BindingFlowNode;
 
 /** A node: type icon, label, file, problem badge, input and output ports. */
 const PipelineNodeView = React.memo(
@@ -318,7 +350,193 @@ const CommentNodeView = React.memo(
   }
 );
 
-const NODE_TYPES = { pipelineNode: PipelineNodeView, comment: CommentNodeView };
+/** Size of the chips of an expanded supernode's nodes. */
+const CHIP = { width: 96, height: 22 };
+
+/**
+ * A supernode: a group of nodes (Elyra's sub-pipeline). Collapsed it looks
+ * like a node; expanded it shows its nodes and links. Open it (button or
+ * double-click) to edit them.
+ */
+const SupernodeView = React.memo(
+  (props: NodeProps<SupernodeFlowNode>): JSX.Element => {
+    const ctx = React.useContext(CanvasContext)!;
+    const { id, data, selected } = props;
+    const { trans } = ctx;
+    const preview = React.useMemo(
+      () => JSON.parse(data.preview) as ReturnType<typeof supernodePreview>,
+      [data.preview]
+    );
+    const errors = data.problems.filter(p => p.severity !== 'warning');
+    const chips = new Map(preview.nodes.map(n => [n.id, n]));
+    return (
+      <div
+        className={`jp-MLPipe-Node jp-MLPipe-Supernode${
+          selected ? ' jp-mod-selected' : ''
+        }${data.expanded ? ' jp-mod-expanded' : ''}${
+          data.problems.length
+            ? ` jp-MLPipe-Node-${errors.length ? 'error' : 'warning'}`
+            : ''
+        }`}
+        data-op="super_node"
+        data-label={data.label}
+        data-testid="mlpipe-supernode"
+      >
+        <Handle
+          type="target"
+          position={Position.Left}
+          id="inPort"
+          className="jp-MLPipe-Port jp-MLPipe-Port-in"
+          title={trans.__('Input: drop a link here')}
+        />
+        <div className="jp-MLPipe-Supernode-header">
+          <button
+            type="button"
+            className="jp-MLPipe-Supernode-toggle nodrag"
+            aria-expanded={data.expanded}
+            aria-label={
+              data.expanded
+                ? trans.__('Collapse supernode')
+                : trans.__('Expand supernode')
+            }
+            title={
+              data.expanded
+                ? trans.__('Collapse supernode')
+                : trans.__('Expand supernode')
+            }
+            onClick={event => {
+              event.stopPropagation();
+              ctx.model.setSupernodeExpanded(id, !data.expanded);
+            }}
+          >
+            {data.expanded ? '▾' : '▸'}
+          </button>
+          <pipelineIcon.react tag="span" className="jp-MLPipe-Node-icon" />
+          <div className="jp-MLPipe-Node-text">
+            <div className="jp-MLPipe-Node-label">{data.label}</div>
+            <div className="jp-MLPipe-Node-file">
+              {trans._n('%1 node', '%1 nodes', data.count)}
+            </div>
+          </div>
+          <button
+            type="button"
+            className="jp-MLPipe-Supernode-open nodrag"
+            aria-label={trans.__('Open supernode')}
+            title={trans.__('Open the supernode to edit its nodes')}
+            onClick={event => {
+              event.stopPropagation();
+              ctx.model.openSupernode(id);
+            }}
+          >
+            ⤢
+          </button>
+          {data.problems.length > 0 && (
+            <div
+              className={`jp-MLPipe-Badge jp-MLPipe-Badge-${
+                errors.length ? 'error' : 'warning'
+              }`}
+              title={data.problems.map(p => p.message).join('\n')}
+            >
+              {data.problems.length}
+            </div>
+          )}
+        </div>
+        {data.expanded && (
+          <div
+            className="jp-MLPipe-Supernode-body"
+            style={{ width: data.width, height: data.height }}
+          >
+            <svg
+              className="jp-MLPipe-Supernode-links"
+              width={data.width}
+              height={data.height}
+            >
+              {preview.links.map((link, i) => {
+                const a = chips.get(link.source);
+                const b = chips.get(link.target);
+                return a && b ? (
+                  <line
+                    key={i}
+                    x1={a.x + CHIP.width}
+                    y1={a.y + CHIP.height / 2}
+                    x2={b.x}
+                    y2={b.y + CHIP.height / 2}
+                  />
+                ) : null;
+              })}
+            </svg>
+            {preview.nodes.map(n => (
+              <div
+                key={n.id}
+                className="jp-MLPipe-Supernode-chip"
+                style={{ left: n.x, top: n.y, width: CHIP.width }}
+                title={n.label}
+                data-op={n.op || 'super_node'}
+              >
+                {n.label}
+              </div>
+            ))}
+            {!preview.nodes.length && (
+              <div className="jp-MLPipe-Placeholder">
+                {trans.__('Empty: open it to add nodes.')}
+              </div>
+            )}
+          </div>
+        )}
+        <Handle
+          type="source"
+          position={Position.Right}
+          id="outPort"
+          className="jp-MLPipe-Port jp-MLPipe-Port-out"
+          title={trans.__('Output: drag to the node that runs next')}
+        />
+      </div>
+    );
+  }
+);
+
+/** A binding node: where links enter or leave the supernode being edited. */
+const BindingView = React.memo(
+  (props: NodeProps<BindingFlowNode>): JSX.Element => {
+    const ctx = React.useContext(CanvasContext)!;
+    const into = props.data.direction === 'in';
+    return (
+      <div
+        className={`jp-MLPipe-Binding${props.selected ? ' jp-mod-selected' : ''}`}
+        data-direction={props.data.direction}
+        title={
+          into
+            ? ctx.trans.__('Links into the supernode come in here')
+            : ctx.trans.__('Links out of the supernode leave here')
+        }
+      >
+        {into ? (
+          <Handle
+            type="source"
+            position={Position.Right}
+            id="outPort"
+            className="jp-MLPipe-Port jp-MLPipe-Port-out"
+          />
+        ) : (
+          <Handle
+            type="target"
+            position={Position.Left}
+            id="inPort"
+            className="jp-MLPipe-Port jp-MLPipe-Port-in"
+          />
+        )}
+        {into ? ctx.trans.__('In') : ctx.trans.__('Out')}
+      </div>
+    );
+  }
+);
+
+const NODE_TYPES = {
+  pipelineNode: PipelineNodeView,
+  comment: CommentNodeView,
+  supernode: SupernodeView,
+  binding: BindingView
+};
 
 /** Whether nodes of a type run a file (unknown types: yes, as Elyra's generic nodes). */
 function runsFile(type: INodeType | undefined): boolean {
@@ -407,8 +625,58 @@ function PaletteItem(props: {
       }}
     >
       <type.icon.react tag="span" className="jp-MLPipe-Palette-icon" />
-      <span>{type.title}</span>
+      <span className="jp-MLPipe-Palette-label">{type.title}</span>
     </div>
+  );
+}
+
+/** Where the editor is: the pipeline, then the supernodes it is inside; click one to go back. */
+function SupernodeTrail(props: {
+  model: PipelineEditorModel;
+  trans: TranslationBundle;
+}): JSX.Element {
+  const { model, trans } = props;
+  const scope = model.scope;
+  return (
+    <nav
+      className="jp-MLPipe-Trail"
+      aria-label={trans.__('Supernodes')}
+      data-testid="mlpipe-trail"
+    >
+      <button
+        type="button"
+        className="jp-MLPipe-Trail-back"
+        title={trans.__('Back to the enclosing pipeline')}
+        onClick={() => model.closeSupernode()}
+      >
+        ←
+      </button>
+      <button
+        type="button"
+        className="jp-MLPipe-Trail-level"
+        onClick={() => model.closeSupernode(0)}
+      >
+        {trans.__('Pipeline')}
+      </button>
+      {scope.map((level, i) => (
+        <React.Fragment key={level.pipeline}>
+          <span className="jp-MLPipe-Trail-sep">›</span>
+          {i === scope.length - 1 ? (
+            <span className="jp-MLPipe-Trail-current" aria-current="page">
+              {level.label}
+            </span>
+          ) : (
+            <button
+              type="button"
+              className="jp-MLPipe-Trail-level"
+              onClick={() => model.closeSupernode(i + 1)}
+            >
+              {level.label}
+            </button>
+          )}
+        </React.Fragment>
+      ))}
+    </nav>
   );
 }
 
@@ -430,6 +698,46 @@ function buildNodes(
   }
   const nodes: FlowNode[] = model.nodes.map((node: IElyraNode) => {
     const old = before.get(node.id);
+    if (isSupernode(node)) {
+      const expanded = isExpanded(node);
+      const size = expandedSize(node);
+      const doc = model.document!;
+      const data: SupernodeData = {
+        label: nodeLabel(node),
+        count: model.supernodeNodes(node.id).length,
+        expanded,
+        preview: JSON.stringify(
+          expanded
+            ? supernodePreview(doc, node, size.width, size.height, CHIP)
+            : { nodes: [], links: [] }
+        ),
+        width: size.width,
+        height: size.height,
+        problems: problems.get(node.id) ?? NO_PROBLEMS
+      };
+      return reuse(old, {
+        id: node.id,
+        type: 'supernode',
+        position: nodePosition(node),
+        selected: selection.has(node.id),
+        measured: old?.type === 'supernode' ? old.measured : undefined,
+        data
+      });
+    }
+    if (isBinding(node)) {
+      const outputs = Array.isArray(node.outputs) ? node.outputs : [];
+      const inputs = Array.isArray(node.inputs) ? node.inputs : [];
+      return reuse(old, {
+        id: node.id,
+        type: 'binding',
+        position: nodePosition(node),
+        selected: selection.has(node.id),
+        measured: old?.type === 'binding' ? old.measured : undefined,
+        data: {
+          direction: outputs.length || !inputs.length ? 'in' : 'out'
+        }
+      });
+    }
     const next: PipelineFlowNode = {
       id: node.id,
       type: 'pipelineNode',
@@ -988,6 +1296,10 @@ export function PipelineCanvas(props: ICanvasProps): JSX.Element {
 
   const onNodeDoubleClick = React.useCallback(
     (_: React.MouseEvent, node: Node) => {
+      if (node.type === 'supernode') {
+        model.openSupernode(node.id);
+        return;
+      }
       if (node.type !== 'pipelineNode') {
         return;
       }
@@ -1015,6 +1327,16 @@ export function PipelineCanvas(props: ICanvasProps): JSX.Element {
     },
     [model, nodeTypes, props.onOpenFile, notify, trans]
   );
+
+  // into or out of a supernode: show the whole pipeline of the new level
+  React.useEffect(() => {
+    const fit = () =>
+      requestAnimationFrame(() => void flow.fitView(FIT_VIEW_OPTIONS));
+    model.scopeChanged.connect(fit);
+    return () => {
+      model.scopeChanged.disconnect(fit);
+    };
+  }, [model, flow]);
 
   const empty = model.nodes.length === 0 && model.comments.length === 0;
 
@@ -1086,6 +1408,11 @@ export function PipelineCanvas(props: ICanvasProps): JSX.Element {
                 }
               />
             </Panel>
+            {model.scope.length > 0 && (
+              <Panel position="top-right">
+                <SupernodeTrail model={model} trans={trans} />
+              </Panel>
+            )}
             {notice && (
               <Panel position="top-center">
                 <div

@@ -22,6 +22,7 @@ import { IFormSchema, setUiOption, toFormSchema } from '../forms/schema';
 import { formValidator } from '../forms/validator';
 import type { IFormContext } from '../forms/widgets';
 import { IJSONObject, nodeLabel } from '../model/elyra';
+import { isBinding, isExpanded, isSupernode } from '../model/supernode';
 import type { PipelineEditorModel } from '../model/model';
 import type {
   IFormWidgetRegistry,
@@ -276,6 +277,78 @@ function NodeProperties(props: IPanelProps & { nodeId: string }): JSX.Element {
   );
 }
 
+/** The node tab of a supernode: its label, what it holds, and the ways into it. */
+function SupernodeProperties(
+  props: IPanelProps & { nodeId: string }
+): JSX.Element {
+  const { model, trans, nodeId } = props;
+  const node = model.node(nodeId)!;
+  const label = nodeLabel(node);
+  const [text, setText] = React.useState(label);
+  React.useEffect(() => setText(label), [label]);
+  const count = model.supernodeNodes(nodeId).length;
+  const expanded = isExpanded(node);
+  return (
+    <div
+      className="jp-MLPipe-Properties-node jp-MLPipe-Properties-supernode"
+      data-node-id={nodeId}
+    >
+      <div className="jp-MLPipe-Properties-heading">
+        <span>{label}</span>
+      </div>
+      <ProblemList
+        problems={model.nodeProblems(nodeId)}
+        trans={trans}
+        showLocation={false}
+      />
+      <label className="jp-MLPipe-Field">
+        <span>{trans.__('Label')}</span>
+        <input
+          className="jp-mod-styled"
+          value={text}
+          aria-label={trans.__('Supernode label')}
+          onChange={event => setText(event.target.value)}
+          onBlur={() => {
+            if (text.trim() && text.trim() !== label) {
+              model.setNodeData(nodeId, { label: text.trim() });
+            }
+          }}
+        />
+      </label>
+      <p className="jp-MLPipe-Hint">
+        {trans._n(
+          'A supernode groups %1 node; its tasks run as if they were in the pipeline itself.',
+          'A supernode groups %1 nodes; their tasks run as if they were in the pipeline itself.',
+          count
+        )}
+      </p>
+      <div className="jp-MLPipe-Properties-actions">
+        <button
+          type="button"
+          className="jp-mod-styled jp-mod-accept"
+          onClick={() => model.openSupernode(nodeId)}
+        >
+          {trans.__('Open')}
+        </button>
+        <button
+          type="button"
+          className="jp-mod-styled"
+          onClick={() => model.setSupernodeExpanded(nodeId, !expanded)}
+        >
+          {expanded ? trans.__('Collapse') : trans.__('Expand')}
+        </button>
+        <button
+          type="button"
+          className="jp-mod-styled"
+          onClick={() => model.ungroupSupernode(nodeId)}
+        >
+          {trans.__('Ungroup')}
+        </button>
+      </div>
+    </div>
+  );
+}
+
 /** The pipeline tab. */
 function PipelineProperties(props: IPanelProps): JSX.Element {
   const { model, trans } = props;
@@ -411,7 +484,19 @@ export function PropertiesPanel(props: IPanelProps): JSX.Element {
       </div>
       <div className="jp-MLPipe-Properties-body">
         {tab === 'node' &&
-          (selected ? (
+          (selected && isSupernode(selected) ? (
+            <SupernodeProperties
+              key={selected.id}
+              {...props}
+              nodeId={selected.id}
+            />
+          ) : selected && isBinding(selected) ? (
+            <div className="jp-MLPipe-Placeholder">
+              {trans.__(
+                'This marks where links cross the border of the supernode. Connect nodes to it to take inputs from outside or give outputs out.'
+              )}
+            </div>
+          ) : selected ? (
             <NodeProperties key={selected.id} {...props} nodeId={selected.id} />
           ) : (
             <div className="jp-MLPipe-Placeholder">

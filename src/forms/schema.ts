@@ -22,6 +22,8 @@ export namespace FormWidgets {
   export const quantity = 'quantity';
   /** A scalar that may be a string, a number or a boolean. */
   export const scalar = 'scalar';
+  /** An operator or component argument, typed by its `x-mlpipe-value-type`. */
+  export const operatorArg = 'operator-arg';
   /** A write-only secret: "set / change", never shown. */
   export const secret = 'secret';
   /** A runtime image chosen from the catalog. */

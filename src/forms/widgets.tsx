@@ -16,7 +16,7 @@ import * as React from 'react';
 
 import { MLPipeClient } from '../api';
 import { opForFile } from '../editor/nodeTypes';
-import { relativePath } from '../model/elyra';
+import { isObject, jsonEqual, relativePath } from '../model/elyra';
 import type { ICatalogStore, INodeTypeRegistry, MLPipeAPI } from '../tokens';
 import { FormWidgets } from './schema';
 
@@ -113,6 +113,96 @@ function QuantityWidget(props: WidgetProps): JSX.Element {
 
 function ScalarWidget(props: WidgetProps): JSX.Element {
   return <ParsedTextWidget {...props} parse={parseScalar} />;
+}
+
+/**
+ * The value of an operator or component argument from what was typed, by the
+ * argument's JSON type (`x-mlpipe-value-type`): numbers typed, JSON for lists
+ * and dicts (text when it is not valid JSON: the server says why), text
+ * otherwise; an empty field is unset.
+ */
+export function parseArgument(text: string, valueType: string): unknown {
+  const trimmed = text.trim();
+  if (!trimmed) {
+    return undefined;
+  }
+  if (valueType === 'integer' || valueType === 'number') {
+    return /^-?\d+(\.\d+)?([eE][-+]?\d+)?$/.test(trimmed)
+      ? Number(trimmed)
+      : text;
+  }
+  if (valueType === 'object' || valueType === 'array') {
+    try {
+      const parsed = JSON.parse(trimmed);
+      const matches =
+        valueType === 'array' ? Array.isArray(parsed) : isObject(parsed);
+      return matches ? parsed : text;
+    } catch {
+      return text;
+    }
+  }
+  if (valueType === 'any') {
+    return parseScalar(text);
+  }
+  return text;
+}
+
+/** The text of a stored argument value. */
+export function argumentText(value: unknown): string {
+  if (value === undefined || value === null) {
+    return '';
+  }
+  return typeof value === 'string' ? value : JSON.stringify(value);
+}
+
+/**
+ * An operator or component argument (`x-mlpipe-widget: operator-arg`): a text
+ * field, or a JSON text area for lists and dicts.
+ */
+function OperatorArgWidget(props: WidgetProps): JSX.Element {
+  const { id, value, disabled, readonly, placeholder, onChange, onBlur } =
+    props;
+  const valueType = String(
+    props.schema?.['x-mlpipe-value-type'] ?? props.schema?.type ?? 'string'
+  );
+  const shown = argumentText(value);
+  const [text, setText] = React.useState(shown);
+  React.useEffect(() => {
+    // follow outside changes (undo, another node), not the echo of what was typed
+    if (!jsonEqual(parseArgument(text, valueType), value)) {
+      setText(shown);
+    }
+  }, [value]);
+  const multiline = valueType === 'object' || valueType === 'array';
+  const common = {
+    id,
+    className: 'form-control',
+    value: text,
+    disabled: disabled || readonly,
+    placeholder,
+    'data-value-type': valueType,
+    onBlur: () => onBlur(id, value)
+  };
+  return multiline ? (
+    <textarea
+      {...common}
+      rows={3}
+      spellCheck={false}
+      onChange={event => {
+        setText(event.target.value);
+        onChange(parseArgument(event.target.value, valueType));
+      }}
+    />
+  ) : (
+    <input
+      {...common}
+      type="text"
+      onChange={event => {
+        setText(event.target.value);
+        onChange(parseArgument(event.target.value, valueType));
+      }}
+    />
+  );
 }
 
 /** The mask the server shows for a secret that is set. */
@@ -610,6 +700,7 @@ function PipelineParametersWidget(props: WidgetProps): JSX.Element {
 export const builtinFormWidgets: RegistryWidgetsType = {
   [FormWidgets.quantity]: QuantityWidget,
   [FormWidgets.scalar]: ScalarWidget,
+  [FormWidgets.operatorArg]: OperatorArgWidget,
   [FormWidgets.secret]: SecretWidget,
   [FormWidgets.runtimeImage]: RuntimeImageWidget,
   [FormWidgets.file]: FileWidget,

@@ -150,12 +150,18 @@ export function supernodePreview(
   const freeX = Math.max(width - chip.width, 0);
   const freeY = Math.max(height - chip.height, 0);
   const scale = Math.min(freeX / spanX, freeY / spanY, 1);
+  // centred in the box
+  const dx = Math.max((width - (spanX * scale + chip.width)) / 2, 0);
+  const dy = Math.max(
+    (height - ((spanY > 1 ? spanY : 0) * scale + chip.height)) / 2,
+    0
+  );
   const nodes = inner.map((n, i) => ({
     id: n.id,
     label: label(n),
     op: n.op ?? '',
-    x: Math.round((points[i].x - minX) * scale),
-    y: Math.round((points[i].y - minY) * scale),
+    x: Math.round(dx + (points[i].x - minX) * scale),
+    y: Math.round(dy + (points[i].y - minY) * scale),
     supernode: isSupernode(n)
   }));
   const ids = new Set(inner.map(n => n.id));

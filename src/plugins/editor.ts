@@ -242,6 +242,7 @@ export const editorPlugin: JupyterFrontEndPlugin<IPipelineEditorTracker> = {
         CommandIDs.autoLayout,
         CommandIDs.toggleProperties,
         CommandIDs.addComment,
+        CommandIDs.groupIntoSupernode,
         CommandIDs.fitView,
         CommandIDs.clearPipeline
       ]) {
@@ -329,6 +330,8 @@ function refreshCommands(
     CommandIDs.redo,
     CommandIDs.clearPipeline,
     CommandIDs.deleteSelection,
+    CommandIDs.groupIntoSupernode,
+    CommandIDs.ungroupSupernode,
     CommandIDs.copySelection,
     CommandIDs.cutSelection,
     CommandIDs.paste,
@@ -677,6 +680,41 @@ function addCommands(
           .filter(n => model.selection.has(n.id))
           .map(n => n.id)
       });
+    }
+  });
+
+  commands.addCommand(CommandIDs.groupIntoSupernode, {
+    label: trans.__('Group into Supernode'),
+    caption: trans.__(
+      'Move the selected nodes into a supernode (a group that can be expanded, collapsed and opened)'
+    ),
+    describedBy: { args: EDITOR_ARGS },
+    isEnabled: () => {
+      const model = editable()?.editorModel;
+      return !!model?.nodes.some(
+        n => model.selection.has(n.id) && n.type !== 'binding'
+      );
+    },
+    execute: () => {
+      const widget = editable();
+      widget?.editorModel.groupIntoSupernode();
+      widget?.focusCanvas();
+    }
+  });
+
+  commands.addCommand(CommandIDs.ungroupSupernode, {
+    label: trans.__('Ungroup Supernode'),
+    caption: trans.__("Put the selected supernode's nodes back in its place"),
+    describedBy: { args: EDITOR_ARGS },
+    isVisible: () => !!editable()?.editorModel.selectedNode?.subflow_ref,
+    isEnabled: () => !!editable()?.editorModel.selectedNode?.subflow_ref,
+    execute: () => {
+      const widget = editable();
+      const node = widget?.editorModel.selectedNode;
+      if (widget && node) {
+        widget.editorModel.ungroupSupernode(node.id);
+        widget.focusCanvas();
+      }
     }
   });
 
