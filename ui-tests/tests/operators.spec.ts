@@ -56,6 +56,9 @@ async function openPipeline(
   content: string
 ): Promise<void> {
   await page.contents.uploadContent(content, 'text', path);
+  await page.evaluate(() =>
+    window.jupyterapp.commands.execute('filebrowser:activate')
+  );
   await page.filebrowser.open(path);
   await expect(canvas(page)).toBeVisible();
 }
@@ -105,13 +108,15 @@ test('component catalog of operator files: palette group, generated form, server
     0
   );
   await form
-    .locator('#mlpipe-component-catalogs_paths')
-    .getByRole('button', { name: /add/i })
-    .first()
+    .locator('.jp-arrayFieldWrapper', { hasText: 'Paths' })
+    .last()
+    .getByRole('button', { name: 'Add item' })
     .click();
   await form
     .locator('#mlpipe-component-catalogs_paths_0')
     .fill(`${tmpPath}/operators`);
+  // the package the workers import the folder's files as
+  await form.locator('#mlpipe-component-catalogs_python_package').fill('team_ops');
   await page.screenshot({ path: `${SCREENSHOTS}/catalog-components-dialog.png` });
   await dialog.getByRole('button', { name: 'Save' }).click();
   await expect(dialog).toHaveCount(0);
@@ -153,8 +158,8 @@ test('component catalog of operator files: palette group, generated form, server
     timeout: 20_000
   });
   await expect(
-    properties.locator('.form-group', { has: field('name') })
-  ).toContainText(/name/i);
+    properties.locator('.jp-MLPipe-FieldError', { hasText: "needs 'name'" })
+  ).toBeVisible();
   await page.screenshot({ path: `${SCREENSHOTS}/operator-node-light.png` });
 
   // hostile text stays text
