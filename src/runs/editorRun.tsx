@@ -363,8 +363,20 @@ function RunBarView(props: {
   const { controller, trans, onLayout } = props;
   useControllerTick(controller);
   const inner = React.useRef<HTMLDivElement>(null);
+  // collapsed: the first row only, so the canvas keeps its height
+  const [collapsed, setCollapsed] = React.useState(false);
   React.useLayoutEffect(() => onLayout(inner.current));
   const run = controller.run;
+  React.useEffect(() => {
+    // the log is resizable by its corner: the host follows the new height
+    const node = inner.current;
+    if (!node || typeof ResizeObserver === 'undefined') {
+      return;
+    }
+    const observer = new ResizeObserver(() => onLayout(node));
+    observer.observe(node);
+    return () => observer.disconnect();
+  }, [!!run]);
   if (!run) {
     return null;
   }
@@ -381,6 +393,24 @@ function RunBarView(props: {
       data-run-id={run.id}
     >
       <div className="jp-MLPipe-RunBar-row">
+        <button
+          type="button"
+          className="jp-MLPipe-RunBar-toggle"
+          aria-expanded={!collapsed}
+          aria-label={
+            collapsed
+              ? trans.__('Expand the run bar')
+              : trans.__('Collapse the run bar')
+          }
+          title={
+            collapsed
+              ? trans.__('Show the run details and log')
+              : trans.__('Hide the run details and log')
+          }
+          onClick={() => setCollapsed(!collapsed)}
+        >
+          {collapsed ? '▸' : '▾'}
+        </button>
         <span className="jp-MLPipe-RunState" data-status={kind}>
           {trans.__(STATUS_LABELS[kind])}
         </span>
@@ -437,27 +467,27 @@ function RunBarView(props: {
           </button>
         )}
       </div>
-      {controller.error && (
+      {!collapsed && controller.error && (
         <div className="jp-MLPipe-RunBar-error" role="alert">
           {controller.error}
         </div>
       )}
-      {report && (
+      {!collapsed && report && (
         <div className="jp-MLPipe-RunBar-failure" role="alert">
           <strong>{trans.__('The run failed.')}</strong> {report}
         </div>
       )}
-      {run.state === 'cancelled' && (
+      {!collapsed && run.state === 'cancelled' && (
         <div className="jp-MLPipe-RunBar-note">
           {trans.__('The run was cancelled.')}
         </div>
       )}
-      {!log && run.tasks.length > 0 && (
+      {!collapsed && !log && run.tasks.length > 0 && (
         <div className="jp-MLPipe-RunBar-note">
           {trans.__('Click a node to see its log.')}
         </div>
       )}
-      {log && (
+      {!collapsed && log && (
         <div className="jp-MLPipe-RunBar-log">
           <div className="jp-MLPipe-RunBar-logHeader">
             <span>

@@ -293,3 +293,58 @@ test('the runtime configuration form says on save what a submit would lack', asy
   const name = (await item.getAttribute('data-name'))!;
   await api(page, `catalogs/runtime-configs/${name}`, { method: 'DELETE' });
 });
+
+test('the run bar folds to one row and its log is resizable', async ({
+  page,
+  tmpPath
+}) => {
+  await page.contents.uploadContent(
+    'print("fitting", flush=True)\n',
+    'text',
+    `${tmpPath}/fit.py`
+  );
+  const path = `${tmpPath}/fold.pipeline`;
+  await page.contents.uploadContent(
+    pipelineDocument('fold', [pythonNode('n1', 'fit.py')]),
+    'text',
+    path
+  );
+  await page.filebrowser.openDirectory(tmpPath);
+  await page.filebrowser.open(path);
+  await expect(node(page, 'fit.py')).toBeVisible();
+  await editor(page)
+    .locator('.jp-Toolbar-item[data-jp-item-name="run"]')
+    .click();
+  const dialog = page.locator('.jp-Dialog');
+  await dialog.locator('select[name="runtime_config"]').selectOption('local');
+  await dialog.getByRole('button', { name: 'Run', exact: true }).click();
+  const bar = editor(page).locator('.jp-MLPipe-RunBar-inner');
+  await expect(bar).toHaveAttribute('data-status', 'success', {
+    timeout: 60_000
+  });
+  await node(page, 'fit.py').click();
+  const log = bar.locator('.jp-MLPipe-Log-text');
+  await expect(log).toContainText('fitting', { timeout: 20_000 });
+  expect(await log.evaluate(el => getComputedStyle(el).resize)).toBe(
+    'vertical'
+  );
+  const flow = canvas(page);
+  const open = (await flow.boundingBox())!.height;
+  await bar.getByRole('button', { name: 'Collapse the run bar' }).click();
+  await expect(log).toHaveCount(0);
+  // the canvas gets the height back
+  await expect
+    .poll(async () => (await flow.boundingBox())!.height)
+    .toBeGreaterThan(open + 100);
+  for (const theme of ['light', 'dark'] as const) {
+    if (theme === 'dark') {
+      await page.theme.setDarkTheme();
+    }
+    await page.screenshot({
+      path: `${SCREENSHOTS}/first-hour-run-bar-folded-${theme}.png`
+    });
+  }
+  await page.theme.setLightTheme();
+  await bar.getByRole('button', { name: 'Expand the run bar' }).click();
+  await expect(log).toContainText('fitting');
+});

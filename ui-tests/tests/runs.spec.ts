@@ -50,7 +50,11 @@ function pipeline(
           runtime_image: IMAGE,
           dependencies: [],
           env_vars: [],
-          outputs: []
+          outputs: [],
+          // a node gets the parameters it selects
+          ...(parameters.length
+            ? { pipeline_parameters: parameters.map((p: any) => p.name) }
+            : {})
         },
         label: '',
         ui_data: { label: n.file, x_pos: 80 + i * 280, y_pos: 160 }
@@ -467,7 +471,7 @@ test.describe('runs', () => {
         display_name: 'Airflow that is down',
         type: 'airflow',
         airflow: { api_endpoint: 'http://127.0.0.1:9' },
-        dag_repo: { url: '/nonexistent/mlpipe-dags.git' }
+        dag_repo: { url: 'https://git.example.invalid/team/dags.git' }
       }
     });
     expect(created.status, JSON.stringify(created.body)).toBeLessThan(300);

@@ -27,7 +27,7 @@ test('trigger after submit: an unreachable Airflow is said at once, retried visi
       display_name: 'Airflow that is down',
       type: 'airflow',
       airflow: { api_endpoint: 'http://127.0.0.1:9' },
-      dag_repo: { url: '/nonexistent/mlpipe-dags.git' }
+      dag_repo: { url: 'https://git.example.invalid/team/dags.git' }
     }
   });
   expect(created.status, JSON.stringify(created.body)).toBeLessThan(300);
