@@ -167,9 +167,7 @@ def render_plan(
     for t in plan.tasks:
         if t.kind == OPERATOR:
             assert t.operator is not None
-            call = operator.operator_call(
-                ctx, t, imported[(t.operator.module, t.operator.class_name)]
-            )
+            call = operator.operator_call(ctx, t, imported)
         elif t.kind == KFP:
             call = operator.kfp_call(ctx, t)
         elif worker:

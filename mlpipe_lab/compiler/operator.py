@@ -14,7 +14,7 @@ import keyword
 import re
 from typing import Any
 
-from ..plan.model import Task
+from ..plan.model import CallableRef, Task
 from ..plan.values import Join, ParamRef, RunId, XComRef
 from . import kpo
 from .context import RenderContext, template_of
@@ -78,24 +78,37 @@ def aliases(tasks: list[Task], reserved: set[str]) -> dict[tuple[str, str], str]
     import or another class of the same name has it (then ``<Class>_2``, ...)."""
     out: dict[tuple[str, str], str] = {}
     used = set(reserved)
-    for t in tasks:
-        op = t.operator
-        if op is None or (op.module, op.class_name) in out:
-            continue
-        name, n = op.class_name, 1
-        while name in used:
+
+    def add(module: str, name: str) -> None:
+        if (module, name) in out:
+            return
+        alias, n = name, 1
+        while alias in used:
             n += 1
-            name = f"{op.class_name}_{n}"
-        used.add(name)
-        out[(op.module, op.class_name)] = name
+            alias = f"{name}_{n}"
+        used.add(alias)
+        out[(module, name)] = alias
+
+    for t in tasks:
+        if t.operator is not None:
+            add(t.operator.module, t.operator.class_name)
+    for t in tasks:  # functions given to operators (python_callable)
+        for arg in t.operator.arguments if t.operator is not None else []:
+            if isinstance(arg.value, CallableRef):
+                add(arg.value.module, arg.value.name)
     return out
 
 
-def operator_call(ctx: RenderContext, task: Task, alias: str) -> Call:
+def operator_call(ctx: RenderContext, task: Task, imported: dict[tuple[str, str], str]) -> Call:
+    """``imported``: (module, name) -> the name the module imports it as (:func:`aliases`)."""
     op = task.operator
     assert op is not None, "an operator task without its operator"
+    alias = imported[(op.module, op.class_name)]
     kw: list[tuple[Any, Any]] = kpo.common(task)
     for arg in op.arguments:
+        if isinstance(arg.value, CallableRef):
+            kw.append((arg.name, Name(imported[(arg.value.module, arg.value.name)])))
+            continue
         kw.append((arg.name, _value(ctx, arg.value, arg.templated, op.template_ext)))
     kw += kpo.airflow_settings(ctx, task)
     return Call(alias, kwargs=kw, multiline=True)

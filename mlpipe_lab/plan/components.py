@@ -28,7 +28,7 @@ from ..components.values import UNSET as LITERAL_UNSET
 from ..components.values import ValueProblem, literal
 from ..pipeline.model import Node
 from .layout import Slot
-from .model import KFP, OPERATOR, Argument, Command, OperatorCall, Task
+from .model import KFP, OPERATOR, Argument, CallableRef, Command, OperatorCall, Task
 from .values import Join, ParamRef, Value, XComRef
 
 CP = "component_parameters/"
@@ -206,6 +206,8 @@ class ComponentPlanner:
             return _MISSING
         if p.type == NOT_LITERAL and value.kind == VALUE and value.value in ("", None):
             return _MISSING  # an empty field of an argument only code can give
+        if p.type == NOT_LITERAL and "callable" in (p.type_text or p.name).lower():
+            return self._callable(slot, p, value, path)
         if value.kind == PARAMETER:
             name = str(value.value)
             if name not in {q.name for q in pl.p.parameters}:
@@ -276,6 +278,25 @@ class ComponentPlanner:
         if templated:
             self._check_text(node, path, result, comp.template_ext)
         return result
+
+    def _callable(self, slot: Slot, p: Param, value: NodeValue, path: str) -> Any:
+        """A function given by its import path (``package.module.function``): the DAG imports
+        it; anything else is refused naming the field."""
+        from ..compiler.operator import safe_module
+
+        text = value.value.strip() if value.kind == VALUE and isinstance(value.value, str) else ""
+        text = text.replace(":", ".")
+        module, _, name = text.rpartition(".")
+        if module and safe_module(module) and name.isidentifier() and safe_module(name):
+            return CallableRef(module, name)
+        self.pl.error(
+            "operator-argument",
+            f"'{p.name}' takes a function: give the import path of one the Airflow workers can "
+            "import (package.module.function).",
+            node=slot.node,
+            path=path,
+        )
+        return _REFUSED
 
     def _check_text(self, node: Node, path: str, value: Any, exts: tuple[str, ...]) -> None:
         """Text Airflow renders must be protectable ({% raw %}), which 'endraw' defeats."""

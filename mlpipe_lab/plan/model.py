@@ -177,6 +177,15 @@ class Argument:
     templated: bool = False
 
 
+@dataclass(frozen=True)
+class CallableRef:
+    """A function the Airflow workers import (``module.name``), given as an operator argument
+    that takes a callable (PythonOperator's ``python_callable``): the DAG imports it by name."""
+
+    module: str
+    name: str
+
+
 @dataclass
 class OperatorCall:
     """What an operator task is: ``module.class_name(**arguments)``."""

@@ -296,3 +296,55 @@ def test_hostile_text_stays_literal_and_renders_to_itself(command, env, note, ke
         assert JINJA.from_string(emitted).render() == given_text.replace("\r\n", "\n").replace(
             "\r", "\n"
         )
+
+
+CALLING = """
+from airflow.models import BaseOperator
+
+
+class CallOperator(BaseOperator):
+    template_fields = ("op_args",)
+
+    def __init__(self, *, python_callable: Callable, op_args: list | None = None, **kwargs):
+        super().__init__(**kwargs)
+"""
+
+
+@pytest.mark.parametrize(
+    "given,ok",
+    [
+        ("team.jobs.run", True),
+        ("team.jobs:run", True),
+        ("run", False),  # no module
+        ("os.system('id')", False),
+        ("a.import.b", False),
+        ("team.jobs.run\nimport os", False),
+        ("", False),
+    ],
+)
+def test_a_function_is_given_by_its_import_path(given, ok):
+    node = {
+        "id": "n1",
+        "type": "execution_node",
+        "op": "acme:CallOperator",
+        "app_data": {
+            "label": "Call",
+            "component_parameters": {"python_callable": given, "op_args": "[1, 2]"},
+            "mlpipe": {
+                "component": {"kind": "airflow-operator", "definition": CALLING, "module": "acme"}
+            },
+        },
+    }
+    doc = {"primary_pipeline": "p", "pipelines": [{"id": "p", "nodes": [node]}]}
+    result = plan(Pipeline(doc), cc.CONFIG, cc.IMAGES, bundles={})
+    if not ok:
+        assert [(p.path, p.severity) for p in result.errors] == [
+            ("component_parameters/python_callable", "error")
+        ]
+        assert "import path" in result.errors[0].message or "needs" in result.errors[0].message
+        return
+    assert result.ok, result.errors
+    text = render_plan(result, source_path="p.pipeline", source_sha256="0" * 64)
+    cc.check_dag_ast(text, operators=[("acme", "CallOperator"), ("team.jobs", "run")])
+    assert "from team.jobs import run\n" in text
+    assert "python_callable=run," in text and "op_args=[1, 2]," in text

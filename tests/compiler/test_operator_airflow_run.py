@@ -2,7 +2,8 @@
 the Airflow providers installed in the Airflow venv) exported and run by ``airflow dags test`` in
 Airflow 3.3 and 2.10. One node's command holds Jinja markers that must reach bash as typed; the
 next runs the return value (XCom) of the first; a third runs a pipeline parameter's value; the last
-runs after a failure (trigger rule all_done)."""
+runs after a failure (trigger rule all_done). PythonOperator nodes run functions the workers import
+(given by import path) with literal arguments."""
 
 from __future__ import annotations
 
@@ -69,6 +70,21 @@ def pipeline_doc() -> dict:
             parents=["a"],
         ),
         _node("d", "Fails", bash, {"bash_command": "exit 3"}, parents=["b"]),
+        # PythonOperator (Elyra 3.3's id in an Airflow package catalog): a function the workers
+        # import, given by its import path, with literal arguments (Elyra stored lists as text)
+        _node(
+            "f",
+            "Adds",
+            "airflow-package-catalog:ce4bcf4f74a0:PythonOperator",
+            {"python_callable": "operator.add", "op_args": "[2, 40]"},
+        ),
+        _node(
+            "g",
+            "Quotes",
+            "airflow-package-catalog:ce4bcf4f74a0:PythonOperator",
+            {"python_callable": "textwrap.dedent", "op_args": [HOSTILE]},
+            parents=["f"],
+        ),
         _node(
             "e",
             "Cleans up",
@@ -112,7 +128,7 @@ def export_dag(folder: Path, providers: Path) -> str:
     )
     result = plan(Pipeline(pipeline_doc()), cc.CONFIG, cc.IMAGES, bundles={}, components=index)
     assert result.ok, [p.message for p in result.errors]
-    assert [t.kind for t in result.tasks] == ["operator"] * 5
+    assert [t.kind for t in result.tasks] == ["operator"] * 7
     text = render_plan(result, source_path="ops.pipeline", source_sha256="0" * 64)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / f"{DAG_ID}.py").write_text(text)
@@ -126,6 +142,7 @@ def test_bash_operator_nodes_run_in_airflow_dags_test(version, tmp_path):
     dags = tmp_path / "dags"
     text = export_dag(dags, providers)
     assert "from airflow.providers.standard.operators.bash import BashOperator" in text
+    assert "from operator import add" in text and "python_callable=add" in text
     home = tmp_path / "home"
     env = {
         "PATH": f"{venv / 'bin'}{os.pathsep}{os.environ.get('PATH', '/usr/bin:/bin')}",
@@ -157,15 +174,19 @@ def test_bash_operator_nodes_run_in_airflow_dags_test(version, tmp_path):
         "From_parameter": "success",
         "Fails": "failed",
         "Cleans_up": "success",
+        "Adds": "success",
+        "Quotes": "success",
     }, out[-4000:]
     xcoms = {}
     for task_id, value in db.execute(
         "SELECT task_id, value FROM xcom WHERE key = 'return_value'"
     ).fetchall():
         raw = value.decode() if isinstance(value, bytes) else value
-        xcoms[task_id] = json.loads(raw)
+        xcoms[task_id] = json.loads(raw) if isinstance(raw, str) else raw
     # the user's text went through two templated fields and reached bash exactly as typed
     assert xcoms["Say_hello"] == f"echo '{HOSTILE}' 42"
     assert xcoms["Run_it"] == f"{HOSTILE} 42"
     assert xcoms["From_parameter"] == "from-param"
     assert xcoms["Cleans_up"] == "cleaned"
+    assert xcoms["Adds"] == 42
+    assert xcoms["Quotes"] == HOSTILE
