@@ -369,7 +369,7 @@ def test_runner_python_from_the_runtime_config(tmp_path):
     marker = tmp_path / "used"
     wrapper.write_text(f'#!/bin/sh\necho "$@" >> {marker}\nexec {sys.executable} "$@"\n')
     wrapper.chmod(0o755)
-    services = Services(folder)
+    services = Services(folder, allowed_local_paths=[tmp_path])  # the artifacts lie beside the root
     services.catalogs.create(
         "runtime-configs",
         {
@@ -399,7 +399,7 @@ AIRFLOW_DOWN = {
         "version": "auto",
         "auth": {"type": "basic", "username": "u", "password": "canary-pw-77"},
     },
-    "dag_repo": {"url": "/nonexistent/dags.git"},
+    "dag_repo": {"url": "https://git.invalid/dags.git"},
 }
 
 
