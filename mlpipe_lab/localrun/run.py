@@ -804,6 +804,14 @@ def run_pipeline(
         raise
     plan = exported.plan
     assert plan is not None
+    foreign = [t.label for t in plan.tasks if t.kind in ("operator", "kfp")]
+    if foreign:  # they run Airflow operators or component images, not the node runner
+        shutil.rmtree(run_dir, ignore_errors=True)
+        raise LocalRunError(
+            "Local runs do not run operator and component nodes yet ("
+            + ", ".join(foreign)
+            + "); run the pipeline on an Airflow runtime configuration."
+        )
     from .partial import SelectionError, select
 
     try:

@@ -6,6 +6,7 @@ fallback when no catalog holds it."""
 from __future__ import annotations
 
 import ast
+import json
 
 import compile_corpus as cc
 import jinja2.sandbox
@@ -348,3 +349,31 @@ def test_a_function_is_given_by_its_import_path(given, ok):
     cc.check_dag_ast(text, operators=[("acme", "CallOperator"), ("team.jobs", "run")])
     assert "from team.jobs import run\n" in text
     assert "python_callable=run," in text and "op_args=[1, 2]," in text
+
+
+def test_a_local_run_refuses_operator_nodes_in_words(tmp_path):
+    from mlpipe_lab.localrun.run import LocalRunError, run_pipeline
+
+    node = {
+        "id": "n1",
+        "type": "execution_node",
+        "op": "acme:RunOperator",
+        "app_data": {
+            "label": "Run it",
+            "component_parameters": {"bash_command": "true"},
+            "mlpipe": {"component": DEFINITION},
+        },
+    }
+    doc = {
+        "doc_type": "pipeline",
+        "version": "3.0",
+        "primary_pipeline": "p",
+        "pipelines": [
+            {"id": "p", "nodes": [node], "app_data": {"version": 8, "properties": {"name": "x"}}}
+        ],
+    }
+    path = tmp_path / "x.pipeline"
+    path.write_text(json.dumps(doc))
+    with pytest.raises(LocalRunError) as refused:
+        run_pipeline(path, artifacts_root=tmp_path / "artifacts")
+    assert "Local runs do not run operator and component nodes yet (Run it)" in str(refused.value)
