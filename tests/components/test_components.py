@@ -686,3 +686,26 @@ def test_schema_file_is_registered():
     schema = load_schema("component-catalog")
     assert schema["properties"]["auth_password"]["writeOnly"] is True
     assert json.dumps(schema)  # plain JSON
+
+
+def test_kfp_command_lines_with_inputs_substituted():
+    from mlpipe_lab.components.kfp import resolve_command
+    from mlpipe_lab.plan.values import Join, ParamRef
+
+    v1 = parse_kfp(KFP_V1, "fetch.yaml")
+    outputs = {"output_data": "/out/data"}
+    command, args = resolve_command(
+        v1, {"url": "https://x", "retries": "5", "config": ParamRef("cfg")}, {}, outputs
+    )
+    assert command == ["sh", "-exc", 'curl "$0" -o "$1" $2', "https://x", "/out/data"]
+    assert args == ["--retries", "5", Join(("--config=", ParamRef("cfg")))]
+    _, args = resolve_command(v1, {"url": "u", "config": "{}"}, {}, outputs)
+    assert args == ["--config={}"]  # an absent optional input drops its branch
+    v2 = parse_kfp(KFP_V2, "train.yaml")
+    command, args = resolve_command(
+        v2, {"epochs": "7"}, {"dataset": "/in/dataset"}, {"output_model": "/out/model"}
+    )
+    assert command == ["python", "-c", "print(1)"]
+    assert args == ["7", "/in/dataset", "/out/model"]
+    with pytest.raises(ValueError, match="'dataset' is read as a file"):
+        resolve_command(v2, {"epochs": "7"}, {}, {})

@@ -267,3 +267,29 @@ def test_elyra_component_catalogs_are_read(tmp_path):
     assert entries["my_ops"]["paths"] == ["/srv/ops"] and entries["my_ops"]["source"] == "elyra"
     assert entries["web"]["auth_password"] == MASK
     assert "elyra-pw-canary" not in json.dumps(catalogs.list())
+
+
+def test_a_supernode_pipeline_plans_with_readable_stable_task_ids():
+    """Lifted nodes' task ids are prefixed with the labels of the supernodes around them; the
+    links go through the bindings; the saved document is not changed by planning it."""
+    import compile_corpus as cc
+
+    from mlpipe_lab.plan import plan
+
+    doc = document()
+    doc["pipelines"][0]["app_data"]["properties"]["pipeline_defaults"] = {
+        "runtime_image": cc.IMAGES[0]["image"]
+    }
+    saved = copy.deepcopy(doc)
+    result = plan(Pipeline(doc), cc.CONFIG, cc.IMAGES, bundles={})
+    assert result.ok, result.errors
+    ids = {t.node_id: t.task_id for t in result.tasks}
+    assert ids == {"a": "a", "b": "Prepare_data_b", "c": "Prepare_data_Inner_c", "d": "d"}
+    upstream = {t.task_id: t.upstream for t in result.tasks}
+    assert upstream == {
+        "a": [],
+        "Prepare_data_b": ["a"],
+        "Prepare_data_Inner_c": ["Prepare_data_b"],
+        "d": ["Prepare_data_Inner_c"],
+    }
+    assert doc == saved
