@@ -49,6 +49,27 @@ def rootfs(name: str) -> Path:
     return Path(proc.stdout.strip().splitlines()[-1])
 
 
+def source_tree() -> str:
+    """The checkout to build the wheel from. A frontend build of `make install` leaves
+    ``mlpipe_lab/labextension/install.json`` beside the top-level one the wheel maps to the same
+    place, and hatch refuses two files at one path; then the wheel is built from a copy without
+    it (the runner image needs the Python package only)."""
+    if not (ROOT / "mlpipe_lab" / "labextension" / "install.json").exists():
+        return str(ROOT)
+    import shutil
+    import tempfile
+
+    copy = Path(tempfile.mkdtemp(prefix="mlpipe-wheel-src-")) / "src"
+    shutil.copytree(
+        ROOT,
+        copy,
+        ignore=shutil.ignore_patterns(".git", ".venv", "node_modules", "ui-tests", "__pycache__"),
+        symlinks=True,
+    )
+    (copy / "mlpipe_lab" / "labextension" / "install.json").unlink()
+    return str(copy)
+
+
 @pytest.fixture(scope="session")
 def images(tmp_path_factory) -> dict[str, str]:
     """{image reference: overlay lower dirs} for the emulator."""
@@ -58,7 +79,7 @@ def images(tmp_path_factory) -> dict[str, str]:
     wheels = tmp_path_factory.mktemp("wheel")
     t0 = time.monotonic()
     proc = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(wheels), str(ROOT)],
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(wheels), source_tree()],
         capture_output=True,
         text=True,
         timeout=900,

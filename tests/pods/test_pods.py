@@ -295,3 +295,19 @@ def test_bad_store_and_runner_image_fail_in_one_line(submitted, images):
         f"mlpipe-runner: node 'prepare' failed: cannot fetch its bundle: "
         f"{key.removeprefix('mlpipe/')} does not exist in bucket {bucket}"
     )
+
+
+def test_runner_image_without_the_runner_fails_at_the_init_container(submitted, images):
+    """The runner image names an image without mlpipe_lab (e.g. a plain python image typed into
+    the field): the init container fails with Python's one line naming the missing module, and the
+    node's container never starts (no hang: the pod fails)."""
+    pod = submitted["tasks"]["prepare"]["rendered_pod"]
+    wrong = {**images, RUNNER_IMAGE: images[PY_IMAGE]}
+    result = PodEmulator(wrong, submitted["tmp"], secrets=submitted["secrets"]).run(pod)
+    assert result.phase == "Failed" and len(result.containers) == 1
+    init = result.containers[0]
+    assert init.init and init.exit_code == 1
+    assert init.log.strip().splitlines() == [
+        "/usr/bin/python3: Error while finding module specification for "
+        "'mlpipe_lab.runner.install' (ModuleNotFoundError: No module named 'mlpipe_lab')"
+    ]

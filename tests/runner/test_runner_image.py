@@ -76,10 +76,12 @@ def test_dockerfile_instructions():
 
 
 def test_the_extra_it_installs_exists():
-    runs = " ".join(args for name, args in instructions(DOCKERFILE.read_text()) if name == "RUN")
-    extras = re.findall(r"mlpipe_lab\[([a-z0-9_,-]+)\]", runs)
-    assert extras == ["runner"]
+    steps = instructions(DOCKERFILE.read_text())
+    runs = " ".join(args for name, args in steps if name == "RUN")
+    assert re.findall(r"mlpipe_lab\[([^\]]+)\]", runs) == ["${EXTRAS}"]
+    assert ("ARG", "EXTRAS=runner") in steps  # the default: the node runner alone
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert "serve-task" in project["optional-dependencies"]  # the other choice (serve nodes)
     assert project["optional-dependencies"]["runner"] == []  # the runner is standard library only
     readme = (ROOT / "images" / "runner" / "README.md").read_text()
     assert "mlpipe_lab[runner]" in readme and "Rscript" in readme and "ipykernel" in readme

@@ -316,3 +316,40 @@ def test_zipapp_node_against_s3_on_oldest_and_newest_python(version, pyz, auth_s
         "(environment): the secret access key does not match the access key id "
         "(SignatureDoesNotMatch)"
     )
+
+
+@pytest.mark.parametrize("version", SUPPORTED)
+def test_bytecode_is_used_by_its_own_python_and_ignored_by_the_others(version, tmp_path):
+    """The runner image's zipapp carries the bytecode of the interpreter that wrote it: that
+    version runs it without compiling the runner; the others compile the sources. Either way the
+    runner's modules are loaded once each by the zipapp's own finder."""
+    pyz = zipapp.write_zipapp(tmp_path / "with-bytecode.pyz", bytecode=True)
+    names = zipfile.ZipFile(pyz).namelist()
+    assert "mlpipe_lab/runner/node.pyc" in names
+    probe = tmp_path / "probe.py"
+    probe.write_text(
+        "import runpy, sys\n"
+        "sys.argv = [sys.argv[1], '--help']\n"
+        "compiled = []\n"
+        "import builtins\n"
+        "real = builtins.compile\n"
+        "builtins.compile = lambda src, name, *a, **k: compiled.append(name) or real(src, name, *a, **k)\n"
+        "try:\n"
+        "    runpy.run_path(sys.argv[0], run_name='__main__')\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "node = sys.modules['mlpipe_lab.runner.node']\n"
+        "print(type(node.__loader__).__name__, sorted(set(n.rsplit('/', 1)[-1] for n in compiled)))\n"
+    )
+    python = interpreters()[version]
+    proc = subprocess.run(
+        [str(python), "-S", str(probe), str(pyz)], capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 0, proc.stderr
+    loader, compiled = proc.stdout.strip().splitlines()[-1].split(" ", 1)
+    assert loader == "_RunnerLoader"
+    own = version == f"{sys.version_info[0]}.{sys.version_info[1]}"
+    if own:
+        assert "node.py" not in compiled, compiled
+    else:
+        assert "node.py" in compiled, compiled
