@@ -117,6 +117,12 @@ from mlpipe_lab.runner.__main__ import main
 sys.exit(main())
 """
 
+PLAIN = """
+from mlpipe_lab.runner.__main__ import main
+
+sys.exit(main())
+"""
+
 PACKAGE_INIT = '"""The mlpipe-lab runner alone (zipapp); the extension is not part of it."""\n'
 
 
@@ -136,7 +142,7 @@ def pyc(source: bytes, name: str) -> bytes:
     )
 
 
-def archive_bytes(bytecode: bool = False) -> bytes:
+def archive_bytes(bytecode: bool = False, finder: bool = True) -> bytes:
     """The zipapp's bytes: deterministic for the same sources (fixed times, sorted names)."""
     buffer = io.BytesIO()
     buffer.write(b"#!/usr/bin/env python3\n")
@@ -149,7 +155,8 @@ def archive_bytes(bytecode: bool = False) -> bytes:
         zf.writestr(info, data)
 
     with zipfile.ZipFile(buffer, "w") as zf:
-        add(zf, "__main__.py", (MAIN.format(minimum=MIN_PYTHON) + LOADER).encode())
+        loader = LOADER if finder else PLAIN  # finder=False: zipimport (benchmarks compare)
+        add(zf, "__main__.py", (MAIN.format(minimum=MIN_PYTHON) + loader).encode())
         add(zf, "mlpipe_lab/__init__.py", PACKAGE_INIT.encode())
         for path in sources():
             name = f"mlpipe_lab/runner/{path.name}"
@@ -160,10 +167,10 @@ def archive_bytes(bytecode: bool = False) -> bytes:
     return buffer.getvalue()
 
 
-def write_zipapp(target: Path, bytecode: bool = False) -> Path:
+def write_zipapp(target: Path, bytecode: bool = False, finder: bool = True) -> Path:
     """Write the zipapp to ``target`` atomically (readable by every user: the main container may
     run as another uid than the init container)."""
-    data = archive_bytes(bytecode=bytecode)
+    data = archive_bytes(bytecode=bytecode, finder=finder)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".mlpipe-runner-")
     try:
