@@ -56,6 +56,7 @@ import {
   isBinding,
   isExpanded,
   isSupernode,
+  subflowsOf,
   supernodePreview
 } from '../model/supernode';
 import { pipelineIcon } from '../icons';
@@ -713,7 +714,13 @@ function buildNodes(
         ),
         width: size.width,
         height: size.height,
-        problems: problems.get(node.id) ?? NO_PROBLEMS
+        // its own problems and those of the nodes it holds (at any depth)
+        problems: [
+          node,
+          ...subflowsOf(doc, [node]).flatMap(p =>
+            Array.isArray(p.nodes) ? p.nodes : []
+          )
+        ].flatMap(n => (n && problems.get(n.id)) || NO_PROBLEMS)
       };
       return reuse(old, {
         id: node.id,

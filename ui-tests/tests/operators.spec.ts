@@ -247,6 +247,10 @@ test('supernodes: group a selection, expand, collapse, open, edit inside, leave;
   const supernode = canvas(page).locator('[data-testid="mlpipe-supernode"]');
   await expect(supernode).toHaveCount(1);
   await expect(supernode).toContainText('2 nodes');
+  // the problems of the nodes inside (their files do not exist) show on the group
+  await expect(supernode.locator('.jp-MLPipe-Badge-error')).toBeVisible({
+    timeout: 15_000
+  });
   await expect(canvas(page).locator('.jp-MLPipe-Node')).toHaveCount(3);
   // links now go through the supernode
   await expect(canvas(page).locator('.jp-MLPipe-Link')).toHaveCount(2);
