@@ -94,7 +94,9 @@ export const runsPlugin: JupyterFrontEndPlugin<void> = {
         return;
       }
       const viewer = createLogViewer(ctx, run, task);
-      shell.add(viewer, 'main', { mode: 'split-bottom' });
+      // beside the editor, not below it: a run bar and a log above the canvas left
+      // it a strip of a few pixels (issue 18)
+      shell.add(viewer, 'main', { mode: 'split-right' });
       shell.activateById(viewer.id);
     };
 

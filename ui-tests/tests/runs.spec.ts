@@ -255,6 +255,14 @@ test.describe('runs', () => {
     await expect(rows.first().locator('.jp-MLPipe-RunState')).toHaveText(
       'succeeded'
     );
+    // no sideways scroll in the panel: every task button is inside it (issue 18)
+    const fits = await panel.evaluate(el => {
+      const right = el.getBoundingClientRect().right;
+      return [...el.querySelectorAll('button')].every(
+        b => b.getBoundingClientRect().right <= right + 0.5
+      );
+    });
+    expect(fits).toBe(true);
     await page.screenshot({ path: `${SCREENSHOTS}/runs-panel-light.png` });
     await page.theme.setDarkTheme();
     await expect(item).toBeVisible();
@@ -275,6 +283,9 @@ test.describe('runs', () => {
         hasText: 'Log: world.py'
       })
     ).toBeVisible();
+    // the log opens beside the editor: the canvas keeps its height (issue 18)
+    const canvasBox = await canvas(page).boundingBox();
+    expect(canvasBox?.height ?? 0).toBeGreaterThan(200);
 
     // the server agrees
     const { status, body } = await api(page, `runs?runtime_config=local&limit=5`);
