@@ -85,3 +85,31 @@ def test_the_extra_it_installs_exists():
     assert project["optional-dependencies"]["runner"] == []  # the runner is standard library only
     readme = (ROOT / "images" / "runner" / "README.md").read_text()
     assert "mlpipe_lab[runner]" in readme and "Rscript" in readme and "ipykernel" in readme
+
+
+@pytest.mark.parametrize("value", [None, "", "   "])
+def test_an_unset_runner_image_is_this_versions_default(value):
+    """A runtime configuration without a runner image (absent, empty, blank) still gives every
+    pod an init container with an image: this mlpipe-lab version's runner image, never an empty
+    reference the cluster would refuse only when the task runs."""
+    import copy
+
+    import compile_corpus as cc
+
+    from mlpipe_lab.compiler import compile_pipeline
+    from mlpipe_lab.pipeline import Pipeline
+    from mlpipe_lab.plan.settings import default_runner_image
+
+    config = copy.deepcopy(cc.CONFIG)
+    kube = config.setdefault("kubernetes", {})
+    kube.pop("runner_image", None)
+    if value is not None:
+        kube["runner_image"] = value
+    doc = cc.everything()
+    text = compile_pipeline(
+        Pipeline(doc, "p.pipeline"), images=cc.IMAGES, config=config, source_path="p.pipeline"
+    ).text
+    pod = cc.read_dag(text)["constants"]["RUNNER_POD"]
+    (init,) = pod.kwargs["spec"].kwargs["init_containers"]
+    assert init.kwargs["image"] == default_runner_image() != ""
+    assert default_runner_image().startswith("ghcr.io/mlpipe-lab/runner:")
