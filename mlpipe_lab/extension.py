@@ -121,7 +121,7 @@ def load(server_app: Any) -> None:
         elyra_data_dir=settings.elyra_data_dir,
         local_run_parallelism=settings.local_run_parallelism,
         max_pipeline_bytes=settings.max_pipeline_mb * MiB,
-        allowed_local_paths=settings.allowed_local_paths,
+        allowed_local_paths=list(settings.allowed_local_paths),
         allow_plain_http=settings.allow_plain_http,
     )
     server_app.web_app.settings[SETTINGS_KEY] = services

@@ -270,20 +270,19 @@ class ComponentsHandler(BaseHandler):
 
 class ImageCheckHandler(BaseHandler):
     """POST {"image": reference or runtime-images entry name}: run it with $MLPIPE_IMAGE_RUN
-    (in a thread: it may pull) and say what it has (catalog/imagecheck.py)."""
+    (in the pool like every handler: it may pull) and say what it has (catalog/imagecheck.py)."""
 
     @tornado.web.authenticated
     @authorized
     @json_errors
-    async def post(self) -> None:
+    def post(self) -> None:
         from .catalog.imagecheck import check_image, image_of
 
         target = self.text(self.body(), "image", "an image reference")
         if not target:
             raise MLPipeError("Give the image to check.", 400, field="image")
         image = image_of(target, self.services.catalogs)
-        report = await asyncio.to_thread(check_image, image)
-        self.send(report.to_json())
+        self.send(check_image(image).to_json())
 
 
 class ValidateHandler(BaseHandler):

@@ -147,3 +147,16 @@ def test_the_administrator_may_allow_plain_http(tmp_path):
     services = Services(tmp_path, tmp_path / "data", allow_plain_http=True)
     over = {"airflow": {"api_endpoint": "http://af:8080", "auth": {"type": "token", "token": "t"}}}
     services.catalogs.create("runtime-configs", airflow(**over))
+
+
+def test_the_cli_refuses_too_and_warns_when_told(tmp_path, capsys):
+    services = Services(tmp_path, tmp_path / "data", confine_outputs=False)
+    over = {"airflow": {"api_endpoint": "http://af:8080", "auth": {"type": "token", "token": "t"}}}
+    with pytest.raises(MLPipeError) as exc:
+        services.catalogs.create("runtime-configs", airflow(**over))
+    assert exc.value.field == "airflow.api_endpoint"
+    services.catalogs.create("runtime-configs", airflow(**over, allow_plain_http=True))
+    services.catalogs.runtime_config("af")
+    services.catalogs.runtime_config("af")
+    err = capsys.readouterr().err
+    assert err.count("sends credentials over plain http://") == 1, err

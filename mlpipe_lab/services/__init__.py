@@ -55,14 +55,17 @@ class Services:
         confine_outputs: bool = True,
         local_run_parallelism: int = 2,
         max_pipeline_bytes: int = DEFAULT_PIPELINE_LIMIT,
-        allowed_local_paths: Sequence[str | os.PathLike] = (),
+        allowed_local_paths: Sequence[str | os.PathLike] | None = None,
         allow_plain_http: bool = False,
     ):
         self.workspace = Workspace(
             root_dir, confine_outputs=confine_outputs, max_pipeline_bytes=max_pipeline_bytes
         )
         # what runtime configurations from the browser may point at (the CLI's user may say more)
-        self.allowed_local_paths = tuple(allowed_local_paths)
+        # None: unconfined (the CLI, scripts); the server extension always gives a list
+        self.allowed_local_paths = (
+            None if allowed_local_paths is None else tuple(allowed_local_paths)
+        )
         self.allow_plain_http = allow_plain_http
         self._folders: Folders | None = None
         self.catalogs = Catalogs(data_dir, elyra_data_dir)
@@ -70,20 +73,24 @@ class Services:
         self.pipelines = Pipelines(self.workspace, self.catalogs, self.components)
         self.publishing = Publishing(self.workspace, self.catalogs, self.pipelines)
         self.registry = Registry(self.catalogs, self.local_folders)
-        if confine_outputs:  # the server: what the browser may point configurations at
-            from .guard import ConfigGuard
+        # runtime configurations: credentials over plain http:// only when they say so (CLI
+        # and server); local paths only in bounds (server: local_folders is None for the CLI)
+        from .guard import ConfigGuard
 
-            self.catalogs.guard = ConfigGuard(
-                self.local_folders, lambda: self.catalogs.folder, allow_plain_http
-            )
+        self.catalogs.guard = ConfigGuard(
+            self.local_folders,
+            lambda: self.catalogs.folder,
+            allow_plain_http,
+            warn=None if confine_outputs else _warn_on_stderr,
+        )
         self.local_run_parallelism = local_run_parallelism
         self._runs: Any = None
 
     def local_folders(self) -> Folders | None:
         """Where local paths of runtime configurations and file-based tracking URIs may point
         for the server: its root, the data folder and the administrator's folders (None for the
-        CLI, whose user may point anywhere)."""
-        if not self.workspace.confine_outputs:
+        CLI and scripts, whose user may point anywhere)."""
+        if not self.workspace.confine_outputs or self.allowed_local_paths is None:
             return None
         if self._folders is None:
             self._folders = Folders(
@@ -103,6 +110,12 @@ class Services:
 
             self._runs = RunsService(self)
         return self._runs
+
+
+def _warn_on_stderr(message: str) -> None:
+    import sys
+
+    print(message, file=sys.stderr)
 
 
 def schema_index() -> dict[str, Any]:

@@ -75,10 +75,13 @@ class ConfigGuard:
         folders: Callable[[], Folders | None],
         data_dir: Callable[[], Path],
         allow_plain_http: bool = False,
+        warn: Callable[[str], None] | None = None,
     ):
         self.folders = folders
         self.data_dir = data_dir
         self.allow_plain_http = allow_plain_http
+        self.warn = warn  # told once per configuration that sends credentials over http://
+        self._warned: set[str] = set()
 
     def __call__(self, entry: Any) -> None:
         if not isinstance(entry, dict):
@@ -104,7 +107,15 @@ class ConfigGuard:
                 path = local_path_of(uri)
                 if path is not None:
                     folders.check(path, "mlflow.tracking_uri", "mlflow.tracking_uri")
+        fields = plain_http_credentials(entry)
+        if not fields:
+            return
         if not self.allow_plain_http and entry.get("allow_plain_http") is not True:
-            fields = plain_http_credentials(entry)
-            if fields:
-                raise MLPipeError(plain_http_message(fields), 400, field=fields[0])
+            raise MLPipeError(plain_http_message(fields), 400, field=fields[0])
+        name = str(entry.get("name") or "")
+        if self.warn is not None and name not in self._warned:
+            self._warned.add(name)
+            self.warn(
+                f"warning: runtime configuration '{name}' sends credentials over plain http:// "
+                f"({', '.join(fields)}); anyone on the network between can read them."
+            )
