@@ -3,7 +3,7 @@ VENV ?= .venv
 PYTHON ?= python3.11
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: lab test install build test-python test-js test-ui test-airflow lint bench bench-browser clean
+.PHONY: lab test install build test-hardening test-python test-js test-ui test-airflow lint bench bench-browser clean
 
 $(VENV)/.installed: pyproject.toml package.json yarn.lock scripts/dev-setup.sh
 	PYTHON=$(PYTHON) VENV=$(VENV) scripts/dev-setup.sh
@@ -22,6 +22,10 @@ test: install
 
 test-python: install
 	pytest -m "not airflow" -q
+
+# hostile requests, the openapi fuzzer, confinement (also part of test-python and test)
+test-hardening: install
+	pytest -m hardening -q -s
 
 test-airflow: install
 	MLPIPE_REQUIRE_AIRFLOW=1 pytest -m airflow -q

@@ -10,6 +10,8 @@ import pytest
 from mlpipe_lab.errors import MLPipeError
 from mlpipe_lab.services import Services
 
+pytestmark = pytest.mark.hardening
+
 
 @pytest.fixture
 def server_services(tmp_path):

@@ -16,6 +16,8 @@ from pipeline_builder import node, pipeline
 from mlpipe_lab.errors import MLPipeError
 from mlpipe_lab.services import Services
 
+pytestmark = pytest.mark.hardening
+
 CANARY = "canary-outside-file-0c3a"
 
 

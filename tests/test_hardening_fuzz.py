@@ -26,6 +26,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from openapi_check import SPEC_PATH
 
+pytestmark = pytest.mark.hardening
+
 CANARY = "canary-fuzz-secret-4e81d2"
 BUDGET_SECONDS = float(os.environ.get("MLPIPE_FUZZ_SECONDS", "100"))
 EXAMPLES = int(os.environ.get("MLPIPE_FUZZ_EXAMPLES", "100"))

@@ -21,6 +21,8 @@ import pytest
 from fixture_paths import ELYRA_FIXTURES
 from hardening_server import JupyterServer
 
+pytestmark = pytest.mark.hardening
+
 CANARY = "canary-secret-9b27e4c1"
 MIB = 1024 * 1024
 
