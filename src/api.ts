@@ -377,3 +377,21 @@ export class CatalogStore implements ICatalogStore {
   private _pending = new Map<string, Promise<MLPipeAPI.ICatalogEntry[]>>();
   private _changed = new Signal<this, MLPipeAPI.CatalogKind>(this);
 }
+
+/**
+ * How a catalog entry is named in a dropdown: its display name, with its name
+ * only when the display name does not say it already ("Local (embedded)", not
+ * "Local (embedded) (local)").
+ */
+export function entryLabel(entry: {
+  name: string;
+  display_name?: string | null;
+}): string {
+  const shown = (entry.display_name ?? '').trim();
+  if (!shown) {
+    return entry.name;
+  }
+  return shown.toLowerCase().includes(entry.name.toLowerCase())
+    ? shown
+    : `${shown} (${entry.name})`;
+}

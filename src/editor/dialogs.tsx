@@ -18,7 +18,12 @@ import {
 import type { TranslationBundle } from '@jupyterlab/translation';
 import * as React from 'react';
 
-import { describeError, describeProblem, MLPipeClient } from '../api';
+import {
+  describeError,
+  describeProblem,
+  entryLabel,
+  MLPipeClient
+} from '../api';
 import { basename, isNodeOp, nodeParameters } from '../model/elyra';
 import { MLPipeRequestError } from '../request';
 import type {
@@ -64,7 +69,7 @@ export class RuntimeConfigPicker
         <label className="jp-MLPipe-Field">
           <span>{trans.__('Runtime configuration')}</span>
           <select
-            className="jp-mod-styled"
+            className="jp-mod-styled jp-MLPipe-Select"
             name="runtime_config"
             value={this._value}
             onChange={event => {
@@ -74,9 +79,7 @@ export class RuntimeConfigPicker
           >
             {this._configs.map(config => (
               <option key={config.name} value={config.name}>
-                {config.display_name
-                  ? `${config.display_name} (${config.name})`
-                  : config.name}
+                {entryLabel(config)}
               </option>
             ))}
           </select>
@@ -219,7 +222,7 @@ function ImageChooser(props: {
       <label className="jp-MLPipe-Field">
         <span>{trans.__('Runtime image')}</span>
         <select
-          className="jp-mod-styled"
+          className="jp-mod-styled jp-MLPipe-Select"
           name="runtime_image"
           value={value}
           onChange={event => {

@@ -294,7 +294,15 @@ function RuntimeImageWidget(props: WidgetProps): JSX.Element {
   const { id, value, disabled, readonly, onChange } = props;
   const ctx = context(props);
   const { trans } = ctx;
-  const images = useRuntimeImages(ctx.catalogs).filter(i => i.image);
+  // each image once, even when two catalog entries name it (e.g. Elyra's and ours)
+  const seen = new Set<string>();
+  const images = useRuntimeImages(ctx.catalogs).filter(i => {
+    if (!i.image || seen.has(i.image)) {
+      return false;
+    }
+    seen.add(i.image);
+    return true;
+  });
   const known = images.some(i => i.image === value);
   return (
     <select

@@ -15,7 +15,7 @@ import { LabIcon, refreshIcon } from '@jupyterlab/ui-components';
 import type { Message } from '@lumino/messaging';
 import * as React from 'react';
 
-import { describeError } from '../api';
+import { describeError, entryLabel } from '../api';
 import type { MLPipeAPI } from '../tokens';
 import { RunsClient } from './client';
 import type { RunsContext } from './context';
@@ -309,7 +309,7 @@ function RunsPanelView(props: {
         <label className="jp-MLPipe-Field">
           <span>{trans.__('Runtime configuration')}</span>
           <select
-            className="jp-mod-styled"
+            className="jp-mod-styled jp-MLPipe-Select"
             name="runtime_config"
             value={model.runtimeConfig}
             onChange={event => props.onSelectConfig(event.target.value)}
@@ -318,9 +318,7 @@ function RunsPanelView(props: {
               const config = props.configs.find(c => c.name === name);
               return (
                 <option key={name} value={name}>
-                  {config?.display_name
-                    ? `${config.display_name} (${name})`
-                    : name}
+                  {config ? entryLabel(config) : name}
                 </option>
               );
             })}

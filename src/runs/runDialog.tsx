@@ -13,6 +13,7 @@ import { Dialog, ReactWidget, showDialog } from '@jupyterlab/apputils';
 import type { TranslationBundle } from '@jupyterlab/translation';
 import * as React from 'react';
 
+import { entryLabel } from '../api';
 import type { MLPipeAPI } from '../tokens';
 import {
   collectOverrides,
@@ -73,7 +74,7 @@ export class RunDialogBody
         <label className="jp-MLPipe-Field">
           <span>{trans.__('Runtime configuration')}</span>
           <select
-            className="jp-mod-styled"
+            className="jp-mod-styled jp-MLPipe-Select"
             name="runtime_config"
             value={value.runtimeConfig}
             disabled={!!fixedConfig}
@@ -81,9 +82,7 @@ export class RunDialogBody
           >
             {configs.map(config => (
               <option key={config.name} value={config.name}>
-                {config.display_name
-                  ? `${config.display_name} (${config.name})`
-                  : config.name}
+                {entryLabel(config)}
                 {config.type === 'local'
                   ? ` — ${trans.__('this machine')}`
                   : config.type === 'airflow'
@@ -203,7 +202,7 @@ function ParameterField(props: {
     field = (
       <select
         id={id}
-        className="jp-mod-styled"
+        className="jp-mod-styled jp-MLPipe-Select"
         name={param.name}
         value={typeof input === 'string' ? input : ''}
         onChange={event => props.onChange(event.target.value)}

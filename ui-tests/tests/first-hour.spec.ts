@@ -316,7 +316,15 @@ test('the run bar folds to one row and its log is resizable', async ({
     .locator('.jp-Toolbar-item[data-jp-item-name="run"]')
     .click();
   const dialog = page.locator('.jp-Dialog');
-  await dialog.locator('select[name="runtime_config"]').selectOption('local');
+  const select = dialog.locator('select[name="runtime_config"]');
+  await select.selectOption('local');
+  // a dropdown that looks like one, naming each configuration once
+  expect(
+    await select.evaluate(el => getComputedStyle(el).backgroundImage)
+  ).toContain('linear-gradient');
+  await expect(select.locator('option[value="local"]')).toHaveText(
+    'Local (embedded) — this machine'
+  );
   await dialog.getByRole('button', { name: 'Run', exact: true }).click();
   const bar = editor(page).locator('.jp-MLPipe-RunBar-inner');
   await expect(bar).toHaveAttribute('data-status', 'success', {
