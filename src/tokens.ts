@@ -162,6 +162,11 @@ export interface INodeType {
   /** Order within the group (lower first); default 100. */
   rank?: number;
   /**
+   * Not offered in the palette (e.g. another op id of a component, which
+   * nodes in older files use): only how such nodes look and their form.
+   */
+  hidden?: boolean;
+  /**
    * File name endings (`.ipynb`) whose files become this node type when
    * dropped on the canvas or added from the file browser.
    */
@@ -357,6 +362,8 @@ export namespace MLPipeAPI {
      * whole node form (`label`, `component_parameters`, `mlpipe`).
      */
     schema?: { [key: string]: any };
+    /** Other op ids of the same component (those Elyra saved its nodes with). */
+    aliases?: string[];
     [key: string]: unknown;
   }
 

@@ -58,6 +58,7 @@ def _check(data):
     assert set(by_id) == {"team:greet.py:GreetOperator", "team:fetch.yaml"}
     greet = by_id["team:greet.py:GreetOperator"]
     assert greet["kind"] == "airflow-operator" and greet["catalog"] == "team"
+    assert isinstance(greet["aliases"], list) and greet["id"] not in greet["aliases"]
     assert greet["label"] == "GreetOperator" and greet["description"].startswith("Greets")
     props = greet["schema"]["properties"]
     assert greet["schema"]["required"] == ["name"]

@@ -39,6 +39,8 @@ def palette_entry(comp: Component) -> dict[str, Any]:
         "catalog": comp.catalog,
         "kind": comp.kind,
         "schema": palette_schema(comp),
+        # the op ids Elyra saved nodes of this component with (the editor gives them its form)
+        "aliases": list(comp.elyra_ids),
     }
 
 

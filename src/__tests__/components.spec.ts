@@ -102,6 +102,44 @@ describe('component palette', () => {
     ]);
   });
 
+  it("gives nodes saved with Elyra's ids of a component its look and form, not a palette entry", async () => {
+    const nodeTypes = createNodeTypes();
+    const palette = new ComponentPalette({
+      nodeTypes,
+      catalogs: storeWith([]),
+      trans,
+      load: async () => ({
+        components: [
+          {
+            ...bash,
+            aliases: [
+              'local-directory-catalog:0123abcd:BashOperator',
+              'execute-python-node'
+            ]
+          }
+        ],
+        problems: []
+      }),
+      baseSchema: async () => base
+    });
+    await palette.refresh();
+    const alias = nodeTypes.get(
+      'local-directory-catalog:0123abcd:BashOperator'
+    )!;
+    expect(alias.hidden).toBe(true);
+    expect(alias.title).toBe('BashOperator');
+    const raw = await alias.schema!();
+    expect(raw.properties.component_parameters.required).toEqual([
+      'bash_command'
+    ]);
+    // never over a built-in type
+    expect(nodeTypes.get('execute-python-node')!.hidden).toBeUndefined();
+    await palette.refresh();
+    expect(nodeTypes.list().filter(t => !t.hidden)).toHaveLength(5);
+    palette.dispose();
+    expect(nodeTypes.list()).toHaveLength(4);
+  });
+
   it('replaces its entries on refresh and drops the ones gone', async () => {
     const nodeTypes = createNodeTypes();
     let listed = [bash, download];
@@ -260,6 +298,16 @@ describe('operator arguments', () => {
       'x-mlpipe-widget': 'operator-arg',
       'x-mlpipe-value-type': 'integer'
     });
+    expect(
+      argumentFieldSchema({ type: 'object', 'x-mlpipe-widget': 'textarea' })[
+        'x-mlpipe-widget'
+      ]
+    ).toBe('operator-arg');
+    expect(
+      argumentFieldSchema({ type: 'string', 'x-mlpipe-widget': 'textarea' })[
+        'x-mlpipe-widget'
+      ]
+    ).toBe('textarea');
     expect(argumentFieldSchema({ title: 'x' })['x-mlpipe-value-type']).toBe(
       'any'
     );

@@ -123,7 +123,12 @@ export function argumentFieldSchema(prop: IJSONObject): IJSONObject {
     type: 'string',
     'x-mlpipe-value-type': types.length === 1 ? types[0] : 'any'
   };
-  if (!out['x-mlpipe-widget']) {
+  // a text area only holds text; lists, dicts and numbers are typed as values
+  if (
+    !out['x-mlpipe-widget'] ||
+    (out['x-mlpipe-widget'] === 'textarea' &&
+      out['x-mlpipe-value-type'] !== 'string')
+  ) {
     out['x-mlpipe-widget'] = 'operator-arg';
   }
   if (
@@ -255,19 +260,32 @@ export class ComponentPalette implements IDisposable {
     const next = new DisposableSet();
     let base: Promise<IJSONObject | null> | null = null;
     const baseSchema = () => (base = base ?? this._options.baseSchema());
+    const ids = new Set(list.components.map(c => c.id));
+    const own = new Set(this._ops);
+    this._ops = [];
     list.components.forEach((component, i) => {
-      next.add(
-        nodeTypes.add(
-          componentNodeType(component, {
-            trans,
-            category:
-              catalogTitle(component.catalog, entries) ||
-              trans.__('Components'),
-            rank: RANK_BASE + i,
-            base: baseSchema
-          })
-        )
-      );
+      const type = componentNodeType(component, {
+        trans,
+        category:
+          catalogTitle(component.catalog, entries) || trans.__('Components'),
+        rank: RANK_BASE + i,
+        base: baseSchema
+      });
+      next.add(nodeTypes.add(type));
+      this._ops.push(type.op);
+      // nodes Elyra saved with another id of the component: same look and form
+      for (const alias of component.aliases ?? []) {
+        const taken = nodeTypes.get(alias);
+        if (
+          typeof alias === 'string' &&
+          alias &&
+          !ids.has(alias) &&
+          (!taken || own.has(alias))
+        ) {
+          next.add(nodeTypes.add({ ...type, op: alias, hidden: true }));
+          this._ops.push(alias);
+        }
+      }
     });
     // disposing an entry that `add` replaced does nothing; gone ones are removed
     const old = this._types;
@@ -280,6 +298,8 @@ export class ComponentPalette implements IDisposable {
   }
 
   private _types = new DisposableSet();
+  /** The ops this palette registered (its entries and their aliases). */
+  private _ops: string[] = [];
   private _components: MLPipeAPI.IComponent[] = [];
   private _problems: MLPipeAPI.IProblem[] = [];
   private _isDisposed = false;

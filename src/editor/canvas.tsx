@@ -568,6 +568,9 @@ function NodePalette(props: {
   const types = useNodeTypes(props.nodeTypes);
   const groups: [string, INodeType[]][] = [];
   for (const type of types) {
+    if (type.hidden) {
+      continue;
+    }
     const category = type.category ?? trans.__('Nodes');
     const group = groups.find(g => g[0] === category);
     if (group) {
