@@ -5,9 +5,15 @@
 
 import { nullTranslator } from '@jupyterlab/translation';
 
-import { describeProblem, fieldName, problemLocation } from '../api';
+import {
+  describeProblem,
+  entryLabel,
+  fieldName,
+  problemLocation
+} from '../api';
 import {
   catalogFormSchema,
+  configSubmitProblems,
   duplicateEntry,
   entryPayload,
   ICatalogKindInfo
@@ -385,5 +391,40 @@ describe('catalog forms', () => {
       display_name: 'Prod (copy)',
       dag_repo: { url: 'https://g/x.git', auth: { type: 'token' } }
     });
+  });
+});
+
+describe('first hour (issue 18)', () => {
+  it('names a configuration once', () => {
+    expect(
+      entryLabel({ name: 'local', display_name: 'Local (embedded)' })
+    ).toBe('Local (embedded)');
+    expect(entryLabel({ name: 'prod', display_name: 'Team Airflow' })).toBe(
+      'Team Airflow (prod)'
+    );
+    expect(entryLabel({ name: 'prod' })).toBe('prod');
+  });
+
+  it('says a runtime-configuration problem is one', () => {
+    expect(
+      describeProblem({
+        code: 'object-storage',
+        message: 'no storage',
+        extra: { runtime_config: 'prod', config_field: 'object_storage' }
+      })
+    ).toBe("runtime configuration 'prod', field object_storage: no storage");
+  });
+
+  it('checks on save what a submit would lack', () => {
+    expect(configSubmitProblems({ type: 'local' })).toEqual([]);
+    expect(configSubmitProblems({ type: 'airflow' }).map(p => p.field)).toEqual(
+      ['object_storage']
+    );
+    expect(
+      configSubmitProblems({
+        type: 'airflow',
+        object_storage: { bucket: 'b', pod_credentials_secret: 's' }
+      })
+    ).toEqual([]);
   });
 });
