@@ -1,19 +1,13 @@
 """State shared while rendering one plan (:class:`RenderContext`): the plan, the names the module
 imports and defines. Rendering checks nothing about the pipeline (the planner did); what fails
 here is a bug.
-
-:class:`Context` is the older checking-and-emitting context that operator nodes still use
-(``operator.py``) until they are planned like every other task.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from ..pipeline.model import Node, Pipeline
-from ..pipeline.problems import ERROR, WARNING, Problem
 from ..plan.model import PODS, Plan, SecretRef
-from ..plan.settings import Settings
 from ..plan.values import Join, ParamRef, Ref, RunId, Value, XComRef
 from .emit import Call, EmitError, TemplateTextError, jinja_safe
 
@@ -91,56 +85,3 @@ class RenderContext:
 
     def env(self, env: dict[str, Value]) -> dict[str, Any]:
         return {k: self.value(v) for k, v in env.items()}
-
-
-class Context:
-    """Checks and protects user text while emitting (operator nodes, see the module docstring)."""
-
-    def __init__(
-        self,
-        pipeline: Pipeline,
-        settings: Settings,
-        images: list[dict[str, Any]],
-        bundles: dict[str, Any] | None,
-    ):
-        self.pipeline = pipeline
-        self.settings = settings
-        self.images = [i for i in images or [] if isinstance(i, dict)]
-        self.bundles = bundles
-        self.problems: list[Problem] = []
-        self.uses: set[str] = set()
-
-    def add(
-        self, code: str, message: str, severity: str, node: Node | None = None, path: str = ""
-    ) -> None:
-        self.problems.append(
-            Problem(
-                code=code,
-                message=message,
-                severity=severity,
-                pipeline=self.pipeline.name,
-                node_id=node.id if node else None,
-                node_label=node.label if node else None,
-                path=path,
-            )
-        )
-
-    def error(self, code: str, message: str, node: Node | None = None, path: str = "") -> None:
-        self.add(code, message, ERROR, node, path)
-
-    def warn(self, code: str, message: str, node: Node | None = None, path: str = "") -> None:
-        self.add(code, message, WARNING, node, path)
-
-    def tpl(self, text: str, node: Node | None = None, path: str = "") -> str:
-        """User text for a Jinja-templated operator field, protected so it renders as itself."""
-        try:
-            return jinja_safe(text)
-        except TemplateTextError:
-            self.error(
-                "template-text",
-                "This text contains Jinja markers ('{{', '{%' or '{#') and the word 'endraw', so it "
-                "cannot be protected from Airflow's template rendering; remove 'endraw'.",
-                node=node,
-                path=path,
-            )
-            return text
