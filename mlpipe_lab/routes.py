@@ -143,6 +143,20 @@ class BaseHandler(APIHandler):
         self.max_body_bytes = max_body_bytes
         self._reply = None
 
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        """Errors raised before or around a handler method (tornado's: undecodable UTF-8 in a
+        path or query argument, authentication) in the API's one error shape."""
+        exc = (kwargs.get("exc_info") or (None, None, None))[1]
+        if isinstance(exc, tornado.web.HTTPError) and status_code < 500:
+            message = (
+                exc.log_message % exc.args if exc.log_message and exc.args else exc.log_message
+            )
+            message = message or self._reason
+        else:
+            message = "Internal error; see the server log."
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps({"error": {"message": str(message)}}))
+
     async def offload(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """``func(*args, **kwargs)`` in the bounded pool: the event loop stays free."""
         loop = asyncio.get_running_loop()
