@@ -16,7 +16,7 @@ from typing import Any
 
 from ..plan.model import CallableRef, Task
 from ..plan.values import Join, ParamRef, RunId, XComRef
-from . import kpo
+from . import delivery, kpo
 from .context import RenderContext, template_of
 from .dag import doc_text
 from .emit import Call, Name, Splat
@@ -134,17 +134,22 @@ def _value(ctx: RenderContext, value: Any, templated: bool, exts: tuple[str, ...
 
 
 def kfp_call(ctx: RenderContext, task: Task) -> Call:
-    """A KFP component task: KubernetesPodOperator with the component's image and command."""
+    """A KFP component task: KubernetesPodOperator with the component's image and command; one
+    that passes files (``task.delivery`` set) starts the runner, which runs that command."""
     kw = kpo.common(task)
     kw += kpo.image(ctx, task.image)
-    kw.append(("cmds", ctx.argv(task.command.program)))
+    if task.delivery:  # runner --kind command (store arguments in the RUNNER constant)
+        kw.append(("cmds", Name(delivery.runner_name(ctx, task))))
+    else:
+        kw.append(("cmds", ctx.argv(task.command.program)))
     kw.append(("arguments", ctx.argv(task.command.args)))
     if task.env:
         kw.append(("env_vars", ctx.env(task.env)))
-    own = [ctx.secret(s) for s in task.secrets]
-    if own:
-        ctx.uses.add("Secret")
-        kw.append(("secrets", own))
+    secrets = kpo.secrets_of(ctx, task)
+    if secrets is not None:
+        kw.append(("secrets", secrets))
+    if task.delivery:
+        kw += delivery.task_kwargs(ctx, task)
     if task.resources is not None:
         kw.append(("container_resources", kpo._resources(ctx, task.resources)))
     if task.volumes:

@@ -10,7 +10,9 @@ definition, ``app_data.mlpipe.component``, when no catalog holds it):
   value (XCom) of a parent operator is a typed run-time value, so user text never becomes code.
 - a **Kubeflow Pipelines component** becomes one pod task of kind ``kfp``: the component's image,
   command and arguments, its inputs substituted (values as literals, pipeline parameters as
-  run-time values); its output files are written below ``KFP_OUTPUTS`` in the pod.
+  run-time values); its output files are written below ``KFP_OUTPUTS`` in the pod. Files move
+  through the object store (:meth:`ComponentPlanner.finish`): an output a later component reads is
+  uploaded after the command, and a file input (that output, or a value) is in place before it.
 
 What cannot work is an error naming the node and the field: a component no catalog holds, a class
 no catalog can import, an unknown argument, a required argument missing, a value of the wrong
@@ -70,6 +72,9 @@ class ComponentPlanner:
         self.kinds: dict[str, str] = {}  # node id -> OPERATOR | KFP, for later nodes' checks
         self.pushes: set[str] = set()  # node ids of operators that push a return value
         self.outputs: dict[str, dict[str, str]] = {}  # KFP node id -> output key -> file
+        self.consumed: dict[str, set[str]] = {}  # KFP node id -> output keys later nodes read
+        # KFP task id -> (files fetched from the store, files written from values)
+        self.files: dict[str, tuple[list[tuple[str, str]], list[tuple[str, Value]]]] = {}
 
     def task(self, slot: Slot) -> Task:
         pl, node = self.pl, slot.node
@@ -365,6 +370,8 @@ class ComponentPlanner:
         errors_before = len(pl.errors_of(node))
         inputs: dict[str, Value] = {}
         files: dict[str, str] = {}
+        fetch: list[tuple[str, str]] = []  # (path in the pod, key below the run prefix)
+        texts: list[tuple[str, Value]] = []  # (path in the pod, the value written to it)
         for p in comp.params:
             value = values.get(p.name, NodeValue(UNSET))
             path = CP + p.name
@@ -379,11 +386,17 @@ class ComponentPlanner:
                         path=path,
                     )
                     continue
-                files[p.name] = f"{KFP_INPUTS}/{parent}/{value.output or 'output'}"
+                output = value.output or "output"
+                files[p.name] = f"{KFP_INPUTS}/{parent}/{output}"
+                if output in self.outputs.get(value.node_id or "", {}):
+                    # a KFP parent's output file: through the object store (runner/command.py)
+                    fetch.append((files[p.name], f"{parent}/outputs/{output}"))
+                    self.consumed.setdefault(value.node_id or "", set()).add(output)
+                    continue
                 pl.warn(
                     "component-input",
-                    f"'{p.title or p.name}' reads the output '{value.output}' of '{parent}': "
-                    "mlpipe-lab does not move files between component pods yet, so the pod gets "
+                    f"'{p.title or p.name}' reads the output '{value.output}' of '{parent}', "
+                    "which is not an output file of a Kubeflow Pipelines component: the pod gets "
                     f"the path {files[p.name]} with nothing in it unless a shared volume holds it.",
                     node=node,
                     path=path,
@@ -436,15 +449,9 @@ class ComponentPlanner:
                 continue
             text = result if isinstance(result, str) else _json_text(result)
             inputs[p.name] = pl.text(text, node, path)
-            if p.path:
+            if p.path:  # the value is written to a file before the command runs
                 files[p.name] = f"{KFP_INPUTS}/{p.name}"
-                pl.warn(
-                    "component-input",
-                    f"'{p.title or p.name}' is read by the component as a file; mlpipe-lab does "
-                    "not write values into component pods yet, so it gets an empty path.",
-                    node=node,
-                    path=path,
-                )
+                texts.append((files[p.name], inputs[p.name]))
         outputs = {o.key: f"{KFP_OUTPUTS}/{o.key}" for o in comp.outputs}
         self.outputs[node.id] = outputs
         from ..components.kfp import resolve_command
@@ -467,6 +474,41 @@ class ComponentPlanner:
         task.volumes, task.mounts = pl.volumes(node, props)
         task.tolerations = pl.tolerations(node, props)
         task.outputs = list(outputs.values())
+        self.files[task.task_id] = (fetch, texts)
+
+    def finish(self, tasks: list[Task]) -> None:
+        """Once every task is planned: a KFP task that reads files (an upstream component's
+        output, or a value given to an ``inputPath``) or writes an output a later component
+        reads runs its command through the runner (``--kind command``, runner/command.py),
+        which moves those files through the object store. Its image then needs python3; a
+        component that passes no files runs its command directly, as in Kubeflow."""
+        from ..runner.command import command_arguments
+        from ..runner.contract import IMAGE_ENV, runner_command
+
+        pl = self.pl
+        for task in tasks:
+            if task.kind != KFP or task.task_id not in self.files or task.image is None:
+                continue
+            fetch, texts = self.files[task.task_id]
+            mine = self.outputs.get(task.node_id, {})
+            wanted = sorted(self.consumed.get(task.node_id, set()) & set(mine))
+            if not (fetch or texts or wanted):
+                continue
+            # the component's image holds nothing of ours: the init container brings the runner
+            task.delivery = "init-container"
+            task.command = Command(
+                program=runner_command(delivery=task.delivery),
+                shared=list(pl.runner.shared),
+                args=command_arguments(
+                    task_id=task.task_id,
+                    argv=task.command.argv,
+                    inputs=fetch,
+                    texts=texts,
+                    outputs=[(mine[key], key) for key in wanted],
+                ),
+            )
+            task.env = {IMAGE_ENV: task.image.ref, **pl.store.env, **task.env}
+            task.store_credentials = bool(pl.store.secrets)
 
 
 def _json_text(value: Any) -> str:

@@ -322,6 +322,8 @@ class Planner:
             else self._runner_task(slot)
             for slot in self.layout.slots
         ]
+        if self._component is not None:  # KFP components that pass files: through the runner
+            self._component.finish(tasks)
         plan = Plan(
             pipeline=self.p.name,
             dag=dag,

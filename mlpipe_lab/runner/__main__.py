@@ -1,4 +1,5 @@
-"""``python3 -m mlpipe_lab.runner``: run one pipeline node (see contract.py and node.py)."""
+"""``python3 -m mlpipe_lab.runner``: run one pipeline node (see contract.py and node.py), or a
+Kubeflow Pipelines component's command with its files (``--kind command``, see command.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,12 @@ from .node import run
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return run(parse_args(argv))
+    args = list(sys.argv[1:] if argv is None else argv)
+    from . import command
+
+    if command.is_command(args):
+        return command.main(args)
+    return run(parse_args(args))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,185 @@
+"""KFP component nodes that pass files (plan/components.py ``finish``, compiler/operator.py): an
+output a later component reads is uploaded after the command, a file input (that output, or a value
+given to an ``inputPath``) is fetched or written before it — by the runner (``--kind command``),
+which the init container brings into the component's image. Components that pass no files keep
+running their command directly."""
+
+from __future__ import annotations
+
+import ast
+
+import compile_corpus as cc
+import pytest
+
+from mlpipe_lab.compiler.compile import render_plan
+from mlpipe_lab.components import ComponentIndex
+from mlpipe_lab.pipeline.model import Pipeline
+from mlpipe_lab.plan import plan
+from mlpipe_lab.runner.command import parse
+from mlpipe_lab.runner.contract import LAUNCH_SCRIPT
+
+MAKE = """
+name: Make
+inputs:
+- {name: Seed, type: String}
+- {name: Note, type: String, default: quiet}
+outputs:
+- {name: Data}
+- {name: Unused}
+implementation:
+  container:
+    image: registry.local/make:1
+    command: [sh, -c, 'cp "$0" "$1"', {inputPath: Seed}, {outputPath: Data}, {outputPath: Unused}]
+    args: [--note, {inputValue: Note}]
+"""
+USE = """
+name: Use
+inputs:
+- {name: Data}
+implementation:
+  container:
+    image: registry.local/use:1
+    command: [cat, {inputPath: Data}]
+"""
+ECHO = """
+name: Echo
+inputs:
+- {name: Text, type: String}
+outputs:
+- {name: Out}
+implementation:
+  container:
+    image: registry.local/echo:1
+    command: [sh, -c, 'echo "$0" > "$1"', {inputValue: Text}, {outputPath: Out}]
+"""
+
+
+def _node(nid, op, values, inputs=()):
+    node = {
+        "id": nid,
+        "type": "execution_node",
+        "op": f"team:{op}.yaml",
+        "app_data": {"label": nid.capitalize(), "component_parameters": values},
+    }
+    if inputs:
+        node["inputs"] = [
+            {
+                "id": "inPort",
+                "links": [
+                    {"id": f"l{i}", "node_id_ref": s, "port_id_ref": "outPort"}
+                    for i, s in enumerate(inputs)
+                ],
+            }
+        ]
+    return node
+
+
+def _ref(node_id, output):
+    return {"widget": "inputpath", "value": {"value": node_id, "option": output}}
+
+
+@pytest.fixture
+def index(tmp_path):
+    (tmp_path / "components").mkdir()
+    for name, text in (("make", MAKE), ("use", USE), ("echo", ECHO)):
+        (tmp_path / "components" / f"{name}.yaml").write_text(text)
+    return ComponentIndex(
+        [{"name": "team", "type": "local-directory-catalog", "paths": ["components"]}],
+        root=tmp_path,
+    )
+
+
+def _plan(index, nodes, config=cc.CONFIG):
+    doc = {
+        "doc_type": "pipeline",
+        "version": "3.0",
+        "primary_pipeline": "p",
+        "pipelines": [
+            {"id": "p", "nodes": nodes, "app_data": {"version": 8, "properties": {"name": "f"}}}
+        ],
+    }
+    return plan(Pipeline(doc), config, cc.IMAGES, bundles={}, components=index)
+
+
+def _kwargs(text: str) -> dict[str, dict[str, ast.expr]]:
+    calls = {}
+    for node in ast.walk(ast.parse(text)):
+        if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "KubernetesPodOperator":
+            kw = {k.arg: k.value for k in node.keywords if k.arg}
+            calls[ast.literal_eval(kw["task_id"])] = kw
+    return calls
+
+
+def test_an_output_file_flows_to_the_next_component(index):
+    result = _plan(
+        index,
+        [
+            _node("make", "make", {"seed": "-- hello $(id) {{ ds }}"}),
+            _node("use", "use", {"data": _ref("make", "output_data")}, inputs=["make"]),
+        ],
+    )
+    assert result.ok, [p.message for p in result.errors]
+    assert not [p for p in result.problems if p.code == "component-input"]  # no warning now
+    make, use = result.tasks
+    assert make.delivery == use.delivery == "init-container"
+    assert make.store_credentials and make.env["MLPIPE_IMAGE"] == "registry.local/make:1"
+    shared = [str(v) for v in make.command.shared]
+    ns = parse([*shared[:-1], "r", *[str(a) for a in make.command.args]])
+    assert ns.texts == [("/tmp/mlpipe/inputs/seed", "-- hello $(id) {{ ds }}")]
+    # only the output a later component reads travels
+    assert ns.outputs == [("/tmp/mlpipe/outputs/output_data", "output_data")]
+    assert ns.argv == [
+        "sh",
+        "-c",
+        'cp "$0" "$1"',
+        "/tmp/mlpipe/inputs/seed",
+        "/tmp/mlpipe/outputs/output_data",
+        "/tmp/mlpipe/outputs/output_unused",
+        "--note",
+        "quiet",
+    ]
+    ns = parse([*shared[:-1], "r", *[str(a) for a in use.command.args]])
+    assert ns.inputs == [("/tmp/mlpipe/inputs/Make/output_data", "Make/outputs/output_data")]
+    assert ns.argv == ["cat", "/tmp/mlpipe/inputs/Make/output_data"]
+
+    text = render_plan(result, source_path="p.pipeline", source_sha256="0" * 64)
+    calls = _kwargs(text)
+    for task_id in ("Make", "Use"):
+        kw = calls[task_id]
+        assert ast.unparse(kw["cmds"]) == "RUNNER"
+        assert ast.unparse(kw["full_pod_spec"]) == "RUNNER_POD"
+        assert ast.unparse(kw["secrets"]) == "STORE_SECRETS"
+    args = ast.literal_eval(calls["Make"]["arguments"])
+    # user text in a templated field is protected from Jinja
+    assert "{% raw %}" in args[args.index("--input-text") + 2]
+    assert LAUNCH_SCRIPT in text  # the runner starts through /bin/sh: "image X has no python3"
+
+
+def test_components_that_pass_no_files_run_their_command_directly(index):
+    result = _plan(
+        index,
+        [
+            _node("echo", "echo", {"text": "hi"}),
+            _node("again", "echo", {"text": "ho"}, inputs=["echo"]),
+        ],
+    )
+    assert result.ok, [p.message for p in result.errors]
+    for task in result.tasks:
+        assert task.delivery is None and not task.store_credentials
+        assert task.command.program[:2] == ["sh", "-c"]
+    calls = _kwargs(render_plan(result, source_path="p.pipeline", source_sha256="0" * 64))
+    assert ast.literal_eval(calls["Echo"]["cmds"])[:2] == ["sh", "-c"]
+    assert "full_pod_spec" not in calls["Echo"]
+
+
+def test_an_input_from_a_node_that_is_not_a_component_still_warns(index):
+    result = _plan(
+        index,
+        [
+            _node("echo", "echo", {"text": "hi"}),
+            _node("use", "use", {"data": _ref("echo", "output_nothing")}, inputs=["echo"]),
+        ],
+    )
+    (warning,) = [p for p in result.problems if p.code == "component-input"]
+    assert "not an output file of a Kubeflow Pipelines component" in warning.message
+    assert result.tasks[0].delivery is None  # nothing of echo's is read

@@ -1,0 +1,217 @@
+"""Runner mode ``--kind command`` (runner/command.py) against moto's S3 server on 127.0.0.1 and a
+local store: a KFP component's files are fetched before its command and its outputs uploaded
+after it; the command runs with its argv as given (no shell); every failure is one line."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+
+import pytest
+
+pytest.importorskip("boto3")
+pytest.importorskip("moto")
+
+import boto3
+
+from mlpipe_lab.runner.command import command_arguments, is_command, parse
+from mlpipe_lab.runner.contract import store_arguments
+
+try:
+    from s3server import S3Server
+except ImportError:  # pragma: no cover
+    from tests.s3server import S3Server
+
+KEY_ID, SECRET = "AKIACOMMANDTEST", f"command-secret-{uuid.uuid4().hex}"
+RUN = "dag/runs/manual__2024-06-01T12:00:00+00:00"
+# a component command: copies its input file to its output file in capitals, prints its args
+SHOUT = [
+    sys.executable,
+    "-c",
+    "import sys; t = open(sys.argv[1]).read(); open(sys.argv[2], 'w').write(t.upper()); "
+    "print('args', sys.argv[3:])",
+]
+
+
+@pytest.fixture(scope="module")
+def s3():
+    server = S3Server(max_seconds=300)
+    server.start()
+    try:
+        client = boto3.session.Session().client(
+            "s3",
+            endpoint_url=server.endpoint,
+            region_name="us-east-1",
+            aws_access_key_id=KEY_ID,
+            aws_secret_access_key=SECRET,
+        )
+        bucket = f"cmd-{uuid.uuid4().hex[:8]}"
+        client.create_bucket(Bucket=bucket)
+        yield server, client, bucket
+    finally:
+        server.stop()
+
+
+def runner(store: list[str], own: list[str]) -> subprocess.CompletedProcess:
+    env = {
+        **os.environ,
+        "AWS_ACCESS_KEY_ID": KEY_ID,
+        "AWS_SECRET_ACCESS_KEY": SECRET,
+        "MLPIPE_IMAGE": "registry.local/shout:1",
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "mlpipe_lab.runner", *store, *own],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+
+
+def s3_args(s3) -> list[str]:
+    server, _, bucket = s3
+    return store_arguments(
+        store="s3",
+        run_prefix=RUN,
+        endpoint=server.endpoint,
+        bucket=bucket,
+        region="us-east-1",
+        prefix="mlpipe",
+    )
+
+
+def test_files_flow_from_one_component_to_the_next_through_s3(s3, tmp_path):
+    _, client, bucket = s3
+    pod_a, pod_b = tmp_path / "a", tmp_path / "b"  # two pods: nothing shared but the store
+    hostile = ["--exec", "-x", "$(id)", "a b", "--output"]
+    first = runner(
+        s3_args(s3),
+        command_arguments(
+            task_id="Make",
+            argv=[*SHOUT, str(pod_a / "in" / "seed"), str(pod_a / "out" / "data"), *hostile],
+            texts=[(str(pod_a / "in" / "seed"), "-- hello 'files' $HOME")],
+            outputs=[(str(pod_a / "out" / "data"), "output_data")],
+        ),
+    )
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.strip() == f"args {hostile!r}"  # argv as given, no shell
+    assert first.stderr.strip().splitlines()[-1] == "mlpipe-runner: node 'Make' succeeded"
+    key = f"mlpipe/{RUN}/Make/outputs/output_data"
+    assert client.get_object(Bucket=bucket, Key=key)["Body"].read() == b"-- HELLO 'FILES' $HOME"
+
+    second = runner(
+        s3_args(s3),
+        command_arguments(
+            task_id="Use",
+            argv=[*SHOUT, str(pod_b / "in" / "Make" / "output_data"), str(pod_b / "loud")],
+            inputs=[(str(pod_b / "in" / "Make" / "output_data"), "Make/outputs/output_data")],
+        ),
+    )
+    assert second.returncode == 0, second.stderr
+    assert (pod_b / "loud").read_text() == "-- HELLO 'FILES' $HOME"
+
+
+def test_a_missing_upstream_output_fails_in_one_line_before_the_command(s3, tmp_path):
+    proc = runner(
+        s3_args(s3),
+        command_arguments(
+            task_id="Use",
+            argv=["touch", str(tmp_path / "ran")],
+            inputs=[(str(tmp_path / "in"), "Nobody/outputs/output_data")],
+        ),
+    )
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines() == [
+        f"mlpipe-runner: node 'Use' failed: cannot fetch the input file {tmp_path / 'in'}: "
+        f"{RUN}/Nobody/outputs/output_data does not exist in bucket {s3[2]}"
+    ]
+    assert not (tmp_path / "ran").exists()
+
+
+def test_a_failing_command_keeps_its_status_and_uploads_nothing(s3, tmp_path):
+    _, client, bucket = s3
+    out = tmp_path / "out"
+    proc = runner(
+        s3_args(s3),
+        command_arguments(
+            task_id="Broken",
+            argv=["sh", "-c", 'echo partial > "$0"; echo oops >&2; exit 7', str(out)],
+            outputs=[(str(out), "output_data")],
+        ),
+    )
+    assert proc.returncode == 7
+    assert proc.stderr.strip().splitlines() == [
+        "oops",
+        "mlpipe-runner: node 'Broken' failed: the component's command exited with status 7",
+    ]
+    listed = client.list_objects_v2(Bucket=bucket, Prefix=f"mlpipe/{RUN}/Broken/")
+    assert listed.get("KeyCount", 0) == 0
+
+
+def test_an_output_the_command_did_not_write_is_named(tmp_path):
+    store = store_arguments(store="local", root=str(tmp_path / "store"), run_prefix=RUN)
+    proc = runner(
+        store,
+        command_arguments(
+            task_id="Lazy", argv=["true"], outputs=[(str(tmp_path / "out" / "m"), "output_model")]
+        ),
+    )
+    assert proc.returncode == 1
+    assert proc.stderr.strip() == (
+        f"mlpipe-runner: node 'Lazy' failed: the component's output output_model "
+        f"({tmp_path / 'out' / 'm'}) is missing"
+    )
+
+
+def test_a_command_the_image_lacks_is_named_with_the_image(tmp_path):
+    store = store_arguments(store="local", root=str(tmp_path / "store"), run_prefix=RUN)
+    proc = runner(store, command_arguments(task_id="T", argv=["no-such-program-xyz", "a"]))
+    assert proc.returncode == 127
+    assert proc.stderr.strip() == (
+        "mlpipe-runner: node 'T' failed: the component's command 'no-such-program-xyz' is not "
+        "in image registry.local/shout:1"
+    )
+
+
+def test_local_store_round_trip(tmp_path):
+    store = store_arguments(store="local", root=str(tmp_path / "store"), run_prefix=RUN)
+    out = tmp_path / "pod" / "out"
+    proc = runner(
+        store,
+        command_arguments(
+            task_id="W",
+            argv=["sh", "-c", 'printf x > "$0"', str(out)],
+            outputs=[(str(out), "o")],
+        ),
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "store" / RUN / "W" / "outputs" / "o").read_text() == "x"
+
+
+def test_usage_errors_are_one_line_with_status_2(tmp_path):
+    store = store_arguments(store="local", root=str(tmp_path), run_prefix=RUN)
+    proc = runner(
+        store, ["--kind", "command", "--task-id", "T", "--input", "relative", "k", "--exec", "true"]
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == (
+        "mlpipe-runner: usage error (--kind command): file paths must be absolute, not 'relative'"
+    )
+
+
+def test_the_command_line_is_read_item_by_item():
+    own = command_arguments(
+        task_id="T",
+        argv=["prog", "--kind", "notebook"],
+        texts=[("/p", "--exec")],
+        outputs=[("/o", "n")],
+    )
+    args = store_arguments(store="local", root="/r", run_prefix=RUN) + own
+    assert is_command(args)
+    ns = parse(args)
+    assert ns.texts == [("/p", "--exec")] and ns.outputs == [("/o", "n")]
+    assert ns.argv == ["prog", "--kind", "notebook"]
+    # the notebook runner's command lines are not this mode
+    assert not is_command(["--store", "local", "--kind", "python", "--file", "command"])
