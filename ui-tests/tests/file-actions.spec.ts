@@ -48,7 +48,8 @@ test('file browser: new pipeline from selection, add to pipeline, export as DAG'
   await expect(node(page, 'hello.py')).toBeVisible();
   await expect(
     page.locator('.lm-DockPanel-tabBar .lm-TabBar-tab.jp-mod-current', {
-      hasText: 'untitled.pipeline'
+      // named after the file it starts from (issue 18)
+      hasText: 'hello.pipeline'
     })
   ).toBeVisible();
 
@@ -60,7 +61,7 @@ test('file browser: new pipeline from selection, add to pipeline, export as DAG'
     .click();
   const dialog = page.locator('.jp-Dialog');
   await expect(dialog.locator('select[name="pipeline"]')).toHaveValue(
-    `${tmpPath}/untitled.pipeline`
+    `${tmpPath}/hello.pipeline`
   );
   await dialog.getByRole('button', { name: 'Add' }).click();
   await expect(canvas(page).locator('.jp-MLPipe-Node')).toHaveCount(2);

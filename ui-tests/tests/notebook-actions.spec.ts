@@ -72,10 +72,11 @@ test.describe('notebook entries', () => {
     await expect(node(page, 'train.ipynb')).toBeVisible();
     await expect(
       page.locator('.lm-DockPanel-tabBar .lm-TabBar-tab.jp-mod-current', {
-        hasText: 'untitled.pipeline'
+        // named after the notebook (issue 18)
+        hasText: 'train.pipeline'
       })
     ).toBeVisible();
-    expect(await page.contents.fileExists(`${tmpPath}/untitled.pipeline`)).toBe(
+    expect(await page.contents.fileExists(`${tmpPath}/train.pipeline`)).toBe(
       true
     );
   });
@@ -105,12 +106,16 @@ test.describe('notebook entries', () => {
 
     const dialog = page.locator('.jp-Dialog');
     await expect(dialog.locator('select[name="pipeline"]')).toHaveValue(
-      `${tmpPath}/untitled.pipeline`
+      `${tmpPath}/prep.pipeline`
     );
     await dialog.getByRole('button', { name: 'Add' }).click();
+    // the notebook is in that pipeline already: said, and not added twice (issue 18)
+    await expect(canvas(page).locator('.jp-MLPipe-Notice')).toContainText(
+      'prep.ipynb is already in this pipeline'
+    );
     await expect(
       canvas(page).locator('.jp-MLPipe-Node[data-label="prep.ipynb"]')
-    ).toHaveCount(2);
+    ).toHaveCount(1);
   });
 
   test('File menu: export this notebook as an Airflow DAG', async ({
