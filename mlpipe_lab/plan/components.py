@@ -414,6 +414,9 @@ class ComponentPlanner:
                     )
                     continue
                 inputs[p.name] = ParamRef(name)
+                if p.path:  # the parameter's run-time value is written to a file first
+                    files[p.name] = f"{KFP_INPUTS}/{p.name}"
+                    texts.append((files[p.name], inputs[p.name]))
                 continue
             if value.kind == FILE:
                 pl.error(

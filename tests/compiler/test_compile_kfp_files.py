@@ -183,3 +183,28 @@ def test_an_input_from_a_node_that_is_not_a_component_still_warns(index):
     (warning,) = [p for p in result.problems if p.code == "component-input"]
     assert "not an output file of a Kubeflow Pipelines component" in warning.message
     assert result.tasks[0].delivery is None  # nothing of echo's is read
+
+
+def test_a_pipeline_parameter_given_to_an_input_path_is_written_to_a_file(index):
+    nodes = [_node("make", "make", {"seed": {"widget": "parameter", "value": "seed"}})]
+    doc_params = {"parameters": [{"name": "seed", "type": "string", "default": "x"}]}
+    doc = {
+        "doc_type": "pipeline",
+        "version": "3.0",
+        "primary_pipeline": "p",
+        "pipelines": [
+            {
+                "id": "p",
+                "nodes": nodes,
+                "app_data": {"version": 8, "properties": {"name": "f"}, "mlpipe": doc_params},
+            }
+        ],
+    }
+    result = plan(Pipeline(doc), cc.CONFIG, cc.IMAGES, bundles={}, components=index)
+    assert result.ok, [p.message for p in result.errors]
+    (make,) = result.tasks
+    assert make.delivery == "init-container"
+    calls = _kwargs(render_plan(result, source_path="p.pipeline", source_sha256="0" * 64))
+    args = ast.literal_eval(calls["Make"]["arguments"])
+    at = args.index("--input-text")
+    assert args[at + 1 : at + 3] == ["/tmp/mlpipe/inputs/seed", "{{ params.seed }}"]
