@@ -9,6 +9,8 @@ Every task pod of a generated DAG runs the runner (see "Delivery" below) with::
         [--output GLOB]... [--upstream TASK_ID]... [--param NAME=JSON]...
 
 or, for the local (embedded) runtime, ``--store local --root PATH`` instead of the S3 options.
+A Kubeflow Pipelines component that passes files runs ``--kind command`` instead (its own command
+after ``--exec``, files fetched before and uploaded after it; see command.py).
 
 Delivery (how RUNNER reaches the pod; pods download nothing but the node's bundle):
 

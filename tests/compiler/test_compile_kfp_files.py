@@ -7,6 +7,7 @@ running their command directly."""
 from __future__ import annotations
 
 import ast
+import copy
 
 import compile_corpus as cc
 import pytest
@@ -208,3 +209,32 @@ def test_a_pipeline_parameter_given_to_an_input_path_is_written_to_a_file(index)
     args = ast.literal_eval(calls["Make"]["arguments"])
     at = args.index("--input-text")
     assert args[at + 1 : at + 3] == ["/tmp/mlpipe/inputs/seed", "{{ params.seed }}"]
+
+
+def test_with_the_runner_in_node_images_a_component_still_gets_it_from_the_init_container(index):
+    config = copy.deepcopy(cc.CONFIG)
+    config["kubernetes"]["runner_delivery"] = "image"  # notebooks' images have mlpipe_lab
+    result = _plan(
+        index,
+        [
+            _node("make", "make", {"seed": "s"}),
+            _node("use", "use", {"data": _ref("make", "output_data")}, inputs=["make"]),
+        ],
+        config,
+    )
+    assert result.ok, [p.message for p in result.errors]
+    assert result.runner.delivery == "image"
+    assert {t.delivery for t in result.tasks} == {"init-container"}
+    text = render_plan(result, source_path="p.pipeline", source_sha256="0" * 64)
+    calls = _kwargs(text)
+    assert ast.unparse(calls["Make"]["cmds"]) == "RUNNER_COPIED"
+    assert ast.unparse(calls["Make"]["full_pod_spec"]) == "RUNNER_POD"
+    module = {
+        t.id: n.value
+        for n in ast.parse(text).body
+        if isinstance(n, ast.Assign)
+        for t in n.targets
+        if isinstance(t, ast.Name)
+    }
+    assert ast.literal_eval(module["RUNNER_COPIED"])[:2] == ["/bin/sh", "-c"]
+    assert "RUNNER_POD" in module
