@@ -489,12 +489,20 @@ class ComponentPlanner:
         from ..runner.contract import IMAGE_ENV, runner_command
 
         pl = self.pl
+        # a notebook or script node downstream receives every output (through the manifest)
+        read_by_nodes = {
+            i for t in tasks if t.kind in ("notebook", "python", "r") for i in t.inputs
+        }
         for task in tasks:
             if task.kind != KFP or task.task_id not in self.files or task.image is None:
                 continue
             fetch, texts = self.files[task.task_id]
             mine = self.outputs.get(task.node_id, {})
-            wanted = sorted(self.consumed.get(task.node_id, set()) & set(mine))
+            wanted = sorted(
+                set(mine)
+                if task.task_id in read_by_nodes
+                else self.consumed.get(task.node_id, set()) & set(mine)
+            )
             if not (fetch or texts or wanted):
                 continue
             # the component's image holds nothing of ours: the init container brings the runner

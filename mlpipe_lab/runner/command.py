@@ -10,6 +10,7 @@ image's python3) with::
         [--input PATH KEY]...        before: download <run-prefix>/KEY to PATH
         [--input-text PATH TEXT]...  before: write TEXT (UTF-8) to PATH
         [--output PATH NAME]...      after success: upload PATH to <run-prefix>/TASK_ID/outputs/NAME
+                                     (and write TASK_ID/manifest.json, as node.py does)
         --exec PROGRAM [ARG]...      the component's command, exactly as planned (no shell)
 
 Every option takes a fixed number of items, taken as they are (a value may start with ``-``);
@@ -32,6 +33,7 @@ from .errors import NodeFailure, StoreError
 from .store import check_key, open_store
 
 KIND = "command"
+MANIFEST = "manifest.json"
 RESULT_PREFIX = "mlpipe-runner: "
 # option -> how many items follow it
 _STORE_OPTIONS = {
@@ -196,7 +198,38 @@ def run(ns: argparse.Namespace) -> int:
             what = "a folder, not a file" if Path(path).is_dir() else "missing"
             raise NodeFailure(f"the component's output {name} ({path}) is {what}")
         store.put_file(f"{prefix}/{task}/outputs/{name}", Path(path))
+    if ns.outputs:  # notebook and script nodes downstream read it (node.py's fetch_inputs)
+        store.put_json(f"{prefix}/{task}/{MANIFEST}", manifest(ns))
     return 0
+
+
+def manifest(ns: argparse.Namespace) -> dict[str, Any]:
+    """The task's manifest, as node.py writes one: its output files, each at
+    ``<task>/<output>`` below the folder of a downstream notebook or script."""
+    import datetime
+    import hashlib
+
+    task, entries = ns.task_id, []
+    for path, name in sorted(ns.outputs, key=lambda pair: pair[1]):
+        data = Path(path).read_bytes()
+        entries.append(
+            {
+                "path": f"{task}/{name}",
+                "object": f"{task}/outputs/{name}",
+                "producer": task,
+                "sha256": hashlib.sha256(data).hexdigest(),
+                "size": len(data),
+            }
+        )
+    now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    return {
+        "contract": 1,
+        "task_id": task,
+        "status": "succeeded",
+        "finished": now,
+        "outputs": entries,
+        "own_outputs": [e["path"] for e in entries],
+    }
 
 
 def main(argv: Sequence[str]) -> int:

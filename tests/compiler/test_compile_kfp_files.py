@@ -238,3 +238,21 @@ def test_with_the_runner_in_node_images_a_component_still_gets_it_from_the_init_
     }
     assert ast.literal_eval(module["RUNNER_COPIED"])[:2] == ["/bin/sh", "-c"]
     assert "RUNNER_POD" in module
+
+
+def test_a_notebook_or_script_downstream_receives_every_output(index):
+    from pipeline_builder import node
+
+    result = _plan(
+        index,
+        [
+            _node("echo", "echo", {"text": "hi"}),
+            node("s", "report.py", parents=["echo"], label="Report"),
+        ],
+    )
+    assert result.ok, [p.message for p in result.errors]
+    echo, report = result.tasks
+    assert report.inputs == ["Echo"] and echo.delivery == "init-container"
+    shared = [str(v) for v in echo.command.shared]
+    ns = parse([*shared[:-1], "r", *[str(a) for a in echo.command.args]])
+    assert ns.outputs == [("/tmp/mlpipe/outputs/output_out", "output_out")] and not ns.inputs

@@ -215,3 +215,39 @@ def test_the_command_line_is_read_item_by_item():
     assert ns.argv == ["prog", "--kind", "notebook"]
     # the notebook runner's command lines are not this mode
     assert not is_command(["--store", "local", "--kind", "python", "--file", "command"])
+
+
+def test_a_script_node_downstream_receives_the_components_outputs(tmp_path):
+    import io
+    import json
+    import tarfile
+
+    root = tmp_path / "store"
+    store = store_arguments(store="local", root=str(root), run_prefix=RUN)
+    out = tmp_path / "pod" / "out"
+    proc = runner(
+        store,
+        command_arguments(
+            task_id="Kfp",
+            argv=["sh", "-c", 'printf "from kfp" > "$0"', str(out)],
+            outputs=[(str(out), "output_data")],
+        ),
+    )
+    assert proc.returncode == 0, proc.stderr
+    manifest = json.loads((root / RUN / "Kfp" / "manifest.json").read_text())
+    assert [(o["path"], o["object"], o["size"]) for o in manifest["outputs"]] == [
+        ("Kfp/output_data", "Kfp/outputs/output_data", 8)
+    ]
+    script = b"open('got.txt', 'w').write(open('Kfp/output_data').read().upper())\n"
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        info = tarfile.TarInfo("use.py")
+        info.size = len(script)
+        tar.addfile(info, io.BytesIO(script))
+    (root / "bundles").mkdir()
+    (root / "bundles" / "use.tar.gz").write_bytes(buffer.getvalue())
+    node = ["--kind", "python", "--file", "use.py", "--bundle", "bundles/use.tar.gz"]
+    node += ["--task-id", "Use", "--output", "got.txt", "--upstream", "Kfp"]
+    proc = runner(store, node)
+    assert proc.returncode == 0, proc.stderr
+    assert (root / RUN / "Use" / "outputs" / "got.txt").read_text() == "FROM KFP"
