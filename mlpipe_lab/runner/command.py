@@ -10,7 +10,8 @@ image's python3) with::
         [--input PATH KEY]...        before: download <run-prefix>/KEY to PATH
         [--input-text PATH TEXT]...  before: write TEXT (UTF-8) to PATH
         [--output PATH NAME]...      after success: upload PATH to <run-prefix>/TASK_ID/outputs/NAME
-                                     (and write TASK_ID/manifest.json, as node.py does)
+                                     (a folder as NAME.folder.tar.gz, unpacked again by
+                                     --input; and TASK_ID/manifest.json, as node.py writes)
         --exec PROGRAM [ARG]...      the component's command, exactly as planned (no shell)
 
 Every option takes a fixed number of items, taken as they are (a value may start with ``-``);
@@ -22,18 +23,23 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tarfile
+import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 from .errors import NodeFailure, StoreError
+from .paths import sha256_file, unpack_bundle
 from .store import check_key, open_store
 
 KIND = "command"
 MANIFEST = "manifest.json"
+FOLDER_SUFFIX = ".folder.tar.gz"  # an output that is a folder, packed
 RESULT_PREFIX = "mlpipe-runner: "
 # option -> how many items follow it
 _STORE_OPTIONS = {
@@ -173,54 +179,80 @@ def _main_thread() -> bool:
 def run(ns: argparse.Namespace) -> int:
     task, prefix = ns.task_id, ns.run_prefix.strip("/")
     store = open_store(ns)
-    for path, key in ns.inputs:
-        check_key(key)
-        _parent(path)
-        try:
-            store.get_file(f"{prefix}/{key}", Path(path))
-        except StoreError as exc:  # e.g. the upstream task wrote no such output
-            raise NodeFailure(f"cannot fetch the input file {path}: {exc.cause}") from None
-    for path, text in ns.texts:
-        _parent(path)
-        try:
-            Path(path).write_text(text, encoding="utf-8")
-        except OSError as exc:
-            raise NodeFailure(f"cannot write {path}: {exc.strerror or exc}") from None
-    for path, name in ns.outputs:
-        check_key(name)
-        _parent(path)
-    status = _execute(ns.argv)
-    if status != 0:
-        code = 128 - status if status < 0 else status  # killed by signal N: 128 + N
-        raise NodeFailure(f"the component's command exited with status {status}", code)
-    for path, name in ns.outputs:
-        if not Path(path).is_file():
-            what = "a folder, not a file" if Path(path).is_dir() else "missing"
-            raise NodeFailure(f"the component's output {name} ({path}) is {what}")
-        store.put_file(f"{prefix}/{task}/outputs/{name}", Path(path))
-    if ns.outputs:  # notebook and script nodes downstream read it (node.py's fetch_inputs)
-        store.put_json(f"{prefix}/{task}/{MANIFEST}", manifest(ns))
+    scratch = Path(tempfile.mkdtemp(prefix="mlpipe-command-"))
+    try:
+        for path, key in ns.inputs:
+            check_key(key)
+            _parent(path)
+            _fetch(store, f"{prefix}/{key}", Path(path), scratch)
+        for path, text in ns.texts:
+            _parent(path)
+            try:
+                Path(path).write_text(text, encoding="utf-8")
+            except OSError as exc:
+                raise NodeFailure(f"cannot write {path}: {exc.strerror or exc}") from None
+        for path, name in ns.outputs:
+            check_key(name)
+            _parent(path)
+        status = _execute(ns.argv)
+        if status != 0:
+            code = 128 - status if status < 0 else status  # killed by signal N: 128 + N
+            raise NodeFailure(f"the component's command exited with status {status}", code)
+        entries = []
+        for path, name in sorted(ns.outputs, key=lambda pair: pair[1]):
+            local, obj = Path(path), f"{task}/outputs/{name}"
+            if local.is_dir():  # a folder travels as a tar.gz (inputs unpack it again)
+                local, obj = _pack(local, scratch / f"{name}{FOLDER_SUFFIX}"), obj + FOLDER_SUFFIX
+            elif not local.is_file():
+                raise NodeFailure(f"the component's output {name} ({path}) is missing")
+            store.put_file(f"{prefix}/{obj}", local)
+            entries.append(_entry(task, obj, local))
+        if entries:  # notebook and script nodes downstream read it (node.py's fetch_inputs)
+            store.put_json(f"{prefix}/{task}/{MANIFEST}", manifest(task, entries))
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
     return 0
 
 
-def manifest(ns: argparse.Namespace) -> dict[str, Any]:
-    """The task's manifest, as node.py writes one: its output files, each at
-    ``<task>/<output>`` below the folder of a downstream notebook or script."""
-    import datetime
-    import hashlib
+def _fetch(store: Any, key: str, dest: Path, scratch: Path) -> None:
+    """The object at ``key`` to the file ``dest``, or the folder an upstream task uploaded there
+    (``key`` + FOLDER_SUFFIX) unpacked into the folder ``dest``."""
+    try:
+        store.get_file(key, dest)
+        return
+    except StoreError as exc:  # e.g. the upstream task wrote no such output
+        first = exc
+    archive = scratch / "input.tar.gz"
+    try:
+        store.get_file(key + FOLDER_SUFFIX, archive)
+    except StoreError:
+        raise NodeFailure(f"cannot fetch the input file {dest}: {first.cause}") from None
+    unpack_bundle(archive, dest)
+    archive.unlink()
 
-    task, entries = ns.task_id, []
-    for path, name in sorted(ns.outputs, key=lambda pair: pair[1]):
-        data = Path(path).read_bytes()
-        entries.append(
-            {
-                "path": f"{task}/{name}",
-                "object": f"{task}/outputs/{name}",
-                "producer": task,
-                "sha256": hashlib.sha256(data).hexdigest(),
-                "size": len(data),
-            }
-        )
+
+def _pack(folder: Path, archive: Path) -> Path:
+    with tarfile.open(archive, "w:gz") as tar:
+        for child in sorted(folder.iterdir()):
+            tar.add(str(child), arcname=child.name)
+    return archive
+
+
+def _entry(task: str, obj: str, local: Path) -> dict[str, Any]:
+    return {
+        "path": f"{task}/{obj.split('/outputs/', 1)[1]}",
+        "object": obj,
+        "producer": task,
+        "sha256": sha256_file(local),
+        "size": local.stat().st_size,
+    }
+
+
+def manifest(task: str, entries: list[dict[str, Any]]) -> dict[str, Any]:
+    """The task's manifest, as node.py writes one: its outputs, each at ``<task>/<output>``
+    (a folder: ``<task>/<output>.folder.tar.gz``) below a downstream notebook's or script's folder."""
+    import datetime
+
     now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     return {
         "contract": 1,

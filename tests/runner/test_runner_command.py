@@ -251,3 +251,31 @@ def test_a_script_node_downstream_receives_the_components_outputs(tmp_path):
     proc = runner(store, node)
     assert proc.returncode == 0, proc.stderr
     assert (root / RUN / "Use" / "outputs" / "got.txt").read_text() == "FROM KFP"
+
+
+def test_an_output_folder_travels_packed_and_arrives_as_a_folder(s3, tmp_path):
+    _, client, bucket = s3
+    model = tmp_path / "a" / "out" / "model"
+    first = runner(
+        s3_args(s3),
+        command_arguments(
+            task_id="Train",
+            argv=["sh", "-c", 'mkdir -p "$0/sub" && printf w > "$0/weights" && : > "$0/sub/e"',
+                  str(model)],
+            outputs=[(str(model), "output_model")],
+        ),
+    )  # fmt: skip
+    assert first.returncode == 0, first.stderr
+    key = f"mlpipe/{RUN}/Train/outputs/output_model.folder.tar.gz"
+    assert client.head_object(Bucket=bucket, Key=key)["ContentLength"] > 0
+    got = tmp_path / "b" / "in" / "Train" / "output_model"
+    second = runner(
+        s3_args(s3),
+        command_arguments(
+            task_id="Serve",
+            argv=["sh", "-c", 'cat "$0/weights"; ls "$0/sub"', str(got)],
+            inputs=[(str(got), "Train/outputs/output_model")],
+        ),
+    )
+    assert second.returncode == 0, second.stderr
+    assert second.stdout.split() == ["we"]
