@@ -195,9 +195,12 @@ def run(ns: argparse.Namespace) -> int:
             check_key(name)
             _parent(path)
         status = _execute(ns.argv)
+        if status < 0:  # ended by signal N (SIGTERM: the task was stopped): status 128 + N
+            raise NodeFailure(
+                f"the component's command was ended by signal {-status}", 128 - status
+            )
         if status != 0:
-            code = 128 - status if status < 0 else status  # killed by signal N: 128 + N
-            raise NodeFailure(f"the component's command exited with status {status}", code)
+            raise NodeFailure(f"the component's command exited with status {status}", status)
         entries = []
         for path, name in sorted(ns.outputs, key=lambda pair: pair[1]):
             local, obj = Path(path), f"{task}/outputs/{name}"

@@ -279,3 +279,35 @@ def test_an_output_folder_travels_packed_and_arrives_as_a_folder(s3, tmp_path):
     )
     assert second.returncode == 0, second.stderr
     assert second.stdout.split() == ["we"]
+
+
+def test_a_stopped_task_stops_the_command_and_says_so(tmp_path):
+    import signal
+    import time
+
+    store = store_arguments(store="local", root=str(tmp_path / "store"), run_prefix=RUN)
+    marker = tmp_path / "started"
+    own = command_arguments(
+        task_id="Slow",
+        argv=["sh", "-c", 'touch "$0"; exec sleep 60', str(marker)],
+        outputs=[(str(tmp_path / "never"), "o")],
+    )
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": KEY_ID, "AWS_SECRET_ACCESS_KEY": SECRET}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mlpipe_lab.runner", *store, *own],
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    deadline = time.monotonic() + 30
+    while not marker.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    t0 = time.monotonic()
+    proc.send_signal(signal.SIGTERM)  # what the kubelet does when Airflow stops the task
+    _, err = proc.communicate(timeout=30)
+    assert time.monotonic() - t0 < 10  # the command got the signal: no waiting for sleep 60
+    assert proc.returncode == 143
+    assert (
+        err.strip()
+        == "mlpipe-runner: node 'Slow' failed: the component's command was ended by signal 15"
+    )
