@@ -109,7 +109,9 @@ def compile_pipeline(
     Raises PipelineError when the pipeline has errors; the result carries the warnings.
     """
     target = _target(target)
-    checked = check(pipeline, config=config, images=images, bundles=bundles, components=components)
+    checked = check(
+        pipeline, config=config, images=images, bundles=bundles, components=components, dag=True
+    )
     checked.raise_errors()
     assert checked.plan is not None
     problems = list(checked.problems)

@@ -218,6 +218,7 @@ def export(
     root: Path | None = None,
     components: Any = None,
     confine: Path | None = None,
+    dag: bool = True,
 ) -> ExportResult:
     """Validate (with the files), build the bundles into ``<output dir>/<dag_id>.bundles/``, compile
     and write the DAG to ``output`` (default ``<pipeline dir>/dags/<dag_id>.py``).
@@ -226,7 +227,8 @@ def export(
     Raises PipelineError (nothing written) when the pipeline has errors, and OutputExists (nothing
     written) when the DAG file is not one mlpipe-lab wrote, or is an earlier export with other
     content and ``overwrite`` is false. ``confine`` (the server's root): the DAG file and the
-    bundles folder must lie below it once symlinks are resolved (403 otherwise)."""
+    bundles folder must lie below it once symlinks are resolved (403 otherwise). ``dag=False``:
+    the DAG is a local run's record, not one Airflow runs (nodes then need no runtime image)."""
     pipeline_path = Path(pipeline_path)
     source = pipeline_path.name  # the header names the file relative to its own folder
     if text is None:
@@ -267,6 +269,7 @@ def export(
             bundles=bundles.keys if bundles is not None else {},
             tasks=tasks,
             components=components,
+            dag=dag,
         )
         checked.raise_errors()
         if failure is not None:

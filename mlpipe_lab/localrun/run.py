@@ -798,6 +798,7 @@ def run_pipeline(
             output=record / "dag.py",
             text=text,
             root=Path(project_root).resolve() if project_root is not None else None,
+            dag=False,  # run here with this machine's Python: no runtime image needed
         )
     except BaseException:
         shutil.rmtree(run_dir, ignore_errors=True)

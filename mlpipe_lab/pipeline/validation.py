@@ -330,15 +330,10 @@ class Validator:
             )
 
     def _runtime_image(self, node: Node, props: dict[str, Any]) -> None:
+        """An image not in the catalog. Whether a node needs an image at all depends on where it
+        runs: the plan decides (``Planner.runtime_images``)."""
         image = props.get("runtime_image")
-        if not image:
-            self.add(
-                "runtime-image",
-                "No runtime image: choose one for the node or as a pipeline default.",
-                node=node,
-                path="component_parameters/runtime_image",
-            )
-        elif self.images is not None and image not in self.images:
+        if image and self.images is not None and image not in self.images:
             self.add(
                 "runtime-image",
                 f"Runtime image '{image}' is not in the runtime image catalog, so no pull policy or "

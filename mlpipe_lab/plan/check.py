@@ -59,13 +59,16 @@ def check(
     tasks: Layout | None = None,
     planned: bool = True,
     components: Any = None,
+    dag: bool = False,
 ) -> Checked:
     """Every problem of a pipeline for the runtime configuration ``config``, and its plan.
 
     ``images``: the image catalog's entries (None: image references are not checked against a
     catalog); ``files``: a view of the pipeline's folder (None: files are not looked at);
     ``bundles``/``tasks``: see :func:`mlpipe_lab.plan.plan`; ``planned=False``: the file's own
-    (structural) problems only, no plan (for callers that plan later, e.g. by exporting)."""
+    (structural) problems only, no plan (for callers that plan later, e.g. by exporting);
+    ``dag``: checked as a DAG file (export, submit): pods need runtime images with any runtime
+    configuration, not only an Airflow one (a local run needs none)."""
     if isinstance(source_text_or_doc, Pipeline):
         pipeline = source_text_or_doc
     else:
@@ -81,7 +84,9 @@ def check(
     if not planned:
         problems = Validator(pipeline, files, refs).run()
         return Checked(pipeline, None, problems, problems)
-    return structural_and_plan(pipeline, config, images, refs, files, bundles, tasks, components)
+    return structural_and_plan(
+        pipeline, config, images, refs, files, bundles, tasks, components, dag=dag
+    )
 
 
 def structural_and_plan(
@@ -93,14 +98,15 @@ def structural_and_plan(
     bundles: Mapping[str, Any] | None = None,
     tasks: Layout | None = None,
     components: Any = None,
+    dag: bool = False,
 ) -> Checked:
     """``components``: the component catalogs (a ComponentIndex, or a function that makes one;
-    see :func:`mlpipe_lab.plan.plan`)."""
+    see :func:`mlpipe_lab.plan.plan`); ``dag``: see :func:`check`."""
     validator = Validator(pipeline, files, refs)
     problems = validator.run()
     if not validator.usable:
         return Checked(pipeline, None, problems, problems)
-    result = make_plan(pipeline, config, images, bundles, tasks, components)
+    result = make_plan(pipeline, config, images, bundles, tasks, components, dag=dag)
     # A field the structural checks found wrong is reported once (the schema says it first).
     flagged = {(p.node_id, p.path) for p in problems if p.severity == ERROR and p.path}
     planned = [p for p in result.problems if (p.node_id, p.path) not in flagged or not p.path]

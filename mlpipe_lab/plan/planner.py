@@ -106,6 +106,7 @@ def plan(
     bundles: Mapping[str, Any] | None = None,
     tasks: Layout | None = None,
     components: Any = None,
+    dag: bool = False,
 ) -> Plan:
     """The plan of ``pipeline`` for the runtime configuration ``config`` (a plain dict).
 
@@ -113,8 +114,10 @@ def plan(
     id -> bundle reference (``.key``, or ``{"key": ...}``) from export, else placeholder keys;
     ``tasks``: the layout_for() this pipeline and config when the caller made it already;
     ``components``: the component catalogs' ComponentIndex, for operator and KFP component nodes
-    (None: only the components nodes carry themselves resolve)."""
-    return Planner(pipeline, config, images or [], bundles, tasks, components).run()
+    (None: only the components nodes carry themselves resolve); ``dag``: the plan becomes a DAG
+    file (export, submit), so with the local runtime too its pods need runtime images (see
+    :meth:`Planner.runtime_images`)."""
+    return Planner(pipeline, config, images or [], bundles, tasks, components, dag).run()
 
 
 # -- helpers shared with the renderers -------------------------------------------------------------
@@ -218,9 +221,11 @@ class Planner:
         bundles: Mapping[str, Any] | None,
         tasks: Layout | None,
         components: Any = None,
+        dag: bool = False,
     ):
         self.p = pipeline
         self.components = components
+        self.dag = dag
         self.s = read_settings(config)
         self.images = [i for i in images if isinstance(i, dict)]
         self.bundles = bundles
@@ -324,6 +329,7 @@ class Planner:
         ]
         if self._component is not None:  # KFP components that pass files: through the runner
             self._component.finish(tasks)
+        self.runtime_images()
         plan = Plan(
             pipeline=self.p.name,
             dag=dag,
@@ -343,6 +349,56 @@ class Planner:
                     names = sorted(k for k in task.env if k != IMAGE_ENV)
                     task.command.args = [*task.command.args, *cache_arguments(max_age, names)]
         return plan
+
+    def runtime_images(self) -> None:
+        """The one place that decides whether a node needs a runtime image: where its tasks run as
+        Kubernetes pods (an Airflow runtime configuration in execution mode 'kubernetes', or any
+        DAG file: export and submit). A local run starts nodes with this machine's Python and
+        Airflow's 'local-worker' mode on the worker, so there a missing image is only said once."""
+        if self.executor != PODS:
+            return
+        needed = self.s.type == "airflow" or self.dag
+        missing: list[Node] = []
+        seen: set[str] = set()
+        for slot in self.layout.slots:  # type: ignore[union-attr]
+            node = slot.node
+            if slot.kind == COMPONENT or node.id in seen:
+                continue  # a component runs its own image (plan/components.py)
+            seen.add(node.id)
+            image = self.p.node_properties(node).get("runtime_image")
+            if not (isinstance(image, str) and image.strip()):
+                missing.append(node)
+        if not missing:
+            return
+        if needed:
+            where = (
+                f"runtime configuration '{self.s.name}' runs it as a Kubernetes pod"
+                if self.s.type == "airflow"
+                else "the DAG runs it as a Kubernetes pod"
+            )
+            for node in missing:
+                self.error(
+                    "runtime-image",
+                    f"No runtime image: {where}, which needs one; choose one for the node or "
+                    "as a pipeline default.",
+                    node=node,
+                    path=CP + "runtime_image",
+                )
+            return
+        count = len(missing)
+        self.warn(
+            "runtime-image",
+            (
+                "This node has no runtime image"
+                if count == 1
+                else f"This node and {count - 1} more have no runtime image"
+            )
+            + ": a local run does not need one (nodes run with this machine's Python), but export "
+            "and submit to Airflow do; choose one for the node or as a pipeline default.",
+            node=missing[0],
+            path=CP + "runtime_image",
+            nodes=[n.id for n in missing],
+        )
 
     def _clashes(self) -> None:
         for clash in self.layout.clashes:  # type: ignore[union-attr]

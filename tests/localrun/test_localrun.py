@@ -563,3 +563,47 @@ def test_ctrl_c_cancels_mlpipe_run(tmp_path):
     assert "cancelling: stopping running nodes" in out
     assert re.search(r"Run local__\S+ of interrupt: cancelled", out)
     assert re.search(r"next\s+cancelled\s+the run was cancelled", out)
+
+
+# -- no runtime image -------------------------------------------------------------------------------
+
+
+def test_a_pipeline_without_runtime_images_validates_runs_and_caches_locally(tmp_path, capsys):
+    """A local run starts nodes with this machine's Python: no image needed. Export (a DAG whose
+    tasks are pods) still refuses, naming the node and the field."""
+    path = write(
+        tmp_path / "proj",
+        "noimage",
+        [
+            node("a", "a.py", image=None, outputs=["a.txt"]),
+            node("b", "b.py", parents=["a"], image=None),
+        ],
+        {
+            "a.py": "open('a.txt', 'w').write('from a')\n",
+            "b.py": "print('b read', open('a.txt').read())\n",
+        },
+    )
+    art = str(tmp_path / "art")
+    assert main(["validate", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "warning: noimage › node 'a.py' › component_parameters/runtime_image" in out
+    assert "a local run does not need one" in out and ": valid (0 errors, 1 warnings)" in out
+
+    result = run_pipeline(path, artifacts_root=art, env=NO_HTML)
+    assert result.status == "succeeded", result.report()
+    assert "b read from a" in Path(result.node("b").log).read_text()
+
+    # `mlpipe run`: runs, and step caching keys work without an image (both nodes reused)
+    assert main(["run", str(path), "--artifacts", art, "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["status"] == "succeeded" and [n["status"] for n in data["nodes"]] == ["cached"] * 2
+    assert main(["run", str(path), "--artifacts", art, "--no-cache"]) == 0
+    assert re.search(r"Run local__\S+ of noimage: succeeded", capsys.readouterr().out)
+
+    # a Kubernetes DAG needs the images: export refuses, names node and field, writes nothing
+    out_dag = tmp_path / "dags" / "noimage.py"
+    assert main(["export", str(path), "-o", str(out_dag)]) == 1
+    err = capsys.readouterr().err
+    assert "node 'a.py' › component_parameters/runtime_image: No runtime image" in err
+    assert "node 'b.py' › component_parameters/runtime_image" in err
+    assert not out_dag.exists()

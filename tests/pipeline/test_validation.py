@@ -181,20 +181,53 @@ def test_dependencies_outside_or_matching_nothing(tmp_path):
     assert "matches no file" in probs[1].message
 
 
-def test_runtime_image_missing_and_unknown(tmp_path):
-    write(tmp_path, "a.py", "b.py")
-    doc = pipeline("p", [node("a", "a.py", image=None), node("b", "b.py", image="private/img:1")])
-    probs = problems_of(doc, tmp_path, images={"python:3.11"})
-    assert [(p.node_id, p.code, p.severity) for p in probs] == [
-        ("a", "runtime-image", "error"),
-        ("b", "runtime-image", "warning"),
+AIRFLOW = {
+    "name": "prod",
+    "type": "airflow",
+    "object_storage": {"bucket": "b", "pod_credentials_secret": "s3-creds"},
+}
+WORKER = {**AIRFLOW, "airflow": {"execution_mode": "local-worker"}}
+
+
+def test_runtime_image_needed_for_airflow_pods_not_for_a_local_run(tmp_path):
+    write(tmp_path, "a.py", "b.py", "c.py")
+    doc = pipeline(
+        "p",
+        [
+            node("a", "a.py", image=None),
+            node("b", "b.py", image="private/img:1"),
+            node("c", "c.py", image=None),
+        ],
+    )
+    # Airflow with pods: an error on each node without one, naming the field and the config
+    probs = problems_of(doc, tmp_path, images={"python:3.11"}, config=AIRFLOW)
+    found = [(p.node_id, p.code, p.severity, p.path) for p in probs if p.code == "runtime-image"]
+    assert found == [
+        ("b", "runtime-image", "warning", "component_parameters/runtime_image"),
+        ("a", "runtime-image", "error", "component_parameters/runtime_image"),
+        ("c", "runtime-image", "error", "component_parameters/runtime_image"),
     ]
-    assert "not in the runtime image catalog" in probs[1].message
+    assert "not in the runtime image catalog" in probs[0].message
+    assert "runtime configuration 'prod'" in probs[1].message
+    assert "node 'a.py'" in probs[1].describe() and "runtime_image" in probs[1].describe()
+    # the local runtime: no error, one warning that export to Airflow will need one
+    probs = problems_of(doc, tmp_path, images={"python:3.11"})
+    assert not [p for p in probs if p.severity == "error"]
+    (said,) = [p for p in probs if p.code == "runtime-image" and p.node_id == "a"]
+    assert said.severity == "warning" and said.extra["nodes"] == ["a", "c"]
+    assert "local run does not need one" in said.message
+    # as a DAG file (export, submit) the local runtime's pods need them too
+    dag = check(json.dumps(doc), source="p.pipeline", config=LOCAL, dag=True)
+    assert [p.node_id for p in dag.errors] == ["a", "c"]
+    # Airflow's local-worker mode runs nodes on the worker: no image needed, none asked for
+    probs = problems_of(doc, tmp_path, config=WORKER)
+    assert not [p for p in probs if p.code == "runtime-image" and p.node_id != "b"]
     # a pipeline default satisfies every node
     doc["pipelines"][0]["app_data"]["properties"]["pipeline_defaults"] = {
         "runtime_image": "python:3.11"
     }
-    assert [p.node_id for p in problems_of(doc, tmp_path, images={"python:3.11"})] == ["b"]
+    probs = problems_of(doc, tmp_path, images={"python:3.11"}, config=AIRFLOW)
+    assert [p.node_id for p in probs if p.code == "runtime-image"] == ["b"]
 
 
 def test_duplicate_task_ids_after_sanitising(tmp_path):

@@ -529,3 +529,25 @@ def test_a_run_whose_folder_appears_while_listing_is_listed_once(tmp_path):
     listed = runs.list([("local", root)], display=lambda p: p)
     assert [r["id"] for r in listed] == [run_dir.name]
     assert listed[0]["state"] == "queued"
+
+
+async def test_a_pipeline_without_runtime_images_runs_through_the_runs_service(api, jp_root_dir):
+    """The editor's Run: nodes without a runtime image validate (a warning) and run locally."""
+    write(
+        jp_root_dir / "noimage",
+        "noimage",
+        [node("a", "a.py", image=None), node("b", "b.py", parents=["a"], image=None)],
+        {"a.py": "print('a ran')\n", "b.py": "print('b ran')\n"},
+    )
+    path = "noimage/noimage.pipeline"
+    code, checked = await api("POST", "validate", {"path": path})
+    assert code == 200 and checked["valid"] is True, checked
+    (said,) = [p for p in checked["problems"] if p["code"] == "runtime-image"]
+    assert said["severity"] == "warning" and said["path"] == "component_parameters/runtime_image"
+    code, run = await api("POST", "runs", {"path": path, "runtime_config": "local"})
+    assert code == 202, run
+    done = await until_done(api, run)
+    assert done["state"] == "success", done
+    assert [t["state"] for t in done["tasks"]] == ["success", "success"]
+    code, log = await api("GET", f"runs/local/noimage/{run['id']}/logs/b")
+    assert code == 200 and "b ran" in log["text"]

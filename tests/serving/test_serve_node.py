@@ -17,7 +17,7 @@ from mlpipe_lab.compiler import compile_pipeline
 from mlpipe_lab.compiler.compile import image_refs
 from mlpipe_lab.pipeline import Pipeline, PipelineError
 from mlpipe_lab.pipeline.validation import validate
-from mlpipe_lab.plan import layout
+from mlpipe_lab.plan import check, layout
 from mlpipe_lab.schemas import validator
 from mlpipe_lab.serving import manifests as m
 from mlpipe_lab.serving.spec import ServeSpec
@@ -26,8 +26,13 @@ from mlpipe_lab.serving.tasks import resources
 ARGS_OF = "arguments"
 
 
-def problems(doc, images=True):
-    found = validate(doc, source="serve.pipeline", images=image_refs(cc.IMAGES) if images else None)
+def problems(doc, images=True, config=None):
+    """Structural problems; with a runtime ``config``, the plan's too (as export checks)."""
+    if config is not None:
+        found = check(doc, source="serve.pipeline", images=cc.IMAGES, config=config).problems
+    else:
+        refs = image_refs(cc.IMAGES) if images else None
+        found = validate(doc, source="serve.pipeline", images=refs)
     return [(p.severity, p.node_label, p.path, p.message) for p in found]
 
 
@@ -95,7 +100,7 @@ def test_bad_serve_nodes_name_node_and_field(change, path, text):
             params.pop(key, None)
         else:
             params[key] = value
-    found = [p for p in problems(doc) if p[0] == "error"]
+    found = [p for p in problems(doc, config=cc.CONFIG) if p[0] == "error"]
     assert any(p[1] == "Serve churn" and p[2] == path and text in p[3] for p in found), found
 
 
