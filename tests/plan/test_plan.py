@@ -163,6 +163,20 @@ def test_a_valid_pipeline_compiles_for_that_runtime_only():
     assert reported(BASE, NO_STORE) == refused(BASE, NO_STORE) != []
 
 
+def test_runtime_images_are_needed_where_tasks_are_pods():
+    """The plan alone says where a node needs an image: pods (Airflow 'kubernetes', any DAG file),
+    not a local run nor Airflow's local-worker mode."""
+    doc = pipeline("noimage", [node("a", "a.py", image=None), node("b", "b.py", parents=["a"])])
+    where = ("error", "a", "component_parameters/runtime_image", "runtime-image")
+    assert where in reported(doc, cc.CONFIG) and where in refused(doc, cc.CONFIG)
+    assert reported(doc, LOCAL) == []  # validation for a local run: a warning only
+    assert refused(doc, LOCAL) == [where]  # its DAG file runs pods
+    worker = {**copy.deepcopy(cc.CONFIG), "airflow": {"execution_mode": "local-worker"}}
+    assert reported(doc, worker) == [] and refused(doc, worker) == []
+    local_plan = plan(Pipeline(copy.deepcopy(doc), "p.pipeline"), LOCAL)
+    assert [t.image.ref for t in local_plan.tasks if t.image] == ["", "python:3.11"]
+
+
 def _realworld_pipelines():
     if not REALWORLD.is_dir():
         return []
