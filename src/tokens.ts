@@ -94,6 +94,7 @@ export namespace CommandIDs {
   export const undo = `${EXTENSION_ID}:undo`;
   export const redo = `${EXTENSION_ID}:redo`;
   export const toggleProperties = `${EXTENSION_ID}:open-properties`;
+  export const togglePalette = `${EXTENSION_ID}:toggle-palette`;
   export const deleteSelection = `${EXTENSION_ID}:delete-selection`;
   export const copySelection = `${EXTENSION_ID}:copy-selection`;
   export const cutSelection = `${EXTENSION_ID}:cut-selection`;

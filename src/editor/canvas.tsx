@@ -63,6 +63,7 @@ import { pipelineIcon } from '../icons';
 import type { INodeType, INodeTypeRegistry, MLPipeAPI } from '../tokens';
 import { NodeDecorations, useNodeDecorations } from './decorations';
 import { CONTENTS_MIME, nodeIcon, PALETTE_MIME, PATHS_MIME } from './nodeTypes';
+import { groupPaletteEntries } from './paletteState';
 import { IBox, PipelineOverview } from './overview';
 
 /** Size of a pipeline node before React Flow measured it. */
@@ -112,6 +113,12 @@ export interface ICanvasProps {
   decorations: NodeDecorations;
   showMinimap: boolean;
   snapToGrid: boolean;
+  /** Whether the node palette is folded to a narrow strip. */
+  paletteCollapsed: boolean;
+  /** Palette groups (categories) the user folded. */
+  paletteClosedGroups: readonly string[];
+  onTogglePalette: () => void;
+  onTogglePaletteGroup: (group: string) => void;
   /** Open a file (path from the server root). */
   onOpenFile: (path: string) => void;
   /** Filled in by the canvas. */
@@ -563,37 +570,74 @@ function NodePalette(props: {
   trans: TranslationBundle;
   nodeTypes: INodeTypeRegistry;
   onAdd: (op: string, title: string) => void;
+  collapsed: boolean;
+  closedGroups: readonly string[];
+  onToggle: () => void;
+  onToggleGroup: (group: string) => void;
 }): JSX.Element {
-  const { trans } = props;
+  const { trans, collapsed } = props;
   const types = useNodeTypes(props.nodeTypes);
-  const groups: [string, INodeType[]][] = [];
-  for (const type of types) {
-    if (type.hidden) {
-      continue;
-    }
-    const category = type.category ?? trans.__('Nodes');
-    const group = groups.find(g => g[0] === category);
-    if (group) {
-      group[1].push(type);
-    } else {
-      groups.push([category, [type]]);
-    }
-  }
+  const groups = groupPaletteEntries(types, trans.__('Nodes'));
+  const label = collapsed
+    ? trans.__('Show the node palette')
+    : trans.__('Collapse the node palette');
   return (
-    <div className="jp-MLPipe-Palette" aria-label={trans.__('Node types')}>
-      {groups.map(([category, members]) => (
-        <div
-          key={category}
-          className="jp-MLPipe-Palette-group"
-          role="group"
-          aria-label={category}
+    <div
+      className={`jp-MLPipe-Palette${collapsed ? ' jp-mod-collapsed' : ''}`}
+      aria-label={trans.__('Node types')}
+    >
+      <div className="jp-MLPipe-Palette-header">
+        <button
+          type="button"
+          className="jp-MLPipe-Palette-toggle"
+          aria-expanded={!collapsed}
+          aria-label={label}
+          title={label}
+          onClick={props.onToggle}
         >
-          <div className="jp-MLPipe-Palette-title">{category}</div>
-          {members.map(type => (
-            <PaletteItem key={type.op} type={type} {...props} />
-          ))}
-        </div>
-      ))}
+          {collapsed ? '»' : '«'}
+        </button>
+        {!collapsed && (
+          <span className="jp-MLPipe-Palette-heading">
+            {trans.__('Node types')}
+          </span>
+        )}
+      </div>
+      {!collapsed &&
+        groups.map(([category, members]) => {
+          const open = !props.closedGroups.includes(category);
+          return (
+            <div
+              key={category}
+              className="jp-MLPipe-Palette-group"
+              role="group"
+              aria-label={category}
+            >
+              <button
+                type="button"
+                className="jp-MLPipe-Palette-title"
+                aria-expanded={open}
+                title={
+                  open
+                    ? trans.__('Collapse %1', category)
+                    : trans.__('Expand %1', category)
+                }
+                onClick={() => props.onToggleGroup(category)}
+              >
+                <span aria-hidden="true">{open ? '▾' : '▸'}</span> {category}
+              </button>
+              {open &&
+                members.map(type => (
+                  <PaletteItem
+                    key={type.op}
+                    type={type}
+                    trans={trans}
+                    onAdd={props.onAdd}
+                  />
+                ))}
+            </div>
+          );
+        })}
     </div>
   );
 }
@@ -1416,6 +1460,10 @@ export function PipelineCanvas(props: ICanvasProps): JSX.Element {
                 onAdd={(op, title) =>
                   addAt(op, title, handle.current!.center())
                 }
+                collapsed={props.paletteCollapsed}
+                closedGroups={props.paletteClosedGroups}
+                onToggle={props.onTogglePalette}
+                onToggleGroup={props.onTogglePaletteGroup}
               />
             </Panel>
             {model.scope.length > 0 && (

@@ -45,6 +45,7 @@ import {
 import { NodeDecorations } from './decorations';
 import { nameAfterRename, nameOfAnotherFile } from './naming';
 import { opForFile } from './nodeTypes';
+import { togglePaletteGroup } from './paletteState';
 import { PropertiesPanel } from './properties';
 
 /** User settings of the editor (from `schema/editor.json`). */
@@ -55,6 +56,10 @@ export interface IEditorSettings {
   snapToGrid: boolean;
   /** Whether new editors show the properties panel. */
   propertiesOpen: boolean;
+  /** Whether the node palette is folded to a narrow strip (toggled in the editor, kept per user). */
+  paletteCollapsed: boolean;
+  /** Palette groups (categories) folded by clicking their heading. */
+  paletteClosedGroups: string[];
 }
 
 /** Defaults of the editor settings. */
@@ -62,7 +67,9 @@ export const DEFAULT_EDITOR_SETTINGS: IEditorSettings = {
   validationDelay: 800,
   showMinimap: true,
   snapToGrid: false,
-  propertiesOpen: true
+  propertiesOpen: true,
+  paletteCollapsed: false,
+  paletteClosedGroups: []
 };
 
 /** Live settings shared by all editors. */
@@ -77,6 +84,13 @@ export class EditorSettings {
     this._current = { ...this._current, ...value };
     this._changed.emit(this._current);
   }
+  /** Change settings the user toggled in the editor, and keep them (see `persist`). */
+  save(value: Partial<IEditorSettings>): void {
+    this.update(value);
+    this.persist?.(value);
+  }
+  /** Writes user-toggled settings to the user's settings (set by the plugin). */
+  persist: ((value: Partial<IEditorSettings>) => void) | null = null;
   private _current = { ...DEFAULT_EDITOR_SETTINGS };
   private _changed = new Signal<this, IEditorSettings>(this);
 }
@@ -180,6 +194,19 @@ export class PipelineEditorView extends ReactWidget {
         onOpenFile={this._onOpenFile}
         onOpenAsText={this._onOpenAsText}
         onCloseProperties={() => (this.propertiesVisible = false)}
+        onTogglePalette={() =>
+          this._settings.save({
+            paletteCollapsed: !this._settings.current.paletteCollapsed
+          })
+        }
+        onTogglePaletteGroup={group =>
+          this._settings.save({
+            paletteClosedGroups: togglePaletteGroup(
+              this._settings.current.paletteClosedGroups,
+              group
+            )
+          })
+        }
         nameWarning={this._nameWarning}
         onNameWarning={keep => {
           const warning = this._nameWarning;
@@ -255,6 +282,8 @@ function EditorRoot(props: {
   onOpenFile: (path: string) => void;
   onOpenAsText: () => void;
   onCloseProperties: () => void;
+  onTogglePalette: () => void;
+  onTogglePaletteGroup: (group: string) => void;
   nameWarning: INameWarning | null;
   /** `keep`: leave the name; else name the pipeline after its file. */
   onNameWarning: (keep: boolean) => void;
@@ -324,6 +353,10 @@ function EditorRoot(props: {
             decorations={props.decorations}
             showMinimap={props.settings.showMinimap}
             snapToGrid={props.settings.snapToGrid}
+            paletteCollapsed={props.settings.paletteCollapsed}
+            paletteClosedGroups={props.settings.paletteClosedGroups}
+            onTogglePalette={props.onTogglePalette}
+            onTogglePaletteGroup={props.onTogglePaletteGroup}
             onOpenFile={props.onOpenFile}
             handle={props.canvas}
           />

@@ -45,6 +45,7 @@ import type { Contents } from '@jupyterlab/services';
 
 import { PipelineClipboard } from '../editor/clipboard';
 import { distinctLabels, nameAfterRename } from '../editor/naming';
+import { closedPaletteGroups } from '../editor/paletteState';
 import { PipelineEditorModel } from '../model/model';
 import { isPipelinePath } from '../pipelineFile';
 import { exportPipeline, submitPipeline } from '../editor/dialogs';
@@ -233,6 +234,22 @@ export const editorPlugin: JupyterFrontEndPlugin<IPipelineEditorTracker> = {
 
     addCommands(app, tracker, trans, openFile, { catalogs, followUps });
 
+    commands.addCommand(CommandIDs.togglePalette, {
+      label: trans.__('Show Node Palette'),
+      caption: trans.__(
+        'Fold the node palette of the pipeline editor to a narrow strip, or show it again'
+      ),
+      describedBy: { args: EDITOR_ARGS },
+      isEnabled: () => !!tracker.currentWidget,
+      isToggled: () => !settings.current.paletteCollapsed,
+      execute: () => {
+        settings.save({ paletteCollapsed: !settings.current.paletteCollapsed });
+      }
+    });
+    settings.changed.connect(() =>
+      commands.notifyCommandChanged(CommandIDs.togglePalette)
+    );
+
     if (palette) {
       const category = trans.__('ML Pipelines');
       for (const command of [
@@ -241,6 +258,7 @@ export const editorPlugin: JupyterFrontEndPlugin<IPipelineEditorTracker> = {
         CommandIDs.submitPipeline,
         CommandIDs.autoLayout,
         CommandIDs.toggleProperties,
+        CommandIDs.togglePalette,
         CommandIDs.addComment,
         CommandIDs.groupIntoSupernode,
         CommandIDs.fitView,
@@ -267,7 +285,21 @@ export const editorPlugin: JupyterFrontEndPlugin<IPipelineEditorTracker> = {
                 (value as any)[key] = composite;
               }
             }
+            value.paletteClosedGroups = closedPaletteGroups(
+              loaded.get('paletteClosedGroups').composite
+            );
             settings.update(value);
+          };
+          // the palette's fold states the user toggles in an editor are kept in their settings
+          settings.persist = changed => {
+            for (const [key, v] of Object.entries(changed)) {
+              loaded.set(key, v as any).catch(reason => {
+                console.warn(
+                  `mlpipe-lab: cannot keep the setting ${key}`,
+                  reason
+                );
+              });
+            }
           };
           apply();
           loaded.changed.connect(apply);
