@@ -59,7 +59,7 @@ async def test_the_runs_api_says_airflow_is_down_in_words(jp_fetch, isolated_dat
         "name": "down",
         "type": "airflow",
         "airflow": {"api_endpoint": f"http://127.0.0.1:{closed_port()}"},
-        "dag_repo": {"url": "/nonexistent/dags.git"},
+        "dag_repo": {"url": "https://git.example.invalid/team/dags.git"},
     }
     await jp_fetch(
         "mlpipe-lab", "catalogs", "runtime-configs", method="POST", body=json.dumps(config)
