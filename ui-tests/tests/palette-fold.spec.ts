@@ -31,8 +31,10 @@ test('the palette folds to a strip and back, its groups fold, and both are kept'
 }) => {
   const path = `${tmpPath}/fold.pipeline`;
   await page.contents.uploadContent(emptyPipeline('fold'), 'text', path);
-  await page.filebrowser.openDirectory(tmpPath);
-  await page.filebrowser.open(path);
+  // opened by the command (galata's filebrowser.open waits on the tab and timed out on a cold start)
+  await page.evaluate(async path => {
+    await window.jupyterapp.commands.execute('docmanager:open', { path });
+  }, path);
 
   const palette = editor(page).locator('.jp-MLPipe-Palette');
   const toggle = palette.getByRole('button', {

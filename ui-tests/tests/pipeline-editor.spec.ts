@@ -40,9 +40,7 @@ function exampleWithComment(): string {
       width: 200,
       height: 50,
       content: 'Says hello first',
-      associated_id_refs: [
-        { id: 'r1', node_ref: doc.pipelines[0].nodes[0].id }
-      ]
+      associated_id_refs: [{ id: 'r1', node_ref: doc.pipelines[0].nodes[0].id }]
     }
   ];
   doc.custom_key = { kept: true };
@@ -72,7 +70,9 @@ async function openPipeline(
 }
 
 const dirtyTab = (page: IJupyterLabPageFixture) =>
-  page.locator('.lm-DockPanel-tabBar .lm-TabBar-tab.jp-mod-current.jp-mod-dirty');
+  page.locator(
+    '.lm-DockPanel-tabBar .lm-TabBar-tab.jp-mod-current.jp-mod-dirty'
+  );
 
 test.describe('pipeline editor', () => {
   test('opens Elyra pipelines with nodes, links, comments and the toolbar', async ({
@@ -141,9 +141,9 @@ test.describe('pipeline editor', () => {
       expect(command.described, command.id).toBe(true);
     }
     expect(commands.find(c => c.id === 'mlpipe-lab:undo')!.enabled).toBe(false);
-    expect(commands.find(c => c.id === 'mlpipe-lab:export-pipeline')!.enabled).toBe(
-      true
-    );
+    expect(
+      commands.find(c => c.id === 'mlpipe-lab:export-pipeline')!.enabled
+    ).toBe(true);
 
     // the other factory (text editor) is still offered
     const factories = await page.evaluate(
@@ -280,7 +280,9 @@ test.describe('pipeline editor', () => {
       .poll(async () => {
         const hello = (await node(page, 'hello.py').boundingBox())!;
         const world = (await node(page, 'world.py').boundingBox())!;
-        return world.x > hello.x + hello.width && Math.abs(world.y - hello.y) < 5;
+        return (
+          world.x > hello.x + hello.width && Math.abs(world.y - hello.y) < 5
+        );
       })
       .toBe(true);
     await expect(dirtyTab(page)).toHaveCount(1);
@@ -289,7 +291,9 @@ test.describe('pipeline editor', () => {
     await node(page, 'world.py').click();
     await node(page, 'world.py').click({ button: 'right' });
     const menu = page.locator('.lm-Menu').last();
-    await expect(menu.getByText('Copy Selected Nodes', { exact: true })).toBeVisible();
+    await expect(
+      menu.getByText('Copy Selected Nodes', { exact: true })
+    ).toBeVisible();
     await menu.getByText('Add Comment', { exact: true }).click();
     const comments = canvas(page).locator('.jp-MLPipe-Comment');
     await expect(comments).toHaveCount(2);
@@ -299,7 +303,9 @@ test.describe('pipeline editor', () => {
     await textarea.fill('Then the world');
     await textarea.press('Escape');
     await expect(comments.nth(1)).toHaveText('Then the world');
-    await page.screenshot({ path: `${SCREENSHOTS}/editor-comments-layout.png` });
+    await page.screenshot({
+      path: `${SCREENSHOTS}/editor-comments-layout.png`
+    });
 
     // revert: back to the file on disk, clean
     await page.evaluate(() => {
@@ -321,7 +327,10 @@ test.describe('pipeline editor', () => {
       void window.jupyterapp.commands.execute('application:close');
     });
     await expect(page.locator('.jp-Dialog')).toContainText('Save changes in');
-    await page.locator('.jp-Dialog').getByRole('button', { name: 'Discard' }).click();
+    await page
+      .locator('.jp-Dialog')
+      .getByRole('button', { name: 'Discard' })
+      .click();
     await expect(editor(page)).toHaveCount(0);
     const saved = JSON.parse(await readFile(page, path));
     expect(saved.pipelines[0].nodes).toHaveLength(2);
@@ -332,21 +341,31 @@ test.describe('pipeline editor', () => {
     page,
     tmpPath
   }) => {
-    await openPipeline(page, tmpPath, 'broken.pipeline', emptyPipeline('broken'), [
-      'solo.py'
-    ]);
+    await openPipeline(
+      page,
+      tmpPath,
+      'broken.pipeline',
+      emptyPipeline('broken'),
+      ['solo.py']
+    );
     await dragFileToCanvas(page, 'solo.py', { x: 300, y: 250 });
     const solo = node(page, 'solo.py');
-    const badge = solo.locator('.jp-MLPipe-Badge-error');
+    // a local run needs no runtime image: a warning (orange) that export will ask for one
+    const badge = solo.locator('.jp-MLPipe-Badge-warning');
     await expect(badge).toBeVisible();
+    await expect(solo.locator('.jp-MLPipe-Badge-error')).toHaveCount(0);
     await badge.hover();
     await expect(solo.locator('.jp-MLPipe-Tooltip')).toContainText(
       'runtime image'
     );
     await solo.click();
-    const properties = editor(page).locator('[data-testid="mlpipe-properties"]');
+    const properties = editor(page).locator(
+      '[data-testid="mlpipe-properties"]'
+    );
     await expect(
-      properties.locator('.validationErrors', { hasText: 'runtime image' })
+      properties.locator('.jp-MLPipe-FieldWarning', {
+        hasText: 'runtime image'
+      })
     ).toBeVisible();
     await page.screenshot({ path: `${SCREENSHOTS}/properties-problems.png` });
 
