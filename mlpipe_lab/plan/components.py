@@ -203,6 +203,18 @@ class ComponentPlanner:
             out.append(Argument(name, arg, templated=p.templated))
         return out
 
+    def _defined(self, name: str, code: str, field: str, node: Node, path: str) -> bool:
+        """Whether the pipeline defines parameter ``name``; if not, an error on ``field``."""
+        if name in {q.name for q in self.pl.p.parameters}:
+            return True
+        self.pl.error(
+            code,
+            f"'{field}' takes pipeline parameter '{name}', which the pipeline does not define.",
+            node=node,
+            path=path,
+        )
+        return False
+
     def _argument(
         self, slot: Slot, comp: Component, p: Param, value: NodeValue, path: str, templated: bool
     ) -> Any:
@@ -215,14 +227,7 @@ class ComponentPlanner:
             return self._callable(slot, p, value, path)
         if value.kind == PARAMETER:
             name = str(value.value)
-            if name not in {q.name for q in pl.p.parameters}:
-                pl.error(
-                    "operator-argument",
-                    f"'{p.name}' takes pipeline parameter '{name}', which the pipeline does not "
-                    "define.",
-                    node=node,
-                    path=path,
-                )
+            if not self._defined(name, "operator-argument", p.name, node, path):
                 return _REFUSED
             if not templated:
                 pl.error(
@@ -404,14 +409,7 @@ class ComponentPlanner:
                 continue
             if value.kind == PARAMETER:
                 name = str(value.value)
-                if name not in {q.name for q in pl.p.parameters}:
-                    pl.error(
-                        "component-input",
-                        f"'{p.title or p.name}' takes pipeline parameter '{name}', which the "
-                        "pipeline does not define.",
-                        node=node,
-                        path=path,
-                    )
+                if not self._defined(name, "component-input", p.title or p.name, node, path):
                     continue
                 inputs[p.name] = ParamRef(name)
                 if p.path:  # the parameter's run-time value is written to a file first
