@@ -197,6 +197,27 @@ class OperatorCall:
     template_ext: tuple[str, ...] = ()  # a templated text ending so would be read as a file
 
 
+# Where a ValueFrom comes from (docs/control-flow.md).
+FROM_PARAMETER, FROM_RESULT = "parameter", "result"
+
+
+@dataclass(frozen=True)
+class ValueFrom:
+    """A value a node tests (branch) or maps over (fan-out), known only when the run reaches it:
+    a pipeline parameter's value, or a key of the JSON result an upstream task returned
+    (``plan/flow.py`` resolves and checks the node's ``value_from``)."""
+
+    source: str  # FROM_PARAMETER | FROM_RESULT
+    parameter: str | None = None  # FROM_PARAMETER: its name
+    task_id: str | None = None  # FROM_RESULT: the task that returns the result
+    node_id: str | None = None  # FROM_RESULT: that task's node
+    key: tuple[str, ...] = ()  # FROM_RESULT: path into the result; (): the whole result
+
+    @property
+    def key_text(self) -> str:
+        return ".".join(self.key)
+
+
 @dataclass
 class Task:
     """One Airflow task. A notebook/Python/R node is one task; a serve node is one per step."""

@@ -29,6 +29,7 @@ from ..runner.contract import (
     store_arguments,
     task_arguments,
 )
+from . import flow
 from .layout import COMPONENT, Layout, Slot, layout
 from .model import (
     PODS,
@@ -241,6 +242,7 @@ class Planner:
         self._image_index: dict[str, dict[str, Any]] | None = None
         self._serve: Any = None  # plan.serve.ServePlanner, made for pipelines with serve nodes
         self._component: Any = None  # plan.components.ComponentPlanner, likewise
+        self.result_tasks: set[str] = set()  # tasks whose result a value_from reads (plan/flow.py)
 
     # -- problems --------------------------------------------------------------------------
 
@@ -329,6 +331,7 @@ class Planner:
         ]
         if self._component is not None:  # KFP components that pass files: through the runner
             self._component.finish(tasks)
+        flow.finish(self, tasks)
         self.runtime_images()
         plan = Plan(
             pipeline=self.p.name,
