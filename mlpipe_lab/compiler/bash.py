@@ -38,6 +38,7 @@ from .kpo import airflow_settings, common
 PYTHON_VAR = PYTHON_ENV
 DEFAULT_PYTHON = "python3"
 SETTINGS = "TASK_SETTINGS"
+RESULT_SETTINGS = "RESULT_TASK_SETTINGS"  # module constant: TASK_SETTINGS pushing the XCom
 TEMPLATE_EXT = (".sh", ".bash")  # BashOperator.template_ext
 RUNNER = "RUNNER"  # module constant: WORKER_LAUNCH
 ZIPAPP = "RUNNER_ZIPAPP"  # module constant: the zipapp's path beside the DAG file
@@ -102,5 +103,15 @@ def task_call(ctx: RenderContext, task: Task) -> Call:
     if task.skip_exit_code is not None:  # BashOperator's own default too; said for the reader
         kw.append(("skip_on_exit_code", task.skip_exit_code))
     kw += airflow_settings(ctx, task)
-    kw.append((Splat(SETTINGS), None))
+    if task.returns_result:  # the runner prints the result as its last line (--xcom-stdout)
+        ctx.uses.add(RESULT_SETTINGS)
+        kw.append((Splat(RESULT_SETTINGS), None))
+    else:
+        kw.append((Splat(SETTINGS), None))
     return Call("BashOperator", kwargs=kw, multiline=True)
+
+
+def result_settings() -> tuple[str, object]:
+    """TASK_SETTINGS with the XCom push on (BashOperator pushes its last output line), for tasks
+    that return a result; defined after TASK_SETTINGS has its shared settings."""
+    return (RESULT_SETTINGS, {Splat(SETTINGS): None, "do_xcom_push": True})

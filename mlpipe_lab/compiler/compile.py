@@ -54,6 +54,7 @@ MODULE_NAMES = {
     "RUNNER_COPIED",
     "RUNNER_ZIPAPP",
     "os",
+    "RESULT_TASK_SETTINGS",
 }
 _RESERVED = MODULE_NAMES | set(dir(builtins))
 
@@ -194,6 +195,8 @@ def render_plan(
     _share_common_entries(constants, own, "env", "TASK_ENV")
     _share_common_entries(constants, own, "labels", "TASK_LABELS")
     _share_common_settings(constants, own, ("labels",))  # labels=TASK_LABELS
+    if bash.RESULT_SETTINGS in ctx.uses:  # after TASK_SETTINGS got its shared settings
+        constants.append(bash.result_settings())
 
     w = Writer()
     w.comment(

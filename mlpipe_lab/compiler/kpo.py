@@ -53,6 +53,8 @@ def task_call(ctx: RenderContext, task: Task) -> Call:
         kw.append(("tolerations", [_toleration(t) for t in task.tolerations]))
     if task.service_account:
         kw.append(("service_account_name", task.service_account))
+    if task.returns_result:  # the runner wrote /airflow/xcom/return.json (--result)
+        kw.append(("do_xcom_push", True))
     kw += airflow_settings(ctx, task)
     kw.append((Splat("POD_SETTINGS"), None))
     return Call("KubernetesPodOperator", kwargs=kw, multiline=True)

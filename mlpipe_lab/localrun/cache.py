@@ -246,5 +246,7 @@ def reuse(
         **files,
         "reused": {"run_prefix": hit.run_prefix, "task_id": hit.task_id},
     }
+    if "result" in hit.manifest:  # what the task returned (runner --result)
+        manifest["result"] = hit.manifest["result"]
     _write_json(target / MANIFEST, manifest)
     return manifest

@@ -14,13 +14,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..pipeline.model import Node
-from .model import FROM_PARAMETER, FROM_RESULT, ValueFrom
+from ..runner.contract import result_arguments
+from .model import FROM_PARAMETER, FROM_RESULT, RUNNER_KINDS, WORKER, ValueFrom
 
 if TYPE_CHECKING:
     from .model import Task
     from .planner import Planner
 
 CODE = "value-from"
+XCOM_FILE = "/airflow/xcom/return.json"  # what KubernetesPodOperator pushes (do_xcom_push)
 
 
 def value_from(planner: Planner, node: Node, raw: Any, path: str) -> ValueFrom | None:
@@ -101,7 +103,19 @@ def _result(planner: Planner, node: Node, raw: dict[str, Any], refuse) -> ValueF
 
 
 def finish(planner: Planner, tasks: list[Task]) -> None:
-    """Tasks whose result a later task reads return it (the runner reads mlpipe-result.json)."""
+    """Tasks whose result a later task reads return it: the runner reads mlpipe-result.json and
+    hands it over where this plan's readers look (``runner/contract.py``, ``--result``): the
+    manifest (local runs), the XCom file of a pod, the last stdout line on an Airflow worker."""
     for task in tasks:
-        if task.task_id in planner.result_tasks:
-            task.returns_result = True
+        if task.task_id not in planner.result_tasks or task.kind not in RUNNER_KINDS:
+            continue
+        task.returns_result = True
+        if planner.s.type == "local":
+            extra = result_arguments()
+        elif planner.executor == WORKER:
+            extra = result_arguments(stdout=True)
+        else:
+            extra = result_arguments(xcom_file=XCOM_FILE)
+        args = task.command.args
+        at = args.index("--task-id") + 2 if "--task-id" in args else len(args)
+        task.command.args = [*args[:at], *extra, *args[at:]]  # before --param (kpo.arguments)

@@ -58,6 +58,16 @@ Meaning (all object keys are relative to ``--prefix`` in ``--bucket``, or to ``-
     ``_mlpipe_cache/`` index; on a hit copy that task's results into this run and do not run the
     node; after a success record them. ``--cache-env`` names environment variables that are part
     of the key (the node's variables and parameters).
+``--result [--xcom-file PATH] [--xcom-stdout]``
+    The node returns a result (a later task reads it: a branch or a fan-out's ``value_from``, see
+    docs/control-flow.md). After the node ran, the runner reads ``mlpipe-result.json`` from the
+    node's working folder (its file's folder): JSON of at most 64 KiB; a missing, larger or
+    malformed file fails the task with one line saying so. The result goes into the manifest
+    (``"result"``: what a local run's engine reads), and is also written to ``--xcom-file`` (pods:
+    ``/airflow/xcom/return.json``, which KubernetesPodOperator pushes as the XCom
+    ``return_value``) and, with ``--xcom-stdout``, printed as the runner's last line on stdout
+    (compact JSON on one line: an Airflow worker's BashOperator pushes its last line, which the
+    reader parses). A cached task returns the result its earlier run recorded.
 ``--store s3``
     Credentials come from the pod environment (``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY`` from a
     Kubernetes Secret, or IRSA); they are never arguments.
@@ -87,6 +97,8 @@ RUNNER_DIR = "/mlpipe"  # where the emptyDir with the runner is mounted
 RUNNER_VOLUME = "mlpipe-runner"
 ZIPAPP_NAME = "mlpipe-runner.pyz"
 INSTALL_MODULE = "mlpipe_lab.runner.install"
+RESULT_FILE = "mlpipe-result.json"  # what a node writes to return a result (--result)
+RESULT_MAX_BYTES = 64 * 1024
 IMAGE_ENV = "MLPIPE_IMAGE"  # the node's image, named in the runner's messages
 # $0 is "mlpipe-runner", "$@" the runner arguments; no python3 -> one line and status 127.
 LAUNCH_SCRIPT = (
@@ -206,6 +218,16 @@ def cache_arguments(max_age: int | None = None, env: Iterable[str] = ()) -> list
     return args
 
 
+def result_arguments(xcom_file: str | None = None, stdout: bool = False) -> list[str]:
+    """``--result [--xcom-file PATH] [--xcom-stdout]`` (see the module docstring)."""
+    args = ["--result"]
+    if xcom_file:
+        args += ["--xcom-file", xcom_file]
+    if stdout:
+        args.append("--xcom-stdout")
+    return args
+
+
 def runner_arguments(**kwargs: Any) -> list[str]:
     """All runner arguments (after ``python3 -m mlpipe_lab.runner``): the shared store arguments
     followed by the task's. Takes the keyword arguments of both functions above."""
@@ -261,6 +283,15 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="reuse the results of an earlier task with the same cache key (and record these)",
     )
+    task.add_argument(
+        "--result",
+        action="store_true",
+        help=f"return the JSON the node wrote to {RESULT_FILE} (in the manifest)",
+    )
+    task.add_argument("--xcom-file", metavar="PATH", help="also write the result there")
+    task.add_argument(
+        "--xcom-stdout", action="store_true", help="also print the result as the last stdout line"
+    )
     task.add_argument("--cache-max-age", type=float, metavar="SECONDS")
     task.add_argument("--cache-env", action="append", default=[], metavar="NAME")
     return p
@@ -279,5 +310,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         parser.error("--store s3 needs --bucket")
     if args.store == "local" and not args.root:
         parser.error("--store local needs --root")
+    if (args.xcom_file or args.xcom_stdout) and not args.result:
+        parser.error("--xcom-file and --xcom-stdout need --result")
     args.params = dict(args.params)
     return args

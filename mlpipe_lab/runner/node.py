@@ -15,6 +15,7 @@ A manifest's ``outputs`` entries are ``{"path", "object", "producer", "sha256", 
 from __future__ import annotations
 
 import datetime as _dt
+import json
 import os
 import posixpath
 import shutil
@@ -27,7 +28,7 @@ import traceback
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from .contract import CONTRACT_VERSION
+from .contract import CONTRACT_VERSION, RESULT_FILE, RESULT_MAX_BYTES
 from .errors import NodeFailure, StoreError
 from .paths import clean_relpath, match_outputs, sha256_file, target_path, unpack_bundle
 from .store import Store, check_key, open_store
@@ -123,6 +124,7 @@ class NodeRun:
         self.stop_reason: str | None = None
         self.bundle_sha256 = ""
         self.cache_key: str | None = None  # with --cache (runner/cache.py)
+        self.cached_manifest: dict[str, Any] | None = None  # the earlier task's, on a cache hit
         self._child = None  # the script's process
         self._kernel_pid: int | None = None
         self._in_notebook = False
@@ -249,6 +251,7 @@ class NodeRun:
             log.note(f"cache: no earlier results for key {self.cache_key[:12]}; running the node")
             return None
         prefix, manifest = hit
+        self.cached_manifest = manifest
         own, files = reuse(
             store,
             source_prefix=prefix,
@@ -372,6 +375,35 @@ class NodeRun:
         self._check_stop()
         return executed
 
+    def read_result(self, work: Path) -> Any:
+        """With ``--result``: the JSON the node wrote to mlpipe-result.json in its working folder."""
+        path = (work / self.file).parent / RESULT_FILE
+        if not path.is_file():
+            raise NodeFailure(
+                f"it wrote no {RESULT_FILE} in its working folder, and a later task reads its "
+                "result"
+            )
+        size = path.stat().st_size
+        if size > RESULT_MAX_BYTES:
+            raise NodeFailure(
+                f"its {RESULT_FILE} is {size} bytes; a result is at most {RESULT_MAX_BYTES} "
+                "bytes of JSON (pass bigger data as an output file)"
+            )
+        try:
+            return json.loads(path.read_bytes().decode("utf-8"))
+        except (UnicodeDecodeError, ValueError) as exc:
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise NodeFailure(f"its {RESULT_FILE} is not JSON ({reason})") from None
+
+    def cached_result(self) -> Any:
+        manifest = self.cached_manifest or {}
+        if "result" not in manifest:
+            raise NodeFailure(
+                "its cached run returned no result (it ran before a later task read its "
+                "result); run it again without the cache"
+            )
+        return manifest["result"]
+
     def collect_outputs(self, work: Path, received: dict[str, str]) -> dict[str, Path]:
         """The node's own outputs: files matched by the output globs, less inputs it left unchanged."""
         found, missing = match_outputs(work, list(self.args.outputs))
@@ -438,6 +470,7 @@ def run(args: Any) -> int:
     executed: Path | None = None
     uploaded: dict[str, str | None] = {"log": None, "notebook": None, "html": None}
     exit_code, cause, final = 0, "", ""
+    result: dict[str, Any] = {}  # {"result": value} when the node returns one (--result)
 
     previous = (
         signal.getsignal(signal.SIGTERM)
@@ -468,11 +501,15 @@ def run(args: Any) -> int:
         if cached is not None:
             entries, files = cached
             uploaded.update(files)
+            if args.result:
+                result["result"] = node.cached_result()
         else:
             if args.kind == "notebook":
                 executed = node.run_notebook(work, results, log)
             else:
                 node.run_script(work, log)
+            if args.result:
+                result["result"] = node.read_result(work)
             own = node.collect_outputs(work, hashes)
             entries = node.upload_outputs(store, own, log)
             uploaded.update(_upload_notebook(store, node, executed, log))
@@ -480,8 +517,11 @@ def run(args: Any) -> int:
         final = f"{RESULT_PREFIX}node '{task}' succeeded in {time.monotonic() - t0:.1f} s"
         log.record(final)
         uploaded["log"] = _upload_log(store, node, log)
+        if result and args.xcom_file:  # before the manifest: a task with a manifest succeeded
+            _write_xcom(args.xcom_file, result["result"])
         store.put_json(
-            node.key(task, MANIFEST), manifest(task, available, list(entries), started, uploaded)
+            node.key(task, MANIFEST),
+            {**manifest(task, available, list(entries), started, uploaded), **result},
         )
         if args.cache and cached is None and node.cache_key:
             from .cache import record
@@ -526,7 +566,27 @@ def run(args: Any) -> int:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
         _say(final)  # the last line on stderr: what happened, in one line
+        if not exit_code and result and args.xcom_stdout:
+            _print_result(result["result"])  # after everything else: BashOperator's last line
     return exit_code
+
+
+def _write_xcom(path: str, value: Any) -> None:
+    try:
+        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+        with open(path, "w", encoding="utf-8") as fh:
+            json.dump(value, fh)
+    except OSError as exc:
+        raise NodeFailure(f"cannot write its result to {path}: {exc.strerror or exc}") from None
+
+
+def _print_result(value: Any) -> None:
+    try:
+        sys.stderr.flush()
+        sys.stdout.write(json.dumps(value, separators=(",", ":")) + "\n")
+        sys.stdout.flush()
+    except (OSError, ValueError):
+        pass
 
 
 def _say(line: str) -> None:

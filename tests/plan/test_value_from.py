@@ -129,3 +129,37 @@ def test_schema_def():
     for value in bad:
         with pytest.raises(jsonschema.ValidationError):
             jsonschema.validate(value, sub)
+
+
+WORKER = {**cc.CONFIG, "airflow": {**cc.CONFIG["airflow"], "execution_mode": "local-worker"}}
+LOCAL = {"name": "local", "type": "local", "local": {"artifacts_path": "/srv/artifacts"}}
+
+
+@pytest.mark.parametrize(
+    "config, extra",
+    [
+        (cc.CONFIG, ["--result", "--xcom-file", "/airflow/xcom/return.json"]),
+        (WORKER, ["--result", "--xcom-stdout"]),
+        (LOCAL, ["--result"]),
+    ],
+)
+def test_the_result_reaches_where_the_plan_reads_it(config, extra):
+    from mlpipe_lab.compiler.compile import render_plan
+
+    nodes = [node("a", "a.py", label="Train"), node("c", "c.py", parents=["a"], label="Deploy")]
+    p, planner = _planner(nodes, config=config)
+    flow.value_from(planner, p.node_by_id["c"], {"from": "result", "node": "a"}, PATH)
+    plan = planner.run()
+    train, deploy = plan.tasks
+    args = train.command.args
+    at = args.index("--task-id") + 2
+    assert args[at : at + len(extra)] == extra
+    assert "--result" not in deploy.command.args and not deploy.returns_result
+    if config is LOCAL:
+        return
+    text = render_plan(plan, source_path="p.pipeline", source_sha256="0" * 64)
+    if config is WORKER:  # BashOperator pushes its last line; the others push nothing
+        assert 'RESULT_TASK_SETTINGS = {**TASK_SETTINGS, "do_xcom_push": True}' in text
+        assert text.count("**RESULT_TASK_SETTINGS") == 1
+    else:
+        assert text.count("do_xcom_push=True") == 1
