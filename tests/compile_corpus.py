@@ -577,6 +577,9 @@ ALLOWED_CALLS = {
     "os.path.join",
     "os.path.dirname",
     "os.path.abspath",
+    # a branch's callable: the evaluator copied from plan/branching.py, given a literal spec
+    "mlpipe_branch",
+    "BranchPythonOperator",
 }
 ALLOWED_IMPORTS = {
     ("datetime", "timedelta"),
@@ -587,7 +590,10 @@ ALLOWED_IMPORTS = {
     ("airflow.providers.cncf.kubernetes.operators.pod", "KubernetesPodOperator"),
     ("airflow.providers.cncf.kubernetes.secret", "Secret"),
     ("kubernetes.client", "models"),
+    ("airflow.providers.standard.operators.python", "BranchPythonOperator"),
+    ("airflow.operators.python", "BranchPythonOperator"),
 }
+TASK_CALLS = {"KubernetesPodOperator", "BranchPythonOperator"}
 CONSTANTS = {
     "RUNNER",
     "RUNNER_IN_IMAGE",
@@ -606,6 +612,19 @@ DAG_FILE = "/opt/airflow/dags/dag.py"
 
 class DagShapeError(AssertionError):
     pass
+
+
+def _branch_functions() -> dict[str, str]:
+    import inspect
+
+    from mlpipe_lab.plan import branching
+
+    return {
+        f.__name__: ast.dump(ast.parse(inspect.getsource(f)).body[0]) for f in branching.FUNCTIONS
+    }
+
+
+_BRANCH_FUNCTIONS = _branch_functions()
 
 
 # Operator classes a DAG may also import and call as tasks (operator nodes): set by check_dag_ast
@@ -734,6 +753,11 @@ def _check_dag_ast(text: str) -> ast.Module:
                 raise DagShapeError("unexpected module assignment")
             _check_value(stmt.value, names)
             names.add(stmt.targets[0].id)
+        elif isinstance(stmt, ast.FunctionDef) and not dag_seen:
+            # only the branch evaluator, exactly as plan/branching.py defines it
+            if ast.dump(stmt) != _BRANCH_FUNCTIONS.get(stmt.name):
+                raise DagShapeError(f"unexpected function {stmt.name}")
+            names.add(stmt.name)
         elif isinstance(stmt, ast.With) and not dag_seen:
             dag_seen = True
             if len(stmt.items) != 1 or stmt.items[0].optional_vars is not None:
@@ -760,7 +784,7 @@ def _check_dag_body(body: list[ast.stmt], names: set[str]) -> None:
             if not (
                 isinstance(stmt.value, ast.Call)
                 and (
-                    _dotted(stmt.value.func) == "KubernetesPodOperator"
+                    _dotted(stmt.value.func) in TASK_CALLS
                     or _dotted(stmt.value.func) in _OPERATOR_NAMES
                 )
             ):

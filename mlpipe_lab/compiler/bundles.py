@@ -542,8 +542,9 @@ def build_bundles(
     bundles = BundleSet(Path(folder), files.root)
     try:
         for slot in tasks.slots:
-            if slot.kind in ("serve", "component"):  # no files: serve tasks fetch the model
-                # themselves, operators and KFP components run what their image holds
+            if slot.kind in ("serve", "component", "branch"):  # no files: serve tasks fetch the
+                # model themselves, operators and KFP components run what their image holds, a
+                # branch runs nothing
                 continue
             rel = bundle_files(pipeline, slot.node, files, exclude)
             root = bundle_root(pipeline, slot.node, files)

@@ -18,8 +18,8 @@ from ..pipeline.model import Pipeline
 from ..pipeline.problems import WARNING, Problem
 from ..plan import Plan, check
 from ..plan.check import image_refs  # noqa: F401  (re-exported)
-from ..plan.model import KFP, OPERATOR, WORKER
-from . import bash, delivery, kpo, operator, serve
+from ..plan.model import BRANCH, KFP, OPERATOR, WORKER
+from . import bash, branch, delivery, kpo, operator, serve
 from .context import RenderContext
 from .dag import dag_call, imports, shared_constants
 from .emit import Call, EmitError, Name, Splat, Writer, escape_for_comment, literal, render
@@ -55,6 +55,7 @@ MODULE_NAMES = {
     "RUNNER_ZIPAPP",
     "os",
     "RESULT_TASK_SETTINGS",
+    *branch.NAMES,
 }
 _RESERVED = MODULE_NAMES | set(dir(builtins))
 
@@ -171,6 +172,8 @@ def render_plan(
         if t.kind == OPERATOR:
             assert t.operator is not None
             call = operator.operator_call(ctx, t, imported)
+        elif t.kind == BRANCH:
+            call = branch.task_call(ctx, t, imported)
         elif t.kind == KFP:
             call = operator.kfp_call(ctx, t)
         elif worker:
@@ -189,7 +192,7 @@ def render_plan(
         constants.insert(1, (delivery.INIT, delivery.runner_pod(ctx)))
     # what every runner/serve task has in common goes into module constants (operator and KFP
     # component tasks keep their own arguments)
-    own = [c for t, c in zip(plan.tasks, calls) if t.kind not in (OPERATOR, KFP)]
+    own = [c for t, c in zip(plan.tasks, calls) if t.kind not in (OPERATOR, KFP, BRANCH)]
     _share_common_settings(constants, own)
     _share_common_entries(constants, own, "env_vars", "TASK_ENV")
     _share_common_entries(constants, own, "env", "TASK_ENV")
@@ -217,6 +220,9 @@ def render_plan(
         )
     for name, value in constants:
         w.assign(name, value)
+    if any(t.kind == BRANCH for t in plan.tasks):
+        w.raw_lines(branch.functions())
+        w.line()
     w.line()
     w.raw_lines(_with_dag(dag))
     variables = _variables([t.task_id for t in plan.tasks], set(imported.values()))

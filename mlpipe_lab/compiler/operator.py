@@ -92,6 +92,8 @@ def aliases(tasks: list[Task], reserved: set[str]) -> dict[tuple[str, str], str]
     for t in tasks:
         if t.operator is not None:
             add(t.operator.module, t.operator.class_name)
+        elif t.kind == "branch":
+            add("airflow.providers.standard.operators.python", "BranchPythonOperator")
     for t in tasks:  # functions given to operators (python_callable)
         for arg in t.operator.arguments if t.operator is not None else []:
             if isinstance(arg.value, CallableRef):

@@ -24,7 +24,9 @@ GENERIC_OPS = (NOTEBOOK_OP, PYTHON_OP, R_OP)
 # mlpipe-lab's own node type: no file; the compiler expands it into several tasks. A file holding
 # it is still a valid pipeline-flow v3 document (op is free text there), Elyra just cannot run it.
 SERVE_OP = "mlpipe:serve-mlflow-model"
-TASK_OPS = GENERIC_OPS + (SERVE_OP,)
+# A branch (docs/control-flow.md): no file; chooses which of the nodes linked after it run.
+BRANCH_OP = "mlpipe:branch"
+TASK_OPS = GENERIC_OPS + (SERVE_OP, BRANCH_OP)
 
 # Properties every node inherits from pipeline_defaults, and how list entries are keyed
 # when a node's list is merged with the default list (the node's entry wins on the same key).
@@ -93,6 +95,10 @@ class Node:
         return self.type == "execution_node" and self.op == SERVE_OP
 
     @property
+    def is_branch(self) -> bool:
+        return self.type == "execution_node" and self.op == BRANCH_OP
+
+    @property
     def is_component(self) -> bool:
         """An Airflow operator or KFP component node (any other op): the planner resolves it
         from the component catalogs (``mlpipe_lab.components``)."""
@@ -101,7 +107,7 @@ class Node:
     @property
     def is_task(self) -> bool:
         """Becomes one or more Airflow tasks."""
-        return self.is_generic or self.is_serve or self.is_component
+        return self.is_generic or self.is_serve or self.is_branch or self.is_component
 
     @property
     def group(self) -> list[str]:

@@ -15,7 +15,15 @@ from typing import Any
 from ..schemas import quick_cached, quick_check, validator
 from . import document
 from .files import LocalFiles, PipelineFiles
-from .model import CURRENT_VERSION, GENERIC_OPS, SERVE_OP, Node, Pipeline, normalise_entries
+from .model import (
+    BRANCH_OP,
+    CURRENT_VERSION,
+    GENERIC_OPS,
+    SERVE_OP,
+    Node,
+    Pipeline,
+    normalise_entries,
+)
 from .problems import ERROR, WARNING, PipelineError, Problem
 from .schedule import ScheduleError
 from .schedule import parse as schedule_parse
@@ -254,6 +262,18 @@ class Validator:
             return  # binding/model nodes carry nothing to run
         if node.op == SERVE_OP:
             self._serve_node(node)
+            return
+        if node.op == BRANCH_OP:  # the schema here; rules, links and value_from: plan/flow.py
+            data = {
+                "label": node.app_data.get("label", ""),
+                "component_parameters": node.parameters,
+            }
+            if not isinstance(data["label"], str):
+                data["label"] = ""
+            if "mlpipe" in node.app_data:
+                data["mlpipe"] = node.app_data["mlpipe"]
+            for err in self.schema_errors("node-properties", data, f"/$defs/{BRANCH_OP}"):
+                self.add("schema", _plain(err), node=node, path=_pointer(_err_parts(err)))
             return
         if node.is_component:
             return  # an operator or KFP component: the planner resolves and checks it

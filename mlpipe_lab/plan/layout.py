@@ -8,9 +8,15 @@ from dataclasses import dataclass, field
 
 from ..pipeline.graph import Graph
 from ..pipeline.ids import slugify, unique_ids
-from ..pipeline.model import NOTEBOOK_OP, PYTHON_OP, R_OP, SERVE_OP, Node, Pipeline
+from ..pipeline.model import BRANCH_OP, NOTEBOOK_OP, PYTHON_OP, R_OP, SERVE_OP, Node, Pipeline
 
-KIND_BY_OP = {NOTEBOOK_OP: "notebook", PYTHON_OP: "python", R_OP: "r", SERVE_OP: "serve"}
+KIND_BY_OP = {
+    NOTEBOOK_OP: "notebook",
+    PYTHON_OP: "python",
+    R_OP: "r",
+    SERVE_OP: "serve",
+    BRANCH_OP: "branch",
+}
 # An operator or KFP component node: the planner tells which (model.OPERATOR or model.KFP).
 COMPONENT = "component"
 
@@ -150,6 +156,8 @@ def layout(pipeline: Pipeline, local: bool = False) -> Layout:
         parents = _upstream_tasks(nid, graph, ids, memo)
         ups = [last[u] for u in parents]
         data_ups = list(dict.fromkeys(d for u in parents for d in data_of.get(u, [ids[u]])))
+        if node.is_branch:  # no outputs: the nodes after it receive those before it
+            data_of[nid] = data_ups
         if nid not in steps:
             slots.append(
                 Slot(

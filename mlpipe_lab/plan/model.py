@@ -14,6 +14,10 @@ from .values import Value
 # component node a "kfp" pod task (the component's own image and command).
 NOTEBOOK, PYTHON, R, SERVE = "notebook", "python", "r", "serve"
 OPERATOR, KFP = "operator", "kfp"
+# A branch node: no process; Airflow's BranchPythonOperator, the local engine decides it itself.
+BRANCH = "branch"
+BRANCH_JOIN_RULE = "none_failed_min_one_success"  # joins after a branch (unless the node says)
+BRANCH_OPS = ("==", "!=", "<", "<=", ">", ">=", "in", "not in", "is true", "is false")
 RUNNER_KINDS = (NOTEBOOK, PYTHON, R)
 
 # How the tasks of a DAG execute: as Kubernetes pods (the default, also for the local runtime's
@@ -219,6 +223,41 @@ class ValueFrom:
 
 
 @dataclass
+class BranchRule:
+    op: str  # one of BRANCH_OPS
+    value: Any  # JSON; a list for in / not in; None for is true / is false
+    run: list[str]  # task ids
+
+
+@dataclass
+class Branch:
+    """What a branch task decides: the task ids of the first rule ``value`` matches, else
+    ``otherwise`` (``plan/branching.py`` evaluates it, in the DAG and in local runs)."""
+
+    value: ValueFrom
+    rules: list[BranchRule]
+    otherwise: list[str]  # task ids
+    targets: list[str] = field(default_factory=list)  # task ids linked directly after it
+
+    def spec(self, task_id: str, parse: bool = False) -> dict[str, Any]:
+        """The JSON the evaluator reads (``parse``: a result arrives as JSON text, the XCom of
+        Airflow's BashOperator)."""
+        v = self.value
+        source: dict[str, Any] = (
+            {"from": v.source, "parameter": v.parameter}
+            if v.source == FROM_PARAMETER
+            else {"from": v.source, "task_id": v.task_id, "key": list(v.key)}
+        )
+        return {
+            "task_id": task_id,
+            "value_from": source,
+            "parse": parse,
+            "rules": [{"op": r.op, "value": r.value, "run": list(r.run)} for r in self.rules],
+            "otherwise": list(self.otherwise),
+        }
+
+
+@dataclass
 class Task:
     """One Airflow task. A notebook/Python/R node is one task; a serve node is one per step."""
 
@@ -262,6 +301,7 @@ class Task:
     cache_max_age: int | None = None  # seconds; None: the pipeline's setting
     side_effects: bool = False  # changes things outside its outputs: never cached
     operator: OperatorCall | None = None  # operator tasks: the operator and its arguments
+    branch: Branch | None = None  # branch tasks: what they decide
 
     @property
     def effective_trigger_rule(self) -> str:

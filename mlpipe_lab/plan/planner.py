@@ -32,6 +32,7 @@ from ..runner.contract import (
 from . import flow
 from .layout import COMPONENT, Layout, Slot, layout
 from .model import (
+    BRANCH,
     PODS,
     WORKER,
     Cluster,
@@ -322,7 +323,9 @@ class Planner:
         cluster = self._cluster()
         dag = self._dag(dag_id)
         tasks = [
-            self._serve_task(slot)
+            flow.branch_task(self, slot)
+            if slot.kind == BRANCH
+            else self._serve_task(slot)
             if slot.kind == "serve"
             else self._component_task(slot)
             if slot.kind == COMPONENT
@@ -365,8 +368,8 @@ class Planner:
         seen: set[str] = set()
         for slot in self.layout.slots:  # type: ignore[union-attr]
             node = slot.node
-            if slot.kind == COMPONENT or node.id in seen:
-                continue  # a component runs its own image (plan/components.py)
+            if slot.kind in (COMPONENT, BRANCH) or node.id in seen:
+                continue  # a component runs its own image (plan/components.py); a branch none
             seen.add(node.id)
             image = self.p.node_properties(node).get("runtime_image")
             if not (isinstance(image, str) and image.strip()):

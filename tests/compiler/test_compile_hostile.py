@@ -434,3 +434,73 @@ def test_operator_arguments_stay_literal_and_render_to_the_users_text(case):
     ] * 2
     assert child["note"] == values["note"]  # not templated: exactly the text
     assert child["trigger_rule"] == "all_done"
+
+
+# -- branch nodes: rules and labels are data in one literal, never code or a template -------------
+
+
+@st.composite
+def hostile_branch_pipelines(draw):
+    values = {k: draw(hostile_text) for k in ("label", "value", "item", "key", "default")}
+    label = (values["label"] or "b")[:200]
+    rules = [
+        {"op": "==", "value": values["value"], "run": ["yes"]},
+        {"op": "in", "value": [values["item"], values["value"]], "run": ["yes", "no"]},
+        {"op": "==", "value": {values["key"]: [values["item"], 1.5, None]}, "run": ["no"]},
+        {"op": ">=", "value": values["item"], "run": []},
+    ]
+    gate = {
+        "id": "g",
+        "type": "execution_node",
+        "op": "mlpipe:branch",
+        "app_data": {
+            "label": label,
+            "component_parameters": {
+                "value_from": {"from": "parameter", "parameter": "p"},
+                "rules": rules,
+                "otherwise": ["no"],
+            },
+        },
+        "inputs": [{"id": "in", "links": [{"id": "l0", "node_id_ref": "a"}]}],
+    }
+    doc = pipeline(
+        "h",
+        [
+            node("a", "a.py"),
+            node("yes", "yes.py", parents=["g"]),
+            node("no", "no.py", parents=["g"]),
+        ],
+        defaults={"runtime_image": IMG},
+        mlpipe={
+            "dag_id": "h",
+            "parameters": [{"name": "p", "type": "string", "default": values["default"]}],
+        },
+    )
+    doc["pipelines"][0]["nodes"].insert(1, gate)
+    return doc, values, label, rules
+
+
+@given(hostile_branch_pipelines())
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_hostile_branch_rules_stay_literal(case):
+    doc, values, label, rules = case
+    out = compile_doc(doc)
+    dag = read_dag(out.text)  # parses; the only functions are plan/branching.py's, verbatim
+    gate = next(t for t in dag["tasks"].values() if "python_callable" in t)
+    assert gate.get("task_display_name", gate["task_id"]) == Pipeline(doc, "p").nodes[1].label
+    call = gate["python_callable"]
+    assert call.func == "mlpipe_branch" and len(call.args) == 1 and not call.kwargs
+    spec = call.args[0]
+    assert [r["value"] for r in spec["rules"]] == [r["value"] for r in rules]
+    assert spec["value_from"] == {"from": "parameter", "parameter": "p"}
+    # the DAG's own evaluator decides on the user's text as data
+    tree = cc.check_dag_ast(out.text)
+    scope: dict = {}
+    for stmt in tree.body:
+        if isinstance(stmt, ast.FunctionDef):
+            exec(compile(ast.Module([stmt], []), "dag", "exec"), scope)
+    choose = scope["mlpipe_branch"](spec)
+    yes, no = (dag["tasks"][t]["task_id"] for t in ("yes", "no"))
+    assert choose(params={"p": values["value"]}, ti=None) == [yes]
+    if values["item"] != values["value"]:
+        assert choose(params={"p": values["item"]}, ti=None) == [yes, no]
