@@ -40,6 +40,18 @@ def _from_text(p: Parameter, text: str) -> Any:
     if p.type == "string":
         return text
     stripped = text.strip()
+    if p.type == "list":
+        try:
+            value = json.loads(stripped)
+        except ValueError:
+            value = None
+        if isinstance(value, list):
+            return value
+        if stripped.lower() in ("null", "none") and not p.required:
+            return None
+        raise ParameterError(
+            f'parameter \'{p.name}\' is a list; {text!r} is not a JSON list such as ["a", "b"]'
+        )
     if stripped.lower() in ("null", "none") and not p.required:
         return None
     if p.type == "boolean":
@@ -75,6 +87,7 @@ def _check(p: Parameter, value: Any) -> Any:
             isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
         ),
         "boolean": lambda v: isinstance(v, bool),
+        "list": lambda v: isinstance(v, list),
     }
     check = kinds.get(p.type)
     if check is None:

@@ -32,7 +32,7 @@ class ParamSpec:
     """A DAG parameter (Airflow ``Param``) as the DAG declares it."""
 
     name: str
-    type: str  # string | integer | number | boolean
+    type: str  # string | integer | number | boolean | array (a list parameter)
     default: Any = None
     has_default: bool = False  # False: no default argument (a required parameter)
     nullable: bool = False  # the type also admits null (an optional parameter without default)
@@ -222,6 +222,19 @@ class ValueFrom:
         return ".".join(self.key)
 
 
+@dataclass(frozen=True)
+class ForEach:
+    """A fan-out (``mlpipe.for_each``, docs/control-flow.md): the task runs once per item of the
+    JSON list ``value`` is, at most ``max_parallel`` items at a time; each item reaches the node as
+    the parameter ``item_parameter``. On Airflow the list is read by the task ``items_task`` (a
+    small PythonOperator the mapped task expands over, see compiler/mapping.py)."""
+
+    value: ValueFrom
+    max_parallel: int
+    item_parameter: str
+    items_task: str
+
+
 @dataclass
 class BranchRule:
     op: str  # one of BRANCH_OPS
@@ -302,6 +315,7 @@ class Task:
     side_effects: bool = False  # changes things outside its outputs: never cached
     operator: OperatorCall | None = None  # operator tasks: the operator and its arguments
     branch: Branch | None = None  # branch tasks: what they decide
+    for_each: ForEach | None = None  # a fan-out: one instance per item (runner tasks only)
 
     @property
     def effective_trigger_rule(self) -> str:

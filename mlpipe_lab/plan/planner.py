@@ -29,7 +29,7 @@ from ..runner.contract import (
     store_arguments,
     task_arguments,
 )
-from . import flow
+from . import fanout, flow
 from .layout import COMPONENT, Layout, Slot, layout
 from .model import (
     BRANCH,
@@ -63,7 +63,8 @@ LABEL_TASK = "mlpipe-lab/task"
 ELYRA_DEFAULT_DESCRIPTIONS = {"Run notebook file", "Run Python script", "Run R script"}
 _PARAM_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 _UNITLESS = re.compile(r"^[0-9]+(\.[0-9]+)?$")
-PARAM_TYPES = ("string", "integer", "number", "boolean")
+PARAM_TYPES = ("string", "integer", "number", "boolean", "list")
+MAX_ITEMS = 1000  # items a fan-out maps over (docs/control-flow.md)
 FIXED_TAG = "mlpipe-lab"
 DEFAULT_START = "2024-01-01"
 TEMPLATE_EXT = (".sh", ".bash")  # BashOperator.template_ext
@@ -243,6 +244,7 @@ class Planner:
         self._image_index: dict[str, dict[str, Any]] | None = None
         self._serve: Any = None  # plan.serve.ServePlanner, made for pipelines with serve nodes
         self._component: Any = None  # plan.components.ComponentPlanner, likewise
+        self.mapped: set[str] = set()  # fan-out task ids (plan/fanout.py)
         self.result_tasks: set[str] = set()  # tasks whose result a value_from reads (plan/flow.py)
 
     # -- problems --------------------------------------------------------------------------
@@ -320,6 +322,8 @@ class Planner:
             image=self.s.runner_image,
         )
         self.store, self.runner = store, runner
+        self.mapped = fanout.mapped_tasks(self)  # fan-out tasks: their downstream reads each item
+        fanout.refuse_others(self)
         cluster = self._cluster()
         dag = self._dag(dag_id)
         tasks = [
@@ -602,6 +606,22 @@ class Planner:
             )
             return None
         numeric = p.type in ("integer", "number")
+        if p.type == "list" and p.default is not None:
+            if not isinstance(p.default, list):
+                self.error(
+                    "parameter",
+                    f"Parameter '{p.name}' is a list; its default must be a JSON list such as "
+                    '["a", "b"].',
+                    path=path + "/default",
+                )
+                return None
+            if len(p.default) > MAX_ITEMS:
+                self.error(
+                    "parameter",
+                    f"Parameter '{p.name}': the default has {len(p.default)} items; a list "
+                    f"parameter holds at most {MAX_ITEMS}.",
+                    path=path + "/default",
+                )
         if p.default is not None:
             if p.enum is not None and p.default not in p.enum:
                 self.error(
@@ -637,7 +657,7 @@ class Planner:
                 enum.append(None)
         return ParamSpec(
             name=p.name,
-            type=p.type,
+            type="array" if p.type == "list" else p.type,  # Airflow Param(type="array")
             default=p.default,
             has_default=p.default is not None or nullable,
             nullable=nullable,
@@ -677,14 +697,19 @@ class Planner:
             params=[p.name for p in used] if slot.kind == "notebook" else [],
         )
         task.bundle = self._bundle_key(slot)
+        if slot.task_id in self.mapped:
+            taken = {s.task_id for s in self.layout.slots}  # type: ignore[union-attr]
+            task.for_each = fanout.for_each(self, node, slot.task_id, taken)
         task.command.args = task_arguments(
             kind=slot.kind,
             file=self.text(slot.file, node, CP + "filename"),
             bundle=self.text(task.bundle, node),
             task_id=slot.task_id,
             outputs=task.outputs,
-            upstream=slot.inputs,
+            upstream=[u for u in slot.inputs if u not in self.mapped],
+            upstream_items=[u for u in slot.inputs if u in self.mapped],
             params=[(name, ParamRef(name, json=True)) for name in task.params],
+            item_parameter=task.for_each.item_parameter if task.for_each else None,
         )
         task.env = self._env(node, props, used)
         if self.executor == WORKER:
@@ -748,7 +773,8 @@ class Planner:
                     node=node,
                     path=CP + "env_vars",
                 )
-            env[p.name] = ParamRef(p.name)
+            # a list as JSON (str() of a list would be Python's repr)
+            env[p.name] = ParamRef(p.name, json=p.type == "list")
         return env
 
     def _worker_env(self, node: Node, env: dict[str, Value]) -> None:

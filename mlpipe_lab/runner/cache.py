@@ -46,6 +46,8 @@ def cache_key(args: Any, bundle_sha256: str, inputs: dict[str, str]) -> str:
         "bundle": bundle_sha256,
         "inputs": sorted(inputs.items()),
     }
+    if getattr(args, "item_parameter", None) is not None:  # a fan-out item: its own key
+        data["item"] = [args.item_parameter, json.dumps(args.item, sort_keys=True)]
     text = json.dumps(data, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 

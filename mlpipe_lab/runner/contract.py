@@ -68,6 +68,21 @@ Meaning (all object keys are relative to ``--prefix`` in ``--bucket``, or to ``-
     ``return_value``) and, with ``--xcom-stdout``, printed as the runner's last line on stdout
     (compact JSON on one line: an Airflow worker's BashOperator pushes its last line, which the
     reader parses). A cached task returns the result its earlier run recorded.
+``--item-parameter NAME --item-index I --item-count N --item-b64 B64`` (fan-out)
+    This task is item I (0-based) of N of a fan-out node (``mlpipe.for_each``, see
+    docs/control-flow.md). ``--item-b64`` is the base64 of the item's JSON: letters, digits and
+    ``+/=`` only, so no template engine (Airflow renders operator arguments with Jinja) and no shell
+    ever reads the item as anything but data. The node receives the item as the environment
+    variables ``MLPIPE_ITEM`` (its JSON), ``MLPIPE_ITEM_INDEX``, ``MLPIPE_ITEM_COUNT`` and NAME
+    (text as a parameter is), and notebooks as the parameter NAME. The item's files go under
+    ``<run-prefix>/<task-id>/<I>/`` (outputs/, manifest.json with ``item``, log, notebook) instead
+    of ``<task-id>/``. The generated DAG gives ``--item-parameter`` to the mapped task and the other
+    three per mapped instance (Airflow dynamic task mapping); a local run gives all four.
+``--upstream-items TASK_ID``
+    A direct upstream task that is a fan-out: the runner reads every item's manifest
+    ``<TASK_ID>/<I>/manifest.json`` (I from 0 until the count the first manifest found states;
+    a missing one, a failed item, is reported and skipped) and places item I's own outputs at
+    ``<TASK_ID>/<I>/<path>`` under the bundle root (what the items received, as usual).
 ``--store s3``
     Credentials come from the pod environment (``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY`` from a
     Kubernetes Secret, or IRSA); they are never arguments.
@@ -80,6 +95,8 @@ Exit status: the node's own exit status (0 = success); 2 for a usage error.
 from __future__ import annotations
 
 import argparse
+import base64
+import binascii
 import json
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -188,17 +205,25 @@ def task_arguments(
     cache: bool = False,
     cache_max_age: int | None = None,
     cache_env: Iterable[str] = (),
+    upstream_items: Iterable[str] = (),
+    item_parameter: str | None = None,
 ) -> list[str]:
     """Arguments specific to one task. ``params`` are (name, JSON text) pairs. ``cache``: reuse
     an earlier task's results with the same cache key (runner/cache.py), ``cache_env`` the
-    environment variables that are part of the key."""
+    environment variables that are part of the key. ``upstream_items``: upstream fan-out tasks
+    (instead of ``upstream``); ``item_parameter``: this task is a fan-out (the item's own
+    arguments, :func:`item_arguments`, are added per item)."""
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
     args = ["--kind", kind, "--file", file, "--bundle", bundle, "--task-id", task_id]
+    if item_parameter is not None:
+        args += ["--item-parameter", item_parameter]
     for pattern in outputs:
         args += ["--output", pattern]
     for up in upstream:
         args += ["--upstream", up]
+    for up in upstream_items:
+        args += ["--upstream-items", up]
     for name, value in params:
         # concatenation, not a format string: a DAG's value is a typed run-time reference until
         # the run starts (mlpipe_lab.plan.values), and must stay one
@@ -206,6 +231,17 @@ def task_arguments(
     if cache:
         args += cache_arguments(cache_max_age, cache_env)
     return args
+
+
+def item_text(item: Any) -> str:
+    """An item as ``--item-b64`` carries it: base64 of its JSON (sorted keys)."""
+    return base64.b64encode(json.dumps(item, sort_keys=True).encode("utf-8")).decode("ascii")
+
+
+def item_arguments(index: int, count: int, item: Any) -> list[str]:
+    """The arguments of item ``index`` of ``count`` (the generated DAG's items task builds the
+    same in Python: compiler/mapping.py)."""
+    return ["--item-index", str(index), "--item-count", str(count), "--item-b64", item_text(item)]
 
 
 def cache_arguments(max_age: int | None = None, env: Iterable[str] = ()) -> list[str]:
@@ -294,6 +330,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     task.add_argument("--cache-max-age", type=float, metavar="SECONDS")
     task.add_argument("--cache-env", action="append", default=[], metavar="NAME")
+    items = p.add_argument_group("fan-out")
+    items.add_argument("--item-parameter", metavar="NAME", help="this task is a fan-out item")
+    items.add_argument("--item-index", type=int, metavar="I")
+    items.add_argument("--item-count", type=int, metavar="N")
+    items.add_argument("--item-b64", metavar="B64", help="base64 of the item's JSON")
+    items.add_argument(
+        "--upstream-items", action="append", default=[], metavar="TASK_ID", dest="upstream_items"
+    )
     return p
 
 
@@ -313,4 +357,20 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     if (args.xcom_file or args.xcom_stdout) and not args.result:
         parser.error("--xcom-file and --xcom-stdout need --result")
     args.params = dict(args.params)
+    args.item = None
+    given = [args.item_index, args.item_count, args.item_b64]
+    if args.item_parameter is None:
+        if any(v is not None for v in given):
+            parser.error("--item-index, --item-count and --item-b64 need --item-parameter")
+    else:
+        if not args.item_parameter.isidentifier():
+            parser.error(f"--item-parameter {args.item_parameter!r} is not an identifier")
+        if any(v is None for v in given):
+            parser.error("a fan-out item needs --item-index, --item-count and --item-b64")
+        if not 0 <= args.item_index < args.item_count:
+            parser.error(f"--item-index {args.item_index} is not below --item-count")
+        try:
+            args.item = json.loads(base64.b64decode(args.item_b64, validate=True).decode("utf-8"))
+        except (binascii.Error, ValueError):
+            parser.error("--item-b64 is not base64 of a JSON value")
     return args

@@ -36,6 +36,7 @@ from .store import Store, check_key, open_store
 RESULT_PREFIX = "mlpipe-runner: "
 NOTE_PREFIX = "[mlpipe-runner] "
 MANIFEST = "manifest.json"
+MAX_ITEMS = 1000  # items of a fan-out (docs/control-flow.md)
 TERMINATED_EXIT = 143
 TIMEOUT_EXIT = 124
 
@@ -57,7 +58,10 @@ def now_iso() -> str:
 
 def env_text(value: Any) -> str:
     """A parameter as an environment variable: what Airflow's ``{{ params.x }}`` renders
-    (Python's str(): True, None, 0.5), strings as they are."""
+    (Python's str(): True, None, 0.5), strings as they are; a list or object as JSON (what the
+    DAG gives a list parameter: ``| tojson``)."""
+    if isinstance(value, (list, dict)):
+        return json.dumps(value, sort_keys=True)
     return value if isinstance(value, str) else str(value)
 
 
@@ -119,6 +123,9 @@ class NodeRun:
     def __init__(self, args: Any):
         self.args = args
         self.task = args.task_id
+        self.item = getattr(args, "item_parameter", None) is not None  # a fan-out item
+        # where its files go: <task>/, or <task>/<index>/ for a fan-out item
+        self.folder = f"{self.task}/{args.item_index}" if self.item else self.task
         self.run_prefix = args.run_prefix.strip("/")
         self.file = args.file  # checked by fetch_bundle
         self.stop_reason: str | None = None
@@ -201,21 +208,19 @@ class NodeRun:
     ) -> tuple[dict[str, dict], dict[str, str]]:
         """Download what the upstream tasks' manifests list; ({path: entry}, {path: sha256})."""
         available: dict[str, dict[str, Any]] = {}
-        for up in self.args.upstream:
-            manifest = store.get_json(self.key(up, MANIFEST))
-            if manifest is None:
-                log.note(
-                    f"upstream task {up} left no manifest (it failed or was skipped); "
-                    "its outputs are not available"
-                )
-                continue
+        for up, manifest, place in self._upstream_manifests(store, log):
             entries = manifest.get("outputs") if isinstance(manifest, dict) else None
             if not isinstance(entries, list):
                 raise NodeFailure(f"the manifest of upstream task {up} is malformed")
+            own = set(manifest.get("own_outputs") or []) if place else set()
             for entry in entries:
                 if not isinstance(entry, dict) or not isinstance(entry.get("object"), str):
                     raise NodeFailure(f"the manifest of upstream task {up} is malformed")
-                path = clean_relpath(str(entry.get("path", "")), f"input from {up}")
+                raw = str(entry.get("path", ""))
+                if raw in own:  # a fan-out item's own output: under <task>/<index>/
+                    raw = f"{place}/{raw}"
+                    entry = {**entry, "path": raw}
+                path = clean_relpath(raw, f"input from {up}")
                 check_key(entry["object"])
                 previous = available.get(path)
                 if previous is not None and previous["object"] != entry["object"]:
@@ -238,6 +243,41 @@ class NodeRun:
             log.note(f"inputs: {len(available)} file(s) from upstream tasks")
         return available, hashes
 
+    def _upstream_manifests(self, store: Store, log: Log):
+        """(task, manifest, place) of each upstream task, and of each item of an upstream fan-out
+        (place: ``<task>/<index>``, where that item's own outputs go; "" for a plain task)."""
+        for up in self.args.upstream:
+            manifest = store.get_json(self.key(up, MANIFEST))
+            if manifest is None:
+                log.note(
+                    f"upstream task {up} left no manifest (it failed or was skipped); "
+                    "its outputs are not available"
+                )
+                continue
+            yield up, manifest, ""
+        for up in getattr(self.args, "upstream_items", []):
+            count, index, found, missing = MAX_ITEMS, 0, 0, []
+            while index < count:
+                manifest = store.get_json(self.key(up, str(index), MANIFEST))
+                if manifest is None:
+                    missing.append(index)
+                else:
+                    item = manifest.get("item") if isinstance(manifest, dict) else None
+                    if isinstance(item, dict) and isinstance(item.get("count"), int):
+                        count = min(item["count"], MAX_ITEMS)
+                    found += 1
+                    yield f"{up}[{index}]", manifest, f"{up}/{index}"
+                index += 1
+                self._check_stop()
+            missing = [i for i in missing if i < count]
+            if missing:
+                log.note(
+                    f"items {', '.join(map(str, missing[:20]))} of upstream fan-out {up} left no "
+                    "manifest (they failed or were skipped); their outputs are not available"
+                )
+            if not found:
+                log.note(f"upstream fan-out {up} has no finished item")
+
     def try_cache(
         self, store: Store, received: dict[str, dict], hashes: dict[str, str], log: Log
     ) -> tuple[dict[str, dict], dict[str, str | None]] | None:
@@ -245,7 +285,7 @@ class NodeRun:
         into this run ((own output entries, notebook/html keys)), or None (run the node)."""
         from .cache import cache_key, lookup, reuse
 
-        self.cache_key = cache_key(self.args, self.bundle_sha256, hashes)
+        self.cache_key = cache_key(self.args, self.bundle_sha256, hashes)  # the item included
         hit = lookup(store, self.cache_key, getattr(self.args, "cache_max_age", None))
         if hit is None:
             log.note(f"cache: no earlier results for key {self.cache_key[:12]}; running the node")
@@ -257,7 +297,7 @@ class NodeRun:
             source_prefix=prefix,
             manifest=manifest,
             run_prefix=self.run_prefix,
-            task=self.task,
+            task=self.folder,
             received=received,
         )
         log.note(
@@ -270,6 +310,16 @@ class NodeRun:
     def _param_env(self) -> dict[str, str]:
         env = {name: env_text(value) for name, value in self.args.params.items()}
         env.update({"MLPIPE_TASK_ID": self.task, "MLPIPE_RUN_PREFIX": self.run_prefix})
+        if self.item:
+            a = self.args
+            env[a.item_parameter] = env_text(a.item)
+            env.update(
+                {
+                    "MLPIPE_ITEM": json.dumps(a.item, sort_keys=True),
+                    "MLPIPE_ITEM_INDEX": str(a.item_index),
+                    "MLPIPE_ITEM_COUNT": str(a.item_count),
+                }
+            )
         return env
 
     def run_script(self, work: Path, log: Log) -> None:
@@ -356,7 +406,7 @@ class NodeRun:
             execute_notebook(
                 path,
                 workdir=path.parent,
-                params=dict(self.args.params),
+                params=self._notebook_params(),
                 write=log.write,
                 executed_path=executed,
                 cell_timeout=_seconds(ENV_CELL_TIMEOUT),
@@ -404,6 +454,12 @@ class NodeRun:
             )
         return manifest["result"]
 
+    def _notebook_params(self) -> dict[str, Any]:
+        params = dict(self.args.params)
+        if self.item:
+            params[self.args.item_parameter] = self.args.item
+        return params
+
     def collect_outputs(self, work: Path, received: dict[str, str]) -> dict[str, Path]:
         """The node's own outputs: files matched by the output globs, less inputs it left unchanged."""
         found, missing = match_outputs(work, list(self.args.outputs))
@@ -419,12 +475,12 @@ class NodeRun:
     def upload_outputs(self, store: Store, own: dict[str, Path], log: Log) -> dict[str, dict]:
         entries = {}
         for rel, path in sorted(own.items()):
-            obj = f"{self.task}/outputs/{rel}"
+            obj = f"{self.folder}/outputs/{rel}"
             store.put_file(self.key(obj), path)
             entries[rel] = {
                 "path": rel,
                 "object": obj,
-                "producer": self.task,
+                "producer": self.folder,
                 "sha256": sha256_file(path),
                 "size": path.stat().st_size,
             }
@@ -492,6 +548,11 @@ def run(args: Any) -> int:
             timer.daemon = True
             timer.start()
         log.note(f"node {task}: {args.kind} {node.file}, run {node.run_prefix}")
+        if node.item:
+            log.note(
+                f"item {args.item_index} of {args.item_count} ({args.item_parameter}="
+                f"{json.dumps(args.item, sort_keys=True)[:200]})"
+            )
         store = open_store(args)
         node.fetch_bundle(store, tmp, work, log)
         node._check_stop()
@@ -519,15 +580,15 @@ def run(args: Any) -> int:
         uploaded["log"] = _upload_log(store, node, log)
         if result and args.xcom_file:  # before the manifest: a task with a manifest succeeded
             _write_xcom(args.xcom_file, result["result"])
-        store.put_json(
-            node.key(task, MANIFEST),
-            {**manifest(task, available, list(entries), started, uploaded), **result},
-        )
+        record_ = {**manifest(task, available, list(entries), started, uploaded), **result}
+        if node.item:
+            record_["item"] = {"index": args.item_index, "count": args.item_count}
+        store.put_json(node.key(node.folder, MANIFEST), record_)
         if args.cache and cached is None and node.cache_key:
             from .cache import record
 
             try:
-                record(store, node.cache_key, node.run_prefix, task, now_iso())
+                record(store, node.cache_key, node.run_prefix, node.folder, now_iso())
             except StoreError as exc:  # the results are there; only the next lookup misses them
                 sys.stderr.write(f"{NOTE_PREFIX}could not record the cache entry: {exc}\n")
     except NodeFailure as failure:
@@ -609,15 +670,15 @@ def _upload_notebook(
     note = to_html(executed, html)
     if note:
         log.note(note)
-    out["notebook"] = f"{node.task}/{executed.name}"
+    out["notebook"] = f"{node.folder}/{executed.name}"
     store.put_file(node.key(out["notebook"]), executed, "application/x-ipynb+json")
     if html.is_file():
-        out["html"] = f"{node.task}/{html.name}"
+        out["html"] = f"{node.folder}/{html.name}"
         store.put_file(node.key(out["html"]), html, "text/html")
     return out
 
 
 def _upload_log(store: Store, node: NodeRun, log: Log) -> str:
-    key = f"{node.task}/{log.path.name}"
+    key = f"{node.folder}/{log.path.name}"
     store.put_file(node.key(key), log.path, "text/plain; charset=utf-8")
     return key
