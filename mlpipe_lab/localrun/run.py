@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import MLPipeError
-from ..plan.model import Plan, Task
+from ..plan.model import BRANCH, Plan, Task
 from ..plan.values import local_resolver, resolve
 from .params import resolve_params
 
@@ -100,6 +100,7 @@ class NodeResult:
     notebook: str | None = None
     html: str | None = None
     outputs: list[str] = field(default_factory=list)  # the node's own outputs (relative paths)
+    reason: str | None = None  # why it was skipped: "branch" (not chosen), "not_chosen", ...
 
     @property
     def duration(self) -> float | None:
@@ -242,6 +243,9 @@ class _Task:
     # partial runs: "run" (as usual), "force" (chosen: runs even when cached), "reuse" (not
     # chosen, but its outputs are inputs: earlier results reused) or "skip" (not part of the run)
     mode: str = "run"
+    # a branch: no process; the engine decides it (plan/branching.py) from this spec
+    branch: dict[str, Any] | None = None
+    targets: list[str] = field(default_factory=list)  # a branch: the tasks linked after it
 
 
 def _install_bundles(bundles: Mapping[str, Any], root: Path) -> None:
@@ -334,6 +338,8 @@ class _Run:
         node.status = status
         if message:
             node.message = message
+        if status == "skipped" and extra.get("reason"):
+            node.reason = extra["reason"]
         stamp = iso(utc_now())
         if status == "queued":
             node.queued_at = stamp
@@ -578,6 +584,44 @@ class _Run:
                 f"mlpipe run: cannot record the cache entry of {task.node.task_id}: {exc}\n"
             )
 
+    # branches
+    def decide_branch(self, task: _Task) -> None:
+        """Decide a branch without a process (the DAG's BranchPythonOperator does the same with
+        the same functions): the linked tasks it does not choose are skipped (reason "branch"),
+        their descendants then follow their trigger rules."""
+        from ..plan.branching import mlpipe_branch_choose, mlpipe_branch_value
+
+        spec = task.branch
+        assert spec is not None
+        tid = task.node.task_id
+        task.node.started_at = iso(utc_now())
+        log = Path(task.node.log)
+
+        def pull(upstream: str) -> Any:
+            manifest = _read_manifest(self.run_dir / upstream / "manifest.json")
+            return manifest.get("result") if isinstance(manifest, dict) else None
+
+        try:
+            value = mlpipe_branch_value(spec, self.result.params, pull)
+            chosen, index = mlpipe_branch_choose(spec, value)
+        except (ValueError, TypeError) as exc:
+            message = f"node '{tid}' failed: branch: {exc}"
+            log.write_text(RESULT_PREFIX + message + "\n", encoding="utf-8")
+            self.state[tid] = "failed"
+            self.set_status(tid, "failed", message)
+            return
+        rule = "otherwise" if index is None else f"rule {index + 1}"
+        runs = ", ".join(chosen) if chosen else "nothing"
+        message = f"value {value!r}: {rule}, runs {runs}"
+        log.write_text(f"{RESULT_PREFIX}branch {tid}: {message}\n", encoding="utf-8")
+        self.state[tid] = "success"
+        self.set_status(tid, "succeeded", message, chosen=chosen)
+        for other in task.targets:
+            if other in chosen or self.tasks[other].node.status != "queued":
+                continue
+            self.state[other] = "skipped"
+            self.set_status(other, "skipped", f"not chosen by branch {tid}", reason="branch")
+
     # scheduling
     def ready(self) -> list[str]:
         """Tasks whose upstream tasks are all done; skip those whose trigger rule says so."""
@@ -638,6 +682,10 @@ class _Run:
                 if not cancelled:
                     progressed = False
                     for tid in self.ready():
+                        if self.tasks[tid].branch is not None:  # decided here, no process
+                            self.decide_branch(self.tasks[tid])
+                            progressed = True
+                            continue
                         if self.try_cache(self.tasks[tid]):
                             progressed = True
                             continue
@@ -686,6 +734,13 @@ class _Run:
             }
         )
         self._events.close()
+
+
+def _read_manifest(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
 
 
 def _verdict(log: Path) -> str:
@@ -948,6 +1003,21 @@ def _tasks(
             log=str(record / "logs" / f"{task.task_id}.log"),
             folder=str(run_dir / task.task_id),
         )
+        if task.kind == BRANCH:  # no process: the engine decides it (_Run.decide_branch)
+            if task.branch is None:
+                raise LocalRunError(f"branch {task.task_id} has nothing to decide")
+            tasks.append(
+                _Task(
+                    node=node,
+                    argv=[],
+                    env={},
+                    timeout=None,
+                    upstream=list(task.upstream),
+                    branch=task.branch.spec(task.task_id),
+                    targets=list(task.branch.targets),
+                )
+            )
+            continue
         timeout = plan.timeout(task)
         cache, max_age = plan.caching(task, default=True)
         material = None

@@ -240,6 +240,8 @@ class LocalRuns:
                 t["state"] = _TASK_STATE.get(status, "none")
                 if status == "skipped" and e.get("reason") == "upstream_failed":
                     t["state"] = "upstream_failed"
+                if status == "skipped" and e.get("reason") == "branch":  # a branch chose others
+                    t["reason"] = "branch"
                 if status == "running":
                     t["started"], t["try_number"] = e.get("time"), 1
                     t["pid"] = e.get("pid")

@@ -1,0 +1,208 @@
+"""Branch nodes run for real: a local-worker pipeline exported (DAG, runner zipapp beside it,
+bundles in an S3 server: moto on 127.0.0.1) and run by ``airflow dags test`` in Airflow 3.3 and
+2.10. A script returns a result (mlpipe-result.json -> the runner's last output line -> the
+BashOperator's XCom); one branch tests a key of it, another a pipeline parameter. The chosen path
+succeeds, the other is skipped, the join after the first branch runs."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("boto3")
+pytest.importorskip("moto")
+
+import boto3
+from fixture_paths import load_airflow_harness
+from pipeline_builder import node, pipeline
+
+from mlpipe_lab.compiler.export import export
+from mlpipe_lab.pipeline import dumps
+from mlpipe_lab.runner.contract import WORKER_ZIPAPP
+
+harness = load_airflow_harness()
+
+try:
+    from s3server import S3Server
+except ImportError:  # pragma: no cover
+    from tests.s3server import S3Server
+
+pytestmark = pytest.mark.airflow
+
+KEY_ID, SECRET = "AKIABRANCH", f"branch-secret-{uuid.uuid4().hex}"
+DAG_ID = "branch_for_real"
+
+
+def branch_node(node_id, parents, label, **params):
+    return {
+        "id": node_id,
+        "type": "execution_node",
+        "op": "mlpipe:branch",
+        "app_data": {
+            "label": label,
+            "component_parameters": params,
+            "ui_data": {"label": label, "x_pos": 0, "y_pos": 0},
+        },
+        "inputs": [
+            {
+                "id": "inPort",
+                "links": [
+                    {"id": f"{p}-{node_id}", "node_id_ref": p, "port_id_ref": "outPort"}
+                    for p in parents
+                ],
+            }
+        ],
+        "outputs": [{"id": "outPort"}],
+    }
+
+
+def write_project(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "train.py").write_text(
+        "import json\nopen('model.txt', 'w').write('m')\n"
+        "json.dump({'metrics': {'accuracy': 0.93}}, open('mlpipe-result.json', 'w'))\n"
+        "print('trained')\n"
+    )
+    for name in ("deploy", "retrain", "extra"):
+        (folder / f"{name}.py").write_text(f"print('{name} ran')\n")
+    (folder / "report.py").write_text(
+        "import os\nassert os.path.exists('model.txt')\nprint('report ran')\n"
+    )
+    doc = pipeline(
+        "branch for real",
+        [
+            node("train", "train.py", label="Train", outputs=["model.txt"]),
+            branch_node(
+                "gate",
+                ["train"],
+                "Good enough?",
+                value_from={"from": "result", "node": "train", "key": "metrics.accuracy"},
+                rules=[{"op": ">=", "value": 0.9, "run": ["deploy"]}],
+                otherwise=["retrain"],
+            ),
+            node("deploy", "deploy.py", parents=["gate"], label="Deploy"),
+            node("retrain", "retrain.py", parents=["gate"], label="Retrain"),
+            node("report", "report.py", parents=["deploy", "retrain"], label="Report"),
+            branch_node(
+                "mode",
+                ["train"],
+                "Full run?",
+                value_from={"from": "parameter", "parameter": "mode"},
+                rules=[{"op": "in", "value": ["full", "complete"], "run": ["extra"]}],
+                otherwise=[],
+            ),
+            node("extra", "extra.py", parents=["mode"], label="Extra"),
+        ],
+        mlpipe={
+            "dag_id": DAG_ID,
+            "parameters": [{"name": "mode", "type": "string", "default": "quick"}],
+        },
+    )
+    path = folder / "branch.pipeline"
+    path.write_text(dumps(doc))
+    return path
+
+
+@pytest.fixture(scope="module")
+def s3():
+    server = S3Server(max_seconds=900)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize("version", ["3.3", "2.10"])
+def test_branch_runs_in_airflow_dags_test(version, s3, tmp_path):
+    venv = harness.require_airflow(version)
+    bucket = f"branch-{uuid.uuid4().hex[:10]}"
+    s3c = boto3.session.Session().client(
+        "s3",
+        endpoint_url=s3.endpoint,
+        region_name="us-east-1",
+        aws_access_key_id=KEY_ID,
+        aws_secret_access_key=SECRET,
+    )
+    s3c.create_bucket(Bucket=bucket)
+    config = {
+        "name": "branch",
+        "type": "airflow",
+        "object_storage": {
+            "endpoint": s3.endpoint,
+            "bucket": bucket,
+            "region": "us-east-1",
+            "prefix": "mlpipe",
+            "auth": {"type": "credentials", "access_key_id": KEY_ID, "secret_access_key": SECRET},
+        },
+        "airflow": {"execution_mode": "local-worker"},
+    }
+    path = write_project(tmp_path / "project")
+    dags = tmp_path / "dags"
+    exported = export(path, config=config, images=[], output=dags / f"{DAG_ID}.py")
+    text = exported.dag_path.read_text()
+    assert "BranchPythonOperator(" in text and SECRET not in text
+    assert (dags / WORKER_ZIPAPP).is_file()
+    for ref in exported.bundles.values():  # what publish uploads
+        s3c.upload_file(str(ref.path), bucket, f"mlpipe/{ref.key}")
+
+    home = tmp_path / "home"
+    env = {
+        "PATH": f"{venv / 'bin'}{os.pathsep}{os.environ.get('PATH', '/usr/bin:/bin')}",
+        "HOME": str(tmp_path),
+        "TMPDIR": str(tmp_path),
+        "LANG": "C.UTF-8",
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db",
+        "MLPIPE_RUNNER_PYTHON": sys.executable,
+        "AWS_ACCESS_KEY_ID": KEY_ID,
+        "AWS_SECRET_ACCESS_KEY": SECRET,
+    }
+    airflow = str(venv / "bin" / "airflow")
+    subprocess.run(
+        [airflow, "db", "migrate"], env=env, check=True, capture_output=True, timeout=300
+    )
+    proc = subprocess.run(
+        [airflow, "dags", "test", DAG_ID],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    out = proc.stdout + proc.stderr
+    db = sqlite3.connect(home / "airflow.db")
+    states = dict(db.execute("SELECT task_id, state FROM task_instance").fetchall())
+    assert states == {
+        "Train": "success",
+        "Good_enough": "success",
+        "Deploy": "success",  # accuracy 0.93 >= 0.9
+        "Retrain": "skipped",
+        "Report": "success",  # the join after the branch
+        "Full_run": "success",
+        "Extra": "skipped",  # mode 'quick' is not in the list; otherwise: nothing
+    }, out[-6000:]
+    xcoms = {}
+    for task_id, value in db.execute(
+        "SELECT task_id, value FROM xcom WHERE key = 'return_value'"
+    ).fetchall():
+        raw = value.decode() if isinstance(value, bytes) else value
+        xcoms[task_id] = json.loads(raw) if isinstance(raw, str) else raw
+    # the runner's last output line is the result, as JSON text
+    assert json.loads(xcoms["Train"]) == {"metrics": {"accuracy": 0.93}}
+    assert "branch Good_enough: value 0.93, rule 1: ['Deploy']" in out, out[-6000:]
+    run = next(
+        o["Key"]
+        for o in s3c.list_objects_v2(Bucket=bucket, Prefix=f"mlpipe/{DAG_ID}/runs/")["Contents"]
+        if o["Key"].endswith("/Report/manifest.json")
+    )
+    manifest = json.loads(s3c.get_object(Bucket=bucket, Key=run)["Body"].read())
+    assert [o["path"] for o in manifest["outputs"]] == ["model.txt"]  # through the branch
