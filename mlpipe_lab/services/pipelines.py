@@ -203,10 +203,10 @@ class Pipelines:
                     "task_id": task_ids[0] if task_ids else None,
                     "task_ids": task_ids,
                     "filename": node.filename,
-                    # a serve node has no file by design
+                    # a serve or branch node has no file by design
                     "file_status": (
                         None
-                        if node.is_serve
+                        if node.is_serve or node.is_branch
                         else "ok"
                         if found.file
                         and not any(p.field.endswith("filename") for p in found.problems)

@@ -221,3 +221,14 @@ def test_runs_api_shows_the_reason(tmp_path, monkeypatch):
     check_response("GET", f"/runs/local/branchy/{result.run_id}", 200, json.dumps(run).encode())
     log = service.logs("local", "branchy", result.run_id, "gate")
     assert "branch gate: value 0.93: rule 1, runs deploy" in log["text"]
+
+
+def test_describe_shows_a_branch_without_a_file(tmp_path):
+    from mlpipe_lab.services import Services
+
+    project(tmp_path / "p")
+    described = Services(tmp_path, tmp_path / "data").pipelines.describe("p/branchy.pipeline")
+    nodes = {n["id"]: n for n in described["nodes"]}
+    assert nodes["gate"]["file_status"] is None and nodes["gate"]["task_id"] == "gate"
+    assert nodes["train"]["file_status"] == "ok"
+    assert "gate" not in " ".join(described["files"])
