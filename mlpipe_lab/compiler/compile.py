@@ -19,10 +19,20 @@ from ..pipeline.problems import WARNING, Problem
 from ..plan import Plan, check
 from ..plan.check import image_refs  # noqa: F401  (re-exported)
 from ..plan.model import BRANCH, KFP, OPERATOR, WORKER
-from . import bash, branch, delivery, kpo, operator, serve
+from . import bash, branch, delivery, kpo, mapping, operator, serve
 from .context import RenderContext
 from .dag import dag_call, imports, shared_constants
-from .emit import Call, EmitError, Name, Splat, Writer, escape_for_comment, literal, render
+from .emit import (
+    Call,
+    EmitError,
+    Method,
+    Name,
+    Splat,
+    Writer,
+    escape_for_comment,
+    literal,
+    render,
+)
 
 try:
     from .._version import __version__ as GENERATOR_VERSION
@@ -56,6 +66,7 @@ MODULE_NAMES = {
     "os",
     "RESULT_TASK_SETTINGS",
     *branch.NAMES,
+    *mapping.NAMES,
 }
 _RESERVED = MODULE_NAMES | set(dir(builtins))
 
@@ -183,6 +194,19 @@ def render_plan(
         else:
             call = kpo.task_call(ctx, t)
         calls.append(call)
+    # fan-outs: an items task each, and the node's task mapped over its output
+    fanouts = [t for t in plan.tasks if t.for_each is not None]
+    variables = _variables([t.task_id for t in plan.tasks], set(imported.values()))
+    item_vars = _variables(
+        [t.for_each.items_task for t in fanouts],  # type: ignore[union-attr]
+        set(imported.values()) | set(variables.values()),
+    )
+    item_vars = {t.task_id: item_vars[t.for_each.items_task] for t in fanouts}  # type: ignore[union-attr]
+    item_calls = {t.task_id: mapping.items_call(ctx, t, imported) for t in fanouts}
+    calls = [
+        mapping.mapped(ctx, t, c, item_vars[t.task_id]) if t.for_each is not None else c
+        for t, c in zip(plan.tasks, calls)
+    ]
     if kpo.NOTEBOOK_PARAMS in ctx.uses:
         constants.insert(1, (kpo.NOTEBOOK_PARAMS, kpo.notebook_param_args(ctx)))  # after RUNNER
     if bash.ZIPAPP in ctx.uses:
@@ -192,7 +216,11 @@ def render_plan(
         constants.insert(1, (delivery.INIT, delivery.runner_pod(ctx)))
     # what every runner/serve task has in common goes into module constants (operator and KFP
     # component tasks keep their own arguments)
-    own = [c for t, c in zip(plan.tasks, calls) if t.kind not in (OPERATOR, KFP, BRANCH)]
+    own = [
+        c.obj if isinstance(c, Method) else c  # a fan-out's partial() takes the same settings
+        for t, c in zip(plan.tasks, calls)
+        if t.kind not in (OPERATOR, KFP, BRANCH)
+    ]
     _share_common_settings(constants, own)
     _share_common_entries(constants, own, "env_vars", "TASK_ENV")
     _share_common_entries(constants, own, "env", "TASK_ENV")
@@ -220,14 +248,22 @@ def render_plan(
         )
     for name, value in constants:
         w.assign(name, value)
+    copied: set[str] = set()
     if any(t.kind == BRANCH for t in plan.tasks):
         w.raw_lines(branch.functions())
+        copied = set(branch.NAMES)
+        w.line()
+    if fanouts:
+        w.raw_lines(mapping.functions(copied))
+        if worker:
+            w.raw_lines(mapping.ITEM_BASH_SOURCE)
         w.line()
     w.line()
     w.raw_lines(_with_dag(dag))
-    variables = _variables([t.task_id for t in plan.tasks], set(imported.values()))
     for task, call in zip(plan.tasks, calls):
         w.line()
+        if task.task_id in item_calls:
+            w.assign(item_vars[task.task_id], item_calls[task.task_id], indent=1)
         w.assign(variables[task.task_id], call, indent=1)
     edges = [t for t in plan.tasks if t.upstream]
     if edges:
@@ -235,7 +271,12 @@ def render_plan(
         for t in edges:
             ups = [Name(variables[u]) for u in t.upstream]
             lines = render(ups[0] if len(ups) == 1 else ups, 1)
-            lines[-1] += " >> " + variables[t.task_id]
+            targets = [variables[t.task_id]]
+            if t.task_id in item_vars:  # the items task reads what the upstream tasks made
+                targets.insert(0, item_vars[t.task_id])
+            lines[-1] += " >> " + (
+                targets[0] if len(targets) == 1 else "[" + ", ".join(targets) + "]"
+            )
             w.raw_lines(lines)
     return w.text()
 

@@ -53,9 +53,10 @@ class RenderContext:
         # how the runner reaches the runner tasks' pods (see delivery.py)
         self.delivery_modes = {t.delivery for t in plan.tasks if t.delivery}
         # True when some task's command is not the configuration's runner (serve nodes, runtime
-        # images that choose the other delivery): then each runner task names its command
+        # images that choose the other delivery, a fan-out's cmds that carry its arguments): then
+        # each runner task names its command
         self.cmds_per_task = plan.executor == PODS and (
-            any(t.kind in ("serve", "kfp") for t in plan.tasks)
+            any(t.kind in ("serve", "kfp") or t.for_each is not None for t in plan.tasks)
             or bool(self.delivery_modes - {plan.runner.delivery})
         )
 

@@ -75,6 +75,21 @@ class Concat:
         self.parts = parts
 
 
+class Method:
+    """``OBJ.name(key=value, ...)``: a method called on what a Call returns
+    (``Operator.partial(...).expand(...)``)."""
+
+    __slots__ = ("obj", "name", "kwargs")
+
+    def __init__(self, obj: Any, name: str, kwargs: Sequence[tuple[str, Any]] = ()):
+        self.obj = obj
+        self.name = _check_name(name)
+        self.kwargs = [(_check_name(k), v) for k, v in kwargs]
+
+    def suffix(self) -> str:
+        return "." + self.name + "(" + ", ".join(k + "=" + _inline(v) for k, v in self.kwargs) + ")"
+
+
 class Call:
     """``func(arg, ..., key=value, ...)``; func is a dotted name the compiler chose."""
 
@@ -152,6 +167,7 @@ _INLINE = {
     Splat: _splat_outside,
     Call: _call,
     Concat: lambda v: " + ".join(_inline(p) for p in v.parts),
+    Method: lambda v: _inline(v.obj) + v.suffix(),
     list: _list,
     Args: _list,
     tuple: _tuple,
@@ -205,6 +221,10 @@ def _call_items(call: Call) -> list[str]:
 def render(value: Any, indent: int = 0, prefix: str = "") -> list[str]:
     """Lines of source for ``prefix + value`` at an indent level: on one line when it fits,
     else one item per line (recursively). A Call with multiline=True is always broken."""
+    if type(value) is Method:
+        lines = render(value.obj, indent, prefix)
+        lines[-1] += value.suffix()
+        return lines
     pad = INDENT * indent
     forced = isinstance(value, Call) and value.multiline
     if not forced:

@@ -94,6 +94,8 @@ def aliases(tasks: list[Task], reserved: set[str]) -> dict[tuple[str, str], str]
             add(t.operator.module, t.operator.class_name)
         elif t.kind == "branch":
             add("airflow.providers.standard.operators.python", "BranchPythonOperator")
+        if t.for_each is not None:  # its items task (compiler/mapping.py)
+            add("airflow.providers.standard.operators.python", "PythonOperator")
     for t in tasks:  # functions given to operators (python_callable)
         for arg in t.operator.arguments if t.operator is not None else []:
             if isinstance(arg.value, CallableRef):

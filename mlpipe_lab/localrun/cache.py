@@ -20,6 +20,7 @@ import datetime as _dt
 import hashlib
 import json
 import os
+import re
 import shutil
 import threading
 from collections.abc import Callable, Mapping
@@ -30,6 +31,8 @@ from ..runner.contract import CONTRACT_VERSION
 
 CACHE_DIR = "_mlpipe_cache"
 MANIFEST = "manifest.json"
+# a task id, or "<task id>/<index>" for an item of a fan-out (its own cache entry)
+_TASK = re.compile(r"^(?!\.\.?(/|$))[^/]+(/[0-9]+)?$")
 NOTE_PREFIX = "[mlpipe-runner] "
 KEY_VERSION = 1  # of the key's recipe below; bump when it changes
 
@@ -171,7 +174,7 @@ class CacheIndex:
         prefix, task = entry.get("run_prefix"), entry.get("task_id")
         if not isinstance(prefix, str) or not isinstance(task, str):
             return None
-        if ".." in prefix.split("/") or "/" in task or task in ("", ".", ".."):
+        if ".." in prefix.split("/") or not _TASK.match(task):
             return None
         hit = finished_task(self.root, prefix, task)
         if hit is None:
@@ -230,7 +233,7 @@ def reuse(
     if earlier:
         text += (NOTE_PREFIX + f"the log of {hit.task_id} in run {hit.run_id}:\n").encode()
         text += earlier
-    log_key = f"{task_id}/{task_id}.log"
+    log_key = f"{task_id}/{task_id.split('/')[0]}.log"  # an item: <task>/<index>/<task>.log
     (run_dir / log_key).write_bytes(text)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     log_path.write_bytes(text)

@@ -101,6 +101,8 @@ class NodeResult:
     html: str | None = None
     outputs: list[str] = field(default_factory=list)  # the node's own outputs (relative paths)
     reason: str | None = None  # why it was skipped: "branch" (not chosen), "not_chosen", ...
+    # a fan-out node: {total, success, failed, running} of its items (docs/control-flow.md)
+    items: dict[str, int] | None = None
 
     @property
     def duration(self) -> float | None:
@@ -246,6 +248,9 @@ class _Task:
     # a branch: no process; the engine decides it (plan/branching.py) from this spec
     branch: dict[str, Any] | None = None
     targets: list[str] = field(default_factory=list)  # a branch: the tasks linked after it
+    for_each: Any = None  # a fan-out node's ForEach: the engine runs one process per item
+    parent: str | None = None  # an item of a fan-out: its node's task id ("<task>/<index>" its own)
+    index: int | None = None
 
 
 def _install_bundles(bundles: Mapping[str, Any], root: Path) -> None:
@@ -312,6 +317,7 @@ class _Run:
         self.procs: dict[str, subprocess.Popen] = {}
         self.done: queue.Queue = queue.Queue()
         self.threads: list[threading.Thread] = []
+        self.items: dict[str, list[_Task]] = {}  # fan-out nodes' items, once expanded
         self._events = open(record / "events.jsonl", "a", encoding="utf-8")
         self._lock = threading.Lock()
 
@@ -334,6 +340,9 @@ class _Run:
                 sys.stderr.write(f"mlpipe run: event listener failed: {exc}\n")
 
     def set_status(self, task_id: str, status: str, message: str = "", **extra: Any) -> None:
+        if self.tasks[task_id].parent is not None:
+            self._item_status(task_id, status, message, **extra)
+            return
         node = self.tasks[task_id].node
         node.status = status
         if message:
@@ -344,7 +353,7 @@ class _Run:
         if status == "queued":
             node.queued_at = stamp
         elif status == "running":
-            node.started_at = stamp
+            node.started_at = node.started_at or stamp  # a fan-out node says it per item
         elif status in TERMINAL:
             node.finished_at = stamp
         self.emit(
@@ -357,9 +366,207 @@ class _Run:
                 "message": node.message,
                 "log": node.log,
                 "exit_code": node.exit_code,
+                **({"items": dict(node.items)} if node.items is not None else {}),
                 **extra,
             }
         )
+
+    # fan-out (docs/control-flow.md): a node's items run as processes of their own, "<task>/<i>"
+    def expand(self, task: _Task) -> None:
+        """A fan-out node whose upstream tasks are done: its items become processes to run (or
+        the node ends: its value is not a list, or the list is empty)."""
+        from ..plan.items import local_items
+        from .cache import read_json
+
+        tid = task.node.task_id
+        fe = task.for_each
+
+        def result(task_id: str) -> Any:
+            manifest = read_json(self.run_dir / task_id / "manifest.json")
+            return manifest.get("result") if isinstance(manifest, dict) else None
+
+        try:
+            values, arguments = local_items(
+                tid,
+                fe,
+                self.result.params,
+                {t: result(t) for t in ([fe.value.task_id] if fe.value.task_id else [])},
+            )
+        except ValueError as exc:
+            self.state[tid] = "failed"
+            self.set_status(tid, "failed", f"node '{tid}': {exc}")
+            return
+        if not values:  # as Airflow does with an empty list
+            self.state[tid] = "skipped"
+            self.set_status(tid, "skipped", "the list to run over is empty", reason="empty")
+            return
+        logs = Path(task.node.log).with_suffix("")
+        logs.mkdir(parents=True, exist_ok=True)
+        self.items[tid] = []
+        for index, (value, args) in enumerate(zip(values, arguments)):
+            item_id = f"{tid}/{index}"
+            material = None
+            if task.material is not None:
+                text = json.dumps(value, sort_keys=True)
+                material = {**task.material, "item": [fe.item_parameter, text]}
+            item = _Task(
+                node=NodeResult(
+                    task_id=item_id,
+                    node_id=task.node.node_id,
+                    label=f"{task.node.label} [{index}]",
+                    kind=task.node.kind,
+                    file=task.node.file,
+                    upstream=[],
+                    trigger_rule="all_success",
+                    log=str(logs / f"{index}.log"),
+                    folder=str(self.run_dir / tid / str(index)),
+                ),
+                argv=[*task.argv, *args],
+                env=task.env,
+                timeout=task.timeout,
+                upstream=[],
+                inputs=task.inputs,
+                cache=task.cache,
+                max_age=task.max_age,
+                material=material,
+                mode=task.mode,
+                parent=tid,
+                index=index,
+            )
+            self.tasks[item_id] = item
+            self.items[tid].append(item)
+        task.node.items = {"total": len(values), "success": 0, "failed": 0, "running": 0}
+        with open(task.node.log, "w", encoding="utf-8") as fh:
+            fh.write(
+                f"{RESULT_PREFIX}node '{tid}' runs once per item: {len(values)} item(s), at most "
+                f"{fe.max_parallel} at a time; each item's log follows when it ends (and is in "
+                f"{logs.name}/<index>.log)\n"
+            )
+        self.set_status(tid, "running")
+
+    def _item_status(self, item_id: str, status: str, message: str = "", **extra: Any) -> None:
+        item = self.tasks[item_id]
+        node = item.node
+        node.status = status
+        if message:
+            node.message = message
+        stamp = iso(utc_now())
+        if status == "running":
+            node.started_at = stamp
+        elif status in TERMINAL:
+            node.finished_at = stamp
+        parent = self.tasks[item.parent]  # type: ignore[index]
+        self.emit(
+            {
+                "event": "item",
+                "task_id": parent.node.task_id,
+                "index": item.index,
+                "status": status,
+                "message": node.message,
+                "log": node.log,
+                "exit_code": node.exit_code,
+                **extra,
+            }
+        )
+        items = self.items[parent.node.task_id]
+        counts = {
+            "total": len(items),
+            "success": sum(i.node.status in ("succeeded", "cached") for i in items),
+            "failed": sum(i.node.status in ("failed", "cancelled") for i in items),
+            "running": sum(i.node.status == "running" for i in items),
+        }
+        if status in TERMINAL:
+            self._append_item_log(parent, item)
+        parent.node.items = counts
+        if all(i.node.status in TERMINAL for i in items):
+            self._aggregate(parent)
+        elif status != "queued":
+            self.set_status(parent.node.task_id, "running")
+
+    @staticmethod
+    def _append_item_log(parent: _Task, item: _Task) -> None:
+        try:
+            text = Path(item.node.log).read_bytes()
+        except OSError:
+            text = b""
+        head = f"\n---- item {item.index}: {item.node.status} ----\n".encode()
+        with open(parent.node.log, "ab") as fh:
+            fh.write(head + text)
+
+    def _aggregate(self, parent: _Task) -> None:
+        """Every item ended: the node's state (any failed: failed), and a manifest listing every
+        item's outputs under <task>/<index>/ (what a downstream runner receives), for the cache
+        keys and the runs API."""
+        from .cache import read_json
+
+        tid = parent.node.task_id
+        items = self.items[tid]
+        failed = [i for i in items if i.node.status == "failed"]
+        cancelled = [i for i in items if i.node.status == "cancelled"]
+        if failed or cancelled:
+            self.state[tid] = "failed"
+            if failed:
+                first = failed[0]
+                message = (
+                    f"{len(failed)} of {len(items)} items failed; item {first.index}: "
+                    f"{first.node.message or 'no message'}"
+                )
+                self.set_status(tid, "failed", message)
+            else:
+                self.set_status(tid, "cancelled", "cancelled while running")
+            return
+        outputs: dict[str, dict[str, Any]] = {}
+        own: list[str] = []
+        for item in items:
+            manifest = read_json(self.run_dir / item.node.task_id / "manifest.json")
+            if not isinstance(manifest, dict):
+                continue
+            mine = set(manifest.get("own_outputs") or [])
+            for entry in manifest.get("outputs") or []:
+                if not isinstance(entry, dict) or not isinstance(entry.get("path"), str):
+                    continue
+                path = entry["path"]
+                if path in mine:
+                    path = f"{item.node.task_id}/{path}"
+                    own.append(path)
+                outputs.setdefault(path, {**entry, "path": path})
+        _write_json(
+            self.run_dir / tid / "manifest.json",
+            {
+                "task_id": tid,
+                "status": "succeeded",
+                "finished": iso(utc_now()),
+                "outputs": [outputs[p] for p in sorted(outputs)],
+                "own_outputs": sorted(own),
+                "items": len(items),
+            },
+        )
+        node = parent.node
+        node.outputs = sorted(own)
+        self.state[tid] = "success"
+        all_cached = all(i.node.status == "cached" for i in items)
+        self.set_status(tid, "cached" if all_cached else "succeeded")
+
+    def schedule_items(self) -> bool:
+        """Start the items that may start: within the run's parallelism and their node's
+        max_parallel; items with cached results end at once. True when an item ended."""
+        progressed = False
+        for tid in self.order:
+            items = self.items.get(tid)
+            if not items or self.tasks[tid].node.status != "running":
+                continue
+            limit = self.tasks[tid].for_each.max_parallel
+            for item in items:
+                if item.node.status != "queued":
+                    continue
+                if self.try_cache(item):
+                    progressed = True
+                    continue
+                running = sum(i.node.status == "running" for i in items)
+                if running >= limit or len(self.procs) >= self.max_parallel:
+                    break
+                self.launch(item)
+        return progressed
 
     # processes
     def launch(self, task: _Task) -> None:
@@ -678,6 +885,12 @@ class _Run:
                     for tid in self.order:
                         if self.tasks[tid].node.status == "queued":
                             self.set_status(tid, "cancelled", "the run was cancelled")
+                    for items in self.items.values():
+                        for item in items:
+                            if item.node.status == "queued":
+                                self.set_status(
+                                    item.node.task_id, "cancelled", "the run was cancelled"
+                                )
                     self.stop_all()
                 if not cancelled:
                     progressed = False
@@ -686,12 +899,18 @@ class _Run:
                             self.decide_branch(self.tasks[tid])
                             progressed = True
                             continue
+                        if self.tasks[tid].for_each is not None:
+                            self.expand(self.tasks[tid])
+                            progressed = True
+                            continue
                         if self.try_cache(self.tasks[tid]):
                             progressed = True
                             continue
                         if len(self.procs) >= self.max_parallel:
                             break
                         self.launch(self.tasks[tid])
+                    if self.schedule_items():
+                        progressed = True
                     if progressed:  # their descendants may be ready now
                         continue
                 with self._lock:
@@ -712,6 +931,10 @@ class _Run:
                 tid, code, timed_out = self.done.get()
                 if self.tasks[tid].node.status == "running":
                     self.finish(tid, code, timed_out, True)
+            for items in self.items.values():
+                for item in items:
+                    if item.node.status in ("queued", "running"):
+                        self.set_status(item.node.task_id, "cancelled", "the run was cancelled")
             for tid in self.order:
                 if self.tasks[tid].node.status in ("queued", "running"):
                     self.set_status(tid, "cancelled", "the run was cancelled")
@@ -1044,6 +1267,7 @@ def _tasks(
                 cache=material is not None,
                 max_age=max_age,
                 material=material,
+                for_each=task.for_each,
             )
         )
     return tasks

@@ -242,7 +242,11 @@ class LocalRuns:
                     t["state"] = "upstream_failed"
                 if status == "skipped" and e.get("reason") == "branch":  # a branch chose others
                     t["reason"] = "branch"
-                if status == "running":
+                if isinstance(e.get("items"), dict):  # a fan-out node: its items' counts
+                    t["items"] = e["items"]
+                if status == "running" and t.get("started"):
+                    pass  # a fan-out node says "running" again as its items go on
+                elif status == "running":
                     t["started"], t["try_number"] = e.get("time"), 1
                     t["pid"] = e.get("pid")
                 elif status in ("succeeded", "failed", "cancelled", "skipped"):

@@ -194,7 +194,15 @@ def test_parser_is_stdlib_only():
     modules |= {
         n.module.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module
     }
-    assert modules <= {"__future__", "argparse", "collections", "json", "typing"}
+    assert modules <= {
+        "__future__",
+        "argparse",
+        "base64",
+        "binascii",
+        "collections",
+        "json",
+        "typing",
+    }
     assert build_parser().prog == "python -m mlpipe_lab.runner"
 
 
