@@ -98,7 +98,9 @@ async def test_schemas_index_and_each_schema(api):
         "execute-python-node",
         "execute-r-node",
         "mlpipe:serve-mlflow-model",
+        "mlpipe:branch",
     }
+    assert index["node_types"]["mlpipe:branch"]["file"] is False
     for name in index["schemas"]:
         code, schema = await api("GET", f"schemas/{name}")
         assert code == 200 and "$ref" not in json.dumps(schema)

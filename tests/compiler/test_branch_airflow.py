@@ -206,3 +206,42 @@ def test_branch_runs_in_airflow_dags_test(version, s3, tmp_path):
     )
     manifest = json.loads(s3c.get_object(Bucket=bucket, Key=run)["Body"].read())
     assert [o["path"] for o in manifest["outputs"]] == ["model.txt"]  # through the branch
+
+
+def test_pods_dag_with_a_branch_imports_in_airflow_3_and_2(tmp_path):
+    """Kubernetes mode: the DAG imports and serializes in both versions; the result's pod writes
+    /airflow/xcom/return.json, which KubernetesPodOperator's XCom sidecar reads (do_xcom_push)."""
+    import compile_corpus as cc
+
+    from mlpipe_lab.compiler.compile import render_plan
+    from mlpipe_lab.pipeline import Pipeline, document
+    from mlpipe_lab.plan import plan
+
+    path = write_project(tmp_path / "project")
+    doc = document.parse(path.read_text(), pipeline=path.name)
+    defaults = doc["pipelines"][0]["app_data"]["properties"].setdefault("pipeline_defaults", {})
+    defaults["runtime_image"] = "python:3.11"
+    result = plan(Pipeline(doc, path.name), cc.CONFIG, cc.IMAGES, bundles={})
+    assert result.ok, [p.describe() for p in result.errors]
+    dags = tmp_path / "dags"
+    dags.mkdir()
+    text = render_plan(result, source_path="branch.pipeline", source_sha256="0" * 64)
+    (dags / f"{DAG_ID}.py").write_text(text)
+    for version, info in harness.inspect_both(dags, render={"mode": "full"}).items():
+        assert not info["import_errors"], (version, info["import_errors"])
+        dag = info["dags"][DAG_ID]
+        assert dag["serialization_error"] is None, (version, dag["serialization_error"])
+        tasks = dag["tasks"]
+        assert tasks["Good_enough"]["operator"] == "BranchPythonOperator"
+        assert tasks["Good_enough"]["downstream"] == ["Deploy", "Retrain"]
+        assert tasks["Report"]["trigger_rule"] == "none_failed_min_one_success"
+        assert tasks["Deploy"]["trigger_rule"] == "all_success"
+        train = tasks["Train"]
+        args = train["arguments"]
+        assert args[args.index("--xcom-file") + 1] == "/airflow/xcom/return.json"
+        containers = [c["name"] for c in train["pod"]["spec"]["containers"]]
+        assert "airflow-xcom-sidecar" in containers, (version, containers)
+        base = train["pod"]["spec"]["containers"][0]
+        assert "/airflow/xcom" in [m["mountPath"] for m in base.get("volumeMounts") or []]
+        deploy = tasks["Deploy"]["pod"]["spec"]["containers"]
+        assert [c["name"] for c in deploy] == ["base"]  # no result: no sidecar
