@@ -826,6 +826,8 @@ class _Run:
         for other in task.targets:
             if other in chosen or self.tasks[other].node.status != "queued":
                 continue
+            if self.tasks[other].mode == "force":  # a partial run chose it: it runs regardless
+                continue
             self.state[other] = "skipped"
             self.set_status(other, "skipped", f"not chosen by branch {tid}", reason="branch")
 

@@ -184,6 +184,12 @@ def test_branch_on_a_result_and_on_a_parameter(tmp_path):
     assert reasons(fourth)["retrain"] == "branch"
     assert reasons(fourth)["mode"] == "not_chosen"
 
+    # a node the partial run chooses runs even where the branch would not take it
+    fifth = run_pipeline(path, artifacts_root=art, only=["retrain"])
+    assert fifth.ok, fifth.report()
+    assert states(fifth)["gate"] == "succeeded" and states(fifth)["retrain"] == "succeeded"
+    assert states(fifth)["deploy"] == "skipped" and states(fifth)["report"] == "skipped"
+
 
 def test_a_branch_that_cannot_decide_fails_in_one_line(tmp_path):
     path = project(tmp_path / "p", key="metrics.loss")
