@@ -18,8 +18,8 @@ from ..pipeline.model import Pipeline
 from ..pipeline.problems import WARNING, Problem
 from ..plan import Plan, check
 from ..plan.check import image_refs  # noqa: F401  (re-exported)
-from ..plan.model import BRANCH, KFP, OPERATOR, WORKER
-from . import bash, branch, delivery, kpo, mapping, operator, serve
+from ..plan.model import APPROVAL, BRANCH, KFP, OPERATOR, WORKER
+from . import approval, bash, branch, delivery, kpo, mapping, operator, serve
 from .context import RenderContext
 from .dag import dag_call, imports, shared_constants
 from .emit import (
@@ -67,6 +67,7 @@ MODULE_NAMES = {
     "RESULT_TASK_SETTINGS",
     *branch.NAMES,
     *mapping.NAMES,
+    "ApprovalOperator",
 }
 _RESERVED = MODULE_NAMES | set(dir(builtins))
 
@@ -185,6 +186,8 @@ def render_plan(
             call = operator.operator_call(ctx, t, imported)
         elif t.kind == BRANCH:
             call = branch.task_call(ctx, t, imported)
+        elif t.kind == APPROVAL:
+            call = approval.task_call(ctx, t)
         elif t.kind == KFP:
             call = operator.kfp_call(ctx, t)
         elif worker:
@@ -219,7 +222,7 @@ def render_plan(
     own = [
         c.obj if isinstance(c, Method) else c  # a fan-out's partial() takes the same settings
         for t, c in zip(plan.tasks, calls)
-        if t.kind not in (OPERATOR, KFP, BRANCH)
+        if t.kind not in (OPERATOR, KFP, BRANCH, APPROVAL)
     ]
     _share_common_settings(constants, own)
     _share_common_entries(constants, own, "env_vars", "TASK_ENV")
@@ -237,6 +240,8 @@ def render_plan(
     w.raw_lines(imports(ctx.uses, target))
     if imported:
         w.raw_lines(operator.import_lines({alias: key for key, alias in imported.items()}, target))
+    if approval.NAME in ctx.uses:
+        w.raw_lines(approval.import_lines(plan.tasks))
     w.line()
     if worker:
         w.comment(

@@ -26,7 +26,9 @@ GENERIC_OPS = (NOTEBOOK_OP, PYTHON_OP, R_OP)
 SERVE_OP = "mlpipe:serve-mlflow-model"
 # A branch (docs/control-flow.md): no file; chooses which of the nodes linked after it run.
 BRANCH_OP = "mlpipe:branch"
-TASK_OPS = GENERIC_OPS + (SERVE_OP, BRANCH_OP)
+# An approval gate (no file): a task that waits for a person's decision (docs/control-flow.md).
+APPROVAL_OP = "mlpipe:approval"
+TASK_OPS = GENERIC_OPS + (SERVE_OP, BRANCH_OP, APPROVAL_OP)
 
 # Properties every node inherits from pipeline_defaults, and how list entries are keyed
 # when a node's list is merged with the default list (the node's entry wins on the same key).
@@ -99,6 +101,10 @@ class Node:
         return self.type == "execution_node" and self.op == BRANCH_OP
 
     @property
+    def is_approval(self) -> bool:
+        return self.type == "execution_node" and self.op == APPROVAL_OP
+
+    @property
     def is_component(self) -> bool:
         """An Airflow operator or KFP component node (any other op): the planner resolves it
         from the component catalogs (``mlpipe_lab.components``)."""
@@ -107,7 +113,13 @@ class Node:
     @property
     def is_task(self) -> bool:
         """Becomes one or more Airflow tasks."""
-        return self.is_generic or self.is_serve or self.is_branch or self.is_component
+        return (
+            self.is_generic
+            or self.is_serve
+            or self.is_branch
+            or self.is_approval
+            or self.is_component
+        )
 
     @property
     def group(self) -> list[str]:

@@ -17,6 +17,7 @@ from . import document
 from .files import LocalFiles, PipelineFiles
 from .model import (
     BRANCH_OP,
+    APPROVAL_OP,
     CURRENT_VERSION,
     GENERIC_OPS,
     SERVE_OP,
@@ -273,6 +274,15 @@ class Validator:
             if "mlpipe" in node.app_data:
                 data["mlpipe"] = node.app_data["mlpipe"]
             for err in self.schema_errors("node-properties", data, f"/$defs/{BRANCH_OP}"):
+                self.add("schema", _plain(err), node=node, path=_pointer(_err_parts(err)))
+            return
+        if node.op == APPROVAL_OP:  # no file, no image: its properties only (the plan says more)
+            data = {"label": node.app_data.get("label", ""), "component_parameters": node.parameters}
+            if "mlpipe" in node.app_data:
+                data["mlpipe"] = node.app_data["mlpipe"]
+            if not isinstance(data["label"], str):
+                data["label"] = ""
+            for err in self.schema_errors("node-properties", data, f"/$defs/{APPROVAL_OP}"):
                 self.add("schema", _plain(err), node=node, path=_pointer(_err_parts(err)))
             return
         if node.is_component:

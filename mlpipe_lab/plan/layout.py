@@ -8,7 +8,16 @@ from dataclasses import dataclass, field
 
 from ..pipeline.graph import Graph
 from ..pipeline.ids import slugify, unique_ids
-from ..pipeline.model import BRANCH_OP, NOTEBOOK_OP, PYTHON_OP, R_OP, SERVE_OP, Node, Pipeline
+from ..pipeline.model import (
+    APPROVAL_OP,
+    BRANCH_OP,
+    NOTEBOOK_OP,
+    PYTHON_OP,
+    R_OP,
+    SERVE_OP,
+    Node,
+    Pipeline,
+)
 
 KIND_BY_OP = {
     NOTEBOOK_OP: "notebook",
@@ -16,6 +25,7 @@ KIND_BY_OP = {
     R_OP: "r",
     SERVE_OP: "serve",
     BRANCH_OP: "branch",
+    APPROVAL_OP: "approval",
 }
 # An operator or KFP component node: the planner tells which (model.OPERATOR or model.KFP).
 COMPONENT = "component"
@@ -148,7 +158,7 @@ def layout(pipeline: Pipeline, local: bool = False) -> Layout:
         order = [n.id for n in pipeline.nodes]
     slots: list[Slot] = []
     memo: dict[str, list[str]] = {}
-    data_of: dict[str, list[str]] = {}  # serve node -> the data upstream it passes on
+    data_of: dict[str, list[str]] = {}  # serve node, gate -> the data upstream it passes on
     for nid in order:
         if nid not in ids:
             continue
@@ -158,6 +168,9 @@ def layout(pipeline: Pipeline, local: bool = False) -> Layout:
         data_ups = list(dict.fromkeys(d for u in parents for d in data_of.get(u, [ids[u]])))
         if node.is_branch:  # no outputs: the nodes after it receive those before it
             data_of[nid] = data_ups
+        if node.is_approval:  # a gate has no outputs: the tasks before it pass theirs on
+            data_of[nid] = data_ups
+            data_ups = []
         if nid not in steps:
             slots.append(
                 Slot(

@@ -18,7 +18,11 @@ OPERATOR, KFP = "operator", "kfp"
 BRANCH = "branch"
 BRANCH_JOIN_RULE = "none_failed_min_one_success"  # joins after a branch (unless the node says)
 BRANCH_OPS = ("==", "!=", "<", "<=", ">", ">=", "in", "not in", "is true", "is false")
+# An approval gate: no process; Airflow's ApprovalOperator (3.1+), the local engine waits for a
+# decision file (docs/control-flow.md).
+APPROVAL = "approval"
 RUNNER_KINDS = (NOTEBOOK, PYTHON, R)
+APPROVE, REJECT = "approve", "reject"
 
 # How the tasks of a DAG execute: as Kubernetes pods (the default, also for the local runtime's
 # embedded Airflow), or on the Airflow worker itself (execution mode "local-worker").
@@ -271,6 +275,17 @@ class Branch:
 
 
 @dataclass
+class Approval:
+    """What an approval gate asks and what happens when nobody answers: ``message`` is the user's
+    text with the pipeline parameters it names as run-time values; ``timeout`` in seconds (None:
+    wait until someone decides); ``on_timeout``: APPROVE or REJECT."""
+
+    message: Value
+    timeout: int | None = None
+    on_timeout: str = REJECT
+
+
+@dataclass
 class Task:
     """One Airflow task. A notebook/Python/R node is one task; a serve node is one per step."""
 
@@ -316,6 +331,7 @@ class Task:
     operator: OperatorCall | None = None  # operator tasks: the operator and its arguments
     branch: Branch | None = None  # branch tasks: what they decide
     for_each: ForEach | None = None  # a fan-out: one instance per item (runner tasks only)
+    approval: Approval | None = None  # approval gates: their message and timeout
 
     @property
     def effective_trigger_rule(self) -> str:

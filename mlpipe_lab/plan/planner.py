@@ -32,6 +32,7 @@ from ..runner.contract import (
 from . import fanout, flow
 from .layout import COMPONENT, Layout, Slot, layout
 from .model import (
+    APPROVAL,
     BRANCH,
     PODS,
     WORKER,
@@ -331,6 +332,8 @@ class Planner:
             if slot.kind == BRANCH
             else self._serve_task(slot)
             if slot.kind == "serve"
+            else self._approval_task(slot)
+            if slot.kind == APPROVAL
             else self._component_task(slot)
             if slot.kind == COMPONENT
             else self._runner_task(slot)
@@ -372,8 +375,8 @@ class Planner:
         seen: set[str] = set()
         for slot in self.layout.slots:  # type: ignore[union-attr]
             node = slot.node
-            if slot.kind in (COMPONENT, BRANCH) or node.id in seen:
-                continue  # a component runs its own image (plan/components.py); a branch none
+            if slot.kind in (COMPONENT, BRANCH, APPROVAL) or node.id in seen:
+                continue  # a component runs its own image (plan/components.py); a branch, a gate none
             seen.add(node.id)
             image = self.p.node_properties(node).get("runtime_image")
             if not (isinstance(image, str) and image.strip()):
@@ -1055,6 +1058,13 @@ class Planner:
 
     def tolerations(self, node: Node, props: dict[str, Any]) -> list[Toleration]:
         return self._tolerations(node, props)
+
+    # -- approval gates ------------------------------------------------------------------------
+
+    def _approval_task(self, slot: Slot) -> Task:
+        from .approval import approval_task
+
+        return approval_task(self, slot)
 
     # -- serve nodes ---------------------------------------------------------------------------
 

@@ -61,6 +61,8 @@ class Settings:
     # how the runner reaches task pods (runner/contract.py); runtime images may override the mode
     runner_delivery: str = DEFAULT_DELIVERY
     runner_image: str = ""
+    # airflow.version: "2", "3" or "auto" (detect); what the DAG may use (approval gates need 3.1+)
+    airflow_version: str = "auto"
 
 
 def read_settings(config: dict[str, Any]) -> Settings:
@@ -111,4 +113,5 @@ def read_settings(config: dict[str, Any]) -> Settings:
             else "image"
         ),
         runner_image=_text(kube.get("runner_image")) or default_runner_image(),
+        airflow_version=str(airflow.get("version") or "auto") if kind == "airflow" else "auto",
     )

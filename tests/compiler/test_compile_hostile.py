@@ -504,3 +504,67 @@ def test_hostile_branch_rules_stay_literal(case):
     assert choose(params={"p": values["value"]}, ti=None) == [yes]
     if values["item"] != values["value"]:
         assert choose(params={"p": values["item"]}, ti=None) == [yes, no]
+
+
+# -- approval gates: the message is a templated field, the label reaches the Airflow 2 sentence ------
+
+
+@st.composite
+def hostile_gates(draw):
+    label = draw(hostile_text)[:250] or "g"
+    message = draw(hostile_text)
+    gate = node("g", "x.py", label=label, parents=["a"])
+    gate["op"] = "mlpipe:approval"
+    gate["app_data"]["component_parameters"] = {"message": message, "timeout_seconds": 60}
+    doc = pipeline(
+        "gates",
+        [node("a", "a.py"), gate, node("b", "b.py", parents=["g"])],
+        defaults={"runtime_image": IMG},
+        mlpipe={"parameters": [{"name": "p", "type": "string", "default": "v"}]},
+    )
+    return doc, label, message
+
+
+@given(hostile_gates())
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_gate_message_and_label_stay_literal(case):
+    doc, label, message = case
+    try:
+        out = compile_doc(doc)
+    except PipelineError as exc:
+        # refused only when the text cannot be protected (markers and 'endraw')
+        assert {p.code for p in exc.problems} <= {"template-text", "parameter"}, exc.problems
+        assert "endraw" in message or "params" in message
+        return
+    dag = read_dag(out.text)
+    model = Pipeline(doc, "p.pipeline")
+    gate = next(t for t in dag["tasks"].values() if "subject" in t)
+    assert gate.get("task_display_name", gate["task_id"]) == model.nodes[1].label
+    shown = message.strip() or f"Approve '{model.nodes[1].label}'?"
+    assert render(gate["subject"]) == airflow_sees(shown)
+    # the Airflow 2 refusal names the node with a string literal, never code
+    tree = ast.parse(out.text)
+    raised = [n for n in ast.walk(tree) if isinstance(n, ast.Raise)]
+    assert len(raised) == 1
+    assert raised[0].exc.args[0].value == (
+        f"approval gates need Airflow 3.1 or newer (node '{model.nodes[1].label}')"
+    )
+
+
+def test_gate_message_names_parameters_as_templates():
+    doc = pipeline(
+        "gates",
+        [node("a", "a.py"), node("g", "x.py", parents=["a"])],
+        defaults={"runtime_image": IMG},
+        mlpipe={"parameters": [{"name": "model", "type": "string", "default": "m"}]},
+    )
+    gate = doc["pipelines"][0]["nodes"][1]
+    gate["op"] = "mlpipe:approval"
+    gate["app_data"]["component_parameters"] = {
+        "message": "Deploy {{ params.model }} ({{ params['model'] }}) {% not this %}?"
+    }
+    dag = read_dag(compile_doc(doc).text)
+    subject = next(t for t in dag["tasks"].values() if "subject" in t)["subject"]
+    assert JINJA.from_string(subject).render(params={"model": "churn"}) == (
+        "Deploy churn (churn) {% not this %}?"
+    )
