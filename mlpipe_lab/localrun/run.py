@@ -16,6 +16,13 @@ Folder of a run (``<artifacts>/<dag_id>/runs/<run_id>/``, the run prefix the run
     _mlpipe_local/run.json     who started the run, with what (written when it starts)
     _mlpipe_local/events.jsonl one status event per line
     _mlpipe_local/result.json  the final RunResult
+    _mlpipe_local/decisions/<task>.json  an approval gate's decision (the runs service writes it)
+
+An approval gate runs no process: it is ``awaiting_approval`` until its decision file appears
+(approve: success and its downstream runs; reject: ``rejected`` and the tasks right after it are
+skipped, as Airflow's ApprovalOperator does), its timeout passes (``on_timeout`` decides) or the
+run is cancelled. Its waiter sleeps between looks at the file, so it neither burns a core nor holds
+a slot of ``max_parallel``.
 """
 
 from __future__ import annotations
@@ -30,19 +37,32 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..errors import MLPipeError
-from ..plan.model import BRANCH, Plan, Task
+from ..plan.model import APPROVAL, APPROVE, BRANCH, Plan, Task
 from ..plan.values import local_resolver, resolve
 from .params import resolve_params
 
 RECORD = "_mlpipe_local"
-STATUSES = ("queued", "running", "succeeded", "cached", "failed", "skipped", "cancelled")
-TERMINAL = ("succeeded", "cached", "failed", "skipped", "cancelled")
+STATUSES = (
+    "queued",
+    "running",
+    "awaiting_approval",
+    "succeeded",
+    "cached",
+    "failed",
+    "skipped",
+    "rejected",
+    "cancelled",
+)
+TERMINAL = ("succeeded", "cached", "failed", "skipped", "rejected", "cancelled")
+DECISIONS = "decisions"  # <record>/decisions/<task id>.json: a gate's decision
+DECISION_POLL_SECONDS = 0.2  # how often a waiting gate looks for its decision file
 RUN_STATUSES = ("running", "succeeded", "failed", "cancelled")
 RESULT_PREFIX = "mlpipe-runner: "
 TRIGGER_RULES = (
@@ -157,6 +177,9 @@ class RunResult:
         skipped = [n for n in self.nodes if n.status == "skipped"]
         if skipped:
             lines.append("  skipped: " + ", ".join(f"{n.task_id} ({n.message})" for n in skipped))
+        rejected = [n for n in self.nodes if n.status == "rejected"]
+        if rejected:
+            lines.append("  rejected: " + ", ".join(f"{n.task_id} ({n.message})" for n in rejected))
         cancelled = [n.task_id for n in self.nodes if n.status == "cancelled"]
         if cancelled:
             lines.append("  cancelled: " + ", ".join(cancelled))
@@ -251,7 +274,16 @@ class _Task:
     for_each: Any = None  # a fan-out node's ForEach: the engine runs one process per item
     parent: str | None = None  # an item of a fan-out: its node's task id ("<task>/<index>" its own)
     index: int | None = None
+    gate: Gate | None = None  # an approval gate: no process, it waits for a decision
 
+
+@dataclass
+class Gate:
+    """An approval gate of this run: its message (parameters filled in) and timeout outcome."""
+
+    message: str
+    on_timeout: str  # "approve" | "reject"
+    downstream: list[str] = field(default_factory=list)  # the tasks right after it
 
 def _install_bundles(bundles: Mapping[str, Any], root: Path) -> None:
     """Put each exported bundle at its key in the artifacts folder (content-addressed: a bundle
@@ -320,6 +352,11 @@ class _Run:
         self.items: dict[str, list[_Task]] = {}  # fan-out nodes' items, once expanded
         self._events = open(record / "events.jsonl", "a", encoding="utf-8")
         self._lock = threading.Lock()
+        self.waiting: dict[str, threading.Thread] = {}  # approval gates waiting for a decision
+        for t in tasks:
+            if t.gate is not None:
+                tid = t.node.task_id
+                t.gate.downstream = [d for d in self.order if tid in self.tasks[d].upstream]
 
     # events
     def emit(self, event: Event) -> None:
@@ -831,6 +868,98 @@ class _Run:
             self.state[other] = "skipped"
             self.set_status(other, "skipped", f"not chosen by branch {tid}", reason="branch")
 
+    # approval gates
+    def decision_path(self, task_id: str) -> Path:
+        return self.record / DECISIONS / f"{task_id}.json"
+
+    def _gate_log(self, task: _Task, line: str) -> None:
+        try:
+            with open(task.node.log, "a", encoding="utf-8") as fh:
+                fh.write(f"{iso(utc_now())} {line}\n")
+        except OSError:
+            pass
+
+    def await_gate(self, task: _Task) -> None:
+        """The gate starts waiting for its decision file, in a thread of its own."""
+        gate = task.gate
+        assert gate is not None
+        tid = task.node.task_id
+        if task.mode == "reuse":  # a partial run did not choose it: its downstream is wanted
+            self.state[tid] = "success"
+            self.set_status(tid, "succeeded", "not chosen for this partial run: not asked again")
+            return
+        deadline = None if task.timeout is None else time.monotonic() + task.timeout
+        approval: dict[str, Any] = {"message": gate.message, "on_timeout": gate.on_timeout}
+        if task.timeout is not None:
+            approval["timeout_at"] = iso(utc_now() + _dt.timedelta(seconds=task.timeout))
+        self._gate_log(task, f"waiting for approval: {gate.message}")
+        self.set_status(tid, "awaiting_approval", gate.message, approval=approval)
+        thread = threading.Thread(
+            target=self._wait_gate, args=(task, deadline), daemon=True, name=f"mlpipe-gate-{tid}"
+        )
+        with self._lock:
+            self.waiting[tid] = thread
+        thread.start()
+        self.threads.append(thread)
+
+    def _wait_gate(self, task: _Task, deadline: float | None) -> None:
+        """Look for the decision file every DECISION_POLL_SECONDS (asleep on the cancel switch in
+        between: a cancel ends the wait at once) until it is there or the timeout passes."""
+        tid = task.node.task_id
+        path = self.decision_path(tid)
+        while not self.cancel_event.is_set():
+            decision = read_decision(path)
+            if decision is not None:
+                self.done.put((tid, decision, False))
+                return
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                self.done.put((tid, None, True))
+                return
+            pause = DECISION_POLL_SECONDS if left is None else min(DECISION_POLL_SECONDS, left)
+            self.cancel_event.wait(pause)
+
+    def decided(self, task_id: str, decision: dict[str, Any] | None, timed_out: bool) -> None:
+        """Approve: the gate succeeded. Reject (or a timeout whose outcome is reject): the gate is
+        rejected and the tasks right after it are skipped; theirs follow their trigger rules (as
+        the gate is a success for Airflow's trigger rules, as ApprovalOperator's task is)."""
+        with self._lock:
+            if self.waiting.pop(task_id, None) is None:
+                return  # cancelled meanwhile
+        task = self.tasks[task_id]
+        gate = task.gate
+        assert gate is not None
+        if timed_out or decision is None:
+            choice = gate.on_timeout
+            word = "approved" if choice == APPROVE else "rejected"
+            why = f"no decision within {task.timeout:g} s: {word} (on_timeout)"
+            extra: dict[str, Any] = {"decision": choice, "timed_out": True}
+        else:
+            choice = decision["decision"]
+            who, comment = decision.get("by"), decision.get("comment")
+            why = ("approved" if choice == APPROVE else "rejected") + (f" by {who}" if who else "")
+            why += f": {comment}" if comment else ""
+            extra = {"decision": choice, "comment": comment or None, "by": who or None}
+        self._gate_log(task, why)
+        self.state[task_id] = "success"
+        if choice == APPROVE:
+            self.set_status(task_id, "succeeded", why, **extra)
+            return
+        self.set_status(task_id, "rejected", why, **extra)
+        for down in gate.downstream:
+            if self.tasks[down].node.status == "queued":
+                self.state[down] = "skipped"
+                self.set_status(
+                    down, "skipped", f"approval gate {task_id} was rejected", reason="rejected"
+                )
+
+    def cancel_gates(self) -> None:
+        with self._lock:
+            waiting, self.waiting = list(self.waiting), {}
+        for tid in waiting:
+            self.state[tid] = "failed"
+            self.set_status(tid, "cancelled", "the run was cancelled before a decision")
+
     # scheduling
     def ready(self) -> list[str]:
         """Tasks whose upstream tasks are all done; skip those whose trigger rule says so."""
@@ -893,6 +1022,7 @@ class _Run:
                                 self.set_status(
                                     item.node.task_id, "cancelled", "the run was cancelled"
                                 )
+                    self.cancel_gates()
                     self.stop_all()
                 if not cancelled:
                     progressed = False
@@ -905,6 +1035,10 @@ class _Run:
                             self.expand(self.tasks[tid])
                             progressed = True
                             continue
+                        if self.tasks[tid].gate is not None:  # no process: never waits for a slot
+                            self.await_gate(self.tasks[tid])
+                            progressed = progressed or self.tasks[tid].node.status in TERMINAL
+                            continue
                         if self.try_cache(self.tasks[tid]):
                             progressed = True
                             continue
@@ -916,13 +1050,16 @@ class _Run:
                     if progressed:  # their descendants may be ready now
                         continue
                 with self._lock:
-                    running = len(self.procs)
+                    running = len(self.procs) + len(self.waiting)
                 if not running and self.done.empty():
                     if cancelled or all(self.tasks[t].node.status in TERMINAL for t in self.order):
                         break
                 try:
                     tid, code, timed_out = self.done.get(timeout=0.05)
                 except queue.Empty:
+                    continue
+                if self.tasks[tid].gate is not None:
+                    self.decided(tid, code, timed_out)
                     continue
                 self.finish(tid, code, timed_out, cancelled)
         finally:
@@ -931,14 +1068,14 @@ class _Run:
                 t.join(timeout=self.grace + 5)
             while not self.done.empty():
                 tid, code, timed_out = self.done.get()
-                if self.tasks[tid].node.status == "running":
+                if self.tasks[tid].node.status == "running" and self.tasks[tid].gate is None:
                     self.finish(tid, code, timed_out, True)
             for items in self.items.values():
                 for item in items:
                     if item.node.status in ("queued", "running"):
                         self.set_status(item.node.task_id, "cancelled", "the run was cancelled")
             for tid in self.order:
-                if self.tasks[tid].node.status in ("queued", "running"):
+                if self.tasks[tid].node.status in ("queued", "running", "awaiting_approval"):
                     self.set_status(tid, "cancelled", "the run was cancelled")
         statuses = [self.tasks[t].node.status for t in self.order]
         if cancelled:
@@ -1228,6 +1365,19 @@ def _tasks(
             log=str(record / "logs" / f"{task.task_id}.log"),
             folder=str(run_dir / task.task_id),
         )
+        if task.kind == APPROVAL and task.approval is not None:
+            gate = task.approval  # its own timeout only, never the DAG's execution timeout
+            tasks.append(
+                _Task(
+                    node=node,
+                    argv=[],
+                    env={},
+                    timeout=float(gate.timeout) if gate.timeout is not None else None,
+                    upstream=list(task.upstream),
+                    gate=Gate(message=resolve(gate.message, fill), on_timeout=gate.on_timeout),
+                )
+            )
+            continue
         if task.kind == BRANCH:  # no process: the engine decides it (_Run.decide_branch)
             if task.branch is None:
                 raise LocalRunError(f"branch {task.task_id} has nothing to decide")
@@ -1273,6 +1423,35 @@ def _tasks(
             )
         )
     return tasks
+
+
+def read_decision(path: Path) -> dict[str, Any] | None:
+    """A gate's decision file (written whole, by rename): None while there is none, or when what
+    is there is not a decision."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("decision") not in ("approve", "reject"):
+        return None
+    return data
+
+
+def write_decision(
+    record: Path, task_id: str, decision: str, comment: str | None = None, by: str | None = None
+) -> Path:
+    """Write a gate's decision where the engine looks for it (atomically: the engine never reads
+    half a file); the runs service's side of the exchange."""
+    path = record / DECISIONS / f"{task_id}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = {"decision": decision, "comment": comment or None, "by": by or None, "at": iso(utc_now())}
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    tmp.write_text(json.dumps(data) + "\n", encoding="utf-8")
+    try:  # a hard link appears whole and only once: a second decision raises FileExistsError
+        os.link(tmp, path)
+    finally:
+        os.unlink(tmp)
+    return path
 
 
 def _write_json(path: Path, data: Any) -> None:

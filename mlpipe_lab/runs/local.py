@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,7 +39,10 @@ _TASK_STATE = {
     "failed": "failed",
     "cancelled": "cancelled",
     "skipped": "skipped",
+    "awaiting_approval": "awaiting_approval",  # an approval gate waiting for a decision
+    "rejected": "rejected",
 }
+DECIDED_WAIT_SECONDS = 3.0  # how long decide() waits to show the gate decided
 
 
 @dataclass
@@ -246,14 +250,20 @@ class LocalRuns:
                     t["items"] = e["items"]
                 if status == "running" and t.get("started"):
                     pass  # a fan-out node says "running" again as its items go on
-                elif status == "running":
+                elif status in ("running", "awaiting_approval"):
                     t["started"], t["try_number"] = e.get("time"), 1
                     t["pid"] = e.get("pid")
-                elif status in ("succeeded", "failed", "cancelled", "skipped"):
+                elif status in ("succeeded", "failed", "cancelled", "skipped", "rejected"):
                     t["ended"] = e.get("time")
                 elif status == "cached":
                     t["started"] = t["ended"] = e.get("time")
                 t["message"] = plain_message(e.get("message"))
+                if status == "awaiting_approval":  # a gate: what it asks, until when
+                    t["approval"] = {**(e.get("approval") or {}), "decision": None}
+                elif "approval" in t and e.get("decision"):
+                    t["approval"].update(
+                        {k: e.get(k) for k in ("decision", "comment", "by", "timed_out")}
+                    )
         if not events and result.get("nodes"):  # a record from before events were kept
             for n in result["nodes"]:
                 tasks[n["task_id"]] = make_task(
@@ -400,6 +410,7 @@ class LocalRuns:
             "cancelled",
             "skipped",
             "upstream_failed",
+            "rejected",
         ) or run["state"] in ("success", "failed", "cancelled", "unknown")
         try:
             with open(path, "rb") as fh:
@@ -440,6 +451,60 @@ class LocalRuns:
         active.cancel.set()
         active.thread.join(timeout=15)  # the engine stops its nodes: SIGTERM, then SIGKILL
         return self.get(root, dag_id, run_id, runtime_config=runtime_config, display=display)
+
+    def decide(
+        self,
+        root: Path,
+        dag_id: str,
+        run_id: str,
+        task_id: str,
+        decision: str,
+        comment: str | None,
+        *,
+        by: str | None,
+        runtime_config: str,
+        display: Callable[[str], str | None],
+    ) -> dict[str, Any]:
+        """Write the gate's decision file (once: a second decision is a conflict) and return the
+        run as soon as the engine has seen it (or after DECIDED_WAIT_SECONDS)."""
+        from ..localrun.run import write_decision
+
+        run = self.get(root, dag_id, run_id, runtime_config=runtime_config, display=display)
+        task = next((t for t in run["tasks"] if t["task_id"] == task_id), None)
+        if task is None:
+            raise ServiceError(f"Run '{run_id}' has no task '{task_id}'.", 404)
+        if task["state"] != "awaiting_approval":
+            raise ServiceError(
+                f"Task '{task_id}' of run '{run_id}' is not waiting for approval "
+                f"(it is {task['state']}).",
+                409,
+            )
+        if run["state"] != "running":
+            raise ServiceError(
+                f"Run '{run_id}' is not running any more ({run['state']}): nobody waits for the "
+                f"decision of task '{task_id}'.",
+                409,
+            )
+        record = self.run_dir(root, dag_id, run_id) / RECORD
+        try:
+            write_decision(record, task_id, decision, comment, by)
+        except FileExistsError:
+            raise ServiceError(
+                f"Task '{task_id}' of run '{run_id}' has been decided already.", 409
+            ) from None
+        except OSError as exc:
+            raise ServiceError(
+                f"Cannot record the decision for task '{task_id}' of run '{run_id}': "
+                f"{exc.strerror or exc}.",
+                409,
+            ) from None
+        deadline = time.monotonic() + DECIDED_WAIT_SECONDS
+        while True:
+            run = self.get(root, dag_id, run_id, runtime_config=runtime_config, display=display)
+            state = next((t["state"] for t in run["tasks"] if t["task_id"] == task_id), None)
+            if state != "awaiting_approval" or time.monotonic() > deadline:
+                return run
+            time.sleep(0.1)
 
     def wait(self, run_id: str, timeout: float | None = None) -> None:
         """For tests and the CLI: until the thread of a run started here ends."""

@@ -19,9 +19,11 @@ TASK_STATES = (
     "skipped",
     "up_for_retry",
     "cancelled",
+    "awaiting_approval",  # an approval gate waiting for a decision
+    "rejected",  # an approval gate that was rejected (its downstream is skipped)
 )
 RUN_DONE = ("success", "failed", "cancelled")
-TASK_DONE = ("success", "cached", "failed", "upstream_failed", "skipped", "cancelled")
+TASK_DONE = ("success", "cached", "failed", "upstream_failed", "skipped", "cancelled", "rejected")
 
 # The runner's verdict starts with "node '<task>' failed: "; the task is named already.
 _VERDICT_PREFIX = re.compile(r"^node '[^']*' failed: ")

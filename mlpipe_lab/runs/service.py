@@ -16,6 +16,8 @@ from .local import LocalRuns
 from .model import safe_id
 
 DEFAULT_LIMIT = 50
+DECISIONS = ("approve", "reject")
+MAX_COMMENT = 4000
 
 
 class RunsService:
@@ -321,6 +323,47 @@ class RunsService:
                 )
             asked[name] = value
         return self._airflow_runs(runtime_config, config).clear(dag_id, run_id, asked)
+
+    def decide(
+        self,
+        runtime_config: str,
+        dag_id: str,
+        run_id: str,
+        task_id: str,
+        decision: Any,
+        comment: Any = None,
+        *,
+        by: str | None = None,
+    ) -> dict[str, Any]:
+        """An approval gate's decision ("approve" or "reject", with an optional comment): a local
+        run's gate reads it from the decision file written here; on Airflow 3.1+ it is the
+        gate's human-in-the-loop response. Returns the run (the gate decided when it saw it)."""
+        if decision not in DECISIONS:
+            raise ServiceError("'decision' must be 'approve' or 'reject'.", 400, field="decision")
+        if comment is not None and not isinstance(comment, str):
+            raise ServiceError("'comment' must be text.", 400, field="comment")
+        if comment is not None and len(comment) > MAX_COMMENT:
+            raise ServiceError(
+                f"'comment' is longer than {MAX_COMMENT} characters.", 400, field="comment"
+            )
+        if not safe_id(task_id):
+            raise ServiceError(f"Run '{run_id}' has no task '{task_id}'.", 404)
+        config = self.config(runtime_config)
+        if config.get("type") == "local":
+            return self.local.decide(
+                Path(config["local"]["artifacts_path"]),
+                dag_id,
+                run_id,
+                task_id,
+                decision,
+                comment or None,
+                by=by,
+                runtime_config=runtime_config,
+                display=self.display,
+            )
+        return self._airflow_runs(runtime_config, config).decide(
+            dag_id, run_id, task_id, decision, comment or None
+        )
 
     def publish_status(self, body: dict[str, Any]) -> dict[str, Any]:
         name = body.get("runtime_config")
