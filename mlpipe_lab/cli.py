@@ -245,6 +245,12 @@ def cmd_trigger(args: argparse.Namespace) -> int:
     return trigger(args)
 
 
+def cmd_approve(args: argparse.Namespace) -> int:
+    from .runs.cli import cmd_approve as approve
+
+    return approve(args)
+
+
 # -- catalog commands -----------------------------------------------------------------------
 
 
@@ -677,6 +683,29 @@ def build_parser() -> argparse.ArgumentParser:
         "--import-timeout", dest="import_timeout", type=float, default=300.0, help=argparse.SUPPRESS
     )
     p.set_defaults(func=cmd_trigger)
+
+    p = sub.add_parser(
+        "approve",
+        parents=[common],
+        help="approve (or --reject) an approval gate that waits in a run",
+    )
+    p.add_argument("run_id", metavar="RUN_ID")
+    p.add_argument("--task", "-t", dest="task_id", required=True, help="the gate's task id")
+    p.add_argument("--reject", action="store_true", help="reject instead of approving")
+    p.add_argument("--comment", "-m", default=None, help="a comment kept with the decision")
+    p.add_argument(
+        "--config",
+        "--runtime-config",
+        "-r",
+        dest="runtime_config",
+        default=None,
+        help="runtime configuration (default: find the run among the local ones)",
+    )
+    p.add_argument(
+        "--dag", "--dag-id", dest="dag_id", help="the DAG (Airflow runs need it or --pipeline)"
+    )
+    p.add_argument("--pipeline", help="the pipeline the run belongs to")
+    p.set_defaults(func=cmd_approve)
 
     sub.add_parser(
         "serve",

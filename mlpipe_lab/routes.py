@@ -491,6 +491,29 @@ class RunClearHandler(BaseHandler):
         self.send(self.services.runs.clear(runtime_config, dag_id, run_id, self.body()), 202)
 
 
+class RunDecisionHandler(BaseHandler):
+    """An approval gate's decision: ``{"decision": "approve"|"reject", "comment": "..."}``."""
+
+    @tornado.web.authenticated
+    @authorized
+    @json_errors
+    def post(self, runtime_config: str, dag_id: str, run_id: str, task_id: str) -> None:
+        body = self.body()
+        user = self.current_user
+        by = getattr(user, "display_name", None) or getattr(user, "username", None)
+        self.send(
+            self.services.runs.decide(
+                runtime_config,
+                dag_id,
+                run_id,
+                task_id,
+                body.get("decision"),
+                body.get("comment"),
+                by=by if isinstance(by, str) else None,
+            )
+        )
+
+
 class PublishStatusHandler(BaseHandler):
     @tornado.web.authenticated
     @authorized
@@ -529,6 +552,7 @@ def route_table(
         (RUN + r"/logs/(?P<task_id>[^/]+)", RunLogsHandler),
         (RUN + "/cancel", RunCancelHandler),
         (RUN + "/clear", RunClearHandler),
+        (RUN + r"/tasks/(?P<task_id>[^/]+)/decision", RunDecisionHandler),
         ("publish-status", PublishStatusHandler),
     ]
     return [

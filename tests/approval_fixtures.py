@@ -3,9 +3,12 @@ tests."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from pipeline_builder import node, pipeline
+
+from mlpipe_lab.pipeline import dumps
 
 
 def gate(
@@ -35,3 +38,31 @@ def gated(name: str = "gated", *, image: str | None = "python:3.11", **gate_para
         ],
         mlpipe={"parameters": [{"name": "model", "type": "string", "default": "churn"}]},
     )
+
+
+FILES = {
+    "prepare.py": "open('model.txt', 'w').write('model-v1')\n",
+    # the node after the gate receives the outputs of the node before it
+    "deploy.py": "print('deploying', open('model.txt').read())\n",
+    "side.py": "print('side branch')\n",
+}
+
+
+def write_gated(folder: Path, name: str = "gated", **gate_params) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for rel, text in FILES.items():
+        (folder / rel).write_text(text)
+    params = {"message": "Deploy model {{ params.model }}?", **gate_params}
+    doc = pipeline(
+        name,
+        [
+            node("prep", "prepare.py", label="prepare", outputs=["model.txt"]),
+            gate("gate", parents=["prep"], label="approve", **params),
+            node("dep", "deploy.py", parents=["gate"], label="deploy"),
+            node("side", "side.py", parents=["prep"], label="side"),
+        ],
+        mlpipe={"parameters": [{"name": "model", "type": "string", "default": "churn"}]},
+    )
+    path = folder / f"{name}.pipeline"
+    path.write_text(dumps(doc))
+    return path

@@ -1,5 +1,5 @@
-"""``mlpipe runs``, ``mlpipe logs``, ``mlpipe trigger`` and ``mlpipe submit --trigger``: the runs
-service on the command line. Arguments are declared in mlpipe_lab/cli.py.
+"""``mlpipe runs``, ``mlpipe logs``, ``mlpipe trigger``, ``mlpipe approve`` and ``mlpipe submit
+--trigger``: the runs service on the command line. Arguments are declared in mlpipe_lab/cli.py.
 
 Exit status: 0 the run succeeded (or the listing worked), 1 the run failed / was cancelled / the
 operation failed, 2 bad usage, 130 interrupted.
@@ -283,3 +283,29 @@ def cmd_submit_trigger(args: argparse.Namespace, published: dict[str, Any]) -> i
     if commit:
         run["links"].setdefault("commit", commit)
     return _finish(service, run, args, wait=args.wait)
+
+
+def cmd_approve(args: argparse.Namespace) -> int:
+    """``mlpipe approve RUN_ID --task T [--reject] [--comment C]``: an approval gate's decision."""
+    import getpass
+
+    service, name = _runs(args, args.pipeline)
+    run = _find(service, args, args.run_id, name)
+    try:
+        who = getpass.getuser()
+    except (KeyError, OSError):  # no user name for this uid (some containers)
+        who = None
+    run = service.decide(
+        run["runtime_config"],
+        run["dag_id"],
+        run["id"],
+        args.task_id,
+        "reject" if args.reject else "approve",
+        args.comment,
+        by=who,
+    )
+    if args.json:
+        _print_json(run)
+    else:
+        _print_run(run)
+    return 0

@@ -10,43 +10,13 @@ import time
 from pathlib import Path
 
 import pytest
-from approval_fixtures import gate
-from pipeline_builder import node, pipeline
+from approval_fixtures import write_gated
 
 from mlpipe_lab.errors import MLPipeError
 from mlpipe_lab.localrun import run_pipeline
 from mlpipe_lab.localrun.run import read_decision, write_decision
-from mlpipe_lab.pipeline import dumps
 from mlpipe_lab.runs import RunsService
 from mlpipe_lab.services import Services
-
-FILES = {
-    "prepare.py": "open('model.txt', 'w').write('model-v1')\n",
-    # the node after the gate receives the outputs of the node before it
-    "deploy.py": "print('deploying', open('model.txt').read())\n",
-    "side.py": "print('side branch')\n",
-}
-
-
-def write_gated(folder: Path, name: str = "gated", **gate_params) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    for rel, text in FILES.items():
-        (folder / rel).write_text(text)
-    params = {"message": "Deploy model {{ params.model }}?", **gate_params}
-    doc = pipeline(
-        name,
-        [
-            node("prep", "prepare.py", label="prepare", outputs=["model.txt"]),
-            gate("gate", parents=["prep"], label="approve", **params),
-            node("dep", "deploy.py", parents=["gate"], label="deploy"),
-            node("side", "side.py", parents=["prep"], label="side"),
-        ],
-        mlpipe={"parameters": [{"name": "model", "type": "string", "default": "churn"}]},
-    )
-    path = folder / f"{name}.pipeline"
-    path.write_text(dumps(doc))
-    return path
-
 
 @pytest.fixture
 def service(tmp_path):
