@@ -261,6 +261,32 @@ class AirflowClient:
             or []
         )
 
+    def _hitl_path(self, dag_id: str, run_id: str, task_id: str, map_index: int) -> str:
+        return (
+            f"/dags/{self._q(dag_id)}/dagRuns/{self._q(run_id)}/taskInstances/{self._q(task_id)}"
+            f"/{int(map_index)}/hitlDetails"
+        )
+
+    def hitl_detail(
+        self, dag_id: str, run_id: str, task_id: str, map_index: int = -1
+    ) -> dict[str, Any]:
+        """A human-in-the-loop task's request and response (Airflow 3.1+, REST v2): subject,
+        options, defaults, chosen_options, response_received, responded_by_user, ..."""
+        return self.request("GET", self._hitl_path(dag_id, run_id, task_id, map_index)) or {}
+
+    def hitl_respond(
+        self,
+        dag_id: str,
+        run_id: str,
+        task_id: str,
+        chosen_options: list[str],
+        params_input: dict[str, Any] | None = None,
+        map_index: int = -1,
+    ) -> dict[str, Any]:
+        """Answer a human-in-the-loop task (once; Airflow answers 409 to a second answer)."""
+        body = {"chosen_options": list(chosen_options), "params_input": dict(params_input or {})}
+        return self.request("PATCH", self._hitl_path(dag_id, run_id, task_id, map_index), body)
+
     def task_log(self, dag_id: str, run_id: str, task_id: str, try_number: int) -> str:
         path = (
             f"/dags/{self._q(dag_id)}/dagRuns/{self._q(run_id)}/taskInstances/{self._q(task_id)}"

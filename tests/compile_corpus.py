@@ -809,7 +809,10 @@ def _check_dag_body(body: list[ast.stmt], names: set[str]) -> None:
                 and (
                     _dotted(stmt.value.func) in TASK_CALLS
                     or _dotted(stmt.value.func) in _OPERATOR_NAMES
-                    or (_dotted(stmt.value.func) == "ApprovalOperator" and "ApprovalOperator" in names)
+                    or (
+                        _dotted(stmt.value.func) == "ApprovalOperator"
+                        and "ApprovalOperator" in names
+                    )
                 )
             ):
                 raise DagShapeError(

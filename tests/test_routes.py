@@ -99,6 +99,7 @@ async def test_schemas_index_and_each_schema(api):
         "execute-r-node",
         "mlpipe:serve-mlflow-model",
         "mlpipe:branch",
+        "mlpipe:approval",
     }
     assert index["node_types"]["mlpipe:branch"]["file"] is False
     for name in index["schemas"]:

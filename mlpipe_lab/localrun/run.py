@@ -285,6 +285,7 @@ class Gate:
     on_timeout: str  # "approve" | "reject"
     downstream: list[str] = field(default_factory=list)  # the tasks right after it
 
+
 def _install_bundles(bundles: Mapping[str, Any], root: Path) -> None:
     """Put each exported bundle at its key in the artifacts folder (content-addressed: a bundle
     already there is kept)."""
@@ -1444,7 +1445,12 @@ def write_decision(
     half a file); the runs service's side of the exchange."""
     path = record / DECISIONS / f"{task_id}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    data = {"decision": decision, "comment": comment or None, "by": by or None, "at": iso(utc_now())}
+    data = {
+        "decision": decision,
+        "comment": comment or None,
+        "by": by or None,
+        "at": iso(utc_now()),
+    }
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     tmp.write_text(json.dumps(data) + "\n", encoding="utf-8")
     try:  # a hard link appears whole and only once: a second decision raises FileExistsError

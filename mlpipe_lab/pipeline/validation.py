@@ -277,7 +277,10 @@ class Validator:
                 self.add("schema", _plain(err), node=node, path=_pointer(_err_parts(err)))
             return
         if node.op == APPROVAL_OP:  # no file, no image: its properties only (the plan says more)
-            data = {"label": node.app_data.get("label", ""), "component_parameters": node.parameters}
+            data = {
+                "label": node.app_data.get("label", ""),
+                "component_parameters": node.parameters,
+            }
             if "mlpipe" in node.app_data:
                 data["mlpipe"] = node.app_data["mlpipe"]
             if not isinstance(data["label"], str):

@@ -46,7 +46,13 @@ _TASK_STATE = {
     "restarting": "up_for_retry",
     "deferred": "running",
     "removed": "skipped",
+    "awaiting_input": "awaiting_approval",  # Airflow 3.3+: a human-in-the-loop task parked
 }
+# An approval gate's task (compiler/approval.py): its human-in-the-loop detail says what it asks
+# and what was decided (Airflow keeps a rejected gate "success" and skips its downstream).
+GATE_OPERATOR = "ApprovalOperator"
+GATE_WAITING = ("awaiting_input", "deferred")  # 3.3+, 3.1-3.2
+OPTION = {"approve": "Approve", "reject": "Reject"}
 
 _index_lock = threading.Lock()
 
@@ -257,6 +263,14 @@ class AirflowRuns:
         )
         pipeline, nodes = self._tasks_of(dag_id, pipeline)
         run = self._run(dag_id, dr, pipeline=pipeline, nodes=nodes, tis=tis)
+        gates = {
+            ti.get("task_id")
+            for ti in tis or []
+            if GATE_OPERATOR in (ti.get("operator"), ti.get("operator_name"))
+        }
+        for task in run["tasks"]:
+            if task["task_id"] in gates:
+                self._gate(dag_id, run_id, task)
         for task in run["tasks"]:  # why each failed node failed, in its own words
             if task["state"] == "failed" and task["try_number"]:
                 line = self._failure_line(dag_id, run_id, task["task_id"], task["try_number"])
@@ -264,6 +278,95 @@ class AirflowRuns:
         if run["state"] == "failed":
             run["message"] = failure_summary(run["tasks"]) or run["message"]
         return run
+
+    def _gate(self, dag_id: str, run_id: str, task: dict[str, Any]) -> None:
+        """An approval gate's state and message from its human-in-the-loop detail: waiting
+        (``awaiting_approval`` with its subject), rejected, or approved."""
+        if task["state"] not in ("awaiting_approval", "running", "success"):
+            return
+        try:
+            detail = self.client.hitl_detail(dag_id, run_id, task["task_id"])
+        except AirflowAPIError:  # not asked yet (no detail), or an Airflow without the API
+            return
+        chosen = detail.get("chosen_options") or []
+        user = detail.get("responded_by_user") or detail.get("responded_by") or {}
+        params = detail.get("params_input") or {}
+        task["approval"] = {
+            "message": detail.get("subject") or "",
+            "decision": {"Approve": "approve", "Reject": "reject"}.get(chosen[0])
+            if chosen
+            else None,
+            "comment": params.get("comment") if isinstance(params.get("comment"), str) else None,
+            "by": user.get("name") if isinstance(user, dict) else None,
+        }
+        if not detail.get("response_received"):
+            if task["state"] == "running":  # Airflow 3.1-3.2: deferred while it waits
+                task["state"] = "awaiting_approval"
+            task["message"] = task["approval"]["message"] or None
+            return
+        decision = task["approval"]["decision"]
+        if task["state"] == "success" and decision == "reject":
+            task["state"] = "rejected"
+        word = "approved" if decision == "approve" else "rejected"
+        by = task["approval"]["by"]
+        comment = task["approval"]["comment"]
+        task["message"] = word + (f" by {by}" if by else "") + (f": {comment}" if comment else "")
+
+    def decide(
+        self, dag_id: str, run_id: str, task_id: str, decision: str, comment: str | None
+    ) -> dict[str, Any]:
+        """Answer the gate's human-in-the-loop request (Airflow 3.1+: REST v2
+        ``PATCH .../taskInstances/{task_id}/-1/hitlDetails``); the comment travels as the
+        response's ``params_input.comment``."""
+        if not all(safe_id(x) for x in (dag_id, run_id, task_id)):
+            raise ServiceError(f"Run '{run_id}' has no task '{task_id}'.", 404)
+        if self.client.api != "v2":
+            raise ServiceError(
+                f"Approval gates need Airflow 3.1 or newer; runtime configuration '{self.name}' "
+                f"talks to Airflow 2, so task '{task_id}' of run '{run_id}' cannot be one.",
+                409,
+            )
+        missing = f"Airflow has no task '{task_id}' in run '{run_id}' of DAG '{dag_id}'."
+        tis = self.call(
+            "read the run's tasks", self.client.task_instances, dag_id, run_id, missing=missing
+        )
+        ti = next((t for t in tis if t.get("task_id") == task_id), None)
+        if ti is None:
+            raise ServiceError(missing, 404)
+        if ti.get("state") not in GATE_WAITING:
+            state = _TASK_STATE.get(ti.get("state"), "none")
+            raise ServiceError(
+                f"Task '{task_id}' of run '{run_id}' is not waiting for approval (it is {state}).",
+                409,
+            )
+        try:
+            self.client.hitl_respond(
+                dag_id,
+                run_id,
+                task_id,
+                [OPTION[decision]],
+                {"comment": comment} if comment else {},
+            )
+        except AirflowAPIError as exc:
+            if exc.status == 404:
+                raise ServiceError(
+                    f"Task '{task_id}' of run '{run_id}' is not an approval gate (Airflow has no "
+                    "human-in-the-loop request for it).",
+                    409,
+                ) from None
+            if exc.status == 409:
+                raise ServiceError(
+                    f"Task '{task_id}' of run '{run_id}' has been decided already.", 409
+                ) from None
+            if exc.status in (400, 422):
+                detail = str(exc).split(": HTTP ", 1)[-1][:300]
+                raise ServiceError(
+                    f"Airflow refused the decision for task '{task_id}' of run '{run_id}': "
+                    f"HTTP {detail}",
+                    400,
+                ) from None
+            raise self.error(f"record the decision for task '{task_id}'", exc) from None
+        return self.get(dag_id, run_id)
 
     def _failure_line(self, dag_id: str, run_id: str, task_id: str, try_number: int) -> str | None:
         try:
@@ -297,7 +400,8 @@ class AirflowRuns:
                 f"Task '{task_id}' has no try {number} (it has {tries}).", 404, field="try_number"
             )
         finished = (
-            _TASK_STATE.get(ti.get("state")) in ("success", "failed", "upstream_failed", "skipped")
+            _TASK_STATE.get(ti.get("state"))
+            in ("success", "failed", "upstream_failed", "skipped", "rejected")
             or number < tries
         )
         if tries == 0:

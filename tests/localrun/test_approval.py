@@ -18,6 +18,7 @@ from mlpipe_lab.localrun.run import read_decision, write_decision
 from mlpipe_lab.runs import RunsService
 from mlpipe_lab.services import Services
 
+
 @pytest.fixture
 def service(tmp_path):
     root = tmp_path / "root"

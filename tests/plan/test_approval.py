@@ -74,9 +74,9 @@ def test_bad_properties_are_located():
     assert ("error", "approve", "component_parameters/on_timeout", "schema") in problems
     assert ("error", "approve", "component_parameters/message", "parameter") in problems
     extra = gated(colour="red")
-    assert any(
-        p[3] == "schema" and p[1] == "approve" for p in located(checked(extra).errors)
-    ), checked(extra).errors
+    assert any(p[3] == "schema" and p[1] == "approve" for p in located(checked(extra).errors)), (
+        checked(extra).errors
+    )
 
 
 def test_approve_on_timeout_without_timeout_is_a_warning():

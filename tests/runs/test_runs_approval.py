@@ -42,7 +42,9 @@ async def test_approve_and_reject_through_the_route(api, jp_root_dir):  # noqa: 
     write_gated(jp_root_dir / "p")
     runs = []
     for _ in range(2):
-        code, run = await api("POST", "runs", {"path": "p/gated.pipeline", "runtime_config": "local"})
+        code, run = await api(
+            "POST", "runs", {"path": "p/gated.pipeline", "runtime_config": "local"}
+        )
         assert code == 202, run
         runs.append(run)
     waiting = [
@@ -60,9 +62,13 @@ async def test_approve_and_reject_through_the_route(api, jp_root_dir):  # noqa: 
     code, err = await api("POST", route(runs[0], "nope"), {"decision": "approve"})
     assert code == 404 and "'nope'" in err["error"]["message"]
     code, err = await api("POST", route(runs[0], "prepare"), {"decision": "approve"})
-    assert code == 409 and "'prepare'" in err["error"]["message"] and runs[0]["id"] in err["error"]["message"]
+    assert (
+        code == 409
+        and "'prepare'" in err["error"]["message"]
+        and runs[0]["id"] in err["error"]["message"]
+    )
     code, err = await api(
-        "POST", f"runs/local/gated/local__nope/tasks/approve/decision", {"decision": "approve"}
+        "POST", "runs/local/gated/local__nope/tasks/approve/decision", {"decision": "approve"}
     )
     assert code == 404
 
