@@ -1,0 +1,244 @@
+"""Approval gates on real Airflow: a pipeline (BashOperator nodes around a gate) compiled by us,
+run by `airflow standalone` 3.3 in a private network namespace. The gate waits for input (our runs
+API says awaiting_approval with its message), is approved through our runs service and the node
+after it succeeds; a second run is rejected (the gate shows rejected, the node after it skipped).
+On Airflow 2.10 the same DAG file does not import, with our sentence."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import compile_corpus as cc
+import pytest
+from approval_fixtures import gate
+from fixture_paths import REPO, load_airflow_harness
+from test_runs_airflow import HEALTHY, SERVER_ENV
+
+from mlpipe_lab.compiler.compile import render_plan
+from mlpipe_lab.components import ComponentIndex
+from mlpipe_lab.pipeline.model import Pipeline
+from mlpipe_lab.plan import plan
+
+pytestmark = pytest.mark.airflow
+
+harness = load_airflow_harness()
+DAG_ID = "gated_demo"
+BASH = "airflow-package-catalog:ce4bcf4f74a0:BashOperator"  # resolved from the venv's providers
+SENTENCE = "approval gates need Airflow 3.1 or newer (node 'approve')"
+
+
+def _operator(nid, label, command, parents=()):
+    node = {
+        "id": nid,
+        "type": "execution_node",
+        "op": BASH,
+        "app_data": {"label": label, "component_parameters": {"bash_command": command}},
+    }
+    if parents:
+        node["inputs"] = [
+            {
+                "id": "inPort",
+                "links": [
+                    {"id": f"{p}-{nid}", "node_id_ref": p, "port_id_ref": "outPort"}
+                    for p in parents
+                ],
+            }
+        ]
+    return node
+
+
+def gated_dag(providers: Path) -> str:
+    nodes = [
+        _operator("a", "before", "echo before"),
+        gate("g", parents=["a"], label="approve", message="Deploy {{ params.model }}?"),
+        _operator("b", "after", "echo deployed", parents=["g"]),
+    ]
+    doc = {
+        "doc_type": "pipeline",
+        "version": "3.0",
+        "id": "gated",
+        "primary_pipeline": "p",
+        "pipelines": [
+            {
+                "id": "p",
+                "nodes": nodes,
+                "app_data": {
+                    "version": 8,
+                    "properties": {"name": DAG_ID},
+                    "mlpipe": {
+                        "parameters": [{"name": "model", "type": "string", "default": "churn"}]
+                    },
+                },
+            }
+        ],
+    }
+    index = ComponentIndex(
+        [{"name": "airflow", "type": "airflow-providers", "environment": str(providers)}]
+    )
+    result = plan(Pipeline(doc), cc.CONFIG, cc.IMAGES, bundles={}, components=index)
+    assert result.ok, [p.message for p in result.errors]
+    assert [t.kind for t in result.tasks] == ["operator", "approval", "operator"]
+    return render_plan(result, source_path="gated.pipeline", source_sha256="0" * 64)
+
+
+SCENARIO = r"""
+import json, os, sys, time
+from mlpipe_lab.airflowapi import AirflowAPIError, AirflowClient
+from mlpipe_lab.errors import MLPipeError
+from mlpipe_lab.runs.airflow import AirflowRuns
+from mlpipe_lab.services import Services
+
+home, work = os.environ["AIRFLOW_HOME"], sys.argv[1]
+deadline = time.monotonic() + 240
+while True:  # standalone writes the password once its user exists
+    try:
+        users = json.load(open(os.path.join(home, "simple_auth_manager_passwords.json.generated")))
+        user, password = next(iter(users.items()))
+        c = AirflowClient("http://127.0.0.1:8080", user, password, api="v2")
+        c.get_dag("gated_demo")
+        break
+    except (OSError, ValueError, StopIteration, AirflowAPIError):
+        if time.monotonic() > deadline:
+            raise
+        time.sleep(1)
+config = {"name": "af", "type": "airflow", "airflow": {
+    "api_endpoint": "http://127.0.0.1:8080", "version": "3",
+    "auth": {"type": "basic", "username": user, "password": password}}}
+runs = AirflowRuns("af", config, Services(work, data_dir=os.path.join(work, "data")))
+c.unpause("gated_demo")
+
+def states(run):
+    return {t["task_id"]: t["state"] for t in run["tasks"]}
+
+def until(run_id, predicate, what):
+    deadline = time.monotonic() + 300
+    while True:
+        run = runs.get("gated_demo", run_id)
+        if predicate(run):
+            return run
+        if time.monotonic() > deadline:
+            raise SystemExit(what + ": " + json.dumps(run))
+        time.sleep(2)
+
+def error(fn, *args):
+    try:
+        fn(*args)
+    except MLPipeError as exc:
+        return [exc.status, exc.message]
+    return None
+
+out = {}
+for name, decision, comment in (("approved", "approve", "ship it"), ("rejected", "reject", None)):
+    run_id = c.trigger("gated_demo", {"model": "churn-" + name})["dag_run_id"]
+    waiting = until(run_id, lambda r: states(r).get("approve") == "awaiting_approval", "no wait")
+    gate = next(t for t in waiting["tasks"] if t["task_id"] == "approve")
+    # it keeps waiting; and Airflow 3.3.2 fails a gate answered before its scheduler has seen the
+    # parking attempt's process end ("task state changed externally"): people take longer
+    time.sleep(15)
+    still = states(runs.get("gated_demo", run_id))
+    errors = {
+        "not_a_gate": error(runs.decide, "gated_demo", run_id, "before", decision, None),
+        "unknown": error(runs.decide, "gated_demo", run_id, "nope", decision, None),
+    }
+    decided = runs.decide("gated_demo", run_id, "approve", decision, comment)
+    errors["twice"] = error(runs.decide, "gated_demo", run_id, "approve", decision, None)
+    final = until(run_id, lambda r: r["state"] in ("success", "failed"), "no end")
+    final_gate = next(t for t in final["tasks"] if t["task_id"] == "approve")
+    out[name] = {
+        "waiting": {"run": waiting["state"], "tasks": states(waiting), "gate": gate},
+        "still": still,
+        "errors": errors,
+        "decided_state": next(t["state"] for t in decided["tasks"] if t["task_id"] == "approve"),
+        "final": {"run": final["state"], "tasks": states(final), "gate": final_gate},
+    }
+print("RESULT " + json.dumps(out))
+"""
+
+
+def test_gate_waits_then_approve_runs_downstream_and_reject_skips_it(tmp_path):
+    if os.geteuid() != 0 or not shutil.which("unshare") or not shutil.which("ip"):
+        pytest.skip("needs root, unshare and ip for a private network namespace")
+    venv = harness.require_airflow("3.3")
+    dags = tmp_path / "dags"
+    dags.mkdir()
+    (dags / f"{DAG_ID}.py").write_text(gated_dag(venv))
+    (tmp_path / "scenario.py").write_text(SCENARIO)
+    work = tmp_path / "work"
+    work.mkdir()
+    script = textwrap.dedent(f"""\
+        ip link set lo up; set -m
+        export AIRFLOW_HOME={tmp_path}/home AIRFLOW__CORE__LOAD_EXAMPLES=False AIRFLOW__CORE__PARALLELISM=4 \\
+          AIRFLOW__CORE__DAGS_FOLDER={dags} AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL=5 \\
+          AIRFLOW__SCHEDULER__DAG_DIR_LIST_INTERVAL=5 {SERVER_ENV["3.3"]} PATH={venv}/bin:$PATH
+        airflow standalone > {tmp_path}/standalone.log 2>&1 & SA=$!
+        n=0
+        until {HEALTHY["3.3"]}; do
+          sleep 1; n=$((n+1)); if [ $n -gt 300 ]; then echo "not healthy"; kill -INT $SA; wait $SA; exit 3; fi
+        done
+        PYTHONPATH={REPO}:{REPO}/tests timeout 900 {sys.executable} {tmp_path}/scenario.py {work}; rc=$?
+        kill -INT $SA; timeout 60 tail --pid=$SA -f /dev/null || kill -KILL $SA
+        exit $rc
+        """)
+    proc = subprocess.run(
+        ["unshare", "-n", "bash", "-c", script], capture_output=True, text=True, timeout=1500
+    )
+    log_file = tmp_path / "standalone.log"
+    log = log_file.read_text(errors="replace") if log_file.exists() else ""
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:] + log[-3000:]
+    result = json.loads(next(ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT "))[7:])
+    if os.environ.get("MLPIPE_KEEP"):
+        Path(os.environ["MLPIPE_KEEP"]).write_text(json.dumps(result, indent=1) + log[-20000:])
+
+    for name in ("approved", "rejected"):
+        r = result[name]
+        # the task waits for input: our runs API says so, with the gate's message rendered
+        assert r["waiting"]["run"] == "running"
+        assert r["waiting"]["tasks"]["before"] == "success"
+        assert r["waiting"]["tasks"].get("after") in (None, "none")
+        assert r["waiting"]["gate"]["message"] == f"Deploy churn-{name}?"
+        assert r["waiting"]["gate"]["approval"]["decision"] is None
+        assert r["still"]["approve"] == "awaiting_approval"
+        assert r["errors"]["not_a_gate"][0] == 409 and "'before'" in r["errors"]["not_a_gate"][1]
+        assert r["errors"]["unknown"][0] == 404 and "'nope'" in r["errors"]["unknown"][1]
+        assert r["errors"]["twice"][0] == 409 and "'approve'" in r["errors"]["twice"][1]
+        assert r["final"]["run"] == "success"
+        assert r["final"]["tasks"]["before"] == "success"
+    approved, rejected = result["approved"]["final"], result["rejected"]["final"]
+    assert approved["tasks"]["approve"] == "success" and approved["tasks"]["after"] == "success"
+    assert approved["gate"]["approval"]["decision"] == "approve"
+    assert approved["gate"]["approval"]["comment"] == "ship it"
+    assert approved["gate"]["message"].startswith("approved") and "ship it" in (
+        approved["gate"]["message"]
+    )
+    assert rejected["tasks"]["approve"] == "rejected" and rejected["tasks"]["after"] == "skipped"
+    assert rejected["gate"]["approval"]["decision"] == "reject"
+
+
+def test_airflow_2_refuses_the_dag_file_with_our_sentence(tmp_path):
+    providers = harness.require_airflow("3.3")
+    venv = harness.require_airflow("2.10")
+    dag = tmp_path / f"{DAG_ID}.py"
+    dag.write_text(gated_dag(providers))
+    env = {
+        "PATH": f"{venv / 'bin'}{os.pathsep}{os.environ.get('PATH', '/usr/bin:/bin')}",
+        "HOME": str(tmp_path),
+        "AIRFLOW_HOME": str(tmp_path / "home"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{tmp_path}/airflow.db",
+    }
+    proc = subprocess.run(
+        [str(venv / "bin" / "python"), "-c", f"import runpy; runpy.run_path({str(dag)!r})"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode != 0
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last == f"ImportError: {SENTENCE}", proc.stderr[-2000:]
