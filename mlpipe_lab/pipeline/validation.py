@@ -16,8 +16,8 @@ from ..schemas import quick_cached, quick_check, validator
 from . import document
 from .files import LocalFiles, PipelineFiles
 from .model import (
-    BRANCH_OP,
     APPROVAL_OP,
+    BRANCH_OP,
     CURRENT_VERSION,
     GENERIC_OPS,
     SERVE_OP,

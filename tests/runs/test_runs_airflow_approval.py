@@ -213,8 +213,9 @@ def test_gate_waits_then_approve_runs_downstream_and_reject_skips_it(tmp_path):
     assert approved["tasks"]["approve"] == "success" and approved["tasks"]["after"] == "success"
     assert approved["gate"]["approval"]["decision"] == "approve"
     assert approved["gate"]["approval"]["comment"] == "ship it"
-    assert approved["gate"]["message"].startswith("approved") and "ship it" in (
-        approved["gate"]["message"]
+    assert (
+        approved["gate"]["message"].startswith("approved")
+        and "ship it" in (approved["gate"]["message"])
     )
     assert rejected["tasks"]["approve"] == "rejected" and rejected["tasks"]["after"] == "skipped"
     assert rejected["gate"]["approval"]["decision"] == "reject"
