@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from .layout import Slot
 from .model import APPROVAL, APPROVE, REJECT, Approval, Command, Task
 from .planner import CP, read_airflow_settings
-from .values import Join, ParamRef, Value
+from .values import Join, ParamRef, Value, needs_raw
 
 if TYPE_CHECKING:
     from .planner import Planner
@@ -30,6 +30,14 @@ AIRFLOW_2 = "approval gates need Airflow 3.1 or newer (node '{label}')"
 def needs_airflow_3(label: str) -> str:
     """The sentence the plan refuses an Airflow 2 configuration with, and the DAG file raises."""
     return AIRFLOW_2.format(label=label)
+
+
+def default_message(label: str) -> str:
+    """What a gate without a message asks: its label, unless that label is text the DAG could
+    not show as itself (Jinja markers with 'endraw'), which the user never typed as a message."""
+    if needs_raw(label) and "endraw" in label:
+        return "Approve?"
+    return f"Approve '{label}'?"
 
 
 def approval_task(pl: Planner, slot: Slot) -> Task:
@@ -57,7 +65,7 @@ def approval_task(pl: Planner, slot: Slot) -> Task:
         )
     message = props.get("message")
     message = message if isinstance(message, str) else ""
-    value, params = _message(pl, node, message.strip() or f"Approve '{node.label}'?")
+    value, params = _message(pl, node, message.strip() or default_message(node.label))
     timeout = props.get("timeout_seconds")
     if timeout is not None and not (
         isinstance(timeout, int) and not isinstance(timeout, bool) and timeout >= 1

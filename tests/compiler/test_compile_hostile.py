@@ -29,6 +29,7 @@ from mlpipe_lab.compiler.emit import (
 )
 from mlpipe_lab.compiler.kpo import ELYRA_DEFAULT_DESCRIPTIONS, doc_text
 from mlpipe_lab.pipeline import Pipeline, PipelineError
+from mlpipe_lab.plan.approval import default_message
 
 IMG = "registry.example.com/ml/runtime:1.4"
 EXAMPLES = int(os.environ.get("MLPIPE_HYPOTHESIS_EXAMPLES", "150"))  # raise it for a deeper search
@@ -540,7 +541,7 @@ def test_gate_message_and_label_stay_literal(case):
     model = Pipeline(doc, "p.pipeline")
     gate = next(t for t in dag["tasks"].values() if "subject" in t)
     assert gate.get("task_display_name", gate["task_id"]) == model.nodes[1].label
-    shown = message.strip() or f"Approve '{model.nodes[1].label}'?"
+    shown = message.strip() or default_message(model.nodes[1].label)
     assert render(gate["subject"]) == airflow_sees(shown)
     # the Airflow 2 refusal names the node with a string literal, never code
     tree = ast.parse(out.text)
