@@ -42,7 +42,10 @@ FOR_EACH = {
         "item_parameter": "shard",
     }
 }
-PREP = "import os\nos.makedirs('data', exist_ok=True)\nopen('data/base.txt', 'w').write('base')\n"
+PREP = (
+    "import json, os\nos.makedirs('data', exist_ok=True)\nopen('data/base.txt', 'w').write('base')\n"
+    "json.dump({'files': ['r1', '{{ ds }} $(id)']}, open('mlpipe-result.json', 'w'))\n"
+)
 WORK = (
     "import json, os\n"
     "item = json.loads(os.environ['MLPIPE_ITEM'])\n"
@@ -59,8 +62,8 @@ JOIN = (
 )
 
 
-def _nodes() -> list[dict]:
-    return [
+def _nodes(result_source: bool = False) -> list[dict]:
+    nodes = [
         node("p", "prep.py", label="prep", outputs=["data/base.txt"]),
         node(
             "w",
@@ -72,6 +75,24 @@ def _nodes() -> list[dict]:
         ),
         node("j", "join.py", parents=["w"], label="join", outputs=["summary.json"]),
     ]
+    if result_source:  # a second fan-out over a key of prep's result (mlpipe-result.json)
+        by_result = {
+            "for_each": {
+                **FOR_EACH["for_each"],
+                "value_from": {"from": "result", "node": "p", "key": "files"},
+            }
+        }
+        nodes.append(
+            node(
+                "r",
+                "work.py",
+                parents=["p"],
+                label="by_result",
+                outputs=["out/result.json"],
+                mlpipe=by_result,
+            )
+        )
+    return nodes
 
 
 # -- local-worker: airflow dags test -----------------------------------------------------------
@@ -137,7 +158,7 @@ def test_local_worker_fan_out_runs_in_airflow_dags_test(version, s3, tmp_path):
     for name, text in {"prep.py": PREP, "work.py": WORK, "join.py": JOIN}.items():
         (project / name).write_text(text)
     path = project / f"{DAG_ID}.pipeline"
-    path.write_text(dumps(pipeline(DAG_ID, _nodes(), mlpipe=PARAMS)))
+    path.write_text(dumps(pipeline(DAG_ID, _nodes(result_source=True), mlpipe=PARAMS)))
     config = {
         "name": "fan",
         "type": "airflow",
@@ -215,6 +236,9 @@ def test_local_worker_fan_out_runs_in_airflow_dags_test(version, s3, tmp_path):
     assert query.returncode == 0, query.stderr[-3000:]
     data = json.loads(query.stdout.strip().splitlines()[-1])
     assert data["tis"] == [
+        ["by_result", 0, "success"],
+        ["by_result", 1, "success"],
+        ["by_result__items", -1, "success"],
         ["join", -1, "success"],
         ["prep", -1, "success"],
         ["work", 0, "success"],
@@ -234,6 +258,9 @@ def test_local_worker_fan_out_runs_in_airflow_dags_test(version, s3, tmp_path):
     summary = json.loads(get("join/outputs/summary.json"))
     assert [r["item"] for r in summary] == ITEMS  # the hostile item stayed data end to end
     assert summary[1]["shard"] == HOSTILE
+    # the list from prep's result (its BashOperator's last output line, parsed)
+    got = [json.loads(get(f"by_result/{i}/outputs/out/result.json"))["item"] for i in (0, 1)]
+    assert got == ["r1", "{{ ds }} $(id)"]
 
 
 # -- pods: the provider renders and builds a pod per item --------------------------------------

@@ -225,3 +225,46 @@ def test_notebook_items_get_the_item_parameter(tmp_path):
     ]
     assert got == [{"shard": {"n": 1}, "env": '{"n": 1}'}, {"shard": "two", "env": '"two"'}]
     assert (run / "work" / "0" / "work.ipynb").is_file()
+
+
+def test_a_result_of_an_upstream_node_is_the_list(tmp_path):
+    prep = (
+        "import json\n"
+        "json.dump({'files': ['f1', {'n': 2}], 'other': 1}, open('mlpipe-result.json', 'w'))\n"
+    )
+    nodes = [
+        node("p", "prep.py", label="prep"),
+        node(
+            "w",
+            "work.py",
+            parents=["p"],
+            label="work",
+            outputs=["out/result.json"],
+            mlpipe={
+                "for_each": {
+                    "value_from": {"from": "result", "node": "p", "key": "files"},
+                    "item_parameter": "shard",
+                }
+            },
+        ),
+    ]
+    work = WORK.replace("base = open('data/base.txt').read()", "base = None")
+    path = write(tmp_path / "r", "fan", nodes, {"prep.py": prep, "work.py": work})
+    result = run_pipeline(path, artifacts_root=tmp_path / "a", env=NO_HTML)
+    assert result.status == "succeeded", result.report()
+    run = Path(result.run_dir)
+    got = [
+        json.loads((run / "work" / str(i) / "outputs" / "out" / "result.json").read_text())["item"]
+        for i in (0, 1)
+    ]
+    assert got == ["f1", {"n": 2}]
+    # a key that is not a list fails the node, saying so
+    bad = write(
+        tmp_path / "r2",
+        "fan",
+        [nodes[0], {**nodes[1]}],
+        {"prep.py": prep.replace("'files': ['f1', {'n': 2}]", "'files': 'f1'"), "work.py": work},
+    )
+    failed = run_pipeline(bad, artifacts_root=tmp_path / "b", env=NO_HTML)
+    assert failed.node("work").status == "failed"
+    assert "runs once per item of a list, but its value is a str" in failed.node("work").message
