@@ -70,3 +70,35 @@ export const componentCatalogIcon = new LabIcon({
   name: 'mlpipe-lab:component-catalogs',
   svgstr: componentCatalogSvg
 });
+
+/** A path that splits in two (a diamond with two ways out): the branch node. */
+const branchSvg = `<svg xmlns="http://www.w3.org/2000/svg" width="16" height="16" viewBox="0 0 24 24" data-icon="mlpipe-lab-branch">
+  <g class="jp-icon3" fill="#616161">
+    <path d="M8 12 3 7l5-5 5 5-5 5zm0-2.8L10.2 7 8 4.8 5.8 7 8 9.2z"/>
+    <rect x="12" y="6.25" width="5" height="1.5"/>
+    <rect x="7.25" y="11" width="1.5" height="6"/>
+    <rect x="7.25" y="16.25" width="9.75" height="1.5"/>
+    <path d="M17 3.5 21.5 7 17 10.5v-7zm0 10L21.5 17 17 20.5v-7z"/>
+  </g>
+</svg>`;
+
+/** The branch node (control flow). */
+export const branchIcon = new LabIcon({
+  name: 'mlpipe-lab:branch',
+  svgstr: branchSvg
+});
+
+/** A gate with a tick (a person lets the run through): the approval gate. */
+const approvalSvg = `<svg xmlns="http://www.w3.org/2000/svg" width="16" height="16" viewBox="0 0 24 24" data-icon="mlpipe-lab-approval">
+  <g class="jp-icon3" fill="#616161">
+    <rect x="2" y="3" width="2" height="18"/>
+    <rect x="20" y="3" width="2" height="18"/>
+    <path d="M10.2 16.6 6.1 12.5l1.4-1.4 2.7 2.7 6.3-6.3 1.4 1.4-7.7 7.7z"/>
+  </g>
+</svg>`;
+
+/** The approval gate node (control flow). */
+export const approvalIcon = new LabIcon({
+  name: 'mlpipe-lab:approval',
+  svgstr: approvalSvg
+});

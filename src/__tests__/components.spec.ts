@@ -135,9 +135,10 @@ describe('component palette', () => {
     // never over a built-in type
     expect(nodeTypes.get('execute-python-node')!.hidden).toBeUndefined();
     await palette.refresh();
-    expect(nodeTypes.list().filter(t => !t.hidden)).toHaveLength(5);
+    // the six built-in types (control flow included) and the component
+    expect(nodeTypes.list().filter(t => !t.hidden)).toHaveLength(7);
     palette.dispose();
-    expect(nodeTypes.list()).toHaveLength(4);
+    expect(nodeTypes.list()).toHaveLength(6);
   });
 
   it('replaces its entries on refresh and drops the ones gone', async () => {
@@ -151,14 +152,14 @@ describe('component palette', () => {
       baseSchema: async () => base
     });
     await palette.refresh();
-    expect(nodeTypes.list()).toHaveLength(6);
+    expect(nodeTypes.list()).toHaveLength(8);
     listed = [download];
     await palette.refresh();
     expect(nodeTypes.get(bash.id)).toBeUndefined();
     expect(nodeTypes.get(download.id)).toBeDefined();
-    expect(nodeTypes.list()).toHaveLength(5);
+    expect(nodeTypes.list()).toHaveLength(7);
     palette.dispose();
-    expect(nodeTypes.list()).toHaveLength(4);
+    expect(nodeTypes.list()).toHaveLength(6);
   });
 
   it('keeps the palette and says why when the components cannot be read', async () => {

@@ -17,8 +17,15 @@ describe('node type registry', () => {
       'execute-notebook-node',
       'execute-python-node',
       'execute-r-node',
-      'mlpipe:serve-mlflow-model'
+      'mlpipe:serve-mlflow-model',
+      'mlpipe:branch',
+      'mlpipe:approval'
     ]);
+    // control flow nodes are a palette group of their own and run no file
+    expect(types.category(types.get('mlpipe:branch')!)).toBe('Control flow');
+    expect(types.category(types.get('mlpipe:approval')!)).toBe('Control flow');
+    expect(types.runsFile('mlpipe:branch')).toBe(false);
+    expect(types.runsFile('mlpipe:approval')).toBe(false);
     expect(opForFile(types, 'a/b/train.ipynb')).toBe('execute-notebook-node');
     expect(opForFile(types, 'x/run.R')).toBe('execute-r-node');
     expect(opForFile(types, 'x/.py')).toBeNull();
@@ -78,7 +85,7 @@ describe('node type registry', () => {
     bash.dispose();
     sql.dispose();
     expect(types.get('airflow-operator:BashOperator')).toBeUndefined();
-    expect(types.list()).toHaveLength(4);
+    expect(types.list()).toHaveLength(6);
     model.dispose();
   });
 });

@@ -13,7 +13,15 @@ import {
   rKernelIcon
 } from '@jupyterlab/ui-components';
 
-import { serveModelRef, SERVE_OP } from '../model/elyra';
+import { approvalIcon, branchIcon } from '../icons';
+import {
+  APPROVAL_OP,
+  BRANCH_OP,
+  readRules,
+  readValueFrom
+} from '../model/controlFlow';
+import { isObject, serveModelRef, SERVE_OP } from '../model/elyra';
+import type { IElyraNode } from '../model/elyra';
 import type { INodeType, INodeTypeRegistry } from '../tokens';
 
 /** The node types mlpipe-lab itself offers (added to the registry by its plugin). */
@@ -53,8 +61,57 @@ export function builtinNodeTypes(trans: TranslationBundle): INodeType[] {
       runsFile: false,
       rank: 40,
       subtitle: node => serveModelRef(node)
+    },
+    {
+      op: BRANCH_OP,
+      title: trans.__('Branch'),
+      description: trans.__(
+        'Run only some of the nodes linked after it, chosen by rules on a parameter or an earlier result'
+      ),
+      icon: branchIcon,
+      category: trans.__('Control flow'),
+      runsFile: false,
+      rank: 10,
+      subtitle: node => branchSubtitle(node, trans)
+    },
+    {
+      op: APPROVAL_OP,
+      title: trans.__('Approval gate'),
+      description: trans.__(
+        'Wait for a person to approve before the nodes after it run'
+      ),
+      icon: approvalIcon,
+      category: trans.__('Control flow'),
+      runsFile: false,
+      rank: 20,
+      subtitle: node => {
+        const message = node.app_data?.component_parameters?.message;
+        return typeof message === 'string' && message
+          ? message
+          : trans.__('no message yet');
+      }
     }
   ];
+}
+
+/** What a branch node tests, under its label: "on mode · 2 rules". */
+function branchSubtitle(node: IElyraNode, trans: TranslationBundle): string {
+  const params = node.app_data?.component_parameters;
+  if (!isObject(params)) {
+    return trans.__('no rules yet');
+  }
+  const value = readValueFrom(params.value_from);
+  const rules = readRules(params.rules).length;
+  const on =
+    value?.from === 'parameter' && value.parameter
+      ? trans.__('on %1', value.parameter)
+      : value?.from === 'result'
+        ? trans.__('on a result')
+        : '';
+  const count = rules
+    ? trans._n('%1 rule', '%1 rules', rules)
+    : trans.__('no rules yet');
+  return on ? `${on} · ${count}` : count;
 }
 
 /** The icon of a node type (a plain file icon for unknown types). */

@@ -18,10 +18,25 @@ import * as React from 'react';
 import { describeProblem, MLPipeClient } from '../api';
 import { formPatch, problemsToErrorSchema } from '../forms/patch';
 import { withFieldProblems } from '../forms/errors';
-import { IFormSchema, setUiOption, toFormSchema } from '../forms/schema';
+import { WidgetField } from '../forms/controlFlow';
+import {
+  FormWidgets,
+  IFormSchema,
+  setUiOption,
+  setWidgetAt,
+  toFormSchema,
+  WIDGET_FIELD
+} from '../forms/schema';
 import { formValidator } from '../forms/validator';
 import type { IFormContext } from '../forms/widgets';
-import { IJSONObject, nodeLabel } from '../model/elyra';
+import {
+  ancestorsOf,
+  childrenOf,
+  distinctLabels,
+  INodeChoice,
+  listParameters
+} from '../model/controlFlow';
+import { IJSONObject, isNodeOp, nodeLabel } from '../model/elyra';
 import { isBinding, isExpanded, isSupernode } from '../model/supernode';
 import type { PipelineEditorModel } from '../model/model';
 import type {
@@ -79,10 +94,22 @@ function useSchema(
 /** The node form: the node schema plus the description Elyra keeps in `ui_data`. */
 export function nodeFormSchema(
   raw: IJSONObject,
-  trans: TranslationBundle
+  trans: TranslationBundle,
+  op?: string
 ): IFormSchema {
   const form = toFormSchema(raw);
   const props = { ...(form.schema.properties ?? {}) };
+  const mlpipe = props.mlpipe;
+  if (
+    op !== undefined &&
+    !isNodeOp(op) &&
+    mlpipe?.properties?.for_each !== undefined
+  ) {
+    // only notebook, Python and R nodes fan out (the planner refuses the rest)
+    const { for_each: dropped, ...others } = mlpipe.properties;
+    void dropped;
+    props.mlpipe = { ...mlpipe, properties: others };
+  }
   form.schema = {
     ...form.schema,
     properties: {
@@ -104,7 +131,36 @@ export function nodeFormSchema(
   const ui = form.uiSchema;
   ui['ui:order'] = ['label', 'description', 'component_parameters', '*'];
   setUiOption(ui, 'description', { 'ui:widget': 'textarea' });
+  // control flow (docs/control-flow.md): these widgets even when the schema names none
+  setWidgetAt(form, 'component_parameters/value_from', FormWidgets.valueFrom);
+  setWidgetAt(form, 'component_parameters/rules', FormWidgets.branchRules);
+  setWidgetAt(
+    form,
+    'component_parameters/otherwise',
+    FormWidgets.branchTargets
+  );
+  setWidgetAt(form, 'mlpipe/for_each', FormWidgets.forEach);
+  setWidgetAt(
+    form,
+    'component_parameters/mlpipe/for_each',
+    FormWidgets.forEach
+  );
   return form;
+}
+
+/** The nodes before and after a node, by label (labels shared by several nodes numbered). */
+export function graphChoices(
+  model: PipelineEditorModel,
+  nodeId: string
+): { ancestors: INodeChoice[]; children: INodeChoice[] } {
+  const nodes = model.nodes.map(n => ({ id: n.id, label: nodeLabel(n) }));
+  const labels = distinctLabels(nodes);
+  const named = nodes.map(n => ({ id: n.id, label: labels.get(n.id)! }));
+  const links = model.links;
+  return {
+    ancestors: ancestorsOf(nodeId, links, named),
+    children: childrenOf(nodeId, links, named)
+  };
 }
 
 /** The names of the pipeline's parameters (for the "Pipeline parameters used" picker). */
@@ -132,6 +188,9 @@ export function pipelineFormSchema(raw: IJSONObject): IFormSchema {
   return toFormSchema(raw);
 }
 
+/** Renders registry widgets for objects and lists of objects (see `WIDGET_FIELD`). */
+const FORM_FIELDS = { [WIDGET_FIELD]: WidgetField };
+
 const DEFAULT_FORM_STATE = {
   emptyObjectFields: 'skipEmptyDefaults' as const,
   arrayMinItems: { populate: 'never' as const }
@@ -155,6 +214,7 @@ function SchemaForm(props: {
       formContext={props.context}
       validator={formValidator}
       widgets={useFormWidgets(props.widgets)}
+      fields={FORM_FIELDS}
       idPrefix={props.idPrefix}
       extraErrors={props.errors as any}
       liveValidate={false}
@@ -217,8 +277,8 @@ function NodeProperties(props: IPanelProps & { nodeId: string }): JSX.Element {
   const { nodeTypes } = props.registries;
   const { schema, error } = useSchema('node-properties', node.op, nodeTypes);
   const form = React.useMemo(
-    () => (schema ? nodeFormSchema(schema, trans) : null),
-    [schema, trans]
+    () => (schema ? nodeFormSchema(schema, trans, node.op) : null),
+    [schema, trans, node.op]
   );
   const data = model.nodeData(nodeId) ?? {};
   const problems = model.nodeProblems(nodeId);
@@ -239,7 +299,10 @@ function NodeProperties(props: IPanelProps & { nodeId: string }): JSX.Element {
       ? trans.__('Pipeline default (%1)', defaultImage)
       : trans.__('Pipeline default (none set)'),
     mlflow: mlflowContext(data),
-    pipelineParameters: pipelineParameterNames(model)
+    pipelineParameters: pipelineParameterNames(model),
+    listParameters: listParameters(model.pipelineData().mlpipe),
+    nodeParameters: data.component_parameters ?? {},
+    ...graphChoices(model, nodeId)
   };
   const Icon = nodeIcon(nodeTypes, node.op);
   return (

@@ -36,6 +36,87 @@ export namespace FormWidgets {
   export const mlflowVersion = 'mlflow-version';
   /** An alias of the chosen registered model (live list). */
   export const mlflowAlias = 'mlflow-alias';
+  /** Where a value comes from: a pipeline parameter or an upstream node's result. */
+  export const valueFrom = 'value-from';
+  /** A branch node's rules: comparison, value, which linked nodes run. */
+  export const branchRules = 'branch-rules';
+  /** Some of the nodes linked after a branch (its "otherwise" list). */
+  export const branchTargets = 'branch-targets';
+  /** A runner node's fan-out: the list, max parallel, the item's parameter. */
+  export const forEach = 'for-each';
+}
+
+/**
+ * The rjsf field that renders a widget of the registry for an object, a list
+ * of objects or a `oneOf` (rjsf only gives widgets to scalars and simple
+ * lists); the widget's name is in `ui:options.mlpipeWidget`.
+ */
+export const WIDGET_FIELD = 'mlpipe-widget';
+
+/** Whether rjsf gives a schema's value to a widget on its own. */
+function takesWidget(schema: IJSONObject): boolean {
+  if (schema.oneOf || schema.anyOf) {
+    return false;
+  }
+  if (schema.type === 'object' || isObject(schema.properties)) {
+    return false;
+  }
+  if (schema.type === 'array') {
+    const items = schema.items;
+    return !(isObject(items) && (items.type === 'object' || items.properties));
+  }
+  return true;
+}
+
+/** The UI schema options that render `schema` with the registry widget `name`. */
+export function widgetOptions(schema: IJSONObject, name: string): IJSONObject {
+  return takesWidget(schema)
+    ? { 'ui:widget': name }
+    : {
+        'ui:field': WIDGET_FIELD,
+        'ui:fieldReplacesAnyOrOneOf': true,
+        'ui:options': { mlpipeWidget: name }
+      };
+}
+
+/** The schema at a `/`-separated property path, if any. */
+export function propertyAt(
+  schema: IJSONObject,
+  path: string
+): IJSONObject | null {
+  let current: unknown = schema;
+  for (const part of path.split('/').filter(Boolean)) {
+    if (!isObject(current) || !isObject(current.properties)) {
+      return null;
+    }
+    current = current.properties[part];
+  }
+  return isObject(current) ? current : null;
+}
+
+/**
+ * Give the property at `path` the widget `name` unless the schema already
+ * chose one (e.g. the control flow properties when the server's schema names
+ * no widget for them).
+ */
+export function setWidgetAt(
+  form: IFormSchema,
+  path: string,
+  name: string
+): boolean {
+  const schema = propertyAt(form.schema, path);
+  if (!schema) {
+    return false;
+  }
+  let ui = form.uiSchema;
+  for (const part of path.split('/').filter(Boolean)) {
+    ui = ui?.[part];
+  }
+  if (ui && (ui['ui:widget'] || ui['ui:field'])) {
+    return false;
+  }
+  setUiOption(form.uiSchema, path, widgetOptions(schema, name));
+  return true;
 }
 
 /** Schema annotations the forms read (the server's schemas carry them). */
@@ -184,8 +265,12 @@ function rewrite(
   if (schema.writeOnly === true) {
     ui['ui:widget'] = FormWidgets.secret;
   }
+  if (types?.includes('array')) {
+    // e.g. a parameter's default when parameters may be lists: JSON lists are typed
+    ui['ui:options'] = { ...(ui['ui:options'] ?? {}), jsonList: true };
+  }
   if (typeof widget === 'string' && widget) {
-    ui['ui:widget'] = widget;
+    Object.assign(ui, widgetOptions(schema, widget));
   }
   if (schema.readOnly === true && !options.dropReadOnly) {
     ui['ui:readonly'] = true;

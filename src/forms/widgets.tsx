@@ -18,6 +18,7 @@ import { MLPipeClient } from '../api';
 import { opForFile } from '../editor/nodeTypes';
 import { isObject, jsonEqual, relativePath } from '../model/elyra';
 import type { ICatalogStore, INodeTypeRegistry, MLPipeAPI } from '../tokens';
+import { controlFlowWidgets } from './controlFlow';
 import { FormWidgets } from './schema';
 
 /** What the widgets need from their surroundings (given as the form context). */
@@ -41,6 +42,14 @@ export interface IFormContext {
   runtimeImageFallback?: string;
   /** Serve MLflow model nodes: where the registry is and which model is chosen. */
   mlflow?: { trackingUri: string; modelName: string };
+  /** Nodes this node depends on, by label (for "result of an upstream node"). */
+  ancestors?: { id: string; label: string }[];
+  /** Nodes linked directly after this node, by label (a branch's choices). */
+  children?: { id: string; label: string }[];
+  /** Pipeline parameters of type list (what a fan-out maps over). */
+  listParameters?: string[];
+  /** The node's own `component_parameters` (widgets that need their siblings). */
+  nodeParameters?: { [key: string]: any };
 }
 
 function context(props: WidgetProps): IFormContext {
@@ -74,6 +83,25 @@ export function parseScalar(
 }
 
 /**
+ * Text from a scalar field that may also hold a list (a parameter's default
+ * when parameters may be lists): a JSON list is a list, the rest as `parseScalar`.
+ */
+export function parseScalarOrList(text: string): unknown {
+  const trimmed = text.trim();
+  if (trimmed.startsWith('[')) {
+    try {
+      const parsed = JSON.parse(trimmed);
+      if (Array.isArray(parsed)) {
+        return parsed;
+      }
+    } catch {
+      // not a list yet (still being typed): text
+    }
+  }
+  return parseScalar(text);
+}
+
+/**
  * A text input that keeps what the user types while it is being typed, and
  * sends the parsed value.
  */
@@ -82,14 +110,22 @@ function ParsedTextWidget(
 ): JSX.Element {
   const { id, value, disabled, readonly, placeholder, onChange, onBlur } =
     props;
-  const shown = value === undefined || value === null ? '' : String(value);
+  const shown =
+    value === undefined || value === null
+      ? ''
+      : Array.isArray(value) || isObject(value)
+        ? JSON.stringify(value)
+        : String(value);
   const [text, setText] = React.useState(shown);
   React.useEffect(() => {
     // follow outside changes (undo, another node) unless they only re-type the same value
-    if (props.parse(text) !== value && !(text === '' && value === undefined)) {
+    if (
+      !jsonEqual(props.parse(text), value) &&
+      !(text === '' && value === undefined)
+    ) {
       setText(shown);
     }
-  }, [value]);
+  }, [JSON.stringify(value)]);
   return (
     <input
       id={id}
@@ -112,7 +148,13 @@ function QuantityWidget(props: WidgetProps): JSX.Element {
 }
 
 function ScalarWidget(props: WidgetProps): JSX.Element {
-  return <ParsedTextWidget {...props} parse={parseScalar} />;
+  const lists = !!props.options?.jsonList;
+  return (
+    <ParsedTextWidget
+      {...props}
+      parse={lists ? parseScalarOrList : parseScalar}
+    />
+  );
 }
 
 /**
@@ -716,5 +758,6 @@ export const builtinFormWidgets: RegistryWidgetsType = {
   [FormWidgets.mlflowVersion]: MlflowVersionWidget,
   [FormWidgets.mlflowAlias]: MlflowAliasWidget,
   'pipeline-parameters': PipelineParametersWidget,
-  schedule: ScheduleWidget
+  schedule: ScheduleWidget,
+  ...controlFlowWidgets
 };

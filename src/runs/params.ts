@@ -13,8 +13,9 @@
 /** A declared pipeline parameter. */
 export interface IPipelineParameter {
   name: string;
-  type: 'string' | 'integer' | 'number' | 'boolean';
-  default?: string | number | boolean | null;
+  /** `list`: a JSON list (what a fan-out maps over). */
+  type: 'string' | 'integer' | 'number' | 'boolean' | 'list';
+  default?: string | number | boolean | unknown[] | null;
   description?: string;
   required?: boolean;
   enum?: (string | number | boolean)[];
@@ -25,7 +26,10 @@ export interface IPipelineParameter {
 /** What the user typed (text), or ticked (booleans), per parameter. */
 export type ParameterInputs = { [name: string]: string | boolean };
 
-const TYPES = new Set(['string', 'integer', 'number', 'boolean']);
+const TYPES = new Set(['string', 'integer', 'number', 'boolean', 'list']);
+
+/** A parameter value as sent to the server. */
+export type ParameterValue = string | number | boolean | unknown[];
 
 /** The well-formed parameters declared in a pipeline's `app_data.mlpipe`. */
 export function pipelineParameters(mlpipe: unknown): IPipelineParameter[] {
@@ -64,6 +68,9 @@ export function initialInput(
   if (param.type === 'boolean') {
     return value === true || value === 'true';
   }
+  if (Array.isArray(value)) {
+    return JSON.stringify(value);
+  }
   return value === null || value === undefined ? '' : String(value);
 }
 
@@ -84,9 +91,9 @@ export function initialInputs(
 export function parseParameter(
   param: IPipelineParameter,
   input: string | boolean | undefined
-): { value?: string | number | boolean; error?: string } {
+): { value?: ParameterValue; error?: string } {
   const { name } = param;
-  let value: string | number | boolean;
+  let value: ParameterValue;
   if (param.type === 'boolean') {
     value = input === true || input === 'true';
   } else {
@@ -99,6 +106,19 @@ export function parseParameter(
     }
     if (param.type === 'string') {
       value = text;
+    } else if (param.type === 'list') {
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        parsed = undefined;
+      }
+      if (!Array.isArray(parsed)) {
+        return {
+          error: `Parameter '${name}' must be a JSON list, e.g. ["a", "b"].`
+        };
+      }
+      value = parsed;
     } else {
       const number = Number(text.trim());
       if (!Number.isFinite(number)) {
@@ -110,7 +130,12 @@ export function parseParameter(
       value = number;
     }
   }
-  if (param.enum && param.enum.length && !param.enum.includes(value)) {
+  if (
+    param.enum &&
+    param.enum.length &&
+    !Array.isArray(value) &&
+    !param.enum.includes(value)
+  ) {
     return {
       error: `Parameter '${name}' must be one of: ${param.enum.join(', ')}.`
     };
@@ -138,16 +163,23 @@ export function collectOverrides(
   params: readonly IPipelineParameter[],
   inputs: ParameterInputs
 ): {
-  params: { [name: string]: string | number | boolean };
+  params: { [name: string]: ParameterValue };
   errors: { [name: string]: string };
 } {
-  const overrides: { [name: string]: string | number | boolean } = {};
+  const overrides: { [name: string]: ParameterValue } = {};
   const errors: { [name: string]: string } = {};
   for (const param of params) {
     const { value, error } = parseParameter(param, inputs[param.name]);
     if (error) {
       errors[param.name] = error;
-    } else if (value !== undefined && value !== param.default) {
+    } else if (
+      value !== undefined &&
+      value !== param.default &&
+      !(
+        Array.isArray(value) &&
+        JSON.stringify(value) === JSON.stringify(param.default)
+      )
+    ) {
       overrides[param.name] = value;
     }
   }
@@ -170,8 +202,9 @@ export function parametersFromValues(values: {
   [name: string]: unknown;
 }): IPipelineParameter[] {
   return Object.entries(values ?? {}).map(([name, value]) => {
-    const type =
-      typeof value === 'boolean'
+    const type: IPipelineParameter['type'] = Array.isArray(value)
+      ? 'list'
+      : typeof value === 'boolean'
         ? 'boolean'
         : typeof value === 'number'
           ? Number.isInteger(value)
@@ -185,7 +218,12 @@ export function parametersFromValues(values: {
     return {
       name,
       type,
-      default: simple ? value : value === null ? null : JSON.stringify(value)
+      default:
+        simple || Array.isArray(value)
+          ? (value as ParameterValue)
+          : value === null
+            ? null
+            : JSON.stringify(value)
     };
   });
 }

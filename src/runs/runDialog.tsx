@@ -19,13 +19,14 @@ import {
   collectOverrides,
   initialInputs,
   IPipelineParameter,
+  ParameterValue,
   ParameterInputs
 } from './params';
 
 /** What the dialog returns. */
 export interface IRunChoice {
   runtimeConfig: string;
-  params: { [name: string]: string | number | boolean };
+  params: { [name: string]: ParameterValue };
   /** Airflow: publish the pipeline before triggering. */
   publish: boolean;
   /** Local: reuse the results of unchanged nodes (step caching). */
@@ -182,7 +183,12 @@ function ParameterField(props: {
     param.type,
     param.required ? trans.__('required') : '',
     param.default !== undefined && param.default !== null
-      ? trans.__('default %1', String(param.default))
+      ? trans.__(
+          'default %1',
+          Array.isArray(param.default)
+            ? JSON.stringify(param.default)
+            : String(param.default)
+        )
       : ''
   ]
     .filter(Boolean)
@@ -221,7 +227,10 @@ function ParameterField(props: {
         id={id}
         className="jp-mod-styled"
         type="text"
-        inputMode={param.type === 'string' ? 'text' : 'decimal'}
+        inputMode={
+          param.type === 'string' || param.type === 'list' ? 'text' : 'decimal'
+        }
+        placeholder={param.type === 'list' ? '["a", "b"]' : undefined}
         name={param.name}
         value={typeof input === 'string' ? input : ''}
         aria-invalid={!!error}
