@@ -10,6 +10,7 @@
 import { requestAPI } from '../request';
 import type {
   IClearRunRequest,
+  IDecisionRequest,
   ILogChunk,
   IPublishStatus,
   IRun,
@@ -102,6 +103,35 @@ export namespace RunsClient {
     return normaliseRun(
       await requestAPI<IRun>(`${runPath(ref)}/cancel`, post({}))
     );
+  }
+
+  /**
+   * Approve or reject a task that awaits approval (an approval gate). A
+   * comment is sent only when given. The run as it is after the decision
+   * when the server sends it back, else null (the caller reads it again).
+   */
+  export async function decide(
+    ref: IRunRef,
+    taskId: string,
+    decision: IDecisionRequest['decision'],
+    comment?: string
+  ): Promise<IRun | null> {
+    const body: IDecisionRequest = { decision };
+    const text = comment?.trim();
+    if (text) {
+      body.comment = text;
+    }
+    const reply = await requestAPI<unknown>(
+      `${runPath(ref)}/tasks/${encodeURIComponent(taskId)}/decision`,
+      post(body)
+    );
+    const run = (reply as { run?: unknown })?.run ?? reply;
+    return run &&
+      typeof run === 'object' &&
+      Array.isArray((run as IRun).tasks) &&
+      typeof (run as IRun).id === 'string'
+      ? normaliseRun(run as IRun)
+      : null;
   }
 
   /** One check of whether Airflow imported the published DAG (at `commit`). */

@@ -22,14 +22,18 @@ import { nodeLabel } from '../model/elyra';
 import type { IPipelineEditor } from '../tokens';
 import { RunsClient } from './client';
 import type { RunsContext } from './context';
+import { Decision, DecisionBox, sendDecision } from './decision';
 import { LogView } from './logView';
 import {
+  awaitingApproval,
   elapsed,
   failedTasks,
   failureReport,
   formatDuration,
   isRunActive,
   isTaskActive,
+  itemsProgress,
+  stateDetails,
   STATUS_LABELS,
   statusKind,
   taskName,
@@ -117,6 +121,29 @@ export class EditorRunController {
       this._actionError = describeError(error).message;
     }
     this._watcher.refresh();
+    this._changed.emit();
+  }
+
+  /**
+   * Approve or reject a task that awaits approval; throws what the server
+   * said (the decision box shows it).
+   */
+  async decide(
+    task: IRunTask,
+    decision: Decision,
+    comment: string
+  ): Promise<void> {
+    const run = this.run;
+    const watcher = this._watcher;
+    if (!run || !watcher) {
+      return;
+    }
+    const after = await sendDecision(run, task, decision, comment);
+    if (this._watcher === watcher) {
+      watcher.update(after);
+      watcher.refresh();
+    }
+    this.ctx.announce(after);
     this._changed.emit();
   }
 
@@ -234,9 +261,16 @@ export class EditorRunController {
     const items = new Map<string, INodeDecoration>();
     for (const [nodeId, task] of byNode) {
       const kind = statusKind(task.state);
-      const label = trans.__(STATUS_LABELS[kind]);
+      const progress = itemsProgress(task);
+      // a fan-out shows how many of its items are done: "running 3/5"
+      const label = progress
+        ? `${trans.__(STATUS_LABELS[kind])} ${progress}`
+        : trans.__(STATUS_LABELS[kind]);
       const time = elapsed(task);
       const parts = [label];
+      for (const [text, ...args] of stateDetails(task)) {
+        parts.push(trans.__(text, ...(args as any[])));
+      }
       if (time !== null && !isTaskActive(task.state)) {
         parts.push(formatDuration(time));
       }
@@ -467,6 +501,17 @@ function RunBarView(props: {
           </button>
         )}
       </div>
+      {awaitingApproval(run).map(task => (
+        <DecisionBox
+          key={task.task_id}
+          task={task}
+          trans={trans}
+          compact
+          decide={(decision, comment) =>
+            controller.decide(task, decision, comment)
+          }
+        />
+      ))}
       {!collapsed && controller.error && (
         <div className="jp-MLPipe-RunBar-error" role="alert">
           {controller.error}

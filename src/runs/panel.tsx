@@ -19,18 +19,22 @@ import { describeError, entryLabel } from '../api';
 import type { MLPipeAPI } from '../tokens';
 import { RunsClient } from './client';
 import type { RunsContext } from './context';
+import { Decision, DecisionBox, sendDecision } from './decision';
 import {
+  awaitingApproval,
   elapsed,
   failureReport,
   formatDuration,
   isRunActive,
+  itemsProgress,
   runKey,
+  stateDetails,
   startedText,
   STATUS_LABELS,
   statusKind,
   taskName
 } from './states';
-import type { IRun } from './types';
+import type { IRun, IRunTask } from './types';
 import { RunsListModel } from './runsModel';
 
 /** Options of the panel. */
@@ -105,6 +109,9 @@ export class RunsPanel extends ReactWidget {
         onRerun={run => void this._rerun(run)}
         onRunFrom={(run, taskId) => void this._runFrom(run, taskId)}
         onOpenLog={(run, task) => this._options.ctx.openLog(run, task)}
+        onDecide={(run, task, decision, comment) =>
+          this._decide(run, task, decision, comment)
+        }
       />
     );
   }
@@ -208,6 +215,19 @@ export class RunsPanel extends ReactWidget {
     this.update();
   }
 
+  /** Approve or reject a task; throws what the server said (shown by the decision box). */
+  private async _decide(
+    run: IRun,
+    task: IRunTask,
+    decision: Decision,
+    comment: string
+  ): Promise<void> {
+    const after = await sendDecision(run, task, decision, comment);
+    this._options.ctx.announce(after);
+    this.model.details(run)?.update(after);
+    this.model.refresh();
+  }
+
   /** Run a finished run again from one of its tasks (the task and its descendants). */
   private async _runFrom(run: IRun, taskId: string): Promise<void> {
     this._actionError = null;
@@ -245,13 +265,32 @@ export class RunsPanel extends ReactWidget {
 function StatusBadge(props: {
   state: string;
   trans: TranslationBundle;
+  /** A fan-out's items done, e.g. `3/5`. */
+  progress?: string | null;
 }): JSX.Element {
   const kind = statusKind(props.state);
   return (
     <span className="jp-MLPipe-RunState" data-status={kind}>
       {props.trans.__(STATUS_LABELS[kind])}
+      {props.progress && (
+        <span className="jp-MLPipe-RunState-items">{props.progress}</span>
+      )}
     </span>
   );
+}
+
+/** The tooltip of a task row: its message and what its state means. */
+function taskTitle(
+  task: IRunTask,
+  trans: TranslationBundle
+): string | undefined {
+  const parts = stateDetails(task).map(([text, ...args]) =>
+    trans.__(text, ...(args as any[]))
+  );
+  if (task.message) {
+    parts.unshift(task.message);
+  }
+  return parts.length ? parts.join('\n') : undefined;
 }
 
 function RunsPanelView(props: {
@@ -268,6 +307,12 @@ function RunsPanelView(props: {
   onRerun: (run: IRun) => void;
   onRunFrom: (run: IRun, taskId: string) => void;
   onOpenLog: (run: IRun, task: IRun['tasks'][0]) => void;
+  onDecide: (
+    run: IRun,
+    task: IRunTask,
+    decision: Decision,
+    comment: string
+  ) => Promise<void>;
 }): JSX.Element {
   const { model, trans } = props;
   const [dagText, setDagText] = React.useState(model.dagId);
@@ -400,6 +445,7 @@ function RunsPanelView(props: {
             onRerun={props.onRerun}
             onRunFrom={props.onRunFrom}
             onOpenLog={props.onOpenLog}
+            onDecide={props.onDecide}
           />
         ))}
       </ul>
@@ -415,6 +461,12 @@ function RunItem(props: {
   onRerun: (run: IRun) => void;
   onRunFrom: (run: IRun, taskId: string) => void;
   onOpenLog: (run: IRun, task: IRun['tasks'][0]) => void;
+  onDecide: (
+    run: IRun,
+    task: IRunTask,
+    decision: Decision,
+    comment: string
+  ) => Promise<void>;
 }): JSX.Element {
   const { model, trans } = props;
   const watcher = model.details(props.run);
@@ -442,6 +494,14 @@ function RunItem(props: {
         <span className="jp-MLPipe-RunItem-caret">{expanded ? '▾' : '▸'}</span>
         <span className="jp-MLPipe-RunItem-dag">{run.dag_id}</span>
         <StatusBadge state={run.state} trans={trans} />
+        {awaitingApproval(run).length > 0 && (
+          <span
+            className="jp-MLPipe-RunState jp-MLPipe-RunItem-attention"
+            data-status="awaiting_approval"
+          >
+            {trans.__('awaits approval')}
+          </span>
+        )}
         <span className="jp-MLPipe-RunItem-when">
           <span
             className="jp-MLPipe-RunItem-started"
@@ -519,6 +579,16 @@ function RunItem(props: {
               </a>
             )}
           </div>
+          {awaitingApproval(run).map(task => (
+            <DecisionBox
+              key={task.task_id}
+              task={task}
+              trans={trans}
+              decide={(decision, comment) =>
+                props.onDecide(run, task, decision, comment)
+              }
+            />
+          ))}
           {!watcher?.run && !watcher?.error && (
             <div className="jp-MLPipe-Hint">{trans.__('Reading tasks…')}</div>
           )}
@@ -542,7 +612,8 @@ function RunItem(props: {
                     key={task.task_id}
                     data-task-id={task.task_id}
                     data-status={statusKind(task.state)}
-                    title={task.message ?? undefined}
+                    data-reason={task.reason ?? undefined}
+                    title={taskTitle(task, trans)}
                   >
                     <td className="jp-MLPipe-TaskTable-name">
                       {taskName(task)}
@@ -554,7 +625,11 @@ function RunItem(props: {
                       )}
                     </td>
                     <td>
-                      <StatusBadge state={task.state} trans={trans} />
+                      <StatusBadge
+                        state={task.state}
+                        trans={trans}
+                        progress={itemsProgress(task)}
+                      />
                     </td>
                     <td>{formatDuration(elapsed(task))}</td>
                     <td>

@@ -21,7 +21,8 @@ const FINAL_TASK_STATES = new Set([
   'failed',
   'upstream_failed',
   'skipped',
-  'cancelled'
+  'cancelled',
+  'rejected'
 ]);
 
 /**
@@ -58,6 +59,8 @@ export type StatusKind =
   | 'upstream_failed'
   | 'skipped'
   | 'cancelled'
+  | 'awaiting_approval'
+  | 'rejected'
   | 'unknown';
 
 /** The badge kind of a task or run state. */
@@ -91,6 +94,11 @@ export function statusKind(state: string | null | undefined): StatusKind {
       return 'skipped';
     case 'cancelled':
       return 'cancelled';
+    // a person has to act: its own colour, never mistaken for "running"
+    case 'awaiting_approval':
+      return 'awaiting_approval';
+    case 'rejected':
+      return 'rejected';
     default:
       return 'unknown';
   }
@@ -108,8 +116,66 @@ export const STATUS_LABELS: { [kind in StatusKind]: string } = {
   upstream_failed: 'upstream failed',
   skipped: 'skipped',
   cancelled: 'cancelled',
+  awaiting_approval: 'awaiting approval',
+  rejected: 'rejected',
   unknown: 'unknown'
 };
+
+/** Whether a task waits for a person's decision (an approval gate). */
+export function isAwaitingApproval(task: IRunTask): boolean {
+  return task.state === 'awaiting_approval';
+}
+
+/** The tasks of a run that wait for a decision. */
+export function awaitingApproval(run: IRun): IRunTask[] {
+  return (run.tasks ?? []).filter(isAwaitingApproval);
+}
+
+/**
+ * A fan-out task's progress, e.g. `3/5` (items finished of all items), or
+ * null for a task that is no fan-out.
+ */
+export function itemsProgress(task: IRunTask): string | null {
+  const items = task.items;
+  if (!items || typeof items.total !== 'number') {
+    return null;
+  }
+  const done = (items.success ?? 0) + (items.failed ?? 0);
+  return `${done}/${items.total}`;
+}
+
+/**
+ * The untranslated sentences that explain a task's state beyond its badge
+ * word (each passed through the caller's translation): why it was skipped, its
+ * fan-out items, that it waits for someone. Each entry is a message and its
+ * arguments, for `trans.__`.
+ */
+export function stateDetails(task: IRunTask): [string, ...unknown[]][] {
+  const out: [string, ...unknown[]][] = [];
+  if (task.state === 'skipped' && task.reason === 'branch') {
+    out.push(['skipped: the branch before it did not choose it']);
+  } else if (task.state === 'skipped' && task.reason) {
+    out.push(['skipped: %1', task.reason]);
+  }
+  if (task.state === 'awaiting_approval') {
+    out.push(['waits for a decision: approve or reject it']);
+  }
+  if (task.state === 'rejected') {
+    out.push(['rejected: the nodes after it were skipped']);
+  }
+  const items = task.items;
+  if (items && typeof items.total === 'number') {
+    out.push([
+      '%1 of %2 items done (%3 succeeded, %4 failed, %5 running)',
+      (items.success ?? 0) + (items.failed ?? 0),
+      items.total,
+      items.success ?? 0,
+      items.failed ?? 0,
+      items.running ?? 0
+    ]);
+  }
+  return out;
+}
 
 /**
  * The task of each canvas node: by the node id the server reports, else by

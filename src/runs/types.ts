@@ -25,7 +25,17 @@ export type TaskState =
   | 'upstream_failed'
   | 'skipped'
   | 'up_for_retry'
-  | 'cancelled';
+  | 'cancelled'
+  | 'awaiting_approval'
+  | 'rejected';
+
+/** Items of a fan-out task (one instance per item), by state. */
+export interface ITaskItems {
+  total: number;
+  success: number;
+  failed: number;
+  running: number;
+}
 
 /** One task of a run: a pipeline node. */
 export interface IRunTask {
@@ -37,6 +47,16 @@ export interface IRunTask {
   started: string | null;
   ended: string | null;
   message: string | null;
+  /** Why a skipped task was skipped, e.g. `branch` (a branch did not choose it). */
+  reason?: string | null;
+  /** A fan-out task: its items by state. */
+  items?: ITaskItems | null;
+}
+
+/** Body of `POST runs/<config>/<dag>/<run>/tasks/<task>/decision`. */
+export interface IDecisionRequest {
+  decision: 'approve' | 'reject';
+  comment?: string;
 }
 
 /** A run, local or on Airflow. */
