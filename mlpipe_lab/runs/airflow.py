@@ -48,6 +48,58 @@ _TASK_STATE = {
     "removed": "skipped",
     "awaiting_input": "awaiting_approval",  # Airflow 3.3+: a human-in-the-loop task parked
 }
+_ITEM_DONE = ("success", "failed", "upstream_failed", "skipped", "removed")
+
+
+def merge_mapped(tis: list[dict[str, Any]], nodes: dict[str, Any]) -> list[dict[str, Any]]:
+    """A fan-out node's mapped task instances (``map_index`` >= 0) as one task with ``items``
+    ``{total, success, failed, running}`` and the aggregate state (any failed: failed; else
+    any not done: running); its ``<task>__items`` helper task is left out when the plan knows
+    the node (docs/control-flow.md)."""
+    out: list[dict[str, Any]] = []
+    mapped: dict[str, list[dict[str, Any]]] = {}
+    for ti in tis:
+        task_id = ti.get("task_id") or ""
+        if task_id.endswith("__items") and task_id[: -len("__items")] in nodes:
+            continue
+        if isinstance(ti.get("map_index"), int) and ti["map_index"] >= 0:
+            if task_id not in mapped:
+                mapped[task_id] = []
+                out.append({"task_id": task_id})  # its place; filled in below
+            mapped[task_id].append(ti)
+            continue
+        out.append(ti)
+    for entry in out:
+        items = mapped.get(entry["task_id"])
+        if items is None or len(entry) > 1:
+            continue
+        states = [i.get("state") for i in items]
+        failed = sum(s in ("failed", "upstream_failed") for s in states)
+        success = states.count("success")
+        running = sum(s not in _ITEM_DONE for s in states)
+        state = (
+            "failed" if failed else "running" if running else "success" if success else "skipped"
+        )
+        starts = [i["start_date"] for i in items if i.get("start_date")]
+        ends = [i["end_date"] for i in items if i.get("end_date")]
+        entry.update(
+            {
+                "state": state,
+                "task_display_name": items[0].get("task_display_name"),
+                "try_number": max((i.get("try_number") or 0) for i in items),
+                "start_date": min(starts) if starts else None,
+                "end_date": max(ends) if ends and not running else None,
+                "items": {
+                    "total": len(items),
+                    "success": success,
+                    "failed": failed,
+                    "running": running,
+                },
+            }
+        )
+    return out
+
+
 # An approval gate's task (compiler/approval.py): its human-in-the-loop detail says what it asks
 # and what was decided (Airflow keeps a rejected gate "success" and skips its downstream).
 GATE_OPERATOR = "ApprovalOperator"
@@ -202,7 +254,8 @@ class AirflowRuns:
             state = "cancelled"
         tasks = []
         for ti in sorted(
-            tis or [], key=lambda t: (t.get("start_date") or "~", t.get("task_id") or "")
+            merge_mapped(tis or [], nodes),
+            key=lambda t: (t.get("start_date") or "~", t.get("task_id") or ""),
         ):
             known = nodes.get(ti.get("task_id"), {})
             tasks.append(
@@ -216,6 +269,8 @@ class AirflowRuns:
                     ended=ti.get("end_date"),
                 )
             )
+            if "items" in ti:
+                tasks[-1]["items"] = ti["items"]
         links = {"airflow": self._link(dag_id, run_id)}
         if dr.get("bundle_version"):
             links["commit"] = dr["bundle_version"]
