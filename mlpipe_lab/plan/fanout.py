@@ -14,6 +14,7 @@ from . import flow
 from .model import FROM_PARAMETER, FROM_RESULT, RUNNER_KINDS, ForEach
 
 if TYPE_CHECKING:
+    from .model import Task
     from .planner import Planner
 
 CODE = "for-each"
@@ -51,6 +52,19 @@ def refuse_others(planner: Planner) -> None:
                 "Only notebook, Python and R nodes can run once per item; this node (a serve, "
                 "operator, component, branch or approval node) cannot fan out. Remove 'for each'.",
                 node=node,
+                path=PATH,
+            )
+
+
+def refuse_results(planner: Planner, tasks: list[Task]) -> None:
+    """A node that runs once per item has no single result for a branch to read."""
+    for task in tasks:
+        if task.returns_result and task.task_id in planner.mapped:
+            planner.error(
+                CODE,
+                "This node runs once per item, so it has no single result: a later node cannot "
+                "read its result. Read the result of a node that runs once.",
+                node=planner.p.node_by_id.get(task.node_id),
                 path=PATH,
             )
 

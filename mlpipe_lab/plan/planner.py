@@ -342,6 +342,7 @@ class Planner:
         if self._component is not None:  # KFP components that pass files: through the runner
             self._component.finish(tasks)
         flow.finish(self, tasks)
+        fanout.refuse_results(self, tasks)
         self.runtime_images()
         plan = Plan(
             pipeline=self.p.name,
