@@ -195,7 +195,8 @@ def test_mapping_over_a_fan_out_nodes_result_is_refused():
         ]
     )
     assert _problems(plan, "for-each") == [
-        ("fan", "b", "mlpipe/for_each/value_from/node", "for-each")
+        ("fan", "b", "mlpipe/for_each/value_from/node", "for-each"),
+        ("fan", "a", "mlpipe/for_each", "for-each"),  # and a result is read from it
     ]
 
 
