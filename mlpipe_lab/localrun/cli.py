@@ -49,6 +49,9 @@ def _line(event: dict[str, Any], width: int) -> str | None:
     text = f"{_clock(event)}  {event['task_id']:<{width}}  {status:<9}"
     if status == "running":
         text += f"  log: {event.get('log')}"
+    elif status == "awaiting_approval":  # say how to answer (from another terminal)
+        text += f"  {event.get('message')}\n{'':<{width + 12}}mlpipe approve {event['run_id']}"
+        text += f" --task {event['task_id']} [--reject] [--comment TEXT]"
     elif event.get("message"):
         text += f"  {event['message']}"
     return text

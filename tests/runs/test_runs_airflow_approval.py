@@ -1,7 +1,8 @@
 """Approval gates on real Airflow: a pipeline (BashOperator nodes around a gate) compiled by us,
 run by `airflow standalone` 3.3 in a private network namespace. The gate waits for input (our runs
 API says awaiting_approval with its message), is approved through our runs service and the node
-after it succeeds; a second run is rejected (the gate shows rejected, the node after it skipped).
+after it succeeds; a second run is rejected (the gate shows rejected, the node after it skipped);
+a gate nobody answers takes its on_timeout outcome.
 On Airflow 2.10 the same DAG file does not import, with our sentence."""
 
 from __future__ import annotations
@@ -53,10 +54,12 @@ def _operator(nid, label, command, parents=()):
     return node
 
 
-def gated_dag(providers: Path) -> str:
+def gated_dag(providers: Path, dag_id: str = DAG_ID, **gate_params) -> str:
     nodes = [
         _operator("a", "before", "echo before"),
-        gate("g", parents=["a"], label="approve", message="Deploy {{ params.model }}?"),
+        gate(
+            "g", parents=["a"], label="approve", message="Deploy {{ params.model }}?", **gate_params
+        ),
         _operator("b", "after", "echo deployed", parents=["g"]),
     ]
     doc = {
@@ -70,7 +73,7 @@ def gated_dag(providers: Path) -> str:
                 "nodes": nodes,
                 "app_data": {
                     "version": 8,
-                    "properties": {"name": DAG_ID},
+                    "properties": {"name": dag_id},
                     "mlpipe": {
                         "parameters": [{"name": "model", "type": "string", "default": "churn"}]
                     },
@@ -102,6 +105,7 @@ while True:  # standalone writes the password once its user exists
         user, password = next(iter(users.items()))
         c = AirflowClient("http://127.0.0.1:8080", user, password, api="v2")
         c.get_dag("gated_demo")
+        c.get_dag("gated_timeout")
         break
     except (OSError, ValueError, StopIteration, AirflowAPIError):
         if time.monotonic() > deadline:
@@ -157,6 +161,19 @@ for name, decision, comment in (("approved", "approve", "ship it"), ("rejected",
         "decided_state": next(t["state"] for t in decided["tasks"] if t["task_id"] == "approve"),
         "final": {"run": final["state"], "tasks": states(final), "gate": final_gate},
     }
+# nobody answers a gate with a timeout: the scheduler takes its default (on_timeout: reject)
+c.unpause("gated_timeout")
+run_id = c.trigger("gated_timeout", {})["dag_run_id"]
+deadline = time.monotonic() + 300
+while True:
+    final = runs.get("gated_timeout", run_id)
+    if final["state"] in ("success", "failed"):
+        break
+    if time.monotonic() > deadline:
+        raise SystemExit("no end: " + json.dumps(final))
+    time.sleep(2)
+out["timeout"] = {"run": final["state"], "tasks": states(final),
+                  "gate": next(t for t in final["tasks"] if t["task_id"] == "approve")}
 print("RESULT " + json.dumps(out))
 """
 
@@ -168,6 +185,9 @@ def test_gate_waits_then_approve_runs_downstream_and_reject_skips_it(tmp_path):
     dags = tmp_path / "dags"
     dags.mkdir()
     (dags / f"{DAG_ID}.py").write_text(gated_dag(venv))
+    timeout = gated_dag(venv, "gated_timeout", timeout_seconds=20, on_timeout="reject")
+    assert 'defaults="Reject"' in timeout and "execution_timeout=timedelta(seconds=20)" in timeout
+    (dags / "gated_timeout.py").write_text(timeout)
     (tmp_path / "scenario.py").write_text(SCENARIO)
     work = tmp_path / "work"
     work.mkdir()
@@ -219,6 +239,10 @@ def test_gate_waits_then_approve_runs_downstream_and_reject_skips_it(tmp_path):
     )
     assert rejected["tasks"]["approve"] == "rejected" and rejected["tasks"]["after"] == "skipped"
     assert rejected["gate"]["approval"]["decision"] == "reject"
+    timed_out = result["timeout"]
+    assert timed_out["run"] == "success"
+    assert timed_out["tasks"] == {"before": "success", "approve": "rejected", "after": "skipped"}
+    assert timed_out["gate"]["approval"]["decision"] == "reject"
 
 
 def test_airflow_2_refuses_the_dag_file_with_our_sentence(tmp_path):

@@ -141,6 +141,9 @@ def test_cli_approves_a_run_in_another_process(tmp_path, capsys, monkeypatch):
         assert gate["state"] == "success" and gate["approval"]["comment"] == "from the CLI"
         out, _ = proc.communicate(timeout=60)
         assert proc.returncode == 0, out
+        # the terminal running it said what the gate asks and how to answer
+        assert "awaiting_approval  Deploy model churn?" in out
+        assert f"mlpipe approve {run['id']} --task approve [--reject]" in out
         final = service.get("local", run["dag_id"], run["id"])
         assert states(final)["deploy"] == "success"
         # a second decision, --reject, names the run and the task
