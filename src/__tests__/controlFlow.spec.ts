@@ -537,6 +537,35 @@ describe('control flow task states', () => {
     expect(stateDetails(task({ state: 'rejected' }))).toEqual([
       ['rejected: the nodes after it were skipped']
     ]);
+    // a decided gate says who decided, and their comment
+    expect(
+      stateDetails(
+        task({
+          state: 'rejected',
+          approval: {
+            message: 'Deploy?',
+            decision: 'reject',
+            by: 'ana',
+            comment: 'not now'
+          }
+        })
+      )
+    ).toEqual([
+      ['rejected: the nodes after it were skipped'],
+      ['rejected by %1', 'ana'],
+      ['comment: %1', 'not now']
+    ]);
+    expect(
+      stateDetails(
+        task({
+          state: 'rejected',
+          approval: { message: 'Deploy?', decision: 'reject', timed_out: true }
+        })
+      )
+    ).toEqual([
+      ['rejected: the nodes after it were skipped'],
+      ['nobody decided in time']
+    ]);
   });
 
   it('counts the items of a fan-out', () => {

@@ -71,6 +71,12 @@ export async function sendDecision(
   return after ?? (await RunsClient.get(ref));
 }
 
+/** A time for people, in the browser's locale. */
+function timeText(value: string): string {
+  const date = new Date(value);
+  return Number.isNaN(date.getTime()) ? value : date.toLocaleString();
+}
+
 /** The Approve / Reject box of one task. */
 export function DecisionBox(props: {
   task: IRunTask;
@@ -106,8 +112,25 @@ export function DecisionBox(props: {
     >
       <div className="jp-MLPipe-Decision-text">
         <strong>{trans.__('"%1" awaits approval.', name)}</strong>
-        {task.message && (
-          <span className="jp-MLPipe-Decision-message"> {task.message}</span>
+        {(task.approval?.message || task.message) && (
+          <span className="jp-MLPipe-Decision-message">
+            {' '}
+            {task.approval?.message || task.message}
+          </span>
+        )}
+        {task.approval?.timeout_at && (
+          <span className="jp-MLPipe-Decision-timeout">
+            {' '}
+            {task.approval.on_timeout === 'approve'
+              ? trans.__(
+                  'Approved by itself at %1 unless someone decides.',
+                  timeText(task.approval.timeout_at)
+                )
+              : trans.__(
+                  'Rejected by itself at %1 unless someone decides.',
+                  timeText(task.approval.timeout_at)
+                )}
+          </span>
         )}
       </div>
       <div className="jp-MLPipe-Decision-row">

@@ -163,6 +163,21 @@ export function stateDetails(task: IRunTask): [string, ...unknown[]][] {
   if (task.state === 'rejected') {
     out.push(['rejected: the nodes after it were skipped']);
   }
+  const approval = task.approval;
+  if (approval?.decision) {
+    if (approval.timed_out) {
+      out.push(['nobody decided in time']);
+    }
+    if (approval.by) {
+      out.push([
+        approval.decision === 'approve' ? 'approved by %1' : 'rejected by %1',
+        approval.by
+      ]);
+    }
+    if (approval.comment) {
+      out.push(['comment: %1', approval.comment]);
+    }
+  }
   const items = task.items;
   if (items && typeof items.total === 'number') {
     out.push([

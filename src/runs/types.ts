@@ -51,6 +51,21 @@ export interface IRunTask {
   reason?: string | null;
   /** A fan-out task: its items by state. */
   items?: ITaskItems | null;
+  /** An approval gate: what it asks and what was decided. */
+  approval?: ITaskApproval | null;
+}
+
+/** The facts of an approval gate's task (runs API). */
+export interface ITaskApproval {
+  /** The gate's message, parameters filled in. */
+  message: string;
+  decision: 'approve' | 'reject' | null;
+  comment?: string | null;
+  by?: string | null;
+  timed_out?: boolean | null;
+  /** When the timeout outcome applies (ISO time), if the gate has a timeout. */
+  timeout_at?: string | null;
+  on_timeout?: 'approve' | 'reject';
 }
 
 /** Body of `POST runs/<config>/<dag>/<run>/tasks/<task>/decision`. */
