@@ -510,7 +510,7 @@ class _Run:
         counts = {
             "total": len(items),
             "success": sum(i.node.status in ("succeeded", "cached") for i in items),
-            "failed": sum(i.node.status in ("failed", "cancelled") for i in items),
+            "failed": sum(i.node.status == "failed" for i in items),  # queued/cancelled: none
             "running": sum(i.node.status == "running" for i in items),
         }
         if status in TERMINAL:

@@ -58,6 +58,12 @@ def _clock(stamp: str | None) -> str:
 def _task_line(task: dict[str, Any], width: int) -> str:
     label = f" ({task['label']})" if task.get("label") and task["label"] != task["task_id"] else ""
     text = f"  {task['task_id']:<{width}}  {task['state']:<15} try {task['try_number']}{label}"
+    items = task.get("items")
+    if isinstance(items, dict):  # a fan-out node
+        text += (
+            f" items: {items.get('success', 0)}/{items.get('total', 0)} succeeded, "
+            f"{items.get('failed', 0)} failed, {items.get('running', 0)} running"
+        )
     if task.get("message"):
         text += f"\n  {'':<{width}}  {task['message']}"
     return text

@@ -268,3 +268,28 @@ def test_a_result_of_an_upstream_node_is_the_list(tmp_path):
     failed = run_pipeline(bad, artifacts_root=tmp_path / "b", env=NO_HTML)
     assert failed.node("work").status == "failed"
     assert "runs once per item of a list, but its value is a str" in failed.node("work").message
+
+
+def test_cancel_stops_running_items_and_cancels_the_rest(tmp_path):
+    import threading
+
+    path = _project(tmp_path, join=False)
+    cancel = threading.Event()
+
+    def on_event(event):
+        if event.get("event") == "item" and event["status"] == "running":
+            cancel.set()
+
+    result = run_pipeline(
+        path,
+        params={"shards": ["a", "b", "c", "d"]},
+        artifacts_root=tmp_path / "a",
+        env={**NO_HTML, "WORK_SLEEP": "30"},
+        on_event=on_event,
+        cancel_event=cancel,
+        grace_seconds=2,
+    )
+    assert result.status == "cancelled"
+    work = result.node("work")
+    assert work.status == "cancelled"
+    assert work.items["success"] == 0 and work.items["running"] == 0 and work.items["total"] == 4

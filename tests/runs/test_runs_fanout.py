@@ -44,3 +44,17 @@ def test_states_of_a_mapped_task():
     assert state("upstream_failed", "success") == "failed"
     # an unknown DAG (no plan): the helper task stays visible
     assert [t["task_id"] for t in merge_mapped([_ti("w__items", "success")], {})] == ["w__items"]
+
+
+def test_the_cli_shows_a_fan_out_nodes_items():
+    from mlpipe_lab.runs.cli import _task_line
+
+    task = {
+        "task_id": "work",
+        "label": "work",
+        "state": "running",
+        "try_number": 1,
+        "message": None,
+        "items": {"total": 3, "success": 1, "failed": 0, "running": 2},
+    }
+    assert _task_line(task, 6).endswith("items: 1/3 succeeded, 0 failed, 2 running")
