@@ -6,6 +6,7 @@ Settings go in a Jupyter server config file, e.g. ``jupyter_server_config.py``::
     c.MLPipeLab.local_run_parallelism = 4
     c.MLPipeLab.allowed_local_paths = ["/srv/dags"]   # besides the root and the data folder
     c.MLPipeLab.worker_threads = 8
+    c.MLPipeLab.compute_processes = 2
 
 Imported only by the server (``mlpipe_lab`` itself stays free of traitlets and jupyter_server,
 so that the runner and the serving runtime do not pull them).
@@ -19,6 +20,7 @@ from traitlets import Bool, Float, Integer, List, TraitError, Unicode, validate
 from traitlets.config import Configurable
 
 SETTINGS_KEY = "mlpipe_lab.services"
+COMPUTE_KEY = "mlpipe_lab.compute"  # the worker processes' pool (services.compute.ComputePool)
 MiB = 1024 * 1024
 
 
@@ -52,12 +54,26 @@ class MLPipeLab(Configurable):
         "export, publishing, MLflow and Airflow calls). They run in a pool of this many threads, "
         "never on the server's event loop; more wait their turn.",
     )
+    compute_processes = Integer(
+        2,
+        config=True,
+        help="How many validations, describes and exports may compute at the same time. They run "
+        "in this many worker processes (started on first use, stopped with the server), so that "
+        "their pure Python never holds the server's GIL while its event loop has requests to "
+        "answer; more wait their turn. 0 runs them in compute_threads threads of the server "
+        "instead.",
+    )
+    compute_niceness = Integer(
+        0,
+        config=True,
+        help="What the worker processes add to the server's niceness (0-19), e.g. so that "
+        "kernels get the CPU before validations and exports when the machine's cores are busy.",
+    )
     compute_threads = Integer(
         2,
         config=True,
-        help="How many validations, describes and exports may compute at the same time. They are "
-        "pure Python: under the GIL more threads do not finish sooner, they only make the "
-        "server's event loop wait longer for its turn.",
+        help="With compute_processes = 0 only: how many validations, describes and exports may "
+        "compute at the same time in threads of the server.",
     )
     max_request_mb = Integer(
         32,
@@ -105,6 +121,18 @@ class MLPipeLab(Configurable):
             raise TraitError(f"{proposal['trait'].name} must be at least 1")
         return proposal["value"]
 
+    @validate("compute_processes")
+    def _not_negative(self, proposal: Any) -> int:
+        if proposal["value"] < 0:
+            raise TraitError("compute_processes must be at least 0 (0: threads of the server)")
+        return proposal["value"]
+
+    @validate("compute_niceness")
+    def _niceness(self, proposal: Any) -> int:
+        if not 0 <= proposal["value"] <= 19:
+            raise TraitError("compute_niceness must be between 0 and 19")
+        return proposal["value"]
+
 
 def load(server_app: Any) -> None:
     """Build the services from the settings and register the REST API."""
@@ -130,6 +158,33 @@ def load(server_app: Any) -> None:
 
         sys.setswitchinterval(min(sys.getswitchinterval(), settings.switch_interval_ms / 1000))
     pool = ThreadPoolExecutor(settings.worker_threads, thread_name_prefix="mlpipe-lab")
-    compute = ThreadPoolExecutor(settings.compute_threads, thread_name_prefix="mlpipe-lab-compute")
+    compute: Any
+    if settings.compute_processes:
+        from .services.compute import ComputePool, WorkerSettings
+
+        compute = ComputePool(
+            WorkerSettings.of(services), settings.compute_processes, settings.compute_niceness
+        )
+        server_app.web_app.settings[COMPUTE_KEY] = compute
+        _stop_with(server_app, compute)
+    else:
+        compute = ThreadPoolExecutor(
+            settings.compute_threads, thread_name_prefix="mlpipe-lab-compute"
+        )
     setup_handlers(server_app.web_app, services, pool, settings.max_request_mb * MiB, compute)
     server_app.log.info("mlpipe-lab: REST API registered under /mlpipe-lab")
+
+
+def _stop_with(server_app: Any, compute: Any) -> None:
+    """Stop the compute workers when the server cleans up its extensions. jupyter_server calls
+    stop hooks of ExtensionApps only; a module extension like ours gets none, so its cleanup is
+    wrapped (once per server)."""
+    cleanup = server_app.cleanup_extensions
+
+    async def cleanup_extensions() -> None:
+        try:
+            await cleanup()
+        finally:
+            compute.shutdown()
+
+    server_app.cleanup_extensions = cleanup_extensions

@@ -8,9 +8,11 @@ without details, never a traceback.
 Nothing of ours runs on the server's event loop: a handler method that is not a coroutine runs
 whole (parsing its body, the service call, encoding the answer) in a bounded thread pool, and
 ``send`` only records the answer that :func:`json_errors` writes back on the loop. Work that is
-pure Python computation (validate, describe, export: ``compute = True``) has its own small pool:
-under the GIL more threads of it would not run faster, only keep the event loop waiting longer;
-waiting work (files, git, networks) shares the larger one. Request bodies
+pure Python computation (validate, describe, export: :class:`ComputeHandler`) runs in worker
+processes (``services.compute``): in a thread of the server it would hold the GIL that the event
+loop needs to answer anyone else. Its request is parsed in the thread pool, the loop only awaits
+the worker's answer (already JSON). Without a compute pool (``compute_processes = 0``, handlers
+built alone) it runs in a thread as the rest. Request bodies
 have a size limit and a nesting limit; numbers and text in them must be ones the services can
 take (no integer beyond 64 bits, no lone surrogate).
 """
@@ -21,7 +23,7 @@ import asyncio
 import functools
 import json
 from collections.abc import Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 from urllib.parse import unquote
 
@@ -32,6 +34,7 @@ from jupyter_server.utils import url_path_join
 
 from .errors import MLPipeError, http_status
 from .services import Services, schema, schema_index
+from .services.compute import ComputePool
 
 AUTH_RESOURCE = "mlpipe-lab"
 MAX_BODY_BYTES = 32 * 1024 * 1024
@@ -129,17 +132,19 @@ def _parse_constant(name: str) -> Any:
 class BaseHandler(APIHandler):
     auth_resource = AUTH_RESOURCE
     _reply: tuple[int, str | None] | None = None
-    compute = False  # pure computation: the compute pool
+    compute = False  # pure computation: worker processes (or the compute threads)
 
     def initialize(
         self,
         services: Services,
         pool: ThreadPoolExecutor | None = None,
         max_body_bytes: int = MAX_BODY_BYTES,
-        compute_pool: ThreadPoolExecutor | None = None,
+        compute_pool: ComputePool | ThreadPoolExecutor | None = None,
     ) -> None:
         self.services = services
-        self.pool = (compute_pool or pool) if self.compute else pool
+        self.workers = compute_pool if isinstance(compute_pool, ComputePool) else None
+        threads = None if self.workers is not None else compute_pool
+        self.pool = (threads or pool) if self.compute else pool
         self.max_body_bytes = max_body_bytes
         self._reply = None
 
@@ -299,17 +304,52 @@ class ImageCheckHandler(BaseHandler):
         self.send(check_image(image).to_json())
 
 
-class ValidateHandler(BaseHandler):
+class ComputeHandler(BaseHandler):
+    """Validate, describe, export: the request is parsed in the thread pool, the work runs in a
+    worker process; the event loop only waits for its answer."""
+
     compute = True
+
+    def arguments(self) -> tuple[str, dict[str, Any]]:
+        """(operation, its keyword arguments) from the request (in the pool)."""
+        raise NotImplementedError
+
+    def start(self) -> Future | None:
+        """In the pool: parse the request and hand the work to a worker (its future); without
+        worker processes, do the work here."""
+        operation, kwargs = self.arguments()
+        if self.workers is not None:
+            return self.workers.submit(operation, _what(kwargs.get("path")), **kwargs)
+        self.send(getattr(self.services.pipelines, operation)(**kwargs))
+        return None
+
+    async def run(self) -> None:
+        future = await self.offload(self.start)
+        if future is not None:
+            self._reply = await asyncio.wrap_future(future)
+
+
+def _what(path: Any) -> str:
+    """The pipeline a request is about, for messages."""
+    if isinstance(path, str) and path and len(path) <= 200:
+        return f"'{path}'"
+    return "the pipeline"
+
+
+class ValidateHandler(ComputeHandler):
+    def arguments(self) -> tuple[str, dict[str, Any]]:
+        body = self.body()
+        return "validate", {
+            "path": body.get("path"),
+            "content": self.text(body, "content", "the pipeline file's text"),
+            "runtime_config": self.text(body, "runtime_config", "a runtime configuration's name"),
+        }
 
     @tornado.web.authenticated
     @authorized
     @json_errors
-    def post(self) -> None:
-        body = self.body()
-        content = self.text(body, "content", "the pipeline file's text")
-        runtime_config = self.text(body, "runtime_config", "a runtime configuration's name")
-        self.send(self.services.pipelines.validate(body.get("path"), content, runtime_config))
+    async def post(self) -> None:
+        await self.run()
 
 
 class ScheduleHandler(BaseHandler):
@@ -330,42 +370,45 @@ class ScheduleHandler(BaseHandler):
             raise MLPipeError(exc.message, 400, field="schedule") from None
 
 
-class DescribeHandler(BaseHandler):
-    compute = True
+class DescribeHandler(ComputeHandler):
+    def arguments(self) -> tuple[str, dict[str, Any]]:
+        return "describe", {
+            "path": self.query("path", ""),
+            "runtime_config": self.query("runtime_config", "") or None,
+        }
 
     @tornado.web.authenticated
     @authorized
     @json_errors
-    def get(self) -> None:
-        self.send(
-            self.services.pipelines.describe(
-                self.query("path", ""),
-                self.query("runtime_config", "") or None,
-            )
-        )
+    async def get(self) -> None:
+        await self.run()
 
 
-class ExportHandler(BaseHandler):
-    compute = True
-
-    @tornado.web.authenticated
-    @authorized
-    @json_errors
-    def post(self) -> None:
+class ExportHandler(ComputeHandler):
+    def arguments(self) -> tuple[str, dict[str, Any]]:
         body = self.body()
         for flag in ("overwrite", "dry_run"):
             if not isinstance(body.get(flag, False), bool):
                 raise MLPipeError(f"'{flag}' must be true or false.", 400, field=flag)
         if body.get("dry_run"):
-            content = self.text(body, "content", "the pipeline file's text")
-            self.send(
-                self.services.pipelines.export_target(
-                    body.get("path"), content, body.get("output"), body.get("runtime_config")
-                )
-            )
-            return
-        args = (body.get("path"), body.get("runtime_config"), body.get("output"))
-        self.send(self.services.pipelines.export(*args, overwrite=body.get("overwrite", False)))
+            return "export_target", {
+                "path": body.get("path"),
+                "content": self.text(body, "content", "the pipeline file's text"),
+                "output": body.get("output"),
+                "runtime_config": body.get("runtime_config"),
+            }
+        return "export", {
+            "path": body.get("path"),
+            "runtime_config": body.get("runtime_config"),
+            "output": body.get("output"),
+            "overwrite": body.get("overwrite", False),
+        }
+
+    @tornado.web.authenticated
+    @authorized
+    @json_errors
+    async def post(self) -> None:
+        await self.run()
 
 
 class SubmitHandler(BaseHandler):
@@ -527,7 +570,7 @@ def route_table(
     services: Services | None,
     pool: ThreadPoolExecutor | None = None,
     max_body_bytes: int = MAX_BODY_BYTES,
-    compute_pool: ThreadPoolExecutor | None = None,
+    compute_pool: ComputePool | ThreadPoolExecutor | None = None,
 ) -> list[tuple[str, type, dict[str, Any]]]:
     kind = r"(?P<kind>[A-Za-z-]+)"
     name = r"(?P<name>[^/]+)"
@@ -575,7 +618,7 @@ def setup_handlers(
     services: Services,
     pool: ThreadPoolExecutor | None = None,
     max_body_bytes: int = MAX_BODY_BYTES,
-    compute_pool: ThreadPoolExecutor | None = None,
+    compute_pool: ComputePool | ThreadPoolExecutor | None = None,
 ) -> None:
     web_app.add_handlers(
         ".*$",
