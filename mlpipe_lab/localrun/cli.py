@@ -46,7 +46,16 @@ def _line(event: dict[str, Any], width: int) -> str | None:
     status = event["status"]
     if status == "queued":
         return None
-    text = f"{_clock(event)}  {event['task_id']:<{width}}  {status:<9}"
+    task, items = event["task_id"], event.get("items")
+    if event["event"] == "item":  # an item of a fan-out node: task[index]
+        task = f"{task}[{event.get('index')}]"
+    elif items and status == "running":  # a fan-out node: said once, its items say the rest
+        if items.get("success") or items.get("failed") or items.get("running"):
+            return None
+        return f"{_clock(event)}  {task:<{width}}  {status:<9}  {items.get('total')} items"
+    text = f"{_clock(event)}  {task:<{width}}  {status:<9}"
+    if items and status != "running":
+        text += f"  items: {items.get('success')}/{items.get('total')} succeeded"
     if status == "running":
         text += f"  log: {event.get('log')}"
     elif status == "awaiting_approval":  # say how to answer (from another terminal)

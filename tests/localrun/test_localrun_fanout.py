@@ -293,3 +293,12 @@ def test_cancel_stops_running_items_and_cancels_the_rest(tmp_path):
     work = result.node("work")
     assert work.status == "cancelled"
     assert work.items["success"] == 0 and work.items["running"] == 0 and work.items["total"] == 4
+
+
+def test_mlpipe_run_prints_items(tmp_path, capsys):
+    path = _project(tmp_path, join=False)
+    code = main(["run", str(path), "--artifacts", str(tmp_path / "a"), "--param", 'shards=["x"]'])
+    out = capsys.readouterr()
+    assert code == 0, out
+    text = out.out + out.err
+    assert "work[0]" in text and "1 items" in text and "items: 1/1 succeeded" in text
