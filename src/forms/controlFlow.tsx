@@ -37,7 +37,7 @@ import {
 } from '../model/controlFlow';
 import { IJSONObject, isObject, jsonEqual } from '../model/elyra';
 import type { IErrorSchema } from './patch';
-import { FormWidgets } from './schema';
+import { FormWidgets, OWN_SCHEMA } from './schema';
 import type { IFormContext } from './widgets';
 
 /** What the control flow widgets read from the form context. */
@@ -663,7 +663,7 @@ function ForEachWidget(props: WidgetProps): JSX.Element {
   const disabled = props.disabled || props.readonly;
   // limits and defaults from the server's schema (shown, never written)
   const sub = (name: string): IJSONObject => {
-    const own = props_(props.schema);
+    const own = props_(props.schema?.[OWN_SCHEMA] ?? props.schema);
     return isObject(own[name]) ? own[name] : {};
   };
   const maxParallel = sub('max_parallel');

@@ -115,8 +115,51 @@ export function setWidgetAt(
   if (ui && (ui['ui:widget'] || ui['ui:field'])) {
     return false;
   }
-  setUiOption(form.uiSchema, path, widgetOptions(schema, name));
+  const options = widgetOptions(schema, name);
+  if (options['ui:field']) {
+    // the widget owns the whole value: rjsf must not look inside (see `opaqueSchema`)
+    const parts = path.split('/').filter(Boolean);
+    const last = parts.pop()!;
+    const parent = parts.length
+      ? propertyAt(form.schema, parts.join('/'))
+      : form.schema;
+    parent!.properties = {
+      ...parent!.properties,
+      [last]: opaqueSchema(schema)
+    };
+    let parentUi = form.uiSchema;
+    for (const part of parts) {
+      parentUi = parentUi[part] ??= {};
+    }
+    parentUi[last] = options;
+    return true;
+  }
+  setUiOption(form.uiSchema, path, options);
   return true;
+}
+
+/** The key under which an opaque schema keeps the property's own schema. */
+export const OWN_SCHEMA = 'x-mlpipe-schema';
+
+/**
+ * A schema rjsf treats as one opaque value (for a widget that edits the whole
+ * object or list): its type, title and description, the rest kept under
+ * `x-mlpipe-schema` for the widget. rjsf otherwise works on the inside of the
+ * value on each change — e.g. it drops the keys of a `oneOf` branch it did
+ * not pick — and would undo what the widget wrote.
+ */
+export function opaqueSchema(schema: IJSONObject): IJSONObject {
+  const type =
+    schema.type === 'array' || (schema.type === undefined && schema.items)
+      ? 'array'
+      : 'object';
+  const out: IJSONObject = { type, [OWN_SCHEMA]: schema };
+  for (const key of ['title', 'description', 'readOnly']) {
+    if (key in schema) {
+      out[key] = schema[key];
+    }
+  }
+  return out;
 }
 
 /** Schema annotations the forms read (the server's schemas carry them). */
@@ -270,7 +313,11 @@ function rewrite(
     ui['ui:options'] = { ...(ui['ui:options'] ?? {}), jsonList: true };
   }
   if (typeof widget === 'string' && widget) {
-    Object.assign(ui, widgetOptions(schema, widget));
+    const chosen = widgetOptions(schema, widget);
+    Object.assign(ui, chosen);
+    if (chosen['ui:field']) {
+      return opaqueSchema(schema);
+    }
   }
   if (schema.readOnly === true && !options.dropReadOnly) {
     ui['ui:readonly'] = true;

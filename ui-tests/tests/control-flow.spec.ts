@@ -352,3 +352,88 @@ test('branch and approval gate: build, run locally, approve; reject from the Run
   );
   await expect(item.locator('.jp-MLPipe-Decision')).toHaveCount(0);
 });
+
+test('fan-out: a list parameter in the pipeline form, the node runs once per item, items done on its badge', async ({
+  page,
+  tmpPath
+}) => {
+  test.setTimeout(240_000);
+  await page.contents.uploadContent(
+    'import os, time\nprint("item", os.environ["MLPIPE_ITEM"], flush=True)\ntime.sleep(1)\n',
+    'text',
+    `${tmpPath}/each.py`
+  );
+  const file = `${tmpPath}/fanout.pipeline`;
+  await page.contents.uploadContent(
+    pipelineDocument('fanout', [scriptNode('n-each', 'each.py', 200, 200)]),
+    'text',
+    file
+  );
+  await page.filebrowser.openDirectory(tmpPath);
+  await page.evaluate(async path => {
+    await window.jupyterapp.commands.execute('docmanager:open', { path });
+  }, file);
+  await expect(node(page, 'each.py')).toBeVisible();
+  const form = properties(page);
+
+  // a pipeline parameter of type list, its default a JSON list
+  await form.getByRole('tab', { name: 'Pipeline' }).click();
+  const add = form
+    .locator('.jp-arrayFieldWrapper', { hasText: 'Typed parameters' })
+    .last()
+    .getByRole('button', { name: 'Add item' });
+  await add.scrollIntoViewIfNeeded();
+  await add.click();
+  await form
+    .locator('[id$="-pipeline_mlpipe_parameters_0_name"]')
+    .fill('regions');
+  await form
+    .locator('[id$="-pipeline_mlpipe_parameters_0_type"]')
+    .selectOption('list');
+  await form
+    .locator('[id$="-pipeline_mlpipe_parameters_0_default"]')
+    .fill('["eu", "us", "asia"]');
+
+  // the node's fan-out section: over that parameter, two at a time
+  await node(page, 'each.py').click();
+  const forEach = form.locator('.jp-MLPipe-ForEach');
+  await forEach.scrollIntoViewIfNeeded();
+  await forEach.getByLabel('Run once per item of a list').check();
+  await expect(forEach.getByLabel('Value from')).toHaveValue('parameter');
+  await expect(forEach.getByLabel('Parameter', { exact: true })).toHaveValue(
+    'regions'
+  );
+  await forEach.getByLabel('At most in parallel').fill('2');
+  await expect(editor(page).locator('.jp-MLPipe-Badge-error')).toHaveCount(0, {
+    timeout: 30_000
+  });
+  await screenshots(page, 'control-flow-fan-out-form');
+
+  await toolbarItem(page, 'save').click();
+  await expect(
+    page.locator(
+      '.lm-DockPanel-tabBar .lm-TabBar-tab.jp-mod-current.jp-mod-dirty'
+    )
+  ).toHaveCount(0);
+  const saved = JSON.parse(await readFile(page, file));
+  expect(saved.pipelines[0].app_data.mlpipe.parameters).toEqual([
+    { name: 'regions', type: 'list', default: ['eu', 'us', 'asia'] }
+  ]);
+  expect(saved.pipelines[0].nodes[0].app_data.mlpipe.for_each).toEqual({
+    value_from: { from: 'parameter', parameter: 'regions' },
+    max_parallel: 2
+  });
+
+  // a local run: the node's badge counts its items
+  await runLocal(page);
+  await expect(runBar(page)).toHaveAttribute('data-status', 'success', {
+    timeout: 120_000
+  });
+  await expect(
+    node(page, 'each.py').locator('.jp-MLPipe-NodeStatus')
+  ).toHaveText('succeeded 3/3');
+  await expect(
+    node(page, 'each.py').locator('.jp-MLPipe-NodeStatus')
+  ).toHaveAttribute('title', /3 of 3 items done \(3 succeeded, 0 failed/);
+  await screenshots(page, 'control-flow-fan-out-run');
+});
