@@ -183,6 +183,10 @@ test('branch and approval gate: build, run locally, approve; reject from the Run
   // 2. the branch's form: the value from train.py's result, picked by label
   await node(page, 'Branch').click();
   const form = properties(page);
+  // what the server finds missing is said on the fields (rules are required)
+  await expect(
+    form.locator('.jp-MLPipe-FieldError', { hasText: 'Rules' }).first()
+  ).toBeVisible({ timeout: 30_000 });
   // only notebook, Python and R nodes fan out: no such section here
   await expect(form.locator('.jp-MLPipe-ForEach')).toHaveCount(0);
   const valueFrom = form.locator('.jp-MLPipe-ValueFrom');
