@@ -5,8 +5,7 @@ Node tasks run the self-contained runner zipapp that export and submit write bes
 workers: the module constant ``RUNNER_ZIPAPP`` is its path next to the DAG file as the worker reads
 it, passed to the task as ``$MLPIPE_DAG_RUNNER``; the module constant ``RUNNER`` is the shell that
 starts it with ``$MLPIPE_RUNNER_PYTHON`` (default ``python3``), or says in one line what is
-missing. Serve tasks start ``python3 -m mlpipe_lab.serving.tasks`` (they need mlpipe_lab with
-mlflow on the worker; see ``plan/serve.py``).
+missing. Serve tasks start the same zipapp (``--kind serve``, see ``plan/serve.py``).
 
 The runner arguments are ``shlex.quote``d, the last one always quoted, so user text never becomes
 shell syntax and the command never ends with ``.sh``/``.bash`` (BashOperator would read it as a
@@ -92,12 +91,10 @@ def task_call(ctx: RenderContext, task: Task) -> Call:
     kw = common(task)
     shared, own = ctx.argv(task.command.shared), ctx.argv(task.command.args)
     env = {k: _not_a_file(ctx, v) for k, v in task.env.items()}
-    if task.kind == "serve":
-        kw.append(("bash_command", command(shared, own, module=program[2])))
-    else:  # the zipapp beside the DAG file
-        ctx.uses.add(ZIPAPP)
-        kw.append(("bash_command", Concat(Name(RUNNER), " " + arguments(shared + own))))
-        env[DAG_RUNNER_ENV] = _ZIPAPP_REF
+    # the zipapp beside the DAG file (serve tasks: its --kind serve)
+    ctx.uses.add(ZIPAPP)
+    kw.append(("bash_command", Concat(Name(RUNNER), " " + arguments(shared + own))))
+    env[DAG_RUNNER_ENV] = _ZIPAPP_REF
     if env:
         kw.append(("env", env))
     if task.skip_exit_code is not None:  # BashOperator's own default too; said for the reader

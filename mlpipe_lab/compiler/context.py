@@ -51,7 +51,12 @@ class RenderContext:
         self.uses: set[str] = set()  # imported names the module needs (Secret, k8s, ...)
         self.shared: set[str] = set()  # module constants defined (STORE_SECRETS, ...)
         # how the runner reaches the runner tasks' pods (see delivery.py)
-        self.delivery_modes = {t.delivery for t in plan.tasks if t.delivery}
+        # (serve tasks with the runner in the image run their own module, not a RUNNER constant)
+        self.delivery_modes = {
+            t.delivery
+            for t in plan.tasks
+            if t.delivery and (t.kind != "serve" or t.delivery == "init-container")
+        }
         # True when some task's command is not the configuration's runner (serve nodes, runtime
         # images that choose the other delivery, a fan-out's cmds that carry its arguments): then
         # each runner task names its command

@@ -310,11 +310,11 @@ def export(
 
 def worker_files(plan: Plan) -> dict[str, bytes]:
     """What a DAG of ``plan`` needs beside it on the Airflow worker: in local-worker mode with node
-    tasks, the runner zipapp (``runner/contract.py``, "Airflow workers")."""
+    tasks or serve tasks, the runner zipapp (``runner/contract.py``, "Airflow workers")."""
     from ..plan.model import WORKER
     from ..runner.contract import WORKER_ZIPAPP
     from ..runner.zipapp import archive_bytes
 
-    if plan.executor != WORKER or all(t.kind == "serve" for t in plan.tasks):
+    if plan.executor != WORKER:
         return {}
     return {WORKER_ZIPAPP: archive_bytes()}

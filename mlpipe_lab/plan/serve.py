@@ -19,6 +19,13 @@ With Kubernetes every step is a pod:
   canary, ``<id>_rollout``: wait, watch the new version's metrics and smoke tests, then promote it
   or roll back and fail with the numbers that decided.
 
+The steps that run our code (all but ``build``) are the runner's ``--kind serve`` (their command
+is ``RUNNER --kind serve STEP …``, the store options in the DAG's runner command): they reach
+pods as the node runner does (:attr:`Task.delivery`; by default the init container copies the
+runner zipapp, which carries them, into the pod, so the node's image needs only python3), and on
+Airflow workers they run the zipapp beside the DAG. With the runner already in the image they
+run ``python3 -m mlpipe_lab.serving.tasks`` with the same arguments.
+
 Without Kubernetes (the ``local`` runtime, execution mode ``local-worker``) the node becomes
 ``<id>_package`` and ``<id>_check`` (the package served on 127.0.0.1 for one request), after
 ``<id>_registry`` when it checks the registry: nothing is built or deployed. Secrets only by
@@ -30,6 +37,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..pipeline.model import Node
+from ..runner.contract import IMAGE_ENV
 from .layout import Slot
 from .model import PODS, Command, Image, Mount, Task, Volume
 from .planner import CP
@@ -40,7 +48,8 @@ if TYPE_CHECKING:
     from .planner import Planner
 
 MODULE = "mlpipe_lab.serving.tasks"
-SERVE_PROGRAM = ["python3", "-m", MODULE]
+SERVE_PROGRAM = ["python3", "-m", MODULE]  # the runner in the image (delivery "image"), local runs
+SERVE_KIND = ["--kind", "serve"]  # after the store options: the runner's entry to the steps
 # Kaniko's last release (the project is archived); pinned so builds are reproducible.
 KANIKO_IMAGE = "gcr.io/kaniko-project/executor:v1.23.2"
 XCOM_FILE = "/airflow/xcom/return.json"
@@ -78,7 +87,7 @@ class ServePlanner:
             node_id=node.id,
             label=node.label,
             kind="serve",
-            command=Command(list(SERVE_PROGRAM), [], []),
+            command=Command(list(SERVE_PROGRAM), list(pl.runner.shared), []),
             step=step,
             steps=slot.steps,
             display_name=f"{node.label}: {step}",
@@ -93,6 +102,7 @@ class ServePlanner:
                 task.command.args = self.package_arguments(task, node, props, spec, local=True)
             else:
                 task.command.args = self.check_arguments(task, node, spec)
+            task.command.args = [*SERVE_KIND, *task.command.args]
             task.env = dict(pl.store.env)
             pl.airflow_settings(task, node.mlpipe)
             return task
@@ -101,6 +111,8 @@ class ServePlanner:
             pl.airflow_settings(task, node.mlpipe)
             return task
         task.image = pl.image(node, props)
+        if not pl.local:  # as the runner reaches a node's pod (the runner zipapp has the steps)
+            task.delivery = pl.delivery(task.image)
         if step == "package":
             task.command.args = self.package_arguments(task, node, props, spec, local=pl.local)
         elif step == "registry":
@@ -109,10 +121,13 @@ class ServePlanner:
             task.command.args = self.check_arguments(task, node, spec)
         else:
             task.command.args = self.step_arguments(task, node, spec)
+        task.command.args = [*SERVE_KIND, *task.command.args]
+        if not pl.local:
+            task.env[IMAGE_ENV] = task.image.ref  # the launcher's "image X has no python3"
         if step in ("registry", "package", "check") or (
             step in ("smoke", "rollout") and spec.registry_check
         ):  # the steps that reach the object store (and, registry/package, MLflow)
-            task.env = dict(pl.store.env)
+            task.env = {**task.env, **pl.store.env}
             task.secrets = pl.secrets(node, props) if step in ("registry", "package") else []
             task.store_credentials = bool(pl.store.secrets)
         task.labels = pl.labels(node, {}, task.task_id)
@@ -170,18 +185,18 @@ class ServePlanner:
             args += ["--version", str(spec.model_version or "")]
         return args
 
-    def _state_arguments(self, task: Task, spec: ServeSpec, store: bool = True) -> list[Value]:
+    def _state_arguments(self, task: Task, spec: ServeSpec) -> list[Value]:
         """What the last step needs to record the deployed version (only when the registry step
         compares with it)."""
         if not spec.registry_check:
             return []
-        return [*(self.pl.runner.shared if store else []), "--state-key", self.state_key(task)]
+        return ["--state-key", self.state_key(task)]  # the store: in the command's shared part
 
     def registry_arguments(
         self, task: Task, node: Node, props: dict[str, Any], spec: ServeSpec, local: bool
     ) -> list[Value]:
         text = self.pl.text
-        args: list[Value] = ["registry", *self.pl.runner.shared, "--state-key"]
+        args: list[Value] = ["registry", "--state-key"]
         args += [self.state_key(task)]
         args += ["--model", text(spec.model_name, node, CP + "model_name")]
         args += ["--alias", text(spec.model_alias or "", node, CP + "model_alias")]
@@ -192,7 +207,7 @@ class ServePlanner:
         self, task: Task, node: Node, props: dict[str, Any], spec: ServeSpec, local: bool
     ) -> list[Value]:
         text = self.pl.text
-        args: list[Value] = ["package", *self.pl.runner.shared, "--task-id", task.task_id]
+        args: list[Value] = ["package", "--task-id", task.task_id]
         args += self._model_arguments(node, spec)
         args += ["--target", spec.target]
         uri = self._tracking_uri(node, props, local)
@@ -221,9 +236,9 @@ class ServePlanner:
             "is built and nothing is deployed.",
             node=node,
         )
-        args: list[Value] = ["check", *self.pl.runner.shared, "--package-task"]
+        args: list[Value] = ["check", "--package-task"]
         args += [task.steps["package"]]
-        return args + self._state_arguments(task, spec, store=False)
+        return args + self._state_arguments(task, spec)
 
     def _release_arguments(self, task: Task, spec: ServeSpec) -> list[Value]:
         args: list[Value] = ["--version", xcom(task, "version")]

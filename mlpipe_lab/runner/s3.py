@@ -534,6 +534,25 @@ class S3Client:
 
     # -- operations -------------------------------------------------------------------------------
 
+    def list_keys(self, prefix: str) -> list[str]:
+        """Every key that starts with ``prefix`` (ListObjectsV2, all pages)."""
+        keys: list[str] = []
+        token = ""
+        while True:
+            query = {"list-type": "2", "prefix": prefix}
+            if token:
+                query["continuation-token"] = token
+            root = _xml(self._call("GET", "", query=query)[2])
+            token = ""
+            for el in root.iter():
+                tag = el.tag.rsplit("}", 1)[-1]
+                if tag == "Key":
+                    keys.append(el.text or "")
+                elif tag == "NextContinuationToken":
+                    token = (el.text or "").strip()
+            if not token:
+                return keys
+
     def get_to(self, key: str, sink: BinaryIO) -> None:
         self._call("GET", key, sink=sink)
 

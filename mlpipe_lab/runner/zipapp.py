@@ -12,8 +12,10 @@ without compiling the runner, others read the bytecode's magic number and compil
 before (zipimport does this itself). Bytecode is left out where it would only be churn (the
 zipapp committed beside local-worker DAGs). The runner needs nothing outside
 the standard library (its S3 client and notebook executor are its own; a notebook's kernel is the
-image's), so nothing else is vendored. Built from the installed package's files, so the runner
-image always hands out the runner of the wheel it has.
+image's). The same archive carries the serve node's tasks (``--kind serve``, see
+``serving/tasks/cli.py``): the serving package, the node-properties schema and PyYAML's
+pure-Python modules, the one vendored dependency; the node runner never imports them. Built from
+the installed packages' files, so the runner image always hands out the runner of the wheel it has.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ from pathlib import Path
 from .contract import CONTRACT_VERSION, MIN_PYTHON
 
 HERE = Path(__file__).resolve().parent
+PACKAGES = ("mlpipe_lab", "yaml")  # the top-level packages in the archive
+SERVE_SCHEMA = "node-properties.json"
 # Modules the pods never run: building archives and copying them.
 LEFT_OUT = {"zipapp.py", "install.py"}
 
@@ -47,16 +51,29 @@ if sys.version_info < {minimum!r}:
     sys.exit(127)
 """
 
+# "--kind serve" (its first --kind) starts the serve node's tasks, anything else the node runner.
+ENTRY = """
+_argv = sys.argv[1:]
+if "--kind" in _argv and _argv[_argv.index("--kind") + 1 :][:1] == ["serve"]:
+    from mlpipe_lab.serving.tasks.cli import main
+else:
+    from mlpipe_lab.runner.__main__ import main
+
+sys.exit(main())
+"""
+
 # The runner's modules are loaded from the archive by this finder, not by zipimport: zipimport
 # (3.9-3.12) compiles a module's source twice (once to find its file name, once to run it), and
 # compiling is most of the runner's start. Each module is read once and compiled once; its
 # bytecode, when the archive has it for this interpreter (same magic number), is used as is.
-LOADER = """
+LOADER = (
+    """
 import marshal
 from importlib.machinery import ModuleSpec
 
 _ARCHIVE = __loader__
 _ROOT = os.path.dirname(__file__)
+_PACKAGES = {packages!r}
 
 
 class _RunnerLoader:
@@ -68,6 +85,9 @@ class _RunnerLoader:
 
     def _data(self, suffix=""):
         return _ARCHIVE.get_data(self.member + suffix)
+
+    def get_data(self, path):  # ResourceLoader: a file of the archive (the serve tasks' data)
+        return _ARCHIVE.get_data(path[len(_ROOT) + 1 :] if path.startswith(_ROOT + "/") else path)
 
     def get_source(self, name):
         return self._data().decode("utf-8")
@@ -88,7 +108,7 @@ class _RunnerLoader:
 class _RunnerFinder:
     @classmethod
     def find_spec(cls, name, path=None, target=None):
-        if name != "mlpipe_lab" and not name.startswith("mlpipe_lab."):
+        if name.partition(".")[0] not in _PACKAGES:
             return None
         rel = name.replace(".", "/")
         for member, package in ((rel + "/__init__.py", True), (rel + ".py", False)):
@@ -112,22 +132,67 @@ except (ImportError, AttributeError):  # an interpreter whose zipimport differs:
 else:
     sys.meta_path.insert(0, _RunnerFinder)
 
-from mlpipe_lab.runner.__main__ import main
-
-sys.exit(main())
 """
+    + ENTRY
+)
 
-PLAIN = """
-from mlpipe_lab.runner.__main__ import main
-
-sys.exit(main())
-"""
+PLAIN = ENTRY
 
 PACKAGE_INIT = '"""The mlpipe-lab runner alone (zipapp); the extension is not part of it."""\n'
 
 
 def sources() -> list[Path]:
     return sorted(p for p in HERE.glob("*.py") if p.name not in LEFT_OUT)
+
+
+def serve_members() -> list[tuple[str, bytes, bool]]:
+    """``(archive name, bytes, is a module)`` of what the serve node's tasks need besides the
+    runner: the serving package (not its extension CLI), the serving runtime's sources (copied
+    into build contexts, never imported in the pod), the node-properties schema (the serve
+    settings' defaults) and PyYAML's pure-Python modules (MLmodel files and kubeconfigs are
+    YAML). Read from the installed packages, like the runner's own files."""
+    package = HERE.parent
+    out: list[tuple[str, bytes, bool]] = []
+    serving = package / "serving"
+    for path in sorted(serving.rglob("*.py")):
+        rel = path.relative_to(package.parent).as_posix()
+        if "__pycache__" in rel or rel == "mlpipe_lab/serving/cli.py":
+            continue
+        out.append((rel, path.read_bytes(), "/runtime/" not in rel))
+    schemas = package / "schemas"
+    out.append(("mlpipe_lab/schemas/__init__.py", (schemas / "__init__.py").read_bytes(), True))
+    out.append(
+        (
+            "mlpipe_lab/schemas/" + SERVE_SCHEMA,
+            (schemas / SERVE_SCHEMA).read_bytes(),
+            False,
+        )
+    )
+    return out + vendored_yaml()
+
+
+def vendored_yaml() -> list[tuple[str, bytes, bool]]:
+    """PyYAML (MIT) without its C extension: yaml/__init__ falls back to pure Python."""
+    spec = importlib.util.find_spec("yaml")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("PyYAML is not installed: the runner zipapp vendors it")
+    folder = Path(next(iter(spec.submodule_search_locations)))
+    out = [
+        (f"yaml/{p.name}", p.read_bytes(), True)
+        for p in sorted(folder.glob("*.py"))
+        if p.name != "cyaml.py"  # the libyaml binding: absent, yaml/__init__ says so itself
+    ]
+    try:
+        from importlib.metadata import PackageNotFoundError, distribution
+
+        files = distribution("PyYAML").files or []
+        for f in files:
+            if f.name.upper().startswith("LICENSE"):
+                out.append(("yaml/LICENSE", f.read_text().encode(), False))
+                break
+    except (ImportError, PackageNotFoundError, OSError):
+        pass
+    return out
 
 
 def pyc(source: bytes, name: str) -> bytes:
@@ -155,15 +220,15 @@ def archive_bytes(bytecode: bool = False, finder: bool = True) -> bytes:
         zf.writestr(info, data)
 
     with zipfile.ZipFile(buffer, "w") as zf:
-        loader = LOADER if finder else PLAIN  # finder=False: zipimport (benchmarks compare)
+        loader = LOADER.replace("{packages!r}", repr(PACKAGES)) if finder else PLAIN
+        # finder=False: zipimport (benchmarks compare)
         add(zf, "__main__.py", (MAIN.format(minimum=MIN_PYTHON) + loader).encode())
         add(zf, "mlpipe_lab/__init__.py", PACKAGE_INIT.encode())
-        for path in sources():
-            name = f"mlpipe_lab/runner/{path.name}"
-            source = path.read_bytes()
-            add(zf, name, source)
-            if bytecode:
-                add(zf, name + "c", pyc(source, name))
+        members = [(f"mlpipe_lab/runner/{p.name}", p.read_bytes(), True) for p in sources()]
+        for name, data, module in sorted(members + serve_members()):
+            add(zf, name, data)
+            if bytecode and module:
+                add(zf, name + "c", pyc(data, name))
     return buffer.getvalue()
 
 

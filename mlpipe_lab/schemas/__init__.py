@@ -38,7 +38,12 @@ def _load(name: str) -> str:
         filename = SCHEMA_FILES[name]
     except KeyError:
         raise UnknownSchema(name) from None
-    return resources.files(__package__).joinpath(filename).read_text(encoding="utf-8")
+    try:
+        return resources.files(__package__).joinpath(filename).read_text(encoding="utf-8")
+    except (OSError, TypeError, ValueError):
+        # inside the runner zipapp (the serve tasks read their defaults): the archive's loader
+        data = __loader__.get_data(os.path.join(os.path.dirname(__file__), filename))
+        return data.decode("utf-8")
 
 
 def load_schema(name: str) -> dict[str, Any]:

@@ -474,5 +474,24 @@ def _copy_runtime(dest: Path) -> None:
         '"""Serving runtime only (copied by mlpipe-lab)."""\n'
     )
     (dest / "mlpipe_lab" / "serving" / "__init__.py").write_text("")
-    for path in sorted(src.glob("*.py")):  # the runtime is self-contained (a test enforces it)
-        shutil.copy2(path, target / path.name)
+    for name, data in _runtime_sources(src):  # self-contained (a test enforces it)
+        (target / name).write_bytes(data)
+
+
+def _runtime_sources(src: Path) -> list[tuple[str, bytes]]:
+    """The runtime's ``.py`` files: from its folder, or from the runner zipapp the serve tasks
+    run from (the archive carries the runtime's sources for this)."""
+    if src.is_dir():
+        return [(p.name, p.read_bytes()) for p in sorted(src.glob("*.py"))]
+    import zipfile
+
+    archive = next((p for p in src.parents if p.is_file()), None)
+    if archive is None or not zipfile.is_zipfile(archive):
+        raise PackageError(f"the serving runtime's sources are missing ({src})")
+    inner = src.relative_to(archive).as_posix() + "/"
+    with zipfile.ZipFile(archive) as zf:
+        return [
+            (n[len(inner) :], zf.read(n))
+            for n in sorted(zf.namelist())
+            if n.startswith(inner) and n.endswith(".py") and "/" not in n[len(inner) :]
+        ]

@@ -1,8 +1,11 @@
 """MLflow model URIs: ``models:/NAME/VERSION``, ``models:/NAME@ALIAS``, ``runs:/…`` or a folder.
 
-Needs ``mlflow`` (imported lazily); the tracking server comes from ``MLFLOW_TRACKING_URI`` or
-``tracking_uri``. Downloads go through ``mlflow.artifacts.download_artifacts``; model files are
-never unpickled here (loading is the Predictor's job, through ``mlflow.pyfunc.load_model``).
+The tracking server comes from ``tracking_uri`` or ``MLFLOW_TRACKING_URI``. With an ``http(s)``
+tracking URI, resolving and downloading use MLflow's REST API with the standard library only
+(:mod:`.mlflow_rest`: the serve tasks run so from the runner zipapp, in images without mlflow);
+other tracking URIs (``sqlite:``, a folder, ``databricks``) and artifact stores the REST client
+does not read go through ``mlflow`` (imported lazily). Model files are never unpickled here
+(loading is the Predictor's job, through ``mlflow.pyfunc.load_model``).
 """
 
 from __future__ import annotations
@@ -37,11 +40,41 @@ def parse_models_uri(uri: str) -> tuple[str, str | None, str | None]:
     return m["name"], m["version"], m["alias"]
 
 
+def _tracking(tracking_uri: str | None) -> str | None:
+    import os
+
+    return tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or None
+
+
+def _no_mlflow(uri: str, tracking_uri: str | None) -> RegistryError:
+    return RegistryError(
+        f"{uri}: the tracking URI {tracking_uri or '(none: MLFLOW_TRACKING_URI is unset)'} is "
+        "not an http(s) MLflow server, and the mlflow package is not installed here"
+    )
+
+
 def resolve(uri: str, tracking_uri: str | None = None) -> ResolvedModel:
     if not uri.startswith("models:/"):
         return ResolvedModel(uri, None, None, None, None)
     name, version, alias = parse_models_uri(uri)
-    from mlflow import MlflowClient
+    tracking_uri = _tracking(tracking_uri)
+    from . import mlflow_rest
+
+    if mlflow_rest.is_rest(tracking_uri):
+        rest = mlflow_rest.Client(tracking_uri)  # type: ignore[arg-type]
+        try:
+            if alias is not None:
+                version = rest.version_by_alias(name, alias)
+            else:
+                rest.check_version(name, version)  # type: ignore[arg-type]
+            download_uri = rest.download_uri(name, version)  # type: ignore[arg-type]
+        except mlflow_rest.RestError as exc:
+            raise RegistryError(f"{uri}: {exc.message}") from None
+        return ResolvedModel(uri, name, version, alias, download_uri)
+    try:
+        from mlflow import MlflowClient
+    except ImportError:
+        raise _no_mlflow(uri, tracking_uri) from None
     from mlflow.exceptions import MlflowException
 
     client = MlflowClient(tracking_uri=tracking_uri)
@@ -63,8 +96,32 @@ def download(uri: str, dst: str | Path, tracking_uri: str | None = None) -> Path
         if not (local / "MLmodel").is_file():
             raise RegistryError(f"{uri} is not an MLflow model directory (no MLmodel)")
         return local
-    import mlflow
-    from mlflow.exceptions import MlflowException
+    tracking_uri = _tracking(tracking_uri)
+    from . import mlflow_rest
+
+    if mlflow_rest.is_rest(tracking_uri) and uri.startswith("models:/"):
+        name, version, alias = parse_models_uri(uri)
+        rest = mlflow_rest.Client(tracking_uri)  # type: ignore[arg-type]
+        try:
+            if version is None:
+                version = rest.version_by_alias(name, alias)  # type: ignore[arg-type]
+            location = rest.download_uri(name, version)
+            path = rest.download(location, Path(dst) / "model")
+        except mlflow_rest.UnsupportedLocation as exc:
+            unsupported: str | None = exc.message  # the mlflow client may read it
+        except mlflow_rest.RestError as exc:
+            raise RegistryError(f"{uri}: {exc.message}") from None
+        else:
+            return _model_dir(uri, path)
+    else:
+        unsupported = None
+    try:
+        import mlflow
+        from mlflow.exceptions import MlflowException
+    except ImportError:
+        if unsupported:
+            raise RegistryError(unsupported) from None
+        raise _no_mlflow(uri, tracking_uri) from None
 
     if tracking_uri:
         mlflow.set_tracking_uri(tracking_uri)
@@ -73,6 +130,10 @@ def download(uri: str, dst: str | Path, tracking_uri: str | None = None) -> Path
         path = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(dst)))
     except MlflowException as exc:
         raise RegistryError(f"{uri}: {exc.message}") from None
+    return _model_dir(uri, path)
+
+
+def _model_dir(uri: str, path: Path) -> Path:
     if not (path / "MLmodel").is_file():
         found = [p.parent for p in path.rglob("MLmodel")]
         if len(found) != 1:

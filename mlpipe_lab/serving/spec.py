@@ -24,7 +24,10 @@ from dataclasses import dataclass, field, fields
 from functools import cache
 from typing import Any
 
-from ..pipeline.problems import ERROR, WARNING
+# pipeline.problems' severities, not imported from it: the serve tasks run from the runner zipapp,
+# which carries the serving package but not the pipeline package (a test keeps them equal)
+ERROR = "error"
+WARNING = "warning"
 
 # Targets and what they need. Our runtime's image is built (Kaniko) for seldon-v1 and kserve;
 # kserve-mlserver and seldon-v2 have MLServer load the model files from their storage URI.

@@ -57,15 +57,27 @@ def pyz(tmp_path_factory) -> Path:
     return zipapp.write_zipapp(tmp_path_factory.mktemp("zipapp") / contract.ZIPAPP_NAME)
 
 
-def test_zipapp_holds_the_runner_alone_and_is_small(pyz):
+def test_zipapp_holds_the_runner_and_the_serve_tasks_and_is_small(pyz):
     assert pyz.stat().st_size < 15 * 1024 * 1024
     names = zipfile.ZipFile(pyz).namelist()
     assert "__main__.py" in names and "mlpipe_lab/__init__.py" in names
     assert "mlpipe_lab/runner/node.py" in names and "mlpipe_lab/runner/s3.py" in names
+    # the serve node's tasks (--kind serve): the serving package, its schema, PyYAML
+    assert "mlpipe_lab/serving/tasks/cli.py" in names and "yaml/__init__.py" in names
+    assert "mlpipe_lab/serving/runtime/server.py" in names  # copied into build contexts
     assert all(
-        n.startswith(("mlpipe_lab/runner/", "mlpipe_lab/__init__", "__main__")) for n in names
-    )
+        n.startswith(("mlpipe_lab/runner/", "mlpipe_lab/serving/", "yaml/", "__main__"))
+        or n
+        in (
+            "mlpipe_lab/__init__.py",
+            "mlpipe_lab/schemas/__init__.py",
+            "mlpipe_lab/schemas/node-properties.json",
+        )
+        for n in names
+    ), names
     assert "mlpipe_lab/runner/install.py" not in names  # the init container's, not the pod's
+    assert "mlpipe_lab/serving/cli.py" not in names  # the extension's mlpipe serve
+    assert "yaml/cyaml.py" not in names  # libyaml's binding: pure Python only
     # the same sources give the same bytes (the runner image hands out identical runners)
     assert zipapp.archive_bytes() == pyz.read_bytes()
 
@@ -119,6 +131,44 @@ def test_zipapp_runs_a_script_node_on_each_python(version, pyz, tmp_path):
     assert json.loads((store / RUN / "a/manifest.json").read_text())["own_outputs"] == [
         "src/out.txt"
     ]
+
+
+@pytest.mark.parametrize("version", SUPPORTED)
+def test_zipapp_runs_the_serve_steps_on_each_python(version, pyz, tmp_path):
+    """--kind serve after the store options (the DAG's RUNNER): the deploy step prints its
+    objects (spec defaults read from the schema inside the archive); a kubeconfig is read with
+    the vendored PyYAML, and a user it cannot authenticate as is one line, status 1."""
+    python = interpreters()[version]
+    shared = contract.store_arguments(store="local", root=str(tmp_path), run_prefix=RUN)
+    spec = json.dumps(
+        {"model_name": "churn", "name": "churn", "namespace": "m", "target": "kserve"}
+    )
+    proc = _run(
+        python,
+        pyz,
+        [*shared, "--kind", "serve", "deploy", "--spec", spec, "--image", "r/m:1", "--dry-run"],
+    )
+    assert proc.returncode == 0, proc.stderr
+    (isvc,) = [o for o in json.loads(proc.stdout) if o["kind"] == "InferenceService"]
+    assert isvc["metadata"]["name"] == "churn"
+    config = tmp_path / "kubeconfig"
+    config.write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: c\n"
+        "clusters: [{name: k, cluster: {server: 'https://127.0.0.1:9'}}]\n"
+        "users: [{name: u, user: {exec: {command: aws}}}]\n"
+        "contexts: [{name: c, context: {cluster: k, user: u}}]\n"
+    )
+    proc = _run(
+        python,
+        pyz,
+        [*shared, "--kind", "serve", "wait", "--spec", spec, "--kubeconfig", str(config)],
+    )
+    assert proc.returncode == 1
+    assert proc.stderr.strip() == (
+        f"wait failed: kubeconfig {config}: user 'u' authenticates with an exec plugin, which "
+        "the serve tasks do not run: use a token or a client certificate (or the pod's service "
+        "account)"
+    )
 
 
 def test_an_old_python_is_refused_in_one_line(pyz):

@@ -170,9 +170,17 @@ def test_package_deploy_wait_smoke_pods(version, reports):
     package = tasks["Serve_churn_package"]["rendered_pod"]
     assert [c["name"] for c in package["spec"]["containers"]] == ["base", "airflow-xcom-sidecar"]
     base = _container(package, "base")
-    assert base["command"] == ["python3", "-m", "mlpipe_lab.serving.tasks"]
-    assert base["args"][0] == "package" and "/airflow/xcom/return.json" in base["args"]
+    # the runner's --kind serve in the node's image, the runner copied in by the init container
+    assert base["command"][:2] == ["/bin/sh", "-c"] and "--store" in base["command"]
+    assert base["args"][:3] == ["--kind", "serve", "package"]
+    assert "/airflow/xcom/return.json" in base["args"]
     assert {"name": "xcom", "mountPath": "/airflow/xcom"} in base["volumeMounts"]
+    assert {"name": "mlpipe-runner", "mountPath": "/mlpipe", "readOnly": True} in base[
+        "volumeMounts"
+    ]
+    (init,) = package["spec"]["initContainers"]
+    assert init["command"] == ["python3", "-m", "mlpipe_lab.runner.install", "/mlpipe"]
+    assert {"name": "mlpipe-runner", "emptyDir": {}} in package["spec"]["volumes"]
     env = {e["name"]: e for e in base["env"]}
     assert env["MLFLOW_TRACKING_TOKEN"]["valueFrom"]["secretKeyRef"] == {
         "name": "mlflow-token",
@@ -222,15 +230,16 @@ def test_registry_check_and_canary_rollout_tasks(version, reports):
     assert registry["skip_on_exit_code"] == [99]
     base = _container(registry["rendered_pod"])
     args = base["args"]
-    assert base["command"] == ["python3", "-m", "mlpipe_lab.serving.tasks"]
-    assert args[0] == "registry" and args[args.index("--alias") + 1] == "champion"
+    assert base["command"][:2] == ["/bin/sh", "-c"]
+    assert args[:3] == ["--kind", "serve", "registry"]
+    assert args[args.index("--alias") + 1] == "champion"
     key = args[args.index("--state-key") + 1]
     assert key == "serve_canary/serving/Serve_churn/deployed.json"
     env = {e["name"]: e for e in base["env"]}
     assert env["MLFLOW_TRACKING_TOKEN"]["valueFrom"]["secretKeyRef"]["name"] == "mlflow-token"
     rollout = tasks["Serve_churn_rollout"]
     rargs = _container(rollout["rendered_pod"])["args"]
-    assert rargs[0] == "rollout" and rargs[rargs.index("--state-key") + 1] == key
+    assert rargs[2] == "rollout" and rargs[rargs.index("--state-key") + 1] == key
     assert rargs[rargs.index("--version") + 1] == PACKAGE_RESULT["version"]
     assert json.loads(rargs[rargs.index("--spec") + 1])["canary_traffic_percent"] == 10
     assert rollout["rendered_pod"]["spec"]["serviceAccountName"] == "model-deployer"
@@ -240,7 +249,8 @@ def test_registry_check_and_canary_rollout_tasks(version, reports):
     assert worker["Serve_churn_registry"]["skip_on_exit_code"] == [99]
     assert worker["Serve_churn_package"]["upstream"] == ["Serve_churn_registry"]
     check = worker["Serve_churn_check"]["rendered"]["bash_command"]
-    assert " check " in check and "--state-key" in check
+    assert " --kind serve check " in check and "--state-key" in check
+    assert "mlpipe_lab.serving.tasks" not in check  # the runner zipapp beside the DAG
 
 
 @pytest.mark.parametrize("version", harness.VERSIONS)

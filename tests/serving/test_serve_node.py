@@ -185,8 +185,13 @@ def test_seldon_v1_dag():
     cc.check_dag_ast(result.text)
     package = tasks["Serve_churn_package"]
     args = package[ARGS_OF]
-    assert package["cmds"] == ["python3", "-m", "mlpipe_lab.serving.tasks"]
-    assert args[0] == "package" and package["do_xcom_push"] is True
+    # the runner's --kind serve, brought into the node's image by the runner's init container
+    # (the launcher and store options are the node tasks' own)
+    assert package["cmds"] == tasks["train"]["cmds"] and package["cmds"][0] == "/bin/sh"
+    assert package["full_pod_spec"] is tasks["train"]["full_pod_spec"] is not None
+    assert package["init_container_logs"] is True
+    assert package["env_vars"]["MLPIPE_IMAGE"] == tasks["train"]["env_vars"]["MLPIPE_IMAGE"]
+    assert args[:3] == ["--kind", "serve", "package"] and package["do_xcom_push"] is True
     assert args[args.index("--alias") + 1] == "champion" and "--version" not in args
     assert args[args.index("--xcom-file") + 1] == "/airflow/xcom/return.json"
     assert args[args.index("--image-repository") + 1] == "models/churn"
@@ -247,7 +252,9 @@ def test_seldon_v1_dag():
     }
     assert ServeSpec.from_json(spec).cpu_target_percent == 60
     xcom = "{{ ti.xcom_pull(task_ids='Serve_churn_package')['%s'] }}"
-    assert deploy[ARGS_OF][3:] == [
+    assert deploy[ARGS_OF][:3] == ["--kind", "serve", "deploy"]
+    assert deploy["full_pod_spec"] is package["full_pod_spec"]
+    assert deploy[ARGS_OF][5:] == [
         "--version",
         xcom % "version",
         "--model-uri",
@@ -266,7 +273,7 @@ def test_seldon_v1_dag():
     )
     # notebook/script tasks keep the runner; the report receives train's outputs
     report = tasks["report"]
-    assert report["cmds"] == tasks["train"]["cmds"] != package["cmds"]  # the runner's launcher
+    assert report["cmds"] == tasks["train"]["cmds"]  # the runner's launcher
     assert report[ARGS_OF][report[ARGS_OF].index("--upstream") + 1] == "train"
     assert cc.read_dag(result.text)["upstream"]["report"] == ["Serve_churn_smoke"]
 
@@ -309,11 +316,25 @@ def test_local_runtime_and_local_worker_package_and_check():
     worker = copy.deepcopy(cc.CONFIG)
     worker["airflow"]["execution_mode"] = "local-worker"
     text = compiled(sf.serve_pipeline("kserve"), worker).text
-    assert (
-        "-m mlpipe_lab.serving.tasks package" in text
-        and "-m mlpipe_lab.serving.tasks check" in text
-    )
+    # the runner zipapp beside the DAG (written by export and submit), nothing installed
+    assert "--kind serve package" in text and "--kind serve check" in text
+    assert "mlpipe_lab.serving.tasks" not in text and "RUNNER_ZIPAPP" in text
     assert "KubernetesPodOperator" not in text and "kaniko" not in text
+
+
+def test_runner_in_the_image_runs_the_tasks_module():
+    """Delivery 'image' (the runner baked into the node's image): the serve steps start
+    python3 -m mlpipe_lab.serving.tasks with the same arguments, store options first."""
+    config = copy.deepcopy(cc.CONFIG)
+    config["kubernetes"]["runner_delivery"] = "image"
+    tasks = _tasks(compiled(sf.serve_pipeline("seldon-v1"), config).text)
+    package = tasks["Serve_churn_package"]
+    assert package["cmds"] == ["python3", "-m", "mlpipe_lab.serving.tasks"]
+    args = package[ARGS_OF]
+    assert args[:2] == ["--contract", "1"] and "full_pod_spec" not in package
+    i = args.index("--kind")
+    assert args[i : i + 3] == ["--kind", "serve", "package"]
+    assert args[:i] == tasks["train"]["cmds"][3:]  # RUNNER: python3 -m mlpipe_lab.runner + store
 
 
 def test_no_secret_value_reaches_the_dag():

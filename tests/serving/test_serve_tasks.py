@@ -1,5 +1,5 @@
-"""The serve node's task code without MLflow: server-side apply through the real ``kubernetes``
-client, the wait logic over recorded status sequences, and the smoke-test request/answer checks.
+"""The serve node's task code without MLflow: server-side apply through the tasks' own
+standard-library Kubernetes client (kube.Api), the wait logic over recorded status sequences, and the smoke-test request/answer checks.
 
 No Kubernetes API server can run here: the client talks to a recording HTTP server on 127.0.0.1
 that answers like one (a stand-in, which only shows the requests are well-formed and idempotent
@@ -16,8 +16,6 @@ import pytest
 
 from mlpipe_lab.serving.spec import ServeSpec
 from mlpipe_lab.serving.tasks import cli, kube, resources, smoke
-
-pytest.importorskip("kubernetes", reason="the kubernetes client is not installed")
 
 # A --spec as DAGs compiled before the typed spec carry it (no model_name): still understood.
 SPEC = {
@@ -436,3 +434,38 @@ def test_endpoints_per_target():
         ("seldon-v2", "http://seldon-mesh.models.svc.cluster.local/v2/models/churn/infer"),
     ):
         assert resources.endpoint(ServeSpec.from_json({**SPEC, "target": target}))[0] == url
+
+
+# -- the API server's address and credentials -------------------------------------------------
+
+
+def test_in_cluster_credentials_are_the_pods_service_account(tmp_path):
+    """What the kubelet gives a pod: KUBERNETES_SERVICE_HOST/PORT and the mounted token, which
+    is read on every call (projected tokens rotate)."""
+    with pytest.raises(kube.KubeError, match="not in a Kubernetes pod"):
+        kube.in_cluster_api(env={}, folder=str(tmp_path))
+    env = {"KUBERNETES_SERVICE_HOST": "fd00::1", "KUBERNETES_SERVICE_PORT": "443"}
+    with pytest.raises(kube.KubeError, match="no service-account token at"):
+        kube.in_cluster_api(env=env, folder=str(tmp_path))
+    (tmp_path / "token").write_text("first\n")
+    api = kube.in_cluster_api(env=env, folder=str(tmp_path))
+    assert api.server.geturl() == "https://[fd00::1]:443"
+    assert api._authorization() == "Bearer first"
+    (tmp_path / "token").write_text("rotated")
+    assert api._authorization() == "Bearer rotated"
+
+
+def test_an_unreachable_api_server_is_one_line(tmp_path, capsys):
+    config = _kubeconfig(tmp_path, "http://127.0.0.1:9")
+    assert cli.main(["wait", "--spec", json.dumps(SPEC), "--kubeconfig", config]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("wait failed: GET /apis/machinelearning.seldon.io/v1/namespaces/models/")
+    assert "cannot reach the API server http://127.0.0.1:9" in err and "\n" not in err
+
+
+def test_spec_severities_are_the_pipelines():
+    """spec.py names the severities itself (the runner zipapp has no pipeline package)."""
+    from mlpipe_lab.pipeline import problems as pipeline_problems
+    from mlpipe_lab.serving import spec
+
+    assert (spec.ERROR, spec.WARNING) == (pipeline_problems.ERROR, pipeline_problems.WARNING)

@@ -139,7 +139,9 @@ def test_the_compiled_dag_wires_the_registry_step():
     args = registry["arguments"]
     assert args[args.index("--state-key") + 1] == KEY
     smoke = tasks["Serve_churn_smoke"]["arguments"]
-    assert smoke[smoke.index("--state-key") + 1] == KEY and "--store" in smoke
+    # the store options: in the runner's command (RUNNER), as for every runner task
+    assert smoke[smoke.index("--state-key") + 1] == KEY
+    assert "--store" in tasks["Serve_churn_smoke"]["cmds"]
     # without the option nothing changes
     plain = cc.read_dag(
         compile_pipeline(

@@ -15,6 +15,10 @@
     [--state-key KEY --store …]: wait for the canary, watch it, promote or roll back (exit 1)
 ``check`` --store … --run-prefix KEY --package-task ID [--request JSON] [--state-key KEY]
 
+The runner zipapp starts the same steps as ``RUNNER --kind serve STEP [options]``, where RUNNER
+(the DAG's runner command) already carries the store options (``--contract``, ``--store`` …,
+``--run-prefix``): every step accepts them, and the steps that need no store ignore them.
+
 ``--spec`` is the node's :class:`~mlpipe_lab.serving.spec.ServeSpec` as JSON. The store options are
 the node runner's (``--store s3 --bucket …`` or ``--store local --root``); credentials come from
 the environment only. Without ``--kubeconfig`` the pod's service account is used (in-cluster).
@@ -35,6 +39,18 @@ from ..spec import RUNTIMES, TARGETS, defaults
 
 STEPS = ("registry", "package", "deploy", "wait", "smoke", "rollout", "check")
 SKIP_EXIT_CODE = 99
+RUNNER_KIND = "serve"  # RUNNER --kind serve STEP ...: the runner zipapp's entry to these steps
+
+
+def from_runner(argv: Sequence[str]) -> list[str]:
+    """``<store options> --kind serve STEP [options]`` (the runner's form) as ``STEP <store
+    options> [options]``; any other command line as it is."""
+    argv = list(argv)
+    if "--kind" in argv:
+        i = argv.index("--kind")
+        if argv[i + 1 : i + 2] == [RUNNER_KIND] and len(argv) > i + 2:
+            return [argv[i + 2], *argv[:i], *argv[i + 3 :]]
+    return argv
 
 
 def _store_options(p: argparse.ArgumentParser, required: bool = True) -> None:
@@ -98,11 +114,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     dep = sub.add_parser("deploy", help="server-side apply the serving resources")
+    _store_options(dep, required=False)  # the runner's command carries them: not used here
     _kube_options(dep)
     _release_options(dep)
     dep.add_argument("--dry-run", action="store_true", help="print the objects, apply nothing")
 
     wait = sub.add_parser("wait", help="wait until the model is available")
+    _store_options(wait, required=False)  # as deploy
     _kube_options(wait)
     wait.add_argument("--timeout", type=float, default=defaults()["wait_timeout_seconds"])
     wait.add_argument("--interval", type=float, default=5.0)
@@ -146,7 +164,7 @@ def _json_arg(parser: argparse.ArgumentParser, text: str | None, what: str):
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(from_runner(sys.argv[1:] if argv is None else argv))
     if getattr(args, "contract", CONTRACT_VERSION) != CONTRACT_VERSION:
         parser.error(
             f"this image speaks contract {CONTRACT_VERSION}, the DAG asks for {args.contract}"

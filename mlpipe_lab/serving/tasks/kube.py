@@ -1,88 +1,263 @@
-"""Kubernetes calls of the deploy and wait tasks, through the official ``kubernetes`` client.
+"""Kubernetes calls of the deploy, wait and rollout tasks, over HTTPS with the standard library.
 
 Deploy is a server-side apply (``PATCH`` with ``application/apply-patch+yaml``, ``fieldManager=
 mlpipe-lab``, ``force=true``) of each object: creating and re-deploying are the same call, and
 fields other managers own (the operator's, an HPA's replicas) are left alone unless we set them.
 Wait reads the main resource until its status says it is available, or fails after the timeout
 with the resource's own conditions in the message.
+
+No Kubernetes client library: these tasks run from the runner zipapp in any image with python3.
+:class:`Api` speaks to the API server as the pod's service account (in-cluster: the mounted token,
+re-read on every call as projected tokens rotate, and the cluster's CA) or as a kubeconfig's user
+(bearer token or token file, client certificate, basic auth); exec and auth-provider plugins are
+refused with a message, as they would need programs the image does not have.
 """
 
 from __future__ import annotations
 
+import base64
+import http.client
 import json
+import os
+import ssl
+import tempfile
 import time
+import urllib.parse
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from .resources import Resource, main_resource, resource_of
 
 FIELD_MANAGER = "mlpipe-lab"
 APPLY_CONTENT_TYPE = "application/apply-patch+yaml"
+SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
+TIMEOUT = 60.0
 
 
 class KubeError(RuntimeError):
     pass
 
 
-def api_client(in_cluster: bool = True, kubeconfig: str | None = None, context: str | None = None):
-    """An ApiClient for the pod's service account (in-cluster) or a kubeconfig."""
-    from kubernetes import client, config
+class ApiStatus(KubeError):
+    """The API server answered with an error status."""
 
+    def __init__(self, message: str, status: int):
+        super().__init__(message)
+        self.status = status
+
+
+class Api:
+    """One API server and how to authenticate to it."""
+
+    def __init__(
+        self,
+        server: str,
+        *,
+        token: str | None = None,
+        token_file: str | None = None,
+        basic: tuple[str, str] | None = None,
+        context: ssl.SSLContext | None = None,
+        timeout: float = TIMEOUT,
+    ):
+        self.server = urllib.parse.urlsplit(server.rstrip("/"))
+        if self.server.scheme not in ("http", "https") or not self.server.hostname:
+            raise KubeError(f"not an API server URL: {server!r}")
+        self.token, self.token_file, self.basic = token, token_file, basic
+        self.context, self.timeout = context, timeout
+
+    def _authorization(self) -> str | None:
+        token = self.token
+        if self.token_file:
+            try:
+                token = Path(self.token_file).read_text().strip()
+            except OSError as exc:
+                raise KubeError(
+                    f"cannot read the token {self.token_file}: {exc.strerror}"
+                ) from None
+        if token:
+            return f"Bearer {token}"
+        if self.basic:
+            return "Basic " + base64.b64encode(":".join(self.basic).encode()).decode()
+        return None
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        query: list[tuple[str, str]] | None = None,
+        content_type: str | None = None,
+    ) -> Any:
+        """The answer's JSON; :class:`ApiStatus` for an error status."""
+        target = (self.server.path or "") + path
+        if query:
+            target += "?" + urllib.parse.urlencode(query)
+        headers = {"Accept": "application/json"}
+        auth = self._authorization()
+        if auth:
+            headers["Authorization"] = auth
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode()  # JSON is YAML: fine for apply-patch+yaml
+            headers["Content-Type"] = content_type or "application/json"
+        host, port = self.server.hostname, self.server.port
+        try:
+            if self.server.scheme == "https":
+                conn: http.client.HTTPConnection = http.client.HTTPSConnection(
+                    host, port, timeout=self.timeout, context=self.context
+                )
+            else:
+                conn = http.client.HTTPConnection(host, port, timeout=self.timeout)
+            try:
+                conn.request(method, target, body=data, headers=headers)
+                resp = conn.getresponse()
+                raw = resp.read()
+            finally:
+                conn.close()
+        except (OSError, http.client.HTTPException) as exc:
+            where = urllib.parse.urlunsplit(self.server)
+            raise KubeError(
+                f"{method} {path}: cannot reach the API server {where}: {exc}"
+            ) from None
+        if resp.status >= 400:
+            raise ApiStatus(_api_message(method, path, resp.status, resp.reason, raw), resp.status)
+        try:
+            return json.loads(raw) if raw else None
+        except ValueError:
+            raise KubeError(f"{method} {path}: the API server's answer is not JSON") from None
+
+
+def _api_message(method: str, path: str, status: int, reason: str, raw: bytes) -> str:
+    detail = ""
+    try:
+        detail = json.loads(raw or b"{}").get("message") or ""
+    except (AttributeError, ValueError):
+        detail = raw.decode("utf-8", "replace")[:500]
+    return f"{method} {path}: HTTP {status} {reason or ''}: {detail}".strip()
+
+
+def _tls(ca_file: str | None = None, ca_data: str | None = None, insecure: bool = False):
+    ctx = ssl.create_default_context(cafile=ca_file, cadata=ca_data)
+    if insecure:
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+def in_cluster_api(env: dict[str, str] | None = None, folder: str = SERVICE_ACCOUNT_DIR) -> Api:
+    """The pod's service account, as the kubelet mounts it."""
+    env = os.environ if env is None else env
+    host, port = env.get("KUBERNETES_SERVICE_HOST"), env.get("KUBERNETES_SERVICE_PORT")
+    if not host or not port:
+        raise KubeError(
+            "not in a Kubernetes pod (KUBERNETES_SERVICE_HOST/PORT unset): give --kubeconfig"
+        )
+    token = Path(folder) / "token"
+    if not token.is_file():
+        raise KubeError(
+            f"no service-account token at {token}: the pod's service account token is not "
+            "mounted (automountServiceAccountToken: false?)"
+        )
+    host = f"[{host}]" if ":" in host else host
+    ca = Path(folder) / "ca.crt"
+    return Api(
+        f"https://{host}:{port}",
+        token_file=str(token),
+        context=_tls(str(ca) if ca.is_file() else None),
+    )
+
+
+def _data_file(text: str, what: str) -> str:
+    """A kubeconfig's *-data value (base64 PEM) as a private temporary file (ssl reads files)."""
+    try:
+        data = base64.b64decode(text)
+    except ValueError:
+        raise KubeError(f"kubeconfig: {what} is not base64") from None
+    fd, path = tempfile.mkstemp(prefix="mlpipe-kube-", suffix=".pem")
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+    return path
+
+
+def kubeconfig_api(path: str, context: str | None = None) -> Api:
+    """The API server and user of a kubeconfig's (current) context."""
+    from yaml import YAMLError, safe_load  # vendored in the runner zipapp
+
+    try:
+        doc = safe_load(Path(path).read_text()) or {}
+    except (OSError, YAMLError) as exc:
+        raise KubeError(f"cannot read the kubeconfig {path}: {exc}") from None
+    base = Path(path).resolve().parent
+
+    def named(section: str, name: str) -> dict:
+        for entry in doc.get(section) or []:
+            if isinstance(entry, dict) and entry.get("name") == name:
+                return entry.get(section[:-1]) or {}
+        raise KubeError(f"kubeconfig {path}: no {section[:-1]} named {name!r}")
+
+    def rel(file: str) -> str:
+        return str(base / file) if not os.path.isabs(file) else file
+
+    ctx = named("contexts", context or doc.get("current-context") or "")
+    cluster = named("clusters", ctx.get("cluster") or "")
+    user = named("users", ctx.get("user")) if ctx.get("user") else {}
+    if user.get("exec") or user.get("auth-provider"):
+        raise KubeError(
+            f"kubeconfig {path}: user {ctx.get('user')!r} authenticates with an "
+            f"{'exec' if user.get('exec') else 'auth-provider'} plugin, which the serve tasks "
+            "do not run: use a token or a client certificate (or the pod's service account)"
+        )
+    ca_file = cluster.get("certificate-authority")
+    ca_data = cluster.get("certificate-authority-data")
+    tls = None
+    if str(cluster.get("server", "")).startswith("https"):
+        tls = _tls(
+            rel(ca_file) if ca_file else None,
+            base64.b64decode(ca_data).decode() if ca_data else None,
+            bool(cluster.get("insecure-skip-tls-verify")),
+        )
+        cert = user.get("client-certificate") or (
+            _data_file(user["client-certificate-data"], "client-certificate-data")
+            if user.get("client-certificate-data")
+            else None
+        )
+        key = user.get("client-key") or (
+            _data_file(user["client-key-data"], "client-key-data")
+            if user.get("client-key-data")
+            else None
+        )
+        if cert:
+            try:
+                tls.load_cert_chain(rel(cert), rel(key) if key else None)
+            except (OSError, ssl.SSLError) as exc:
+                raise KubeError(f"kubeconfig {path}: the client certificate: {exc}") from None
+    basic = (user["username"], user.get("password") or "") if user.get("username") else None
+    return Api(
+        str(cluster.get("server") or ""),
+        token=user.get("token"),
+        token_file=rel(user["tokenFile"]) if user.get("tokenFile") else None,
+        basic=basic,
+        context=tls,
+    )
+
+
+def api_client(in_cluster: bool = True, kubeconfig: str | None = None, context: str | None = None):
+    """The pod's service account (in-cluster) or a kubeconfig's user."""
     if in_cluster:
-        config.load_incluster_config()
-        return client.ApiClient()
-    cfg = client.Configuration()
-    config.load_kube_config(config_file=kubeconfig, context=context, client_configuration=cfg)
-    return client.ApiClient(cfg)
+        return in_cluster_api()
+    return kubeconfig_api(kubeconfig or "", context)
 
 
 def _call(
-    api,
+    api: Api,
     method: str,
     path: str,
     body: Any = None,
     query: list | None = None,
     content_type: str | None = None,
 ) -> Any:
-    from kubernetes.client.rest import ApiException
-
-    headers = {"Accept": "application/json"}
-    if content_type:
-        headers["Content-Type"] = content_type
-    try:
-        return api.call_api(
-            path,
-            method,
-            query_params=query or [],
-            header_params=headers,
-            body=body,
-            auth_settings=["BearerToken"],
-            _return_http_data_only=True,
-            _preload_content=True,
-            **_response_kind(api),
-        )
-    except ApiException as exc:
-        raise KubeError(_api_message(method, path, exc)) from None
-
-
-def _response_kind(api) -> dict[str, Any]:
-    """Ask for plain JSON back. kubernetes 36 takes a map of status to type where earlier
-    clients took one type."""
-    import inspect
-
-    if "response_types_map" in inspect.signature(api.call_api).parameters:
-        return {"response_types_map": {200: "object", 201: "object"}}
-    return {"response_type": "object"}
-
-
-def _api_message(method: str, path: str, exc: Any) -> str:
-    detail = ""
-    try:
-        status = json.loads(exc.body or "{}")
-        detail = status.get("message") or ""
-    except (TypeError, ValueError):
-        detail = str(exc.body or "")[:500]
-    return f"{method} {path}: HTTP {exc.status} {exc.reason or ''}: {detail}".strip()
+    return api.request(method, path, body=body, query=query, content_type=content_type)
 
 
 def apply(api, obj: dict) -> dict:
@@ -152,22 +327,12 @@ def list_pods(api, namespace: str, selector: str) -> list[dict]:
 
 def get(api, res: Resource) -> dict | None:
     """The object, or None while it does not exist (404)."""
-    from kubernetes.client.rest import ApiException
-
     try:
-        return api.call_api(
-            res.path,
-            "GET",
-            header_params={"Accept": "application/json"},
-            auth_settings=["BearerToken"],
-            _return_http_data_only=True,
-            _preload_content=True,
-            **_response_kind(api),
-        )
-    except ApiException as exc:
+        return _call(api, "GET", res.path)
+    except ApiStatus as exc:
         if exc.status == 404:
             return None
-        raise KubeError(_api_message("GET", res.path, exc)) from None
+        raise
 
 
 # -- readiness -------------------------------------------------------------------------------

@@ -123,7 +123,12 @@ def smoke(
 
 def unpack(tarball: Path, dest: Path) -> Path:
     with tarfile.open(tarball, "r:gz") as tar:
-        tar.extractall(dest, filter="data")
+        try:
+            tar.extractall(dest, filter="data")
+        except TypeError:  # a python3 without extraction filters (3.11.2 in Debian 12)
+            from ...runner.paths import unpack_bundle
+
+            unpack_bundle(tarball, dest)
     return dest
 
 
@@ -140,6 +145,11 @@ def serve_context_once(
     interpreter, so it needs the model's requirements installed."""
     env = {**os.environ, "MODEL_DIR": str(context_dir / "model")}
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    packaged = context_dir / "runtime"
+    if packaged.is_dir():  # the runtime the image gets (the task may run from the runner zipapp)
+        env["PYTHONPATH"] = os.pathsep.join(
+            p for p in (str(packaged), env.get("PYTHONPATH", "")) if p
+        )
     proc = subprocess.Popen(
         [
             sys.executable,
