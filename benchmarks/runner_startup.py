@@ -18,8 +18,14 @@ uploads after the script included, less ``floor``), which it stretches much less
   interpreter's version; other versions compile the sources as before).
 
     python benchmarks/runner_startup.py [--runs 7] [--profile]
+    python benchmarks/runner_startup.py --baseline REV [--runs 21] [--python /usr/bin/python3]
 
 ``--profile`` prints where the runner's own start goes (``-X importtime``, this interpreter).
+``--baseline REV`` compares the zipapp of git revision REV with the checkout's, both as the runner
+image writes them (bytecode of this interpreter's version), on one python3 (``--python``, default
+this one; the pods' Debian python3 is ``/usr/bin/python3``), local folder and moto S3, runs
+interleaved so that a changing host load hits both alike; it also counts the modules each imports
+before the node's script starts (``-X importtime``).
 """
 
 from __future__ import annotations
@@ -107,11 +113,101 @@ def profile(pyz: Path, args: list[str], env: dict[str, str]) -> None:
     print(f"  {sum(r[0] for r in rows) / 1000:7.1f} ms in all {len(rows)} imports")
 
 
+def imported(python: str, pyz: Path, args: list[str], env: dict[str, str]) -> int:
+    """How many modules the runner imports (the script runs in its own interpreter)."""
+    proc = subprocess.run(
+        [python, "-S", "-X", "importtime", str(pyz), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    return sum(1 for line in proc.stderr.splitlines() if line.startswith("import time:")) - 1
+
+
+def compare(rev: str, runs: int, python: str) -> int:
+    tmp = Path(tempfile.mkdtemp(prefix="runner-compare-"))
+    src = tmp / "baseline"
+    src.mkdir()
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", rev, "mlpipe_lab"], capture_output=True, check=True
+    ).stdout
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(src)
+    build = "from mlpipe_lab.runner import zipapp; import sys, pathlib; "
+    build += "zipapp.write_zipapp(pathlib.Path(sys.argv[1]), bytecode=True)"
+    zips = {}
+    for name, root in (("baseline " + rev, src), ("checkout", ROOT)):
+        zips[name] = tmp / name.replace(" ", "-") / contract.ZIPAPP_NAME
+        subprocess.run(
+            [sys.executable, "-c", build, str(zips[name])],
+            cwd=str(root),
+            env={**os.environ, "PYTHONPATH": str(root)},
+            check=True,
+        )
+    (tmp / "store/b").mkdir(parents=True)
+    (tmp / "store/b/s.tar.gz").write_bytes(bundle())
+    stamp = tmp / "stamp"
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp), "STAMP": str(stamp)}
+    task = contract.task_arguments(kind="python", file="s.py", bundle="b/s.tar.gz", task_id="t")
+    from s3server import S3Server
+
+    server = S3Server(max_seconds=900)
+    server.start()
+    try:
+        import boto3
+
+        s3 = boto3.client(
+            "s3",
+            endpoint_url=server.endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="k",
+            aws_secret_access_key="s",
+        )
+        s3.create_bucket(Bucket="bench")
+        s3.put_object(Bucket="bench", Key="b/s.tar.gz", Body=bundle())
+        stores = {
+            "local": (
+                contract.store_arguments(store="local", root=str(tmp / "store"), run_prefix="r"),
+                {},
+            ),
+            "S3": (
+                contract.store_arguments(
+                    store="s3", bucket="bench", endpoint=server.endpoint, run_prefix="r"
+                ),
+                {"AWS_ACCESS_KEY_ID": "k", "AWS_SECRET_ACCESS_KEY": "s"},
+            ),
+        }
+        print(f"{python} ({sys.version.split()[0]} built the bytecode), median of {runs} runs")
+        print(
+            "| zipapp | store | modules imported | wall to the script (s) | CPU, whole node (s) |"
+        )
+        print("|---|---|---:|---:|---:|")
+        for store_name, (store, extra) in stores.items():
+            results: dict[str, list[tuple[float, float]]] = {name: [] for name in zips}
+            for _ in range(runs):
+                for name, pyz in zips.items():
+                    argv = launcher(python, pyz, site=False) + store + task
+                    results[name].append(measure(argv, {**env, **extra}, stamp))
+            for name, pyz in zips.items():
+                count = imported(python, pyz, store + task, {**env, **extra})
+                wall = statistics.median(w for w, _ in results[name])
+                cpu = statistics.median(c for _, c in results[name])
+                print(f"| {name} | {store_name} | {count} | {wall:.3f} | {cpu:.3f} |")
+    finally:
+        server.stop()
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--baseline", metavar="REV")
+    parser.add_argument("--python", default=sys.executable)
     opts = parser.parse_args()
+    if opts.baseline:
+        return compare(opts.baseline, opts.runs, opts.python)
     tmp = Path(tempfile.mkdtemp(prefix="runner-bench-"))
     pyz = zipapp.write_zipapp(tmp / contract.ZIPAPP_NAME)
     old = zipapp.write_zipapp(tmp / "zipimport" / contract.ZIPAPP_NAME, finder=False)

@@ -31,11 +31,14 @@ import tarfile
 import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
 
 from .errors import NodeFailure, StoreError
 from .paths import sha256_file, unpack_bundle
 from .store import check_key, open_store
+
+TYPE_CHECKING = False  # typing is not imported when the runner starts (a faster start)
+if TYPE_CHECKING:
+    from typing import Any
 
 KIND = "command"
 MANIFEST = "manifest.json"

@@ -99,7 +99,10 @@ import base64
 import binascii
 import json
 from collections.abc import Iterable, Sequence
-from typing import Any
+
+TYPE_CHECKING = False  # typing is not imported when the runner starts (a faster start)
+if TYPE_CHECKING:
+    from typing import Any
 
 CONTRACT_VERSION = 1
 MODULE = "mlpipe_lab.runner"

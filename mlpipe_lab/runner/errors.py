@@ -19,3 +19,17 @@ class StoreError(NodeFailure):
 
 class UnsafePath(NodeFailure):
     """A path (in a bundle, a manifest or an output glob) would leave the working folder."""
+
+
+class S3Error(Exception):
+    """``code`` is S3's error code (NoSuchKey, AccessDenied, ...) or ours; ``status`` the HTTP status.
+    (Here, not in s3.py: a local store's run never imports the S3 client and its HTTP stack.)"""
+
+    def __init__(self, message: str, code: str = "", status: int = 0):
+        super().__init__(message)
+        self.code = code
+        self.status = status
+
+    @property
+    def missing(self) -> bool:
+        return self.status == 404 or self.code in ("NoSuchKey", "NotFound")

@@ -24,14 +24,16 @@ import sys
 import tempfile
 import threading
 import time
-import traceback
 from pathlib import Path
-from typing import Any, BinaryIO
 
 from .contract import CONTRACT_VERSION, RESULT_FILE, RESULT_MAX_BYTES
 from .errors import NodeFailure, StoreError
 from .paths import clean_relpath, match_outputs, sha256_file, target_path, unpack_bundle
 from .store import Store, check_key, open_store
+
+TYPE_CHECKING = False  # typing is not imported when the runner starts (a faster start)
+if TYPE_CHECKING:
+    from typing import Any, BinaryIO
 
 RESULT_PREFIX = "mlpipe-runner: "
 NOTE_PREFIX = "[mlpipe-runner] "
@@ -596,6 +598,8 @@ def run(args: Any) -> int:
     except KeyboardInterrupt:
         exit_code, cause = 130, "interrupted"
     except Exception as exc:  # a bug or an unexpected environment: say what, keep the traceback
+        import traceback  # only here: linecache and tokenize cost ~3 ms at every start
+
         log.write(traceback.format_exc())
         exit_code, cause = 1, f"runner error: {type(exc).__name__}: {exc}"
     finally:

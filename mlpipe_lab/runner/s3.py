@@ -25,17 +25,21 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import hmac
-import http.client
 import json
 import os
 import socket
 import sys
 import time
 import urllib.parse
-from typing import TYPE_CHECKING, Any, BinaryIO
 
-if TYPE_CHECKING:  # ssl, xml and configparser are imported when used: a faster start
+from .errors import S3Error
+
+# typing is not imported when the runner starts; ssl, xml and configparser are imported when
+# used: a faster start
+TYPE_CHECKING = False
+if TYPE_CHECKING:
     import xml.etree.ElementTree as ET
+    from typing import Any, BinaryIO
 
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 CHUNK = 1 << 20
@@ -45,19 +49,6 @@ READ_TIMEOUT = 120.0
 # Objects above this size are uploaded in parts (S3 refuses single PUTs above 5 GiB).
 MULTIPART_THRESHOLD = 256 * CHUNK
 PART_SIZE = 64 * CHUNK
-
-
-class S3Error(Exception):
-    """``code`` is S3's error code (NoSuchKey, AccessDenied, ...) or ours; ``status`` the HTTP status."""
-
-    def __init__(self, message: str, code: str = "", status: int = 0):
-        super().__init__(message)
-        self.code = code
-        self.status = status
-
-    @property
-    def missing(self) -> bool:
-        return self.status == 404 or self.code in ("NoSuchKey", "NotFound")
 
 
 CREDENTIAL_CODES = {
@@ -246,17 +237,135 @@ def find_credentials(region: str) -> Credentials:
 # -- HTTP -----------------------------------------------------------------------------------------
 
 
-def _connection(url: urllib.parse.SplitResult, timeout: float) -> http.client.HTTPConnection:
+class HTTPError(Exception):
+    """An answer that is not HTTP, or one cut short (what http.client.HTTPException was here)."""
+
+
+# The store's HTTP/1.1 exchanges are our own few lines over a socket, not http.client: importing
+# http.client (email's parser, and ssl even for http://) costs ~14 ms of CPU at every start of
+# the runner, before the user's code (docs/benchmarks.md). One request per connection.
+
+
+def _connect(url: urllib.parse.SplitResult, timeout: float) -> socket.socket:
     host = url.hostname or ""
+    if url.scheme not in ("http", "https"):
+        raise S3Error(f"unsupported URL scheme in {url.geturl()}", "Endpoint")
+    sock = socket.create_connection(
+        (host, url.port or (443 if url.scheme == "https" else 80)), timeout
+    )
     if url.scheme == "https":
         import ssl
 
-        return http.client.HTTPSConnection(
-            host, url.port, timeout=timeout, context=ssl.create_default_context()
-        )
-    if url.scheme != "http":
-        raise S3Error(f"unsupported URL scheme in {url.geturl()}", "Endpoint")
-    return http.client.HTTPConnection(host, url.port, timeout=timeout)
+        try:
+            sock = ssl.create_default_context().wrap_socket(sock, server_hostname=host)
+        except BaseException:
+            sock.close()
+            raise
+    return sock
+
+
+def _send(
+    sock: socket.socket,
+    method: str,
+    url: urllib.parse.SplitResult,
+    path: str,
+    headers: dict[str, str],
+    body: Any,
+) -> None:
+    lines = [f"{method} {path} HTTP/1.1"]
+    names = {k.lower() for k in headers}
+    if "host" not in names:
+        lines.append(f"Host: {url.netloc}")
+    data = body if isinstance(body, (bytes, bytearray)) else None
+    if "content-length" not in names and (data or method in ("PUT", "POST")):
+        if data is None and body is not None:
+            raise HTTPError("a streamed body needs a Content-Length")
+        lines.append(f"Content-Length: {len(data or b'')}")
+    lines += [f"{k}: {v}" for k, v in headers.items()]
+    lines += ["Accept-Encoding: identity", "Connection: close", "", ""]
+    sock.sendall("\r\n".join(lines).encode("latin-1"))
+    if data:
+        sock.sendall(data)
+    elif body is not None and data is None:
+        while True:
+            block = body.read(1 << 16)
+            if not block:
+                break
+            sock.sendall(block)
+
+
+class _Response:
+    """Status, headers (lower-case names) and a body read by Content-Length, chunks, or to the
+    end of the connection."""
+
+    def __init__(self, sock: socket.socket, method: str):
+        self.fp = sock.makefile("rb")
+        while True:
+            line = self.fp.readline(65537)
+            if not line:
+                raise HTTPError("the server closed the connection without an answer")
+            parts = line.decode("latin-1").split(None, 2)
+            if len(parts) < 2 or not parts[0].startswith("HTTP/") or not parts[1].isdigit():
+                raise HTTPError(f"not an HTTP answer: {line[:60]!r}")
+            self.status = int(parts[1])
+            self.headers = self._headers()
+            if not 100 <= self.status < 200:
+                break  # 1xx (100 Continue): its headers read, the real answer follows
+        self.chunked = "chunked" in self.headers.get("transfer-encoding", "").lower()
+        length = self.headers.get("content-length")
+        self.left: int | None = int(length) if length and length.strip().isdigit() else None
+        if method == "HEAD" or self.status in (204, 304):
+            self.chunked, self.left = False, 0
+        self.chunk_left = 0
+        self.done = False
+
+    def _headers(self) -> dict[str, str]:
+        out: dict[str, str] = {}
+        while True:
+            line = self.fp.readline(65537)
+            if line in (b"\r\n", b"\n", b""):
+                return out
+            name, _, value = line.decode("latin-1").partition(":")
+            name, value = name.strip().lower(), value.strip()
+            out[name] = f"{out[name]}, {value}" if name in out else value
+
+    def _exact(self, n: int) -> bytes:
+        data = self.fp.read(n)
+        if len(data) < n:
+            raise HTTPError(f"the answer ended early ({len(data)} of {n} more bytes)")
+        return data
+
+    def read(self, size: int = -1) -> bytes:
+        if self.done:
+            return b""
+        if self.chunked:
+            out = bytearray()
+            while size < 0 or len(out) < size:
+                if self.chunk_left == 0:
+                    line = self.fp.readline(65537)
+                    try:
+                        self.chunk_left = int(line.split(b";")[0].strip() or b"x", 16)
+                    except ValueError:
+                        raise HTTPError(f"a bad chunk size: {line[:40]!r}") from None
+                    if self.chunk_left == 0:
+                        self._headers()  # trailers
+                        self.done = True
+                        break
+                n = self.chunk_left if size < 0 else min(self.chunk_left, size - len(out))
+                out += self._exact(n)
+                self.chunk_left -= n
+                if self.chunk_left == 0:
+                    self._exact(2)  # the chunk's CRLF
+            return bytes(out)
+        if self.left is None:  # to the end of the connection
+            data = self.fp.read() if size < 0 else self.fp.read(size)
+            self.done = not data
+            return data
+        n = self.left if size < 0 else min(size, self.left)
+        data = self._exact(n) if n else b""
+        self.left -= n
+        self.done = self.left == 0
+        return data
 
 
 def _request(
@@ -281,15 +390,13 @@ def _request(
         if start is not None:
             body.seek(start)  # a retried upload sends its file again from the start
         try:
-            conn = _connection(parts, CONNECT_TIMEOUT)
+            sock = _connect(parts, CONNECT_TIMEOUT)
             try:
-                conn.connect()
-                if conn.sock is not None:
-                    conn.sock.settimeout(READ_TIMEOUT)
-                conn.request(method, path, body=body or None, headers=headers)
-                response = conn.getresponse()
+                sock.settimeout(READ_TIMEOUT)
+                _send(sock, method, parts, path, headers, body or None)
+                response = _Response(sock, method)
                 status = response.status
-                got = {k.lower(): v for k, v in response.getheaders()}
+                got = response.headers
                 if status >= 500 or status == 429:
                     last = f"HTTP {status}"
                     response.read()
@@ -303,8 +410,8 @@ def _request(
                     return status, got, b""
                 return status, got, response.read()
             finally:
-                conn.close()
-        except (OSError, http.client.HTTPException) as exc:
+                sock.close()
+        except (OSError, HTTPError) as exc:
             if sink is not None and sink.tell() > 0:
                 sink.seek(0)
                 sink.truncate()
@@ -312,7 +419,7 @@ def _request(
             if isinstance(exc, socket.timeout):
                 reason = "timed out"
             last = f"{type(exc).__name__}: {reason}" if not isinstance(reason, str) else reason
-            ssl = sys.modules.get("ssl")  # imported by _connection for https
+            ssl = sys.modules.get("ssl")  # imported by _connect for https
             if ssl is not None and isinstance(exc, ssl.SSLCertVerificationError):
                 break
     raise S3Error(f"cannot reach {what}: {last}", "Connection")
@@ -424,7 +531,7 @@ def _file_sha256(fh: BinaryIO, start: int = 0, length: int | None = None) -> str
 
 
 class _Slice:
-    """A window of a file, read by http.client in blocks (a part of a multipart upload)."""
+    """A window of a file, sent in blocks (a part of a multipart upload)."""
 
     def __init__(self, fh: BinaryIO, start: int, length: int):
         self.fh, self.start, self.length = fh, start, length

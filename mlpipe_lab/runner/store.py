@@ -12,10 +12,12 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
 
-from .errors import StoreError
-from .s3 import CREDENTIAL_CODES, S3Client, S3Error
+from .errors import S3Error, StoreError
+
+TYPE_CHECKING = False  # typing is not imported when the runner starts (a faster start)
+if TYPE_CHECKING:
+    from typing import Any
 
 DATA_DIR_ENV = "MLPIPE_LAB_DATA_DIR"
 
@@ -146,6 +148,8 @@ class S3Store(Store):
     ):
         self.bucket = bucket
         self.prefix = (prefix or "").strip("/")
+        from .s3 import S3Client  # sockets, hashing, signing: only for S3 stores
+
         self.client = S3Client(bucket, endpoint or None, region or None)
 
     def describe(self) -> str:
@@ -156,6 +160,8 @@ class S3Store(Store):
         return f"{self.prefix}/{key}" if self.prefix else key
 
     def _fail(self, action: str, key: str, exc: S3Error) -> StoreError:
+        from .s3 import CREDENTIAL_CODES
+
         if (
             exc.code in ("Credentials", "Connection", "NoSuchBucket")
             or exc.code in CREDENTIAL_CODES

@@ -327,6 +327,43 @@ def test_web_identity_credentials_from_sts(monkeypatch, tmp_path):
     assert creds.key.startswith("ASIA") and creds.secret and creds.token and creds.expires
 
 
+def _answer(raw: bytes, method: str = "GET"):
+    import socket
+
+    from mlpipe_lab.runner import s3
+
+    ours, theirs = socket.socketpair()
+    theirs.sendall(raw)
+    theirs.close()
+    try:
+        response = s3._Response(ours, method)
+        return response.status, response.headers, response.read(2) + response.read()
+    finally:
+        ours.close()
+
+
+def test_the_runners_http_reads_lengths_chunks_and_connection_ends():
+    """The S3 client's own HTTP/1.1 (not http.client, for a faster start)."""
+    from mlpipe_lab.runner import s3
+
+    assert _answer(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nETag: x\r\n\r\nhello") == (
+        200,
+        {"content-length": "5", "etag": "x"},
+        b"hello",
+    )
+    chunked = (
+        b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"3;ext=1\r\nhel\r\n2\r\nlo\r\n0\r\nTrailer: t\r\n\r\n"
+    )
+    assert _answer(chunked)[::2] == (200, b"hello")
+    assert _answer(b"HTTP/1.0 404 Not Found\r\n\r\n<Error/>")[::2] == (404, b"<Error/>")
+    assert _answer(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n", "HEAD")[2] == b""
+    with pytest.raises(s3.HTTPError, match="ended early"):
+        _answer(b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nhello")
+    with pytest.raises(s3.HTTPError, match="not an HTTP answer"):
+        _answer(b"SSH-2.0-OpenSSH\r\n")
+
+
 def test_unreachable_store_is_one_line(monkeypatch):
     _clear_aws(monkeypatch)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "a")
