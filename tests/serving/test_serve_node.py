@@ -320,6 +320,17 @@ def test_local_runtime_and_local_worker_package_and_check():
     assert "--kind serve package" in text and "--kind serve check" in text
     assert "mlpipe_lab.serving.tasks" not in text and "RUNNER_ZIPAPP" in text
     assert "KubernetesPodOperator" not in text and "kaniko" not in text
+    # a DAG of serve nodes alone gets the zipapp beside it too (export and submit write it)
+    from mlpipe_lab.compiler.export import worker_files
+    from mlpipe_lab.runner.contract import WORKER_ZIPAPP
+
+    alone = sf.serve_pipeline("kserve")
+    alone["pipelines"][0]["nodes"] = [
+        n for n in alone["pipelines"][0]["nodes"] if n["op"] == sf.SERVE_OP
+    ]
+    plan = check(alone, source="serve.pipeline", images=cc.IMAGES, config=worker).plan
+    assert {t.kind for t in plan.tasks} == {"serve"}
+    assert list(worker_files(plan)) == [WORKER_ZIPAPP]
 
 
 def test_runner_in_the_image_runs_the_tasks_module():
