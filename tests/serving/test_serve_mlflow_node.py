@@ -182,6 +182,37 @@ def test_check_serves_the_package_on_loopback(tracking, tmp_path, capsys):  # no
     )
 
 
+def test_package_and_check_from_the_runner_zipapp(tracking, tmp_path):  # noqa: F811
+    """local-worker mode: the zipapp beside the DAG runs the steps with the worker's python3 and
+    no mlpipe_lab installed (-S, outside the checkout); the check serves the runtime copy in the
+    build context, so only the model's requirements and the runtime's come from that python3."""
+    from mlpipe_lab.runner import contract, zipapp
+
+    pyz = zipapp.write_zipapp(tmp_path / "runner" / contract.WORKER_ZIPAPP_NAME)
+    shared = contract.store_arguments(store="local", root=str(tmp_path / "store"), run_prefix=RUN)
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+
+    def step(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-S", str(pyz), *shared, "--kind", "serve", *args],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env=env,
+            cwd=str(tmp_path),
+        )
+
+    package = step(
+        "package", "--task-id", "p", "--model", "mlflowdemo", "--alias", "champion",
+        "--target", "seldon-v1", "--tracking-uri", tracking,
+    )  # fmt: skip
+    assert package.returncode == 0, package.stderr
+    assert json.loads(package.stdout.strip().splitlines()[-1])["version"] == "1"
+    check = step("check", "--package-task", "p")
+    assert check.returncode == 0, check.stderr
+    assert 'models:/mlflowdemo/1 answered: {"data": {"names": [], "ndarray": [0]}' in check.stdout
+
+
 def test_check_speaks_the_targets_protocol(tracking, tmp_path, capsys):  # noqa: F811
     """A kserve node's local check sends the seed request as V2 to /v2/models/<model>/infer, as
     the smoke test does in the cluster."""
