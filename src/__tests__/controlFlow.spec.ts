@@ -392,6 +392,37 @@ describe('control flow node forms', () => {
     expect(onScript.schema.properties.mlpipe.properties.for_each).toBeDefined();
   });
 
+  it('renders x-mlpipe-widget objects through the widget field, scalars as before', () => {
+    const form = toFormSchema({
+      type: 'object',
+      properties: {
+        arg: {
+          type: 'string',
+          oneOf: [{ const: 'a' }, { pattern: '^b' }],
+          'x-mlpipe-widget': 'operator-arg'
+        },
+        pick: {
+          type: 'object',
+          title: 'Pick',
+          properties: { a: { type: 'string' } },
+          'x-mlpipe-widget': 'my-picker'
+        }
+      }
+    });
+    expect(form.uiSchema.arg).toEqual({ 'ui:widget': 'operator-arg' });
+    expect(form.uiSchema.pick['ui:options']).toEqual({
+      mlpipeWidget: 'my-picker'
+    });
+    // rjsf sees one opaque value; the widget still has the schema
+    expect(form.schema.properties.pick.type).toBe('object');
+    expect(form.schema.properties.pick.properties).toBeUndefined();
+    expect(form.schema.properties.pick['x-mlpipe-schema'].properties.a).toEqual(
+      {
+        type: 'string'
+      }
+    );
+  });
+
   it('keeps a widget the schema names itself', () => {
     const schema = JSON.parse(JSON.stringify(branchSchema));
     schema.properties.component_parameters.properties.otherwise[

@@ -55,17 +55,19 @@ export const WIDGET_FIELD = 'mlpipe-widget';
 
 /** Whether rjsf gives a schema's value to a widget on its own. */
 function takesWidget(schema: IJSONObject): boolean {
-  if (schema.oneOf || schema.anyOf) {
-    return false;
+  const type = schema.type;
+  if (typeof type === 'string' && type !== 'object' && type !== 'array') {
+    // a scalar (e.g. a component argument typed as text): as before
+    return true;
   }
-  if (schema.type === 'object' || isObject(schema.properties)) {
-    return false;
-  }
-  if (schema.type === 'array') {
+  if (type === 'array') {
     const items = schema.items;
     return !(isObject(items) && (items.type === 'object' || items.properties));
   }
-  return true;
+  if (type === 'object' || isObject(schema.properties)) {
+    return false;
+  }
+  return !(schema.oneOf || schema.anyOf);
 }
 
 /** The UI schema options that render `schema` with the registry widget `name`. */
