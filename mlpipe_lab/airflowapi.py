@@ -287,14 +287,20 @@ class AirflowClient:
         body = {"chosen_options": list(chosen_options), "params_input": dict(params_input or {})}
         return self.request("PATCH", self._hitl_path(dag_id, run_id, task_id, map_index), body)
 
-    def task_log(self, dag_id: str, run_id: str, task_id: str, try_number: int) -> str:
+    def task_log(
+        self, dag_id: str, run_id: str, task_id: str, try_number: int, map_index: int = -1
+    ) -> str:
+        """``map_index``: a mapped task instance (a fan-out item); -1 a task that is not mapped."""
         path = (
             f"/dags/{self._q(dag_id)}/dagRuns/{self._q(run_id)}/taskInstances/{self._q(task_id)}"
             f"/logs/{int(try_number)}"
         )
+        query = {"full_content": "true"}
+        if map_index >= 0:
+            query["map_index"] = str(int(map_index))
         if self.api == "v1":
-            return self.request("GET", path, query={"full_content": "true"}, accept="text/plain")
-        answer = self.request("GET", path, query={"full_content": "true"})
+            return self.request("GET", path, query=query, accept="text/plain")
+        answer = self.request("GET", path, query=query)
         content = answer.get("content") if isinstance(answer, dict) else answer
         if isinstance(content, str):
             return content

@@ -36,6 +36,7 @@ KEY_ID, SECRET = "AKIARUNSTEST", "runs-secret-0b7f"
 DAG_ID = "runs_demo"
 FAIL_ID = "runs_fails"
 SLOW_ID = "runs_slow"
+FAN_ID = "runs_fan"
 
 
 def credentials(home: Path, api: str) -> tuple[str, str]:
@@ -280,6 +281,56 @@ def main() -> int:
             return res
 
         step(out, "cli", cli_runs_and_logs)
+
+        # 2b. a fan-out node (docs/control-flow.md): its mapped instances are one task with items,
+        #     its log each item's log
+        def fan_out():
+            (project / "work.py").write_text(
+                "import os\nprint('working on', os.environ['MLPIPE_ITEM'])\n"
+            )
+            doc = pipeline(
+                "fan",
+                [
+                    node(
+                        "work",
+                        "work.py",
+                        label="Work",
+                        mlpipe={
+                            "for_each": {"value_from": {"from": "parameter", "parameter": "shards"}}
+                        },
+                    )
+                ],
+                mlpipe={
+                    "dag_id": FAN_ID,
+                    "parameters": [{"name": "shards", "type": "list", "default": ["x"]}],
+                },
+            )
+            (project / "fan.pipeline").write_text(dumps(doc))
+            stdout = io.StringIO()
+            with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(io.StringIO()):
+                code = mlpipe(
+                    [
+                        "submit",
+                        str(project / "fan.pipeline"),
+                        "-r",
+                        "af",
+                        "--trigger",
+                        "--wait",
+                        "--param",
+                        'shards=["a", "b"]',
+                        "--json",
+                        "--import-timeout",
+                        "240",
+                    ]
+                )
+            fan = json.loads(stdout.getvalue()) if stdout.getvalue().strip() else {}
+            return {
+                "exit": code,
+                "run": fan,
+                "log": runs.logs("af", FAN_ID, fan["id"], "Work") if fan.get("id") else None,
+            }
+
+        step(out, "fan_out", fan_out)
 
         # 3. republish a change. A commit Airflow has not read yet is "waiting": on Airflow 2 the DAG
         #    folder's sync is held meanwhile; on Airflow 3 a commit on a branch the bundle does not track.

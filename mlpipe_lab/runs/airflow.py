@@ -445,7 +445,10 @@ class AirflowRuns:
         tis = self.call(
             "read the run's tasks", self.client.task_instances, dag_id, run_id, missing=missing
         )
-        ti = next((t for t in tis if t.get("task_id") == task_id), None)
+        mine = [t for t in tis if t.get("task_id") == task_id]
+        if any(isinstance(t.get("map_index"), int) and t["map_index"] >= 0 for t in mine):
+            return self._item_logs(dag_id, run_id, task_id, mine, offset, missing)
+        ti = next(iter(mine), None)
         if ti is None:
             raise ServiceError(missing, 404)
         tries = int(ti.get("try_number") or 0)
@@ -471,6 +474,38 @@ class AirflowRuns:
             missing=missing,
         )
         # offsets count characters of the whole log Airflow returns (it has no byte ranges)
+        return {"text": text[offset:], "offset": max(offset, len(text)), "complete": finished}
+
+    def _item_logs(
+        self,
+        dag_id: str,
+        run_id: str,
+        task_id: str,
+        tis: list[dict[str, Any]],
+        offset: int,
+        missing: str,
+    ) -> dict[str, Any]:
+        """A fan-out node's log: each item's latest try, in index order, under a heading (what a
+        local run's node log holds)."""
+        parts, finished = [], True
+        for ti in sorted(tis, key=lambda t: t.get("map_index") or 0):
+            state = _TASK_STATE.get(ti.get("state"))
+            finished = finished and state in ("success", "failed", "upstream_failed", "skipped")
+            tries = int(ti.get("try_number") or 0)
+            text = ""
+            if tries:
+                text = self.call(
+                    "read the task's log",
+                    self.client.task_log,
+                    dag_id,
+                    run_id,
+                    task_id,
+                    tries,
+                    int(ti["map_index"]),
+                    missing=missing,
+                )
+            parts.append(f"---- item {ti['map_index']}: {state} ----\n{text}")
+        text = "\n".join(parts)
         return {"text": text[offset:], "offset": max(offset, len(text)), "complete": finished}
 
     def cancel(self, dag_id: str, run_id: str) -> dict[str, Any]:

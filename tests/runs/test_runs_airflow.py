@@ -197,6 +197,21 @@ def test_run_tasks_carry_node_ids_labels_and_logs(report):
     assert cli["logs"][0] == 0 and "trained on rows" in cli["logs"][1]
 
 
+def test_a_fan_out_node_is_one_task_with_items_and_item_logs(report):
+    fan = ok(report, "fan_out")
+    assert fan["exit"] == 0, fan
+    run = fan["run"]
+    conforms("Run", run)
+    assert run["state"] == "success" and run["params"] == {"shards": ["a", "b"]}
+    tasks = {t["task_id"]: t for t in run["tasks"]}
+    assert set(tasks) == {"Work"}  # the Work__items helper task is not listed
+    assert tasks["Work"]["state"] == "success" and tasks["Work"]["node_id"] == "work"
+    assert tasks["Work"]["items"] == {"total": 2, "success": 2, "failed": 0, "running": 0}
+    text = fan["log"]["text"]
+    assert "---- item 0: success ----" in text and "---- item 1: success ----" in text
+    assert 'working on "a"' in text and 'working on "b"' in text
+
+
 def test_a_new_commit_is_waited_for(report):
     rep = ok(report, "republish")
     assert rep["final"] == {"state": "imported", "commit": rep["commit"], "errors": []}
