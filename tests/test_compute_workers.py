@@ -24,9 +24,10 @@ HELLO = "hello_world/hello_world.pipeline"
 
 
 @pytest.fixture
-def jp_server_config(jp_server_config):
+def jp_server_config(jp_server_config, request):
     # one worker: a test that stops it knows no other one takes the request
-    return {**jp_server_config, "MLPipeLab": {"compute_processes": 1}}
+    processes = getattr(request, "param", 1)
+    return {**jp_server_config, "MLPipeLab": {"compute_processes": processes}}
 
 
 @pytest.fixture
@@ -157,6 +158,16 @@ async def test_the_server_stops_its_workers(api, jp_serverapp):
     assert all(gone(pid) for pid in workers)
     code, data = await api("POST", "validate", {"path": HELLO})
     assert code == 503 and "shutting down" in data["error"]["message"]
+
+
+@pytest.mark.parametrize("jp_server_config", [0], indirect=True)
+async def test_with_no_worker_processes_the_work_runs_in_threads(api, jp_serverapp):
+    assert COMPUTE_KEY not in jp_serverapp.web_app.settings
+    services = jp_serverapp.web_app.settings[SETTINGS_KEY]
+    code, answer = await api("POST", "validate", {"path": HELLO})
+    assert (code, answer) == (200, services.pipelines.validate(HELLO))
+    code, data = await api("POST", "export", {"path": HELLO, "runtime_config": "nope"})
+    assert code == 404 and data["error"]["field"] == "runtime_config"
 
 
 def test_a_worker_gets_paths_and_settings_only(jp_root_dir, tmp_path):
