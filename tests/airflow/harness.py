@@ -272,3 +272,142 @@ def parse_time(
         version, ["--parse-time", str(pathlib.Path(file).resolve()), "--json"], timeout
     )
     return json.loads(out)
+
+
+# -- running DAGs: `airflow dags test` and `airflow standalone` ---------------------------------
+
+# Settings of a standalone server that binds 127.0.0.1 only. A loaded test host answers slowly:
+# the 3.x task runner's calls to the API server must wait longer than the 5 s default, or tasks
+# fail before they start.
+SERVER_ENV = {
+    "3.3": "AIRFLOW__API__HOST=127.0.0.1 AIRFLOW__API__PORT=8080 AIRFLOW__API__BASE_URL=http://127.0.0.1:8080 "
+    "AIRFLOW__CORE__EXECUTION_API_SERVER_URL=http://127.0.0.1:8080/execution/ "
+    "AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT=60",
+    "2.10": "AIRFLOW__WEBSERVER__WEB_SERVER_HOST=127.0.0.1 AIRFLOW__WEBSERVER__WEB_SERVER_PORT=8080 "
+    "AIRFLOW__API__AUTH_BACKENDS=airflow.api.auth.backend.basic_auth "
+    "AIRFLOW__SCHEDULER__DAG_DIR_LIST_INTERVAL=5 AIRFLOW__SCHEDULER__MIN_FILE_PROCESS_INTERVAL=5",
+}
+HEALTHY = {
+    "3.3": 'curl -sf http://127.0.0.1:8080/api/v2/monitor/health | grep -q \'"dag_processor":{"status":"healthy"\'',
+    "2.10": "curl -sf http://127.0.0.1:8080/health | grep -q healthy",
+}
+
+
+class DagsTest:
+    """What ``airflow dags test`` left: ``states`` {task_id: state} (a mapped task's instances
+    keyed ``task_id[index]``), ``xcoms`` {task_id: return value, JSON-decoded where Airflow
+    stored JSON}, Airflow's ``out``put, the ``env`` it ran with and its ``returncode``."""
+
+    def __init__(self, states, xcoms, out, env, returncode):
+        self.states, self.xcoms, self.out, self.env = states, xcoms, out, env
+        self.returncode = returncode
+
+
+def dags_test(
+    venv: pathlib.Path,
+    dags: pathlib.Path,
+    dag_id: str,
+    work: pathlib.Path,
+    *,
+    env: dict[str, str] | None = None,
+    conf: dict[str, Any] | None = None,
+    timeout: float = 600,
+) -> DagsTest:
+    """``airflow dags test DAG_ID`` of the DAG files in ``dags`` with a fresh sqlite database in
+    ``work/home``; ``env`` adds to what the worker (and so every task) sees."""
+    import sqlite3
+
+    home = work / "home"
+    full = {
+        "PATH": f"{venv / 'bin'}{os.pathsep}{os.environ.get('PATH', '/usr/bin:/bin')}",
+        "HOME": str(work),
+        "TMPDIR": str(work),
+        "LANG": "C.UTF-8",
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db",
+        **(env or {}),
+    }
+    airflow = str(venv / "bin" / "airflow")
+    subprocess.run(
+        [airflow, "db", "migrate"], env=full, check=True, capture_output=True, timeout=300
+    )
+    args = [airflow, "dags", "test", dag_id] + (["-c", json.dumps(conf)] if conf else [])
+    proc = subprocess.run(args, env=full, capture_output=True, text=True, timeout=timeout)
+    db = sqlite3.connect(home / "airflow.db")
+    try:
+        rows = db.execute("SELECT task_id, map_index, state FROM task_instance").fetchall()
+        values = db.execute(
+            "SELECT task_id, map_index, value FROM xcom WHERE key = 'return_value'"
+        ).fetchall()
+    finally:
+        db.close()
+    states = {(t if m < 0 else f"{t}[{m}]"): s for t, m, s in rows}
+    xcoms = {}
+    for task_id, index, value in values:
+        raw = value.decode() if isinstance(value, bytes) else value
+        xcoms[task_id if index < 0 else f"{task_id}[{index}]"] = (
+            json.loads(raw) if isinstance(raw, str) else raw
+        )
+    return DagsTest(states, xcoms, proc.stdout + proc.stderr, full, proc.returncode)
+
+
+def standalone(
+    version: str,
+    venv: pathlib.Path,
+    work: pathlib.Path,
+    command: str,
+    *,
+    env: str = "",
+    before: str = "",
+    timeout: float = 1500,
+) -> tuple[str, str]:
+    """Run ``command`` (shell) against ``airflow standalone`` of ``version`` in a private network
+    namespace (nothing reaches outside; the server binds 127.0.0.1:8080), started with AIRFLOW_HOME
+    ``work/home`` and the extra ``env`` (shell assignments, e.g. the DAG folder), after ``before``
+    (shell, e.g. a background sync loop). The server is stopped by PID whatever happens.
+    Returns (stdout, the server's log); fails the test when the command fails. A line
+    ``HEALTHY after N s`` on stdout tells how long the server took to come up."""
+    import shutil
+    import textwrap
+
+    import pytest
+
+    if os.geteuid() != 0 or not shutil.which("unshare") or not shutil.which("ip"):
+        pytest.skip("needs root, unshare and ip for a private network namespace")
+    log_file = work / "standalone.log"
+    script = textwrap.dedent(f"""\
+        ip link set lo up; set -m
+        export AIRFLOW_HOME={work}/home AIRFLOW__CORE__LOAD_EXAMPLES=False AIRFLOW__CORE__PARALLELISM=4 \\
+          AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL=5 AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL=5 \\
+          AIRFLOW__SCHEDULER__DAG_DIR_LIST_INTERVAL=5 {SERVER_ENV[version]} PATH={venv}/bin:$PATH
+        {"export " + env if env else ""}
+        BEFORE=""; {before}
+        airflow standalone > {log_file} 2>&1 & SA=$!
+        n=0
+        until {HEALTHY[version]}; do
+          sleep 1; n=$((n+1)); if [ $n -gt 300 ]; then echo "not healthy"; kill -INT $SA; wait $SA; exit 3; fi
+        done
+        echo "HEALTHY after $n s"
+        {command}; rc=$?
+        kill -INT $SA; timeout 60 tail --pid=$SA -f /dev/null || kill -KILL $SA
+        if [ -n "$BEFORE" ]; then kill $BEFORE; fi
+        exit $rc
+        """)
+    proc = subprocess.run(
+        ["unshare", "-n", "bash", "-c", script], capture_output=True, text=True, timeout=timeout
+    )
+    log = log_file.read_text(errors="replace") if log_file.exists() else ""
+    if proc.returncode != 0:
+        import pytest
+
+        pytest.fail(proc.stdout[-3000:] + proc.stderr[-3000:] + log[-3000:], pytrace=False)
+    return proc.stdout, log
+
+
+def result_line(stdout: str) -> dict[str, Any]:
+    """The JSON of the last ``RESULT {...}`` line a scenario printed."""
+    lines = [ln for ln in stdout.splitlines() if ln.startswith("RESULT ")]
+    assert lines, stdout[-3000:]
+    return json.loads(lines[-1][7:])

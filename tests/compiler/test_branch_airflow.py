@@ -7,9 +7,6 @@ succeeds, the other is skipped, the join after the first branch runs."""
 from __future__ import annotations
 
 import json
-import os
-import sqlite3
-import subprocess
 import sys
 import uuid
 from pathlib import Path
@@ -153,34 +150,18 @@ def test_branch_runs_in_airflow_dags_test(version, s3, tmp_path):
     for ref in exported.bundles.values():  # what publish uploads
         s3c.upload_file(str(ref.path), bucket, f"mlpipe/{ref.key}")
 
-    home = tmp_path / "home"
-    env = {
-        "PATH": f"{venv / 'bin'}{os.pathsep}{os.environ.get('PATH', '/usr/bin:/bin')}",
-        "HOME": str(tmp_path),
-        "TMPDIR": str(tmp_path),
-        "LANG": "C.UTF-8",
-        "AIRFLOW_HOME": str(home),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db",
-        "MLPIPE_RUNNER_PYTHON": sys.executable,
-        "AWS_ACCESS_KEY_ID": KEY_ID,
-        "AWS_SECRET_ACCESS_KEY": SECRET,
-    }
-    airflow = str(venv / "bin" / "airflow")
-    subprocess.run(
-        [airflow, "db", "migrate"], env=env, check=True, capture_output=True, timeout=300
+    run = harness.dags_test(
+        venv,
+        dags,
+        DAG_ID,
+        tmp_path,
+        env={
+            "MLPIPE_RUNNER_PYTHON": sys.executable,
+            "AWS_ACCESS_KEY_ID": KEY_ID,
+            "AWS_SECRET_ACCESS_KEY": SECRET,
+        },
     )
-    proc = subprocess.run(
-        [airflow, "dags", "test", DAG_ID],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    out = proc.stdout + proc.stderr
-    db = sqlite3.connect(home / "airflow.db")
-    states = dict(db.execute("SELECT task_id, state FROM task_instance").fetchall())
+    states, out = run.states, run.out
     assert states == {
         "Train": "success",
         "Good_enough": "success",
@@ -190,12 +171,7 @@ def test_branch_runs_in_airflow_dags_test(version, s3, tmp_path):
         "Full_run": "success",
         "Extra": "skipped",  # mode 'quick' is not in the list; otherwise: nothing
     }, out[-6000:]
-    xcoms = {}
-    for task_id, value in db.execute(
-        "SELECT task_id, value FROM xcom WHERE key = 'return_value'"
-    ).fetchall():
-        raw = value.decode() if isinstance(value, bytes) else value
-        xcoms[task_id] = json.loads(raw) if isinstance(raw, str) else raw
+    xcoms = run.xcoms
     # the runner's last output line is the result, as JSON text
     assert json.loads(xcoms["Train"]) == {"metrics": {"accuracy": 0.93}}
     assert "branch Good_enough: value 0.93, rule 1: ['Deploy']" in out, out[-6000:]

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import subprocess
 import sys
 import uuid
@@ -200,32 +199,19 @@ def test_local_worker_fan_out_runs_in_airflow_dags_test(version, s3, tmp_path):
     assert info["errors"] == {} and info["serialization_error"] is None, info
     assert info["type"] == "MappedOperator" and info["limit"] == 2, info
 
-    home = tmp_path / "home"
-    env = {
-        "PATH": f"{venv / 'bin'}{os.pathsep}{os.environ.get('PATH', '/usr/bin:/bin')}",
-        "HOME": str(tmp_path),
-        "TMPDIR": str(tmp_path),
-        "LANG": "C.UTF-8",
-        "AIRFLOW_HOME": str(home),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db",
-        "MLPIPE_RUNNER_PYTHON": sys.executable,
-        "AWS_ACCESS_KEY_ID": "AKIAFAN",
-        "AWS_SECRET_ACCESS_KEY": "fan-secret",
-    }
-    airflow = str(venv / "bin" / "airflow")
-    subprocess.run(
-        [airflow, "db", "migrate"], env=env, check=True, capture_output=True, timeout=300
+    tested = harness.dags_test(
+        venv,
+        dags,
+        DAG_ID,
+        tmp_path,
+        env={
+            "MLPIPE_RUNNER_PYTHON": sys.executable,
+            "AWS_ACCESS_KEY_ID": "AKIAFAN",
+            "AWS_SECRET_ACCESS_KEY": "fan-secret",
+        },
+        conf={"shards": ITEMS},
     )
-    proc = subprocess.run(
-        [airflow, "dags", "test", DAG_ID, "-c", json.dumps({"shards": ITEMS})],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    out = proc.stdout + proc.stderr
+    out, env = tested.out, tested.env
     query = subprocess.run(
         [str(venv / "bin" / "python"), "-c", TI_QUERY, DAG_ID],
         env=env,

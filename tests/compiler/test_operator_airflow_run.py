@@ -7,10 +7,6 @@ runs after a failure (trigger rule all_done). PythonOperator nodes run functions
 
 from __future__ import annotations
 
-import json
-import os
-import sqlite3
-import subprocess
 from pathlib import Path
 
 import compile_corpus as cc
@@ -143,31 +139,8 @@ def test_bash_operator_nodes_run_in_airflow_dags_test(version, tmp_path):
     text = export_dag(dags, providers)
     assert "from airflow.providers.standard.operators.bash import BashOperator" in text
     assert "from operator import add" in text and "python_callable=add" in text
-    home = tmp_path / "home"
-    env = {
-        "PATH": f"{venv / 'bin'}{os.pathsep}{os.environ.get('PATH', '/usr/bin:/bin')}",
-        "HOME": str(tmp_path),
-        "TMPDIR": str(tmp_path),
-        "LANG": "C.UTF-8",
-        "AIRFLOW_HOME": str(home),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db",
-    }
-    airflow = str(venv / "bin" / "airflow")
-    subprocess.run(
-        [airflow, "db", "migrate"], env=env, check=True, capture_output=True, timeout=300
-    )
-    proc = subprocess.run(
-        [airflow, "dags", "test", DAG_ID],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=420,
-    )
-    out = proc.stdout + proc.stderr
-    db = sqlite3.connect(home / "airflow.db")
-    states = dict(db.execute("SELECT task_id, state FROM task_instance").fetchall())
+    run = harness.dags_test(venv, dags, DAG_ID, tmp_path, timeout=420)
+    states, out = run.states, run.out
     assert states == {
         "Say_hello": "success",
         "Run_it": "success",
@@ -177,12 +150,7 @@ def test_bash_operator_nodes_run_in_airflow_dags_test(version, tmp_path):
         "Adds": "success",
         "Quotes": "success",
     }, out[-4000:]
-    xcoms = {}
-    for task_id, value in db.execute(
-        "SELECT task_id, value FROM xcom WHERE key = 'return_value'"
-    ).fetchall():
-        raw = value.decode() if isinstance(value, bytes) else value
-        xcoms[task_id] = json.loads(raw) if isinstance(raw, str) else raw
+    xcoms = run.xcoms
     # the user's text went through two templated fields and reached bash exactly as typed
     assert xcoms["Say_hello"] == f"echo '{HOSTILE}' 42"
     assert xcoms["Run_it"] == f"{HOSTILE} 42"

@@ -3,12 +3,7 @@ namespace (`unshare -n`: standalone also listens on 0.0.0.0) together with the c
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import subprocess
 import sys
-import textwrap
 
 import pytest
 from fixture_paths import load_airflow_harness
@@ -92,57 +87,24 @@ print("RESULT " + json.dumps(out))
 """
 
 
-SETUP = {
-    "3.3": (
-        "v2",
-        "AIRFLOW__API__HOST=127.0.0.1 AIRFLOW__API__PORT=8080 AIRFLOW__API__BASE_URL=http://127.0.0.1:8080 "
-        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL=http://127.0.0.1:8080/execution/",
-        'curl -sf http://127.0.0.1:8080/api/v2/monitor/health | grep -q \'"dag_processor":{"status":"healthy"\'',
-    ),
-    "2.10": (
-        "v1",
-        "AIRFLOW__WEBSERVER__WEB_SERVER_HOST=127.0.0.1 AIRFLOW__WEBSERVER__WEB_SERVER_PORT=8080 "
-        "AIRFLOW__API__AUTH_BACKENDS=airflow.api.auth.backend.basic_auth",
-        "curl -sf http://127.0.0.1:8080/health | grep -q healthy",
-    ),
-}
-
-
 @pytest.mark.parametrize("version", ["3.3", "2.10"])
 def test_rest_client_against_standalone(tmp_path, version):
-    if os.geteuid() != 0 or not shutil.which("unshare") or not shutil.which("ip"):
-        pytest.skip("needs root, unshare and ip for a private network namespace")
     venv = harness.require_airflow(version)
-    api, server_env, healthy = SETUP[version]
+    api = "v2" if version == "3.3" else "v1"
     dags = tmp_path / "dags"
     dags.mkdir()
     (dags / "ok.py").write_text(OK_DAG)
     (dags / "bad.py").write_text(BAD_DAG)
     (tmp_path / "check.py").write_text(CHECK)
-    script = textwrap.dedent(f"""\
-        ip link set lo up; set -m
-        export AIRFLOW_HOME={tmp_path}/home AIRFLOW__CORE__LOAD_EXAMPLES=False AIRFLOW__CORE__PARALLELISM=4 \\
-          AIRFLOW__CORE__DAGS_FOLDER={dags} AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL=5 \\
-          AIRFLOW__SCHEDULER__DAG_DIR_LIST_INTERVAL=5 {server_env} PATH={venv}/bin:$PATH
-        airflow standalone > {tmp_path}/standalone.log 2>&1 & SA=$!
-        n=0
-        until {healthy}; do
-          sleep 1; n=$((n+1)); if [ $n -gt 240 ]; then echo "not healthy"; kill -INT $SA; wait $SA; exit 3; fi
-        done
-        PYTHONPATH={REPO} timeout 400 {sys.executable} {tmp_path}/check.py {api}; rc=$?
-        kill -INT $SA; timeout 60 tail --pid=$SA -f /dev/null || kill -KILL $SA
-        exit $rc
-        """)
-    proc = subprocess.run(
-        ["unshare", "-n", "bash", "-c", script], capture_output=True, text=True, timeout=900
+    stdout, _ = harness.standalone(
+        version,
+        venv,
+        tmp_path,
+        f"PYTHONPATH={REPO} timeout 400 {sys.executable} {tmp_path}/check.py {api}",
+        env=f"AIRFLOW__CORE__DAGS_FOLDER={dags}",
+        timeout=900,
     )
-    log = (
-        (tmp_path / "standalone.log").read_text(errors="replace")
-        if (tmp_path / "standalone.log").exists()
-        else ""
-    )
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:] + log[-3000:]
-    result = json.loads(next(ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT "))[7:])
+    result = harness.result_line(stdout)
     assert result["bad_password_status"] == 401
     assert result["dag_paused"] is True and result["unpaused"] is False
     assert result["import_error_files"] == ["bad.py"]

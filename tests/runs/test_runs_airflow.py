@@ -16,9 +16,7 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import sys
-import textwrap
 import time
 
 import pytest
@@ -34,20 +32,6 @@ from fixture_paths import REPO, TESTS  # noqa: E402
 harness = load_airflow_harness()
 
 SCENARIO = TESTS / "airflow_runs_scenario.py"
-SERVER_ENV = {
-    # a loaded test host answers slowly: the task runner's calls to the API server must wait longer
-    # than the 5 s default, or tasks fail before they start
-    "3.3": "AIRFLOW__API__HOST=127.0.0.1 AIRFLOW__API__PORT=8080 AIRFLOW__API__BASE_URL=http://127.0.0.1:8080 "
-    "AIRFLOW__CORE__EXECUTION_API_SERVER_URL=http://127.0.0.1:8080/execution/ "
-    "AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT=60",
-    "2.10": "AIRFLOW__WEBSERVER__WEB_SERVER_HOST=127.0.0.1 AIRFLOW__WEBSERVER__WEB_SERVER_PORT=8080 "
-    "AIRFLOW__API__AUTH_BACKENDS=airflow.api.auth.backend.basic_auth "
-    "AIRFLOW__SCHEDULER__DAG_DIR_LIST_INTERVAL=5 AIRFLOW__SCHEDULER__MIN_FILE_PROCESS_INTERVAL=5",
-}
-HEALTHY = {
-    "3.3": 'curl -sf http://127.0.0.1:8080/api/v2/monitor/health | grep -q \'"dag_processor":{"status":"healthy"\'',
-    "2.10": "curl -sf http://127.0.0.1:8080/health | grep -q healthy",
-}
 
 
 @pytest.fixture(scope="module", params=["3.3", "2.10"])
@@ -92,44 +76,26 @@ def report(request, tmp_path_factory):
         # the scenario holds the sync (pause-sync file) to see "waiting" deterministically
         sync = (
             f"(while true; do [ -e {work}/pause-sync ] || git -C {work}/synced pull -q --ff-only "
-            f">/dev/null 2>&1; sleep 2; done) & SYNC=$!"
+            f">/dev/null 2>&1; sleep 2; done) & BEFORE=$!"
         )
-    script = textwrap.dedent(f"""\
-        ip link set lo up; set -m
-        export AIRFLOW_HOME={work}/home AIRFLOW__CORE__LOAD_EXAMPLES=False AIRFLOW__CORE__PARALLELISM=4 \\
-          AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL=5 AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL=5 \\
-          {dags} AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT=120 {SERVER_ENV[version]} \\
-          MLPIPE_RUNNER_PYTHON={sys.executable} MLPIPE_RUNNER_HTML=0 \\
-          AWS_ACCESS_KEY_ID=AKIARUNSTEST AWS_SECRET_ACCESS_KEY=runs-secret-0b7f
-        SYNC=""; {sync}
-        PATH={venv}/bin:$PATH airflow standalone > {work}/standalone.log 2>&1 & SA=$!
-        n=0
-        until {HEALTHY[version]}; do
-          sleep 1; n=$((n+1)); if [ $n -gt 240 ]; then echo "not healthy"; kill -INT $SA; wait $SA; exit 3; fi
-        done
-        echo "HEALTHY after $n s"
-        PYTHONPATH={REPO}:{REPO / "tests"} timeout 1500 {sys.executable} {SCENARIO} {work} {bare} \\
-          {"v2" if version == "3.3" else "v1"}; rc=$?
-        kill -INT $SA; timeout 60 tail --pid=$SA -f /dev/null || kill -KILL $SA
-        if [ -n "$SYNC" ]; then kill $SYNC; fi
-        exit $rc
-        """)
     started = time.monotonic()
-    proc = subprocess.run(
-        ["unshare", "-n", "bash", "-c", script], capture_output=True, text=True, timeout=1800
+    stdout, _ = harness.standalone(
+        version,
+        venv,
+        work,
+        f"PYTHONPATH={REPO}:{REPO / 'tests'} timeout 1500 {sys.executable} {SCENARIO} {work} "
+        f"{bare} {'v2' if version == '3.3' else 'v1'}",
+        env=f"{dags} AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT=120 "
+        f"MLPIPE_RUNNER_PYTHON={sys.executable} MLPIPE_RUNNER_HTML=0 "
+        "AWS_ACCESS_KEY_ID=AKIARUNSTEST AWS_SECRET_ACCESS_KEY=runs-secret-0b7f",
+        before=sync,
+        timeout=1800,
     )
     took = time.monotonic() - started
-    log = (
-        (work / "standalone.log").read_text(errors="replace")
-        if (work / "standalone.log").exists()
-        else ""
-    )
-    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
-    assert proc.returncode == 0 and lines, proc.stdout[-3000:] + proc.stderr[-3000:] + log[-3000:]
-    data = json.loads(lines[-1][7:])
+    data = harness.result_line(stdout)
     (work / "report.json").write_text(json.dumps(data, indent=1))  # to read when a test fails
     data["_total_seconds"] = round(took, 1)
-    data["_healthy"] = next((ln for ln in proc.stdout.splitlines() if ln.startswith("HEALTHY")), "")
+    data["_healthy"] = next((ln for ln in stdout.splitlines() if ln.startswith("HEALTHY")), "")
     print(json.dumps({"timings": data["_seconds"], "total": took, "healthy": data["_healthy"]}))
     return data
 

@@ -9,17 +9,14 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import compile_corpus as cc
 import pytest
 from approval_fixtures import gate
 from fixture_paths import REPO, load_airflow_harness
-from test_runs_airflow import HEALTHY, SERVER_ENV
 
 from mlpipe_lab.compiler.compile import render_plan
 from mlpipe_lab.components import ComponentIndex
@@ -179,8 +176,6 @@ print("RESULT " + json.dumps(out))
 
 
 def test_gate_waits_then_approve_runs_downstream_and_reject_skips_it(tmp_path):
-    if os.geteuid() != 0 or not shutil.which("unshare") or not shutil.which("ip"):
-        pytest.skip("needs root, unshare and ip for a private network namespace")
     venv = harness.require_airflow("3.3")
     dags = tmp_path / "dags"
     dags.mkdir()
@@ -191,27 +186,14 @@ def test_gate_waits_then_approve_runs_downstream_and_reject_skips_it(tmp_path):
     (tmp_path / "scenario.py").write_text(SCENARIO)
     work = tmp_path / "work"
     work.mkdir()
-    script = textwrap.dedent(f"""\
-        ip link set lo up; set -m
-        export AIRFLOW_HOME={tmp_path}/home AIRFLOW__CORE__LOAD_EXAMPLES=False AIRFLOW__CORE__PARALLELISM=4 \\
-          AIRFLOW__CORE__DAGS_FOLDER={dags} AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL=5 \\
-          AIRFLOW__SCHEDULER__DAG_DIR_LIST_INTERVAL=5 {SERVER_ENV["3.3"]} PATH={venv}/bin:$PATH
-        airflow standalone > {tmp_path}/standalone.log 2>&1 & SA=$!
-        n=0
-        until {HEALTHY["3.3"]}; do
-          sleep 1; n=$((n+1)); if [ $n -gt 300 ]; then echo "not healthy"; kill -INT $SA; wait $SA; exit 3; fi
-        done
-        PYTHONPATH={REPO}:{REPO}/tests timeout 900 {sys.executable} {tmp_path}/scenario.py {work}; rc=$?
-        kill -INT $SA; timeout 60 tail --pid=$SA -f /dev/null || kill -KILL $SA
-        exit $rc
-        """)
-    proc = subprocess.run(
-        ["unshare", "-n", "bash", "-c", script], capture_output=True, text=True, timeout=1500
+    stdout, log = harness.standalone(
+        "3.3",
+        venv,
+        tmp_path,
+        f"PYTHONPATH={REPO}:{REPO}/tests timeout 900 {sys.executable} {tmp_path}/scenario.py {work}",
+        env=f"AIRFLOW__CORE__DAGS_FOLDER={dags}",
     )
-    log_file = tmp_path / "standalone.log"
-    log = log_file.read_text(errors="replace") if log_file.exists() else ""
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:] + log[-3000:]
-    result = json.loads(next(ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT "))[7:])
+    result = harness.result_line(stdout)
     if os.environ.get("MLPIPE_KEEP"):
         Path(os.environ["MLPIPE_KEEP"]).write_text(json.dumps(result, indent=1) + log[-20000:])
 

@@ -5,16 +5,10 @@ same run (their try number goes up)."""
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import subprocess
 import sys
-import textwrap
 
 import pytest
 from fixture_paths import load_airflow_harness
-from test_runs_airflow import HEALTHY, SERVER_ENV
 
 pytestmark = pytest.mark.airflow
 
@@ -104,8 +98,6 @@ print("RESULT " + json.dumps(out))
 
 @pytest.mark.parametrize("version", ["3.3", "2.10"])
 def test_clear_the_chosen_tasks_of_a_run(tmp_path, version):
-    if os.geteuid() != 0 or not shutil.which("unshare") or not shutil.which("ip"):
-        pytest.skip("needs root, unshare and ip for a private network namespace")
     venv = harness.require_airflow(version)
     api = "v2" if version == "3.3" else "v1"
     dags = tmp_path / "dags"
@@ -114,30 +106,16 @@ def test_clear_the_chosen_tasks_of_a_run(tmp_path, version):
     (tmp_path / "scenario.py").write_text(SCENARIO)
     work = tmp_path / "work"
     work.mkdir()
-    script = textwrap.dedent(f"""\
-        ip link set lo up; set -m
-        export AIRFLOW_HOME={tmp_path}/home AIRFLOW__CORE__LOAD_EXAMPLES=False AIRFLOW__CORE__PARALLELISM=4 \\
-          AIRFLOW__CORE__DAGS_FOLDER={dags} AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL=5 \\
-          AIRFLOW__SCHEDULER__DAG_DIR_LIST_INTERVAL=5 {SERVER_ENV[version]} PATH={venv}/bin:$PATH
-        airflow standalone > {tmp_path}/standalone.log 2>&1 & SA=$!
-        n=0
-        until {HEALTHY[version]}; do
-          sleep 1; n=$((n+1)); if [ $n -gt 300 ]; then echo "not healthy"; kill -INT $SA; wait $SA; exit 3; fi
-        done
-        PYTHONPATH={REPO}:{REPO}/tests timeout 700 {sys.executable} {tmp_path}/scenario.py {api} {work}; rc=$?
-        kill -INT $SA; timeout 60 tail --pid=$SA -f /dev/null || kill -KILL $SA
-        exit $rc
-        """)
-    proc = subprocess.run(
-        ["unshare", "-n", "bash", "-c", script], capture_output=True, text=True, timeout=1200
+    stdout, _ = harness.standalone(
+        version,
+        venv,
+        tmp_path,
+        f"PYTHONPATH={REPO}:{REPO}/tests timeout 700 {sys.executable} {tmp_path}/scenario.py "
+        f"{api} {work}",
+        env=f"AIRFLOW__CORE__DAGS_FOLDER={dags}",
+        timeout=1200,
     )
-    log = (
-        (tmp_path / "standalone.log").read_text(errors="replace")
-        if (tmp_path / "standalone.log").exists()
-        else ""
-    )
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:] + log[-3000:]
-    result = json.loads(next(ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT "))[7:])
+    result = harness.result_line(stdout)
     assert result["first"] == {t: ["success", 1] for t in "abcd"}
     assert result["errors"]["unknown"][:2] == [400, "only"]
     assert "has no node 'nope'" in result["errors"]["unknown"][2]
