@@ -22,6 +22,7 @@ from typing import Any
 
 from ..airflowapi import AirflowAPIError, AirflowClient
 from ..errors import MLPipeError as ServiceError
+from ..plan.model import BRANCH
 from .model import failure_summary, make_run, make_task, plain_message, safe_id
 
 IMPORT_TIMEOUT = (
@@ -98,6 +99,16 @@ def merge_mapped(tis: list[dict[str, Any]], nodes: dict[str, Any]) -> list[dict[
             }
         )
     return out
+
+
+def mark_branch_skips(tasks: list[dict[str, Any]], nodes: dict[str, Any]) -> None:
+    """Give a skipped task right after a branch ``reason: "branch"``, as local runs do: Airflow
+    only says "skipped", but the plan knows the branch was what decided it."""
+    branches = {tid for tid, n in nodes.items() if n.get("kind") == BRANCH}
+    for task in tasks:
+        upstream = nodes.get(task["task_id"], {}).get("upstream", ())
+        if task["state"] == "skipped" and branches.intersection(upstream):
+            task["reason"] = "branch"
 
 
 # An approval gate's task (compiler/approval.py): its human-in-the-loop detail says what it asks
@@ -217,8 +228,9 @@ class AirflowRuns:
 
     def _tasks_of(
         self, dag_id: str, pipeline: str | None
-    ) -> tuple[str | None, dict[str, dict[str, str]]]:
-        """(pipeline path, {task_id: {node_id, label}}) when the pipeline of the DAG is known.
+    ) -> tuple[str | None, dict[str, dict[str, Any]]]:
+        """(pipeline path, {task_id: {node_id, label, kind, upstream}}) when the pipeline of the
+        DAG is known.
         The plan is made once per content of the file (each poll of a run asks again)."""
         pipeline = pipeline or self._index()["pipelines"].get(dag_id)
         if not pipeline:
@@ -226,9 +238,7 @@ class AirflowRuns:
         planned = self.services.pipelines.tasks(pipeline, self.name)
         if planned is None or planned[0] != dag_id:  # moved or changed: what Airflow knows
             return pipeline, {}
-        return pipeline, {
-            t["task_id"]: {"node_id": t["node_id"], "label": t["label"]} for t in planned[1]
-        }
+        return pipeline, {t["task_id"]: t for t in planned[1]}
 
     # -- runs --------------------------------------------------------------------------------
 
@@ -271,6 +281,7 @@ class AirflowRuns:
             )
             if "items" in ti:
                 tasks[-1]["items"] = ti["items"]
+        mark_branch_skips(tasks, nodes)
         links = {"airflow": self._link(dag_id, run_id)}
         if dr.get("bundle_version"):
             links["commit"] = dr["bundle_version"]

@@ -83,7 +83,7 @@ class Pipelines:
         }
 
     def tasks(self, path: str, runtime_config: str) -> tuple[str, list[dict[str, Any]]] | None:
-        """(DAG id, [{task_id, node_id, label}]) of the pipeline at ``path`` for a runtime
+        """(DAG id, [{task_id, node_id, label, kind, upstream}]) of the pipeline at ``path`` for a runtime
         configuration; planned once per content of the file and the configuration (a run that is
         followed asks every few seconds). None when the file cannot be read or planned."""
         from ..plan import layout_for
@@ -109,7 +109,13 @@ class Pipelines:
             cached = (
                 tasks.dag_id,
                 [
-                    {"task_id": s.task_id, "node_id": s.node_id, "label": s.node.label}
+                    {
+                        "task_id": s.task_id,
+                        "node_id": s.node_id,
+                        "label": s.node.label,
+                        "kind": s.kind,
+                        "upstream": list(s.upstream),
+                    }
                     for s in tasks.slots
                 ],
             )
