@@ -22,6 +22,16 @@ For each init container, then the main container, in order:
 - stdout and stderr together are the container's log; a failing init container fails the pod
   (``Init:Error``) and the later containers never run.
 
+The XCom sidecar (KubernetesPodOperator with ``do_xcom_push``: the provider adds an ``xcom``
+emptyDir mounted at /airflow/xcom in the main container and in an ``airflow-xcom-sidecar`` container
+that only sleeps) is emulated by what it is for: the volume is shared as any emptyDir, and once the
+main container has ended, the provider's exec into the sidecar (``extract_xcom_json``: ``cat`` of
+return.json if it is not empty, else a marker) runs as a container of the sidecar's image (a root
+file system the test maps it to) over the sidecar's own mounts; its output is parsed as
+``KubernetesPodOperator.extract_xcom`` does (marker: None, else ``json.loads``). The sleeping loop
+itself and the kill that ends it are not run: the sidecar is reported Completed (exit 0, what its
+``trap "exit 0" INT`` gives). Any other second container is refused.
+
 The network is the host's (pods reach moto's S3 server on 127.0.0.1); nothing here schedules,
 pulls or restarts anything: there is no kubelet, API server or scheduler.
 """
@@ -43,6 +53,15 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 ENTER = HERE / "enter.py"
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+# The provider's names (airflow.providers.cncf.kubernetes.utils.xcom_sidecar.PodDefaults,
+# utils.pod_manager.EMPTY_XCOM_RESULT): the emulator runs outside Airflow's venv.
+XCOM_SIDECAR = "airflow-xcom-sidecar"
+XCOM_MOUNT_PATH = "/airflow/xcom"
+EMPTY_XCOM_RESULT = "__airflow_xcom_result_empty__"
+XCOM_READ = (
+    f"if [ -s {XCOM_MOUNT_PATH}/return.json ]; then cat {XCOM_MOUNT_PATH}/return.json; "
+    f"else echo {EMPTY_XCOM_RESULT}; fi"
+)
 
 
 class EmulatorError(RuntimeError):
@@ -68,6 +87,10 @@ class PodResult:
     phase: str  # Succeeded, Failed, Pending
     containers: list[ContainerResult] = field(default_factory=list)
     events: list[str] = field(default_factory=list)
+    # with an XCom sidecar: what the exec into it printed, and that parsed as the operator does
+    xcom_text: str | None = None
+    xcom: Any = None
+    xcom_error: str = ""  # the provider's json.loads failed (the task would fail)
 
     @property
     def main(self) -> ContainerResult:
@@ -161,9 +184,20 @@ class PodEmulator:
             volumes = self._volumes(spec, pod_dir)
             containers = [(c, True) for c in spec.get("initContainers") or []]
             containers += [(c, False) for c in spec.get("containers") or []]
+            sidecar = None
             if [c for c, init in containers if not init][1:]:
-                raise EmulatorError("pods with sidecar containers are not emulated")
+                sidecar = containers.pop()[0]
+                if sidecar["name"] != XCOM_SIDECAR or [c for c, i in containers if not i][1:]:
+                    raise EmulatorError(
+                        "pods with sidecars other than the XCom one are not emulated"
+                    )
+                # all of a pod's containers start together: a sidecar that cannot be pulled
+                # keeps the pod Pending before the main container has done anything
+                containers.append((sidecar, False))
             for index, (container, init) in enumerate(containers):
+                if container is sidecar:
+                    self._xcom(sidecar, spec, volumes, pod_dir, index, result)
+                    break
                 res = ContainerResult(container["name"], container.get("image", ""), init)
                 result.containers.append(res)
                 rootfs = self.images.get(res.image)
@@ -180,14 +214,54 @@ class PodEmulator:
                     res.reason, res.message = "CreateContainerConfigError", problem
                     result.events.append(f"Error: {problem}")
                     return result
+                if sidecar is not None and not init and sidecar.get("image") not in self.images:
+                    image = sidecar.get("image")
+                    message = f'failed to pull and unpack image "{image}": not in the emulator'
+                    result.events.append(f'Failed to pull image "{image}": {message}')
+                    return result
                 self._run_container(container, spec, rootfs, env, volumes, pod_dir, index, res)
                 if res.exit_code != 0:
                     result.phase = "Failed"
-                    return result
-            result.phase = "Succeeded"
+                    if init or sidecar is None:
+                        return result
+            # the operator reads the XCom even when the main container failed (the task fails
+            # afterwards, in its clean-up)
+            if result.phase != "Failed":
+                result.phase = "Succeeded"
             return result
         finally:
             shutil.rmtree(pod_dir, ignore_errors=True)
+
+    def _xcom(
+        self,
+        sidecar: dict[str, Any],
+        spec: dict[str, Any],
+        volumes: dict[str, Path],
+        pod_dir: Path,
+        index: int,
+        result: PodResult,
+    ) -> None:
+        """The provider's exec into the sidecar, then ``extract_xcom``'s parsing."""
+        mounts = {m["mountPath"]: m["name"] for m in sidecar.get("volumeMounts") or []}
+        if mounts.get(XCOM_MOUNT_PATH) != "xcom":
+            raise EmulatorError(f"the XCom sidecar does not mount the xcom volume: {mounts}")
+        res = ContainerResult(sidecar["name"], sidecar.get("image", ""), False)
+        exec_ = dict(sidecar, command=["/bin/sh", "-c", XCOM_READ], args=[])
+        self._run_container(exec_, spec, self.images[res.image], {}, volumes, pod_dir, index, res)
+        if res.exit_code != 0:
+            raise EmulatorError(f"the exec into the XCom sidecar failed: {res.message} {res.log}")
+        result.xcom_text = res.log
+        # the sidecar itself only slept; killed with SIGINT it exits 0
+        res.log, res.exit_code, res.reason = "", 0, "Completed"
+        res.message = "emulated: the XCom read by exec, then the sidecar stopped"
+        result.containers.append(res)
+        if result.xcom_text.rstrip() == EMPTY_XCOM_RESULT:
+            result.xcom = None
+            return
+        try:
+            result.xcom = json.loads(result.xcom_text)
+        except ValueError as exc:
+            result.xcom_error = f"{type(exc).__name__}: {exc}"
 
     def _run_container(
         self,

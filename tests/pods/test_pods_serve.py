@@ -38,7 +38,7 @@ import compile_corpus as cc
 import crds
 import harness
 import serve_fixtures as sf
-from conftest import PY_IMAGE, RUNNER_IMAGE
+from conftest import BARE_IMAGE, PY_IMAGE, RUNNER_IMAGE
 from emulator import PodEmulator
 from s3server import S3Server
 from test_serving_mlflow import tracking  # noqa: F401  (module fixture: the MLflow server)
@@ -67,8 +67,8 @@ def mlpipe(*args: str) -> subprocess.CompletedProcess:
 
 
 def no_sidecar(pod: dict) -> dict:
-    """The pod without the provider's XCom sidecar (the emulator runs no sidecars; the sidecar
-    only reads /airflow/xcom/return.json, which the step also stores as resolved.json)."""
+    """The pod without the provider's XCom sidecar (for steps whose XCom the test does not read;
+    the package step runs with it)."""
     pod = json.loads(json.dumps(pod))
     pod["spec"]["containers"] = pod["spec"]["containers"][:1]
     return pod
@@ -178,7 +178,14 @@ def test_serve_steps_run_from_the_runner_zipapp_in_a_python3_only_image(served, 
     # the package step: resolve, download (REST), context, upload
     pod = tasks[STEP.format("package")]["rendered_pod"]
     assert [c["name"] for c in pod["spec"]["containers"]][1:] == ["airflow-xcom-sidecar"]
-    result = emulator.run(no_sidecar(pod))
+    sidecar_image = pod["spec"]["containers"][1]["image"]  # debian-slim stands in for alpine
+    with_sidecar = PodEmulator(
+        {**images, sidecar_image: images[BARE_IMAGE]},
+        served["tmp"],
+        secrets=served["secrets"],
+        timeout=300,
+    )
+    result = with_sidecar.run(pod)
     assert result.phase == "Succeeded", result.describe()
     assert "build context uploaded to" in result.main.log
     key = f"{run}/{STEP.format('package')}"
@@ -186,6 +193,7 @@ def test_serve_steps_run_from_the_runner_zipapp_in_a_python3_only_image(served, 
     assert resolved["version"] == "1" and resolved["model_uri"] == "models:/mlflowdemo/1"
     assert resolved["image"] == "models/mlflowdemo:1"
     assert resolved["smoke_request"] == {"data": {"ndarray": [[0, 0]]}}  # the input example
+    assert result.xcom == resolved  # what the XCom sidecar gives Airflow
     raw = s3.get_object(Bucket=bucket, Key=f"{key}/context.tar.gz")["Body"].read()
     with tarfile.open(fileobj=io.BytesIO(raw)) as tar:
         names = set(tar.getnames())
@@ -194,7 +202,7 @@ def test_serve_steps_run_from_the_runner_zipapp_in_a_python3_only_image(served, 
     assert "runtime/mlpipe_lab/serving/runtime/server.py" in names  # from inside the zipapp
 
     # the deploy step, its arguments rendered from that result: the objects it would apply
-    tasks = rendered(served, xcom={STEP.format("package"): resolved})
+    tasks = rendered(served, xcom={STEP.format("package"): result.xcom})
     pod = no_sidecar(tasks[STEP.format("deploy")]["rendered_pod"])
     base = pod["spec"]["containers"][0]
     assert base["image"] == PY_IMAGE
