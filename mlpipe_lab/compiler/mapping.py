@@ -69,7 +69,7 @@ def items_call(ctx: RenderContext, task: Task, imported: dict[tuple[str, str], s
     fe = task.for_each
     if fe is None:
         raise EmitError(f"task {task.task_id} does not fan out")
-    spec = items.spec(task.task_id, fe, parse=ctx.plan.executor == WORKER)
+    spec = items.spec(task.task_id, fe, parse=ctx.plan.executor == WORKER, label=task.label)
     kw: list[tuple[Any, Any]] = [("task_id", fe.items_task)]
     if task.display_name is not None:
         kw.append(("task_display_name", task.display_name + " (items)"))

@@ -432,7 +432,7 @@ class _Run:
             )
         except ValueError as exc:
             self.state[tid] = "failed"
-            self.set_status(tid, "failed", f"node '{tid}': {exc}")
+            self.set_status(tid, "failed", str(exc))  # names the node and its value
             return
         if not values:  # as Airflow does with an empty list
             self.state[tid] = "skipped"

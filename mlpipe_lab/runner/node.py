@@ -272,7 +272,7 @@ class NodeRun:
                 index += 1
                 self._check_stop()
             missing = [i for i in missing if i < count]
-            if missing:
+            if missing and found:  # none found: the count is unknown (an empty list, or all failed)
                 log.note(
                     f"items {', '.join(map(str, missing[:20]))} of upstream fan-out {up} left no "
                     "manifest (they failed or were skipped); their outputs are not available"

@@ -574,13 +574,24 @@ class AirflowRuns:
             raise ServiceError(str(exc), 400, field=field) from None
         if selection is None:
             raise ServiceError("Choose the tasks to run again (only, from or to).", 400)
+        # A fan-out's `<task>__items` follows its node: cleared whenever the node is, so the
+        # list is read again (its source may run again in this clear; reading it is cheap) and
+        # Airflow maps the node over that list. Clearing the node by task id clears every
+        # mapped instance.
+        items_of = {f"{t}__items": t for t in upstream if f"{t}__items" in upstream}
         state = {tid: (nodes.get(tid) or {}).get("state") for tid in upstream}
-        reused = [t for t in selection.needed if state.get(t) == "success"]
-        redo = [t for t in selection.needed if state.get(t) != "success"]
-        cleared = [t for t in order if t in selection.selected or t in redo]
+        needed = [t for t in selection.needed if t not in items_of]
+        reused = [t for t in needed if state.get(t) == "success"]
+        redo = [t for t in needed if state.get(t) != "success"]
+        chosen = {t for t in selection.selected if t not in items_of} | set(redo)
+        cleared = [t for t in order if t in chosen or items_of.get(t) in chosen]
         self.call("clear the chosen tasks", self.client.clear_tasks, dag_id, run_id, cleared)
         after = self.get(dag_id, run_id)
-        words = f"Cleared {', '.join(cleared)}: Airflow runs them again in run '{run_id}'."
+        shown = [t for t in cleared if t not in items_of]
+        words = f"Cleared {', '.join(shown)}: Airflow runs them again in run '{run_id}'."
+        fanned = [t for t in shown if f"{t}__items" in items_of]
+        if fanned:
+            words += f" The items of {', '.join(fanned)} are read again."
         if reused:
             words += f" Outputs of {', '.join(reused)} from this run are reused."
         if redo:

@@ -267,7 +267,10 @@ def test_a_result_of_an_upstream_node_is_the_list(tmp_path):
     )
     failed = run_pipeline(bad, artifacts_root=tmp_path / "b", env=NO_HTML)
     assert failed.node("work").status == "failed"
-    assert "runs once per item of a list, but its value is a str" in failed.node("work").message
+    assert failed.node("work").message == (
+        "fan-out node 'work' runs once per item of a list, but the result of 'prep' at key "
+        "'files' is a str: \"f1\""
+    )
 
 
 def test_cancel_stops_running_items_and_cancels_the_rest(tmp_path):

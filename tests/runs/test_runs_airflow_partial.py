@@ -132,3 +132,95 @@ def test_clear_the_chosen_tasks_of_a_run(tmp_path, version):
         "c": ["success", 2],
         "d": ["success", 1],
     }
+
+
+FAN_DAG = """\
+try:
+    from airflow.sdk import DAG
+except ImportError:
+    from airflow import DAG
+try:
+    from airflow.providers.standard.operators.bash import BashOperator
+    from airflow.providers.standard.operators.python import PythonOperator
+except ImportError:
+    from airflow.operators.bash import BashOperator
+    from airflow.operators.python import PythonOperator
+import pendulum
+
+
+def listing(ti):  # one more item on each try: shows whether the list was read again
+    return [{"I": str(i)} for i in range(ti.try_number + 1)]
+
+
+with DAG(dag_id="partial_fan", schedule=None, start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
+         catchup=False, tags=["mlpipe-test"]):
+    prep = BashOperator(task_id="prep", bash_command="echo prep")
+    items = PythonOperator(task_id="work__items", python_callable=listing)
+    work = BashOperator.partial(task_id="work", bash_command="echo item $I").expand(env=items.output)
+    join = BashOperator(task_id="join", bash_command="echo join")
+    prep >> items >> work >> join
+"""
+
+FAN_SCENARIO = (
+    SCENARIO.replace('"partial_demo"', '"partial_fan"')
+    .replace('{"from": ["b"]}', '{"only": ["work"]}')
+    .replace(
+        'out["first"] = {t["task_id"]: [t["state"], t["try_number"]] for t in first["tasks"]}',
+        'out["first"] = tis()',
+    )
+    .replace(
+        'out["second"] = {t["task_id"]: [t["state"], t["try_number"]] for t in second["tasks"]}',
+        'out["second"] = tis()\nout["items"] = [t.get("items") for t in second["tasks"] '
+        'if t["task_id"] == "work"]',
+    )
+    .replace(
+        "out = {}\n",
+        "out = {}\ndef tis():\n"
+        "    return sorted([t['task_id'], t.get('map_index', -1), t['state'], t['try_number']]\n"
+        "                  for t in c.task_instances('partial_fan', run_id))\n",
+    )
+)
+
+
+@pytest.mark.parametrize("version", ["3.3", "2.10"])
+def test_clear_a_fan_out_node_clears_every_item_and_reads_its_list_again(tmp_path, version):
+    venv = harness.require_airflow(version)
+    api = "v2" if version == "3.3" else "v1"
+    dags = tmp_path / "dags"
+    dags.mkdir()
+    (dags / "partial_fan.py").write_text(FAN_DAG)
+    (tmp_path / "scenario.py").write_text(FAN_SCENARIO)
+    work = tmp_path / "work"
+    work.mkdir()
+    stdout, _ = harness.standalone(
+        version,
+        venv,
+        tmp_path,
+        f"PYTHONPATH={REPO}:{REPO}/tests timeout 700 {sys.executable} {tmp_path}/scenario.py "
+        f"{api} {work}",
+        env=f"AIRFLOW__CORE__DAGS_FOLDER={dags}",
+        timeout=1200,
+    )
+    result = harness.result_line(stdout)
+    assert result["first"] == [
+        ["join", -1, "success", 1],
+        ["prep", -1, "success", 1],
+        ["work", 0, "success", 1],
+        ["work", 1, "success", 1],
+        ["work__items", -1, "success", 1],
+    ]
+    run = result["message"].split(chr(39))[1]
+    assert result["message"] == (
+        f"Cleared work: Airflow runs them again in run '{run}'. The items of work are read "
+        "again. Outputs of prep from this run are reused."
+    )
+    # every mapped instance ran again, over the list read again (one more item: map index 2,
+    # its first try); prep and join (not chosen) kept their first try
+    assert result["second"] == [
+        ["join", -1, "success", 1],
+        ["prep", -1, "success", 1],
+        ["work", 0, "success", 2],
+        ["work", 1, "success", 2],
+        ["work", 2, "success", 1],
+        ["work__items", -1, "success", 2],
+    ]
