@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..plan.model import PODS, Plan, SecretRef
-from ..plan.values import Join, ParamRef, Ref, RunId, Value, XComRef
+from ..plan.values import ItemCount, Join, ParamRef, Ref, RunId, Value, XComRef
 from .emit import Call, EmitError, TemplateTextError, jinja_safe
 
 _PARAMSDICT_ATTRS = {
@@ -42,6 +42,14 @@ def template_of(ref: Ref) -> str:
         if ref.key:  # else the whole return value (an operator's)
             pull += "['" + ref.key + "']"
         return "{{ " + pull + (" | tojson }}" if ref.json else " }}")
+    if isinstance(ref, ItemCount):
+        # the length of the list the items task returned; without its XCom (it failed or was
+        # skipped) empty text, an unknown count the runner probes for. Double quotes: a worker's
+        # command single-quotes each argument, template included (compiler/bash.py).
+        return (
+            '{{ [ti.xcom_pull(task_ids="' + ref.items_task + '")] '
+            '| reject("none") | map("length") | join }}'
+        )
     raise EmitError(f"not a run-time value: {ref!r}")
 
 

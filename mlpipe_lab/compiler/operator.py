@@ -15,7 +15,7 @@ import re
 from typing import Any
 
 from ..plan.model import CallableRef, Task
-from ..plan.values import Join, ParamRef, RunId, XComRef
+from ..plan.values import ItemCount, Join, ParamRef, RunId, XComRef
 from . import delivery, kpo
 from .context import RenderContext, template_of
 from .dag import doc_text
@@ -122,7 +122,7 @@ def _value(ctx: RenderContext, value: Any, templated: bool, exts: tuple[str, ...
     """An argument's value: text in templated fields made to render as itself (nested in lists
     and dicts too, as Airflow renders them; a text ending in a template extension is not read as
     a file), run-time values as templates."""
-    if isinstance(value, (ParamRef, XComRef, RunId, Join)):
+    if isinstance(value, (ParamRef, XComRef, RunId, ItemCount, Join)):
         return ctx.value(value)
     if isinstance(value, str):
         if not templated:

@@ -45,7 +45,7 @@ from typing import Any
 
 from ..errors import MLPipeError
 from ..plan.model import APPROVAL, APPROVE, BRANCH, Plan, Task
-from ..plan.values import local_resolver, resolve
+from ..plan.values import ItemCount, Join, local_resolver, resolve
 from .params import resolve_params
 
 RECORD = "_mlpipe_local"
@@ -275,6 +275,9 @@ class _Task:
     parent: str | None = None  # an item of a fan-out: its node's task id ("<task>/<index>" its own)
     index: int | None = None
     gate: Gate | None = None  # an approval gate: no process, it waits for a decision
+    # a downstream of a fan-out: its command given the item counts of this run (runner
+    # ``--upstream-items TASK=COUNT``), known only once the fan-out expanded
+    argv_with: Callable[[Mapping[str, int]], list[str]] | None = None
 
 
 @dataclass
@@ -311,6 +314,11 @@ def _argv(task: Task, python: str, fill: Callable[[Any], str]) -> list[str]:
         *program[1:],
         *(resolve(v, fill) for v in (*task.command.shared, *task.command.args)),
     ]
+
+
+def _counts_items(value: Any) -> bool:
+    parts = value.parts if isinstance(value, Join) else (value,)
+    return any(isinstance(p, ItemCount) for p in parts)
 
 
 # -- the run ------------------------------------------------------------------------------------
@@ -351,6 +359,7 @@ class _Run:
         self.done: queue.Queue = queue.Queue()
         self.threads: list[threading.Thread] = []
         self.items: dict[str, list[_Task]] = {}  # fan-out nodes' items, once expanded
+        self.item_counts: dict[str, int] = {}  # fan-out task -> items it ran over (0: none)
         self._events = open(record / "events.jsonl", "a", encoding="utf-8")
         self._lock = threading.Lock()
         self.waiting: dict[str, threading.Thread] = {}  # approval gates waiting for a decision
@@ -418,6 +427,7 @@ class _Run:
 
         tid = task.node.task_id
         fe = task.for_each
+        self.counted(task)  # a fan-out downstream of another
 
         def result(task_id: str) -> Any:
             manifest = read_json(self.run_dir / task_id / "manifest.json")
@@ -431,9 +441,11 @@ class _Run:
                 {t: result(t) for t in ([fe.value.task_id] if fe.value.task_id else [])},
             )
         except ValueError as exc:
+            self.item_counts[tid] = 0
             self.state[tid] = "failed"
             self.set_status(tid, "failed", str(exc))  # names the node and its value
             return
+        self.item_counts[tid] = len(values)
         if not values:  # as Airflow does with an empty list
             self.state[tid] = "skipped"
             self.set_status(tid, "skipped", "the list to run over is empty", reason="empty")
@@ -606,8 +618,14 @@ class _Run:
                 self.launch(item)
         return progressed
 
+    def counted(self, task: _Task) -> None:
+        """The task's command with the item counts of its upstream fan-outs filled in."""
+        if task.argv_with is not None:
+            task.argv = task.argv_with(self.item_counts)
+
     # processes
     def launch(self, task: _Task) -> None:
+        self.counted(task)
         log_path = Path(task.node.log)
         with open(log_path, "wb") as fh:
             try:
@@ -1409,10 +1427,17 @@ def _tasks(
                 )
             except KeyError:  # a value only known while the run goes on (an upstream result)
                 material = None
+        counted = None
+        if any(_counts_items(v) for v in task.command.args):
+
+            def counted(items: Mapping[str, int], task: Task = task) -> list[str]:
+                return _argv(task, python, local_resolver(run_id, values, items=items))
+
         tasks.append(
             _Task(
                 node=node,
                 argv=_argv(task, python, fill),
+                argv_with=counted,
                 env={**base_env, **{k: resolve(v, fill) for k, v in task.env.items()}},
                 timeout=float(timeout) if timeout is not None else None,
                 upstream=list(task.upstream),

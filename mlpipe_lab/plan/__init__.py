@@ -51,7 +51,7 @@ from .model import (
     Volume,
 )
 from .planner import layout_for, plan
-from .values import RUN_ID, Join, ParamRef, RunId, Value, XComRef
+from .values import RUN_ID, ItemCount, Join, ParamRef, RunId, Value, XComRef
 
 __all__ = [
     "PODS",
@@ -63,6 +63,7 @@ __all__ = [
     "Command",
     "DagSettings",
     "Image",
+    "ItemCount",
     "Join",
     "Layout",
     "Mount",

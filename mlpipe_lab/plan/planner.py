@@ -52,7 +52,7 @@ from .model import (
     Volume,
 )
 from .settings import LOCAL_WORKER, Settings, read_settings
-from .values import RUN_ID, ParamRef, Value, needs_raw
+from .values import RUN_ID, ItemCount, ParamRef, Value, needs_raw
 
 CP = "component_parameters/"
 PULL_POLICIES = ("Always", "IfNotPresent", "Never")
@@ -711,7 +711,9 @@ class Planner:
             task_id=slot.task_id,
             outputs=task.outputs,
             upstream=[u for u in slot.inputs if u not in self.mapped],
-            upstream_items=[u for u in slot.inputs if u in self.mapped],
+            upstream_items=[
+                (u, ItemCount(u, u + fanout.ITEMS_SUFFIX)) for u in slot.inputs if u in self.mapped
+            ],
             params=[(name, ParamRef(name, json=True)) for name in task.params],
             item_parameter=task.for_each.item_parameter if task.for_each else None,
         )

@@ -48,7 +48,17 @@ class XComRef(_Concat):
     json: bool = False
 
 
-Ref = RunId | ParamRef | XComRef
+@dataclass(frozen=True)
+class ItemCount(_Concat):
+    """How many items a fan-out task (``task_id``) ran over in this run, as decimal text; empty
+    text when that is not known (the runner's ``--upstream-items TASK=COUNT`` then looks for
+    itself). On Airflow it is the length of the list ``items_task`` returned."""
+
+    task_id: str
+    items_task: str
+
+
+Ref = RunId | ParamRef | XComRef | ItemCount
 
 
 @dataclass(frozen=True)
@@ -68,14 +78,14 @@ class Join(_Concat):
                     if parts and isinstance(parts[-1], str):
                         parts[-1] += part
                         continue
-                elif not isinstance(part, (RunId, ParamRef, XComRef)):
+                elif not isinstance(part, (RunId, ParamRef, XComRef, ItemCount)):
                     raise TypeError(f"cannot join a {type(part).__name__}")
                 parts.append(part)
         return Join(tuple(parts))
 
 
 RUN_ID = RunId()
-Value = str | RunId | ParamRef | XComRef | Join
+Value = str | RunId | ParamRef | XComRef | ItemCount | Join
 
 
 def is_plain(value: Any) -> bool:
@@ -101,14 +111,21 @@ def tojson(value: Any) -> str:
 
 
 def local_resolver(
-    run_id: str, params: Mapping[str, Any], xcom: Mapping[str, Mapping[str, Any]] | None = None
+    run_id: str,
+    params: Mapping[str, Any],
+    xcom: Mapping[str, Mapping[str, Any]] | None = None,
+    items: Mapping[str, int] | None = None,
 ) -> Callable[[Ref], str]:
     """How a run on this machine fills in run-time values: what Airflow's rendering would give
-    (``{{ params.x }}`` prints ``str(value)``; ``| tojson`` is JSON)."""
+    (``{{ params.x }}`` prints ``str(value)``; ``| tojson`` is JSON). ``items``: fan-out task ->
+    how many items it ran over (a task not in it: unknown, empty text)."""
 
     def ref(part: Ref) -> str:
         if isinstance(part, RunId):
             return run_id
+        if isinstance(part, ItemCount):
+            count = (items or {}).get(part.task_id)
+            return "" if count is None else str(count)
         if isinstance(part, ParamRef):
             value = params[part.name]
             return tojson(value) if part.json else str(value)

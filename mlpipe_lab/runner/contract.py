@@ -78,11 +78,15 @@ Meaning (all object keys are relative to ``--prefix`` in ``--bucket``, or to ``-
     ``<run-prefix>/<task-id>/<I>/`` (outputs/, manifest.json with ``item``, log, notebook) instead
     of ``<task-id>/``. The generated DAG gives ``--item-parameter`` to the mapped task and the other
     three per mapped instance (Airflow dynamic task mapping); a local run gives all four.
-``--upstream-items TASK_ID``
-    A direct upstream task that is a fan-out: the runner reads every item's manifest
-    ``<TASK_ID>/<I>/manifest.json`` (I from 0 until the count the first manifest found states;
-    a missing one, a failed item, is reported and skipped) and places item I's own outputs at
-    ``<TASK_ID>/<I>/<path>`` under the bundle root (what the items received, as usual).
+``--upstream-items TASK_ID=COUNT``
+    A direct upstream task that is a fan-out, and how many items it ran over in this run (the
+    generated DAG renders COUNT from the length of the list ``<TASK_ID>__items`` returned; a
+    local run knows it). The runner reads exactly the manifests ``<TASK_ID>/<I>/manifest.json``
+    for I below COUNT (none for 0: an empty list; a missing one, a failed item, is reported and
+    skipped) and places item I's own outputs at ``<TASK_ID>/<I>/<path>`` under the bundle root
+    (what the items received, as usual). COUNT empty (``TASK_ID=``: not known) or absent (plain
+    ``TASK_ID``, what DAGs generated before said) means unknown: the runner then probes I from 0
+    until the count the first manifest found states, up to 1,000 reads when none is found.
 ``--store s3``
     Credentials come from the pod environment (``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY`` from a
     Kubernetes Secret, or IRSA); they are never arguments.
@@ -208,13 +212,14 @@ def task_arguments(
     cache: bool = False,
     cache_max_age: int | None = None,
     cache_env: Iterable[str] = (),
-    upstream_items: Iterable[str] = (),
+    upstream_items: Iterable[str | tuple[str, Any]] = (),
     item_parameter: str | None = None,
 ) -> list[str]:
     """Arguments specific to one task. ``params`` are (name, JSON text) pairs. ``cache``: reuse
     an earlier task's results with the same cache key (runner/cache.py), ``cache_env`` the
     environment variables that are part of the key. ``upstream_items``: upstream fan-out tasks
-    (instead of ``upstream``); ``item_parameter``: this task is a fan-out (the item's own
+    (instead of ``upstream``), each a task id (count unknown) or (task id, its item count: an
+    int, or a plan's run-time value); ``item_parameter``: this task is a fan-out (the item's own
     arguments, :func:`item_arguments`, are added per item)."""
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
@@ -226,6 +231,10 @@ def task_arguments(
     for up in upstream:
         args += ["--upstream", up]
     for up in upstream_items:
+        if isinstance(up, tuple):
+            task, count = up
+            # concatenation: the count is a run-time value in a DAG (plan.values.ItemCount)
+            up = task + "=" + (str(count) if isinstance(count, int) else count)
         args += ["--upstream-items", up]
     for name, value in params:
         # concatenation, not a format string: a DAG's value is a typed run-time reference until
@@ -285,6 +294,18 @@ def _param(text: str) -> tuple[str, Any]:
         return name, value
 
 
+def _upstream_items(text: str) -> tuple[str, int | None]:
+    """``TASK`` or ``TASK=COUNT`` (``TASK=``: count unknown); task ids have no "="."""
+    task, sep, count = text.partition("=")
+    if not task:
+        raise argparse.ArgumentTypeError(f"expected TASK_ID[=COUNT], got {text!r}")
+    if not sep or not count:
+        return task, None
+    if not (count.isascii() and count.isdigit()):
+        raise argparse.ArgumentTypeError(f"the item count in {text!r} is not a number")
+    return task, int(count)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The runner's argument parser (the runner adds nothing to it)."""
     p = argparse.ArgumentParser(
@@ -339,7 +360,13 @@ def build_parser() -> argparse.ArgumentParser:
     items.add_argument("--item-count", type=int, metavar="N")
     items.add_argument("--item-b64", metavar="B64", help="base64 of the item's JSON")
     items.add_argument(
-        "--upstream-items", action="append", default=[], metavar="TASK_ID", dest="upstream_items"
+        "--upstream-items",
+        action="append",
+        default=[],
+        type=_upstream_items,
+        metavar="TASK_ID[=COUNT]",
+        dest="upstream_items",
+        help="an upstream fan-out and how many items it ran over (empty: unknown)",
     )
     return p
 

@@ -257,15 +257,22 @@ class NodeRun:
                 )
                 continue
             yield up, manifest, ""
-        for up in getattr(self.args, "upstream_items", []):
-            count, index, found, missing = MAX_ITEMS, 0, 0, []
+        for up, known in getattr(self.args, "upstream_items", []):
+            # the DAG or local run says how many items there were; only when it cannot (a DAG
+            # generated before it did) probe until a manifest states the count
+            count = MAX_ITEMS if known is None else min(known, MAX_ITEMS)
+            index, found, missing = 0, 0, []
             while index < count:
                 manifest = store.get_json(self.key(up, str(index), MANIFEST))
                 if manifest is None:
                     missing.append(index)
                 else:
                     item = manifest.get("item") if isinstance(manifest, dict) else None
-                    if isinstance(item, dict) and isinstance(item.get("count"), int):
+                    if (
+                        known is None
+                        and isinstance(item, dict)
+                        and isinstance(item.get("count"), int)
+                    ):
                         count = min(item["count"], MAX_ITEMS)
                     found += 1
                     yield f"{up}[{index}]", manifest, f"{up}/{index}"
@@ -278,7 +285,11 @@ class NodeRun:
                     "manifest (they failed or were skipped); their outputs are not available"
                 )
             if not found:
-                log.note(f"upstream fan-out {up} has no finished item")
+                log.note(
+                    f"upstream fan-out {up} ran over no items"
+                    if count == 0
+                    else f"upstream fan-out {up} has no finished item"
+                )
 
     def try_cache(
         self, store: Store, received: dict[str, dict], hashes: dict[str, str], log: Log

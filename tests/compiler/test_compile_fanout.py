@@ -7,15 +7,19 @@ from __future__ import annotations
 
 import ast
 import copy
+import shlex
 
 import compile_corpus as cc
+import jinja2
 import pytest
 from pipeline_builder import node, pipeline
 
 from mlpipe_lab.compiler.compile import compile_pipeline
 from mlpipe_lab.pipeline import Pipeline
 from mlpipe_lab.plan import plan as make_plan
+from mlpipe_lab.runner.contract import parse_args
 
+COUNT = '{{ [ti.xcom_pull(task_ids="work__items")] | reject("none") | map("length") | join }}'
 HOSTILE = "x'}}{{ 7*7 }}\"\n{% endraw %}__import__('os')"
 PARAMS = {"parameters": [{"name": "shards", "type": "list", "default": [HOSTILE, 1]}]}
 
@@ -94,7 +98,7 @@ def test_pod_and_worker_shapes():
     assert "max_active_tis_per_dagrun=3" in pods
     assert "cmds=RUNNER" in pods  # the others name the runner themselves
     assert "prep >> [work__items, work]" in pods and "work >> join" in pods
-    assert '"--upstream-items", "work"' in pods
+    assert '"--upstream-items", \'work=' + COUNT + "'" in pods
     worker = _compile(_doc(), worker=True)
     assert "MlpipeItemBashOperator.partial(" in worker
     assert ").expand(item_args=work__items.output)" in worker
@@ -103,6 +107,53 @@ def test_pod_and_worker_shapes():
         ("2", "from airflow.operators.python import PythonOperator"),
     ):
         assert line in _compile(_doc(), target=target)
+
+
+class _TI:
+    """What the templates read of Airflow's task instance: the items task's XCom."""
+
+    def __init__(self, items):
+        self.items = items
+
+    def xcom_pull(self, task_ids):
+        assert task_ids == "work__items"
+        return self.items
+
+
+@pytest.mark.parametrize(
+    "items, expected", [([["--item-index", "0"]] * 3, "work=3"), ([], "work=0"), (None, "work=")]
+)
+@pytest.mark.parametrize("worker", [False, True])
+def test_the_downstream_is_told_how_many_items_there_were(worker, items, expected):
+    """The join's --upstream-items carries the length of the items task's list, rendered by
+    Jinja as Airflow renders the field (pods: one element of arguments; workers: the whole
+    bash_command, each argument single-quoted); no XCom (the items task failed or was skipped):
+    empty, the runner probes as before."""
+    text = _compile(_doc(), worker=worker)
+    (join,) = [
+        c
+        for c in ast.walk(ast.parse(text))
+        if isinstance(c, ast.Call)
+        and any(k.arg == "task_id" and ast.literal_eval(k.value) == "join" for k in c.keywords)
+    ]
+    kw = {k.arg: k.value for k in join.keywords if k.arg}
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined)  # what Airflow uses
+    if worker:
+        command = env.from_string(ast.literal_eval(kw["bash_command"].right)).render(
+            ti=_TI(items), run_id="r1"
+        )
+        args = shlex.split(command)
+    else:
+        args = [
+            env.from_string(a).render(ti=_TI(items), run_id="r1")
+            for a in ast.literal_eval(kw["arguments"])
+        ]
+    assert args[args.index("--upstream-items") + 1] == expected
+    # pods: the store arguments are in the RUNNER constant
+    store = ["--store", "local", "--root", "/r", "--run-prefix", "p"]
+    assert parse_args(store + args[args.index("--kind") :]).upstream_items == [
+        ("work", int(expected[5:]) if expected[5:] else None)
+    ]
 
 
 def test_reading_a_fan_out_nodes_result_is_refused():

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import subprocess
 import sys
 import uuid
@@ -212,6 +213,8 @@ def test_local_worker_fan_out_runs_in_airflow_dags_test(version, s3, tmp_path):
         conf={"shards": ITEMS},
     )
     out, env = tested.out, tested.env
+    # the join's command as BashOperator ran it: the count the items task's XCom rendered
+    assert re.search(r"--upstream-items \\?'work=3\\?'", out), out[-6000:]
     query = subprocess.run(
         [str(venv / "bin" / "python"), "-c", TI_QUERY, DAG_ID],
         env=env,

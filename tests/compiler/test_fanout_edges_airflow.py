@@ -130,7 +130,8 @@ def test_empty_list_skips_the_node_and_downstream_follows_its_trigger_rule(versi
         "by_result": "skipped",
     }, res.out[-6000:]
     assert res.returncode == 0 and res.xcoms["work__items"] == [], res.out[-3000:]
-    assert "upstream fan-out work has no finished item" in res.out
+    # the DAG told the runner the count, 0: it read no manifest (no probing)
+    assert "upstream fan-out work ran over no items" in res.out
     assert "of upstream fan-out work left no manifest" not in res.out  # no made-up indexes
 
 

@@ -305,3 +305,41 @@ def test_mlpipe_run_prints_items(tmp_path, capsys):
     assert code == 0, out
     text = out.out + out.err
     assert "work[0]" in text and "1 items" in text and "items: 1/1 succeeded" in text
+
+
+# the join's runner is its script's parent process: what the engine told it
+TOLD = (
+    "import os\n"
+    "argv = open(f'/proc/{os.getppid()}/cmdline', 'rb').read().split(b'\\0')\n"
+    "told = argv[argv.index(b'--upstream-items') + 1].decode()\n"
+    "open('told.txt', 'w').write(told)\n"
+)
+
+
+def test_the_downstream_is_told_how_many_items_ran(tmp_path):
+    """The engine knows the count once the node expanded: its downstream's runner reads exactly
+    those manifests (``--upstream-items work=N``); an empty list is 0, nothing to read."""
+    nodes = [
+        node("p", "prep.py", label="prep", outputs=["data/base.txt"]),
+        node("w", "work.py", parents=["p"], label="work", mlpipe=FOR_EACH),
+        node(
+            "j",
+            "join.py",
+            parents=["w"],
+            label="join",
+            outputs=["told.txt"],
+            mlpipe={"trigger_rule": "all_done"},
+        ),
+    ]
+    files = {"prep.py": PREP, "work.py": WORK.replace("os.environ['shard']", "os.environ['item']")}
+    path = write(tmp_path / "project", "fan", nodes, {**files, "join.py": TOLD}, mlpipe=PARAMS)
+    root = tmp_path / "artifacts"
+    for shards, told in ((["a", "b", "c"], "work=3"), ([], "work=0")):
+        result = run_pipeline(
+            path, params={"shards": shards}, artifacts_root=root, env=NO_HTML, cache=False
+        )
+        join = result.node("join")
+        assert join.status == "succeeded", result.report()
+        assert (Path(result.run_dir) / "join" / "outputs" / "told.txt").read_text() == told
+    assert result.node("work").status == "skipped"
+    assert "upstream fan-out work ran over no items" in Path(join.log).read_text()

@@ -14,6 +14,7 @@ from pipeline_builder import node, pipeline
 from mlpipe_lab.pipeline import Pipeline
 from mlpipe_lab.plan.model import FROM_PARAMETER, FROM_RESULT, ForEach, ValueFrom
 from mlpipe_lab.plan.planner import Planner
+from mlpipe_lab.plan.values import ItemCount, Join
 from mlpipe_lab.schemas import load_schema
 
 LIST = {"name": "shards", "type": "list", "default": ["a", "b", "c"]}
@@ -65,7 +66,10 @@ def test_a_list_parameter_source_becomes_for_each_and_downstream_reads_each_item
     )
     assert plan.task("prep").for_each is None and join.for_each is None
     args = _args(join)
-    assert args[args.index("--upstream-items") + 1] == "work"
+    # the fan-out and its item count in this run (the DAG renders it, a local run fills it in)
+    assert join.command.args[args.index("--upstream-items") + 1] == Join(
+        ("work=", ItemCount("work", "work__items"))
+    )
     assert args[args.index("--upstream") + 1] == "prep" and args.count("--upstream") == 1
     # the DAG declares the parameter as an array
     spec = next(p for p in plan.dag.params if p.name == "shards")

@@ -48,12 +48,15 @@ assert error is None, error
 ti = inspect_dags._XcomStandIn({})
 context = {"params": params, "run_id": sys.argv[5], "dag": dag, "conf": None, "dag_run": None,
            "ti": ti, "task_instance": ti}
+for task in dag.tasks:  # the items tasks' XComs first: the join's arguments read their length
+    if task.task_id.endswith("__items"):
+        ti.values[task.task_id] = task.python_callable(params=params, ti=ti)
 out = {}
 for task in dag.tasks:
     if task.task_id.endswith("__items"):
         continue
     if type(task).__name__ == "MappedOperator":
-        args = dag.get_task(task.task_id + "__items").python_callable(params=params, ti=ti)
+        args = ti.values[task.task_id + "__items"]
         ops = [task.unmap({"arguments": a}) for a in args]
     else:
         ops = [task]
@@ -161,6 +164,9 @@ def test_fan_out_runs_one_pod_per_item(images, tmp_path):
         assert proc.returncode == 0, proc.stderr[-4000:]
         pods = json.loads(proc.stdout.strip().splitlines()[-1])
         assert len(pods["work"]) == 3 and len(pods["join"]) == 1
+        (join,) = [c for c in pods["join"][0]["spec"]["containers"] if c["name"] == "base"]
+        argv = join["command"] + join["args"]
+        assert argv[argv.index("--upstream-items") + 1] == "work=3"  # the items task's XCom
         emulator = PodEmulator(
             images,
             tmp_path,
