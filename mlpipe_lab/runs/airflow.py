@@ -115,6 +115,28 @@ def mark_branch_skips(tasks: list[dict[str, Any]], nodes: dict[str, Any]) -> Non
 # and what was decided (Airflow keeps a rejected gate "success" and skips its downstream).
 GATE_OPERATOR = "ApprovalOperator"
 GATE_WAITING = ("awaiting_input", "deferred")  # 3.3+, 3.1-3.2
+# Airflow 3.3.2 fails a gate answered before its scheduler has handled the end of the process that
+# parked it ("task state changed externally"; seen ~4 s after parking on a loaded host): a
+# decision waits until the parking attempt started this many seconds ago (docs/approval-gates.md).
+GATE_SETTLE_SECONDS = 12.0
+
+
+def settle_wait(started: Any, now: float, settle: float = GATE_SETTLE_SECONDS) -> float:
+    """Seconds a decision should still wait for a gate whose attempt started at ``started``
+    (Airflow's ISO time; unknown or unreadable: no wait), ``now`` being ``time.time()``."""
+    import datetime as dt
+
+    if not isinstance(started, str) or not started:
+        return 0.0
+    try:
+        moment = dt.datetime.fromisoformat(started.replace("Z", "+00:00"))
+    except ValueError:
+        return 0.0
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.timezone.utc)
+    return max(0.0, min(settle, moment.timestamp() + settle - now))
+
+
 OPTION = {"approve": "Approve", "reject": "Reject"}
 
 _index_lock = threading.Lock()
@@ -405,6 +427,9 @@ class AirflowRuns:
                 f"Task '{task_id}' of run '{run_id}' is not waiting for approval (it is {state}).",
                 409,
             )
+        pause = settle_wait(ti.get("start_date"), time.time())
+        if pause:  # this runs in the server's worker threads, never on its event loop
+            time.sleep(pause)
         try:
             self.client.hitl_respond(
                 dag_id,

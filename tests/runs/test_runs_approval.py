@@ -154,3 +154,18 @@ def test_cli_approves_a_run_in_another_process(tmp_path, capsys, monkeypatch):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_a_decision_waits_until_the_gate_has_settled_in_airflow():
+    """Airflow 3.3.2 fails a gate answered a few seconds after it parked; a decision waits until
+    the parking attempt began GATE_SETTLE_SECONDS ago, never longer, and not for unknown times."""
+    import datetime as dt
+
+    from mlpipe_lab.runs.airflow import GATE_SETTLE_SECONDS, settle_wait
+
+    now = dt.datetime(2026, 12, 7, 12, 0, 0, tzinfo=dt.timezone.utc).timestamp()
+    assert settle_wait("2026-12-07T11:59:57Z", now) == GATE_SETTLE_SECONDS - 3
+    assert settle_wait("2026-12-07T11:59:57.500000+00:00", now) == GATE_SETTLE_SECONDS - 2.5
+    assert settle_wait("2026-12-07T11:00:00Z", now) == 0.0  # parked long ago
+    assert settle_wait("2026-12-07T12:00:30Z", now) == GATE_SETTLE_SECONDS  # clock skew: capped
+    assert settle_wait(None, now) == 0.0 and settle_wait("yesterday", now) == 0.0
