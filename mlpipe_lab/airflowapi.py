@@ -274,6 +274,17 @@ class AirflowClient:
         options, defaults, chosen_options, response_received, responded_by_user, ..."""
         return self.request("GET", self._hitl_path(dag_id, run_id, task_id, map_index)) or {}
 
+    def waiting_hitl(self, dag_id: str, limit: int = 100) -> list[dict[str, Any]]:
+        """The human-in-the-loop requests of all runs of a DAG that have no response yet, each
+        with its ``task_instance`` (``dag_run_id``, ``task_id``, ``state``): one request for a
+        whole runs list (Airflow 3.1+, REST v2; ``~`` is every run)."""
+        answer = self.request(
+            "GET",
+            f"/dags/{self._q(dag_id)}/dagRuns/~/hitlDetails",
+            query={"response_received": "false", "limit": limit},
+        )
+        return (answer or {}).get("hitl_details") or []
+
     def hitl_respond(
         self,
         dag_id: str,

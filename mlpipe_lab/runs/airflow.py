@@ -23,7 +23,15 @@ from typing import Any
 from ..airflowapi import AirflowAPIError, AirflowClient
 from ..errors import MLPipeError as ServiceError
 from ..plan.model import BRANCH
-from .model import failure_summary, make_run, make_task, plain_message, safe_id
+from .model import (
+    awaiting_entry,
+    awaiting_gates,
+    failure_summary,
+    make_run,
+    make_task,
+    plain_message,
+    safe_id,
+)
 
 IMPORT_TIMEOUT = (
     300.0  # seconds to wait for Airflow to import a pushed commit (bundle refresh ≤ 300 s)
@@ -339,7 +347,40 @@ class AirflowRuns:
             limit,
             missing=f"DAG '{dag_id}' is not in Airflow (not published, or not imported yet).",
         )
-        return [self._run(dag_id, dr, pipeline=pipeline, nodes={}, tis=None) for dr in runs]
+        listed = [self._run(dag_id, dr, pipeline=pipeline, nodes={}, tis=None) for dr in runs]
+        waiting = self._waiting_gates(
+            dag_id, pipeline, [r for r in listed if r["state"] == "running"]
+        )
+        for run in listed:
+            run["awaiting"] = waiting.get(run["id"], [])
+        return listed
+
+    def _waiting_gates(
+        self, dag_id: str, pipeline: str | None, running: list[dict[str, Any]]
+    ) -> dict[str, list[dict[str, Any]]]:
+        """{run id: gates waiting for a decision} for the running runs of a list, from one request
+        for the DAG's unanswered human-in-the-loop requests (Airflow 3.1+ over REST v2; Airflow 2
+        has no gates). An Airflow that cannot answer it leaves the runs without: the list is
+        still shown, and GET of one run reads each gate."""
+        if not running or self.client.api != "v2":
+            return {}
+        try:
+            details = self.client.waiting_hitl(dag_id, limit=max(100, 2 * len(running)))
+        except AirflowAPIError:
+            return {}
+        wanted = {r["id"] for r in running}
+        _, nodes = self._tasks_of(dag_id, pipeline) if details else (None, {})
+        out: dict[str, list[dict[str, Any]]] = {}
+        for detail in details:
+            ti = detail.get("task_instance") if isinstance(detail, dict) else None
+            if not isinstance(ti, dict) or ti.get("state") not in GATE_WAITING:
+                continue
+            run_id, task_id = ti.get("dag_run_id") or ti.get("run_id"), ti.get("task_id")
+            if run_id not in wanted or not isinstance(task_id, str):
+                continue
+            label = (nodes.get(task_id) or {}).get("label") or ti.get("task_display_name")
+            out.setdefault(run_id, []).append(awaiting_entry(task_id, label, detail.get("subject")))
+        return out
 
     def get(self, dag_id: str, run_id: str, *, pipeline: str | None = None) -> dict[str, Any]:
         if not safe_id(dag_id) or not safe_id(run_id):
@@ -365,6 +406,7 @@ class AirflowRuns:
                 task["message"] = plain_message(line)
         if run["state"] == "failed":
             run["message"] = failure_summary(run["tasks"]) or run["message"]
+        run["awaiting"] = awaiting_gates(run["state"], run["tasks"])  # the gates as read above
         return run
 
     def _gate(self, dag_id: str, run_id: str, task: dict[str, Any]) -> None:

@@ -134,6 +134,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
         print(
             f"{run['started'] or '-':<25} {run['state']:<9} {run['kind']:<7} {run['runtime_config']:<16} "
             f"{run['dag_id']:<24} {run['id']}"
+            + "".join(f"  awaits approval: {g['label']}" for g in run.get("awaiting") or [])
         )
     return 0
 

@@ -19,7 +19,14 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ServiceError
-from .model import failure_summary, make_run, make_task, plain_message, safe_id
+from .model import (
+    awaiting_gates,
+    failure_summary,
+    make_run,
+    make_task,
+    plain_message,
+    safe_id,
+)
 
 RECORD = "_mlpipe_local"  # = localrun.run.RECORD (not imported: that module is heavy)
 LOG_CHUNK = 256 * 1024  # bytes of log per request; the UI asks again from the returned offset
@@ -309,6 +316,8 @@ class LocalRuns:
             message=message,
             links={"artifacts": str(run_dir)},
             tasks=task_list if with_tasks else [],
+            # a listing carries no tasks, but which gates wait (read from these same events)
+            awaiting=awaiting_gates(state, task_list),
         )
 
     def run_dir(self, root: Path, dag_id: str, run_id: str) -> Path:

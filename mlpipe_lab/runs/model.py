@@ -77,7 +77,10 @@ def make_run(
     message: str | None = None,
     links: dict[str, str] | None = None,
     tasks: list[dict[str, Any]] | None = None,
+    awaiting: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
+    """``awaiting``: the gates waiting for a decision (``awaiting_gates``); by default read from
+    ``tasks``, given separately where a listing carries no tasks."""
     return {
         "id": id,
         "kind": kind,
@@ -91,7 +94,24 @@ def make_run(
         "message": message or None,
         "links": dict(links or {}),
         "tasks": list(tasks or []),
+        "awaiting": list(awaiting if awaiting is not None else awaiting_gates(state, tasks or [])),
     }
+
+
+def awaiting_gates(run_state: str, tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``[{task_id, label, message}]`` for each approval gate of a running run that waits for a
+    decision (a run that is no longer running has nobody to answer it: none)."""
+    if run_state != "running":
+        return []
+    return [
+        awaiting_entry(t["task_id"], t.get("label"), (t.get("approval") or {}).get("message"))
+        for t in tasks
+        if t.get("state") == "awaiting_approval"
+    ]
+
+
+def awaiting_entry(task_id: str, label: str | None, message: str | None) -> dict[str, Any]:
+    return {"task_id": task_id, "label": label or task_id, "message": message or None}
 
 
 def failure_summary(tasks: list[dict[str, Any]]) -> str | None:

@@ -17,13 +17,15 @@ import {
   elapsed,
   failureReport,
   formatDuration,
+  gatesText,
   isRunActive,
   isTaskActive,
   sortRuns,
   startedText,
   statusKind,
   taskProgress,
-  tasksByNode
+  tasksByNode,
+  waitingGates
 } from '../runs/states';
 import type { IRun, IRunTask } from '../runs/types';
 
@@ -407,5 +409,58 @@ describe('start times', () => {
     expect(before).toMatch(/Mar|3/);
     expect(before).not.toMatch(/07$/);
     expect(startedText(null)).toBe('–');
+  });
+});
+
+describe('gates waiting in a collapsed run', () => {
+  const gate = {
+    task_id: 'approve',
+    label: 'Deploy?',
+    message: 'Deploy model churn?'
+  };
+
+  it("reads the runs list's awaiting, which comes without tasks", () => {
+    const listed = run({ awaiting: [gate], tasks: [] });
+    expect(waitingGates(listed)).toEqual([gate]);
+    expect(gatesText(waitingGates(listed))).toBe('Deploy?');
+    expect(waitingGates(run({ awaiting: [] }))).toEqual([]);
+    expect(gatesText([])).toBeNull();
+  });
+
+  it('names every waiting gate, by task id when it has no label', () => {
+    const two = [gate, { task_id: 'second', label: '', message: null }];
+    expect(gatesText(two)).toBe('Deploy?, second');
+  });
+
+  it("trusts awaiting over the tasks: a decided gate's run says none", () => {
+    const decided = run({
+      awaiting: [],
+      tasks: [task({ task_id: 'approve', state: 'awaiting_approval' })]
+    });
+    expect(waitingGates(decided)).toEqual([]);
+  });
+
+  it('reads the tasks of a run from a server without awaiting', () => {
+    const older = run({
+      tasks: [
+        task({ task_id: 'prep', state: 'success' }),
+        task({
+          task_id: 'approve',
+          label: 'Deploy?',
+          state: 'awaiting_approval',
+          message: 'Deploy model churn?',
+          approval: { message: 'Deploy model churn?', decision: null }
+        }),
+        task({ task_id: 'gate2', state: 'awaiting_approval' })
+      ]
+    });
+    expect(waitingGates(older)).toEqual([
+      gate,
+      { task_id: 'gate2', label: 'gate2', message: null }
+    ]);
+  });
+
+  it('keeps awaiting when a run is normalised', () => {
+    expect(normaliseRun(run({ awaiting: [gate] })).awaiting).toEqual([gate]);
   });
 });

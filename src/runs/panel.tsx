@@ -25,6 +25,7 @@ import {
   elapsed,
   failureReport,
   formatDuration,
+  gatesText,
   isRunActive,
   itemsProgress,
   runKey,
@@ -32,7 +33,8 @@ import {
   startedText,
   STATUS_LABELS,
   statusKind,
-  taskName
+  taskName,
+  waitingGates
 } from './states';
 import type { IRun, IRunTask } from './types';
 import { RunsListModel } from './runsModel';
@@ -476,6 +478,8 @@ function RunItem(props: {
   const report = failureReport(run);
   const active = isRunActive(run.state);
   const canRerun = !!run.pipeline || run.kind === 'airflow';
+  // also known collapsed: the runs list says which gates wait (Approve/Reject: expand)
+  const gates = waitingGates(run);
   return (
     <li
       className={`jp-MLPipe-RunItem${expanded ? ' jp-mod-expanded' : ''}`}
@@ -494,12 +498,22 @@ function RunItem(props: {
         <span className="jp-MLPipe-RunItem-caret">{expanded ? '▾' : '▸'}</span>
         <span className="jp-MLPipe-RunItem-dag">{run.dag_id}</span>
         <StatusBadge state={run.state} trans={trans} />
-        {awaitingApproval(run).length > 0 && (
+        {gates.length > 0 && (
           <span
-            className="jp-MLPipe-RunState jp-MLPipe-RunItem-attention"
-            data-status="awaiting_approval"
+            className="jp-MLPipe-RunItem-gate"
+            title={gates
+              .map(g => (g.message ? `${g.label}: ${g.message}` : g.label))
+              .join('\n')}
           >
-            {trans.__('awaits approval')}
+            <span
+              className="jp-MLPipe-RunState jp-MLPipe-RunItem-attention"
+              data-status="awaiting_approval"
+            >
+              {trans.__('awaits approval')}
+            </span>
+            <span className="jp-MLPipe-RunItem-gateLabel">
+              {gatesText(gates)}
+            </span>
           </span>
         )}
         <span className="jp-MLPipe-RunItem-when">

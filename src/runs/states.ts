@@ -9,7 +9,7 @@
  * report in words. UI-free, so it is tested on its own.
  */
 
-import type { IRun, IRunTask } from './types';
+import type { IRun, IRunGate, IRunTask } from './types';
 
 /** Run states after which nothing changes any more. */
 const FINAL_RUN_STATES = new Set(['success', 'failed', 'cancelled']);
@@ -129,6 +129,26 @@ export function isAwaitingApproval(task: IRunTask): boolean {
 /** The tasks of a run that wait for a decision. */
 export function awaitingApproval(run: IRun): IRunTask[] {
   return (run.tasks ?? []).filter(isAwaitingApproval);
+}
+
+/**
+ * The gates of a run that wait for a decision: the run's `awaiting` (the runs
+ * list has it without tasks), else read from its tasks (a server before it).
+ */
+export function waitingGates(run: IRun): IRunGate[] {
+  if (Array.isArray(run.awaiting)) {
+    return run.awaiting;
+  }
+  return awaitingApproval(run).map(task => ({
+    task_id: task.task_id,
+    label: taskName(task),
+    message: task.approval?.message || task.message || null
+  }));
+}
+
+/** The collapsed row's words for waiting gates: their labels, or null. */
+export function gatesText(gates: readonly IRunGate[]): string | null {
+  return gates.length ? gates.map(g => g.label || g.task_id).join(', ') : null;
 }
 
 /**

@@ -93,6 +93,21 @@ export interface IRun {
     [key: string]: unknown;
   };
   tasks: IRunTask[];
+  /**
+   * The approval gates that wait for a decision, also in the runs list
+   * (which carries no tasks); absent from servers before it, and empty for
+   * Airflow runs listed where Airflow cannot say it cheaply (openapi.yaml).
+   */
+  awaiting?: IRunGate[];
+}
+
+/** An approval gate that waits for a decision (`IRun.awaiting`). */
+export interface IRunGate {
+  task_id: string;
+  /** The gate node's label (its task id when it has none). */
+  label: string;
+  /** What it asks, parameters filled in. */
+  message: string | null;
 }
 
 /** Body of `POST runs`. */

@@ -143,6 +143,12 @@ for name, decision, comment in (("approved", "approve", "ship it"), ("rejected",
     # parking attempt's process end ("task state changed externally"): people take longer
     time.sleep(15)
     still = states(runs.get("gated_demo", run_id))
+    # the runs list says which run waits, with one request for all runs' gates (not one per run)
+    paths = []
+    real_request = runs.client.request
+    runs.client.request = lambda *a, **k: (paths.append(a[1]), real_request(*a, **k))[1]
+    listed = {r["id"]: r["awaiting"] for r in runs.list("gated_demo")}
+    del runs.client.request
     errors = {
         "not_a_gate": error(runs.decide, "gated_demo", run_id, "before", decision, None),
         "unknown": error(runs.decide, "gated_demo", run_id, "nope", decision, None),
@@ -151,10 +157,13 @@ for name, decision, comment in (("approved", "approve", "ship it"), ("rejected",
     errors["twice"] = error(runs.decide, "gated_demo", run_id, "approve", decision, None)
     final = until(run_id, lambda r: r["state"] in ("success", "failed"), "no end")
     final_gate = next(t for t in final["tasks"] if t["task_id"] == "approve")
+    listed_after = {r["id"]: r["awaiting"] for r in runs.list("gated_demo")}
     out[name] = {
         "waiting": {"run": waiting["state"], "tasks": states(waiting), "gate": gate},
         "still": still,
         "errors": errors,
+        "listed": {"mine": listed.get(run_id), "others": [v for k, v in listed.items()
+                   if k != run_id], "paths": paths, "after": listed_after.get(run_id)},
         "decided_state": next(t["state"] for t in decided["tasks"] if t["task_id"] == "approve"),
         "final": {"run": final["state"], "tasks": states(final), "gate": final_gate},
     }
@@ -211,6 +220,14 @@ def test_gate_waits_then_approve_runs_downstream_and_reject_skips_it(tmp_path):
         assert r["errors"]["twice"][0] == 409 and "'approve'" in r["errors"]["twice"][1]
         assert r["final"]["run"] == "success"
         assert r["final"]["tasks"]["before"] == "success"
+        # listed: the waiting run names its gate; finished ones none; once decided, none
+        (gate,) = r["listed"]["mine"]
+        assert gate["task_id"] == "approve" and gate["message"] == f"Deploy churn-{name}?"
+        assert all(a == [] for a in r["listed"]["others"]) and r["listed"]["after"] == []
+        assert [p for p in r["listed"]["paths"] if "hitl" in p.lower()] == [
+            "/dags/gated_demo/dagRuns/~/hitlDetails"
+        ]
+        assert len(r["listed"]["paths"]) == 2, r["listed"]["paths"]  # the runs, the gates
     approved, rejected = result["approved"]["final"], result["rejected"]["final"]
     assert approved["tasks"]["approve"] == "success" and approved["tasks"]["after"] == "success"
     assert approved["gate"]["approval"]["decision"] == "approve"

@@ -312,9 +312,26 @@ test('branch and approval gate: build, run locally, approve; reject from the Run
   const panel = page.locator('#mlpipe-lab-runs');
   const item = panel.locator(`.jp-MLPipe-RunItem[data-run-id="${runId}"]`);
   await expect(item).toBeVisible({ timeout: 20_000 });
-  if (!((await item.getAttribute('class')) ?? '').includes('jp-mod-expanded')) {
+  if (((await item.getAttribute('class')) ?? '').includes('jp-mod-expanded')) {
     await item.locator('.jp-MLPipe-RunItem-summary').click();
   }
+  // collapsed, the runs list alone says this run waits, and at which gate
+  await expect(item).not.toHaveClass(/jp-mod-expanded/);
+  const rowGate = item.locator('.jp-MLPipe-RunItem-gate');
+  await expect(
+    rowGate.locator('.jp-MLPipe-RunState[data-status="awaiting_approval"]')
+  ).toHaveText('awaits approval', { timeout: 20_000 });
+  await expect(rowGate.locator('.jp-MLPipe-RunItem-gateLabel')).toHaveText(
+    'Approval gate'
+  );
+  const noSideways = await panel.evaluate(el =>
+    [el, ...el.querySelectorAll('.jp-MLPipe-RunList, .jp-MLPipe-RunItem')].every(
+      e => e.scrollWidth <= e.clientWidth + 1
+    )
+  );
+  expect(noSideways).toBe(true);
+  await screenshots(page, 'control-flow-runs-collapsed');
+  await item.locator('.jp-MLPipe-RunItem-summary').click();
   // once its tasks are read, the run says it waits for someone
   await expect(item.locator('.jp-MLPipe-RunItem-attention')).toHaveText(
     'awaits approval'
@@ -355,6 +372,7 @@ test('branch and approval gate: build, run locally, approve; reject from the Run
     { timeout: 30_000 }
   );
   await expect(item.locator('.jp-MLPipe-Decision')).toHaveCount(0);
+  await expect(item.locator('.jp-MLPipe-RunItem-gate')).toHaveCount(0);
 });
 
 test('fan-out: a list parameter in the pipeline form, the node runs once per item, items done on its badge', async ({
