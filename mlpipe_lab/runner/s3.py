@@ -49,6 +49,10 @@ READ_TIMEOUT = 120.0
 # Objects above this size are uploaded in parts (S3 refuses single PUTs above 5 GiB).
 MULTIPART_THRESHOLD = 256 * CHUNK
 PART_SIZE = 64 * CHUNK
+# Bounds on what a server can make the client hold: answers read into memory (error bodies,
+# listings, get_bytes' small objects; streamed downloads are not bounded), header lines.
+MAX_MEMORY_BODY = 64 * CHUNK
+MAX_HEADERS = 100
 
 
 CREDENTIAL_CODES = {
@@ -246,6 +250,12 @@ class HTTPError(Exception):
 # the runner, before the user's code (docs/benchmarks.md). One request per connection.
 
 
+def _decimal(text: str) -> int | None:
+    """An ASCII decimal number (str.isdigit also accepts '²', which int() refuses)."""
+    text = text.strip()
+    return int(text) if text.isascii() and text.isdigit() else None
+
+
 def _connect(url: urllib.parse.SplitResult, timeout: float) -> socket.socket:
     host = url.hostname or ""
     if url.scheme not in ("http", "https"):
@@ -305,15 +315,16 @@ class _Response:
             if not line:
                 raise HTTPError("the server closed the connection without an answer")
             parts = line.decode("latin-1").split(None, 2)
-            if len(parts) < 2 or not parts[0].startswith("HTTP/") or not parts[1].isdigit():
+            status = _decimal(parts[1]) if len(parts) >= 2 else None
+            if status is None or not parts[0].startswith("HTTP/"):
                 raise HTTPError(f"not an HTTP answer: {line[:60]!r}")
-            self.status = int(parts[1])
+            self.status = status
             self.headers = self._headers()
             if not 100 <= self.status < 200:
                 break  # 1xx (100 Continue): its headers read, the real answer follows
         self.chunked = "chunked" in self.headers.get("transfer-encoding", "").lower()
         length = self.headers.get("content-length")
-        self.left: int | None = int(length) if length and length.strip().isdigit() else None
+        self.left: int | None = _decimal(length) if length else None
         if method == "HEAD" or self.status in (204, 304):
             self.chunked, self.left = False, 0
         self.chunk_left = 0
@@ -321,18 +332,28 @@ class _Response:
 
     def _headers(self) -> dict[str, str]:
         out: dict[str, str] = {}
-        while True:
+        for _ in range(MAX_HEADERS + 1):
             line = self.fp.readline(65537)
             if line in (b"\r\n", b"\n", b""):
                 return out
             name, _, value = line.decode("latin-1").partition(":")
             name, value = name.strip().lower(), value.strip()
             out[name] = f"{out[name]}, {value}" if name in out else value
+        raise HTTPError(f"too many header lines in the answer (more than {MAX_HEADERS})")
 
     def _exact(self, n: int) -> bytes:
         data = self.fp.read(n)
         if len(data) < n:
             raise HTTPError(f"the answer ended early ({len(data)} of {n} more bytes)")
+        return data
+
+    def read_all(self, limit: int) -> bytes:
+        """The whole body, into memory: at most ``limit`` bytes, else HTTPError."""
+        if self.left is not None and self.left > limit:
+            raise HTTPError(f"the answer is longer than {limit} bytes ({self.left} announced)")
+        data = self.read(limit + 1)
+        if len(data) > limit or not self.done and self.read(1):
+            raise HTTPError(f"the answer is longer than {limit} bytes")
         return data
 
     def read(self, size: int = -1) -> bytes:
@@ -343,10 +364,11 @@ class _Response:
             while size < 0 or len(out) < size:
                 if self.chunk_left == 0:
                     line = self.fp.readline(65537)
-                    try:
-                        self.chunk_left = int(line.split(b";")[0].strip() or b"x", 16)
-                    except ValueError:
-                        raise HTTPError(f"a bad chunk size: {line[:40]!r}") from None
+                    size_text = line.split(b";")[0].strip()
+                    # hex digits only: int() would take '-1' (a read to the end) or '+1', '0x1'
+                    if not size_text or size_text.strip(b"0123456789abcdefABCDEF"):
+                        raise HTTPError(f"a bad chunk size: {line[:40]!r}")
+                    self.chunk_left = int(size_text, 16)
                     if self.chunk_left == 0:
                         self._headers()  # trailers
                         self.done = True
@@ -399,8 +421,7 @@ def _request(
                 got = response.headers
                 if status >= 500 or status == 429:
                     last = f"HTTP {status}"
-                    response.read()
-                    continue
+                    continue  # the connection is closed, its body unread
                 if sink is not None and status in (200, 206):
                     while True:
                         chunk = response.read(CHUNK)
@@ -408,7 +429,7 @@ def _request(
                             break
                         sink.write(chunk)
                     return status, got, b""
-                return status, got, response.read()
+                return status, got, response.read_all(MAX_MEMORY_BODY)
             finally:
                 sock.close()
         except (OSError, HTTPError) as exc:
