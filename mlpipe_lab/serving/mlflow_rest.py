@@ -16,6 +16,7 @@ mlflow client; :mod:`.registry` falls back to it when it is installed.
 from __future__ import annotations
 
 import base64
+import http.client
 import json
 import os
 import shutil
@@ -57,27 +58,56 @@ def _context() -> ssl.SSLContext | None:
     return ssl.create_default_context(cafile=cert) if cert else None
 
 
-def _headers() -> dict[str, str]:
+def _headers(userinfo: tuple[str, str] | None = None) -> dict[str, str]:
+    """The environment's credentials, else those of the tracking URI (user:password@)."""
     token = os.environ.get("MLFLOW_TRACKING_TOKEN")
     if token:
         return {"Authorization": f"Bearer {token}"}
     user = os.environ.get("MLFLOW_TRACKING_USERNAME")
-    if user:
-        pair = f"{user}:{os.environ.get('MLFLOW_TRACKING_PASSWORD', '')}".encode()
-        return {"Authorization": "Basic " + base64.b64encode(pair).decode()}
+    pair = (user, os.environ.get("MLFLOW_TRACKING_PASSWORD", "")) if user else userinfo
+    if pair:
+        raw = ":".join(pair).encode()
+        return {"Authorization": "Basic " + base64.b64encode(raw).decode()}
     return {}
+
+
+class _SameOriginAuth(urllib.request.HTTPRedirectHandler):
+    """urllib sends every header to wherever a redirect points: the credentials go only to the
+    scheme, host and port they were given for."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        new = super().redirect_request(req, fp, code, msg, headers, newurl)
+        if new is not None:
+            old, to = urllib.parse.urlsplit(req.full_url), urllib.parse.urlsplit(new.full_url)
+            if (old.scheme, old.netloc) != (to.scheme, to.netloc):
+                new.remove_header("Authorization")
+        return new
 
 
 class Client:
     def __init__(self, tracking_uri: str, timeout: float = TIMEOUT):
-        self.base = tracking_uri.rstrip("/")
+        # user:password@ in the URI is MLflow's basic auth too; kept out of self.base, which
+        # messages show
+        parts = urllib.parse.urlsplit(tracking_uri.rstrip("/"))
+        self.userinfo: tuple[str, str] | None = None
+        if parts.username is not None:
+            self.userinfo = (
+                urllib.parse.unquote(parts.username),
+                urllib.parse.unquote(parts.password or ""),
+            )
+            parts = parts._replace(netloc=parts.netloc.rpartition("@")[2])
+        self.base = urllib.parse.urlunsplit(parts)
         self.timeout = timeout
 
     def _open(self, path: str, query: dict[str, str] | None = None):
         url = self.base + path + ("?" + urllib.parse.urlencode(query) if query else "")
-        req = urllib.request.Request(url, headers={"Accept": "application/json", **_headers()})
+        headers = {"Accept": "application/json", **_headers(self.userinfo)}
+        req = urllib.request.Request(url, headers=headers)
+        opener = urllib.request.build_opener(
+            urllib.request.HTTPSHandler(context=_context()), _SameOriginAuth
+        )
         try:
-            return urllib.request.urlopen(req, timeout=self.timeout, context=_context())
+            return opener.open(req, timeout=self.timeout)
         except urllib.error.HTTPError as exc:
             body = exc.read().decode("utf-8", "replace")
             try:
@@ -87,7 +117,7 @@ class Client:
             if isinstance(doc, dict) and doc.get("message"):
                 raise RestError(str(doc["message"]), str(doc.get("error_code") or "")) from None
             raise RestError(f"{url}: HTTP {exc.code} {body[:300]}".strip()) from None
-        except (OSError, urllib.error.URLError) as exc:
+        except (OSError, urllib.error.URLError, http.client.HTTPException) as exc:
             reason = getattr(exc, "reason", exc)
             raise RestError(
                 f"cannot reach the MLflow tracking server {self.base}: {reason}"

@@ -1,0 +1,79 @@
+"""The serve tasks' MLflow REST client keeps the tracking server's credentials to that server:
+never in an error message (a tracking URI with user:password), never sent to another host a
+redirect names. Plain http.server on 127.0.0.1, stopped after each test."""
+
+from __future__ import annotations
+
+import http.server
+import threading
+
+import pytest
+
+from mlpipe_lab.serving import mlflow_rest
+
+
+class Server:
+    def __init__(self, handle):
+        seen = self.seen = []
+
+        class H(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                seen.append(dict(self.headers))
+                handle(self)
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.url = f"http://127.0.0.1:{self.httpd.server_port}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def answer(status: int, body: bytes = b"", **headers: str):
+    def handle(h):
+        h.send_response(status)
+        for k, v in headers.items():
+            h.send_header(k.replace("_", "-"), v)
+        h.send_header("Content-Length", str(len(body)))
+        h.end_headers()
+        h.wfile.write(body)
+
+    return handle
+
+
+@pytest.fixture(autouse=True)
+def no_env_credentials(monkeypatch):
+    for name in ("MLFLOW_TRACKING_TOKEN", "MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_credentials_in_the_tracking_uri_are_used_and_never_said():
+    with Server(answer(502, b"bad gateway")) as server:
+        uri = server.url.replace("http://", "http://alice:s3cret@")
+        with pytest.raises(mlflow_rest.RestError) as err:
+            mlflow_rest.Client(uri).check_version("m", "1")
+        assert server.seen[0].get("Authorization") == "Basic YWxpY2U6czNjcmV0"
+    assert "s3cret" not in str(err.value)
+    assert "HTTP 502" in str(err.value)
+    with pytest.raises(mlflow_rest.RestError) as err:  # nothing listens on port 9
+        mlflow_rest.Client("http://alice:s3cret@127.0.0.1:9").check_version("m", "1")
+    assert "s3cret" not in str(err.value)
+    assert "127.0.0.1:9" in str(err.value)
+
+
+def test_a_redirect_to_another_host_gets_no_credentials(monkeypatch):
+    monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", "tok-s3cret")
+    with Server(answer(200, b"{}", Content_Type="application/json")) as other:
+        with Server(answer(302, Location=other.url + "/elsewhere")) as tracking:
+            mlflow_rest.Client(tracking.url).check_version("m", "1")
+            assert tracking.seen[0].get("Authorization") == "Bearer tok-s3cret"
+        assert len(other.seen) == 1
+        assert "Authorization" not in other.seen[0]
