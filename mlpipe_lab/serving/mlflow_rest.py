@@ -30,6 +30,7 @@ from typing import Any
 API = "/api/2.0/mlflow"
 ARTIFACTS_API = "/api/2.0/mlflow-artifacts/artifacts"
 TIMEOUT = 60.0
+MAX_JSON = 16 << 20  # a registry or listing answer; more is no MLflow answer
 
 
 class RestError(ValueError):
@@ -123,10 +124,24 @@ class Client:
                 f"cannot reach the MLflow tracking server {self.base}: {reason}"
             ) from None
 
+    def _read(self, resp: Any, what: str) -> bytes:
+        """A JSON answer's body: bounded, and a broken connection a RestError line."""
+        try:
+            data = resp.read(MAX_JSON + 1)
+            left = getattr(resp, "length", None)  # read(n) returns a short body without a word
+            if left and len(data) <= MAX_JSON:
+                raise http.client.IncompleteRead(data, left)
+        except (OSError, http.client.HTTPException) as exc:
+            raise RestError(f"{self.base}: reading the answer to {what} failed: {exc}") from None
+        if len(data) > MAX_JSON:
+            raise RestError(f"{self.base}: the answer to {what} is longer than {MAX_JSON} bytes")
+        return data
+
     def get(self, path: str, **query: str) -> dict[str, Any]:
         with self._open(API + path, query) as resp:
+            body = self._read(resp, path)  # a RestError is a ValueError: read outside the try
             try:
-                doc = json.loads(resp.read())
+                doc = json.loads(body)
             except ValueError:
                 raise RestError(f"{self.base}{API}{path}: the answer is not JSON") from None
         return doc if isinstance(doc, dict) else {}
@@ -174,8 +189,9 @@ class Client:
     def _download_tree(self, root: str, rel: str, dst: Path) -> None:
         path = f"{root}/{rel}".strip("/")
         with self._open(ARTIFACTS_API, {"path": path}) as resp:
+            body = self._read(resp, path)
             try:
-                files = json.loads(resp.read()).get("files") or []
+                files = json.loads(body).get("files") or []
             except (ValueError, AttributeError):
                 raise RestError(f"{self.base}: listing {path} did not answer JSON") from None
         if not files:

@@ -77,3 +77,16 @@ def test_a_redirect_to_another_host_gets_no_credentials(monkeypatch):
             assert tracking.seen[0].get("Authorization") == "Bearer tok-s3cret"
         assert len(other.seen) == 1
         assert "Authorization" not in other.seen[0]
+
+
+def test_an_answer_cut_short_is_one_line():
+    def cut(h):
+        h.send_response(200)
+        h.send_header("Content-Length", "1000")
+        h.end_headers()
+        h.wfile.write(b'{"model_version": ')
+        h.close_connection = True
+
+    with Server(cut) as server:
+        with pytest.raises(mlflow_rest.RestError, match="reading the answer to .* failed"):
+            mlflow_rest.Client(server.url).check_version("m", "1")
