@@ -33,6 +33,7 @@ FIELD_MANAGER = "mlpipe-lab"
 APPLY_CONTENT_TYPE = "application/apply-patch+yaml"
 SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 TIMEOUT = 60.0
+MAX_BODY = 64 << 20  # an answer read into memory (a pod list of a big namespace fits)
 
 
 class KubeError(RuntimeError):
@@ -112,7 +113,7 @@ class Api:
             try:
                 conn.request(method, target, body=data, headers=headers)
                 resp = conn.getresponse()
-                raw = resp.read()
+                raw = resp.read(MAX_BODY + 1)
             finally:
                 conn.close()
         except (OSError, http.client.HTTPException) as exc:
@@ -120,6 +121,8 @@ class Api:
             raise KubeError(
                 f"{method} {path}: cannot reach the API server {where}: {exc}"
             ) from None
+        if len(raw) > MAX_BODY:
+            raise KubeError(f"{method} {path}: the answer is longer than {MAX_BODY} bytes")
         if resp.status >= 400:
             raise ApiStatus(_api_message(method, path, resp.status, resp.reason, raw), resp.status)
         try:
@@ -168,12 +171,17 @@ def in_cluster_api(env: dict[str, str] | None = None, folder: str = SERVICE_ACCO
     )
 
 
-def _data_file(text: str, what: str) -> str:
-    """A kubeconfig's *-data value (base64 PEM) as a private temporary file (ssl reads files)."""
+def _b64(text: str, what: str) -> bytes:
     try:
-        data = base64.b64decode(text)
+        return base64.b64decode(text)
     except ValueError:
         raise KubeError(f"kubeconfig: {what} is not base64") from None
+
+
+def _data_file(text: str, what: str) -> str:
+    """A kubeconfig's *-data value (base64 PEM) as a private temporary file (ssl reads files);
+    the caller removes it once loaded."""
+    data = _b64(text, what)
     fd, path = tempfile.mkstemp(prefix="mlpipe-kube-", suffix=".pem")
     with os.fdopen(fd, "wb") as fh:
         fh.write(data)
@@ -212,11 +220,14 @@ def kubeconfig_api(path: str, context: str | None = None) -> Api:
     ca_data = cluster.get("certificate-authority-data")
     tls = None
     if str(cluster.get("server", "")).startswith("https"):
-        tls = _tls(
-            rel(ca_file) if ca_file else None,
-            base64.b64decode(ca_data).decode() if ca_data else None,
-            bool(cluster.get("insecure-skip-tls-verify")),
-        )
+        try:
+            tls = _tls(
+                rel(ca_file) if ca_file else None,
+                _b64(ca_data, "certificate-authority-data").decode("latin-1") if ca_data else None,
+                bool(cluster.get("insecure-skip-tls-verify")),
+            )
+        except (OSError, ssl.SSLError) as exc:
+            raise KubeError(f"kubeconfig {path}: the certificate authority: {exc}") from None
         cert = user.get("client-certificate") or (
             _data_file(user["client-certificate-data"], "client-certificate-data")
             if user.get("client-certificate-data")
@@ -227,11 +238,20 @@ def kubeconfig_api(path: str, context: str | None = None) -> Api:
             if user.get("client-key-data")
             else None
         )
-        if cert:
-            try:
+        # inline key and certificate: on disk only while ssl loads them
+        temporary = [
+            f
+            for f, inline in ((cert, "client-certificate"), (key, "client-key"))
+            if f and not user.get(inline)
+        ]
+        try:
+            if cert:
                 tls.load_cert_chain(rel(cert), rel(key) if key else None)
-            except (OSError, ssl.SSLError) as exc:
-                raise KubeError(f"kubeconfig {path}: the client certificate: {exc}") from None
+        except (OSError, ssl.SSLError) as exc:
+            raise KubeError(f"kubeconfig {path}: the client certificate: {exc}") from None
+        finally:
+            for name in temporary:
+                os.unlink(name)
     basic = (user["username"], user.get("password") or "") if user.get("username") else None
     return Api(
         str(cluster.get("server") or ""),
