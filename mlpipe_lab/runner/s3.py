@@ -585,6 +585,9 @@ class S3Client:
             if "://" not in endpoint:
                 endpoint = "https://" + endpoint
             parts = urllib.parse.urlsplit(endpoint)
+            # user:password@ is no S3 credential (requests are signed): never sent nor said
+            parts = parts._replace(netloc=parts.netloc.rpartition("@")[2])
+            endpoint = urllib.parse.urlunsplit(parts)
             self.base = f"{parts.scheme}://{parts.netloc}"
             self.path_prefix = parts.path.rstrip("/") + "/" + _quote(bucket)
             self.host = parts.netloc

@@ -121,3 +121,19 @@ def test_digits_that_are_not_ascii_are_not_a_traceback(head):
             assert client(server).get_bytes("k") == b""
         except S3Error as exc:
             assert "not an HTTP answer" in str(exc)
+
+
+def test_user_info_in_the_endpoint_is_never_said_nor_sent():
+    # S3 authenticates by signature; user:password@ in the endpoint URL is no credential
+    with pytest.raises(S3Error) as err:
+        s3.S3Client("b", "http://alice:s3cret@127.0.0.1:9").get_bytes("k")
+    assert "s3cret" not in str(err.value)
+    assert "127.0.0.1:9" in str(err.value)
+
+    def answer(conn):
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+
+    with Hostile(answer) as server:
+        c = s3.S3Client("b", f"http://alice:s3cret@127.0.0.1:{server.port}")
+        assert c.host == f"127.0.0.1:{server.port}"
+        assert c.get_bytes("k") == b"ok"
