@@ -208,7 +208,18 @@ class Client:
             target.parent.mkdir(parents=True, exist_ok=True)
             quoted = urllib.parse.quote(f"{root}/{child}".strip("/"))
             with self._open(f"{ARTIFACTS_API}/{quoted}") as resp, target.open("wb") as out:
-                shutil.copyfileobj(resp, out, 1 << 20)
+                try:
+                    shutil.copyfileobj(resp, out, 1 << 20)
+                    # read(n) ends early without a word when the connection does
+                    left = getattr(resp, "length", None)
+                    short = f"{left} bytes missing" if left else ""
+                except (OSError, http.client.HTTPException) as exc:
+                    short = str(exc)
+            if short:
+                target.unlink(missing_ok=True)
+                raise RestError(
+                    f"{self.base}: the download of artifact {root}/{child} was cut short ({short})"
+                )
 
 
 def _download_s3(bucket: str, prefix: str, dst: Path, uri: str) -> Path:

@@ -90,3 +90,20 @@ def test_an_answer_cut_short_is_one_line():
     with Server(cut) as server:
         with pytest.raises(mlflow_rest.RestError, match="reading the answer to .* failed"):
             mlflow_rest.Client(server.url).check_version("m", "1")
+
+
+def test_an_artifact_cut_short_is_not_a_truncated_file(tmp_path):
+    def handle(h):
+        if "artifacts?" in h.path:  # the listing
+            body = b'{"files": [{"path": "model/MLmodel", "is_dir": false}]}'
+            answer(200, body, Content_Type="application/json")(h)
+            return
+        h.send_response(200)
+        h.send_header("Content-Length", "1000")
+        h.end_headers()
+        h.wfile.write(b"flavors: {")
+        h.close_connection = True
+
+    with Server(handle) as server:
+        with pytest.raises(mlflow_rest.RestError, match="cut short"):
+            mlflow_rest.Client(server.url).download("mlflow-artifacts:/model", tmp_path / "dl")
