@@ -167,6 +167,23 @@ class ServePlanner:
                 )
         else:
             result = pl.text(str(uri), node, CP + "tracking_uri")
+            from ..serving.spec import _CREDENTIALS_IN_URL
+
+            if (
+                pl.s.type != "local"
+                and not props.get("tracking_uri")
+                and _CREDENTIALS_IN_URL.match(str(uri))
+            ):
+                # the node's own URI is checked with its spec; this one is a task argument too
+                pl.error(
+                    "plain-secret",
+                    f"The MLflow tracking URI of runtime configuration '{pl.s.name}' contains "
+                    "credentials, which would be written into the DAG file; remove them and give "
+                    "them as MLFLOW_TRACKING_USERNAME/MLFLOW_TRACKING_PASSWORD (or "
+                    "MLFLOW_TRACKING_TOKEN) from a Kubernetes secret.",
+                    node=node,
+                    path=CP + "tracking_uri",
+                )
         self._uris[key] = result
         return result
 

@@ -79,6 +79,10 @@ BASE = pipeline(
 SERVE = sf.serve_pipeline("kserve")
 SERVE_NO_URI = copy.deepcopy(SERVE)
 SERVE_NO_URI["pipelines"][0]["nodes"][1]["app_data"]["component_parameters"].pop("tracking_uri")
+SERVE_URI_SECRET = copy.deepcopy(SERVE)  # the URI is a task argument: the password in the DAG
+SERVE_URI_SECRET["pipelines"][0]["nodes"][1]["app_data"]["component_parameters"]["tracking_uri"] = (
+    "https://bob:hunter2@mlflow.example.com"
+)
 
 # Each fault the issue lists (valid in the editor, refused by export), with where it must be shown.
 FAULTS = {
@@ -126,6 +130,16 @@ FAULTS = {
         cc.CONFIG,
         ("error", "serve", "component_parameters/tracking_uri", "serve"),
     ),
+    "credentials in the serve node's tracking URI": (
+        SERVE_URI_SECRET,
+        cc.CONFIG,
+        ("error", "serve", "component_parameters/tracking_uri", "plain-secret"),
+    ),
+    "credentials in the runtime configuration's tracking URI": (
+        SERVE_NO_URI,
+        {**cc.CONFIG, "mlflow": {"tracking_uri": "http://bob:hunter2@mlflow:5000"}},
+        ("error", "serve", "component_parameters/tracking_uri", "plain-secret"),
+    ),
     "a deployment the serve node's dry-run refuses": (  # the namespace comes from the runtime
         sf.serve_pipeline("seldon-v2"),
         {**cc.CONFIG, "kubernetes": {**cc.CONFIG["kubernetes"], "namespace": "Not_A_Namespace"}},
@@ -156,6 +170,15 @@ def test_validation_reports_what_export_refuses_located_by_node_and_field(fault)
     shown = reported(doc, config)
     assert where in shown, shown
     assert refused(doc, config) == shown  # the same problems, no more, no less
+
+
+def test_credentials_in_the_runtime_tracking_uri_are_refused_where_a_dag_file_is_written():
+    uri = {"mlflow": {"tracking_uri": "http://bob:hunter2@mlflow:5000"}}
+    where = ("error", "serve", "component_parameters/tracking_uri", "plain-secret")
+    worker = {**cc.CONFIG, "airflow": {"execution_mode": "local-worker"}, **uri}
+    assert where in refused(SERVE_NO_URI, worker)  # the package step's argument
+    local = {**LOCAL, **uri}  # a local run writes no DAG file
+    assert where not in refused(SERVE_NO_URI, local)
 
 
 def test_a_valid_pipeline_compiles_for_that_runtime_only():
