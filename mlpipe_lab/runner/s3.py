@@ -442,6 +442,8 @@ def _request(
             last = f"{type(exc).__name__}: {reason}" if not isinstance(reason, str) else reason
             ssl = sys.modules.get("ssl")  # imported by _connect for https
             if ssl is not None and isinstance(exc, ssl.SSLCertVerificationError):
+                # the reason alone (CERTIFICATE_VERIFY_FAILED) does not say what is wrong
+                last = f"TLS certificate verify failed: {exc.verify_message}"
                 break
     raise S3Error(f"cannot reach {what}: {last}", "Connection")
 

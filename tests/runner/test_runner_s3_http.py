@@ -4,7 +4,10 @@ when the answer is already known to be wrong."""
 
 from __future__ import annotations
 
+import shutil
 import socket
+import ssl
+import subprocess
 import threading
 import time
 
@@ -17,8 +20,8 @@ from mlpipe_lab.runner.errors import S3Error
 class Hostile:
     """Answers every connection with ``answer(conn)``; stops after ``max_seconds``."""
 
-    def __init__(self, answer, max_seconds: float = 30.0):
-        self.answer = answer
+    def __init__(self, answer, max_seconds: float = 30.0, read_request: bool = True):
+        self.answer, self.read_request = answer, read_request
         self.sock = socket.create_server(("127.0.0.1", 0))
         self.sock.settimeout(0.2)
         self.port = self.sock.getsockname()[1]
@@ -35,7 +38,8 @@ class Hostile:
             with conn:
                 conn.settimeout(5)
                 try:
-                    conn.recv(65536)  # the request (small: a GET)
+                    if self.read_request:
+                        conn.recv(65536)  # the request (small: a GET)
                     self.answer(conn)
                 except OSError:
                     pass
@@ -137,3 +141,34 @@ def test_user_info_in_the_endpoint_is_never_said_nor_sent():
         c = s3.S3Client("b", f"http://alice:s3cret@127.0.0.1:{server.port}")
         assert c.host == f"127.0.0.1:{server.port}"
         assert c.get_bytes("k") == b"ok"
+
+
+@pytest.mark.skipif(not shutil.which("openssl"), reason="needs openssl")
+def test_https_checks_the_certificate_and_its_name(tmp_path, monkeypatch):
+    key, crt = tmp_path / "k.pem", tmp_path / "c.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=store", "-addext", "subjectAltName=DNS:store.elsewhere.example",
+         "-keyout", str(key), "-out", str(crt)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(str(crt), str(key))
+
+    def answer(conn):
+        try:
+            with ctx.wrap_socket(conn, server_side=True) as tls:
+                tls.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        except (OSError, ssl.SSLError):
+            pass
+
+    monkeypatch.setattr(s3, "RETRIES", 3)
+    with Hostile(answer, read_request=False) as server:
+        c = s3.S3Client("b", f"https://127.0.0.1:{server.port}")
+        with pytest.raises(S3Error, match="certificate verify failed: self.signed"):
+            c.get_bytes("k")  # an unknown issuer
+        monkeypatch.setenv("SSL_CERT_FILE", str(crt))  # trusted now, but named for another host
+        with pytest.raises(
+            S3Error, match="certificate verify failed: (IP address|Hostname) mismatch"
+        ):
+            c.get_bytes("k")
