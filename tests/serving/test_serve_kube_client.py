@@ -129,3 +129,12 @@ def test_certificate_authority_data_that_is_not_base64_is_one_line(tmp_path):
     (tmp_path / "config").write_text(yaml.safe_dump(doc))
     with pytest.raises(kube.KubeError, match="certificate-authority-data"):
         kube.kubeconfig_api(path)
+
+
+def test_a_broken_kubeconfig_is_one_line_without_its_text(tmp_path):
+    path = tmp_path / "config"
+    path.write_text("users:\n- name: u\n  user:\n    token: s3cretTOKEN: x\n")
+    with pytest.raises(kube.KubeError) as err:
+        kube.kubeconfig_api(str(path))
+    assert "s3cret" not in str(err.value) and "\n" not in str(err.value)
+    assert "line 4" in str(err.value)

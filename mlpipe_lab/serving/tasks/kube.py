@@ -194,8 +194,14 @@ def kubeconfig_api(path: str, context: str | None = None) -> Api:
 
     try:
         doc = safe_load(Path(path).read_text()) or {}
-    except (OSError, YAMLError) as exc:
-        raise KubeError(f"cannot read the kubeconfig {path}: {exc}") from None
+    except OSError as exc:
+        raise KubeError(f"cannot read the kubeconfig {path}: {exc.strerror or exc}") from None
+    except YAMLError as exc:
+        # str(exc) quotes the broken line, which may be a token: the problem and where only
+        mark = getattr(exc, "problem_mark", None)
+        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or "not YAML"
+        raise KubeError(f"cannot read the kubeconfig {path}: {problem}{at}") from None
     base = Path(path).resolve().parent
 
     def named(section: str, name: str) -> dict:
