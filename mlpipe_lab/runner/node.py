@@ -457,6 +457,8 @@ class NodeRun:
         except (UnicodeDecodeError, ValueError) as exc:
             reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise NodeFailure(f"its {RESULT_FILE} is not JSON ({reason})") from None
+        except RecursionError:  # 64 KiB of '[' parses no deeper than Python recurses
+            raise NodeFailure(f"its {RESULT_FILE} is not JSON (nested too deeply)") from None
 
     def cached_result(self) -> Any:
         manifest = self.cached_manifest or {}

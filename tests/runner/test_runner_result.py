@@ -76,6 +76,10 @@ def test_no_result_arguments_no_result(store):
             "open('mlpipe-result.json', 'w').write('\"' + 'x' * 70000 + '\"')\n",
             "its mlpipe-result.json is 70002 bytes; a result is at most 65536 bytes of JSON",
         ),
+        (  # small, but nested deeper than Python's JSON reader recurses
+            "open('mlpipe-result.json', 'w').write('[' * 30000 + ']' * 30000)\n",
+            "its mlpipe-result.json is not JSON (nested too deeply)",
+        ),
     ],
 )
 def test_what_is_not_a_result_fails_in_one_line(store, source, words):
