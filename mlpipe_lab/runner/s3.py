@@ -53,6 +53,7 @@ PART_SIZE = 64 * CHUNK
 # listings, get_bytes' small objects; streamed downloads are not bounded), header lines.
 MAX_MEMORY_BODY = 64 * CHUNK
 MAX_HEADERS = 100
+MAX_INTERIM = 10  # 1xx answers before the real one
 
 
 CREDENTIAL_CODES = {
@@ -310,7 +311,7 @@ class _Response:
 
     def __init__(self, sock: socket.socket, method: str):
         self.fp = sock.makefile("rb")
-        while True:
+        for _ in range(MAX_INTERIM + 1):
             line = self.fp.readline(65537)
             if not line:
                 raise HTTPError("the server closed the connection without an answer")
@@ -322,6 +323,8 @@ class _Response:
             self.headers = self._headers()
             if not 100 <= self.status < 200:
                 break  # 1xx (100 Continue): its headers read, the real answer follows
+        else:
+            raise HTTPError(f"more than {MAX_INTERIM} interim (1xx) answers and no real one")
         self.chunked = "chunked" in self.headers.get("transfer-encoding", "").lower()
         length = self.headers.get("content-length")
         self.left: int | None = _decimal(length) if length else None

@@ -172,3 +172,13 @@ def test_https_checks_the_certificate_and_its_name(tmp_path, monkeypatch):
             S3Error, match="certificate verify failed: (IP address|Hostname) mismatch"
         ):
             c.get_bytes("k")
+
+
+def test_endless_interim_answers_are_refused():
+    def answer(conn):
+        for _ in range(5000):  # 100 Continue after 100 Continue: the real answer never comes
+            conn.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
+
+    with Hostile(answer) as server:
+        with pytest.raises(S3Error, match="interim"):
+            client(server).get_bytes("k")
