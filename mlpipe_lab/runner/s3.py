@@ -25,6 +25,7 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import hmac
+import io
 import json
 import os
 import socket
@@ -305,12 +306,41 @@ def _send(
             sock.sendall(block)
 
 
+class _Timed(io.RawIOBase):
+    """The socket's bytes, with a deadline over many reads while one is set: a server sending a
+    byte now and then keeps each recv within the socket timeout, but not the whole answer."""
+
+    def __init__(self, sock: socket.socket):
+        self.sock = sock
+        self.deadline: float | None = None
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        wait = READ_TIMEOUT
+        if self.deadline is not None:
+            wait = min(wait, self.deadline - time.monotonic())
+        try:
+            if wait <= 0:
+                raise socket.timeout
+            self.sock.settimeout(wait)
+            return self.sock.recv_into(b)
+        except socket.timeout:
+            if self.deadline is None:
+                raise
+            raise HTTPError(f"the answer took longer than {READ_TIMEOUT:g} s") from None
+
+
 class _Response:
     """Status, headers (lower-case names) and a body read by Content-Length, chunks, or to the
     end of the connection."""
 
     def __init__(self, sock: socket.socket, method: str):
-        self.fp = sock.makefile("rb")
+        # the status and headers within READ_TIMEOUT in all (bodies: see read_all)
+        self.raw = _Timed(sock)
+        self.raw.deadline = time.monotonic() + READ_TIMEOUT
+        self.fp = io.BufferedReader(self.raw)
         for _ in range(MAX_INTERIM + 1):
             line = self.fp.readline(65537)
             if not line:
@@ -332,6 +362,7 @@ class _Response:
             self.chunked, self.left = False, 0
         self.chunk_left = 0
         self.done = False
+        self.raw.deadline = None  # a streamed body: each read within READ_TIMEOUT
 
     def _headers(self) -> dict[str, str]:
         out: dict[str, str] = {}
@@ -354,6 +385,7 @@ class _Response:
         """The whole body, into memory: at most ``limit`` bytes, else HTTPError."""
         if self.left is not None and self.left > limit:
             raise HTTPError(f"the answer is longer than {limit} bytes ({self.left} announced)")
+        self.raw.deadline = time.monotonic() + READ_TIMEOUT
         data = self.read(limit + 1)
         if len(data) > limit or not self.done and self.read(1):
             raise HTTPError(f"the answer is longer than {limit} bytes")

@@ -182,3 +182,19 @@ def test_endless_interim_answers_are_refused():
     with Hostile(answer) as server:
         with pytest.raises(S3Error, match="interim"):
             client(server).get_bytes("k")
+
+
+def test_an_answer_trickled_byte_by_byte_ends_at_the_timeout():
+    # every byte arrives within the socket timeout (3 s here), the whole answer never does
+    def answer(conn):
+        conn.sendall(b"HTTP/1.1 200 OK\r\n")
+        for _ in range(24):
+            conn.sendall(b"X")
+            time.sleep(0.5)
+        conn.sendall(b": y\r\nContent-Length: 2\r\n\r\nok")
+
+    with Hostile(answer) as server:
+        start = time.monotonic()
+        with pytest.raises(S3Error, match="took longer than 3 s"):
+            client(server).get_bytes("k")
+        assert time.monotonic() - start < 6
