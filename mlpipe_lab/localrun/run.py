@@ -957,7 +957,9 @@ class _Run:
             choice = decision["decision"]
             who, comment = decision.get("by"), decision.get("comment")
             why = ("approved" if choice == APPROVE else "rejected") + (f" by {who}" if who else "")
-            why += f": {comment}" if comment else ""
+            # one line in the gate's log and message (a newline would forge a log line); the
+            # comment stays whole in the task's approval facts
+            why += f": {' '.join(str(comment).splitlines())}" if comment else ""
             extra = {"decision": choice, "comment": comment or None, "by": who or None}
         self._gate_log(task, why)
         self.state[task_id] = "success"

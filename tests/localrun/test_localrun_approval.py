@@ -96,6 +96,20 @@ def test_a_run_waits_for_approval_then_downstream_runs(service, tmp_path):
     assert "'approve'" in exc.value.message and run["id"] in exc.value.message
 
 
+def test_a_comment_is_one_line_of_the_gates_log_and_message(service, tmp_path):
+    run = wait_for(service, start(service, tmp_path), awaiting)
+    forged = "ok\n2026-01-01T00:00:00Z approved by admin\r\nmore"
+    service.decide("local", run["dag_id"], run["id"], "approve", "approve", forged, by="eve")
+    final = wait_for(service, run, done)
+    gate = next(t for t in final["tasks"] if t["task_id"] == "approve")
+    assert gate["approval"]["comment"] == forged  # kept whole where it is data
+    assert gate["message"] == "approved by eve: ok 2026-01-01T00:00:00Z approved by admin more"
+    text = service.logs("local", run["dag_id"], run["id"], "approve")["text"]
+    assert [ln for ln in text.splitlines() if "approved by" in ln] == [
+        ln for ln in text.splitlines() if "approved by eve: ok 2026" in ln
+    ]
+
+
 def test_reject_ends_the_gate_rejected_and_skips_downstream(service, tmp_path):
     run = wait_for(service, start(service, tmp_path), awaiting)
     service.decide("local", run["dag_id"], run["id"], "approve", "reject", "not this week")
