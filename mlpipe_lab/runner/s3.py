@@ -706,6 +706,7 @@ class S3Client:
         """Every key that starts with ``prefix`` (ListObjectsV2, all pages)."""
         keys: list[str] = []
         token = ""
+        seen: set[str] = set()
         while True:
             query = {"list-type": "2", "prefix": prefix}
             if token:
@@ -720,6 +721,13 @@ class S3Client:
                     token = (el.text or "").strip()
             if not token:
                 return keys
+            if token in seen:  # a store answering the same page again: no end to reach
+                raise S3Error(
+                    f"listing {prefix!r} in bucket {self.bucket}: the store repeated a "
+                    "continuation token",
+                    "Listing",
+                )
+            seen.add(token)
 
     def get_to(self, key: str, sink: BinaryIO) -> None:
         self._call("GET", key, sink=sink)

@@ -198,3 +198,18 @@ def test_an_answer_trickled_byte_by_byte_ends_at_the_timeout():
         with pytest.raises(S3Error, match="took longer than 3 s"):
             client(server).get_bytes("k")
         assert time.monotonic() - start < 6
+
+
+def test_a_listing_that_repeats_its_continuation_token_ends():
+    page = (
+        b'<?xml version="1.0"?><ListBucketResult><IsTruncated>true</IsTruncated>'
+        b"<Contents><Key>a</Key></Contents>"
+        b"<NextContinuationToken>same</NextContinuationToken></ListBucketResult>"
+    )
+
+    def answer(conn):
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(page) + page)
+
+    with Hostile(answer, max_seconds=15) as server:
+        with pytest.raises(S3Error, match="continuation token"):
+            client(server).list_keys("")
