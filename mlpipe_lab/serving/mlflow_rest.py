@@ -86,7 +86,7 @@ class _SameOriginAuth(urllib.request.HTTPRedirectHandler):
 
 
 class Client:
-    def __init__(self, tracking_uri: str, timeout: float = TIMEOUT):
+    def __init__(self, tracking_uri: str, timeout: float = TIMEOUT, credentials: bool = True):
         # user:password@ in the URI is MLflow's basic auth too; kept out of self.base, which
         # messages show
         parts = urllib.parse.urlsplit(tracking_uri.rstrip("/"))
@@ -99,10 +99,13 @@ class Client:
             parts = parts._replace(netloc=parts.netloc.rpartition("@")[2])
         self.base = urllib.parse.urlunsplit(parts)
         self.timeout = timeout
+        self.credentials = credentials  # False: a server other than the tracking server
 
     def _open(self, path: str, query: dict[str, str] | None = None):
         url = self.base + path + ("?" + urllib.parse.urlencode(query) if query else "")
-        headers = {"Accept": "application/json", **_headers(self.userinfo)}
+        headers = {"Accept": "application/json"}
+        if self.credentials:
+            headers.update(_headers(self.userinfo))
         req = urllib.request.Request(url, headers=headers)
         opener = urllib.request.build_opener(
             urllib.request.HTTPSHandler(context=_context()), _SameOriginAuth
@@ -166,11 +169,18 @@ class Client:
         parts = urllib.parse.urlsplit(artifact_uri)
         if parts.scheme == "mlflow-artifacts":
             # mlflow-artifacts:/path, or mlflow-artifacts://host:port/path of another server
-            base = self.base
+            client = self
             if parts.netloc:
-                scheme = urllib.parse.urlsplit(self.base).scheme
-                base = f"{scheme}://{parts.netloc}"
-            Client(base, self.timeout)._download_tree(parts.path.strip("/"), "", dst)
+                own = urllib.parse.urlsplit(self.base)
+                # another server than the tracking server is one the model version names (its
+                # registrant chose it): the tracking server's credentials do not go there
+                client = Client(
+                    f"{own.scheme}://{parts.netloc}",
+                    self.timeout,
+                    credentials=parts.netloc == own.netloc,
+                )
+                client.userinfo = self.userinfo if client.credentials else None
+            client._download_tree(parts.path.strip("/"), "", dst)
             return dst
         if parts.scheme == "s3":
             return _download_s3(parts.netloc, parts.path.strip("/"), dst, artifact_uri)

@@ -107,3 +107,21 @@ def test_an_artifact_cut_short_is_not_a_truncated_file(tmp_path):
     with Server(handle) as server:
         with pytest.raises(mlflow_rest.RestError, match="cut short"):
             mlflow_rest.Client(server.url).download("mlflow-artifacts:/model", tmp_path / "dl")
+
+
+def test_artifacts_on_another_server_get_no_credentials(monkeypatch, tmp_path):
+    # the artifact URI comes from the model version (whoever registered it chose it)
+    monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", "tok-s3cret")
+
+    def handle(h):
+        if "artifacts?" in h.path:
+            body = b'{"files": [{"path": "model/MLmodel", "is_dir": false}]}'
+        else:
+            body = b"flavors: {}\n"
+        answer(200, body)(h)
+
+    with Server(handle) as other, Server(answer(404)) as tracking:
+        where = other.url.replace("http://", "mlflow-artifacts://") + "/model"
+        mlflow_rest.Client(tracking.url).download(where, tmp_path / "dl")
+        assert (tmp_path / "dl" / "MLmodel").read_bytes() == b"flavors: {}\n"
+        assert other.seen and all("Authorization" not in h for h in other.seen)
