@@ -363,8 +363,9 @@ def standalone(
     before: str = "",
     timeout: float = 1500,
 ) -> tuple[str, str]:
-    """Run ``command`` (shell) against ``airflow standalone`` of ``version`` in a private network
-    namespace (nothing reaches outside; the server binds 127.0.0.1:8080), started with AIRFLOW_HOME
+    """Run ``command`` (shell) against ``airflow standalone`` of ``version`` in private network and
+    PID namespaces (nothing reaches outside; the server binds 127.0.0.1:8080; nothing it started
+    outlives the script), started with AIRFLOW_HOME
     ``work/home`` and the extra ``env`` (shell assignments, e.g. the DAG folder), after ``before``
     (shell, e.g. a background sync loop). The server is stopped by PID whatever happens.
     Returns (stdout, the server's log); fails the test when the command fails. A line
@@ -396,7 +397,12 @@ def standalone(
         exit $rc
         """)
     proc = subprocess.run(
-        ["unshare", "-n", "bash", "-c", script], capture_output=True, text=True, timeout=timeout
+        # its own PID namespace too: when the script ends, the kernel ends whatever standalone
+        # left behind (its scheduler outlived a killed standalone and kept running)
+        ["unshare", "--net", "--pid", "--fork", "--mount-proc", "bash", "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
     log = log_file.read_text(errors="replace") if log_file.exists() else ""
     if proc.returncode != 0:
