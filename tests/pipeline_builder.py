@@ -58,3 +58,14 @@ def pipeline(
     if mlpipe is not None:
         primary["app_data"]["mlpipe"] = mlpipe
     return doc
+
+
+def branch(
+    node_id: str, parents: list[str] = (), label: str | None = None, **params: Any
+) -> dict[str, Any]:
+    """A branch node (``mlpipe:branch``, no file): ``value_from``, ``rules``, ``otherwise`` as
+    given."""
+    out = node(node_id, "x.py", parents=list(parents), label=node_id if label is None else label)
+    out["op"] = "mlpipe:branch"
+    out["app_data"]["component_parameters"] = dict(params)
+    return out

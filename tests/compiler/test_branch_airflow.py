@@ -16,11 +16,11 @@ import pytest
 pytest.importorskip("boto3")
 pytest.importorskip("moto")
 
-import boto3
 from fixture_paths import load_airflow_harness
+from pipeline_builder import branch as branch_node
 from pipeline_builder import node, pipeline
+from worker_export import export_to_bucket
 
-from mlpipe_lab.compiler.export import export
 from mlpipe_lab.pipeline import dumps
 from mlpipe_lab.runner.contract import WORKER_ZIPAPP
 
@@ -35,29 +35,6 @@ pytestmark = pytest.mark.airflow
 
 KEY_ID, SECRET = "AKIABRANCH", f"branch-secret-{uuid.uuid4().hex}"
 DAG_ID = "branch_for_real"
-
-
-def branch_node(node_id, parents, label, **params):
-    return {
-        "id": node_id,
-        "type": "execution_node",
-        "op": "mlpipe:branch",
-        "app_data": {
-            "label": label,
-            "component_parameters": params,
-            "ui_data": {"label": label, "x_pos": 0, "y_pos": 0},
-        },
-        "inputs": [
-            {
-                "id": "inPort",
-                "links": [
-                    {"id": f"{p}-{node_id}", "node_id_ref": p, "port_id_ref": "outPort"}
-                    for p in parents
-                ],
-            }
-        ],
-        "outputs": [{"id": "outPort"}],
-    }
 
 
 def write_project(folder: Path) -> Path:
@@ -120,35 +97,14 @@ def s3():
 @pytest.mark.parametrize("version", ["3.3", "2.10"])
 def test_branch_runs_in_airflow_dags_test(version, s3, tmp_path):
     venv = harness.require_airflow(version)
-    bucket = f"branch-{uuid.uuid4().hex[:10]}"
-    s3c = boto3.session.Session().client(
-        "s3",
-        endpoint_url=s3.endpoint,
-        region_name="us-east-1",
-        aws_access_key_id=KEY_ID,
-        aws_secret_access_key=SECRET,
-    )
-    s3c.create_bucket(Bucket=bucket)
-    config = {
-        "name": "branch",
-        "type": "airflow",
-        "object_storage": {
-            "endpoint": s3.endpoint,
-            "bucket": bucket,
-            "region": "us-east-1",
-            "prefix": "mlpipe",
-            "auth": {"type": "credentials", "access_key_id": KEY_ID, "secret_access_key": SECRET},
-        },
-        "airflow": {"execution_mode": "local-worker"},
-    }
     path = write_project(tmp_path / "project")
     dags = tmp_path / "dags"
-    exported = export(path, config=config, images=[], output=dags / f"{DAG_ID}.py")
+    exported, s3c, bucket = export_to_bucket(
+        s3, path, dags, DAG_ID, key_id=KEY_ID, secret=SECRET, auth=True
+    )
     text = exported.dag_path.read_text()
     assert "BranchPythonOperator(" in text and SECRET not in text
     assert (dags / WORKER_ZIPAPP).is_file()
-    for ref in exported.bundles.values():  # what publish uploads
-        s3c.upload_file(str(ref.path), bucket, f"mlpipe/{ref.key}")
 
     run = harness.dags_test(
         venv,

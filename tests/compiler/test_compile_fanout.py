@@ -12,7 +12,7 @@ import shlex
 import compile_corpus as cc
 import jinja2
 import pytest
-from pipeline_builder import node, pipeline
+from pipeline_builder import branch, node, pipeline
 
 from mlpipe_lab.compiler.compile import compile_pipeline
 from mlpipe_lab.pipeline import Pipeline
@@ -166,25 +166,13 @@ def test_reading_a_fan_out_nodes_result_is_refused():
                 label="work",
                 mlpipe={"for_each": {"value_from": {"from": "parameter", "parameter": "shards"}}},
             ),
-            {
-                "id": "b",
-                "type": "execution_node",
-                "op": "mlpipe:branch",
-                "app_data": {
-                    "label": "b",
-                    "component_parameters": {
-                        "value_from": {"from": "result", "node": "w"},
-                        "rules": [{"op": "is true", "run": ["c"]}],
-                    },
-                },
-                "inputs": [
-                    {
-                        "id": "inPort",
-                        "links": [{"id": "l1", "node_id_ref": "w", "port_id_ref": "outPort"}],
-                    }
-                ],
-                "outputs": [{"id": "outPort"}],
-            },
+            branch(
+                "b",
+                ["w"],
+                "b",
+                value_from={"from": "result", "node": "w"},
+                rules=[{"op": "is true", "run": ["c"]}],
+            ),
             node("c", "c.py", parents=["b"], label="c"),
         ],
         mlpipe=PARAMS,

@@ -15,6 +15,7 @@ import pytest
 from compile_corpus import node, pipeline, read_dag
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pipeline_builder import branch
 
 from mlpipe_lab.compiler import compile_pipeline
 from mlpipe_lab.compiler.emit import (
@@ -450,20 +451,14 @@ def hostile_branch_pipelines(draw):
         {"op": "==", "value": {values["key"]: [values["item"], 1.5, None]}, "run": ["no"]},
         {"op": ">=", "value": values["item"], "run": []},
     ]
-    gate = {
-        "id": "g",
-        "type": "execution_node",
-        "op": "mlpipe:branch",
-        "app_data": {
-            "label": label,
-            "component_parameters": {
-                "value_from": {"from": "parameter", "parameter": "p"},
-                "rules": rules,
-                "otherwise": ["no"],
-            },
-        },
-        "inputs": [{"id": "in", "links": [{"id": "l0", "node_id_ref": "a"}]}],
-    }
+    gate = branch(
+        "g",
+        ["a"],
+        label,
+        value_from={"from": "parameter", "parameter": "p"},
+        rules=rules,
+        otherwise=["no"],
+    )
     doc = pipeline(
         "h",
         [

@@ -17,15 +17,14 @@ import json
 import re
 import subprocess
 import sys
-import uuid
 
 import compile_corpus as cc
 import pytest
 from fixture_paths import TESTS, load_airflow_harness
 from pipeline_builder import node, pipeline
+from worker_export import export_to_bucket
 
 from mlpipe_lab.compiler.compile import compile_pipeline
-from mlpipe_lab.compiler.export import export
 from mlpipe_lab.pipeline import Pipeline, dumps
 
 harness = load_airflow_harness()
@@ -142,41 +141,21 @@ def s3():
 
 @pytest.mark.parametrize("version", ["3.3", "2.10"])
 def test_local_worker_fan_out_runs_in_airflow_dags_test(version, s3, tmp_path):
-    boto3 = pytest.importorskip("boto3")
+    pytest.importorskip("boto3")
     venv = harness.require_airflow(version)
-    bucket = f"fan-{uuid.uuid4().hex[:10]}"
-    s3c = boto3.session.Session().client(
-        "s3",
-        endpoint_url=s3.endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="AKIAFAN",
-        aws_secret_access_key="fan-secret",
-    )
-    s3c.create_bucket(Bucket=bucket)
     project = tmp_path / "project"
     project.mkdir()
     for name, text in {"prep.py": PREP, "work.py": WORK, "join.py": JOIN}.items():
         (project / name).write_text(text)
     path = project / f"{DAG_ID}.pipeline"
     path.write_text(dumps(pipeline(DAG_ID, _nodes(result_source=True), mlpipe=PARAMS)))
-    config = {
-        "name": "fan",
-        "type": "airflow",
-        "object_storage": {
-            "endpoint": s3.endpoint,
-            "bucket": bucket,
-            "region": "us-east-1",
-            "prefix": "mlpipe",
-        },
-        "airflow": {"execution_mode": "local-worker"},
-    }
     dags = tmp_path / "dags"
-    exported = export(path, config=config, images=[], output=dags / f"{DAG_ID}.py")
+    exported, s3c, bucket = export_to_bucket(
+        s3, path, dags, DAG_ID, key_id="AKIAFAN", secret="fan-secret"
+    )
     text = exported.dag_path.read_text()
     assert "MlpipeItemBashOperator.partial(" in text and "max_active_tis_per_dagrun=2" in text
     assert ".expand(item_args=work__items.output)" in text
-    for ref in exported.bundles.values():
-        s3c.upload_file(str(ref.path), bucket, f"mlpipe/{ref.key}")
     (dags / ".airflowignore").write_text("mlpipe_runner/\n")
 
     info = json.loads(

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import json
 import sys
-import uuid
 
 import pytest
 from fixture_paths import load_airflow_harness
 from pipeline_builder import node, pipeline
+from worker_export import export_to_bucket
 
-from mlpipe_lab.compiler.export import export
 from mlpipe_lab.pipeline import dumps
 
 harness = load_airflow_harness()
@@ -69,16 +68,7 @@ def s3():
 
 
 def _export(s3, tmp_path):
-    boto3 = pytest.importorskip("boto3")
-    bucket = f"edge-{uuid.uuid4().hex[:10]}"
-    s3c = boto3.session.Session().client(
-        "s3",
-        endpoint_url=s3.endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="AKIAEDGE",
-        aws_secret_access_key="edge-secret",
-    )
-    s3c.create_bucket(Bucket=bucket)
+    pytest.importorskip("boto3")
     project = tmp_path / "project"
     project.mkdir()
     for name, text in {"work.py": WORK, "after.py": AFTER, "result.py": RESULT}.items():
@@ -86,21 +76,8 @@ def _export(s3, tmp_path):
     path = project / f"{DAG_ID}.pipeline"
     params = {"parameters": [{"name": "shards", "type": "list", "default": ["x"]}]}
     path.write_text(dumps(pipeline(DAG_ID, _nodes(), mlpipe=params)))
-    config = {
-        "name": "edge",
-        "type": "airflow",
-        "object_storage": {
-            "endpoint": s3.endpoint,
-            "bucket": bucket,
-            "region": "us-east-1",
-            "prefix": "mlpipe",
-        },
-        "airflow": {"execution_mode": "local-worker"},
-    }
     dags = tmp_path / "dags"
-    exported = export(path, config=config, images=[], output=dags / f"{DAG_ID}.py")
-    for ref in exported.bundles.values():
-        s3c.upload_file(str(ref.path), bucket, f"mlpipe/{ref.key}")
+    export_to_bucket(s3, path, dags, DAG_ID, key_id="AKIAEDGE", secret="edge-secret")
     (dags / ".airflowignore").write_text("mlpipe_runner/\n")
     return dags
 

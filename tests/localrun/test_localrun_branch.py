@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 
 from openapi_check import check_response
+from pipeline_builder import branch as branch_node
 from pipeline_builder import node, pipeline
 
 from mlpipe_lab.localrun import run_pipeline
@@ -26,29 +27,6 @@ FILES = {
     "extra.py": "print('extra')\n",
     "after_extra.py": "print('after extra')\n",
 }
-
-
-def branch_node(node_id, parents, label, **params):
-    return {
-        "id": node_id,
-        "type": "execution_node",
-        "op": "mlpipe:branch",
-        "app_data": {
-            "label": label,
-            "component_parameters": params,
-            "ui_data": {"label": label, "x_pos": 0, "y_pos": 0},
-        },
-        "inputs": [
-            {
-                "id": "inPort",
-                "links": [
-                    {"id": f"{p}-{node_id}", "node_id_ref": p, "port_id_ref": "outPort"}
-                    for p in parents
-                ],
-            }
-        ],
-        "outputs": [{"id": "outPort"}],
-    }
 
 
 def project(folder: Path, key: str = "metrics.accuracy") -> Path:

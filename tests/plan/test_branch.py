@@ -9,7 +9,7 @@ import json
 
 import compile_corpus as cc
 import pytest
-from pipeline_builder import node, pipeline
+from pipeline_builder import branch, node, pipeline
 
 from mlpipe_lab.pipeline import Pipeline, dumps
 from mlpipe_lab.pipeline import document as pipeline_document
@@ -27,24 +27,7 @@ PARAMS = {"parameters": [{"name": "mode", "type": "string", "default": "fast"}]}
 
 
 def branch_node(node_id, *, parents=(), label="Good enough?", **params):
-    port = {"id": "inPort"}
-    if parents:
-        port["links"] = [
-            {"id": f"link-{p}-{node_id}", "node_id_ref": p, "port_id_ref": "outPort"}
-            for p in parents
-        ]
-    return {
-        "id": node_id,
-        "type": "execution_node",
-        "op": "mlpipe:branch",
-        "app_data": {
-            "label": label,
-            "component_parameters": params,
-            "ui_data": {"label": label, "x_pos": 0, "y_pos": 0},
-        },
-        "inputs": [port],
-        "outputs": [{"id": "outPort"}],
-    }
+    return branch(node_id, parents, label, **params)
 
 
 def doc(rules=None, otherwise=("retrain",), value=None, extra=(), join_mlpipe=None):

@@ -22,6 +22,7 @@ pytest.importorskip("moto")
 import boto3
 from conftest import BARE_IMAGE, PY_IMAGE, RUNNER_IMAGE
 from emulator import XCOM_MOUNT_PATH, XCOM_SIDECAR, PodEmulator
+from pipeline_builder import branch as branch_node
 from pipeline_builder import node, pipeline
 from s3server import S3Server
 
@@ -82,29 +83,6 @@ for task in dag.tasks:
     out["pods"][task.task_id] = pods
 print(json.dumps(out))
 """
-
-
-def branch_node(node_id, parents, label, **params):
-    return {
-        "id": node_id,
-        "type": "execution_node",
-        "op": "mlpipe:branch",
-        "app_data": {
-            "label": label,
-            "component_parameters": params,
-            "ui_data": {"label": label, "x_pos": 0, "y_pos": 0},
-        },
-        "inputs": [
-            {
-                "id": "inPort",
-                "links": [
-                    {"id": f"{p}-{node_id}", "node_id_ref": p, "port_id_ref": "outPort"}
-                    for p in parents
-                ],
-            }
-        ],
-        "outputs": [{"id": "outPort"}],
-    }
 
 
 def write_project(project: Path) -> Path:
