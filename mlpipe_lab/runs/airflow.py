@@ -22,6 +22,7 @@ from typing import Any
 
 from ..airflowapi import AirflowAPIError, AirflowClient
 from ..errors import MLPipeError as ServiceError
+from ..plan.fanout import ITEMS_SUFFIX
 from ..plan.model import BRANCH
 from .model import (
     awaiting_entry,
@@ -69,7 +70,7 @@ def merge_mapped(tis: list[dict[str, Any]], nodes: dict[str, Any]) -> list[dict[
     mapped: dict[str, list[dict[str, Any]]] = {}
     for ti in tis:
         task_id = ti.get("task_id") or ""
-        if task_id.endswith("__items") and task_id[: -len("__items")] in nodes:
+        if task_id.endswith(ITEMS_SUFFIX) and task_id[: -len(ITEMS_SUFFIX)] in nodes:
             continue
         if isinstance(ti.get("map_index"), int) and ti["map_index"] >= 0:
             if task_id not in mapped:
@@ -645,7 +646,7 @@ class AirflowRuns:
         # list is read again (its source may run again in this clear; reading it is cheap) and
         # Airflow maps the node over that list. Clearing the node by task id clears every
         # mapped instance.
-        items_of = {f"{t}__items": t for t in upstream if f"{t}__items" in upstream}
+        items_of = {t + ITEMS_SUFFIX: t for t in upstream if t + ITEMS_SUFFIX in upstream}
         state = {tid: (nodes.get(tid) or {}).get("state") for tid in upstream}
         needed = [t for t in selection.needed if t not in items_of]
         reused = [t for t in needed if state.get(t) == "success"]
@@ -656,7 +657,7 @@ class AirflowRuns:
         after = self.get(dag_id, run_id)
         shown = [t for t in cleared if t not in items_of]
         words = f"Cleared {', '.join(shown)}: Airflow runs them again in run '{run_id}'."
-        fanned = [t for t in shown if f"{t}__items" in items_of]
+        fanned = [t for t in shown if t + ITEMS_SUFFIX in items_of]
         if fanned:
             words += f" The items of {', '.join(fanned)} are read again."
         if reused:
